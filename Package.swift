@@ -1,0 +1,60 @@
+// swift-tools-version: 6.0
+// Scalpel: task-local updates of foundation models, shipped as lossless sparse patches.
+//
+// Targets follow the layering of the design (arrows point down only):
+//   scalpel (CLI) → Checkpoints → Tensors → CBLAS / CZstd / CHDF5
+// Later layers (Patches, Models, Relevance, Training) join as their issues land.
+import PackageDescription
+
+let package = Package(
+    name: "Scalpel",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "scalpel", targets: ["scalpel"]),
+        .library(name: "Tensors", targets: ["Tensors"]),
+        .library(name: "Checkpoints", targets: ["Checkpoints"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        // System libraries, located with pkg-config. Debian: libopenblas-dev libzstd-dev libhdf5-dev.
+        .systemLibrary(
+            name: "CBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(
+            name: "CZstd", pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(
+            name: "CHDF5", pkgConfig: "hdf5",
+            providers: [.apt(["libhdf5-dev"])]),
+
+        .target(
+            name: "Tensors",
+            dependencies: [
+                "CBLAS", "CZstd", "CHDF5",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
+        .target(
+            name: "Checkpoints",
+            dependencies: ["Tensors"]),
+        .executableTarget(
+            name: "scalpel",
+            dependencies: [
+                "Checkpoints", "Tensors",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        .testTarget(
+            name: "TensorsTests",
+            dependencies: ["Tensors"]),
+        .testTarget(
+            name: "CheckpointsTests",
+            dependencies: ["Checkpoints", "Tensors"],
+            resources: [.copy("Python")]),
+        .testTarget(
+            name: "CLITests",
+            dependencies: ["Checkpoints", "Tensors"]),
+    ]
+)

@@ -1,0 +1,81 @@
+import Tensors
+
+/// A model checkpoint opened for reading: one file, or the shards of a sharded checkpoint
+/// seen as one model. Opening reads headers only; tensor data is mapped, and pages are read
+/// when a tensor's bytes are first touched.
+public final class Checkpoint: @unchecked Sendable {
+    /// One file of the checkpoint.
+    public struct File: Sendable {
+        public let path: String
+        public let size: Int
+        public let headerLength: Int
+        public let tensorCount: Int
+        let mapping: MappedFile
+    }
+
+    /// What the user named: a file, an index, or a folder.
+    public let path: String
+    public let format: CheckpointFormat
+    /// String metadata (safetensors `__metadata__`; for sharded models, that of the first shard).
+    public let metadata: [(String, String)]
+    /// Tensors in storage order (shard by shard, by offset).
+    public let tensors: [TensorEntry]
+    public let files: [File]
+    /// For sharded checkpoints: the index file's own `metadata` object, flattened to strings.
+    public let indexMetadata: [(String, String)]
+
+    private let positions: [String: Int]
+
+    init(path: String, format: CheckpointFormat, metadata: [(String, String)], tensors: [TensorEntry],
+         files: [File], indexMetadata: [(String, String)] = []) throws {
+        self.path = path
+        self.format = format
+        self.metadata = metadata
+        self.tensors = tensors
+        self.files = files
+        self.indexMetadata = indexMetadata
+        var positions: [String: Int] = [:]
+        for (i, tensor) in tensors.enumerated() {
+            if positions.updateValue(i, forKey: tensor.name) != nil {
+                throw CheckpointError(path, "tensor \"\(tensor.name)\" appears in more than one shard")
+            }
+        }
+        self.positions = positions
+    }
+
+    /// Opens the checkpoint at `path`: a safetensors file, a `*.safetensors.index.json`, or a
+    /// folder holding either (as Hugging Face model folders do).
+    public static func open(_ path: String) throws -> Checkpoint {
+        let resolved = try CheckpointLocator.resolve(path)
+        let format = try CheckpointFormat.detect(path: resolved)
+        switch format {
+        case .safetensors:
+            return try SafetensorsReader.open(resolved)
+        case .safetensorsIndex:
+            return try ShardIndex.open(resolved)
+        case .zipArchive, .pytorchLegacy, .hdf5, .numpy, .gguf:
+            throw CheckpointError(resolved, "this is a \(format.displayName); this version of Scalpel reads safetensors checkpoints only (convert it to safetensors first)")
+        }
+    }
+
+    public var parameterCount: Int { tensors.reduce(0) { $0 + $1.elementCount } }
+    public var tensorByteCount: Int { tensors.reduce(0) { $0 + $1.byteCount } }
+    public var fileByteCount: Int { files.reduce(0) { $0 + $1.size } }
+
+    public func entry(named name: String) -> TensorEntry? {
+        positions[name].map { tensors[$0] }
+    }
+
+    /// The bytes of `entry`, viewed in place (no copy).
+    public func view(_ entry: TensorEntry) -> TensorView {
+        TensorView(dtype: entry.dtype, shape: entry.shape, file: files[entry.fileIndex].mapping,
+                   offset: entry.offset, length: entry.byteCount)
+    }
+
+    public func view(named name: String) throws -> TensorView {
+        guard let entry = entry(named: name) else {
+            throw CheckpointError(path, "no tensor named \"\(name)\"")
+        }
+        return view(entry)
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import Tensors
+
+/// Rewrites a checkpoint as safetensors, optionally changing the dtype of its floating
+/// tensors. Tensors are produced one at a time, so memory stays near the largest tensor;
+/// tensors whose bytes do not change are copied file to file inside the kernel.
+public enum CheckpointConverter {
+    public struct Options: Sendable {
+        /// Target dtype for floating tensors (F64/F32/F16/BF16); nil keeps every dtype.
+        public var dtype: DType?
+        /// Write shards of at most this many bytes plus an index; nil writes one file.
+        public var shardSize: Int?
+
+        public init(dtype: DType? = nil, shardSize: Int? = nil) {
+            self.dtype = dtype
+            self.shardSize = shardSize
+        }
+    }
+
+    public struct Summary: Sendable {
+        /// Files written (shards, then the index, when sharded).
+        public let outputs: [String]
+        public let tensorCount: Int
+        /// Tensors whose dtype changed.
+        public let convertedCount: Int
+    }
+
+    public static func convert(_ source: Checkpoint, to path: String, options: Options = Options()) throws -> Summary {
+        if let target = options.dtype, !target.isFloatingPoint {
+            throw CheckpointError(path, "--dtype must be a floating type (f64, f32, f16, bf16), not \(target.rawValue)")
+        }
+        try checkOutputFormat(path)
+        var converted = 0
+        let outputs: [OutputTensor] = source.tensors.map { entry in
+            var dtype = entry.dtype
+            if let target = options.dtype, entry.dtype.isFloatingPoint, entry.dtype != target {
+                dtype = target
+                converted += 1
+            }
+            return OutputTensor(name: entry.name, dtype: dtype, shape: entry.shape) {
+                source.view(entry).converted(to: dtype)
+            }
+        }
+        for file in source.files { file.mapping.adviseSequential() }
+        let written: [String]
+        if let shardSize = options.shardSize {
+            written = try SafetensorsWriter.writeSharded(outputs, metadata: source.metadata, to: path, shardSize: shardSize)
+        } else {
+            try SafetensorsWriter.write(outputs, metadata: source.metadata, to: path)
+            written = [path]
+        }
+        return Summary(outputs: written, tensorCount: outputs.count, convertedCount: converted)
+    }
+
+    /// Refuses output names that promise another format, rather than writing safetensors
+    /// bytes under a misleading extension.
+    static func checkOutputFormat(_ path: String) throws {
+        let ext = URL(fileURLWithPath: path).pathExtension.lowercased()
+        let others = ["bin", "pt", "pth", "ckpt", "h5", "hdf5", "keras", "npz", "npy", "gguf"]
+        if others.contains(ext) {
+            throw CheckpointError(path, "writing .\(ext) files is not supported by this version; name the output .safetensors")
+        }
+    }
+}

@@ -1,0 +1,30 @@
+import Tensors
+
+/// Opens single safetensors files.
+enum SafetensorsReader {
+    static func open(_ path: String, fileIndex: Int = 0) throws -> Checkpoint {
+        let (file, header) = try openFile(path, fileIndex: fileIndex)
+        return try Checkpoint(path: path, format: .safetensors, metadata: header.metadata,
+                              tensors: header.tensors, files: [file])
+    }
+
+    /// Maps one safetensors file and validates its header.
+    static func openFile(_ path: String, fileIndex: Int) throws -> (Checkpoint.File, SafetensorsHeader) {
+        let mapping: MappedFile
+        do {
+            mapping = try MappedFile(path: path)
+        } catch let error as TensorError {
+            throw CheckpointError(path, error.description.replacingPrefix(path + ": "))
+        }
+        let header = try SafetensorsHeader.parse(mapping.bytes, path: path, fileIndex: fileIndex)
+        let file = Checkpoint.File(path: path, size: mapping.size, headerLength: header.headerLength,
+                                   tensorCount: header.tensors.count, mapping: mapping)
+        return (file, header)
+    }
+}
+
+extension String {
+    func replacingPrefix(_ prefix: String) -> String {
+        hasPrefix(prefix) ? String(dropFirst(prefix.count)) : self
+    }
+}

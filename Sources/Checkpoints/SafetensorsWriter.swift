@@ -1,0 +1,149 @@
+import Foundation
+import Tensors
+
+/// One tensor to be written: its name, dtype and shape are known up front (they make the
+/// header); its bytes are produced when the writer reaches it, so a whole model never has to
+/// sit in memory at once.
+public struct OutputTensor {
+    public let name: String
+    public let dtype: DType
+    public let shape: [Int]
+    public let produce: () throws -> TensorView
+
+    public init(name: String, dtype: DType, shape: [Int], produce: @escaping () throws -> TensorView) {
+        self.name = name
+        self.dtype = dtype
+        self.shape = shape
+        self.produce = produce
+    }
+
+    /// A tensor written as `view` holds it.
+    public init(name: String, view: TensorView) {
+        self.init(name: name, dtype: view.dtype, shape: view.shape) { view }
+    }
+
+    var byteCount: Int { Shape.byteCount(shape, dtype) ?? 0 }
+}
+
+/// Writes safetensors files the way the reference implementation lays them out: the header
+/// padded with spaces so the data section starts on an 8-byte boundary, and tensors ordered
+/// by element size (largest first) so each starts on a multiple of its own element size
+/// while the ranges stay contiguous. Within one element size the given order is kept.
+public enum SafetensorsWriter {
+    /// Writes one file at `path`, atomically.
+    public static func write(_ tensors: [OutputTensor], metadata: [(String, String)], to path: String) throws {
+        let ordered = try layoutOrder(tensors, path: path)
+        let file = try AtomicFile(path: path)
+        do {
+            try writeBody(ordered, metadata: metadata, into: file)
+            try file.commit()
+        } catch {
+            file.discard()
+            throw error
+        }
+    }
+
+    /// Writes shards of at most `shardSize` bytes of tensor data next to `path`, named as
+    /// Hugging Face names them (`model-00001-of-00003.safetensors` for `model.safetensors`),
+    /// and the index `model.safetensors.index.json`. A tensor larger than `shardSize` gets a
+    /// shard of its own. Every file is written to a temporary name first; the shards are
+    /// renamed into place only when all are complete, the index last. Returns the paths.
+    @discardableResult
+    public static func writeSharded(_ tensors: [OutputTensor], metadata: [(String, String)], to path: String,
+                                    shardSize: Int) throws -> [String] {
+        guard shardSize > 0 else { throw CheckpointError(path, "shard size must be positive") }
+        let ordered = try layoutOrder(tensors, path: path)
+        var groups: [[OutputTensor]] = [[]]
+        var filled = 0
+        for tensor in ordered {
+            if filled > 0, filled + tensor.byteCount > shardSize {
+                groups.append([])
+                filled = 0
+            }
+            groups[groups.count - 1].append(tensor)
+            filled += tensor.byteCount
+        }
+        let url = URL(fileURLWithPath: path)
+        let folder = url.deletingLastPathComponent().path
+        var stem = url.lastPathComponent
+        if stem.hasSuffix(".safetensors") { stem.removeLast(".safetensors".count) }
+        let digits = max(5, String(groups.count).count)
+        func pad(_ n: Int) -> String { String(repeating: "0", count: max(0, digits - String(n).count)) + String(n) }
+
+        var pending: [AtomicFile] = []
+        do {
+            var weightMap: [(String, String)] = []
+            for (i, group) in groups.enumerated() {
+                let shardName = "\(stem)-\(pad(i + 1))-of-\(pad(groups.count)).safetensors"
+                let shard = try AtomicFile(path: folder + "/" + shardName)
+                pending.append(shard)
+                try writeBody(group, metadata: metadata, into: shard)
+                weightMap += group.map { ($0.name, shardName) }
+            }
+            let total = ordered.reduce(0) { $0 + $1.byteCount }
+            let index = try AtomicFile(path: folder + "/" + stem + ".safetensors.index.json")
+            pending.append(index)
+            try index.write(Array((ShardIndex.document(totalSize: total, shardOfTensor: weightMap).pretty() + "\n").utf8))
+            for file in pending { try file.commit() }
+            return pending.map(\.path)
+        } catch {
+            for file in pending { file.discard() }
+            throw error
+        }
+    }
+
+    /// The order tensors are stored in, after checking names are unique.
+    static func layoutOrder(_ tensors: [OutputTensor], path: String) throws -> [OutputTensor] {
+        var seen = Set<String>()
+        for tensor in tensors where !seen.insert(tensor.name).inserted {
+            throw CheckpointError(path, "cannot write two tensors named \"\(tensor.name)\"")
+        }
+        if tensors.contains(where: { $0.name == "__metadata__" }) {
+            throw CheckpointError(path, "\"__metadata__\" is reserved and cannot name a tensor")
+        }
+        for tensor in tensors where Shape.byteCount(tensor.shape, tensor.dtype) == nil {
+            throw CheckpointError(path, "tensor \"\(tensor.name)\": shape \(Shape.describe(tensor.shape)) is too large")
+        }
+        // Stable sort: larger element sizes first.
+        return tensors.enumerated()
+            .sorted { ($0.element.dtype.size, -$0.offset) > ($1.element.dtype.size, -$1.offset) }
+            .map(\.element)
+    }
+
+    /// The header bytes (length prefix included) for tensors in `ordered` order.
+    static func header(_ ordered: [OutputTensor], metadata: [(String, String)]) -> [UInt8] {
+        var members: [(String, JSONValue)] = []
+        if !metadata.isEmpty {
+            members.append(("__metadata__", .object(metadata.map { ($0.0, .string($0.1)) })))
+        }
+        var offset = 0
+        for tensor in ordered {
+            let end = offset + tensor.byteCount
+            members.append((tensor.name, .object([
+                ("dtype", .string(tensor.dtype.rawValue)),
+                ("shape", .array(tensor.shape.map { .integer($0) })),
+                ("data_offsets", .array([.integer(offset), .integer(end)])),
+            ])))
+            offset = end
+        }
+        var json = Array(JSONValue.object(members).serialized.utf8)
+        json += [UInt8](repeating: 0x20, count: (8 - json.count % 8) % 8)
+        var length = UInt64(json.count).littleEndian
+        return withUnsafeBytes(of: &length) { Array($0) } + json
+    }
+
+    private static func writeBody(_ ordered: [OutputTensor], metadata: [(String, String)], into file: AtomicFile) throws {
+        try file.write(header(ordered, metadata: metadata))
+        for tensor in ordered {
+            let view = try tensor.produce()
+            guard view.dtype == tensor.dtype, view.shape == tensor.shape, view.byteCount == tensor.byteCount else {
+                throw CheckpointError(file.path, "tensor \"\(tensor.name)\": produced \(view.dtype.rawValue) \(Shape.describe(view.shape)), expected \(tensor.dtype.rawValue) \(Shape.describe(tensor.shape))")
+            }
+            if let range = view.fileRange {
+                try file.copy(from: range.fileDescriptor, offset: range.offset, count: view.byteCount, fallback: view.bytes)
+            } else {
+                try file.write(view.bytes)
+            }
+        }
+    }
+}

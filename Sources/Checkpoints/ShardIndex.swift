@@ -1,0 +1,82 @@
+import Foundation
+import Tensors
+
+/// Sharded safetensors checkpoints: a `*.safetensors.index.json` whose `weight_map` names,
+/// for every tensor, the shard file (relative to the index) that holds it. Read as one model.
+enum ShardIndex {
+    static func open(_ indexPath: String) throws -> Checkpoint {
+        let mapping: MappedFile
+        do {
+            mapping = try MappedFile(path: indexPath)
+        } catch let error as TensorError {
+            throw CheckpointError(indexPath, error.description.replacingPrefix(indexPath + ": "))
+        }
+        let json: JSONValue
+        do {
+            json = try JSONValue.parse(mapping.bytes)
+        } catch let error as JSONError {
+            throw CheckpointError(indexPath, "index is not valid JSON: \(error.description)")
+        }
+        guard let weightMap = json["weight_map"]?.objectMembers else {
+            throw CheckpointError(indexPath, "index has no \"weight_map\" object (is this a safetensors index?)")
+        }
+        let indexMetadata: [(String, String)] = (json["metadata"]?.objectMembers ?? []).map { key, value in
+            (key, value.stringValue ?? value.serialized)
+        }
+
+        // Shards in order of first appearance in the sorted weight map (the file names'
+        // order for Hugging Face's model-0000K-of-0000N naming).
+        var shardNames: [String] = []
+        var expected: [String: String] = [:]
+        for (tensor, value) in weightMap {
+            guard let shard = value.stringValue, !shard.isEmpty else {
+                throw CheckpointError(indexPath, "weight_map entry \"\(tensor)\" must name a shard file")
+            }
+            guard !shard.hasPrefix("/"), !shard.split(separator: "/").contains("..") else {
+                throw CheckpointError(indexPath, "weight_map entry \"\(tensor)\" points outside the index's folder (\(shard))")
+            }
+            expected[tensor] = shard
+            if !shardNames.contains(shard) { shardNames.append(shard) }
+        }
+        shardNames.sort()
+
+        let folder = (indexPath as NSString).deletingLastPathComponent
+        var files: [Checkpoint.File] = []
+        var tensors: [TensorEntry] = []
+        var metadata: [(String, String)] = []
+        for (index, shard) in shardNames.enumerated() {
+            let shardPath = folder.isEmpty ? shard : (folder as NSString).appendingPathComponent(shard)
+            guard FileManager.default.fileExists(atPath: shardPath) else {
+                throw CheckpointError(indexPath, "shard \"\(shard)\" named in the weight_map is missing")
+            }
+            let (file, header) = try SafetensorsReader.openFile(shardPath, fileIndex: index)
+            if index == 0 { metadata = header.metadata }
+            for tensor in header.tensors {
+                guard let listed = expected[tensor.name] else {
+                    throw CheckpointError(shardPath, "tensor \"\(tensor.name)\" is not listed in the index \(indexPath)")
+                }
+                guard listed == shard else {
+                    throw CheckpointError(shardPath, "tensor \"\(tensor.name)\" is listed in the index under shard \"\(listed)\"")
+                }
+            }
+            files.append(file)
+            tensors += header.tensors
+        }
+        let found = Set(tensors.map(\.name))
+        if let missing = weightMap.first(where: { !found.contains($0.0) }) {
+            throw CheckpointError(indexPath, "tensor \"\(missing.0)\" is listed in the weight_map but absent from shard \"\(missing.1.stringValue ?? "")\"")
+        }
+        return try Checkpoint(path: indexPath, format: .safetensorsIndex, metadata: metadata,
+                              tensors: tensors, files: files, indexMetadata: indexMetadata)
+    }
+
+    /// The index document for shards written by `SafetensorsWriter`: `total_size` is the
+    /// sum of the tensors' byte lengths, as Hugging Face writes it; keys are sorted.
+    static func document(totalSize: Int, shardOfTensor: [(String, String)]) -> JSONValue {
+        let sorted = shardOfTensor.sorted { $0.0 < $1.0 }
+        return .object([
+            ("metadata", .object([("total_size", .integer(totalSize))])),
+            ("weight_map", .object(sorted.map { ($0.0, .string($0.1)) })),
+        ])
+    }
+}

@@ -1,0 +1,27 @@
+import Crypto
+
+/// SHA-256 of a tensor's raw bytes: the fingerprint that patches use to recognise their base.
+/// Dtype and shape are not hashed here; callers compare them separately, so a message can say
+/// which of the three differs.
+public enum Fingerprint {
+    public static func sha256(_ bytes: UnsafeRawBufferPointer) -> String {
+        var hasher = SHA256()
+        // Hash in 64 MiB slices so a huge tensor does not become one giant read.
+        let slice = 64 << 20
+        var offset = 0
+        while offset < bytes.count {
+            let end = min(offset + slice, bytes.count)
+            hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: bytes[offset..<end]))
+            offset = end
+        }
+        return hasher.finalize().map { byte in
+            let hex = String(byte, radix: 16)
+            return byte < 16 ? "0" + hex : hex
+        }.joined()
+    }
+}
+
+extension TensorView {
+    /// Lowercase hex SHA-256 of the tensor's bytes.
+    public var sha256: String { Fingerprint.sha256(bytes) }
+}

@@ -1,0 +1,65 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A read-only memory mapping of a whole file. Tensor views point into it without copying;
+/// pages are read by the kernel only when touched, so opening a multi-gigabyte checkpoint
+/// and reading its header costs the header alone.
+///
+/// The descriptor stays open for the mapping's lifetime so writers can copy byte ranges
+/// kernel-side (`copy_file_range`) instead of through user memory.
+public final class MappedFile: @unchecked Sendable {
+    public let path: String
+    public let size: Int
+    public let fileDescriptor: Int32
+    public let bytes: UnsafeRawBufferPointer
+
+    public init(path: String) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw TensorError("\(path): cannot open: \(systemErrorText(errno))")
+        }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            let code = errno
+            close(fd)
+            throw TensorError("\(path): cannot stat: \(systemErrorText(code))")
+        }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            throw TensorError("\(path): not a regular file")
+        }
+        let size = Int(info.st_size)
+        self.path = path
+        self.size = size
+        self.fileDescriptor = fd
+        if size == 0 {
+            bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            return
+        }
+        guard let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0),
+              address != MAP_FAILED
+        else {
+            let code = errno
+            close(fd)
+            throw TensorError("\(path): cannot map \(size) bytes: \(systemErrorText(code))")
+        }
+        bytes = UnsafeRawBufferPointer(start: address, count: size)
+    }
+
+    /// Tells the kernel the mapping will be read front to back (larger read-ahead).
+    public func adviseSequential() {
+        if let base = bytes.baseAddress, size > 0 {
+            _ = madvise(UnsafeMutableRawPointer(mutating: base), size, MADV_SEQUENTIAL)
+        }
+    }
+
+    deinit {
+        if let base = bytes.baseAddress, size > 0 {
+            munmap(UnsafeMutableRawPointer(mutating: base), size)
+        }
+        close(fileDescriptor)
+    }
+}

@@ -1,0 +1,28 @@
+/// Shape arithmetic with overflow checks: shapes come from files, and a hostile header can
+/// name dimensions whose product does not fit in 64 bits.
+public enum Shape {
+    /// The number of elements of `shape`, or nil if a dimension is negative or the product
+    /// overflows `Int`. A rank-0 shape has one element.
+    public static func elementCount(_ shape: [Int]) -> Int? {
+        var count = 1
+        for dim in shape {
+            guard dim >= 0 else { return nil }
+            let (product, overflow) = count.multipliedReportingOverflow(by: dim)
+            if overflow { return nil }
+            count = product
+        }
+        return count
+    }
+
+    /// The byte length of a tensor of `shape` and `dtype`, or nil on overflow.
+    public static func byteCount(_ shape: [Int], _ dtype: DType) -> Int? {
+        guard let count = elementCount(shape) else { return nil }
+        let (bytes, overflow) = count.multipliedReportingOverflow(by: dtype.size)
+        return overflow ? nil : bytes
+    }
+
+    /// `[768, 3072]` → `"[768, 3072]"`, the form used in every message and table.
+    public static func describe(_ shape: [Int]) -> String {
+        "[" + shape.map(String.init).joined(separator: ", ") + "]"
+    }
+}

@@ -1,0 +1,16 @@
+/// Failures of the tensor layer: reading files and shaping bytes into tensors.
+public struct TensorError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// `strerror` text for the current `errno`, for messages about system calls.
+func systemErrorText(_ code: Int32) -> String {
+    String(cString: strerror(code))
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

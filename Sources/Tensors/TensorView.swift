@@ -1,0 +1,95 @@
+/// A tensor's dtype, shape and bytes, pointing into memory it does not copy: a mapped file
+/// or an owned `ByteBuffer`, which `owner` keeps alive as long as the view exists.
+///
+/// Bytes are the little-endian, row-major (C order) element data, exactly as safetensors
+/// stores them.
+public struct TensorView: @unchecked Sendable {
+    public let dtype: DType
+    public let shape: [Int]
+    public let bytes: UnsafeRawBufferPointer
+    /// Where the bytes lie in a file, when they do: lets writers copy kernel-side.
+    public let fileRange: FileRange?
+    private let owner: AnyObject?
+
+    /// A byte range of an open file.
+    public struct FileRange: Sendable {
+        public let fileDescriptor: Int32
+        public let offset: Int
+    }
+
+    /// A view of `bytes`; the caller promises `bytes.count` matches dtype and shape.
+    public init(dtype: DType, shape: [Int], bytes: UnsafeRawBufferPointer, owner: AnyObject?,
+                fileRange: FileRange? = nil) {
+        self.dtype = dtype
+        self.shape = shape
+        self.bytes = bytes
+        self.owner = owner
+        self.fileRange = fileRange
+    }
+
+    /// A view over `length` bytes of a mapped file at `offset`.
+    public init(dtype: DType, shape: [Int], file: MappedFile, offset: Int, length: Int) {
+        let slice = UnsafeRawBufferPointer(rebasing: file.bytes[offset..<(offset + length)])
+        self.init(dtype: dtype, shape: shape, bytes: slice, owner: file,
+                  fileRange: FileRange(fileDescriptor: file.fileDescriptor, offset: offset))
+    }
+
+    /// A tensor owning a fresh buffer that `fill` writes.
+    public static func make(dtype: DType, shape: [Int],
+                            fill: (UnsafeMutableRawBufferPointer) throws -> Void) rethrows -> TensorView {
+        let count = Shape.byteCount(shape, dtype) ?? 0
+        let buffer = ByteBuffer(count: count)
+        try fill(buffer.bytes)
+        return TensorView(dtype: dtype, shape: shape, bytes: UnsafeRawBufferPointer(buffer.bytes),
+                          owner: buffer)
+    }
+
+    public var elementCount: Int { bytes.count / dtype.size }
+    public var byteCount: Int { bytes.count }
+
+    /// True when the first byte sits on a multiple of the element size, so the bytes can be
+    /// bound to the element type without copying.
+    public var isAligned: Bool {
+        guard let base = bytes.baseAddress else { return true }
+        return Int(bitPattern: base) % dtype.size == 0
+    }
+
+    /// This tensor with its bytes on an aligned boundary: itself when already aligned,
+    /// otherwise a copy (files from other writers may place data at any offset).
+    public func aligned() -> TensorView {
+        if isAligned { return self }
+        let buffer = ByteBuffer(copying: bytes)
+        return TensorView(dtype: dtype, shape: shape, bytes: UnsafeRawBufferPointer(buffer.bytes),
+                          owner: buffer)
+    }
+
+    /// The tensor converted to another floating dtype (rounding to nearest even when
+    /// narrowing). Non-floating tensors and same-dtype requests return `self`.
+    public func converted(to target: DType) -> TensorView {
+        guard target != dtype, dtype.isFloatingPoint, target.isFloatingPoint else { return self }
+        let count = elementCount
+        return TensorView.make(dtype: target, shape: shape) { destination in
+            ElementConversion.convertFloats(bytes, from: dtype, into: destination, to: target, count: count)
+        }
+    }
+
+    /// Element values as `Float` (see `ElementConversion.load` for the rules).
+    public func floatValues() -> [Float] {
+        (0..<elementCount).map { ElementConversion.load(bytes, $0, dtype) }
+    }
+
+    /// True when both tensors have the same dtype, shape and bytes.
+    public func isBitwiseEqual(to other: TensorView) -> Bool {
+        guard dtype == other.dtype, shape == other.shape, bytes.count == other.bytes.count else {
+            return false
+        }
+        if bytes.count == 0 { return true }
+        return memcmp(bytes.baseAddress!, other.bytes.baseAddress!, bytes.count) == 0
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

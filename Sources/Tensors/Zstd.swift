@@ -1,0 +1,47 @@
+import CZstd
+
+/// Single-frame zstd compression: patch data sections are sequences of independently
+/// decodable frames, so one call compresses or restores one frame.
+public enum Zstd {
+    public static func compress(_ input: UnsafeRawBufferPointer, level: Int32 = 3) throws -> [UInt8] {
+        let bound = ZSTD_compressBound(input.count)
+        var output = [UInt8](repeating: 0, count: bound)
+        let written = output.withUnsafeMutableBytes { destination in
+            ZSTD_compress(destination.baseAddress, bound, input.baseAddress, input.count, level)
+        }
+        if ZSTD_isError(written) != 0 {
+            throw TensorError("zstd compression failed: \(errorName(written))")
+        }
+        output.removeSubrange(written...)
+        return output
+    }
+
+    /// Decompresses one frame that must expand to exactly `expectedSize` bytes. A frame that
+    /// is corrupt, truncated, or of another size is an error, never a partial result.
+    public static func decompress(_ frame: UnsafeRawBufferPointer, expectedSize: Int) throws -> [UInt8] {
+        let declared = ZSTD_getFrameContentSize(frame.baseAddress, frame.count)
+        if declared == ZSTD_CONTENTSIZE_ERROR {
+            throw TensorError("not a zstd frame (bad magic or header)")
+        }
+        if declared != ZSTD_CONTENTSIZE_UNKNOWN, declared != UInt64(expectedSize) {
+            throw TensorError("zstd frame declares \(declared) bytes, expected \(expectedSize)")
+        }
+        var output = [UInt8](repeating: 0, count: expectedSize)
+        let produced = output.withUnsafeMutableBytes { destination in
+            ZSTD_decompress(destination.baseAddress, expectedSize, frame.baseAddress, frame.count)
+        }
+        if ZSTD_isError(produced) != 0 {
+            throw TensorError("zstd frame is corrupt: \(errorName(produced))")
+        }
+        if produced != expectedSize {
+            throw TensorError("zstd frame expanded to \(produced) bytes, expected \(expectedSize)")
+        }
+        return output
+    }
+
+    public static var version: String { String(cString: ZSTD_versionString()) }
+
+    private static func errorName(_ code: Int) -> String {
+        String(cString: ZSTD_getErrorName(code))
+    }
+}

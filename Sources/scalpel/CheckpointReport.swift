@@ -1,0 +1,77 @@
+import Checkpoints
+import Tensors
+
+/// What `inspect` prints, as text for people and JSON for programs.
+enum CheckpointReport {
+    static func dtypeCounts(_ checkpoint: Checkpoint) -> [(DType, tensors: Int, parameters: Int)] {
+        var order: [DType] = []
+        var counts: [DType: (Int, Int)] = [:]
+        for tensor in checkpoint.tensors {
+            if counts[tensor.dtype] == nil { order.append(tensor.dtype) }
+            let (t, p) = counts[tensor.dtype] ?? (0, 0)
+            counts[tensor.dtype] = (t + 1, p + tensor.elementCount)
+        }
+        return order.map { ($0, counts[$0]!.0, counts[$0]!.1) }
+    }
+
+    static func text(_ checkpoint: Checkpoint, listTensors: Bool) -> String {
+        var out = "\(checkpoint.path)\n"
+        var rows: [(String, String)] = [
+            ("format", checkpoint.format.displayName),
+            ("tensors", Format.count(checkpoint.tensors.count)),
+            ("parameters", "\(Format.count(checkpoint.parameterCount)) (\(Format.scaled(checkpoint.parameterCount)))"),
+            ("tensor bytes", Format.bytes(checkpoint.tensorByteCount)),
+            ("file bytes", Format.bytes(checkpoint.fileByteCount)),
+            ("dtypes", dtypeCounts(checkpoint).map { "\($0.0.rawValue) ×\($0.tensors) (\(Format.scaled($0.parameters)) params)" }.joined(separator: ", ")),
+        ]
+        for (key, value) in checkpoint.metadata { rows.append(("metadata", "\(key) = \(value)")) }
+        for (key, value) in checkpoint.indexMetadata { rows.append(("index metadata", "\(key) = \(value)")) }
+        if checkpoint.format == .safetensorsIndex {
+            for file in checkpoint.files {
+                rows.append(("shard", "\(file.path)  \(file.tensorCount) tensors, \(Format.bytes(file.size))"))
+            }
+        }
+        let keyWidth = rows.map(\.0.count).max() ?? 0
+        for (key, value) in rows { out += "  " + key.padding(keyWidth) + "  " + value + "\n" }
+        guard listTensors, !checkpoint.tensors.isEmpty else { return out }
+        out += "\n"
+        var table: [[String]] = [["name", "dtype", "shape", "bytes"]]
+        table += checkpoint.tensors.map {
+            [$0.name, $0.dtype.rawValue, Shape.describe($0.shape), Format.bytes($0.byteCount)]
+        }
+        out += Format.table(table, rightAligned: [3])
+        return out
+    }
+
+    static func json(_ checkpoint: Checkpoint) -> JSONValue {
+        var members: [(String, JSONValue)] = [
+            ("path", .string(checkpoint.path)),
+            ("format", .string(checkpoint.format.rawValue)),
+            ("tensor_count", .integer(checkpoint.tensors.count)),
+            ("parameter_count", .integer(checkpoint.parameterCount)),
+            ("tensor_bytes", .integer(checkpoint.tensorByteCount)),
+            ("file_bytes", .integer(checkpoint.fileByteCount)),
+            ("dtypes", .object(dtypeCounts(checkpoint).map {
+                ($0.0.rawValue, .object([("tensors", .integer($0.tensors)), ("parameters", .integer($0.parameters))]))
+            })),
+            ("metadata", .object(checkpoint.metadata.map { ($0.0, .string($0.1)) })),
+        ]
+        if checkpoint.format == .safetensorsIndex {
+            members.append(("index_metadata", .object(checkpoint.indexMetadata.map { ($0.0, .string($0.1)) })))
+            members.append(("shards", .array(checkpoint.files.map {
+                .object([("path", .string($0.path)), ("tensor_count", .integer($0.tensorCount)), ("bytes", .integer($0.size))])
+            })))
+        }
+        members.append(("tensors", .array(checkpoint.tensors.map { tensor in
+            var fields: [(String, JSONValue)] = [
+                ("name", .string(tensor.name)),
+                ("dtype", .string(tensor.dtype.rawValue)),
+                ("shape", .array(tensor.shape.map { .integer($0) })),
+                ("bytes", .integer(tensor.byteCount)),
+            ]
+            if checkpoint.files.count > 1 { fields.append(("shard", .integer(tensor.fileIndex))) }
+            return .object(fields)
+        })))
+        return .object(members)
+    }
+}

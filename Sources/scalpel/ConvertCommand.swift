@@ -1,0 +1,48 @@
+import ArgumentParser
+import Checkpoints
+import Tensors
+
+struct ConvertCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "convert",
+        abstract: "Rewrite a checkpoint, optionally changing the dtype of its floating tensors.",
+        discussion: """
+            Integer, boolean and 8-bit float tensors are copied unchanged. Narrowing rounds to \
+            nearest, ties to even. Metadata is kept. With --shard-size the output is written \
+            as shards plus a *.safetensors.index.json, as Hugging Face lays them out.
+            """)
+
+    @Argument(help: "The checkpoint to read (file, index, or folder).")
+    var input: String
+
+    @Argument(help: "The safetensors file to write (with --shard-size: the name the shards and index derive from).")
+    var output: String
+
+    @Option(name: .long, help: "Floating dtype of the output: f32, f16, bf16 or f64.")
+    var dtype: String?
+
+    @Option(name: .long, help: "Largest shard, e.g. 2GB, 500MB, 64MiB.")
+    var shardSize: String?
+
+    func validate() throws {
+        if let dtype, DType(name: dtype)?.isFloatingPoint != true {
+            throw ValidationError("--dtype must be one of f32, f16, bf16, f64 (got \"\(dtype)\")")
+        }
+        if let shardSize, ByteSize.parse(shardSize) == nil {
+            throw ValidationError("--shard-size must be a positive size such as 2GB, 500MB or 64MiB (got \"\(shardSize)\")")
+        }
+    }
+
+    func run() throws {
+        TemporaryFiles.removeOnSignals()
+        let checkpoint = try Checkpoint.open(input)
+        let options = CheckpointConverter.Options(
+            dtype: dtype.flatMap { DType(name: $0) }, shardSize: shardSize.flatMap(ByteSize.parse))
+        let summary = try CheckpointConverter.convert(checkpoint, to: output, options: options)
+        let dtypeNote = options.dtype.map { ", \(summary.convertedCount) converted to \($0.rawValue)" } ?? ""
+        print("wrote \(summary.outputs.count == 1 ? summary.outputs[0] : "\(summary.outputs.count) files") (\(summary.tensorCount) tensors\(dtypeNote))")
+        if summary.outputs.count > 1 {
+            for path in summary.outputs { print("  \(path)") }
+        }
+    }
+}
