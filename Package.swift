@@ -55,6 +55,7 @@ let package = Package(
             resources: [.copy("Python")]),
         .testTarget(
             name: "CLITests",
-            dependencies: ["Checkpoints", "Tensors"]),
+            // Depending on the executable makes `swift test` build it; the tests run it.
+            dependencies: ["scalpel", "Checkpoints", "Tensors"]),
     ]
 )

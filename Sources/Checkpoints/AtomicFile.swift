@@ -17,6 +17,9 @@ public final class AtomicFile {
     private var descriptor: Int32
     private var finished = false
     public private(set) var bytesWritten = 0
+    /// Bytes already handed to the disk by `startWriteback`.
+    private var writebackStarted = 0
+    private static let writebackWindow = 16 << 20
 
     public init(path: String) throws {
         self.path = path
@@ -47,8 +50,9 @@ public final class AtomicFile {
                 throw failure("write failed")
             }
             offset += written
+            bytesWritten += written
+            startWritebackIfDue()
         }
-        bytesWritten += bytes.count
     }
 
     public func write(_ bytes: [UInt8]) throws {
@@ -62,19 +66,28 @@ public final class AtomicFile {
         var sourceOffset = offset
         var remaining = count
         while remaining > 0 {
-            let copied = KernelCopy.copy(from: source, offset: &sourceOffset, to: descriptor, count: remaining)
+            let copied = KernelIO.copy(from: source, offset: &sourceOffset, to: descriptor,
+                                       count: min(remaining, AtomicFile.writebackWindow))
             if copied > 0 {
                 remaining -= copied
+                bytesWritten += copied
+                startWritebackIfDue()
                 continue
             }
             if copied < 0, errno == EINTR { continue }
             // Not supported here (other file system, old kernel) or short: finish with write().
-            let done = count - remaining
-            bytesWritten += done
-            try write(UnsafeRawBufferPointer(rebasing: fallback[done..<count]))
+            try write(UnsafeRawBufferPointer(rebasing: fallback[(count - remaining)..<count]))
             return
         }
-        bytesWritten += count
+    }
+
+    /// Starts the disk writes of every full window written so far, so that they overlap the
+    /// rest of the output instead of all waiting for `commit`'s fsync.
+    private func startWritebackIfDue() {
+        let pending = bytesWritten - writebackStarted
+        guard pending >= AtomicFile.writebackWindow else { return }
+        KernelIO.startWriteback(descriptor, offset: writebackStarted, count: pending)
+        writebackStarted = bytesWritten
     }
 
     /// Makes the file durable and moves it to its final path.

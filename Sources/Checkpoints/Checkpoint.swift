@@ -72,6 +72,12 @@ public final class Checkpoint: @unchecked Sendable {
                    offset: entry.offset, length: entry.byteCount)
     }
 
+    /// Lets the kernel drop the mapped pages of `entry` from this process once it has been
+    /// read (see `MappedFile.releasePages`); later views read them again from the page cache.
+    public func releasePages(of entry: TensorEntry) {
+        files[entry.fileIndex].mapping.releasePages(offset: entry.offset, length: entry.byteCount)
+    }
+
     public func view(named name: String) throws -> TensorView {
         guard let entry = entry(named: name) else {
             throw CheckpointError(path, "no tensor named \"\(name)\"")

@@ -38,7 +38,11 @@ public enum CheckpointConverter {
                 converted += 1
             }
             return OutputTensor(name: entry.name, dtype: dtype, shape: entry.shape) {
-                source.view(entry).converted(to: dtype)
+                let view = source.view(entry)
+                guard view.dtype != dtype else { return view }  // copied file to file by the writer
+                let converted = view.converted(to: dtype)
+                source.releasePages(of: entry)
+                return converted
             }
         }
         for file in source.files { file.mapping.adviseSequential() }

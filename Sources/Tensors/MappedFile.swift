@@ -56,6 +56,17 @@ public final class MappedFile: @unchecked Sendable {
         }
     }
 
+    /// Drops this process's mapping of the pages covering `range` (the page cache keeps them).
+    /// Streaming readers call it after a tensor is consumed, so resident memory stays near
+    /// one tensor instead of growing to the whole file.
+    public func releasePages(offset: Int, length: Int) {
+        guard let base = bytes.baseAddress, length > 0, offset >= 0, offset + length <= size else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = offset / page * page
+        let end = min(size, (offset + length + page - 1) / page * page)
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
+    }
+
     deinit {
         if let base = bytes.baseAddress, size > 0 {
             munmap(UnsafeMutableRawPointer(mutating: base), size)

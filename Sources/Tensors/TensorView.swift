@@ -68,8 +68,19 @@ public struct TensorView: @unchecked Sendable {
     public func converted(to target: DType) -> TensorView {
         guard target != dtype, dtype.isFloatingPoint, target.isFloatingPoint else { return self }
         let count = elementCount
+        let source = UncheckedSendable(bytes), from = dtype
         return TensorView.make(dtype: target, shape: shape) { destination in
-            ElementConversion.convertFloats(bytes, from: dtype, into: destination, to: target, count: count)
+            // Large tensors are converted in slices on all cores; the slices are disjoint.
+            let slice = 1 << 20
+            let slices = (count + slice - 1) / slice
+            let output = UncheckedSendable(destination)
+            DispatchQueue.concurrentPerform(iterations: slices) { index in
+                let start = index * slice, end = min(count, start + slice)
+                ElementConversion.convertFloats(
+                    UnsafeRawBufferPointer(rebasing: source.value[(start * from.size)..<(end * from.size)]), from: from,
+                    into: UnsafeMutableRawBufferPointer(rebasing: output.value[(start * target.size)..<(end * target.size)]),
+                    to: target, count: end - start)
+            }
         }
     }
 
@@ -88,6 +99,13 @@ public struct TensorView: @unchecked Sendable {
     }
 }
 
+/// Carries a value into a concurrent closure whose accesses the caller has made disjoint.
+struct UncheckedSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
+import Dispatch
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
