@@ -3,6 +3,8 @@ scaled to a target size by stacking encoder layers. Values are random normal * 0
 initialised transformer; the file is a stand-in for a real model in the benchmarks.
 
   python make_bert_like.py OUT.safetensors --gigabytes 2 [--seed 0]
+  python make_bert_like.py OUT.safetensors --layers 108 --hidden 16 --ffn 64 --vocab 100
+      (the same tensor names and count with tiny shapes: the same header, almost no data)
 """
 import argparse
 
@@ -24,18 +26,20 @@ def layer_shapes(i, hidden=768, ffn=3072):
     ]
 
 
-def bert_like_shapes(target_bytes):
+def bert_like_shapes(target_bytes, layers=None, hidden=768, ffn=3072, vocab=30522):
+    """Embeddings and pooler, then encoder layers until the file reaches target_bytes
+    (or exactly `layers` layers)."""
     shapes = [
-        ("bert.embeddings.word_embeddings.weight", (30522, 768)),
-        ("bert.embeddings.position_embeddings.weight", (512, 768)),
-        ("bert.embeddings.token_type_embeddings.weight", (2, 768)),
-        ("bert.embeddings.LayerNorm.weight", (768,)), ("bert.embeddings.LayerNorm.bias", (768,)),
-        ("bert.pooler.dense.weight", (768, 768)), ("bert.pooler.dense.bias", (768,)),
+        ("bert.embeddings.word_embeddings.weight", (vocab, hidden)),
+        ("bert.embeddings.position_embeddings.weight", (512, hidden)),
+        ("bert.embeddings.token_type_embeddings.weight", (2, hidden)),
+        ("bert.embeddings.LayerNorm.weight", (hidden,)), ("bert.embeddings.LayerNorm.bias", (hidden,)),
+        ("bert.pooler.dense.weight", (hidden, hidden)), ("bert.pooler.dense.bias", (hidden,)),
     ]
     total = sum(4 * np.prod(s) for _, s in shapes)
     i = 0
-    while total < target_bytes:
-        layer = layer_shapes(i)
+    while (i < layers) if layers is not None else (total < target_bytes):
+        layer = layer_shapes(i, hidden, ffn)
         shapes += layer
         total += sum(4 * np.prod(s) for _, s in layer)
         i += 1
@@ -47,10 +51,14 @@ def main():
     parser.add_argument("out")
     parser.add_argument("--gigabytes", type=float, default=2.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--layers", type=int, help="exact number of encoder layers (overrides --gigabytes)")
+    parser.add_argument("--hidden", type=int, default=768)
+    parser.add_argument("--ffn", type=int, default=3072)
+    parser.add_argument("--vocab", type=int, default=30522)
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     arrays, specs = {}, {}
-    for name, shape in bert_like_shapes(args.gigabytes * 1e9):
+    for name, shape in bert_like_shapes(args.gigabytes * 1e9, args.layers, args.hidden, args.ffn, args.vocab):
         array = (rng.standard_normal(shape, dtype=np.float32) * 0.02).astype(np.float32)
         arrays[name] = array
         specs[name] = safetensors.TensorSpec(dtype="float32", shape=list(shape),

@@ -45,7 +45,7 @@ public enum CheckpointConverter {
                 return converted
             }
         }
-        for file in source.files { file.mapping.adviseSequential() }
+        for file in source.files { file.mapping.advise(.sequential) }
         let written: [String]
         if let shardSize = options.shardSize {
             written = try SafetensorsWriter.writeSharded(outputs, metadata: source.metadata, to: path, shardSize: shardSize)

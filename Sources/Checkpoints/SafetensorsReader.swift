@@ -16,6 +16,10 @@ enum SafetensorsReader {
         } catch let error as TensorError {
             throw CheckpointError(path, error.description.replacingPrefix(path + ": "))
         }
+        // Touch the header pages only: without this the kernel reads ahead megabytes of
+        // tensor data that `inspect` never looks at.
+        mapping.advise(.random)
+        defer { mapping.advise(.normal) }
         let header = try SafetensorsHeader.parse(mapping.bytes, path: path, fileIndex: fileIndex)
         let file = Checkpoint.File(path: path, size: mapping.size, headerLength: header.headerLength,
                                    tensorCount: header.tensors.count, mapping: mapping)

@@ -3,7 +3,7 @@
 /// Floating types convert to and from `Float`; integer and boolean types are carried bit for
 /// bit; the 8-bit float formats are opaque bytes (read, hashed, patched and written, never
 /// interpreted), because their rounding conventions differ between producers.
-public enum DType: String, CaseIterable, Sendable, Codable {
+public enum DType: String, CaseIterable, Sendable {
     case f64 = "F64"
     case f32 = "F32"
     case f16 = "F16"

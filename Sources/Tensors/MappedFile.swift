@@ -49,11 +49,25 @@ public final class MappedFile: @unchecked Sendable {
         bytes = UnsafeRawBufferPointer(start: address, count: size)
     }
 
-    /// Tells the kernel the mapping will be read front to back (larger read-ahead).
-    public func adviseSequential() {
-        if let base = bytes.baseAddress, size > 0 {
-            _ = madvise(UnsafeMutableRawPointer(mutating: base), size, MADV_SEQUENTIAL)
+    /// How the mapping is about to be read, so the kernel can size its read-ahead.
+    public enum AccessPattern: Sendable {
+        /// The kernel's default read-ahead.
+        case normal
+        /// Front to back: larger read-ahead (streaming a whole checkpoint).
+        case sequential
+        /// Only the pages touched: no read-ahead (parsing a header at the front of a huge file).
+        case random
+    }
+
+    public func advise(_ pattern: AccessPattern) {
+        guard let base = bytes.baseAddress, size > 0 else { return }
+        let advice: Int32
+        switch pattern {
+        case .normal: advice = Int32(MADV_NORMAL)
+        case .sequential: advice = Int32(MADV_SEQUENTIAL)
+        case .random: advice = Int32(MADV_RANDOM)
         }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base), size, advice)
     }
 
     /// Drops this process's mapping of the pages covering `range` (the page cache keeps them).

@@ -22,13 +22,13 @@ enum CheckpointReport {
             ("parameters", "\(Format.count(checkpoint.parameterCount)) (\(Format.scaled(checkpoint.parameterCount)))"),
             ("tensor bytes", Format.bytes(checkpoint.tensorByteCount)),
             ("file bytes", Format.bytes(checkpoint.fileByteCount)),
-            ("dtypes", dtypeCounts(checkpoint).map { "\($0.0.rawValue) ×\($0.tensors) (\(Format.scaled($0.parameters)) params)" }.joined(separator: ", ")),
+            ("dtypes", dtypeCounts(checkpoint).map { "\($0.0.rawValue) ×\($0.tensors) (\(Format.scaled($0.parameters)) parameters)" }.joined(separator: ", ")),
         ]
         for (key, value) in checkpoint.metadata { rows.append(("metadata", "\(key) = \(value)")) }
         for (key, value) in checkpoint.indexMetadata { rows.append(("index metadata", "\(key) = \(value)")) }
         if checkpoint.format == .safetensorsIndex {
             for file in checkpoint.files {
-                rows.append(("shard", "\(file.path)  \(file.tensorCount) tensors, \(Format.bytes(file.size))"))
+                rows.append(("shard", "\(file.path)  \(Format.plural(file.tensorCount, "tensor")), \(Format.bytes(file.size))"))
             }
         }
         let keyWidth = rows.map(\.0.count).max() ?? 0

@@ -40,7 +40,7 @@ struct ConvertCommand: ParsableCommand {
             dtype: dtype.flatMap { DType(name: $0) }, shardSize: shardSize.flatMap(ByteSize.parse))
         let summary = try CheckpointConverter.convert(checkpoint, to: output, options: options)
         let dtypeNote = options.dtype.map { ", \(summary.convertedCount) converted to \($0.rawValue)" } ?? ""
-        print("wrote \(summary.outputs.count == 1 ? summary.outputs[0] : "\(summary.outputs.count) files") (\(summary.tensorCount) tensors\(dtypeNote))")
+        print("wrote \(summary.outputs.count == 1 ? summary.outputs[0] : "\(summary.outputs.count) files") (\(Format.plural(summary.tensorCount, "tensor"))\(dtypeNote))")
         if summary.outputs.count > 1 {
             for path in summary.outputs { print("  \(path)") }
         }

@@ -11,6 +11,11 @@ enum Format {
         return n < 0 ? "-" + out : out
     }
 
+    /// "1 tensor", "3 tensors".
+    static func plural(_ n: Int, _ noun: String) -> String {
+        "\(count(n)) \(noun)\(n == 1 ? "" : "s")"
+    }
+
     /// 22713216 → "22.7 M".
     static func scaled(_ n: Int) -> String {
         let units: [(Double, String)] = [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")]

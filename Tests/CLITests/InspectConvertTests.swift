@@ -15,7 +15,7 @@ struct InspectConvertTests {
                 var start = 0
                 while start < floats.count {
                     let count = min(cycle.count, floats.count - start)
-                    cycle.withUnsafeBufferPointer { source in
+                    _ = cycle.withUnsafeBufferPointer { source in
                         UnsafeMutableBufferPointer(rebasing: floats[start..<(start + count)]).update(fromContentsOf: source.prefix(count))
                     }
                     start += count
@@ -94,7 +94,7 @@ struct InspectConvertTests {
                           "model-00003-of-00003.safetensors", "model.safetensors.index.json"])
         let inspect = try CLI.run(["inspect", out])
         #expect(inspect.stdout.contains("sharded safetensors"))
-        #expect(inspect.stdout.contains("model-00003-of-00003.safetensors  1 tensors"))
+        #expect(inspect.stdout.contains("model-00003-of-00003.safetensors  1 tensor,"))
         let json = try JSONValue.parse(try CLI.run(["inspect", "--json", out + "/model.safetensors.index.json"]).stdout)
         #expect(json["shards"]?.arrayValue?.count == 3)
     }
