@@ -2,8 +2,8 @@
 // Scalpel: task-local updates of foundation models, shipped as lossless sparse patches.
 //
 // Targets follow the layering of the design (arrows point down only):
-//   scalpel (CLI) → Checkpoints → Tensors → CBLAS / CZstd / CHDF5
-// Later layers (Patches, Models, Relevance, Training) join as their issues land.
+//   scalpel (CLI) → Patches → Checkpoints → Tensors → CBLAS / CZstd / CHDF5
+// Later layers (Models, Relevance, Training) join as their issues land.
 import PackageDescription
 
 let package = Package(
@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "scalpel", targets: ["scalpel"]),
         .library(name: "Tensors", targets: ["Tensors"]),
         .library(name: "Checkpoints", targets: ["Checkpoints"]),
+        .library(name: "Patches", targets: ["Patches"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -39,10 +40,16 @@ let package = Package(
         .target(
             name: "Checkpoints",
             dependencies: ["Tensors"]),
+        .target(
+            name: "Patches",
+            dependencies: [
+                "Checkpoints", "Tensors",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
         .executableTarget(
             name: "scalpel",
             dependencies: [
-                "Checkpoints", "Tensors",
+                "Patches", "Checkpoints", "Tensors",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -53,6 +60,9 @@ let package = Package(
             name: "CheckpointsTests",
             dependencies: ["Checkpoints", "Tensors"],
             resources: [.copy("Python")]),
+        .testTarget(
+            name: "PatchesTests",
+            dependencies: ["Patches", "Checkpoints", "Tensors"]),
         .testTarget(
             name: "CLITests",
             // Depending on the executable makes `swift test` build it; the tests run it.

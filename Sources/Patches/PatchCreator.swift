@@ -1,0 +1,105 @@
+import Checkpoints
+import Dispatch
+import Foundation
+import Tensors
+
+/// Builds the patch that turns one checkpoint into another: every element whose bits differ.
+public enum PatchCreator {
+    public struct Options: Sendable {
+        /// Only these positions may change; any other difference is an error.
+        public var mask: PatchFile?
+        public var metadata: [(String, String)]
+
+        public init(mask: PatchFile? = nil, metadata: [(String, String)] = []) {
+            self.mask = mask
+            self.metadata = metadata
+        }
+    }
+
+    public struct Summary: Sendable {
+        public let entryCount: Int
+        public let changedElements: Int
+        public let patchBytes: Int
+    }
+
+    public static func create(base: Checkpoint, tuned: Checkpoint, options: Options = Options(), to path: String) throws -> Summary {
+        let allowed = try options.mask.map { try maskPositions($0, base: base) }
+        let jobs: [(TensorEntry?, TensorEntry?)] = base.tensors.map { ($0, tuned.entry(named: $0.name)) }
+            + tuned.tensors.filter { base.entry(named: $0.name) == nil }.map { (nil, $0) }
+
+        let results = ResultSlots<PendingEntry?>(count: jobs.count)
+        DispatchQueue.concurrentPerform(iterations: jobs.count) { i in
+            results.set(i, Result {
+                let (old, new) = jobs[i]
+                return try entry(old: old.map(base.view), new: new.map(tuned.view), name: (old ?? new)!.name,
+                                 allowed: allowed, maskPath: options.mask?.path)
+            })
+        }
+        let pending = try results.values().compactMap { $0 }
+        let compressed = try PatchWriter.compress(pending)
+        try PatchWriter.write(kind: .patch, metadata: options.metadata, entries: compressed, to: path)
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        return Summary(entryCount: pending.count,
+                       changedElements: pending.reduce(0) { $0 + $1.nnz }, patchBytes: size)
+    }
+
+    /// The entry for one tensor name, or nil when nothing changed.
+    static func entry(old: TensorView?, new: TensorView?, name: String, allowed: [String: Set<Int>]?, maskPath: String?) throws -> PendingEntry? {
+        switch (old, new) {
+        case let (old?, new?) where old.dtype == new.dtype && old.shape == new.shape:
+            let changed = ChangedElements.find(old.bytes, new.bytes, elementSize: old.dtype.size)
+            if changed.isEmpty { return nil }
+            if let allowed {
+                let permitted = allowed[name] ?? []
+                let outside = changed.reduce(0) { $0 + (permitted.contains($1) ? 0 : 1) }
+                if outside > 0 {
+                    throw PatchError(maskPath ?? "mask", "tensor \"\(name)\": \(outside) changed element\(outside == 1 ? "" : "s") outside the mask (of \(changed.count) changed)")
+                }
+            }
+            let (encoding, index) = IndexEncoding.encode(changed, elementCount: old.elementCount)
+            let planes = BytePlanes.xor(old.bytes, new.bytes, at: changed, elementSize: old.dtype.size)
+            return PendingEntry(name: name, operation: .xor, before: TensorState(old), after: TensorState(new),
+                                nnz: changed.count, indexEncoding: encoding, streams: [(.index, index), (.values, planes)])
+        case let (old?, new?):
+            if allowed != nil {
+                throw PatchError(maskPath ?? "mask", "tensor \"\(name)\" changes from \(TensorState(old).typeDescription) to \(TensorState(new).typeDescription), which a mask cannot allow")
+            }
+            return PendingEntry(name: name, operation: .replace, before: TensorState(old), after: TensorState(new),
+                                nnz: new.elementCount, indexEncoding: nil,
+                                streams: [(.beforeData, BytePlanes.split(old.bytes, elementSize: old.dtype.size)),
+                                          (.afterData, BytePlanes.split(new.bytes, elementSize: new.dtype.size))])
+        case let (old?, nil):
+            if allowed != nil { throw PatchError(maskPath ?? "mask", "tensor \"\(name)\" is removed, which a mask cannot allow") }
+            return PendingEntry(name: name, operation: .remove, before: TensorState(old), after: nil, nnz: old.elementCount,
+                                indexEncoding: nil, streams: [(.beforeData, BytePlanes.split(old.bytes, elementSize: old.dtype.size))])
+        case let (nil, new?):
+            if allowed != nil { throw PatchError(maskPath ?? "mask", "tensor \"\(name)\" is added, which a mask cannot allow") }
+            return PendingEntry(name: name, operation: .add, before: nil, after: TensorState(new), nnz: new.elementCount,
+                                indexEncoding: nil, streams: [(.afterData, BytePlanes.split(new.bytes, elementSize: new.dtype.size))])
+        case (nil, nil):
+            return nil
+        }
+    }
+
+    /// The mask's positions per tensor, after checking it was made for this base.
+    static func maskPositions(_ mask: PatchFile, base: Checkpoint) throws -> [String: Set<Int>] {
+        guard mask.header.kind == .mask else {
+            throw PatchError(mask.path, "is a patch, not a mask (--mask takes a mask file)")
+        }
+        try mask.verifyIntegrity()
+        var positions: [String: Set<Int>] = [:]
+        for entry in mask.entries {
+            guard let tensor = base.entry(named: entry.name), let state = entry.before else {
+                throw PatchError(mask.path, "tensor \"\(entry.name)\" of the mask is not in the base \(base.path)")
+            }
+            guard tensor.dtype == state.dtype, tensor.shape == state.shape else {
+                throw PatchError(mask.path, "tensor \"\(entry.name)\": mask is for \(state.typeDescription), the base has \(tensor.dtype.rawValue) \(Shape.describe(tensor.shape))")
+            }
+            guard base.view(tensor).sha256 == state.sha256 else {
+                throw PatchError(mask.path, "tensor \"\(entry.name)\": the mask was made for another base (fingerprints differ)")
+            }
+            positions[entry.name] = Set(try mask.positions(entry))
+        }
+        return positions
+    }
+}

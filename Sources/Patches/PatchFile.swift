@@ -1,0 +1,133 @@
+import Checkpoints
+import Crypto
+import Foundation
+import Tensors
+
+/// A `.spatch` file opened for reading. Opening validates the framing and the whole header;
+/// `verifyIntegrity` checks every entry's stored bytes against its checksum; `decode` gives
+/// an entry's positions and values.
+public final class PatchFile: @unchecked Sendable {
+    public let path: String
+    public let header: PatchHeader
+    /// SHA-256 of the header bytes. The header holds every entry's checksum, so the id
+    /// identifies the whole patch; `apply` records it in the models it writes.
+    public let id: String
+    public let fileSize: Int
+    private let mapping: MappedFile
+    private let dataStart: Int
+
+    public var shortId: String { String(id.prefix(12)) }
+
+    public static func open(_ path: String) throws -> PatchFile {
+        let mapping: MappedFile
+        do {
+            mapping = try MappedFile(path: path)
+        } catch let error as TensorError {
+            var isDirectory: ObjCBool = false
+            if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+                throw PatchError(path, "no such file")
+            }
+            throw PatchError(path, error.description.hasPrefix(path + ": ") ? String(error.description.dropFirst(path.count + 2)) : error.description)
+        }
+        return try PatchFile(mapping: mapping, path: path)
+    }
+
+    private init(mapping: MappedFile, path: String) throws {
+        let bytes = mapping.bytes
+        guard bytes.count >= PatchFormat.prefixLength else {
+            throw PatchError(path, "truncated: \(bytes.count) bytes, shorter than the 16-byte .spatch prefix")
+        }
+        guard Array(bytes.prefix(8)) == PatchFormat.magic else {
+            if let format = CheckpointFormat.detect(leadingBytes: Array(bytes.prefix(16))) {
+                throw PatchError(path, "not a .spatch patch: this is a \(format.displayName)")
+            }
+            throw PatchError(path, "not a .spatch patch (wrong magic bytes)")
+        }
+        let declared = bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self).littleEndian
+        guard declared <= UInt64(PatchFormat.maximumHeaderLength) else {
+            throw PatchError(path, "header length \(declared) is beyond the format's limit: the file is corrupt")
+        }
+        let headerLength = Int(declared)
+        guard PatchFormat.prefixLength + headerLength <= bytes.count else {
+            throw PatchError(path, "truncated: the header needs \(headerLength) bytes, the file has \(bytes.count - PatchFormat.prefixLength) after the prefix")
+        }
+        let headerBytes = UnsafeRawBufferPointer(rebasing: bytes[PatchFormat.prefixLength..<(PatchFormat.prefixLength + headerLength)])
+        self.path = path
+        self.mapping = mapping
+        self.fileSize = bytes.count
+        self.dataStart = PatchFormat.prefixLength + headerLength
+        self.header = try PatchHeader.parse(headerBytes, dataLength: bytes.count - dataStart, path: path)
+        self.id = Fingerprint.sha256(headerBytes)
+    }
+
+    public var entries: [PatchEntry] { header.entries }
+
+    public func entry(named name: String) -> PatchEntry? { header.entries.first { $0.name == name } }
+
+    /// The stored (compressed) bytes of a frame.
+    func storedBytes(_ frame: FrameReference) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: mapping.bytes[(dataStart + frame.offset)..<(dataStart + frame.offset + frame.length)])
+    }
+
+    /// Checks `entry`'s stored bytes against its checksum.
+    public func verify(_ entry: PatchEntry) throws {
+        var hasher = SHA256()
+        for (_, frame) in entry.frames { hasher.update(bufferPointer: storedBytes(frame)) }
+        let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        guard digest == entry.checksum else {
+            throw PatchError(path, "tensor \"\(entry.name)\": stored data does not match its checksum: the patch is corrupt")
+        }
+    }
+
+    /// Checks every entry (run before any output is written).
+    public func verifyIntegrity() throws {
+        for entry in header.entries { try verify(entry) }
+    }
+
+    /// Decompresses one frame, refusing sizes no machine could hold (a hostile header).
+    func decompress(_ entry: PatchEntry, _ role: FrameRole) throws -> [UInt8] {
+        guard let frame = entry.frame(role) else {
+            throw PatchError(path, "tensor \"\(entry.name)\": no \(role.rawValue) frame")
+        }
+        let memory = Int(ProcessInfo.processInfo.physicalMemory)
+        guard frame.rawLength <= memory else {
+            throw PatchError(path, "tensor \"\(entry.name)\": \(role.rawValue) frame claims \(frame.rawLength) bytes, more than this machine's memory")
+        }
+        do {
+            return try Zstd.decompress(storedBytes(frame), expectedSize: frame.rawLength)
+        } catch {
+            throw PatchError(path, "tensor \"\(entry.name)\": \(role.rawValue) frame: \(error): the patch is corrupt")
+        }
+    }
+
+    /// The positions of an `xor` or `mask` entry, validated.
+    public func positions(_ entry: PatchEntry) throws -> [Int] {
+        guard let encoding = entry.indexEncoding, let state = entry.before else {
+            throw PatchError(path, "tensor \"\(entry.name)\": \(entry.operation.rawValue) entry has no positions")
+        }
+        let raw = try decompress(entry, .index)
+        do {
+            return try raw.withUnsafeBytes { bytes throws(IndexDecodingError) in
+                try encoding.decode(bytes, count: entry.nnz, elementCount: state.elementCount)
+            }
+        } catch {
+            throw PatchError(path, "tensor \"\(entry.name)\": \(error)")
+        }
+    }
+
+    /// The XOR byte planes of an `xor` entry.
+    func xorPlanes(_ entry: PatchEntry) throws -> [UInt8] { try decompress(entry, .values) }
+
+    /// The whole tensor stored by `add`, `remove` or `replace` (`after` or `before` bytes).
+    public func wholeTensor(_ entry: PatchEntry, after: Bool) throws -> TensorView {
+        guard let state = after ? entry.after : entry.before else {
+            throw PatchError(path, "tensor \"\(entry.name)\": no \(after ? "after" : "before") tensor stored")
+        }
+        let planes = try decompress(entry, after ? .afterData : .beforeData)
+        return planes.withUnsafeBytes { source in
+            TensorView.make(dtype: state.dtype, shape: state.shape) { buffer in
+                BytePlanes.join(source, into: buffer, elementSize: state.dtype.size)
+            }
+        }
+    }
+}

@@ -1,0 +1,16 @@
+/// Constants of the `.spatch` container (Formats/spatch.md is the specification).
+public enum PatchFormat {
+    /// 0x89 'S' 'P' 'A' 'T' 'C' 'H' '\n': the high byte catches 7-bit transfers, the newline
+    /// catches line-ending conversion.
+    public static let magic: [UInt8] = [0x89] + Array("SPATCH".utf8) + [0x0A]
+    public static let version = 1
+    /// magic (8) + header length (u64).
+    public static let prefixLength = 16
+    public static let maximumHeaderLength = 1 << 30
+    /// zstd level for frames: fast enough to keep `create` near the speed of reading its
+    /// inputs; patch streams are small and highly redundant, so higher levels gain little.
+    public static let compressionLevel: Int32 = 3
+    /// Metadata key under which `apply` records the patches applied to a model, as a JSON
+    /// array of patch ids, oldest first.
+    public static let appliedPatchesKey = "scalpel.patches"
+}

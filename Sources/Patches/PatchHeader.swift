@@ -1,0 +1,193 @@
+import Checkpoints
+import Tensors
+
+/// The JSON header of a `.spatch` file: kind, metadata and entries.
+public struct PatchHeader: Sendable {
+    public let kind: PatchKind
+    public let version: Int
+    public let metadata: [(String, String)]
+    public let entries: [PatchEntry]
+
+    public init(kind: PatchKind, metadata: [(String, String)], entries: [PatchEntry]) {
+        self.kind = kind
+        self.version = PatchFormat.version
+        self.metadata = metadata
+        self.entries = entries
+    }
+
+    public func metadataValue(_ key: String) -> String? { metadata.first { $0.0 == key }?.1 }
+
+    // MARK: writing
+
+    var json: JSONValue {
+        .object([
+            ("format", .string("spatch")),
+            ("version", .integer(version)),
+            ("kind", .string(kind.rawValue)),
+            ("metadata", .object(metadata.map { ($0.0, .string($0.1)) })),
+            ("entries", .array(entries.map(Self.json))),
+        ])
+    }
+
+    private static func json(_ state: TensorState?) -> JSONValue {
+        guard let state else { return .null }
+        return .object([
+            ("dtype", .string(state.dtype.rawValue)),
+            ("shape", .array(state.shape.map { .integer($0) })),
+            ("sha256", .string(state.sha256)),
+        ])
+    }
+
+    private static func json(_ entry: PatchEntry) -> JSONValue {
+        var members: [(String, JSONValue)] = [
+            ("name", .string(entry.name)),
+            ("op", .string(entry.operation.rawValue)),
+            ("before", json(entry.before)),
+            ("after", json(entry.after)),
+            ("nnz", .integer(entry.nnz)),
+        ]
+        if let encoding = entry.indexEncoding { members.append(("index_encoding", .string(encoding.rawValue))) }
+        members.append(("frames", .object(entry.frames.map { role, frame in
+            (role.rawValue, .object([
+                ("offset", .integer(frame.offset)), ("length", .integer(frame.length)), ("size", .integer(frame.rawLength)),
+            ]))
+        })))
+        members.append(("sha256", .string(entry.checksum)))
+        return .object(members)
+    }
+
+    // MARK: reading
+
+    /// Parses and validates a header: every field present and of the right type, operations
+    /// consistent with their states, frames tiling the data section of `dataLength` bytes.
+    static func parse(_ bytes: UnsafeRawBufferPointer, dataLength: Int, path: String) throws -> PatchHeader {
+        func fail(_ problem: String) -> PatchError { PatchError(path, problem) }
+        let json: JSONValue
+        do {
+            json = try JSONValue.parse(bytes)
+        } catch {
+            throw fail("header is not valid JSON: \(error)")
+        }
+        guard json["format"]?.stringValue == "spatch" else {
+            throw fail("header does not declare \"format\": \"spatch\"")
+        }
+        guard let version = json["version"]?.intValue else { throw fail("header has no integer \"version\"") }
+        guard version <= PatchFormat.version else {
+            throw fail("patch format version \(version) is newer than this Scalpel reads (\(PatchFormat.version)); upgrade Scalpel")
+        }
+        guard version >= 1 else { throw fail("invalid patch format version \(version)") }
+        guard let kindName = json["kind"]?.stringValue, let kind = PatchKind(rawValue: kindName) else {
+            throw fail("header \"kind\" must be \"patch\" or \"mask\"")
+        }
+        var metadata: [(String, String)] = []
+        for (key, value) in json["metadata"]?.objectMembers ?? [] {
+            guard let text = value.stringValue else { throw fail("metadata \"\(key)\" must be a string") }
+            metadata.append((key, text))
+        }
+        guard let entryValues = json["entries"]?.arrayValue else { throw fail("header has no \"entries\" array") }
+        var entries: [PatchEntry] = []
+        var names = Set<String>()
+        var cursor = 0
+        for value in entryValues {
+            let entry = try parseEntry(value, kind: kind, fail: fail)
+            guard names.insert(entry.name).inserted else { throw fail("tensor \"\(entry.name)\" has two entries") }
+            for (role, frame) in entry.frames {
+                guard frame.offset == cursor else {
+                    throw fail("tensor \"\(entry.name)\": \(role.rawValue) frame at offset \(frame.offset), expected \(cursor) (frames must follow each other without gaps)")
+                }
+                let (end, overflow) = frame.offset.addingReportingOverflow(frame.length)
+                guard !overflow, end <= dataLength else {
+                    throw fail("tensor \"\(entry.name)\": \(role.rawValue) frame runs past the end of the data section (\(dataLength) bytes): the file is truncated")
+                }
+                cursor = end
+            }
+            entries.append(entry)
+        }
+        guard cursor == dataLength else {
+            throw fail("\(dataLength - cursor) bytes of the data section belong to no entry")
+        }
+        return PatchHeader(kind: kind, version: version, metadata: metadata, entries: entries)
+    }
+
+    private init(kind: PatchKind, version: Int, metadata: [(String, String)], entries: [PatchEntry]) {
+        self.kind = kind
+        self.version = version
+        self.metadata = metadata
+        self.entries = entries
+    }
+
+    private static func parseState(_ value: JSONValue?, _ name: String, _ field: String, fail: (String) -> PatchError) throws -> TensorState? {
+        guard let value, value != .null else { return nil }
+        guard let dtypeName = value["dtype"]?.stringValue, let dtype = DType(rawValue: dtypeName) else {
+            throw fail("tensor \"\(name)\": \(field).dtype missing or unknown")
+        }
+        guard let dims = value["shape"]?.arrayValue?.compactMap(\.intValue), dims.allSatisfy({ $0 >= 0 }),
+              dims.count == value["shape"]?.arrayValue?.count, Shape.byteCount(dims, dtype) != nil else {
+            throw fail("tensor \"\(name)\": \(field).shape must be non-negative integers whose product fits in 64 bits")
+        }
+        guard let sha = value["sha256"]?.stringValue, sha.count == 64, sha.allSatisfy(\.isHexDigit) else {
+            throw fail("tensor \"\(name)\": \(field).sha256 must be 64 hex digits")
+        }
+        return TensorState(dtype: dtype, shape: dims, sha256: sha.lowercased())
+    }
+
+    private static func parseEntry(_ value: JSONValue, kind: PatchKind, fail: (String) -> PatchError) throws -> PatchEntry {
+        guard let name = value["name"]?.stringValue else { throw fail("an entry has no \"name\"") }
+        guard let opName = value["op"]?.stringValue, let operation = EntryOperation(rawValue: opName) else {
+            throw fail("tensor \"\(name)\": unknown op \"\(value["op"]?.stringValue ?? "")\"")
+        }
+        let before = try parseState(value["before"], name, "before", fail: fail)
+        let after = try parseState(value["after"], name, "after", fail: fail)
+        guard let nnz = value["nnz"]?.intValue, nnz >= 0 else { throw fail("tensor \"\(name)\": missing \"nnz\"") }
+        guard let checksum = value["sha256"]?.stringValue, checksum.count == 64 else {
+            throw fail("tensor \"\(name)\": missing entry \"sha256\"")
+        }
+        var frames: [(FrameRole, FrameReference)] = []
+        for (roleName, frame) in value["frames"]?.objectMembers ?? [] {
+            guard let role = FrameRole(rawValue: roleName) else { throw fail("tensor \"\(name)\": unknown frame \"\(roleName)\"") }
+            guard let offset = frame["offset"]?.intValue, let length = frame["length"]?.intValue,
+                  let size = frame["size"]?.intValue, offset >= 0, length >= 0, size >= 0 else {
+                throw fail("tensor \"\(name)\": frame \"\(roleName)\" needs non-negative offset, length and size")
+            }
+            frames.append((role, FrameReference(offset: offset, length: length, rawLength: size)))
+        }
+        let encoding = value["index_encoding"]?.stringValue.flatMap(IndexEncoding.init(rawValue:))
+
+        // What each operation requires.
+        let roles = frames.map(\.0)
+        func require(_ condition: Bool, _ problem: String) throws {
+            if !condition { throw fail("tensor \"\(name)\": \(operation.rawValue) entry \(problem)") }
+        }
+        switch operation {
+        case .xor:
+            try require(kind == .patch, "in a mask")
+            try require(before != nil && after != nil, "needs before and after")
+            try require(before?.dtype == after?.dtype && before?.shape == after?.shape, "changes dtype or shape (that is a replace)")
+            try require(encoding != nil, "needs an index_encoding")
+            try require(roles == [.index, .values], "needs index and values frames")
+            try require(nnz <= (before?.elementCount ?? 0), "has nnz \(nnz) above the tensor's \(before?.elementCount ?? 0) elements")
+            try require(frames[1].1.rawLength == nnz * (before?.dtype.size ?? 0), "values frame size does not match nnz")
+        case .mask:
+            try require(kind == .mask, "in a patch")
+            try require(before != nil, "needs before")
+            try require(encoding != nil, "needs an index_encoding")
+            try require(roles == [.index], "needs an index frame only")
+            try require(nnz <= (before?.elementCount ?? 0), "has nnz above the tensor's element count")
+        case .add:
+            try require(kind == .patch && before == nil && after != nil, "needs after only")
+            try require(roles == [.afterData] && frames[0].1.rawLength == after?.byteCount, "needs an after_data frame of the tensor's size")
+        case .remove:
+            try require(kind == .patch && before != nil && after == nil, "needs before only")
+            try require(roles == [.beforeData] && frames[0].1.rawLength == before?.byteCount, "needs a before_data frame of the tensor's size")
+        case .replace:
+            try require(kind == .patch && before != nil && after != nil, "needs before and after")
+            try require(roles == [.beforeData, .afterData], "needs before_data and after_data frames")
+            try require(frames[0].1.rawLength == before?.byteCount && frames[1].1.rawLength == after?.byteCount, "frame sizes do not match the tensors")
+        }
+        if let encoding, let state = before, let index = frames.first(where: { $0.0 == .index })?.1, encoding == .bitmap {
+            try require(index.rawLength == (state.elementCount + 7) / 8, "bitmap size does not match the tensor")
+        }
+        return PatchEntry(name: name, operation: operation, before: before, after: after, nnz: nnz,
+                          indexEncoding: encoding, frames: frames, checksum: checksum.lowercased())
+    }
+}

@@ -1,0 +1,51 @@
+import ArgumentParser
+import Checkpoints
+import Patches
+
+struct ApplyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "apply",
+        abstract: "Apply patches, in order, to a base checkpoint.",
+        discussion: """
+            Before anything is written, every patch's data is checked against its checksums and \
+            every touched tensor against the fingerprint the patch was made for; a mismatch \
+            names the tensor and stops, leaving no output. The ids of the applied patches are \
+            recorded in the output's metadata (scalpel.patches).
+            """)
+
+    @Argument(help: "The base checkpoint.") var base: String
+    @Argument(help: "Patches (.spatch), applied in the order given.") var patches: [String]
+    @Option(name: .shortAndLong, help: "The checkpoint to write.") var output: String
+    @Flag(name: .long, help: "Apply even where a tensor does not match the patch's fingerprint.") var force = false
+
+    func run() throws {
+        TemporaryFiles.removeOnSignals()
+        let model = try Checkpoint.open(base)
+        let files = try patches.map(PatchFile.open)
+        let summary = try PatchApplier.run(.apply, model: model, patches: files, force: force, to: output)
+        print("wrote \(output): applied \(Format.plural(files.count, "patch")) (\(files.map(\.shortId).joined(separator: ", "))), \(Format.plural(summary.touchedTensors, "tensor")) touched, \(Format.count(summary.changedElements)) elements changed")
+    }
+}
+
+struct RevertCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "revert",
+        abstract: "Undo a patch exactly: MODEL was made by applying PATCH; write what it was before.",
+        discussion: """
+            Refuses a model whose touched tensors are not the ones the patch produced (their \
+            fingerprints), unless --force.
+            """)
+
+    @Argument(help: "The patched checkpoint.") var model: String
+    @Argument(help: "The patch to undo.") var patch: String
+    @Option(name: .shortAndLong, help: "The checkpoint to write.") var output: String
+    @Flag(name: .long, help: "Revert even where a tensor does not match the patch's fingerprint.") var force = false
+
+    func run() throws {
+        TemporaryFiles.removeOnSignals()
+        let checkpoint = try Checkpoint.open(model)
+        let file = try PatchFile.open(patch)
+        let summary = try PatchApplier.run(.revert, model: checkpoint, patches: [file], force: force, to: output)
+        print("wrote \(output): reverted \(file.shortId), \(Format.plural(summary.touchedTensors, "tensor")) restored")
+    }
+}

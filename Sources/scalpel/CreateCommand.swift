@@ -1,0 +1,69 @@
+import ArgumentParser
+import Checkpoints
+import Foundation
+import Patches
+
+struct CreateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "create",
+        abstract: "Make the patch that turns BASE into TUNED.",
+        discussion: """
+            Every element whose bits differ goes into the patch, stored as the XOR of the old \
+            and new bits, so apply and revert are exact for every dtype. Tensors added, removed, \
+            or changed in dtype or shape are stored whole. With --mask, only the mask's positions \
+            may differ; any other difference is an error naming the tensor and the count.
+            """)
+
+    @Argument(help: "The base checkpoint.") var base: String
+    @Argument(help: "The tuned checkpoint (same tensors, some values changed).") var tuned: String
+    @Option(name: .shortAndLong, help: "The patch file to write (.spatch).") var output: String
+    @Option(name: .long, help: "A mask (.spatch of kind mask): only its positions may change.") var mask: String?
+    @Option(name: .long, help: "Task name, recorded in the patch's metadata.") var task: String?
+    @Option(name: .long, parsing: .singleValue, help: "Extra metadata, key=value (repeatable).") var meta: [String] = []
+
+    func validate() throws {
+        for item in meta where !item.contains("=") || item.hasPrefix("=") {
+            throw ValidationError("--meta takes key=value (got \"\(item)\")")
+        }
+    }
+
+    func run() throws {
+        TemporaryFiles.removeOnSignals()
+        let baseModel = try Checkpoint.open(base)
+        let tunedModel = try Checkpoint.open(tuned)
+        var metadata: [(String, String)] = []
+        if let task { metadata.append(("task", task)) }
+        metadata += [
+            ("tool", "scalpel \(Scalpel.version)"),
+            ("created", PatchMetadata.creationTime()),
+            ("base", URL(fileURLWithPath: base).lastPathComponent),
+            ("tuned", URL(fileURLWithPath: tuned).lastPathComponent),
+        ]
+        for item in meta {
+            let parts = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let key = String(parts[0]), value = parts.count > 1 ? String(parts[1]) : ""
+            metadata.removeAll { $0.0 == key }
+            metadata.append((key, value))
+        }
+        let options = PatchCreator.Options(mask: try mask.map(PatchFile.open), metadata: metadata)
+        let summary = try PatchCreator.create(base: baseModel, tuned: tunedModel, options: options, to: output)
+        let share = baseModel.parameterCount == 0 ? 0 : Double(summary.changedElements) / Double(baseModel.parameterCount)
+        print("wrote \(output): \(Format.plural(summary.entryCount, "tensor")) touched, \(Format.count(summary.changedElements)) elements changed (\(Format.fixed(share * 100, 3)) % of the model), \(Format.bytes(summary.patchBytes))")
+    }
+}
+
+enum PatchMetadata {
+    /// ISO 8601 UTC; `SOURCE_DATE_EPOCH` (the reproducible-builds convention) fixes it, so
+    /// the same inputs can give the same patch bytes.
+    static func creationTime() -> String {
+        let date: Date
+        if let epoch = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"], let seconds = TimeInterval(epoch) {
+            date = Date(timeIntervalSince1970: seconds)
+        } else {
+            date = Date()
+        }
+        let formatter = ISO8601DateFormatter()
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        return formatter.string(from: date)
+    }
+}
