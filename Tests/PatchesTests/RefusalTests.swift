@@ -1,0 +1,176 @@
+import Foundation
+import Testing
+import Tensors
+@testable import Checkpoints
+@testable import Patches
+
+/// Bad patches and wrong models are refused with a clear message, and nothing is written.
+struct RefusalTests {
+    /// A base, a tuned model and the patch between them, in a fresh folder.
+    static func setUp(_ label: String = #function) throws -> (folder: String, base: String, tuned: String, patch: String) {
+        var random = RandomSource(seed: 31)
+        let base = PatchFixtures.randomModel(&random)
+        let tuned = PatchFixtures.tuned(base, fraction: 0.2, structural: true, &random)
+        let folder = try PatchFixtures.scratchFolder(label)
+        try PatchFixtures.write(base, to: folder + "/base.safetensors")
+        try PatchFixtures.write(tuned, to: folder + "/tuned.safetensors")
+        _ = try PatchCreator.create(base: Checkpoint.open(folder + "/base.safetensors"), tuned: Checkpoint.open(folder + "/tuned.safetensors"), to: folder + "/p.spatch")
+        return (folder, folder + "/base.safetensors", folder + "/tuned.safetensors", folder + "/p.spatch")
+    }
+
+    /// Runs apply and returns its error text, checking that no output appeared.
+    static func applyError(base: String, patch: String, folder: String) -> String {
+        let output = folder + "/out.safetensors"
+        do {
+            try PatchApplier.run(.apply, model: Checkpoint.open(base), patches: [PatchFile.open(patch)], to: output)
+            return "(accepted)"
+        } catch {
+            let left = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+            if left.contains(where: { $0.hasPrefix("out.safetensors") || $0.hasPrefix(".out.safetensors") }) { return "(left output behind) \(error)" }
+            return "\(error)"
+        }
+    }
+
+    @Test func aBaseWithOneElementChangedIsRefusedNamingTheTensor() throws {
+        let (folder, basePath, _, patchPath) = try Self.setUp()
+        let patch = try PatchFile.open(patchPath)
+        let touched = try #require(patch.entries.first { $0.operation == .xor })
+        let base = try Checkpoint.open(basePath)
+        var tensors = base.tensors.map { (name: $0.name, view: base.view($0)) }
+        let i = try #require(tensors.firstIndex { $0.name == touched.name })
+        var bytes = Array(tensors[i].view.bytes)
+        bytes[bytes.count - 1] ^= 0x01
+        tensors[i].view = PatchFixtures.tensor(tensors[i].view.dtype, tensors[i].view.shape, bytes)
+        try PatchFixtures.write(tensors.map { ($0.name, $0.view) }, to: folder + "/other.safetensors")
+        let message = Self.applyError(base: folder + "/other.safetensors", patch: patchPath, folder: folder)
+        #expect(message.contains("tensor \"\(touched.name)\""), "\(message)")
+        #expect(message.contains("differs from the base the patch was made for"), "\(message)")
+        // --force applies it anyway.
+        try PatchApplier.run(.apply, model: Checkpoint.open(folder + "/other.safetensors"), patches: [patch], force: true, to: folder + "/forced.safetensors")
+    }
+
+    @Test func revertRefusesAModelThePatchDidNotProduce() throws {
+        let (folder, basePath, _, patchPath) = try Self.setUp()
+        do {
+            try PatchApplier.run(.revert, model: Checkpoint.open(basePath), patches: [PatchFile.open(patchPath)], to: folder + "/out.safetensors")
+            Issue.record("revert of the unpatched base was accepted")
+        } catch {
+            #expect("\(error)".contains("revert needs the model the patch produced") || "\(error)".contains("is not in the model") || "\(error)".contains("already has it"), "\(error)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: folder + "/out.safetensors"))
+    }
+
+    @Test func everyFlippedByteInTheDataSectionIsCaught() throws {
+        let (folder, basePath, _, patchPath) = try Self.setUp()
+        let original = try Data(contentsOf: URL(fileURLWithPath: patchPath))
+        let patch = try PatchFile.open(patchPath)
+        let dataStart = original.count - patch.entries.reduce(0) { $0 + $1.storedBytes }
+        var positions = Array(stride(from: dataStart, to: original.count, by: max(1, (original.count - dataStart) / 40)))
+        positions.append(original.count - 1)
+        for position in positions {
+            var corrupt = original
+            corrupt[position] ^= 0x40
+            let path = folder + "/corrupt.spatch"
+            try corrupt.write(to: URL(fileURLWithPath: path))
+            let message = Self.applyError(base: basePath, patch: path, folder: folder)
+            #expect(message.contains("does not match its checksum: the patch is corrupt"), "byte \(position): \(message)")
+        }
+    }
+
+    @Test(arguments: [
+        ("truncated", "truncated"),
+        ("truncated header", "truncated"),
+        ("wrong magic", "not a .spatch patch"),
+        ("safetensors given as a patch", "not a .spatch patch: this is a safetensors"),
+        ("future version", "version 2 is newer than this Scalpel reads"),
+        ("not JSON", "header is not valid JSON"),
+        ("extra bytes", "belong to no entry"),
+    ])
+    func malformedPatchFilesAreRefused(label: String, expected: String) throws {
+        let (folder, basePath, _, patchPath) = try Self.setUp(label)
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: patchPath))
+        switch label {
+        case "truncated": bytes.removeLast(7)
+        case "truncated header": bytes = bytes.prefix(40)
+        case "wrong magic": bytes[1] = UInt8(ascii: "X")
+        case "safetensors given as a patch": bytes = try Data(contentsOf: URL(fileURLWithPath: basePath))
+        case "future version":
+            let text = Data("\"version\":1".utf8), range = try #require(bytes.range(of: text))
+            bytes.replaceSubrange(range, with: Data("\"version\":2".utf8))
+        case "not JSON": bytes[16] = UInt8(ascii: "[")
+        default: bytes.append(contentsOf: [0, 0, 0])
+        }
+        let path = folder + "/bad.spatch"
+        try bytes.write(to: URL(fileURLWithPath: path))
+        let message = Self.applyError(base: basePath, patch: path, folder: folder)
+        #expect(message.hasPrefix(path + ": "), "\(message)")
+        #expect(message.contains(expected), "\(label): \(message)")
+    }
+
+    /// A patch whose positions are invalid though its checksums are right (a buggy writer).
+    static func craftedPatch(_ index: [UInt8], nnz: Int, folder: String) throws -> (base: String, patch: String) {
+        let values = [UInt8](repeating: 1, count: nnz * 4)
+        let base: PatchFixtures.Model = [("w", PatchFixtures.tensor(.f32, [10], [UInt8](repeating: 0, count: 40)))]
+        try PatchFixtures.write(base, to: folder + "/b.safetensors")
+        let state = TensorState(base[0].1)
+        let entry = PendingEntry(name: "w", operation: .xor, before: state, after: state, nnz: nnz,
+                                 indexEncoding: .deltaVarint, streams: [(.index, index), (.values, values)])
+        try PatchWriter.write(kind: .patch, metadata: [], entries: PatchWriter.compress([entry]), to: folder + "/crafted.spatch")
+        return (folder + "/b.safetensors", folder + "/crafted.spatch")
+    }
+
+    @Test func positionsOutOfRangeOrUnsortedAreRefused() throws {
+        let folder = try PatchFixtures.scratchFolder()
+        let cases: [([UInt8], Int, String)] = [
+            ([12], 1, "index 12 is out of range for a tensor of 10 elements"),
+            ([3, 0], 2, "not strictly increasing"),
+            ([3, 2], 3, "holds 2 indices, the header says 3"),
+            ([0x80], 1, "malformed varint"),
+        ]
+        for (index, nnz, expected) in cases {
+            let (base, patch) = try Self.craftedPatch(index, nnz: nnz, folder: folder)
+            let message = Self.applyError(base: base, patch: patch, folder: folder)
+            #expect(message.contains(expected), "\(message)")
+        }
+    }
+
+    @Test func createRefusesChangesOutsideTheMask() throws {
+        let (folder, basePath, _, _) = try Self.setUp()
+        var random = RandomSource(seed: 3)
+        let base = try Checkpoint.open(basePath)
+        let tensors = base.tensors.map { ($0.name, base.view($0)) }
+        let tuned = PatchFixtures.tuned(tensors, fraction: 0.1, structural: false, &random)
+        try PatchFixtures.write(tuned, to: folder + "/masked-tuned.safetensors")
+        // A mask allowing only the first tensor's first element.
+        try MaskWriter.write(positions: [(tensors[0].0, [0])], base: base, metadata: [], to: folder + "/mask.spatch")
+        let mask = try PatchFile.open(folder + "/mask.spatch")
+        #expect(mask.header.kind == .mask)
+        do {
+            _ = try PatchCreator.create(base: base, tuned: Checkpoint.open(folder + "/masked-tuned.safetensors"),
+                                        options: .init(mask: mask), to: folder + "/masked.spatch")
+            Issue.record("changes outside the mask were accepted")
+        } catch {
+            #expect("\(error)".contains("changed element"), "\(error)")
+            #expect("\(error)".contains("outside the mask"), "\(error)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: folder + "/masked.spatch"))
+        // A mask cannot be applied.
+        #expect(Self.applyError(base: basePath, patch: folder + "/mask.spatch", folder: folder).contains("is a mask, not a patch"))
+    }
+
+    @Test func createWithAMaskAcceptsChangesInsideIt() throws {
+        let folder = try PatchFixtures.scratchFolder()
+        var random = RandomSource(seed: 8)
+        let base: PatchFixtures.Model = [("w", PatchFixtures.tensor(.f32, [100], random.bytes(400))), ("b", PatchFixtures.tensor(.f32, [4], random.bytes(16)))]
+        var changed = Array(base[0].1.bytes)
+        for element in [3, 50, 99] { changed[element * 4] ^= 0x10 }
+        try PatchFixtures.write(base, to: folder + "/b.safetensors")
+        try PatchFixtures.write([("w", PatchFixtures.tensor(.f32, [100], changed)), base[1]], to: folder + "/t.safetensors")
+        let checkpoint = try Checkpoint.open(folder + "/b.safetensors")
+        try MaskWriter.write(positions: [("w", [3, 50, 99, 7])], base: checkpoint, metadata: [], to: folder + "/m.spatch")
+        let summary = try PatchCreator.create(base: checkpoint, tuned: Checkpoint.open(folder + "/t.safetensors"),
+                                              options: .init(mask: PatchFile.open(folder + "/m.spatch")), to: folder + "/p.spatch")
+        #expect(summary.changedElements == 3)
+        #expect(try PatchFile.open(folder + "/p.spatch").positions(PatchFile.open(folder + "/p.spatch").entries[0]) == [3, 50, 99])
+    }
+}
