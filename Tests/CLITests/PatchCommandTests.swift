@@ -1,0 +1,93 @@
+import Foundation
+import Testing
+import Tensors
+@testable import Checkpoints
+
+struct PatchCommandTests {
+    /// base and tuned models (the tuned one changes 10 % of the MLP weight and adds a head).
+    static func models(in folder: String, rows: Int = 64) throws -> (base: String, tuned: String) {
+        let base = try InspectConvertTests.makeModel(in: folder, name: "base.safetensors", rows: rows)
+        let checkpoint = try Checkpoint.open(base)
+        var outputs: [OutputTensor] = []
+        for entry in checkpoint.tensors {
+            let view = checkpoint.view(entry)
+            if entry.name.hasSuffix("dense.weight") {
+                outputs.append(OutputTensor(name: entry.name, view: TensorView.make(dtype: .f32, shape: entry.shape) { buffer in
+                    buffer.copyMemory(from: view.bytes)
+                    for i in stride(from: 0, to: entry.elementCount, by: 10) {
+                        let value = buffer.load(fromByteOffset: i * 4, as: Float.self)
+                        buffer.storeBytes(of: value + 0.001, toByteOffset: i * 4, as: Float.self)
+                    }
+                }))
+            } else {
+                outputs.append(OutputTensor(name: entry.name, view: view))
+            }
+        }
+        outputs.append(OutputTensor(name: "classifier.weight", view: TensorView.make(dtype: .f32, shape: [3, 32]) { _ in }))
+        let tuned = folder + "/tuned.safetensors"
+        try SafetensorsWriter.write(outputs, metadata: [("format", "pt")], to: tuned)
+        return (base, tuned)
+    }
+
+    @Test func createApplyRevertDiffAndAuditFromTheCommandLine() throws {
+        let folder = try CLI.scratchFolder()
+        let (base, tuned) = try Self.models(in: folder)
+        let patch = folder + "/task.spatch"
+        let create = try CLI.run(["create", base, tuned, "-o", patch, "--task", "demo", "--meta", "lr=1e-4"])
+        #expect(create.status == 0, "\(create.stderr)")
+        #expect(create.stdout.contains("2 tensors touched"))
+
+        let applied = folder + "/applied.safetensors"
+        #expect(try CLI.run(["apply", base, patch, "-o", applied]).status == 0)
+        let same = try CLI.run(["diff", applied, tuned])
+        #expect(same.stdout.contains("identical: 4 tensors"), "\(same.stdout)")
+
+        let reverted = folder + "/reverted.safetensors"
+        #expect(try CLI.run(["revert", applied, patch, "-o", reverted]).status == 0)
+        #expect(try CLI.run(["diff", reverted, base]).stdout.contains("identical"))
+
+        let diff = try CLI.run(["diff", base, tuned, "--json"])
+        let json = try JSONValue.parse(diff.stdout)
+        #expect(json["tensors_changed"]?.intValue == 1)
+        #expect(json["only_in_b"]?.arrayValue?.count == 1)
+
+        let report = folder + "/report.html"
+        let audit = try CLI.run(["audit", patch, "--base", base, "--report", report])
+        #expect(audit.status == 0, "\(audit.stdout)\(audit.stderr)")
+        #expect(audit.stdout.contains("task = demo") && audit.stdout.contains("lr = 1e-4"))
+        #expect(audit.stdout.contains("every fingerprint matches the base"))
+        let html = try String(contentsOfFile: report, encoding: .utf8)
+        #expect(html.contains("<svg") && html.contains("encoder.layer 0") && html.contains("intermediate.dense.weight"))
+        #expect(!html.contains("<script") && !html.contains("http://") || html.contains("xmlns=\"http://www.w3.org/2000/svg\""))
+
+        let auditJSON = try JSONValue.parse(try CLI.run(["audit", patch, "--json"]).stdout)
+        #expect(auditJSON["sound"] == .bool(true))
+        #expect(auditJSON["entries"]?.arrayValue?.count == 2)
+
+        // Against the wrong base, audit fails and apply refuses.
+        #expect(try CLI.run(["audit", patch, "--base", tuned]).status == 1)
+        let refused = try CLI.run(["apply", tuned, patch, "-o", folder + "/nope.safetensors"])
+        #expect(refused.status != 0 && refused.stderr.contains("tensor \"classifier.weight\" would be added but the model"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: folder + "/nope.safetensors"))
+    }
+
+    @Test func aKilledApplyLeavesNoOutput() throws {
+        let folder = try CLI.scratchFolder()
+        let (base, tuned) = try Self.models(in: folder, rows: 600_000)
+        let patch = folder + "/task.spatch"
+        #expect(try CLI.run(["create", base, tuned, "-o", patch]).status == 0)
+        let output = folder + "/out.safetensors"
+        for signal in [SIGTERM, SIGKILL] {
+            let running = try CLI.start(["apply", base, patch, "-o", output])
+            usleep(100_000)
+            kill(running.process.processIdentifier, signal)
+            running.process.waitUntilExit()
+            if running.process.terminationStatus == 0 {
+                #expect(try Checkpoint.open(output).tensors.count == 4)  // finished first: complete
+                try FileManager.default.removeItem(atPath: output)
+            } else {
+                #expect(!FileManager.default.fileExists(atPath: output), "signal \(signal)")
+            }
+        }
+    }
+}
