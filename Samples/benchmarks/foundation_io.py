@@ -17,38 +17,12 @@ What is measured (medians over the repeats, runs interleaved so drift hits all a
   `cp && sync FILE`; both ratios are printed.
 - convert f32 -> bf16 (same baseline) and peak resident memory of each convert.
 """
-import argparse
-import json
 import os
-import struct
 import statistics
 import subprocess
 import sys
-import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SCALPEL = os.path.join(ROOT, ".build", "release", "scalpel")
-
-
-def run(cmd, **kw):
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, **kw)
-
-
-def timed(cmd):
-    """Wall seconds and peak RSS (KiB) of one command."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - start
-    if status != 0:
-        sys.exit(f"command failed: {' '.join(cmd)}")
-    return elapsed, usage.ru_maxrss
-
-
-def json_header(path):
-    with open(path, "rb") as f:
-        length = struct.unpack("<Q", f.read(8))[0]
-        return json.loads(f.read(length))
+from benchlib import SCALPEL, arguments, bert_like_model, format_runs, header, run, timed, warm
 
 
 def drop_cache(path):
@@ -58,37 +32,20 @@ def drop_cache(path):
     os.close(fd)
 
 
-def warm(path):
-    with open(path, "rb") as f:
-        while f.read(64 << 20):
-            pass
-
-
 def resident_bytes(path):
     out = subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES", path],
                          capture_output=True, text=True)
     return int(out.stdout.split()[0]) if out.returncode == 0 and out.stdout.strip() else None
 
 
-def median(values):
-    return statistics.median(values)
+median = statistics.median
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--gigabytes", type=float, default=2.0)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--work", default=os.path.join(ROOT, "bench-out"))
-    args = parser.parse_args()
-    if not os.access(SCALPEL, os.X_OK):
-        sys.exit(f"{SCALPEL} not found: run `swift build -c release` first")
-    os.makedirs(args.work, exist_ok=True)
-    big = os.path.join(args.work, f"bert-like-{args.gigabytes:g}GB.safetensors")
+    args = arguments(__doc__, gigabytes=2.0, repeats=5)
+    big = bert_like_model(args.work, args.gigabytes)
     maker = os.path.join(os.path.dirname(os.path.abspath(__file__)), "make_bert_like.py")
-    if not os.path.exists(big):
-        print(f"generating {big} ...", flush=True)
-        run([sys.executable, maker, big, "--gigabytes", str(args.gigabytes)])
-    layers = sum(1 for name in json_header(big) if name.endswith(".intermediate.dense.weight"))
+    layers = sum(1 for name in header(big)[0] if name.endswith(".intermediate.dense.weight"))
     small = os.path.join(args.work, f"bert-like-{layers}-layers-tiny.safetensors")
     if not os.path.exists(small):
         run([sys.executable, maker, small, "--layers", str(layers), "--hidden", "16", "--ffn", "64", "--vocab", "100"])
@@ -146,7 +103,7 @@ def main():
         t = median(results[label])
         print(f"  scalpel {label:<22} {t:8.2f} s   {t / cps:5.2f}x cp+sync   {t / cp:5.2f}x cp   "
               f"peak RSS {max(peak[label]) / 1024:6.0f} MiB")
-    print(f"\nall runs (s): " + "; ".join(f"{k}: {', '.join(f'{v:.2f}' for v in vs)}" for k, vs in results.items()))
+    print("\n" + format_runs(results))
 
 
 if __name__ == "__main__":

@@ -37,10 +37,11 @@ public enum CheckpointConverter {
                 dtype = target
                 converted += 1
             }
-            return OutputTensor(name: entry.name, dtype: dtype, shape: entry.shape) {
+            let target = dtype
+            return OutputTensor(name: entry.name, dtype: target, shape: entry.shape) {
                 let view = source.view(entry)
-                guard view.dtype != dtype else { return view }  // copied file to file by the writer
-                let converted = view.converted(to: dtype)
+                guard view.dtype != target else { return view }  // copied file to file by the writer
+                let converted = view.converted(to: target)
                 source.releasePages(of: entry)
                 return converted
             }

@@ -1,16 +1,18 @@
+import Dispatch
 import Foundation
 import Tensors
 
 /// One tensor to be written: its name, dtype and shape are known up front (they make the
-/// header); its bytes are produced when the writer reaches it, so a whole model never has to
-/// sit in memory at once.
-public struct OutputTensor {
+/// header); its bytes are produced when the writer gets near it, so a whole model never has
+/// to sit in memory at once. `produce` may run on another thread, one tensor ahead of the
+/// one being written.
+public struct OutputTensor: Sendable {
     public let name: String
     public let dtype: DType
     public let shape: [Int]
-    public let produce: () throws -> TensorView
+    public let produce: @Sendable () throws -> TensorView
 
-    public init(name: String, dtype: DType, shape: [Int], produce: @escaping () throws -> TensorView) {
+    public init(name: String, dtype: DType, shape: [Int], produce: @escaping @Sendable () throws -> TensorView) {
         self.name = name
         self.dtype = dtype
         self.shape = shape
@@ -23,6 +25,26 @@ public struct OutputTensor {
     }
 
     var byteCount: Int { Shape.byteCount(shape, dtype) ?? 0 }
+}
+
+/// A value computed on a global queue, waited for with `value()`. The work holds its own
+/// references, so dropping a future early (the writer failed) is safe.
+final class Future<T>: @unchecked Sendable {
+    private var result: Result<T, Error>?
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ work: @escaping @Sendable () throws -> T) {
+        DispatchQueue.global().async {
+            self.result = Result { try work() }
+            self.done.signal()
+        }
+    }
+
+    func value() throws -> T {
+        done.wait()
+        done.signal()  // later calls (and deinit) do not block
+        return try result!.get()
+    }
 }
 
 /// Writes safetensors files the way the reference implementation lays them out: the header
@@ -134,8 +156,14 @@ public enum SafetensorsWriter {
 
     private static func writeBody(_ ordered: [OutputTensor], metadata: [(String, String)], into file: AtomicFile) throws {
         try file.write(header(ordered, metadata: metadata))
-        for tensor in ordered {
-            let view = try tensor.produce()
+        // Produce tensor i + 1 on another core while tensor i is written: computed tensors
+        // (converted, patched) then cost little more than copied ones. At most two are in
+        // memory at once.
+        var next: Future<TensorView>? = ordered.first.map { tensor in Future { try tensor.produce() } }
+        for (i, tensor) in ordered.enumerated() {
+            let current = next
+            next = i + 1 < ordered.count ? Future { [ordered] in try ordered[i + 1].produce() } : nil
+            guard let view = try current?.value() else { break }
             guard view.dtype == tensor.dtype, view.shape == tensor.shape, view.byteCount == tensor.byteCount else {
                 throw CheckpointError(file.path, "tensor \"\(tensor.name)\": produced \(view.dtype.rawValue) \(Shape.describe(view.shape)), expected \(tensor.dtype.rawValue) \(Shape.describe(tensor.shape))")
             }

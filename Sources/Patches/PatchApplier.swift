@@ -70,7 +70,9 @@ public enum PatchApplier {
             changed += tensorSteps.reduce(0) { $0 + $1.entry.nnz }
             guard let final = last.result else { continue }  // removed
             outputs.append(OutputTensor(name: name, dtype: final.dtype, shape: final.shape) {
-                try rebuild(name, start: model.entry(named: name).map(model.view), steps: tensorSteps, force: force, path: path)
+                let source = model.entry(named: name)
+                return try rebuild(name, start: source.map(model.view), steps: tensorSteps, force: force, path: path,
+                                   release: source.map { entry in { model.releasePages(of: entry) } })
             })
         }
 
@@ -108,7 +110,9 @@ public enum PatchApplier {
                     guard tensor.dtype == expected.dtype, tensor.shape == expected.shape else {
                         throw PatchError(first.patch.path, "tensor \"\(name)\": the patch expects \(expected.typeDescription), the model \(model.path) has \(tensor.dtype.rawValue) \(Shape.describe(tensor.shape))")
                     }
-                    if !force, model.view(tensor).sha256 != expected.sha256 {
+                    let fingerprint = model.view(tensor).sha256
+                    model.releasePages(of: tensor)  // read again, from the page cache, when rebuilt
+                    if !force, fingerprint != expected.sha256 {
                         let what = first.backwards ? "is not the patched tensor (revert needs the model the patch produced)" : "differs from the base the patch was made for"
                         throw PatchError(first.patch.path, "tensor \"\(name)\" of \(model.path) \(what); --force applies it anyway")
                     }
@@ -125,7 +129,8 @@ public enum PatchApplier {
     }
 
     /// The tensor after all `steps`, starting from `start` (nil when it begins absent).
-    static func rebuild(_ name: String, start: TensorView?, steps: [Step], force: Bool, path: String) throws -> TensorView {
+    static func rebuild(_ name: String, start: TensorView?, steps: [Step], force: Bool, path: String,
+                        release: (() -> Void)? = nil) throws -> TensorView {
         var current = start
         var owned: ByteBuffer?  // set once the bytes are a private, writable copy
         for step in steps {
@@ -134,6 +139,7 @@ public enum PatchApplier {
             case (.xor, _):
                 guard let tensor = current else { throw PatchError(step.patch.path, "tensor \"\(name)\" is missing") }
                 let buffer = owned ?? ByteBuffer(copying: tensor.bytes)
+                if owned == nil { release?() }
                 let positions = try step.patch.positions(entry)
                 let planes = try step.patch.xorPlanes(entry)
                 planes.withUnsafeBytes {

@@ -31,7 +31,13 @@ public enum PatchCreator {
         DispatchQueue.concurrentPerform(iterations: jobs.count) { i in
             results.set(i, Result {
                 let (old, new) = jobs[i]
-                return try entry(old: old.map(base.view), new: new.map(tuned.view), name: (old ?? new)!.name,
+                defer {
+                    // Both tensors are done with: keep resident memory near one tensor pair.
+                    if let old { base.releasePages(of: old) }
+                    if let new { tuned.releasePages(of: new) }
+                }
+                guard let name = (old ?? new)?.name else { return nil }
+                return try entry(old: old.map(base.view), new: new.map(tuned.view), name: name,
                                  allowed: allowed, maskPath: options.mask?.path)
             })
         }
