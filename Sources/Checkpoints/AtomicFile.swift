@@ -99,11 +99,16 @@ public final class AtomicFile {
         if rename(temporaryPath, path) != 0 { throw failure("cannot rename into place") }
         finished = true
         TemporaryFiles.unregister(temporaryPath)
+        AtomicFile.syncFolder(containing: path)
+    }
+
+    /// Syncs the folder holding `path`, so a rename or unlink in it is durable.
+    static func syncFolder(containing path: String) {
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
-        let folderDescriptor = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if folderDescriptor >= 0 {
-            _ = fsync(folderDescriptor)
-            close(folderDescriptor)
+        let descriptor = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if descriptor >= 0 {
+            _ = fsync(descriptor)
+            close(descriptor)
         }
     }
 

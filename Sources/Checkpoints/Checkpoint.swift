@@ -26,6 +26,10 @@ public final class Checkpoint: @unchecked Sendable {
 
     private let positions: [String: Int]
 
+    /// True when opening found the journal of an interrupted in-place edit and restored the
+    /// file's original bytes from it (commands say so on stderr).
+    public internal(set) var recoveredInterruptedEdit = false
+
     init(path: String, format: CheckpointFormat, metadata: [(String, String)], tensors: [TensorEntry],
          files: [File], indexMetadata: [(String, String)] = []) throws {
         self.path = path
@@ -47,10 +51,15 @@ public final class Checkpoint: @unchecked Sendable {
     /// folder holding either (as Hugging Face model folders do).
     public static func open(_ path: String) throws -> Checkpoint {
         let resolved = try CheckpointLocator.resolve(path)
+        // An in-place edit that was interrupted left a journal: put the original bytes back
+        // before anything reads the file.
+        let recovered = try InPlaceJournal.recoverIfNeeded(resolved)
         let format = try CheckpointFormat.detect(path: resolved)
         switch format {
         case .safetensors:
-            return try SafetensorsReader.open(resolved)
+            let checkpoint = try SafetensorsReader.open(resolved)
+            checkpoint.recoveredInterruptedEdit = recovered
+            return checkpoint
         case .safetensorsIndex:
             return try ShardIndex.open(resolved)
         case .zipArchive, .pytorchLegacy, .hdf5, .numpy, .gguf:

@@ -53,11 +53,14 @@ final class Future<T>: @unchecked Sendable {
 /// while the ranges stay contiguous. Within one element size the given order is kept.
 public enum SafetensorsWriter {
     /// Writes one file at `path`, atomically.
-    public static func write(_ tensors: [OutputTensor], metadata: [(String, String)], to path: String) throws {
+    /// `headerRoom` extra bytes of spaces are left at the end of the header (still a multiple
+    /// of 8), so that metadata can later be updated in place (`apply --in-place`).
+    public static func write(_ tensors: [OutputTensor], metadata: [(String, String)], to path: String,
+                             headerRoom: Int = 0) throws {
         let ordered = try layoutOrder(tensors, path: path)
         let file = try AtomicFile(path: path)
         do {
-            try writeBody(ordered, metadata: metadata, into: file)
+            try writeBody(ordered, metadata: metadata, into: file, headerRoom: headerRoom)
             try file.commit()
         } catch {
             file.discard()
@@ -132,8 +135,26 @@ public enum SafetensorsWriter {
             .map(\.element)
     }
 
+    /// The header JSON for `entries` at the given offsets (relative to the data section), in
+    /// the given order: what an in-place edit writes back when only metadata changes.
+    public static func headerJSON(_ entries: [TensorEntry], dataStart: Int, metadata: [(String, String)]) -> [UInt8] {
+        var members: [(String, JSONValue)] = []
+        if !metadata.isEmpty {
+            members.append(("__metadata__", .object(metadata.map { ($0.0, .string($0.1)) })))
+        }
+        for entry in entries {
+            let begin = entry.offset - dataStart
+            members.append((entry.name, .object([
+                ("dtype", .string(entry.dtype.rawValue)),
+                ("shape", .array(entry.shape.map { .integer($0) })),
+                ("data_offsets", .array([.integer(begin), .integer(begin + entry.byteCount)])),
+            ])))
+        }
+        return Array(JSONValue.object(members).serialized.utf8)
+    }
+
     /// The header bytes (length prefix included) for tensors in `ordered` order.
-    static func header(_ ordered: [OutputTensor], metadata: [(String, String)]) -> [UInt8] {
+    static func header(_ ordered: [OutputTensor], metadata: [(String, String)], headerRoom: Int = 0) -> [UInt8] {
         var members: [(String, JSONValue)] = []
         if !metadata.isEmpty {
             members.append(("__metadata__", .object(metadata.map { ($0.0, .string($0.1)) })))
@@ -149,13 +170,14 @@ public enum SafetensorsWriter {
             offset = end
         }
         var json = Array(JSONValue.object(members).serialized.utf8)
-        json += [UInt8](repeating: 0x20, count: (8 - json.count % 8) % 8)
+        json += [UInt8](repeating: 0x20, count: headerRoom + (8 - (json.count + headerRoom) % 8) % 8)
         var length = UInt64(json.count).littleEndian
         return withUnsafeBytes(of: &length) { Array($0) } + json
     }
 
-    private static func writeBody(_ ordered: [OutputTensor], metadata: [(String, String)], into file: AtomicFile) throws {
-        try file.write(header(ordered, metadata: metadata))
+    private static func writeBody(_ ordered: [OutputTensor], metadata: [(String, String)], into file: AtomicFile,
+                                  headerRoom: Int = 0) throws {
+        try file.write(header(ordered, metadata: metadata, headerRoom: headerRoom))
         // Produce tensor i + 1 on another core while tensor i is written: computed tensors
         // (converted, patched) then cost little more than copied ones. At most two are in
         // memory at once.

@@ -1,3 +1,5 @@
+import Tensors
+
 /// How the positions of a sparse entry's elements are stored.
 ///
 /// Positions are flat (row-major) element indices, strictly increasing.

@@ -84,7 +84,8 @@ public enum PatchApplier {
             if let last = stack.lastIndex(of: patches[0].id) { stack.remove(at: last) }
         }
         AppliedPatches.write(stack, into: &metadata)
-        try SafetensorsWriter.write(outputs, metadata: metadata, to: path)
+        // Room in the header for later `apply --in-place` to record more patch ids.
+        try SafetensorsWriter.write(outputs, metadata: metadata, to: path, headerRoom: 1024)
         return Summary(touchedTensors: steps.count, changedElements: changed, outputs: [path])
     }
 

@@ -16,8 +16,13 @@ public final class MappedFile: @unchecked Sendable {
     public let fileDescriptor: Int32
     public let bytes: UnsafeRawBufferPointer
 
-    public init(path: String) throws {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+    /// Whether the mapping is shared and writable (stores reach the file).
+    public let isWritable: Bool
+
+    /// Maps the file read-only (private), or, with `writable`, shared and writable so that
+    /// stores into `mutableBytes` reach the file (`sync()` makes them durable).
+    public init(path: String, writable: Bool = false) throws {
+        let fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC)
         guard fd >= 0 else {
             throw TensorError("\(path): cannot open: \(systemErrorText(errno))")
         }
@@ -35,11 +40,13 @@ public final class MappedFile: @unchecked Sendable {
         self.path = path
         self.size = size
         self.fileDescriptor = fd
+        self.isWritable = writable
         if size == 0 {
             bytes = UnsafeRawBufferPointer(start: nil, count: 0)
             return
         }
-        guard let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0),
+        let protection = writable ? PROT_READ | PROT_WRITE : PROT_READ
+        guard let address = mmap(nil, size, protection, writable ? MAP_SHARED : MAP_PRIVATE, fd, 0),
               address != MAP_FAILED
         else {
             let code = errno
@@ -47,6 +54,23 @@ public final class MappedFile: @unchecked Sendable {
             throw TensorError("\(path): cannot map \(size) bytes: \(systemErrorText(code))")
         }
         bytes = UnsafeRawBufferPointer(start: address, count: size)
+    }
+
+    /// The bytes, for stores; only for a writable mapping.
+    public var mutableBytes: UnsafeMutableRawBufferPointer {
+        precondition(isWritable, "mutableBytes of a read-only mapping")
+        return UnsafeMutableRawBufferPointer(mutating: bytes)
+    }
+
+    /// Writes the mapping's dirty pages to the file and syncs it.
+    public func sync() throws {
+        if let base = bytes.baseAddress, size > 0,
+           msync(UnsafeMutableRawPointer(mutating: base), size, MS_SYNC) != 0 {
+            throw TensorError("\(path): msync failed: \(systemErrorText(errno))")
+        }
+        if fsync(fileDescriptor) != 0 {
+            throw TensorError("\(path): fsync failed: \(systemErrorText(errno))")
+        }
     }
 
     /// How the mapping is about to be read, so the kernel can size its read-ahead.

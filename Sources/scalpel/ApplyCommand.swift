@@ -10,18 +10,36 @@ struct ApplyCommand: ParsableCommand {
             Before anything is written, every patch's data is checked against its checksums and \
             every touched tensor against the fingerprint the patch was made for; a mismatch \
             names the tensor and stops, leaving no output. The ids of the applied patches are \
-            recorded in the output's metadata (scalpel.patches).
+            recorded in the output's metadata (scalpel.patches). With --in-place, only the \
+            changed bytes of BASE are rewritten (patches that change values only); the original \
+            bytes are journaled first, and a command that finds the journal of an interrupted \
+            edit restores them.
             """)
 
     @Argument(help: "The base checkpoint.") var base: String
     @Argument(help: "Patches (.spatch), applied in the order given.") var patches: [String]
-    @Option(name: .shortAndLong, help: "The checkpoint to write.") var output: String
+    @Option(name: .shortAndLong, help: "The checkpoint to write.") var output: String?
+    @Flag(name: .long, help: "Rewrite only the changed bytes of BASE (a safetensors file), crash-safe.") var inPlace = false
+    @Flag(name: .long, help: "With --in-place: leave the header as it is (do not record the patch ids).") var noRecord = false
     @Flag(name: .long, help: "Apply even where a tensor does not match the patch's fingerprint.") var force = false
+
+    func validate() throws {
+        if noRecord && !inPlace { throw ValidationError("--no-record goes with --in-place") }
+        if inPlace == (output != nil) {
+            throw ValidationError(inPlace ? "--in-place writes BASE itself: do not give -o" : "give -o OUT, or --in-place")
+        }
+    }
 
     func run() throws {
         TemporaryFiles.removeOnSignals()
-        let model = try Checkpoint.open(base)
         let files = try patches.map(PatchFile.open)
+        if inPlace {
+            let summary = try InPlaceApplier.apply(base, patches: files, force: force, record: !noRecord)
+            print("updated \(base) in place: applied \(Format.plural(files.count, "patch")) (\(files.map(\.shortId).joined(separator: ", "))), \(Format.plural(summary.touchedTensors, "tensor")) touched, \(Format.count(summary.changedElements)) elements changed")
+            return
+        }
+        guard let output else { return }
+        let model = try Checkpoint.open(base)
         let summary = try PatchApplier.run(.apply, model: model, patches: files, force: force, to: output)
         print("wrote \(output): applied \(Format.plural(files.count, "patch")) (\(files.map(\.shortId).joined(separator: ", "))), \(Format.plural(summary.touchedTensors, "tensor")) touched, \(Format.count(summary.changedElements)) elements changed")
     }

@@ -1,9 +1,22 @@
 import ArgumentParser
+import Foundation
 import Checkpoints
 import Tensors
 
 @main
 struct Scalpel: ParsableCommand {
+    static func main() {
+        InPlaceJournal.onRecovery = { message in
+            FileHandle.standardError.write(Data(("note: " + message + "\n").utf8))
+        }
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
+
     static let version = "0.1.0"
 
     static let configuration = CommandConfiguration(

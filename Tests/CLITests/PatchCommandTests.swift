@@ -91,3 +91,36 @@ struct PatchCommandTests {
         }
     }
 }
+
+struct InPlaceCommandTests {
+    @Test func aCrashedInPlaceApplyIsRolledBackByTheNextCommand() throws {
+        let folder = try CLI.scratchFolder()
+        let (base, tuned) = try PatchCommandTests.models(in: folder, rows: 2_000)
+        // Values-only tuned model: drop the added head.
+        let tunedCheckpoint = try Checkpoint.open(tuned)
+        try SafetensorsWriter.write(tunedCheckpoint.tensors.filter { $0.name != "classifier.weight" }.map { entry in
+            OutputTensor(name: entry.name, view: tunedCheckpoint.view(entry))
+        }, metadata: [("format", "pt")], to: folder + "/values.safetensors")
+        let patch = folder + "/p.spatch"
+        #expect(try CLI.run(["create", base, folder + "/values.safetensors", "-o", patch]).status == 0)
+        let original = try Data(contentsOf: URL(fileURLWithPath: base))
+
+        let crashed = try CLI.run(["apply", base, patch, "--in-place", "--no-record"],
+                                  environment: ["SCALPEL_TEST_CRASH_AFTER_TENSORS": "1"])
+        #expect(crashed.status == 70)
+        #expect(FileManager.default.fileExists(atPath: base + ".scalpel-undo"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: base)) != original)
+
+        let next = try CLI.run(["inspect", "--summary", base])
+        #expect(next.status == 0)
+        #expect(next.stderr.contains("an earlier in-place edit did not finish; the original bytes were restored"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: base)) == original)
+        #expect(!FileManager.default.fileExists(atPath: base + ".scalpel-undo"))
+
+        // Without the crash it completes and matches the tuned model.
+        let done = try CLI.run(["apply", base, patch, "--in-place", "--no-record"])
+        #expect(done.status == 0, "\(done.stderr)")
+        #expect(try CLI.run(["diff", base, folder + "/values.safetensors"]).stdout.contains("identical"))
+        #expect(try CLI.run(["apply", base, patch, "--in-place", "-o", folder + "/x.safetensors"]).stderr.contains("do not give -o"))
+    }
+}

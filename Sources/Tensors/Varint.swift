@@ -1,7 +1,7 @@
 /// Unsigned LEB128 varints: 7 bits per byte, least significant group first, high bit set on
-/// every byte but the last. Used for delta-coded element indices.
-enum Varint {
-    static func append(_ value: UInt64, to bytes: inout [UInt8]) {
+/// every byte but the last. Used for delta-coded element indices (patches, undo journals).
+public enum Varint {
+    public static func append(_ value: UInt64, to bytes: inout [UInt8]) {
         var v = value
         while v >= 0x80 {
             bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)
@@ -12,7 +12,7 @@ enum Varint {
 
     /// Reads one varint at `position`, advancing it; nil if the bytes end mid-varint or the
     /// value needs more than 64 bits.
-    static func read(_ bytes: UnsafeRawBufferPointer, _ position: inout Int) -> UInt64? {
+    public static func read(_ bytes: UnsafeRawBufferPointer, _ position: inout Int) -> UInt64? {
         var value: UInt64 = 0
         var shift: UInt64 = 0
         while position < bytes.count {
@@ -27,7 +27,7 @@ enum Varint {
         return nil
     }
 
-    static func size(_ value: UInt64) -> Int {
+    public static func size(_ value: UInt64) -> Int {
         var v = value, n = 1
         while v >= 0x80 { v >>= 7; n += 1 }
         return n

@@ -1,0 +1,94 @@
+import Checkpoints
+import Foundation
+import Tensors
+
+/// `apply --in-place`: rewrites only the bytes a patch changes in a safetensors file.
+///
+/// Only patches whose every entry changes values (`xor`) qualify: adding, removing or
+/// reshaping a tensor moves bytes, which needs a new file. The patch stack is recorded in the
+/// file's header when the header has room (files written by `scalpel apply` keep some).
+/// Crash safety comes from `InPlaceJournal`: the original bytes of every element about to
+/// change are synced to `FILE.scalpel-undo` first, and the next command that opens the file
+/// restores them if the edit did not finish.
+public enum InPlaceApplier {
+    /// Set (to a number of tensors) only by the test suite: the process exits abruptly after
+    /// changing that many tensors, as a crash would, to prove the journal restores the file.
+    static let faultInjectionVariable = "SCALPEL_TEST_CRASH_AFTER_TENSORS"
+
+    /// `record`: write the applied patch ids into the header (refused when it has no room);
+    /// false leaves the header as it is.
+    @discardableResult
+    public static func apply(_ path: String, patches: [PatchFile], force: Bool = false, record: Bool = true) throws -> PatchApplier.Summary {
+        let model = try Checkpoint.open(path)
+        guard model.format == .safetensors, model.files.count == 1 else {
+            throw PatchError(path, "--in-place works on a single safetensors file; write a new file with -o instead")
+        }
+        for patch in patches {
+            guard patch.header.kind == .patch else {
+                throw PatchError(patch.path, "is a mask, not a patch: a mask holds positions only and cannot be applied")
+            }
+            try patch.verifyIntegrity()
+            if let moving = patch.entries.first(where: { $0.operation != .xor }) {
+                throw PatchError(patch.path, "tensor \"\(moving.name)\" is \(moving.operation == .add ? "added" : moving.operation == .remove ? "removed" : "replaced"): --in-place only changes values; write a new file with -o instead")
+            }
+        }
+        var steps: [String: [PatchApplier.Step]] = [:]
+        for patch in patches {
+            for entry in patch.entries {
+                steps[entry.name, default: []].append(PatchApplier.Step(patch: patch, entry: entry, backwards: false))
+            }
+        }
+        try PatchApplier.checkFingerprints(model: model, steps: steps, force: force)
+
+        // The new header, same length as the old one, or a refusal before anything changes.
+        let file = model.files[0]
+        var metadata = model.metadata
+        AppliedPatches.write(AppliedPatches.read(metadata) + patches.map(\.id), into: &metadata)
+        var json = SafetensorsWriter.headerJSON(model.tensors, dataStart: 8 + file.headerLength, metadata: metadata)
+        if record {
+            guard json.count <= file.headerLength else {
+                throw PatchError(path, "no room in the header to record the applied patches (\(json.count - file.headerLength) bytes short); write a new file once with -o (Scalpel leaves room there for later in-place applies), or pass --no-record")
+            }
+            json += [UInt8](repeating: 0x20, count: file.headerLength - json.count)
+        } else {
+            json = []
+        }
+
+        // Decode everything first: a bad frame must fail before the file changes.
+        var work: [(TensorEntry, [(positions: [Int], planes: [UInt8])], TensorState?)] = []
+        for name in steps.keys.sorted() {
+            guard let tensor = model.entry(named: name), let chain = steps[name] else { continue }
+            let decoded = try chain.map { (try $0.patch.positions($0.entry), try $0.patch.xorPlanes($0.entry)) }
+            work.append((tensor, decoded, chain.last?.result))
+        }
+        let regions = work.map { tensor, decoded, _ in
+            InPlaceJournal.Region(offset: tensor.offset, elementSize: tensor.dtype.size,
+                                  positions: Array(Set(decoded.flatMap(\.positions))).sorted())
+        }
+        let mapping = try MappedFile(path: path, writable: true)
+        try InPlaceJournal.record(mapping, headerLength: file.headerLength, regions: regions)
+
+        let crashAfter = ProcessInfo.processInfo.environment[faultInjectionVariable].flatMap(Int.init)
+        var changed = 0
+        for (done, (tensor, decoded, expected)) in work.enumerated() {
+            let bytes = UnsafeMutableRawBufferPointer(rebasing: mapping.mutableBytes[tensor.offset..<(tensor.offset + tensor.byteCount)])
+            for (positions, planes) in decoded {
+                planes.withUnsafeBytes { BytePlanes.applyXor($0, into: bytes, at: positions, elementSize: tensor.dtype.size) }
+                changed += positions.count
+            }
+            if let crashAfter, done + 1 >= crashAfter { _exit(70) }
+            if !force, let expected, Fingerprint.sha256(UnsafeRawBufferPointer(bytes)) != expected.sha256 {
+                try InPlaceJournal.recoverIfNeeded(path)
+                throw PatchError(path, "tensor \"\(tensor.name)\": the result does not match the patch's fingerprint; the file was restored")
+            }
+        }
+        for (i, byte) in json.enumerated() { mapping.mutableBytes[8 + i] = byte }
+        do {
+            try mapping.sync()
+        } catch {
+            throw PatchError(path, "\(error); the journal \(InPlaceJournal.path(for: path)) restores the file on the next command")
+        }
+        InPlaceJournal.finish(path)
+        return PatchApplier.Summary(touchedTensors: work.count, changedElements: changed, outputs: [path])
+    }
+}
