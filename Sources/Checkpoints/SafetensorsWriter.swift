@@ -138,38 +138,36 @@ public enum SafetensorsWriter {
     /// The header JSON for `entries` at the given offsets (relative to the data section), in
     /// the given order: what an in-place edit writes back when only metadata changes.
     public static func headerJSON(_ entries: [TensorEntry], dataStart: Int, metadata: [(String, String)]) -> [UInt8] {
+        headerJSON(entries.map { ($0.name, $0.dtype, $0.shape, $0.offset - dataStart, $0.byteCount) }, metadata: metadata)
+    }
+
+    /// Compact header JSON: `__metadata__` first (when present), then each tensor as
+    /// dtype, shape and data_offsets, in the order given.
+    static func headerJSON(_ tensors: [(name: String, dtype: DType, shape: [Int], begin: Int, length: Int)],
+                           metadata: [(String, String)]) -> [UInt8] {
         var members: [(String, JSONValue)] = []
         if !metadata.isEmpty {
             members.append(("__metadata__", .object(metadata.map { ($0.0, .string($0.1)) })))
         }
-        for entry in entries {
-            let begin = entry.offset - dataStart
-            members.append((entry.name, .object([
-                ("dtype", .string(entry.dtype.rawValue)),
-                ("shape", .array(entry.shape.map { .integer($0) })),
-                ("data_offsets", .array([.integer(begin), .integer(begin + entry.byteCount)])),
+        for tensor in tensors {
+            members.append((tensor.name, .object([
+                ("dtype", .string(tensor.dtype.rawValue)),
+                ("shape", .array(tensor.shape.map { .integer($0) })),
+                ("data_offsets", .array([.integer(tensor.begin), .integer(tensor.begin + tensor.length)])),
             ])))
         }
         return Array(JSONValue.object(members).serialized.utf8)
     }
 
-    /// The header bytes (length prefix included) for tensors in `ordered` order.
+    /// The header bytes (length prefix included) for tensors in `ordered` order, stored back
+    /// to back from offset 0.
     static func header(_ ordered: [OutputTensor], metadata: [(String, String)], headerRoom: Int = 0) -> [UInt8] {
-        var members: [(String, JSONValue)] = []
-        if !metadata.isEmpty {
-            members.append(("__metadata__", .object(metadata.map { ($0.0, .string($0.1)) })))
-        }
         var offset = 0
-        for tensor in ordered {
-            let end = offset + tensor.byteCount
-            members.append((tensor.name, .object([
-                ("dtype", .string(tensor.dtype.rawValue)),
-                ("shape", .array(tensor.shape.map { .integer($0) })),
-                ("data_offsets", .array([.integer(offset), .integer(end)])),
-            ])))
-            offset = end
+        let layout = ordered.map { tensor -> (name: String, dtype: DType, shape: [Int], begin: Int, length: Int) in
+            defer { offset += tensor.byteCount }
+            return (tensor.name, tensor.dtype, tensor.shape, offset, tensor.byteCount)
         }
-        var json = Array(JSONValue.object(members).serialized.utf8)
+        var json = headerJSON(layout, metadata: metadata)
         json += [UInt8](repeating: 0x20, count: headerRoom + (8 - (json.count + headerRoom) % 8) % 8)
         var length = UInt64(json.count).littleEndian
         return withUnsafeBytes(of: &length) { Array($0) } + json

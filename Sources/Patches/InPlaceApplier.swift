@@ -17,6 +17,19 @@ public enum InPlaceApplier {
 
     /// `record`: write the applied patch ids into the header (refused when it has no room);
     /// false leaves the header as it is.
+    /// The sorted union of two sorted, duplicate-free position lists.
+    static func union(_ a: [Int], _ b: [Int]) -> [Int] {
+        var out: [Int] = []
+        out.reserveCapacity(a.count + b.count)
+        var i = 0, j = 0
+        while i < a.count, j < b.count {
+            if a[i] < b[j] { out.append(a[i]); i += 1 } else if b[j] < a[i] { out.append(b[j]); j += 1 } else { out.append(a[i]); i += 1; j += 1 }
+        }
+        out += a[i...]
+        out += b[j...]
+        return out
+    }
+
     @discardableResult
     public static func apply(_ path: String, patches: [PatchFile], force: Bool = false, record: Bool = true) throws -> PatchApplier.Summary {
         let model = try Checkpoint.open(path)
@@ -63,7 +76,7 @@ public enum InPlaceApplier {
         }
         let regions = work.map { tensor, decoded, _ in
             InPlaceJournal.Region(offset: tensor.offset, elementSize: tensor.dtype.size,
-                                  positions: Array(Set(decoded.flatMap(\.positions))).sorted())
+                                  positions: decoded.dropFirst().reduce(decoded.first?.positions ?? []) { union($0, $1.positions) })
         }
         let mapping = try MappedFile(path: path, writable: true)
         try InPlaceJournal.record(mapping, headerLength: file.headerLength, regions: regions)

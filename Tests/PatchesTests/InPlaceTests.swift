@@ -97,3 +97,11 @@ struct InPlaceTests {
         _ = folder
     }
 }
+
+struct PositionUnionTests {
+    @Test func unionMergesSortedListsWithoutDuplicates() {
+        #expect(InPlaceApplier.union([1, 4, 9], [2, 4, 10, 11]) == [1, 2, 4, 9, 10, 11])
+        #expect(InPlaceApplier.union([], [3]) == [3])
+        #expect(InPlaceApplier.union([5], []) == [5])
+    }
+}
