@@ -1,4 +1,5 @@
 import Checkpoints
+import Dispatch
 import Foundation
 import Tensors
 
@@ -81,20 +82,27 @@ public enum InPlaceApplier {
         let mapping = try MappedFile(path: path, writable: true)
         try InPlaceJournal.record(mapping, headerLength: file.headerLength, regions: regions)
 
+        // Tensors are independent: change and check them on all cores.
         let crashAfter = ProcessInfo.processInfo.environment[faultInjectionVariable].flatMap(Int.init)
-        var changed = 0
-        for (done, (tensor, decoded, expected)) in work.enumerated() {
-            let bytes = UnsafeMutableRawBufferPointer(rebasing: mapping.mutableBytes[tensor.offset..<(tensor.offset + tensor.byteCount)])
+        let finished = Counter()
+        let slots = ResultSlots<String?>(count: work.count)  // the name of a tensor whose result is wrong
+        let output = UncheckedSendable(mapping.mutableBytes)
+        let items = work
+        DispatchQueue.concurrentPerform(iterations: items.count) { i in
+            let (tensor, decoded, expected) = items[i]
+            let bytes = UnsafeMutableRawBufferPointer(rebasing: output.value[tensor.offset..<(tensor.offset + tensor.byteCount)])
             for (positions, planes) in decoded {
                 planes.withUnsafeBytes { BytePlanes.applyXor($0, into: bytes, at: positions, elementSize: tensor.dtype.size) }
-                changed += positions.count
             }
-            if let crashAfter, done + 1 >= crashAfter { _exit(70) }
-            if !force, let expected, Fingerprint.sha256(UnsafeRawBufferPointer(bytes)) != expected.sha256 {
-                try InPlaceJournal.recoverIfNeeded(path)
-                throw PatchError(path, "tensor \"\(tensor.name)\": the result does not match the patch's fingerprint; the file was restored")
-            }
+            if let crashAfter, finished.increment() >= crashAfter { _exit(70) }
+            let wrong = !force && expected.map { Fingerprint.sha256(UnsafeRawBufferPointer(bytes)) != $0.sha256 } == true
+            slots.set(i, .success(wrong ? tensor.name : nil))
         }
+        if let wrong = try slots.values().compactMap({ $0 }).first {
+            try InPlaceJournal.recoverIfNeeded(path)
+            throw PatchError(path, "tensor \"\(wrong)\": the result does not match the patch's fingerprint; the file was restored")
+        }
+        let changed = work.reduce(0) { $0 + $1.1.reduce(0) { $0 + $1.positions.count } }
         for (i, byte) in json.enumerated() { mapping.mutableBytes[8 + i] = byte }
         do {
             try mapping.sync()
@@ -103,5 +111,18 @@ public enum InPlaceApplier {
         }
         InPlaceJournal.finish(path)
         return PatchApplier.Summary(touchedTensors: work.count, changedElements: changed, outputs: [path])
+    }
+}
+
+/// A thread-safe count of finished tensors (for the fault injection point).
+private final class Counter: @unchecked Sendable {
+    private var value = 0
+    private let lock = NSLock()
+
+    func increment() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        value += 1
+        return value
     }
 }

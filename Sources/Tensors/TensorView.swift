@@ -99,10 +99,11 @@ public struct TensorView: @unchecked Sendable {
     }
 }
 
-/// Carries a value into a concurrent closure whose accesses the caller has made disjoint.
-struct UncheckedSendable<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
+/// Carries a value into a concurrent closure whose accesses the caller has made disjoint
+/// (each iteration of a parallel loop writes its own slice of one buffer).
+public struct UncheckedSendable<T>: @unchecked Sendable {
+    public let value: T
+    public init(_ value: T) { self.value = value }
 }
 
 import Dispatch

@@ -44,8 +44,11 @@ enum AuditHTML {
             if !columns.contains(kind) { columns.append(kind) }
             cells[row + "|" + kind] = audit
         }
-        let cell = 26, labelWidth = 200, headerHeight = 190
-        let width = labelWidth + columns.count * cell + 20
+        // Column labels are written at 55°: they need about 0.82 × their length above the
+        // grid and 0.57 × their length to the right of their column.
+        let longest = Double(columns.map(\.count).max() ?? 0) * 6.2
+        let cell = 26, labelWidth = 200, headerHeight = Int(longest * 0.82) + 16
+        let width = labelWidth + columns.count * cell + Int(longest * 0.57) + 20
         let height = headerHeight + rows.count * cell + 10
         var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" font-family=\"sans-serif\" font-size=\"11\">"
         for (c, kind) in columns.enumerated() {
@@ -68,9 +71,9 @@ enum AuditHTML {
             }
         }
         svg += "</svg>"
-        var html = rows.isEmpty ? "<p>No entry belongs to a numbered block.</p>" : svg
+        var html = rows.isEmpty ? "<p>No entry belongs to a numbered block.</p>" : svg + "<div>" + legend() + "</div>"
         if !others.isEmpty {
-            html += "<h3>Outside numbered blocks</h3><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"620\" height=\"\(others.count * 20 + 10)\" font-family=\"sans-serif\" font-size=\"11\">"
+            html += "<h3>Outside numbered blocks</h3><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"720\" height=\"\(others.count * 20 + 10)\" font-family=\"sans-serif\" font-size=\"11\">"
             for (i, audit) in others.enumerated() {
                 let e = audit.entry
                 let density = e.operation == .xor || e.operation == .mask ? e.density : 1
@@ -82,6 +85,19 @@ enum AuditHTML {
             html += "</svg>"
         }
         return html
+    }
+
+    /// Swatches for the density scale.
+    static func legend() -> String {
+        let stops: [Double] = [0.001, 0.01, 0.1, 0.25, 0.5, 1]
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(stops.count * 70 + 60)\" height=\"34\" font-family=\"sans-serif\" font-size=\"11\">"
+        svg += "<text x=\"0\" y=\"14\">density</text>"
+        for (i, stop) in stops.enumerated() {
+            let x = 60 + i * 70
+            svg += "<rect x=\"\(x)\" y=\"2\" width=\"18\" height=\"18\" fill=\"\(color(stop))\" stroke=\"#999\"/>"
+            svg += "<text x=\"\(x + 22)\" y=\"15\">\(Format.fixed(stop * 100, stop < 0.01 ? 1 : 0)) %</text>"
+        }
+        return svg + "</svg>"
     }
 
     static func page(_ file: PatchFile, _ audits: [EntryAudit], base: Checkpoint?) -> String {
@@ -105,7 +121,7 @@ enum AuditHTML {
             <tr><th>positions</th><td>\(Format.count(header.entries.reduce(0) { $0 + $1.nnz }))</td></tr>
             """
         for (key, value) in header.metadata { html += "<tr><th>\(escape(key))</th><td>\(escape(value))</td></tr>" }
-        if let base { html += "<tr><th>base</th><td>\(escape(base.path))</td></tr>" }
+        if let base { html += "<tr><th>audited against</th><td>\(escape(base.path))</td></tr>" }
         html += "</table><h2>Where the patch lives</h2><p>Density of each entry (share of the tensor's elements it changes; whole-tensor entries count as 1). Hover a cell for details.</p>"
         html += heatMap(audits)
         html += "<h2>Entries</h2><table><tr><th>tensor</th><th>op</th><th>dtype / shape</th><th>positions</th><th>density</th><th>index</th><th>stored</th><th>check</th>"
