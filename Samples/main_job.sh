@@ -2,9 +2,9 @@
 # The main job on the embedded default model (all-MiniLM-L6-v2), run by ./setup.sh.
 #
 # Until the training issues land it exercises what Scalpel does today: inspect the real
-# checkpoint, convert it to bf16, reshard it as Hugging Face lays large models out, and
-# join the shards again into a file byte-identical to the original. Outputs go to
-# .cache/main-job/.
+# checkpoint, convert it to bf16, reshard it as Hugging Face lays large models out, join the
+# shards again into a file byte-identical to the original, and take a patch through create,
+# audit, apply, diff and revert. Outputs go to .cache/main-job/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scalpel=.build/release/scalpel
@@ -29,4 +29,16 @@ echo; echo "--- the shards joined again give the original file, byte for byte --
 "$scalpel" convert "$out/sharded" "$out/unsharded.safetensors"
 cmp "$model" "$out/unsharded.safetensors"
 echo "identical: $(sha256sum < "$out/unsharded.safetensors" | cut -c1-16)… ($(stat -c %s "$model") bytes)"
+
+# A patch round trip. Training arrives with the SPU issue; until then the update is
+# simulated with the shape SPU gives one (random small steps on 10 % of each first-MLP
+# weight, nothing else touched), and every command below runs for real on it.
+echo; echo "--- a simulated SPU-shaped update: create, audit, apply, diff, revert ---"
+.venv/bin/python Samples/benchmarks/make_spu_update.py "$model" "$out/minilm-updated.safetensors" --step 1e-3
+"$scalpel" create "$model" "$out/minilm-updated.safetensors" -o "$out/update.spatch" --task simulated-spu-update
+"$scalpel" audit "$out/update.spatch" --base "$model" --report "$out/update-report.html"
+"$scalpel" apply "$model" "$out/update.spatch" -o "$out/minilm-patched.safetensors"
+"$scalpel" diff "$out/minilm-patched.safetensors" "$out/minilm-updated.safetensors" | tail -1
+"$scalpel" revert "$out/minilm-patched.safetensors" "$out/update.spatch" -o "$out/minilm-reverted.safetensors"
+"$scalpel" diff "$out/minilm-reverted.safetensors" "$model" | tail -1
 echo; echo "main job done; outputs in $out/"

@@ -40,6 +40,9 @@ public enum CheckpointFormat: String, Sendable, CaseIterable {
         guard count >= 0 else {
             throw CheckpointError(path, "cannot read: \(String(cString: strerror(errno)))")
         }
+        if head.prefix(count).starts(with: [0x89] + Array("SPATCH".utf8) + [0x0A]) {
+            throw CheckpointError(path, "this is a Scalpel patch (.spatch), not a checkpoint: give it to apply, revert or audit")
+        }
         if let format = detect(leadingBytes: Array(head.prefix(count))) { return format }
         if count < 8 {
             throw CheckpointError(path, "file is \(count) bytes long, too short to be a checkpoint")

@@ -50,10 +50,11 @@ public enum PatchApplier {
         // The steps per tensor name, in order, and the order of names in the result.
         var steps: [String: [Step]] = [:]
         var order = model.tensors.map(\.name)
+        var known = Set(order)
         for patch in patches {
             for entry in patch.entries {
                 steps[entry.name, default: []].append(Step(patch: patch, entry: entry, backwards: direction == .revert))
-                if !order.contains(entry.name) { order.append(entry.name) }
+                if known.insert(entry.name).inserted { order.append(entry.name) }
             }
         }
         try checkFingerprints(model: model, steps: steps, force: force)
