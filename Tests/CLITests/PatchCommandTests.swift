@@ -42,6 +42,14 @@ struct PatchCommandTests {
         let same = try CLI.run(["diff", applied, tuned])
         #expect(same.stdout.contains("identical: 4 tensors"), "\(same.stdout)")
 
+        let log = try CLI.run(["log", applied, patch])
+        #expect(log.status == 0)
+        #expect(log.stdout.contains("1 patch applied, oldest first"), "\(log.stdout)")
+        #expect(log.stdout.contains("task demo") && log.stdout.contains("lr = 1e-4"), "\(log.stdout)")
+        let logJSON = try JSONValue.parse(try CLI.run(["log", applied, "--json"]).stdout)
+        #expect(logJSON["patches"]?.arrayValue?.first?["id"]?.stringValue?.count == 64)
+        #expect(try CLI.run(["log", base]).stdout.contains("no patches recorded"))
+
         let reverted = folder + "/reverted.safetensors"
         #expect(try CLI.run(["revert", applied, patch, "-o", reverted]).status == 0)
         #expect(try CLI.run(["diff", reverted, base]).stdout.contains("identical"))

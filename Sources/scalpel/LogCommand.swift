@@ -1,0 +1,62 @@
+import ArgumentParser
+import Checkpoints
+import Patches
+
+struct LogCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "log",
+        abstract: "List the patches recorded in a model, oldest first.",
+        discussion: """
+            `apply` records the id of every patch it applies in the model's metadata \
+            (scalpel.patches). Give the patch files too, and each recorded id is matched to its \
+            file and shown with its task and metadata.
+            """)
+
+    @Argument(help: "The model.") var model: String
+    @Argument(help: "Patch files to match against the recorded ids.") var patches: [String] = []
+    @Flag(name: .long, help: "Machine-readable JSON on stdout.") var json = false
+
+    func run() throws {
+        let checkpoint = try Checkpoint.open(model)
+        let ids = AppliedPatches.read(checkpoint.metadata)
+        var known: [String: PatchFile] = [:]
+        for path in patches {
+            let file = try PatchFile.open(path)
+            known[file.id] = file
+        }
+        if json {
+            print(JSONValue.object([
+                ("model", .string(model)),
+                ("patches", .array(ids.enumerated().map { index, id in
+                    var members: [(String, JSONValue)] = [("position", .integer(index + 1)), ("id", .string(id))]
+                    if let file = known[id] {
+                        members.append(("file", .string(file.path)))
+                        members.append(("metadata", .object(file.header.metadata.map { ($0.0, .string($0.1)) })))
+                    }
+                    return .object(members)
+                })),
+            ]).pretty())
+            return
+        }
+        guard !ids.isEmpty else {
+            print("\(model): no patches recorded (scalpel.patches is absent)")
+            return
+        }
+        print("\(model): \(Format.plural(ids.count, "patch")) applied, oldest first")
+        for (index, id) in ids.enumerated() {
+            guard let file = known[id] else {
+                print("\(index + 1). \(id.prefix(12))")
+                continue
+            }
+            let task = file.header.metadataValue("task").map { "  task \($0)" } ?? ""
+            print("\(index + 1). \(id.prefix(12))  \(file.path)\(task)")
+            for (key, value) in file.header.metadata where key != "task" {
+                print("     \(key) = \(value)")
+            }
+        }
+        let unmatched = known.keys.filter { !ids.contains($0) }
+        for id in unmatched.sorted() {
+            if let file = known[id] { print("not in this model: \(file.path) (\(id.prefix(12)))") }
+        }
+    }
+}
