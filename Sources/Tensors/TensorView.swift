@@ -6,6 +6,9 @@
 public struct TensorView: @unchecked Sendable {
     public let dtype: DType
     public let shape: [Int]
+    /// The element bytes. Valid while this view, or whatever keeps its owner alive (the
+    /// `Checkpoint` it came from), is alive: Swift may end a temporary view's life right
+    /// after `.bytes` is read, so copy through `withBytes` when nothing else holds the owner.
     public let bytes: UnsafeRawBufferPointer
     /// Where the bytes lie in a file, when they do: lets writers copy kernel-side.
     public let fileRange: FileRange?
@@ -42,6 +45,11 @@ public struct TensorView: @unchecked Sendable {
         try fill(buffer.bytes)
         return TensorView(dtype: dtype, shape: shape, bytes: UnsafeRawBufferPointer(buffer.bytes),
                           owner: buffer)
+    }
+
+    /// Runs `body` on the bytes with the view (and so its owner) kept alive throughout.
+    public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try withExtendedLifetime(self) { try body(bytes) }
     }
 
     public var elementCount: Int { bytes.count / dtype.size }
