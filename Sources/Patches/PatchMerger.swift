@@ -2,13 +2,18 @@ import Checkpoints
 import Foundation
 import Tensors
 
-/// How overlapping patches are combined. Only the methods that work on bits are here so
-/// far; the arithmetic ones (sum, mean, ties, dare) come with the rest of the merge work.
+/// How patches are combined (TIES and DARE come with the rest of the merge work).
 public enum MergeMethod: String, CaseIterable, Sendable {
-    /// Refuses any element that two patches both change; otherwise the union.
+    /// Refuses any element that two patches both change; otherwise the union. Exact.
     case disjoint
-    /// Where patches overlap, the later one wins.
+    /// Where patches overlap, the later one wins. Exact.
     case priority
+    /// Task arithmetic: base + λ · Σ wᵢ · δᵢ.
+    case sum
+    /// The weighted mean of the deltas of the patches that change each element.
+    case mean
+
+    var isArithmetic: Bool { self == .sum || self == .mean }
 }
 
 /// Combines patches made against one base into one patch against that base.
@@ -51,9 +56,17 @@ public enum PatchMerger {
         return (counts, overlaps)
     }
 
+    /// `weights` (one per patch, default 1) and `lambda` (default 1) apply to `sum` and `mean`.
     public static func merge(_ patches: [PatchFile], base: Checkpoint, method: MergeMethod,
+                             weights: [Double]? = nil, lambda: Double = 1,
                              metadata: [(String, String)], to path: String) throws -> Summary {
         guard patches.count >= 2 else { throw PatchError(path, "merge needs at least two patches") }
+        if let weights, weights.count != patches.count {
+            throw PatchError(path, "\(weights.count) weights for \(patches.count) patches: give one weight per patch")
+        }
+        if !method.isArithmetic, weights != nil || lambda != 1 {
+            throw PatchError(path, "--weights and --lambda apply to sum and mean, not \(method.rawValue)")
+        }
         for patch in patches {
             guard patch.header.kind == .patch else {
                 throw PatchError(patch.path, "is a mask, not a patch: masks cannot be merged as patches")
@@ -76,7 +89,8 @@ public enum PatchMerger {
             guard let entries = byTensor[name] else { continue }
             let (firstPatch, first) = entries[0]
             try checkBase(first, of: firstPatch, base: base)
-            if entries.count == 1 {
+            if entries.count == 1, !method.isArithmetic || first.operation != .xor {
+                // Whole-tensor entries are carried over as they are, whatever the method.
                 pending.append(try reencode(first, of: firstPatch))
                 continue
             }
@@ -89,6 +103,20 @@ public enum PatchMerger {
                 }
             }
             let decoded = try entries.map { patch, entry in (try patch.positions(entry), try patch.xorPlanes(entry)) }
+            if method.isArithmetic {
+                guard let state = first.before, state.dtype.isFloatingPoint, let tensor = base.entry(named: name) else {
+                    throw PatchError(firstPatch.path, "tensor \"\(name)\" is \(first.before?.dtype.rawValue ?? "not floating point"): \(method.rawValue) needs floating-point values (use priority)")
+                }
+                let indices = entries.map { entry in patches.firstIndex { $0 === entry.0 } ?? 0 }
+                let chosen = indices.map { weights?[$0] ?? 1 }
+                overlapping += decoded.reduce(0) { $0 + $1.0.count } - Set(decoded.flatMap(\.0)).count
+                let (positions, planes) = MergeArithmetic.combine(base: base.view(tensor), decoded: decoded, weights: chosen,
+                                                                  lambda: lambda, method: method)
+                if !positions.isEmpty {
+                    pending.append(try xorEntry(name, first: first, positions: positions, planes: planes, base: base))
+                }
+                continue
+            }
             let size = first.before?.dtype.size ?? 1
             let (positions, planes, shared) = combine(decoded, elementSize: size)
             overlapping += shared
@@ -103,6 +131,10 @@ public enum PatchMerger {
         }
         var fullMetadata = metadata
         fullMetadata.append(("merge.method", method.rawValue))
+        if method.isArithmetic {
+            fullMetadata.append(("merge.weights", (weights ?? patches.map { _ in 1 }).map { "\($0)" }.joined(separator: ",")))
+            if method == .sum { fullMetadata.append(("merge.lambda", "\(lambda)")) }
+        }
         fullMetadata.append(("merge.parents", JSONValue.array(patches.map { .string($0.id) }).serialized))
         try PatchWriter.write(kind: .patch, metadata: fullMetadata, entries: try PatchWriter.compress(pending), to: path)
         return Summary(entryCount: pending.count, changedElements: pending.reduce(0) { $0 + $1.nnz },

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Checkpoints
 import Patches
 
@@ -11,15 +12,20 @@ struct MergeCommand: ParsableCommand {
         discussion: """
             Methods: disjoint (refuses any element two patches both change, listing the \
             tensors and counts; otherwise the result equals applying the patches one after \
-            another) and priority (where patches overlap, the later one wins). Both work on \
-            bits and are exact. The result records its parents' ids and the method in its \
-            metadata. --plan prints the overlap between every pair of patches instead.
+            another) and priority (where patches overlap, the later one wins), both exact; \
+            sum (task arithmetic: base + λ·Σ wᵢ·δᵢ) and mean (weighted mean of the deltas of \
+            the patches that change each element), computed in double precision and rounded \
+            once into the base dtype. The result records its parents' ids, the method and its \
+            parameters in its metadata. --plan prints the overlap between every pair of \
+            patches instead.
             """)
 
     @Argument(help: "Patches (.spatch), in order.") var patches: [String]
     @Option(name: .long, help: "The base the patches were made against.") var base: String?
     @Option(name: .shortAndLong, help: "The merged patch to write.") var output: String?
-    @Option(name: .long, help: "disjoint or priority.") var method: MergeMethod = .disjoint
+    @Option(name: .long, help: "disjoint, priority, sum or mean.") var method: MergeMethod = .disjoint
+    @Option(name: .long, help: "sum / mean: one weight per patch, comma-separated (default 1 each).") var weights: String?
+    @Option(name: .long, help: "sum: the scale λ of the summed deltas (default 1).") var lambda: Double = 1
     @Flag(name: .long, help: "Show the overlap between the patches; write nothing.") var plan = false
     @Flag(name: .long, help: "With --plan: the shared elements per tensor too.") var perTensor = false
     @Flag(name: .long, help: "With --plan: machine-readable JSON on stdout.") var json = false
@@ -27,6 +33,11 @@ struct MergeCommand: ParsableCommand {
     func validate() throws {
         if patches.count < 2 { throw ValidationError("give at least two patches") }
         if !plan, base == nil || output == nil { throw ValidationError("merging needs --base BASE and -o OUT (or use --plan)") }
+        if let weights {
+            let parsed = weights.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+            if parsed.contains(where: { $0 == nil }) { throw ValidationError("--weights takes numbers separated by commas (got \"\(weights)\")") }
+            if parsed.count != patches.count { throw ValidationError("--weights has \(parsed.count) values for \(patches.count) patches") }
+        }
     }
 
     func run() throws {
@@ -40,7 +51,9 @@ struct MergeCommand: ParsableCommand {
         guard let base, let output else { return }
         TemporaryFiles.removeOnSignals()
         let metadata = [("tool", "scalpel \(Scalpel.version)"), ("created", PatchMetadata.creationTime())]
-        let summary = try PatchMerger.merge(files, base: Checkpoint.open(base), method: method, metadata: metadata, to: output)
+        let parsedWeights = weights.map { $0.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) } }
+        let summary = try PatchMerger.merge(files, base: Checkpoint.open(base), method: method, weights: parsedWeights,
+                                            lambda: lambda, metadata: metadata, to: output)
         print("wrote \(output): \(method.rawValue) merge of \(Format.plural(files.count, "patch")), \(Format.plural(summary.entryCount, "tensor")) touched, \(Format.count(summary.changedElements)) elements changed, \(Format.count(summary.overlappingElements)) overlapping")
     }
 }

@@ -98,3 +98,49 @@ struct MergeTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: s.folder + "/x.spatch")) == Data(contentsOf: URL(fileURLWithPath: s.folder + "/y.spatch")))
     }
 }
+
+struct ArithmeticMergeTests {
+    static func floats(_ values: [Float]) -> TensorView {
+        TensorView.make(dtype: .f32, shape: [values.count]) { buffer in values.withUnsafeBytes { buffer.copyMemory(from: $0) } }
+    }
+
+    /// base a = [1, 2, 3, 4]; t1 moves a[1] by +0.5; t2 moves a[1] by +1 and a[3] by +1.
+    static func setUp(_ label: String = #function) throws -> (folder: String, base: Checkpoint, patches: [PatchFile]) {
+        let folder = try PatchFixtures.scratchFolder(label)
+        let ids = PatchFixtures.tensor(.i32, [2], [1, 0, 0, 0, 2, 0, 0, 0])
+        try PatchFixtures.write([("a", floats([1, 2, 3, 4])), ("ids", ids)], to: folder + "/b.safetensors")
+        try PatchFixtures.write([("a", floats([1, 2.5, 3, 4])), ("ids", ids)], to: folder + "/t1.safetensors")
+        try PatchFixtures.write([("a", floats([1, 3, 3, 5])), ("ids", ids)], to: folder + "/t2.safetensors")
+        let base = try Checkpoint.open(folder + "/b.safetensors")
+        _ = try PatchCreator.create(base: base, tuned: Checkpoint.open(folder + "/t1.safetensors"), to: folder + "/p1.spatch")
+        _ = try PatchCreator.create(base: base, tuned: Checkpoint.open(folder + "/t2.safetensors"), to: folder + "/p2.spatch")
+        return (folder, base, [try PatchFile.open(folder + "/p1.spatch"), try PatchFile.open(folder + "/p2.spatch")])
+    }
+
+    static func result(_ s: (folder: String, base: Checkpoint, patches: [PatchFile]), _ method: MergeMethod,
+                       weights: [Double]? = nil, lambda: Double = 1) throws -> [Float] {
+        let merged = s.folder + "/\(method.rawValue)-\(lambda).spatch"
+        _ = try PatchMerger.merge(s.patches, base: s.base, method: method, weights: weights, lambda: lambda, metadata: [], to: merged)
+        try PatchApplier.run(.apply, model: s.base, patches: [PatchFile.open(merged)], to: s.folder + "/out.safetensors")
+        return try Checkpoint.open(s.folder + "/out.safetensors").view(named: "a").floatValues()
+    }
+
+    @Test func sumIsTaskArithmetic() throws {
+        let s = try Self.setUp()
+        #expect(try Self.result(s, .sum) == [1, 3.5, 3, 5])
+        // λ = 0.5, w = (2, 1): a[1] = 2 + 0.5 · (2 · 0.5 + 1) = 3; a[3] = 4 + 0.5 · 1 = 4.5.
+        #expect(try Self.result(s, .sum, weights: [2, 1], lambda: 0.5) == [1, 3, 3, 4.5])
+    }
+
+    @Test func meanAveragesOverThePatchesThatTouchEachElement() throws {
+        let s = try Self.setUp()
+        #expect(try Self.result(s, .mean) == [1, 2.75, 3, 5])
+    }
+
+    @Test func arithmeticRefusesBadParameters() throws {
+        let s = try Self.setUp()
+        #expect(throws: PatchError.self) { try PatchMerger.merge(s.patches, base: s.base, method: .sum, weights: [1], metadata: [], to: s.folder + "/x.spatch") }
+        #expect(throws: PatchError.self) { try PatchMerger.merge(s.patches, base: s.base, method: .priority, lambda: 2, metadata: [], to: s.folder + "/x.spatch") }
+        #expect(!FileManager.default.fileExists(atPath: s.folder + "/x.spatch"))
+    }
+}
