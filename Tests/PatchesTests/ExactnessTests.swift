@@ -69,12 +69,8 @@ struct ExactnessTests {
     }
 
     @Test func sameInputsGiveTheSamePatchBytes() throws {
-        var random = RandomSource(seed: 5)
-        let base = PatchFixtures.randomModel(&random)
-        let tuned = PatchFixtures.tuned(base, fraction: 0.2, structural: true, &random)
         let folder = try PatchFixtures.scratchFolder()
-        try PatchFixtures.write(base, to: folder + "/b.safetensors")
-        try PatchFixtures.write(tuned, to: folder + "/t.safetensors")
+        try PatchFixtures.writeRandomPair(seed: 5, fraction: 0.2, structural: true, in: folder)
         for name in ["one", "two"] {
             _ = try PatchCreator.create(base: Checkpoint.open(folder + "/b.safetensors"), tuned: Checkpoint.open(folder + "/t.safetensors"),
                                         options: .init(metadata: [("task", "x")]), to: folder + "/\(name).spatch")
@@ -83,12 +79,8 @@ struct ExactnessTests {
     }
 
     @Test func theReferenceReaderReproducesApplyAndRevert() throws {
-        var random = RandomSource(seed: 77)
-        let base = PatchFixtures.randomModel(&random)
-        let tuned = PatchFixtures.tuned(base, fraction: 0.3, structural: true, &random)
         let folder = try PatchFixtures.scratchFolder()
-        try PatchFixtures.write(base, to: folder + "/b.safetensors")
-        try PatchFixtures.write(tuned, to: folder + "/t.safetensors")
+        let (base, _) = try PatchFixtures.writeRandomPair(seed: 77, fraction: 0.3, structural: true, in: folder)
         _ = try PatchCreator.create(base: Checkpoint.open(folder + "/b.safetensors"), tuned: Checkpoint.open(folder + "/t.safetensors"), to: folder + "/p.spatch")
         try PatchApplier.run(.apply, model: Checkpoint.open(folder + "/b.safetensors"), patches: [PatchFile.open(folder + "/p.spatch")], to: folder + "/scalpel.safetensors")
 

@@ -7,12 +7,9 @@ import Tensors
 struct InPlaceTests {
     /// A base written by `apply` (so its header has room), a values-only patch, and the tuned model.
     static func setUp(_ label: String = #function) throws -> (folder: String, base: String, patch: String, tuned: PatchFixtures.Model) {
-        var random = RandomSource(seed: 41)
-        let original = PatchFixtures.randomModel(&random)
-        let tuned = PatchFixtures.tuned(original, fraction: 0.1, structural: false, &random)
         let folder = try PatchFixtures.scratchFolder(label)
-        try PatchFixtures.write(original, to: folder + "/original.safetensors")
-        try PatchFixtures.write(tuned, to: folder + "/tuned.safetensors")
+        let (_, tuned) = try PatchFixtures.writeRandomPair(seed: 41, fraction: 0.1, structural: false, in: folder,
+                                                           baseName: "original.safetensors", tunedName: "tuned.safetensors")
         let empty = folder + "/empty.spatch"
         _ = try PatchCreator.create(base: Checkpoint.open(folder + "/original.safetensors"), tuned: Checkpoint.open(folder + "/original.safetensors"), to: empty)
         // Rewriting through apply (an empty patch) gives the same tensors and a roomy header.

@@ -77,6 +77,19 @@ enum PatchFixtures {
         return out
     }
 
+    /// A random model and a tuned variant (see `randomModel` and `tuned`), written to
+    /// `folder/baseName` and `folder/tunedName`; returns both models.
+    @discardableResult
+    static func writeRandomPair(seed: UInt64, fraction: Double, structural: Bool, in folder: String,
+                                baseName: String = "b.safetensors", tunedName: String = "t.safetensors") throws -> (base: Model, tuned: Model) {
+        var random = RandomSource(seed: seed)
+        let base = randomModel(&random)
+        let tuned = self.tuned(base, fraction: fraction, structural: structural, &random)
+        try write(base, to: folder + "/" + baseName)
+        try write(tuned, to: folder + "/" + tunedName)
+        return (base, tuned)
+    }
+
     static func write(_ model: Model, to path: String, metadata: [(String, String)] = [("format", "pt")]) throws {
         try SafetensorsWriter.write(model.map { OutputTensor(name: $0.0, view: $0.1) }, metadata: metadata, to: path)
     }

@@ -8,12 +8,9 @@ import Tensors
 struct RefusalTests {
     /// A base, a tuned model and the patch between them, in a fresh folder.
     static func setUp(_ label: String = #function) throws -> (folder: String, base: String, tuned: String, patch: String) {
-        var random = RandomSource(seed: 31)
-        let base = PatchFixtures.randomModel(&random)
-        let tuned = PatchFixtures.tuned(base, fraction: 0.2, structural: true, &random)
         let folder = try PatchFixtures.scratchFolder(label)
-        try PatchFixtures.write(base, to: folder + "/base.safetensors")
-        try PatchFixtures.write(tuned, to: folder + "/tuned.safetensors")
+        try PatchFixtures.writeRandomPair(seed: 31, fraction: 0.2, structural: true, in: folder,
+                                          baseName: "base.safetensors", tunedName: "tuned.safetensors")
         _ = try PatchCreator.create(base: Checkpoint.open(folder + "/base.safetensors"), tuned: Checkpoint.open(folder + "/tuned.safetensors"), to: folder + "/p.spatch")
         return (folder, folder + "/base.safetensors", folder + "/tuned.safetensors", folder + "/p.spatch")
     }
