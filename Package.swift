@@ -53,16 +53,20 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
+        // Helpers shared by the test targets (running the reference Python).
+        .target(
+            name: "TestSupport",
+            path: "Tests/Support"),
         .testTarget(
             name: "TensorsTests",
             dependencies: ["Tensors"]),
         .testTarget(
             name: "CheckpointsTests",
-            dependencies: ["Checkpoints", "Tensors"],
+            dependencies: ["Checkpoints", "Tensors", "TestSupport"],
             resources: [.copy("Python")]),
         .testTarget(
             name: "PatchesTests",
-            dependencies: ["Patches", "Checkpoints", "Tensors"]),
+            dependencies: ["Patches", "Checkpoints", "Tensors", "TestSupport"]),
         .testTarget(
             name: "CLITests",
             // Depending on the executable makes `swift test` build it; the tests run it.

@@ -75,9 +75,4 @@ enum Fixtures {
     static var pythonFolder: String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Python").path
     }
-
-    static var packageRoot: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().path
-    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 import Tensors
 @testable import Checkpoints
@@ -72,30 +73,9 @@ struct InteropTests {
     }
 }
 
-/// Runs the Python of the project's virtual environment (or $SCALPEL_PYTHON) in the folder
-/// of the test helpers.
+/// The reference Python, run in the folder of the interop helpers.
 enum Python {
-    static var executable: String {
-        if let configured = ProcessInfo.processInfo.environment["SCALPEL_PYTHON"] { return configured }
-        let venv = Fixtures.packageRoot + "/.venv/bin/python"
-        return FileManager.default.isExecutableFile(atPath: venv) ? venv : "/usr/bin/python3"
-    }
-
     static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: Fixtures.pythonFolder)
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        var output = String(decoding: data, as: UTF8.self)
-        if output.contains("No module named") {
-            output += "\nThe interop tests need numpy and safetensors: run ./test.sh (it installs them into .venv)."
-        }
-        return (process.terminationStatus, output)
+        try ReferencePython.run(arguments, in: Fixtures.pythonFolder)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Tensors
 @testable import Checkpoints
 @testable import Patches
@@ -101,28 +102,9 @@ enum PatchFixtures {
         return try model.allSatisfy { name, view in try checkpoint.view(named: name).isBitwiseEqual(to: view) }
     }
 
-    static var referenceReader: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Formats/spatch_reference.py").path
-    }
-
-    static var python: String {
-        if let configured = ProcessInfo.processInfo.environment["SCALPEL_PYTHON"] { return configured }
-        let venv = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent(".venv/bin/python").path
-        return FileManager.default.isExecutableFile(atPath: venv) ? venv : "/usr/bin/python3"
-    }
+    static var referenceReader: String { ReferencePython.packageRoot + "/Formats/spatch_reference.py" }
 
     static func runPython(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        try ReferencePython.run(arguments)
     }
 }
