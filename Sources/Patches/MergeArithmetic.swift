@@ -1,56 +1,120 @@
 import Tensors
 
-/// The arithmetic merges: task arithmetic (`sum`) and `mean`, on the values the patches'
-/// XORs encode. Each delta is new − base for one patch; sums run in double precision and the
-/// result is rounded once into the base dtype (16-bit types through single precision).
+/// The arithmetic merges on one tensor: each patch's delta from the base, sparsified as the
+/// method says (TIES trim, DARE drop), combined in double precision and rounded once into the
+/// base dtype (16-bit types through single precision) in a copy of the base tensor.
 enum MergeArithmetic {
-    /// Positions and XOR planes (against `base`) of the merged tensor; elements whose merged
-    /// value has the base's bits are left out.
-    static func combine(base: TensorView, decoded: [([Int], [UInt8])], weights: [Double], lambda: Double,
-                        method: MergeMethod) -> ([Int], [UInt8]) {
-        let size = base.dtype.size
-        var sums: [Int: (delta: Double, weight: Double)] = [:]
-        var scratch = [UInt8](repeating: 0, count: size)
-        for (i, (positions, planes)) in decoded.enumerated() {
-            let n = positions.count
+    /// One patch's delta on one tensor: where it changes the base, and by how much.
+    struct Delta {
+        var positions: [Int]
+        var values: [Double]
+        let weight: Double
+    }
+
+    /// The delta a patch's XOR planes encode against `base`. Non-finite values have no delta
+    /// and are refused (such tensors merge exactly with `priority`).
+    static func delta(base: TensorView, positions: [Int], planes: [UInt8], weight: Double,
+                      tensor name: String, patchPath: String) throws -> Delta {
+        let size = base.dtype.size, dtype = base.dtype
+        var tuned = [UInt8](repeating: 0, count: positions.count * size)
+        tuned.withUnsafeMutableBytes { out in
+            planes.withUnsafeBytes { BytePlanes.join($0, into: out, elementSize: size) }
             for (k, position) in positions.enumerated() {
-                let old = value(base.bytes, position, base.dtype)
-                let new: Double = scratch.withUnsafeMutableBytes { element in
-                    for p in 0..<size { element[p] = base.bytes[position * size + p] ^ planes[p * n + k] }
-                    return value(UnsafeRawBufferPointer(element), 0, base.dtype)
+                for p in 0..<size { out[k * size + p] ^= base.bytes[position * size + p] }
+            }
+        }
+        var values = [Double](repeating: 0, count: positions.count)
+        try tuned.withUnsafeBytes { tunedBytes in
+            for (k, position) in positions.enumerated() {
+                let old = value(base.bytes, position, dtype), new = value(tunedBytes, k, dtype)
+                guard old.isFinite, new.isFinite else {
+                    throw PatchError(patchPath, "tensor \"\(name)\" element \(position) goes from \(old) to \(new): a non-finite value has no delta, so it cannot be merged arithmetically (use --method priority)")
                 }
-                let current = sums[position] ?? (0, 0)
-                sums[position] = (current.delta + weights[i] * (new - old), current.weight + weights[i])
+                values[k] = new - old
             }
         }
-        var positions: [Int] = []
-        var xors: [[UInt8]] = []
-        for position in sums.keys.sorted() {
-            guard let (delta, weight) = sums[position] else { continue }
-            let old = value(base.bytes, position, base.dtype)
-            let merged: Double
+        return Delta(positions: positions, values: values, weight: weight)
+    }
+
+    /// TIES trim, as mergekit's `magnitude` sparsification: keep the k = max(1, ⌊density ·
+    /// elementCount⌋) largest |δ| of the whole tensor (elements the patch does not touch have
+    /// δ = 0 and are never worth keeping). Equal magnitudes at the cut keep the lowest positions.
+    static func trim(_ delta: Delta, density: Double, elementCount: Int) -> Delta {
+        let keep = max(1, Int(density * Double(elementCount)))
+        guard delta.values.count > keep else { return delta }
+        var magnitudes = delta.values.map { abs($0) }
+        let threshold = Selection.kthLargest(&magnitudes, keep)
+        var equalAllowed = keep - delta.values.reduce(0) { $0 + (abs($1) > threshold ? 1 : 0) }
+        var out = Delta(positions: [], values: [], weight: delta.weight)
+        out.positions.reserveCapacity(keep)
+        out.values.reserveCapacity(keep)
+        for (k, value) in delta.values.enumerated() {
+            let magnitude = abs(value)
+            if magnitude > threshold || (magnitude == threshold && equalAllowed > 0) {
+                if magnitude == threshold { equalAllowed -= 1 }
+                out.positions.append(delta.positions[k])
+                out.values.append(value)
+            }
+        }
+        return out
+    }
+
+    /// DARE: drop each element with probability `probability` (decided by `stream`, so the
+    /// same seed drops the same elements), and divide the kept ones by 1 − probability.
+    static func drop(_ delta: Delta, probability: Double, stream: DropStream) -> Delta {
+        guard probability > 0 else { return delta }
+        let keptFraction = 1 - probability
+        var out = Delta(positions: [], values: [], weight: delta.weight)
+        for (k, position) in delta.positions.enumerated() where stream.uniform(position) >= probability {
+            out.positions.append(position)
+            out.values.append(delta.values[k] / keptFraction)
+        }
+        return out
+    }
+
+    /// Writes base + the merged delta into `buffer` (a copy of `base`) wherever a delta is
+    /// nonzero, and returns those positions (some may round back to the base's bits).
+    static func combine(_ deltas: [Delta], method: MergeMethod, lambda: Double, base: TensorView,
+                        into buffer: UnsafeMutableRawBufferPointer) -> [Int] {
+        let union = PositionUnion(deltas.map(\.positions))
+        let n = union.positions.count
+        var total = [Double](repeating: 0, count: n)    // Σ wᵢ·δᵢ
+        var divisor = [Double](repeating: 0, count: n)  // Σ wᵢ over the patches that count
+        for (i, delta) in deltas.enumerated() {
+            let slots = union.slots[i]
+            for (k, value) in delta.values.enumerated() {
+                total[slots[k]] += delta.weight * value
+                divisor[slots[k]] += delta.weight
+            }
+        }
+        if method.electsSign {
+            // The elected sign is that of Σ wᵢ·δᵢ (positive on zero); only the weighted
+            // deltas of that sign count, in the sum and in the divisor.
+            var agreeing = [Double](repeating: 0, count: n)
+            divisor = [Double](repeating: 0, count: n)
+            for (i, delta) in deltas.enumerated() {
+                let slots = union.slots[i]
+                for (k, value) in delta.values.enumerated() {
+                    let weighted = delta.weight * value, slot = slots[k]
+                    if (weighted > 0 && total[slot] >= 0) || (weighted < 0 && total[slot] < 0) {
+                        agreeing[slot] += weighted
+                        divisor[slot] += delta.weight
+                    }
+                }
+            }
+            total = agreeing
+        }
+        let dtype = base.dtype
+        for (j, position) in union.positions.enumerated() {
+            let mixed: Double
             switch method {
-            case .mean: merged = weight == 0 ? old : old + delta / weight
-            default: merged = old + lambda * delta
+            case .mean: mixed = total[j] / (divisor[j] == 0 ? 1 : divisor[j])
+            case .ties, .dareTies: mixed = total[j] / (divisor[j] == 0 ? 1 : divisor[j]) * lambda
+            default: mixed = total[j] * lambda
             }
-            let bits = encode(merged, base.dtype)
-            var xor = [UInt8](repeating: 0, count: size)
-            var changed = false
-            for p in 0..<size {
-                xor[p] = bits[p] ^ base.bytes[position * size + p]
-                if xor[p] != 0 { changed = true }
-            }
-            if changed {
-                positions.append(position)
-                xors.append(xor)
-            }
+            store(value(base.bytes, position, dtype) + mixed, buffer, position, dtype)
         }
-        let n = positions.count
-        var planes = [UInt8](repeating: 0, count: n * size)
-        for (k, xor) in xors.enumerated() {
-            for p in 0..<size { planes[p * n + k] = xor[p] }
-        }
-        return (positions, planes)
+        return union.positions
     }
 
     static func value(_ bytes: UnsafeRawBufferPointer, _ index: Int, _ dtype: DType) -> Double {
@@ -58,16 +122,60 @@ enum MergeArithmetic {
             : Double(ElementConversion.load(bytes, index, dtype))
     }
 
-    /// `value` in `dtype`'s little-endian bytes, rounded to nearest even.
-    static func encode(_ value: Double, _ dtype: DType) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: dtype.size)
-        out.withUnsafeMutableBytes { buffer in
-            if dtype == .f64 {
-                buffer.storeBytes(of: value, toByteOffset: 0, as: Double.self)
-            } else {
-                ElementConversion.store(Float(value), buffer, 0, dtype)
-            }
+    /// `value` rounded to nearest even into `dtype` at `index`.
+    static func store(_ value: Double, _ buffer: UnsafeMutableRawBufferPointer, _ index: Int, _ dtype: DType) {
+        if dtype == .f64 {
+            buffer.storeBytes(of: value, toByteOffset: index * 8, as: Double.self)
+        } else {
+            ElementConversion.store(Float(value), buffer, index, dtype)
         }
-        return out
+    }
+}
+
+/// The seeded coin of DARE: one uniform number in [0, 1) per (seed, patch, tensor, element),
+/// from SplitMix64's mixing function, so the drop does not depend on the order or the thread
+/// the work runs in, and another implementation can reproduce it (Manual, merge page).
+struct DropStream {
+    let key: UInt64
+
+    /// `patch` is the patch's 0-based place on the command line.
+    init(seed: UInt64, patch: Int, tensor: String) {
+        var name: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a 64 of the UTF-8 name
+        for byte in tensor.utf8 { name = (name ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+        key = Self.mix(seed ^ Self.mix(name ^ Self.mix(UInt64(patch))))
+    }
+
+    func uniform(_ position: Int) -> Double {
+        Double(Self.mix(key &+ UInt64(position) &* 0x9e37_79b9_7f4a_7c15) >> 11) * 0x1p-53
+    }
+
+    static func mix(_ x: UInt64) -> UInt64 {
+        var z = x
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return z ^ (z >> 31)
+    }
+}
+
+/// Selection of an order statistic in linear expected time.
+enum Selection {
+    /// The k-th largest value (1-based) of `values`, which it reorders.
+    static func kthLargest(_ values: inout [Double], _ k: Int) -> Double {
+        precondition(k >= 1 && k <= values.count)
+        var low = 0, high = values.count - 1
+        let target = k - 1  // index in descending order
+        while low < high {
+            // Median of three as the pivot, then a three-way partition (many equal values).
+            let mid = low + (high - low) / 2
+            let pivot = max(min(values[low], values[mid]), min(max(values[low], values[mid]), values[high]))
+            var lt = low, i = low, gt = high
+            while i <= gt {
+                if values[i] > pivot { values.swapAt(lt, i); lt += 1; i += 1 }
+                else if values[i] < pivot { values.swapAt(i, gt); gt -= 1 }
+                else { i += 1 }
+            }
+            if target < lt { high = lt - 1 } else if target > gt { low = gt + 1 } else { return pivot }
+        }
+        return values[low]
     }
 }

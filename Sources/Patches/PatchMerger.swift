@@ -1,27 +1,19 @@
 import Checkpoints
+import Dispatch
 import Foundation
 import Tensors
 
-/// How patches are combined (TIES and DARE come with the rest of the merge work).
-public enum MergeMethod: String, CaseIterable, Sendable {
-    /// Refuses any element that two patches both change; otherwise the union. Exact.
-    case disjoint
-    /// Where patches overlap, the later one wins. Exact.
-    case priority
-    /// Task arithmetic: base + λ · Σ wᵢ · δᵢ.
-    case sum
-    /// The weighted mean of the deltas of the patches that change each element.
-    case mean
-
-    var isArithmetic: Bool { self == .sum || self == .mean }
-}
-
 /// Combines patches made against one base into one patch against that base.
+///
+/// Each tensor is merged on its own (two at a time, one per core): the patches' entries for it
+/// are decoded, their positions joined by one k-way merge, and the result written into a copy
+/// of the base tensor, from which the merged entry's XOR and after-fingerprint are taken.
 public enum PatchMerger {
     public struct Summary: Sendable {
         public let entryCount: Int
         public let changedElements: Int
-        /// Elements changed by more than one patch (resolved by the method).
+        /// Elements changed by more than one patch (resolved by the method), counted once per
+        /// extra patch.
         public let overlappingElements: Int
     }
 
@@ -56,121 +48,136 @@ public enum PatchMerger {
         return (counts, overlaps)
     }
 
-    /// `weights` (one per patch, default 1) and `lambda` (default 1) apply to `sum` and `mean`.
+    /// Merges `patches` (in order: later ones win for `priority`) with `method`. Nothing is
+    /// written unless every check passes.
     public static func merge(_ patches: [PatchFile], base: Checkpoint, method: MergeMethod,
-                             weights: [Double]? = nil, lambda: Double = 1,
+                             parameters: MergeParameters = MergeParameters(),
                              metadata: [(String, String)], to path: String) throws -> Summary {
         guard patches.count >= 2 else { throw PatchError(path, "merge needs at least two patches") }
-        if let weights, weights.count != patches.count {
-            throw PatchError(path, "\(weights.count) weights for \(patches.count) patches: give one weight per patch")
-        }
-        if !method.isArithmetic, weights != nil || lambda != 1 {
-            throw PatchError(path, "--weights and --lambda apply to sum and mean, not \(method.rawValue)")
-        }
+        if let problem = parameters.problem(for: method, patchCount: patches.count) { throw PatchError(path, problem) }
         for patch in patches {
             guard patch.header.kind == .patch else {
                 throw PatchError(patch.path, "is a mask, not a patch: masks cannot be merged as patches")
             }
             try patch.verifyIntegrity()
         }
-        // Entries per tensor, in patch order.
+        // Entries per tensor, with their patch's place on the command line.
         var names: [String] = []
-        var byTensor: [String: [(PatchFile, PatchEntry)]] = [:]
-        for patch in patches {
+        var byTensor: [String: [Contribution]] = [:]
+        for (index, patch) in patches.enumerated() {
             for entry in patch.entries {
                 if byTensor[entry.name] == nil { names.append(entry.name) }
-                byTensor[entry.name, default: []].append((patch, entry))
+                byTensor[entry.name, default: []].append(Contribution(index: index, patch: patch, entry: entry))
             }
         }
-        var pending: [PendingEntry] = []
-        var overlapProblems: [String] = []
-        var overlapping = 0
-        for name in names {
-            guard let entries = byTensor[name] else { continue }
-            let (firstPatch, first) = entries[0]
-            try checkBase(first, of: firstPatch, base: base)
-            if entries.count == 1, !method.isArithmetic || first.operation != .xor {
-                // Whole-tensor entries are carried over as they are, whatever the method.
-                pending.append(try reencode(first, of: firstPatch))
-                continue
-            }
-            for (patch, entry) in entries.dropFirst() {
-                guard entry.operation == .xor, first.operation == .xor else {
-                    throw PatchError(patch.path, "tensor \"\(name)\" is added, removed or replaced by one of the patches and changed by another: such patches cannot be merged")
-                }
-                guard entry.before == first.before else {
-                    throw PatchError(patch.path, "tensor \"\(name)\": this patch was made against another base than \(firstPatch.path) (\(entry.before?.typeDescription ?? "") vs \(first.before?.typeDescription ?? ""), or different fingerprints)")
-                }
-            }
-            let decoded = try entries.map { patch, entry in (try patch.positions(entry), try patch.xorPlanes(entry)) }
-            if method.isArithmetic {
-                guard let state = first.before, state.dtype.isFloatingPoint, let tensor = base.entry(named: name) else {
-                    throw PatchError(firstPatch.path, "tensor \"\(name)\" is \(first.before?.dtype.rawValue ?? "not floating point"): \(method.rawValue) needs floating-point values (use priority)")
-                }
-                let indices = entries.map { entry in patches.firstIndex { $0 === entry.0 } ?? 0 }
-                let chosen = indices.map { weights?[$0] ?? 1 }
-                overlapping += decoded.reduce(0) { $0 + $1.0.count } - Set(decoded.flatMap(\.0)).count
-                let (positions, planes) = MergeArithmetic.combine(base: base.view(tensor), decoded: decoded, weights: chosen,
-                                                                  lambda: lambda, method: method)
-                if !positions.isEmpty {
-                    pending.append(try xorEntry(name, first: first, positions: positions, planes: planes, base: base))
-                }
-                continue
-            }
-            let size = first.before?.dtype.size ?? 1
-            let (positions, planes, shared) = combine(decoded, elementSize: size)
-            overlapping += shared
-            if method == .disjoint, shared > 0 {
-                overlapProblems.append("\(name): \(shared) element\(shared == 1 ? "" : "s")")
-                continue
-            }
-            pending.append(try xorEntry(name, first: first, positions: positions, planes: planes, base: base))
+        let groups = names.map { ($0, byTensor[$0] ?? []) }
+        let results = ResultSlots<TensorResult>(count: groups.count)
+        DispatchQueue.concurrentPerform(iterations: groups.count) { i in
+            results.set(i, Result {
+                try mergeTensor(groups[i].0, groups[i].1, base: base, method: method, parameters: parameters)
+            })
+        }
+        let merged = try results.values()
+        let overlapProblems = zip(names, merged).compactMap { name, result in
+            method == .disjoint && result.shared > 0 ? "\(name): \(result.shared) element\(result.shared == 1 ? "" : "s")" : nil
         }
         if !overlapProblems.isEmpty {
             throw PatchError(path, "the patches overlap, which --method disjoint refuses (use priority, or check with --plan):\n  " + overlapProblems.joined(separator: "\n  "))
         }
+        let pending = merged.compactMap(\.entry)
         var fullMetadata = metadata
         fullMetadata.append(("merge.method", method.rawValue))
-        if method.isArithmetic {
-            fullMetadata.append(("merge.weights", (weights ?? patches.map { _ in 1 }).map { "\($0)" }.joined(separator: ",")))
-            if method == .sum { fullMetadata.append(("merge.lambda", "\(lambda)")) }
-        }
+        fullMetadata += parameters.metadata(for: method, patchCount: patches.count)
         fullMetadata.append(("merge.parents", JSONValue.array(patches.map { .string($0.id) }).serialized))
         try PatchWriter.write(kind: .patch, metadata: fullMetadata, entries: try PatchWriter.compress(pending), to: path)
         return Summary(entryCount: pending.count, changedElements: pending.reduce(0) { $0 + $1.nnz },
-                       overlappingElements: overlapping)
+                       overlappingElements: merged.reduce(0) { $0 + $1.shared })
     }
 
-    /// Union of the positions; where several patches change one element, the last one's XOR
-    /// (relative to the same base) is kept. Returns the shared element count too.
-    static func combine(_ decoded: [([Int], [UInt8])], elementSize: Int) -> ([Int], [UInt8], Int) {
-        var latest: [Int: (patch: Int, k: Int)] = [:]
-        var order: [Int] = []
-        var shared = 0
-        for (patch, (positions, _)) in decoded.enumerated() {
-            for (k, position) in positions.enumerated() {
-                if latest.updateValue((patch, k), forKey: position) == nil { order.append(position) } else { shared += 1 }
+    /// One patch's entry for a tensor.
+    struct Contribution: Sendable {
+        let index: Int
+        let patch: PatchFile
+        let entry: PatchEntry
+    }
+
+    /// The merged entry of one tensor (nil when the merge leaves it as the base has it), and
+    /// how many of its elements more than one patch changed.
+    struct TensorResult {
+        let entry: PendingEntry?
+        let shared: Int
+    }
+
+    static func mergeTensor(_ name: String, _ contributions: [Contribution], base: Checkpoint, method: MergeMethod,
+                            parameters: MergeParameters) throws -> TensorResult {
+        let first = contributions[0]
+        try checkBase(first.entry, of: first.patch, base: base)
+        if contributions.count == 1, !method.isArithmetic || first.entry.operation != .xor {
+            // Whole-tensor entries are carried over as they are, whatever the method.
+            return TensorResult(entry: try reencode(first.entry, of: first.patch), shared: 0)
+        }
+        for other in contributions.dropFirst() {
+            guard other.entry.operation == .xor, first.entry.operation == .xor else {
+                throw PatchError(other.patch.path, "tensor \"\(name)\" is added, removed or replaced by one of the patches and changed by another: such patches cannot be merged")
+            }
+            guard other.entry.before == first.entry.before else {
+                throw PatchError(other.patch.path, "tensor \"\(name)\": this patch was made against another base than \(first.patch.path) (\(other.entry.before?.typeDescription ?? "") vs \(first.entry.before?.typeDescription ?? ""), or different fingerprints)")
             }
         }
-        order.sort()
-        let n = order.count
-        var planes = [UInt8](repeating: 0, count: n * elementSize)
-        for (j, position) in order.enumerated() {
-            guard let (patch, k) = latest[position] else { continue }
-            let source = decoded[patch].1, count = decoded[patch].0.count
-            for p in 0..<elementSize { planes[p * n + j] = source[p * count + k] }
-        }
-        return (order, planes, shared)
-    }
-
-    /// A merged xor entry, its after-fingerprint computed on the base.
-    static func xorEntry(_ name: String, first: PatchEntry, positions: [Int], planes: [UInt8], base: Checkpoint) throws -> PendingEntry {
-        guard let state = first.before, let tensor = base.entry(named: name) else {
+        guard let state = first.entry.before, let tensor = base.entry(named: name) else {
             throw PatchError(base.path, "tensor \"\(name)\" is missing")
         }
-        let buffer = base.view(tensor).withBytes { ByteBuffer(copying: $0) }
-        planes.withUnsafeBytes { BytePlanes.applyXor($0, into: buffer.bytes, at: positions, elementSize: state.dtype.size) }
-        let after = TensorState(dtype: state.dtype, shape: state.shape, sha256: Fingerprint.sha256(UnsafeRawBufferPointer(buffer.bytes)))
+        if method.isArithmetic, !state.dtype.isFloatingPoint {
+            throw PatchError(first.patch.path, "tensor \"\(name)\" is \(state.dtype.rawValue): \(method.rawValue) computes on floating-point values (F64, F32, F16, BF16); merge these patches with priority")
+        }
+        let view = base.view(tensor)
+        let positions = try contributions.map { try $0.patch.positions($0.entry) }
+        let planes = try contributions.map { try $0.patch.xorPlanes($0.entry) }
+        let shared = positions.count > 1 ? positions.reduce(0) { $0 + $1.count } - PositionUnion.count(positions) : 0
+        let buffer = view.withBytes { ByteBuffer(copying: $0) }
+        let candidates: [Int]
+        if method.isArithmetic {
+            var deltas: [MergeArithmetic.Delta] = []
+            for (c, contribution) in contributions.enumerated() {
+                var delta = try MergeArithmetic.delta(base: view, positions: positions[c], planes: planes[c],
+                                                      weight: parameters.weights?[contribution.index] ?? 1,
+                                                      tensor: name, patchPath: contribution.patch.path)
+                if method == .ties, let density = parameters.density {
+                    delta = MergeArithmetic.trim(delta, density: density, elementCount: state.elementCount)
+                }
+                if method.drops, let drop = parameters.drop {
+                    let stream = DropStream(seed: parameters.seed ?? 0, patch: contribution.index, tensor: name)
+                    delta = MergeArithmetic.drop(delta, probability: drop, stream: stream)
+                }
+                deltas.append(delta)
+            }
+            candidates = MergeArithmetic.combine(deltas, method: method, lambda: parameters.lambda, base: view, into: buffer.bytes)
+        } else {
+            // Each patch writes its tuned values in turn, so the later one wins where they overlap.
+            let size = state.dtype.size
+            for c in contributions.indices {
+                let n = positions[c].count
+                for (k, position) in positions[c].enumerated() {
+                    for p in 0..<size { buffer.bytes[position * size + p] = view.bytes[position * size + p] ^ planes[c][p * n + k] }
+                }
+            }
+            candidates = PositionUnion(positions).positions
+        }
+        let entry = xorEntry(name, state: state, base: view, merged: buffer, candidates: candidates)
+        return TensorResult(entry: entry, shared: shared)
+    }
+
+    /// The entry that turns `base` into `merged`, whose changes all lie at `candidates`
+    /// (sorted); nil when nothing changed.
+    static func xorEntry(_ name: String, state: TensorState, base: TensorView, merged: ByteBuffer, candidates: [Int]) -> PendingEntry? {
+        let size = state.dtype.size
+        let mergedBytes = UnsafeRawBufferPointer(merged.bytes)
+        let positions = candidates.filter { position in
+            (0..<size).contains { mergedBytes[position * size + $0] != base.bytes[position * size + $0] }
+        }
+        guard !positions.isEmpty else { return nil }
+        let planes = BytePlanes.xor(base.bytes, mergedBytes, at: positions, elementSize: size)
+        let after = TensorState(dtype: state.dtype, shape: state.shape, sha256: Fingerprint.sha256(mergedBytes))
         let (encoding, index) = IndexEncoding.encode(positions, elementCount: state.elementCount)
         return PendingEntry(name: name, operation: .xor, before: state, after: after, nnz: positions.count,
                             indexEncoding: encoding, streams: [(.index, index), (.values, planes)])

@@ -10,34 +10,47 @@ struct MergeCommand: ParsableCommand {
         commandName: "merge",
         abstract: "Combine patches made against one base into one patch, or show how they overlap.",
         discussion: """
-            Methods: disjoint (refuses any element two patches both change, listing the \
+            Exact methods: disjoint (refuses any element two patches both change, listing the \
             tensors and counts; otherwise the result equals applying the patches one after \
-            another) and priority (where patches overlap, the later one wins), both exact; \
-            sum (task arithmetic: base + λ·Σ wᵢ·δᵢ) and mean (weighted mean of the deltas of \
-            the patches that change each element), computed in double precision and rounded \
-            once into the base dtype. The result records its parents' ids, the method and its \
-            parameters in its metadata. --plan prints the overlap between every pair of \
+            another) and priority (where patches overlap, the later one wins).
+            Arithmetic methods, on the deltas δᵢ = tunedᵢ − base, in double precision, rounded \
+            once into the base dtype: sum (task arithmetic: base + λ·Σ wᵢ·δᵢ), mean (weighted \
+            mean of the deltas of the patches that change each element), ties (mergekit's: \
+            trim each δᵢ to its largest --density fraction of the tensor, elect the sign of \
+            Σ wᵢ·δᵢ, weighted mean of the agreeing deltas, times λ), dare (drop each delta \
+            element with probability --drop, divide the kept ones by 1 − drop, then sum) and \
+            dare-ties (the same drop, then the ties election and mean). The drop is seeded \
+            (--seed) and reproducible. The result records its parents' ids, the method and \
+            its parameters in its metadata. --plan prints the overlap between every pair of \
             patches instead.
             """)
 
     @Argument(help: "Patches (.spatch), in order.") var patches: [String]
     @Option(name: .long, help: "The base the patches were made against.") var base: String?
     @Option(name: .shortAndLong, help: "The merged patch to write.") var output: String?
-    @Option(name: .long, help: "disjoint, priority, sum or mean.") var method: MergeMethod = .disjoint
-    @Option(name: .long, help: "sum / mean: one weight per patch, comma-separated (default 1 each).") var weights: String?
-    @Option(name: .long, help: "sum: the scale λ of the summed deltas (default 1).") var lambda: Double = 1
+    @Option(name: .long, help: "disjoint, priority, sum, mean, ties, dare or dare-ties.") var method: MergeMethod = .disjoint
+    @Option(name: .long, help: "Arithmetic methods: one weight per patch, comma-separated (default 1 each).") var weights: String?
+    @Option(name: .long, help: "sum, ties, dare, dare-ties: the scale λ of the merged delta (default 1).") var lambda: Double = 1
+    @Option(name: .long, help: "ties: the fraction of each tensor's elements each patch keeps, by magnitude (default 1).") var density: Double?
+    @Option(name: .long, help: "dare, dare-ties: the probability of dropping each delta element.") var drop: Double?
+    @Option(name: .long, help: "dare, dare-ties: the seed of the drop (default 0).") var seed: UInt64?
     @Flag(name: .long, help: "Show the overlap between the patches; write nothing.") var plan = false
     @Flag(name: .long, help: "With --plan: the shared elements per tensor too.") var perTensor = false
     @Flag(name: .long, help: "With --plan: machine-readable JSON on stdout.") var json = false
 
+    var parameters: MergeParameters {
+        MergeParameters(weights: weights.map { $0.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) } },
+                        lambda: lambda, density: density, drop: drop, seed: seed)
+    }
+
     func validate() throws {
         if patches.count < 2 { throw ValidationError("give at least two patches") }
-        if !plan, base == nil || output == nil { throw ValidationError("merging needs --base BASE and -o OUT (or use --plan)") }
-        if let weights {
-            let parsed = weights.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
-            if parsed.contains(where: { $0 == nil }) { throw ValidationError("--weights takes numbers separated by commas (got \"\(weights)\")") }
-            if parsed.count != patches.count { throw ValidationError("--weights has \(parsed.count) values for \(patches.count) patches") }
+        if plan { return }
+        if base == nil || output == nil { throw ValidationError("merging needs --base BASE and -o OUT (or use --plan)") }
+        if let weights, weights.split(separator: ",").contains(where: { Double($0.trimmingCharacters(in: .whitespaces)) == nil }) {
+            throw ValidationError("--weights takes numbers separated by commas (got \"\(weights)\")")
         }
+        if let problem = parameters.problem(for: method, patchCount: patches.count) { throw ValidationError(problem) }
     }
 
     func run() throws {
@@ -51,9 +64,8 @@ struct MergeCommand: ParsableCommand {
         guard let base, let output else { return }
         TemporaryFiles.removeOnSignals()
         let metadata = [("tool", "scalpel \(Scalpel.version)"), ("created", PatchMetadata.creationTime())]
-        let parsedWeights = weights.map { $0.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) } }
-        let summary = try PatchMerger.merge(files, base: Checkpoint.open(base), method: method, weights: parsedWeights,
-                                            lambda: lambda, metadata: metadata, to: output)
+        let summary = try PatchMerger.merge(files, base: Checkpoint.open(base), method: method, parameters: parameters,
+                                            metadata: metadata, to: output)
         print("wrote \(output): \(method.rawValue) merge of \(Format.plural(files.count, "patch")), \(Format.plural(summary.entryCount, "tensor")) touched, \(Format.count(summary.changedElements)) elements changed, \(Format.count(summary.overlappingElements)) overlapping")
     }
 }
@@ -65,10 +77,12 @@ enum MergePlanReport {
             out += "P\(i + 1)  \(file.shortId)  \(file.path)  \(Format.count(counts[i])) elements\(file.header.metadataValue("task").map { "  task \($0)" } ?? "")\n"
         }
         out += "\n"
-        var rows: [[String]] = [["pair", "shared", "Jaccard", "disjoint", "priority"]]
+        var rows: [[String]] = [["pair", "shared", "Jaccard", "disjoint", "priority", "arithmetic"]]
         for o in overlaps {
-            rows.append(["P\(o.first + 1) P\(o.second + 1)", Format.count(o.shared), Format.fixed(o.jaccard, 4),
-                         o.shared == 0 ? "ok" : "refuses", o.shared == 0 ? "union" : "P\(o.second + 1) wins on \(Format.count(o.shared))"])
+            let shared = Format.count(o.shared)
+            rows.append(["P\(o.first + 1) P\(o.second + 1)", shared, Format.fixed(o.jaccard, 4),
+                         o.shared == 0 ? "ok" : "refuses", o.shared == 0 ? "union" : "P\(o.second + 1) wins on \(shared)",
+                         o.shared == 0 ? "union" : "combines \(shared)"])
         }
         out += Format.table(rows, rightAligned: [1, 2])
         if perTensor {

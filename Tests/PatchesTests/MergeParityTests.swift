@@ -1,0 +1,66 @@
+import Foundation
+import Testing
+import TestSupport
+import Tensors
+@testable import Checkpoints
+@testable import Patches
+
+/// Scalpel's arithmetic merges against the reference implementations: results that
+/// Tests/Fixtures/make_merge_fixtures.py made with mergekit-yaml (task_arithmetic, ties) and
+/// PEFT's merge_utils (dare_linear, dare_ties, with Scalpel's seeded drop) on a tiny BERT.
+struct MergeParityTests {
+    static let fixtures = ReferencePython.packageRoot + "/Tests/Fixtures/merge"
+
+    static let methods: [(reference: String, method: MergeMethod)] = [
+        ("task_arithmetic", .sum), ("ties", .ties), ("dare_linear", .dare), ("dare_ties", .dareTies),
+    ]
+
+    static func parameters(_ reference: String) throws -> MergeParameters {
+        let text = try String(contentsOfFile: fixtures + "/parameters.json", encoding: .utf8)
+        guard let entry = try JSONValue.parse(text)["methods"]?[reference] else {
+            throw PatchError(fixtures + "/parameters.json", "has no parameters for \(reference)")
+        }
+        func number(_ key: String) -> Double? {
+            switch entry[key] {
+            case .number(let value)?: return value
+            case .integer(let value)?: return Double(value)
+            default: return nil
+            }
+        }
+        let weights = entry["weights"]?.arrayValue?.compactMap { value -> Double? in
+            if case .number(let number) = value { return number }
+            return value.intValue.map(Double.init)
+        }
+        return MergeParameters(weights: weights, lambda: number("lambda") ?? 1, density: number("density"),
+                               drop: number("drop"), seed: entry["seed"]?.intValue.map(UInt64.init))
+    }
+
+    @Test(arguments: methods.map(\.reference))
+    func mergeMatchesTheReference(_ reference: String) throws {
+        let method = Self.methods.first { $0.reference == reference }!.method
+        let folder = try PatchFixtures.scratchFolder("parity-\(reference)")
+        let base = try Checkpoint.open(Self.fixtures + "/base.safetensors")
+        let patches = try (1...3).map { i in
+            _ = try PatchCreator.create(base: base, tuned: Checkpoint.open(Self.fixtures + "/t\(i).safetensors"), to: folder + "/p\(i).spatch")
+            return try PatchFile.open(folder + "/p\(i).spatch")
+        }
+        _ = try PatchMerger.merge(patches, base: base, method: method, parameters: Self.parameters(reference),
+                                  metadata: [], to: folder + "/merged.spatch")
+        try PatchApplier.run(.apply, model: base, patches: [PatchFile.open(folder + "/merged.spatch")], to: folder + "/merged.safetensors")
+        let ours = try Checkpoint.open(folder + "/merged.safetensors")
+        let expected = try Checkpoint.open(Self.fixtures + "/\(reference).safetensors")
+        #expect(ours.tensors.map(\.name).sorted() == expected.tensors.map(\.name).sorted())
+        var compared = 0, changed = 0
+        for tensor in expected.tensors {
+            let want = expected.view(tensor).floatValues(), got = try ours.view(named: tensor.name).floatValues()
+            let old = try base.view(named: tensor.name).floatValues()
+            for i in want.indices {
+                // The references compute in F32, Scalpel in F64 rounded once: a few ulps apart.
+                #expect(abs(got[i] - want[i]) <= 2e-7 + 1e-6 * abs(want[i]), "\(tensor.name)[\(i)]: \(got[i]) vs \(want[i])")
+                compared += 1
+                if want[i] != old[i] { changed += 1 }
+            }
+        }
+        #expect(compared > 6_000 && changed > 500, "\(changed) of \(compared) elements changed")
+    }
+}
