@@ -116,6 +116,11 @@ public enum PatchMerger {
             // Whole-tensor entries are carried over as they are, whatever the method.
             return TensorResult(entry: try reencode(first.entry, of: first.patch), shared: 0)
         }
+        if first.entry.operation != .xor,
+           contributions.allSatisfy({ $0.entry.operation == first.entry.operation && $0.entry.after == first.entry.after }) {
+            // Several patches add (or replace, or remove) the tensor the same way: nothing to resolve.
+            return TensorResult(entry: try reencode(first.entry, of: first.patch), shared: 0)
+        }
         for other in contributions.dropFirst() {
             guard other.entry.operation == .xor, first.entry.operation == .xor else {
                 throw PatchError(other.patch.path, "tensor \"\(name)\" is added, removed or replaced by one of the patches and changed by another: such patches cannot be merged")

@@ -50,20 +50,33 @@ struct RevertCommand: ParsableCommand {
         commandName: "revert",
         abstract: "Undo a patch exactly: MODEL was made by applying PATCH; write what it was before.",
         discussion: """
-            Refuses a model whose touched tensors are not the ones the patch produced (their \
-            fingerprints), unless --force.
+            PATCH may be the last patch applied or one further down the model's record. Every \
+            tensor it touches must still be the one it produced (its fingerprint), or: with \
+            --later, the patches applied after it change none of its elements; with --base, \
+            PATCH was made against BASE, so taking it out of base + the recorded patches \
+            leaves base + the others. Anything else is refused, with the tensors named, \
+            unless --force.
             """)
 
     @Argument(help: "The patched checkpoint.") var model: String
     @Argument(help: "The patch to undo.") var patch: String
     @Option(name: .shortAndLong, help: "The checkpoint to write.") var output: String
+    @Option(name: .long, help: "The base PATCH was made against (for a patch further down the stack).") var base: String?
+    @Option(name: .long, parsing: .upToNextOption, help: "The patches applied after PATCH, to check that they touch other elements.") var later: [String] = []
     @Flag(name: .long, help: "Revert even where a tensor does not match the patch's fingerprint.") var force = false
+
+    func validate() throws {
+        if force, base != nil || !later.isEmpty { throw ValidationError("--force skips every check; it does not combine with --base or --later") }
+    }
 
     func run() throws {
         TemporaryFiles.removeOnSignals()
         let checkpoint = try Checkpoint.open(model)
         let file = try PatchFile.open(patch)
-        let summary = try PatchApplier.run(.revert, model: checkpoint, patches: [file], force: force, to: output)
+        let summary = force
+            ? try PatchApplier.run(.revert, model: checkpoint, patches: [file], force: true, to: output)
+            : try PatchReverter.revert(model: checkpoint, patch: file, base: base.map(Checkpoint.open),
+                                       later: later.map(PatchFile.open), to: output)
         print("wrote \(output): reverted \(file.shortId), \(Format.plural(summary.touchedTensors, "tensor")) restored")
     }
 }

@@ -1,0 +1,67 @@
+import Foundation
+import Testing
+import Tensors
+@testable import Checkpoints
+
+struct MergeCommandTests {
+    /// `base` with every seventh element of its dense weights moved by 0.002.
+    static func secondTuning(of base: String, to path: String) throws {
+        let checkpoint = try Checkpoint.open(base)
+        let outputs = checkpoint.tensors.map { entry in
+            let view = checkpoint.view(entry)
+            guard entry.name.hasSuffix("dense.weight") else { return OutputTensor(name: entry.name, view: view) }
+            return OutputTensor(name: entry.name, view: TensorView.make(dtype: .f32, shape: entry.shape) { buffer in
+                buffer.copyMemory(from: view.bytes)
+                for i in stride(from: 3, to: entry.elementCount, by: 7) {
+                    buffer.storeBytes(of: buffer.load(fromByteOffset: i * 4, as: Float.self) + 0.002, toByteOffset: i * 4, as: Float.self)
+                }
+            })
+        }
+        try SafetensorsWriter.write(outputs, metadata: [("format", "pt")], to: path)
+    }
+
+    @Test func mergePlanAndStackRevertFromTheCommandLine() throws {
+        let folder = try CLI.scratchFolder()
+        let (base, tuned) = try PatchCommandTests.models(in: folder)
+        let p1 = folder + "/p1.spatch", p2 = folder + "/p2.spatch"
+        #expect(try CLI.run(["create", base, tuned, "-o", p1, "--task", "one"]).status == 0)
+        #expect(try CLI.run(["create", base, tuned, "-o", p2, "--task", "two"]).status == 0)
+
+        let plan = try CLI.run(["merge", p1, p2, "--plan"])
+        #expect(plan.status == 0)
+        #expect(plan.stdout.contains("Jaccard") && plan.stdout.contains("1.0000"), "\(plan.stdout)")
+
+        // Two equal deltas: ties averages them back to the tuned model, bit for bit.
+        let merged = folder + "/ties.spatch"
+        let ties = try CLI.run(["merge", p1, p2, "--base", base, "--method", "ties", "--density", "1", "-o", merged])
+        #expect(ties.status == 0, "\(ties.stderr)")
+        #expect(try CLI.run(["apply", base, merged, "-o", folder + "/ties.safetensors"]).status == 0)
+        #expect(try CLI.run(["diff", folder + "/ties.safetensors", tuned]).stdout.contains("identical"))
+        let audit = try CLI.run(["audit", merged, "--json"])
+        #expect(audit.stdout.contains("\"merge.method\"") && audit.stdout.contains("\"ties\""), "\(audit.stdout)")
+
+        let noDrop = try CLI.run(["merge", p1, p2, "--base", base, "--method", "dare", "-o", folder + "/x.spatch"])
+        #expect(noDrop.status != 0 && noDrop.stderr.contains("dare needs --drop"), "\(noDrop.stderr)")
+        let unknown = try CLI.run(["merge", p1, p2, "--base", base, "--method", "slerp", "-o", folder + "/x.spatch"])
+        #expect(unknown.status != 0 && unknown.stderr.contains("slerp"), "\(unknown.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: folder + "/x.spatch"))
+
+        // base + p1 + p3 (p3 made against the base too, forced on top, overlapping p1):
+        // p1 comes out from under p3 only with --base.
+        let p3 = folder + "/p3.spatch"
+        try Self.secondTuning(of: base, to: folder + "/tuned3.safetensors")
+        #expect(try CLI.run(["create", base, folder + "/tuned3.safetensors", "-o", p3, "--task", "three"]).status == 0)
+        let stacked = folder + "/stacked.safetensors"
+        #expect(try CLI.run(["apply", base, p1, p3, "--force", "-o", stacked]).status == 0)
+        let refused = try CLI.run(["revert", stacked, p1, "-o", folder + "/out.safetensors"])
+        #expect(refused.status != 0 && refused.stderr.contains("--base BASE"), "\(refused.stderr)")
+        let out = folder + "/out.safetensors"
+        let reverted = try CLI.run(["revert", stacked, p1, "--base", base, "-o", out])
+        #expect(reverted.status == 0, "\(reverted.stderr)")
+        let log = try CLI.run(["log", out, p3])
+        #expect(log.stdout.contains("1 patch applied") && log.stdout.contains("task three"), "\(log.stdout)")
+        #expect(try CLI.run(["diff", out, folder + "/tuned3.safetensors"]).stdout.contains("identical"))
+        let both = try CLI.run(["revert", stacked, p1, "--base", base, "--force", "-o", out])
+        #expect(both.status != 0 && both.stderr.contains("--force skips every check"))
+    }
+}
