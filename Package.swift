@@ -3,6 +3,7 @@
 //
 // Targets follow the layering of the design (arrows point down only):
 //   scalpel (CLI) → Patches → Checkpoints → Tensors → CBLAS / CZstd / CHDF5
+//   (Checkpoints also reads zip containers, .npz and PyTorch, through CZlib.)
 // Later layers (Models, Relevance, Training) join as their issues land.
 import PackageDescription
 
@@ -20,7 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
-        // System libraries, located with pkg-config. Debian: libopenblas-dev libzstd-dev libhdf5-dev.
+        // System libraries, located with pkg-config. Debian: libopenblas-dev libzstd-dev libhdf5-dev zlib1g-dev.
         .systemLibrary(
             name: "CBLAS", pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]),
@@ -30,6 +31,10 @@ let package = Package(
         .systemLibrary(
             name: "CHDF5", pkgConfig: "hdf5",
             providers: [.apt(["libhdf5-dev"])]),
+        // Deflate and CRC-32 for zip members (.npz). libhdf5-dev depends on zlib1g-dev already.
+        .systemLibrary(
+            name: "CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]),
 
         .target(
             name: "Tensors",
@@ -39,7 +44,7 @@ let package = Package(
             ]),
         .target(
             name: "Checkpoints",
-            dependencies: ["Tensors"]),
+            dependencies: ["Tensors", "CZlib"]),
         .target(
             name: "Patches",
             dependencies: [

@@ -25,14 +25,18 @@ public final class Checkpoint: @unchecked Sendable {
     public let indexMetadata: [(String, String)]
 
     private let positions: [String: Int]
+    /// Tensors whose bytes are not stored as-is in a file (deflated, Fortran order,
+    /// big-endian): decoded when the checkpoint was opened.
+    private let decoded: [String: TensorView]
 
     /// True when opening found the journal of an interrupted in-place edit and restored the
     /// file's original bytes from it (commands say so on stderr).
     public internal(set) var recoveredInterruptedEdit = false
 
     init(path: String, format: CheckpointFormat, metadata: [(String, String)], tensors: [TensorEntry],
-         files: [File], indexMetadata: [(String, String)] = []) throws {
+         files: [File], indexMetadata: [(String, String)] = [], decoded: [String: TensorView] = [:]) throws {
         self.path = path
+        self.decoded = decoded
         self.format = format
         self.metadata = metadata
         self.tensors = tensors
@@ -62,8 +66,17 @@ public final class Checkpoint: @unchecked Sendable {
             return checkpoint
         case .safetensorsIndex:
             return try ShardIndex.open(resolved)
-        case .zipArchive, .pytorchLegacy, .hdf5, .numpy, .gguf:
-            throw CheckpointError(resolved, "this is a \(format.displayName); this version of Scalpel reads safetensors checkpoints only (convert it to safetensors first)")
+        case .numpy:
+            return try NumpyReader.openNpy(resolved)
+        case .zipArchive, .npz:
+            let mapping = try MappedFile(path: resolved)
+            let archive = try ZipArchive(mapping.bytes, path: resolved)
+            if archive.members.contains(where: { $0.name.hasSuffix("data.pkl") }) {
+                throw CheckpointError(resolved, "this is a PyTorch zip checkpoint; this version of Scalpel does not read PyTorch files yet (save the state dict with safetensors, or as NumPy arrays with np.savez)")
+            }
+            return try NumpyReader.openNpz(resolved, mapping: mapping, archive: archive)
+        case .pytorchLegacy, .hdf5, .gguf:
+            throw CheckpointError(resolved, "this is a \(format.displayName); this version of Scalpel reads safetensors and NumPy checkpoints only (convert it to safetensors first)")
         }
     }
 
@@ -77,13 +90,15 @@ public final class Checkpoint: @unchecked Sendable {
 
     /// The bytes of `entry`, viewed in place (no copy).
     public func view(_ entry: TensorEntry) -> TensorView {
-        TensorView(dtype: entry.dtype, shape: entry.shape, file: files[entry.fileIndex].mapping,
+        if !decoded.isEmpty, let view = decoded[entry.name] { return view }
+        return TensorView(dtype: entry.dtype, shape: entry.shape, file: files[entry.fileIndex].mapping,
                    offset: entry.offset, length: entry.byteCount)
     }
 
     /// Lets the kernel drop the mapped pages of `entry` from this process once it has been
     /// read (see `MappedFile.releasePages`); later views read them again from the page cache.
     public func releasePages(of entry: TensorEntry) {
+        if decoded[entry.name] != nil { return }
         files[entry.fileIndex].mapping.releasePages(offset: entry.offset, length: entry.byteCount)
     }
 

@@ -1,7 +1,7 @@
 import Foundation
 import Tensors
 
-/// Rewrites a checkpoint as safetensors, optionally changing the dtype of its floating
+/// Rewrites a checkpoint as safetensors (or NumPy .npz / .npy, by the output's extension), optionally changing the dtype of its floating
 /// tensors. Tensors are produced one at a time, so memory stays near the largest tensor;
 /// tensors whose bytes do not change are copied file to file inside the kernel.
 public enum CheckpointConverter {
@@ -48,7 +48,12 @@ public enum CheckpointConverter {
         }
         for file in source.files { file.mapping.advise(.sequential) }
         let written: [String]
-        if let shardSize = options.shardSize {
+        let format = CheckpointWriter.format(forOutput: path) ?? .safetensors
+        if format == .npz || format == .numpy {
+            if options.shardSize != nil { throw CheckpointError(path, "--shard-size applies to safetensors output") }
+            try CheckpointWriter.write(outputs, metadata: [], format: format, to: path)
+            written = [path]
+        } else if let shardSize = options.shardSize {
             written = try SafetensorsWriter.writeSharded(outputs, metadata: source.metadata, to: path, shardSize: shardSize)
         } else {
             try SafetensorsWriter.write(outputs, metadata: source.metadata, to: path)
@@ -61,9 +66,9 @@ public enum CheckpointConverter {
     /// bytes under a misleading extension.
     static func checkOutputFormat(_ path: String) throws {
         let ext = URL(fileURLWithPath: path).pathExtension.lowercased()
-        let others = ["bin", "pt", "pth", "ckpt", "h5", "hdf5", "keras", "npz", "npy", "gguf"]
+        let others = ["bin", "pt", "pth", "ckpt", "h5", "hdf5", "keras", "gguf"]
         if others.contains(ext) {
-            throw CheckpointError(path, "writing .\(ext) files is not supported by this version; name the output .safetensors")
+            throw CheckpointError(path, "writing .\(ext) files is not supported by this version; name the output .safetensors or .npz")
         }
     }
 }

@@ -13,6 +13,8 @@ public enum CheckpointFormat: String, Sendable, CaseIterable {
     case pytorchLegacy = "pytorch-legacy"
     case hdf5
     case numpy
+    /// A zip archive of `.npy` members (told apart from a PyTorch zip by its members).
+    case npz
     case gguf
 
     /// The name shown to people.
@@ -24,6 +26,7 @@ public enum CheckpointFormat: String, Sendable, CaseIterable {
         case .pytorchLegacy: return "legacy (pre-1.6, non-zip) PyTorch pickle"
         case .hdf5: return "HDF5 (Keras .h5 / .weights.h5)"
         case .numpy: return "NumPy .npy array"
+        case .npz: return "NumPy .npz archive"
         case .gguf: return "GGUF"
         }
     }

@@ -85,8 +85,13 @@ public enum PatchApplier {
             if let last = stack.lastIndex(of: patches[0].id) { stack.remove(at: last) }
         }
         AppliedPatches.write(stack, into: &metadata)
+        // The result keeps the model's format (a sharded model is written as one file).
+        let format = model.format == .safetensorsIndex ? .safetensors : model.format
+        if let named = CheckpointWriter.format(forOutput: path), named != format {
+            throw PatchError(path, "the model is \(model.format.displayName) and the result is written in the same format; name the output accordingly (convert it afterwards for another format)")
+        }
         // Room in the header for later `apply --in-place` to record more patch ids.
-        try SafetensorsWriter.write(outputs, metadata: metadata, to: path, headerRoom: 1024)
+        try CheckpointWriter.write(outputs, metadata: metadata, format: format, to: path, headerRoom: 1024)
         return Summary(touchedTensors: steps.count, changedElements: changed, outputs: [path])
     }
 

@@ -1,0 +1,116 @@
+import Tensors
+
+/// Opens NumPy checkpoints: one `.npy` array (the tensor named after the file) or an `.npz`
+/// archive of them (each member `NAME.npy` a tensor `NAME`), as `np.save`, `np.savez` and
+/// `np.savez_compressed` write them.
+///
+/// C-order little-endian arrays in stored members are viewed in place, like safetensors.
+/// Deflated members, Fortran-order and big-endian arrays are decoded into memory when the
+/// file is opened (a deflated member's CRC-32 is checked then), so they cost their size in
+/// memory while the checkpoint is open.
+enum NumpyReader {
+    static func openNpy(_ path: String) throws -> Checkpoint {
+        let mapping = try MappedFile(path: path)
+        let header = try NumpyHeader(mapping.bytes, what: "NumPy array", path: path)
+        guard header.dataOffset + header.byteCount == mapping.bytes.count else {
+            throw CheckpointError(path, "NumPy array \(header.dtype.rawValue) \(Shape.describe(header.shape)) needs \(header.byteCount) data bytes, the file has \(mapping.bytes.count - header.dataOffset) (truncated or damaged)")
+        }
+        let name = tensorName(fromFile: path)
+        let entry = TensorEntry(name: name, dtype: header.dtype, shape: header.shape, fileIndex: 0,
+                                offset: header.dataOffset, byteCount: header.byteCount)
+        var decoded: [String: TensorView] = [:]
+        if header.bigEndian || header.fortranOrder {
+            decoded[name] = cOrder(UnsafeRawBufferPointer(rebasing: mapping.bytes[header.dataOffset...]), header)
+        }
+        let file = Checkpoint.File(path: path, size: mapping.bytes.count, headerLength: header.dataOffset, tensorCount: 1, mapping: mapping)
+        return try Checkpoint(path: path, format: .numpy, metadata: [], tensors: [entry], files: [file], decoded: decoded)
+    }
+
+    static func openNpz(_ path: String, mapping: MappedFile, archive: ZipArchive) throws -> Checkpoint {
+        var tensors: [TensorEntry] = []
+        var decoded: [String: TensorView] = [:]
+        var headerBytes = 0
+        for member in archive.members {
+            guard member.name.hasSuffix(".npy") else {
+                throw CheckpointError(path, "zip member \"\(member.name)\" is not a NumPy array (.npy): not an .npz checkpoint")
+            }
+            let name = String(member.name.dropLast(4))
+            let what = "array \"\(name)\""
+            let stored = UnsafeRawBufferPointer(rebasing: mapping.bytes[member.dataOffset..<(member.dataOffset + member.compressedSize)])
+            if member.method == 0 {
+                let header = try NumpyHeader(stored, what: what, path: path)
+                try checkSize(header, member: member, what: what, path: path)
+                let entry = TensorEntry(name: name, dtype: header.dtype, shape: header.shape, fileIndex: 0,
+                                        offset: member.dataOffset + header.dataOffset, byteCount: header.byteCount)
+                if header.bigEndian || header.fortranOrder {
+                    decoded[name] = cOrder(UnsafeRawBufferPointer(rebasing: stored[header.dataOffset...]), header)
+                }
+                tensors.append(entry)
+                headerBytes += header.dataOffset
+            } else {
+                let inflated = try Deflate.inflate(stored, size: member.uncompressedSize, member: member.name, path: path)
+                let bytes = UnsafeRawBufferPointer(inflated.bytes)
+                guard Deflate.crc32(bytes) == member.crc32 else {
+                    throw CheckpointError(path, "zip member \"\(member.name)\": CRC-32 mismatch, the data is damaged")
+                }
+                let header = try NumpyHeader(bytes, what: what, path: path)
+                try checkSize(header, member: member, what: what, path: path)
+                let data = UnsafeRawBufferPointer(rebasing: bytes[header.dataOffset...])
+                decoded[name] = header.bigEndian || header.fortranOrder ? cOrder(data, header)
+                    : TensorView(dtype: header.dtype, shape: header.shape, bytes: data, owner: inflated)
+                tensors.append(TensorEntry(name: name, dtype: header.dtype, shape: header.shape, fileIndex: 0,
+                                           offset: member.dataOffset, byteCount: header.byteCount))
+                headerBytes += header.dataOffset
+            }
+        }
+        let file = Checkpoint.File(path: path, size: mapping.bytes.count, headerLength: headerBytes, tensorCount: tensors.count, mapping: mapping)
+        return try Checkpoint(path: path, format: .npz, metadata: [], tensors: tensors, files: [file], decoded: decoded)
+    }
+
+    static func checkSize(_ header: NumpyHeader, member: ZipArchive.Member, what: String, path: String) throws {
+        guard header.dataOffset + header.byteCount == member.uncompressedSize else {
+            throw CheckpointError(path, "\(what): \(header.dtype.rawValue) \(Shape.describe(header.shape)) needs \(header.byteCount) data bytes, the member holds \(member.uncompressedSize - header.dataOffset) (truncated or damaged)")
+        }
+    }
+
+    /// "weights/layer.npy" → "layer".
+    static func tensorName(fromFile path: String) -> String {
+        let file = path.split(separator: "/").last.map(String.init) ?? path
+        return file.hasSuffix(".npy") ? String(file.dropLast(4)) : file
+    }
+
+    /// The elements of `data` (as the header lays them out) in C order, little-endian.
+    static func cOrder(_ data: UnsafeRawBufferPointer, _ header: NumpyHeader) -> TensorView {
+        let size = header.dtype.size
+        return TensorView.make(dtype: header.dtype, shape: header.shape) { out in
+            let count = header.byteCount / max(size, 1)
+            if header.fortranOrder, header.shape.count > 1 {
+                // Walk the C-order index like an odometer, tracking the Fortran offset.
+                let shape = header.shape
+                var fortranStrides = [Int](repeating: 1, count: shape.count)
+                for k in 1..<shape.count { fortranStrides[k] = fortranStrides[k - 1] * shape[k - 1] }
+                var index = [Int](repeating: 0, count: shape.count)
+                var source = 0
+                for element in 0..<count {
+                    for p in 0..<size { out[element * size + p] = data[source * size + p] }
+                    var k = shape.count - 1
+                    while k >= 0 {
+                        index[k] += 1
+                        source += fortranStrides[k]
+                        if index[k] < shape[k] { break }
+                        source -= fortranStrides[k] * shape[k]
+                        index[k] = 0
+                        k -= 1
+                    }
+                }
+            } else {
+                out.copyMemory(from: UnsafeRawBufferPointer(rebasing: data[0..<header.byteCount]))
+            }
+            if header.bigEndian {
+                for element in 0..<count {
+                    for p in 0..<(size / 2) { out.swapAt(element * size + p, element * size + size - 1 - p) }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,131 @@
+import Tensors
+
+/// Writes NumPy checkpoints: an `.npz` archive of stored `.npy` members (what `np.savez`
+/// writes; zip64 where a member or offset needs it), or a single `.npy` array. Arrays are
+/// C order, little-endian. NumPy has no bfloat16 or float8: such tensors are refused (convert
+/// them with `--dtype f32` first). The file is written atomically, one tensor at a time.
+public enum NumpyWriter {
+    public static func writeNpz(_ tensors: [OutputTensor], to path: String) throws {
+        try checkDTypes(tensors, path: path)
+        let file = try AtomicFile(path: path)
+        defer { file.discard() }
+        var directory: [UInt8] = []
+        for tensor in tensors {
+            let view = try produce(tensor, path: path)
+            let header = NumpyHeader.encode(dtype: tensor.dtype, shape: tensor.shape)
+            let name = Array((tensor.name + ".npy").utf8)
+            let size = header.count + view.byteCount
+            let crc = view.withBytes { Deflate.crc32($0, continuing: Deflate.crc32(header.withUnsafeBytes { $0 })) }
+            let offset = file.bytesWritten
+            let big = size >= 0xFFFF_FFFF, farOffset = offset >= 0xFFFF_FFFF
+            // Local header: zip64 sizes when the member is large (both sizes, as the format asks).
+            var local = ZipBytes()
+            local.u32(0x0403_4B50); local.u16(big ? 45 : 20); local.u16(0); local.u16(0)
+            local.u16(0); local.u16(0x21)  // time 00:00, date 1980-01-01: the same bytes every run
+            local.u32(crc); local.u32(big ? 0xFFFF_FFFF : size); local.u32(big ? 0xFFFF_FFFF : size)
+            local.u16(name.count); local.u16(big ? 20 : 0)
+            local.bytes += name
+            if big { local.u16(1); local.u16(16); local.u64(size); local.u64(size) }
+            try file.write(local.bytes)
+            try file.write(header)
+            if let range = view.fileRange {
+                try file.copy(from: range.fileDescriptor, offset: range.offset, count: view.byteCount, fallback: view.bytes)
+            } else {
+                try view.withBytes { try file.write($0) }
+            }
+            // Central directory entry: zip64 fields for whichever values overflow.
+            var extra = ZipBytes()
+            if big { extra.u64(size); extra.u64(size) }
+            if farOffset { extra.u64(offset) }
+            var entry = ZipBytes()
+            entry.u32(0x0201_4B50); entry.u16(big || farOffset ? 45 : 20); entry.u16(big || farOffset ? 45 : 20)
+            entry.u16(0); entry.u16(0); entry.u16(0); entry.u16(0x21)
+            entry.u32(crc); entry.u32(big ? 0xFFFF_FFFF : size); entry.u32(big ? 0xFFFF_FFFF : size)
+            entry.u16(name.count); entry.u16(extra.bytes.isEmpty ? 0 : extra.bytes.count + 4); entry.u16(0)
+            entry.u16(0); entry.u16(0); entry.u32(0)
+            entry.u32(farOffset ? 0xFFFF_FFFF : offset)
+            entry.bytes += name
+            if !extra.bytes.isEmpty { entry.u16(1); entry.u16(extra.bytes.count); entry.bytes += extra.bytes }
+            directory += entry.bytes
+        }
+        let directoryOffset = file.bytesWritten
+        try file.write(directory)
+        var end = ZipBytes()
+        let needs64 = tensors.count >= 0xFFFF || directoryOffset >= 0xFFFF_FFFF || directory.count >= 0xFFFF_FFFF
+        if needs64 {
+            let record = file.bytesWritten
+            end.u32(0x0606_4B50); end.u64(44); end.u16(45); end.u16(45); end.u32(0); end.u32(0)
+            end.u64(tensors.count); end.u64(tensors.count); end.u64(directory.count); end.u64(directoryOffset)
+            end.u32(0x0706_4B50); end.u32(0); end.u64(record); end.u32(1)
+        }
+        end.u32(0x0605_4B50); end.u16(0); end.u16(0)
+        end.u16(min(tensors.count, 0xFFFF)); end.u16(min(tensors.count, 0xFFFF))
+        end.u32(min(directory.count, 0xFFFF_FFFF)); end.u32(min(directoryOffset, 0xFFFF_FFFF)); end.u16(0)
+        try file.write(end.bytes)
+        try file.commit()
+    }
+
+    public static func writeNpy(_ tensors: [OutputTensor], to path: String) throws {
+        guard tensors.count == 1, let tensor = tensors.first else {
+            throw CheckpointError(path, "an .npy file holds one array and this model has \(tensors.count) tensors: write an .npz instead")
+        }
+        try checkDTypes(tensors, path: path)
+        let file = try AtomicFile(path: path)
+        defer { file.discard() }
+        let view = try produce(tensor, path: path)
+        try file.write(NumpyHeader.encode(dtype: tensor.dtype, shape: tensor.shape))
+        try view.withBytes { try file.write($0) }
+        try file.commit()
+    }
+
+    static func checkDTypes(_ tensors: [OutputTensor], path: String) throws {
+        let unsupported = tensors.filter { !NumpyHeader.supports($0.dtype) }
+        if let first = unsupported.first {
+            throw CheckpointError(path, "NumPy has no \(first.dtype.rawValue): \(unsupported.count) tensor\(unsupported.count == 1 ? "" : "s") (\"\(first.name)\"\(unsupported.count > 1 ? ", ..." : "")) cannot be written to .npz/.npy; convert them with --dtype f32 or f16, or keep safetensors")
+        }
+        for tensor in tensors where tensor.name.isEmpty || tensor.name.hasPrefix("/") || tensor.name.split(separator: "/").contains("..") {
+            throw CheckpointError(path, "tensor name \"\(tensor.name)\" cannot be an .npz member name")
+        }
+    }
+
+    static func produce(_ tensor: OutputTensor, path: String) throws -> TensorView {
+        let view = try tensor.produce()
+        guard view.dtype == tensor.dtype, view.shape == tensor.shape, view.byteCount == tensor.byteCount else {
+            throw CheckpointError(path, "tensor \"\(tensor.name)\": produced \(view.dtype.rawValue) \(Shape.describe(view.shape)), expected \(tensor.dtype.rawValue) \(Shape.describe(tensor.shape))")
+        }
+        return view
+    }
+}
+
+/// Little-endian fields of zip records.
+struct ZipBytes {
+    var bytes: [UInt8] = []
+    mutating func u16(_ value: Int) { for i in 0..<2 { bytes.append(UInt8((value >> (8 * i)) & 0xFF)) } }
+    mutating func u32(_ value: Int) { for i in 0..<4 { bytes.append(UInt8((value >> (8 * i)) & 0xFF)) } }
+    mutating func u32(_ value: UInt32) { u32(Int(value)) }
+    mutating func u64(_ value: Int) { for i in 0..<8 { bytes.append(UInt8((value >> (8 * i)) & 0xFF)) } }
+}
+
+/// Writes a checkpoint in a given format.
+public enum CheckpointWriter {
+    /// The format an output path's extension names, if it names one Scalpel writes.
+    public static func format(forOutput path: String) -> CheckpointFormat? {
+        let lower = path.lowercased()
+        if lower.hasSuffix(".safetensors") { return .safetensors }
+        if lower.hasSuffix(".npz") { return .npz }
+        if lower.hasSuffix(".npy") { return .numpy }
+        return nil
+    }
+
+    /// `headerRoom` and `metadata` apply to safetensors; NumPy files have no metadata.
+    public static func write(_ tensors: [OutputTensor], metadata: [(String, String)], format: CheckpointFormat,
+                             to path: String, headerRoom: Int = 0) throws {
+        switch format {
+        case .safetensors, .safetensorsIndex: try SafetensorsWriter.write(tensors, metadata: metadata, to: path, headerRoom: headerRoom)
+        case .npz: try NumpyWriter.writeNpz(tensors, to: path)
+        case .numpy: try NumpyWriter.writeNpy(tensors, to: path)
+        case .zipArchive, .pytorchLegacy, .hdf5, .gguf:
+            throw CheckpointError(path, "writing \(format.displayName) files is not supported by this version; write safetensors or NumPy (.npz)")
+        }
+    }
+}
