@@ -23,6 +23,11 @@ public final class Checkpoint: @unchecked Sendable {
     public let files: [File]
     /// For sharded checkpoints: the index file's own `metadata` object, flattened to strings.
     public let indexMetadata: [(String, String)]
+    /// Tensors held in a form Scalpel does not compute with (quantized GGUF tensors); only a
+    /// checkpoint opened with `allowingOpaqueTensors` has any.
+    public let opaqueTensors: [OpaqueTensor]
+    /// What the format keeps beside the tensors, for rewriting the checkpoint in its format.
+    public let extras: FormatExtras?
 
     private let positions: [String: Int]
     /// Tensors whose bytes are not stored as-is in a file (deflated, Fortran order,
@@ -34,8 +39,11 @@ public final class Checkpoint: @unchecked Sendable {
     public internal(set) var recoveredInterruptedEdit = false
 
     init(path: String, format: CheckpointFormat, metadata: [(String, String)], tensors: [TensorEntry],
-         files: [File], indexMetadata: [(String, String)] = [], decoded: [String: TensorView] = [:]) throws {
+         files: [File], indexMetadata: [(String, String)] = [], decoded: [String: TensorView] = [:],
+         opaqueTensors: [OpaqueTensor] = [], extras: FormatExtras? = nil) throws {
         self.path = path
+        self.opaqueTensors = opaqueTensors
+        self.extras = extras
         self.decoded = decoded
         self.format = format
         self.metadata = metadata
@@ -52,8 +60,19 @@ public final class Checkpoint: @unchecked Sendable {
     }
 
     /// Opens the checkpoint at `path`: a safetensors file, a `*.safetensors.index.json`, or a
-    /// folder holding either (as Hugging Face model folders do).
-    public static func open(_ path: String) throws -> Checkpoint {
+    /// folder holding either (as Hugging Face model folders do), a NumPy `.npy` / `.npz`, or a
+    /// GGUF file. A checkpoint with tensors Scalpel cannot compute on (quantized GGUF) is
+    /// refused, naming them, unless `allowingOpaqueTensors` (for listing them).
+    public static func open(_ path: String, allowingOpaqueTensors: Bool = false) throws -> Checkpoint {
+        let checkpoint = try openAnyFormat(path)
+        if !allowingOpaqueTensors, let first = checkpoint.opaqueTensors.first {
+            let count = checkpoint.opaqueTensors.count
+            throw CheckpointError(checkpoint.path, "holds \(count) quantized tensor\(count == 1 ? "" : "s") (\"\(first.name)\" is \(first.typeName)): Scalpel computes on F64, F32, F16 and BF16 tensors and does not dequantize; use the unquantized (F32/F16/BF16) GGUF of the model (scalpel inspect lists the tensors)")
+        }
+        return checkpoint
+    }
+
+    private static func openAnyFormat(_ path: String) throws -> Checkpoint {
         let resolved = try CheckpointLocator.resolve(path)
         // An in-place edit that was interrupted left a journal: put the original bytes back
         // before anything reads the file.
@@ -75,8 +94,10 @@ public final class Checkpoint: @unchecked Sendable {
                 throw CheckpointError(resolved, "this is a PyTorch zip checkpoint; this version of Scalpel does not read PyTorch files yet (save the state dict with safetensors, or as NumPy arrays with np.savez)")
             }
             return try NumpyReader.openNpz(resolved, mapping: mapping, archive: archive)
-        case .pytorchLegacy, .hdf5, .gguf:
-            throw CheckpointError(resolved, "this is a \(format.displayName); this version of Scalpel reads safetensors and NumPy checkpoints only (convert it to safetensors first)")
+        case .gguf:
+            return try GGUFReader.open(resolved)
+        case .pytorchLegacy, .hdf5:
+            throw CheckpointError(resolved, "this is a \(format.displayName); this version of Scalpel reads safetensors, NumPy and GGUF checkpoints only (convert it to safetensors first)")
         }
     }
 

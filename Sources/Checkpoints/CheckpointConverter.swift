@@ -1,7 +1,7 @@
 import Foundation
 import Tensors
 
-/// Rewrites a checkpoint as safetensors (or NumPy .npz / .npy, by the output's extension), optionally changing the dtype of its floating
+/// Rewrites a checkpoint as safetensors (or NumPy .npz / .npy, or GGUF, by the output's extension), optionally changing the dtype of its floating
 /// tensors. Tensors are produced one at a time, so memory stays near the largest tensor;
 /// tensors whose bytes do not change are copied file to file inside the kernel.
 public enum CheckpointConverter {
@@ -49,9 +49,10 @@ public enum CheckpointConverter {
         for file in source.files { file.mapping.advise(.sequential) }
         let written: [String]
         let format = CheckpointWriter.format(forOutput: path) ?? .safetensors
-        if format == .npz || format == .numpy {
+        if format != .safetensors {
             if options.shardSize != nil { throw CheckpointError(path, "--shard-size applies to safetensors output") }
-            try CheckpointWriter.write(outputs, metadata: [], format: format, to: path)
+            try CheckpointWriter.write(outputs, metadata: source.metadata, format: format,
+                                       extras: source.format == format ? source.extras : nil, to: path)
             written = [path]
         } else if let shardSize = options.shardSize {
             written = try SafetensorsWriter.writeSharded(outputs, metadata: source.metadata, to: path, shardSize: shardSize)
@@ -66,9 +67,9 @@ public enum CheckpointConverter {
     /// bytes under a misleading extension.
     static func checkOutputFormat(_ path: String) throws {
         let ext = URL(fileURLWithPath: path).pathExtension.lowercased()
-        let others = ["bin", "pt", "pth", "ckpt", "h5", "hdf5", "keras", "gguf"]
+        let others = ["bin", "pt", "pth", "ckpt", "h5", "hdf5", "keras"]
         if others.contains(ext) {
-            throw CheckpointError(path, "writing .\(ext) files is not supported by this version; name the output .safetensors or .npz")
+            throw CheckpointError(path, "writing .\(ext) files is not supported by this version; name the output .safetensors, .npz or .gguf")
         }
     }
 }

@@ -114,17 +114,20 @@ public enum CheckpointWriter {
         if lower.hasSuffix(".safetensors") { return .safetensors }
         if lower.hasSuffix(".npz") { return .npz }
         if lower.hasSuffix(".npy") { return .numpy }
+        if lower.hasSuffix(".gguf") { return .gguf }
         return nil
     }
 
-    /// `headerRoom` and `metadata` apply to safetensors; NumPy files have no metadata.
+    /// `headerRoom` applies to safetensors; NumPy files have no metadata; `extras` carries a
+    /// GGUF source's metadata pairs over.
     public static func write(_ tensors: [OutputTensor], metadata: [(String, String)], format: CheckpointFormat,
-                             to path: String, headerRoom: Int = 0) throws {
+                             extras: FormatExtras? = nil, to path: String, headerRoom: Int = 0) throws {
         switch format {
+        case .gguf: try GGUFWriter.write(tensors, metadata: metadata, extras: extras, to: path)
         case .safetensors, .safetensorsIndex: try SafetensorsWriter.write(tensors, metadata: metadata, to: path, headerRoom: headerRoom)
         case .npz: try NumpyWriter.writeNpz(tensors, to: path)
         case .numpy: try NumpyWriter.writeNpy(tensors, to: path)
-        case .zipArchive, .pytorchLegacy, .hdf5, .gguf:
+        case .zipArchive, .pytorchLegacy, .hdf5:
             throw CheckpointError(path, "writing \(format.displayName) files is not supported by this version; write safetensors or NumPy (.npz)")
         }
     }

@@ -75,7 +75,7 @@ struct RevertCommand: ParsableCommand {
         let file = try PatchFile.open(patch)
         let summary = force
             ? try PatchApplier.run(.revert, model: checkpoint, patches: [file], force: true, to: output)
-            : try PatchReverter.revert(model: checkpoint, patch: file, base: base.map(Checkpoint.open),
+            : try PatchReverter.revert(model: checkpoint, patch: file, base: base.map { try Checkpoint.open($0) },
                                        later: later.map(PatchFile.open), to: output)
         print("wrote \(output): reverted \(file.shortId), \(Format.plural(summary.touchedTensors, "tensor")) restored")
     }

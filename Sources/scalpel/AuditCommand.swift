@@ -24,7 +24,7 @@ struct AuditCommand: ParsableCommand {
 
     func run() throws {
         let file = try PatchFile.open(patch)
-        let model = try base.map(Checkpoint.open)
+        let model = try base.map { try Checkpoint.open($0) }
         let audits = PatchAuditor.audit(file, base: model)
         if json {
             print(AuditReport.json(file, audits, base: model).pretty())

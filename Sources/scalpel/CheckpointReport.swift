@@ -24,6 +24,9 @@ enum CheckpointReport {
             ("file bytes", Format.bytes(checkpoint.fileByteCount)),
             ("dtypes", dtypeCounts(checkpoint).map { "\($0.0.rawValue) ×\($0.tensors) (\(Format.scaled($0.parameters)) parameters)" }.joined(separator: ", ")),
         ]
+        if !checkpoint.opaqueTensors.isEmpty {
+            rows.append(("quantized", "\(Format.plural(checkpoint.opaqueTensors.count, "tensor")) (\(Format.bytes(checkpoint.opaqueTensors.reduce(0) { $0 + $1.byteCount }))), listed, not computed on"))
+        }
         for (key, value) in checkpoint.metadata { rows.append(("metadata", "\(key) = \(value)")) }
         for (key, value) in checkpoint.indexMetadata { rows.append(("index metadata", "\(key) = \(value)")) }
         if checkpoint.format == .safetensorsIndex {
@@ -33,12 +36,13 @@ enum CheckpointReport {
         }
         let keyWidth = rows.map(\.0.count).max() ?? 0
         for (key, value) in rows { out += "  " + key.padding(keyWidth) + "  " + value + "\n" }
-        guard listTensors, !checkpoint.tensors.isEmpty else { return out }
+        guard listTensors, !checkpoint.tensors.isEmpty || !checkpoint.opaqueTensors.isEmpty else { return out }
         out += "\n"
         var table: [[String]] = [["name", "dtype", "shape", "bytes"]]
         table += checkpoint.tensors.map {
             [$0.name, $0.dtype.rawValue, Shape.describe($0.shape), Format.bytes($0.byteCount)]
         }
+        table += checkpoint.opaqueTensors.map { [$0.name, $0.typeName, Shape.describe($0.shape), Format.bytes($0.byteCount)] }
         out += Format.table(table, rightAligned: [3])
         return out
     }
@@ -72,6 +76,12 @@ enum CheckpointReport {
             if checkpoint.files.count > 1 { fields.append(("shard", .integer(tensor.fileIndex))) }
             return .object(fields)
         })))
+        if !checkpoint.opaqueTensors.isEmpty {
+            members.append(("quantized_tensors", .array(checkpoint.opaqueTensors.map {
+                .object([("name", .string($0.name)), ("type", .string($0.typeName)), ("shape", .array($0.shape.map { .integer($0) })),
+                         ("bytes", .integer($0.byteCount))])
+            })))
+        }
         return .object(members)
     }
 }

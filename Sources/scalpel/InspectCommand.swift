@@ -18,7 +18,7 @@ struct InspectCommand: ParsableCommand {
     var summary = false
 
     func run() throws {
-        let checkpoint = try Checkpoint.open(model)
+        let checkpoint = try Checkpoint.open(model, allowingOpaqueTensors: true)
         if json {
             print(CheckpointReport.json(checkpoint).pretty())
         } else {
