@@ -44,7 +44,7 @@ let package = Package(
             ]),
         .target(
             name: "Checkpoints",
-            dependencies: ["Tensors", "CZlib"]),
+            dependencies: ["Tensors", "CZlib", "CHDF5"]),
         .target(
             name: "Patches",
             dependencies: [

@@ -96,8 +96,10 @@ public final class Checkpoint: @unchecked Sendable {
             return try NumpyReader.openNpz(resolved, mapping: mapping, archive: archive)
         case .gguf:
             return try GGUFReader.open(resolved)
-        case .pytorchLegacy, .hdf5:
-            throw CheckpointError(resolved, "this is a \(format.displayName); this version of Scalpel reads safetensors, NumPy and GGUF checkpoints only (convert it to safetensors first)")
+        case .hdf5:
+            return try HDF5Reader.open(resolved)
+        case .pytorchLegacy:
+            throw CheckpointError(resolved, "this is a \(format.displayName); this version of Scalpel reads safetensors, NumPy, GGUF and HDF5 checkpoints only (convert it to safetensors first)")
         }
     }
 

@@ -52,7 +52,7 @@ public enum CheckpointConverter {
         if format != .safetensors {
             if options.shardSize != nil { throw CheckpointError(path, "--shard-size applies to safetensors output") }
             try CheckpointWriter.write(outputs, metadata: source.metadata, format: format,
-                                       extras: source.format == format ? source.extras : nil, to: path)
+                                       extras: source.format == format ? source.extras : nil, base: source, to: path)
             written = [path]
         } else if let shardSize = options.shardSize {
             written = try SafetensorsWriter.writeSharded(outputs, metadata: source.metadata, to: path, shardSize: shardSize)
@@ -67,9 +67,9 @@ public enum CheckpointConverter {
     /// bytes under a misleading extension.
     static func checkOutputFormat(_ path: String) throws {
         let ext = URL(fileURLWithPath: path).pathExtension.lowercased()
-        let others = ["bin", "pt", "pth", "ckpt", "h5", "hdf5", "keras"]
+        let others = ["bin", "pt", "pth", "ckpt", "keras"]
         if others.contains(ext) {
-            throw CheckpointError(path, "writing .\(ext) files is not supported by this version; name the output .safetensors, .npz or .gguf")
+            throw CheckpointError(path, "writing .\(ext) files is not supported by this version; name the output .safetensors, .npz, .gguf or .h5")
         }
     }
 }

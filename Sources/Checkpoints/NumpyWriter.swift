@@ -115,19 +115,21 @@ public enum CheckpointWriter {
         if lower.hasSuffix(".npz") { return .npz }
         if lower.hasSuffix(".npy") { return .numpy }
         if lower.hasSuffix(".gguf") { return .gguf }
+        if lower.hasSuffix(".h5") || lower.hasSuffix(".hdf5") || lower.hasSuffix(".keras.h5") { return .hdf5 }
         return nil
     }
 
     /// `headerRoom` applies to safetensors; NumPy files have no metadata; `extras` carries a
-    /// GGUF source's metadata pairs over.
+    /// GGUF source's metadata pairs over; an HDF5 `base` is the file an HDF5 output starts from.
     public static func write(_ tensors: [OutputTensor], metadata: [(String, String)], format: CheckpointFormat,
-                             extras: FormatExtras? = nil, to path: String, headerRoom: Int = 0) throws {
+                             extras: FormatExtras? = nil, base: Checkpoint? = nil, to path: String, headerRoom: Int = 0) throws {
         switch format {
+        case .hdf5: try HDF5Writer.write(tensors, metadata: metadata, base: base, to: path)
         case .gguf: try GGUFWriter.write(tensors, metadata: metadata, extras: extras, to: path)
         case .safetensors, .safetensorsIndex: try SafetensorsWriter.write(tensors, metadata: metadata, to: path, headerRoom: headerRoom)
         case .npz: try NumpyWriter.writeNpz(tensors, to: path)
         case .numpy: try NumpyWriter.writeNpy(tensors, to: path)
-        case .zipArchive, .pytorchLegacy, .hdf5:
+        case .zipArchive, .pytorchLegacy:
             throw CheckpointError(path, "writing \(format.displayName) files is not supported by this version; write safetensors or NumPy (.npz)")
         }
     }

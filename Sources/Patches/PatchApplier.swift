@@ -91,7 +91,7 @@ public enum PatchApplier {
             throw PatchError(path, "the model is \(model.format.displayName) and the result is written in the same format; name the output accordingly (convert it afterwards for another format)")
         }
         // Room in the header for later `apply --in-place` to record more patch ids.
-        try CheckpointWriter.write(outputs, metadata: metadata, format: format, extras: model.extras, to: path, headerRoom: 1024)
+        try CheckpointWriter.write(outputs, metadata: metadata, format: format, extras: model.extras, base: model, to: path, headerRoom: 1024)
         return Summary(touchedTensors: steps.count, changedElements: changed, outputs: [path])
     }
 

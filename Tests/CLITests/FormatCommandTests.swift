@@ -40,10 +40,11 @@ struct FormatCommandTests {
         #expect(bf16.status != 0 && bf16.stderr.contains("NumPy has no BF16"), "\(bf16.stderr)")
     }
 
-    @Test func ggufConvertsAndPatchesApplyToItWithTheRecordKept() throws {
-        let folder = try CLI.scratchFolder()
+    @Test(arguments: ["gguf", "h5"])
+    func patchesApplyToTheFormatWithTheRecordKept(_ ext: String) throws {
+        let folder = try CLI.scratchFolder("record-\(ext)")
         let (base, tuned) = try PatchCommandTests.models(in: folder)
-        let gguf = folder + "/base.gguf", tunedGGUF = folder + "/tuned.gguf"
+        let gguf = folder + "/base.\(ext)", tunedGGUF = folder + "/tuned.\(ext)"
         let convert = try CLI.run(["convert", base, gguf])
         #expect(convert.status == 0, "\(convert.stderr)")
         #expect(try CLI.run(["convert", tuned, tunedGGUF]).status == 0)
@@ -51,13 +52,13 @@ struct FormatCommandTests {
         #expect(try CLI.run(["diff", gguf, base]).stdout.contains("identical"))
         let patch = folder + "/task.spatch"
         #expect(try CLI.run(["create", gguf, tunedGGUF, "-o", patch, "--task", "demo"]).status == 0)
-        let applied = folder + "/applied.gguf"
+        let applied = folder + "/applied.\(ext)"
         let apply = try CLI.run(["apply", gguf, patch, "-o", applied])
         #expect(apply.status == 0, "\(apply.stderr)")
         #expect(try CLI.run(["diff", applied, tunedGGUF]).stdout.contains("identical"))
         let log = try CLI.run(["log", applied, patch])
         #expect(log.stdout.contains("1 patch applied") && log.stdout.contains("task demo"), "\(log.stdout)")
-        let reverted = folder + "/reverted.gguf"
+        let reverted = folder + "/reverted.\(ext)"
         #expect(try CLI.run(["revert", applied, patch, "-o", reverted]).status == 0)
         #expect(try CLI.run(["diff", reverted, gguf]).stdout.contains("identical"))
         #expect(try CLI.run(["log", reverted]).stdout.contains("no patches recorded"))
