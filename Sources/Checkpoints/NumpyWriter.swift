@@ -9,60 +9,27 @@ public enum NumpyWriter {
         try checkDTypes(tensors, path: path)
         let file = try AtomicFile(path: path)
         defer { file.discard() }
-        var directory: [UInt8] = []
+        var zip = ZipWriter(file: file)
         for tensor in tensors {
             let view = try produce(tensor, path: path)
             let header = NumpyHeader.encode(dtype: tensor.dtype, shape: tensor.shape)
-            let name = Array((tensor.name + ".npy").utf8)
-            let size = header.count + view.byteCount
             let crc = view.withBytes { Deflate.crc32($0, continuing: Deflate.crc32(header.withUnsafeBytes { $0 })) }
-            let offset = file.bytesWritten
-            let big = size >= 0xFFFF_FFFF, farOffset = offset >= 0xFFFF_FFFF
-            // Local header: zip64 sizes when the member is large (both sizes, as the format asks).
-            var local = ZipBytes()
-            local.u32(0x0403_4B50); local.u16(big ? 45 : 20); local.u16(0); local.u16(0)
-            local.u16(0); local.u16(0x21)  // time 00:00, date 1980-01-01: the same bytes every run
-            local.u32(crc); local.u32(big ? 0xFFFF_FFFF : size); local.u32(big ? 0xFFFF_FFFF : size)
-            local.u16(name.count); local.u16(big ? 20 : 0)
-            local.bytes += name
-            if big { local.u16(1); local.u16(16); local.u64(size); local.u64(size) }
-            try file.write(local.bytes)
-            try file.write(header)
-            if let range = view.fileRange {
-                try file.copy(from: range.fileDescriptor, offset: range.offset, count: view.byteCount, fallback: view.bytes)
-            } else {
-                try view.withBytes { try file.write($0) }
+            try zip.add(tensor.name + ".npy", size: header.count + view.byteCount, crc: crc) {
+                try file.write(header)
+                try write(view, to: file)
             }
-            // Central directory entry: zip64 fields for whichever values overflow.
-            var extra = ZipBytes()
-            if big { extra.u64(size); extra.u64(size) }
-            if farOffset { extra.u64(offset) }
-            var entry = ZipBytes()
-            entry.u32(0x0201_4B50); entry.u16(big || farOffset ? 45 : 20); entry.u16(big || farOffset ? 45 : 20)
-            entry.u16(0); entry.u16(0); entry.u16(0); entry.u16(0x21)
-            entry.u32(crc); entry.u32(big ? 0xFFFF_FFFF : size); entry.u32(big ? 0xFFFF_FFFF : size)
-            entry.u16(name.count); entry.u16(extra.bytes.isEmpty ? 0 : extra.bytes.count + 4); entry.u16(0)
-            entry.u16(0); entry.u16(0); entry.u32(0)
-            entry.u32(farOffset ? 0xFFFF_FFFF : offset)
-            entry.bytes += name
-            if !extra.bytes.isEmpty { entry.u16(1); entry.u16(extra.bytes.count); entry.bytes += extra.bytes }
-            directory += entry.bytes
         }
-        let directoryOffset = file.bytesWritten
-        try file.write(directory)
-        var end = ZipBytes()
-        let needs64 = tensors.count >= 0xFFFF || directoryOffset >= 0xFFFF_FFFF || directory.count >= 0xFFFF_FFFF
-        if needs64 {
-            let record = file.bytesWritten
-            end.u32(0x0606_4B50); end.u64(44); end.u16(45); end.u16(45); end.u32(0); end.u32(0)
-            end.u64(tensors.count); end.u64(tensors.count); end.u64(directory.count); end.u64(directoryOffset)
-            end.u32(0x0706_4B50); end.u32(0); end.u64(record); end.u32(1)
-        }
-        end.u32(0x0605_4B50); end.u16(0); end.u16(0)
-        end.u16(min(tensors.count, 0xFFFF)); end.u16(min(tensors.count, 0xFFFF))
-        end.u32(min(directory.count, 0xFFFF_FFFF)); end.u32(min(directoryOffset, 0xFFFF_FFFF)); end.u16(0)
-        try file.write(end.bytes)
+        try zip.finish()
         try file.commit()
+    }
+
+    /// A tensor's bytes, copied kernel-side when they lie in a file.
+    static func write(_ view: TensorView, to file: AtomicFile) throws {
+        if let range = view.fileRange {
+            try file.copy(from: range.fileDescriptor, offset: range.offset, count: view.byteCount, fallback: view.bytes)
+        } else {
+            try view.withBytes { try file.write($0) }
+        }
     }
 
     public static func writeNpy(_ tensors: [OutputTensor], to path: String) throws {
