@@ -83,15 +83,15 @@ public final class Checkpoint: @unchecked Sendable {
             let checkpoint = try SafetensorsReader.open(resolved)
             checkpoint.recoveredInterruptedEdit = recovered
             return checkpoint
-        case .safetensorsIndex:
+        case .safetensorsIndex, .pytorchIndex:
             return try ShardIndex.open(resolved)
         case .numpy:
             return try NumpyReader.openNpy(resolved)
-        case .zipArchive, .npz:
+        case .zipArchive, .npz, .pytorch:
             let mapping = try MappedFile(path: resolved)
             let archive = try ZipArchive(mapping.bytes, path: resolved)
-            if archive.members.contains(where: { $0.name.hasSuffix("data.pkl") }) {
-                throw CheckpointError(resolved, "this is a PyTorch zip checkpoint; this version of Scalpel does not read PyTorch files yet (save the state dict with safetensors, or as NumPy arrays with np.savez)")
+            if archive.members.contains(where: { $0.name == "data.pkl" || $0.name.hasSuffix("/data.pkl") }) {
+                return try PyTorchReader.open(resolved, mapping: mapping, archive: archive)
             }
             return try NumpyReader.openNpz(resolved, mapping: mapping, archive: archive)
         case .gguf:
@@ -99,9 +99,12 @@ public final class Checkpoint: @unchecked Sendable {
         case .hdf5:
             return try HDF5Reader.open(resolved)
         case .pytorchLegacy:
-            throw CheckpointError(resolved, "this is a \(format.displayName); this version of Scalpel reads safetensors, NumPy, GGUF and HDF5 checkpoints only (convert it to safetensors first)")
+            throw CheckpointError(resolved, "this is a legacy (pre-1.6) PyTorch pickle, which can only be read by running it; convert it once where you trust it: torch.save(torch.load(f), f2) writes the zip format (or save it with safetensors)")
         }
     }
+
+    /// The tensors decoded into memory when opened, by name (for combining shards).
+    var decodedViews: [String: TensorView] { decoded }
 
     public var parameterCount: Int { tensors.reduce(0) { $0 + $1.elementCount } }
     public var tensorByteCount: Int { tensors.reduce(0) { $0 + $1.byteCount } }

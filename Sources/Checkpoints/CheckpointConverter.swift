@@ -67,9 +67,9 @@ public enum CheckpointConverter {
     /// bytes under a misleading extension.
     static func checkOutputFormat(_ path: String) throws {
         let ext = URL(fileURLWithPath: path).pathExtension.lowercased()
-        let others = ["bin", "pt", "pth", "ckpt", "keras"]
+        let others = ["ckpt", "keras"]
         if others.contains(ext) {
-            throw CheckpointError(path, "writing .\(ext) files is not supported by this version; name the output .safetensors, .npz, .gguf or .h5")
+            throw CheckpointError(path, "writing .\(ext) files is not supported by this version; name the output .safetensors, .bin/.pt, .npz, .gguf or .h5")
         }
     }
 }

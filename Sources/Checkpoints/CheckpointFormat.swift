@@ -15,6 +15,10 @@ public enum CheckpointFormat: String, Sendable, CaseIterable {
     case numpy
     /// A zip archive of `.npy` members (told apart from a PyTorch zip by its members).
     case npz
+    /// A PyTorch zip checkpoint (`torch.save` since 1.6).
+    case pytorch
+    /// Sharded PyTorch: a `pytorch_model.bin.index.json` (detected as an index by its bytes).
+    case pytorchIndex = "pytorch-index"
     case gguf
 
     /// The name shown to people.
@@ -27,6 +31,8 @@ public enum CheckpointFormat: String, Sendable, CaseIterable {
         case .hdf5: return "HDF5 (Keras .h5 / .weights.h5)"
         case .numpy: return "NumPy .npy array"
         case .npz: return "NumPy .npz archive"
+        case .pytorch: return "PyTorch zip checkpoint"
+        case .pytorchIndex: return "sharded PyTorch"
         case .gguf: return "GGUF"
         }
     }

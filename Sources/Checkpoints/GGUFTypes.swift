@@ -67,6 +67,8 @@ public struct OpaqueTensor: Sendable, Equatable {
 public enum FormatExtras: Sendable {
     /// GGUF's key-value metadata, every pair in order with its type and raw value bytes.
     case gguf(alignment: Int, keyValues: [GGUFKeyValue])
+    /// A PyTorch archive's folder name and its groups of tensors that share one storage.
+    case pytorch(archiveName: String, tied: [[String]])
 }
 
 /// One GGUF metadata pair, kept as stored so that it is written back bit for bit.

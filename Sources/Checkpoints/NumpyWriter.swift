@@ -82,6 +82,7 @@ public enum CheckpointWriter {
         if lower.hasSuffix(".npz") { return .npz }
         if lower.hasSuffix(".npy") { return .numpy }
         if lower.hasSuffix(".gguf") { return .gguf }
+        if lower.hasSuffix(".bin") || lower.hasSuffix(".pt") || lower.hasSuffix(".pth") { return .pytorch }
         if lower.hasSuffix(".h5") || lower.hasSuffix(".hdf5") || lower.hasSuffix(".keras.h5") { return .hdf5 }
         return nil
     }
@@ -92,6 +93,7 @@ public enum CheckpointWriter {
                              extras: FormatExtras? = nil, base: Checkpoint? = nil, to path: String, headerRoom: Int = 0) throws {
         switch format {
         case .hdf5: try HDF5Writer.write(tensors, metadata: metadata, base: base, to: path)
+        case .pytorch, .pytorchIndex: try PyTorchWriter.write(tensors, extras: extras, to: path)
         case .gguf: try GGUFWriter.write(tensors, metadata: metadata, extras: extras, to: path)
         case .safetensors, .safetensorsIndex: try SafetensorsWriter.write(tensors, metadata: metadata, to: path, headerRoom: headerRoom)
         case .npz: try NumpyWriter.writeNpz(tensors, to: path)

@@ -1,8 +1,9 @@
 import Foundation
 import Tensors
 
-/// Sharded safetensors checkpoints: a `*.safetensors.index.json` whose `weight_map` names,
-/// for every tensor, the shard file (relative to the index) that holds it. Read as one model.
+/// Sharded checkpoints: a `*.safetensors.index.json` (or PyTorch's `pytorch_model.bin.index.json`)
+/// whose `weight_map` names, for every tensor, the shard file (relative to the index) that
+/// holds it. Read as one model.
 enum ShardIndex {
     static func open(_ indexPath: String) throws -> Checkpoint {
         let mapping: MappedFile
@@ -44,14 +45,36 @@ enum ShardIndex {
         var files: [Checkpoint.File] = []
         var tensors: [TensorEntry] = []
         var metadata: [(String, String)] = []
+        var decoded: [String: TensorView] = [:]
+        var tied: [[String]] = []
+        var isPyTorch = false
         for (index, shard) in shardNames.enumerated() {
             let shardPath = folder.isEmpty ? shard : (folder as NSString).appendingPathComponent(shard)
             guard FileManager.default.fileExists(atPath: shardPath) else {
                 throw CheckpointError(indexPath, "shard \"\(shard)\" named in the weight_map is missing")
             }
-            let (file, header) = try SafetensorsReader.openFile(shardPath, fileIndex: index)
-            if index == 0 { metadata = header.metadata }
-            for tensor in header.tensors {
+            var shardTensors: [TensorEntry]
+            let file: Checkpoint.File
+            if try CheckpointFormat.detect(path: shardPath) == .zipArchive {
+                // A pytorch_model-0000K-of-0000N.bin shard.
+                let shardCheckpoint = try Checkpoint.open(shardPath)
+                guard shardCheckpoint.format == .pytorch, let only = shardCheckpoint.files.first else {
+                    throw CheckpointError(shardPath, "shard is a \(shardCheckpoint.format.displayName), not a PyTorch checkpoint")
+                }
+                isPyTorch = true
+                file = only
+                shardTensors = shardCheckpoint.tensors.map {
+                    TensorEntry(name: $0.name, dtype: $0.dtype, shape: $0.shape, fileIndex: index, offset: $0.offset, byteCount: $0.byteCount)
+                }
+                decoded.merge(shardCheckpoint.decodedViews) { a, _ in a }
+                if case .pytorch(_, let groups)? = shardCheckpoint.extras { tied += groups }
+            } else {
+                let (safetensorsFile, header) = try SafetensorsReader.openFile(shardPath, fileIndex: index)
+                if index == 0 { metadata = header.metadata }
+                file = safetensorsFile
+                shardTensors = header.tensors
+            }
+            for tensor in shardTensors {
                 guard let listed = expected[tensor.name] else {
                     throw CheckpointError(shardPath, "tensor \"\(tensor.name)\" is not listed in the index \(indexPath)")
                 }
@@ -60,14 +83,15 @@ enum ShardIndex {
                 }
             }
             files.append(file)
-            tensors += header.tensors
+            tensors += shardTensors
         }
         let found = Set(tensors.map(\.name))
         if let missing = weightMap.first(where: { !found.contains($0.0) }) {
             throw CheckpointError(indexPath, "tensor \"\(missing.0)\" is listed in the weight_map but absent from shard \"\(missing.1.stringValue ?? "")\"")
         }
-        return try Checkpoint(path: indexPath, format: .safetensorsIndex, metadata: metadata,
-                              tensors: tensors, files: files, indexMetadata: indexMetadata)
+        return try Checkpoint(path: indexPath, format: isPyTorch ? .pytorchIndex : .safetensorsIndex, metadata: metadata,
+                              tensors: tensors, files: files, indexMetadata: indexMetadata, decoded: decoded,
+                              extras: isPyTorch ? .pytorch(archiveName: "archive", tied: tied) : nil)
     }
 
     /// The index document for shards written by `SafetensorsWriter`: `total_size` is the

@@ -86,7 +86,7 @@ public enum PatchApplier {
         }
         AppliedPatches.write(stack, into: &metadata)
         // The result keeps the model's format (a sharded model is written as one file).
-        let format = model.format == .safetensorsIndex ? .safetensors : model.format
+        let format: CheckpointFormat = model.format == .safetensorsIndex ? .safetensors : model.format == .pytorchIndex ? .pytorch : model.format
         if let named = CheckpointWriter.format(forOutput: path), named != format {
             throw PatchError(path, "the model is \(model.format.displayName) and the result is written in the same format; name the output accordingly (convert it afterwards for another format)")
         }

@@ -21,6 +21,17 @@ public enum Shape {
         return overflow ? nil : bytes
     }
 
+    /// The element strides of a C-order (row-major) tensor of `shape`.
+    public static func contiguousStrides(_ shape: [Int]) -> [Int] {
+        var strides = [Int](repeating: 1, count: shape.count)
+        var step = 1
+        for k in shape.indices.reversed() {
+            strides[k] = step
+            step = step &* max(shape[k], 1)
+        }
+        return strides
+    }
+
     /// `[768, 3072]` → `"[768, 3072]"`, the form used in every message and table.
     public static func describe(_ shape: [Int]) -> String {
         "[" + shape.map(String.init).joined(separator: ", ") + "]"

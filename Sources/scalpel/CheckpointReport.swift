@@ -29,7 +29,7 @@ enum CheckpointReport {
         }
         for (key, value) in checkpoint.metadata { rows.append(("metadata", "\(key) = \(value)")) }
         for (key, value) in checkpoint.indexMetadata { rows.append(("index metadata", "\(key) = \(value)")) }
-        if checkpoint.format == .safetensorsIndex {
+        if checkpoint.format == .safetensorsIndex || checkpoint.format == .pytorchIndex {
             for file in checkpoint.files {
                 rows.append(("shard", "\(file.path)  \(Format.plural(file.tensorCount, "tensor")), \(Format.bytes(file.size))"))
             }
@@ -60,7 +60,7 @@ enum CheckpointReport {
             })),
             ("metadata", .object(checkpoint.metadata.map { ($0.0, .string($0.1)) })),
         ]
-        if checkpoint.format == .safetensorsIndex {
+        if checkpoint.format == .safetensorsIndex || checkpoint.format == .pytorchIndex {
             members.append(("index_metadata", .object(checkpoint.indexMetadata.map { ($0.0, .string($0.1)) })))
             members.append(("shards", .array(checkpoint.files.map {
                 .object([("path", .string($0.path)), ("tensor_count", .integer($0.tensorCount)), ("bytes", .integer($0.size))])
