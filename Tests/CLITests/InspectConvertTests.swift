@@ -112,7 +112,7 @@ struct InspectConvertTests {
             (["inspect", folder + "/missing.safetensors"], "missing.safetensors: no such file or folder"),
             (["convert", model, folder + "/out.safetensors", "--dtype", "i8"], "--dtype must be one of"),
             (["convert", model, folder + "/out.safetensors", "--shard-size", "lots"], "--shard-size must be a positive size"),
-            (["convert", model, folder + "/out.bin"], "writing .bin files is not supported"),
+            (["convert", model, folder + "/out.ckpt"], "writing .ckpt files is not supported"),
             (["convert", model, folder + "/no/such/folder/out.safetensors"], "does not exist"),
             (["frobnicate"], "Unexpected argument"),
         ]
