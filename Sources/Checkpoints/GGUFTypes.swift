@@ -24,18 +24,10 @@ enum GGMLType {
     }
 
     static func code(_ dtype: DType) -> UInt32? {
-        switch dtype {
-        case .f32: return 0
-        case .f16: return 1
-        case .i8: return 24
-        case .i16: return 25
-        case .i32: return 26
-        case .i64: return 27
-        case .f64: return 28
-        case .bf16: return 30
-        default: return nil
-        }
+        plainCodes.first { self.dtype($0) == dtype }
     }
+
+    static let plainCodes: [UInt32] = [0, 1, 24, 25, 26, 27, 28, 30]
 
     /// The quantized types (gguf-py 0.19's table), for listing and for bounds checks.
     static let quantized: [UInt32: Info] = [

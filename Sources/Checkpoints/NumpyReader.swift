@@ -82,34 +82,13 @@ enum NumpyReader {
     /// The elements of `data` (as the header lays them out) in C order, little-endian.
     static func cOrder(_ data: UnsafeRawBufferPointer, _ header: NumpyHeader) -> TensorView {
         let size = header.dtype.size
+        let strides = header.fortranOrder ? StridedGather.fortranStrides(header.shape) : Shape.contiguousStrides(header.shape)
+        let view = StridedGather.gather(data, dtype: header.dtype, shape: header.shape, strides: strides, offset: 0)
+        guard header.bigEndian else { return view }
         return TensorView.make(dtype: header.dtype, shape: header.shape) { out in
-            let count = header.byteCount / max(size, 1)
-            if header.fortranOrder, header.shape.count > 1 {
-                // Walk the C-order index like an odometer, tracking the Fortran offset.
-                let shape = header.shape
-                var fortranStrides = [Int](repeating: 1, count: shape.count)
-                for k in 1..<shape.count { fortranStrides[k] = fortranStrides[k - 1] * shape[k - 1] }
-                var index = [Int](repeating: 0, count: shape.count)
-                var source = 0
-                for element in 0..<count {
-                    for p in 0..<size { out[element * size + p] = data[source * size + p] }
-                    var k = shape.count - 1
-                    while k >= 0 {
-                        index[k] += 1
-                        source += fortranStrides[k]
-                        if index[k] < shape[k] { break }
-                        source -= fortranStrides[k] * shape[k]
-                        index[k] = 0
-                        k -= 1
-                    }
-                }
-            } else {
-                out.copyMemory(from: UnsafeRawBufferPointer(rebasing: data[0..<header.byteCount]))
-            }
-            if header.bigEndian {
-                for element in 0..<count {
-                    for p in 0..<(size / 2) { out.swapAt(element * size + p, element * size + size - 1 - p) }
-                }
+            view.withBytes { out.copyMemory(from: $0) }
+            for element in 0..<(out.count / size) {
+                for p in 0..<(size / 2) { out.swapAt(element * size + p, element * size + size - 1 - p) }
             }
         }
     }

@@ -61,7 +61,7 @@ enum PyTorchReader {
                                            offset: member.dataOffset + record.offset * size, byteCount: byteCount))
             } else {
                 let source = UnsafeRawBufferPointer(rebasing: mapping.bytes[member.dataOffset..<(member.dataOffset + member.compressedSize)])
-                decoded[name] = gather(source, record, name: name)
+                decoded[name] = StridedGather.gather(source, dtype: storage.dtype, shape: record.shape, strides: record.stride, offset: record.offset)
                 tensors.append(TensorEntry(name: name, dtype: storage.dtype, shape: record.shape, fileIndex: 0, offset: 0, byteCount: byteCount))
             }
         }
@@ -105,28 +105,6 @@ enum PyTorchReader {
         var seen = Set<String>()
         for (name, _) in found where !seen.insert(name).inserted {
             throw CheckpointError(path, "tensor name \"\(name)\" appears twice in the state dict")
-        }
-    }
-
-    /// A strided view's elements in C order.
-    static func gather(_ storage: UnsafeRawBufferPointer, _ record: RestrictedUnpickler.TensorRecord, name: String) -> TensorView {
-        let size = record.storage.dtype.size
-        return TensorView.make(dtype: record.storage.dtype, shape: record.shape) { out in
-            let count = out.count / size
-            var index = [Int](repeating: 0, count: record.shape.count)
-            var source = record.offset
-            for element in 0..<count {
-                for p in 0..<size { out[element * size + p] = storage[source * size + p] }
-                var k = record.shape.count - 1
-                while k >= 0 {
-                    index[k] += 1
-                    source += record.stride[k]
-                    if index[k] < record.shape[k] { break }
-                    source -= record.stride[k] * record.shape[k]
-                    index[k] = 0
-                    k -= 1
-                }
-            }
         }
     }
 }

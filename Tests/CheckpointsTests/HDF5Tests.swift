@@ -14,12 +14,9 @@ struct HDF5Tests {
     }
 
     static func manifest(of checkpoint: Checkpoint, changing changed: Set<String> = []) -> JSONValue {
-        .object([("tensors", .object(checkpoint.tensors.map { entry in
-            var view = checkpoint.view(entry)
-            if changed.contains(entry.name) { view = Self.bumped(view) }
-            return (entry.name, .object([("dtype", .string(entry.dtype.rawValue)), ("shape", .array(entry.shape.map { .integer($0) })),
-                                         ("hex", .string(NumpyTests.hex(view)))]))
-        }))])
+        TensorManifest.json(checkpoint.tensors.map { entry in
+            (entry.name, changed.contains(entry.name) ? Self.bumped(checkpoint.view(entry)) : checkpoint.view(entry))
+        })
     }
 
     /// `view` with its first element's lowest byte flipped.
@@ -35,14 +32,7 @@ struct HDF5Tests {
         for (file, expected) in try #require(manifest.objectMembers) {
             let checkpoint = try Checkpoint.open(folder + "/" + file)
             #expect(checkpoint.format == .hdf5)
-            let want = try #require(expected["tensors"]?.objectMembers)
-            #expect(checkpoint.tensors.map(\.name).sorted() == want.map(\.0).sorted(), "\(file)")
-            for (name, tensor) in want {
-                let view = try checkpoint.view(named: name)
-                #expect(view.dtype.rawValue == tensor["dtype"]?.stringValue, "\(file) \(name)")
-                #expect(view.shape == tensor["shape"]?.arrayValue?.compactMap(\.intValue), "\(file) \(name)")
-                #expect(NumpyTests.hex(view) == tensor["hex"]?.stringValue, "\(file) \(name)")
-            }
+            try TensorManifest.expectMatches(checkpoint, expected["tensors"], file)
         }
         // Keras 2 order: layer by layer, kernel before bias, weight_names split in two chunks.
         let keras2 = try Checkpoint.open(folder + "/keras2.h5")
@@ -75,17 +65,13 @@ struct HDF5Tests {
         let path = folder + "/model.h5"
         try CheckpointWriter.write(tensors.map { OutputTensor(name: "group/" + $0.0, view: $0.1) }, metadata: [("format", "pt")],
                                    format: .hdf5, to: path)
-        let manifest = JSONValue.object([("tensors", .object(tensors.map { name, view in
-            ("group/" + name, .object([("dtype", .string(view.dtype.rawValue)), ("shape", .array(view.shape.map { .integer($0) })),
-                                       ("hex", .string(NumpyTests.hex(view)))]))
-        }))])
-        try Fixtures.write(Array(manifest.serialized.utf8), to: folder + "/manifest.json")
+        try TensorManifest.write(tensors.map { ("group/" + $0.0, $0.1) }, to: folder + "/manifest.json")
         let result = try Python.run(["hdf5_interop.py", "check", path, folder + "/manifest.json"])
         #expect(result.status == 0, "\(result.output)")
         let reread = try Checkpoint.open(path)
         #expect(reread.metadata.contains { $0 == ("format", "pt") })
         for (name, view) in tensors {
-            #expect(NumpyTests.hex(try reread.view(named: "group/" + name)) == NumpyTests.hex(view), "\(name)")
+            #expect(TensorManifest.hex(try reread.view(named: "group/" + name)) == TensorManifest.hex(view), "\(name)")
         }
     }
 

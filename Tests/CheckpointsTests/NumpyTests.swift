@@ -8,8 +8,6 @@ import Tensors
 /// in Scalpel with identical bytes, files Scalpel writes load in np.load, and damaged or
 /// hostile files are refused with the file and the problem named.
 struct NumpyTests {
-    static func hex(_ view: TensorView) -> String { view.bytes.map { String(format: "%02x", $0) }.joined() }
-
     @Test func filesNumpyWritesReadInScalpel() throws {
         let folder = try Fixtures.scratchFolder()
         let result = try Python.run(["numpy_interop.py", "write", folder])
@@ -18,14 +16,7 @@ struct NumpyTests {
         for (file, expected) in try #require(manifest.objectMembers) {
             let checkpoint = try Checkpoint.open(folder + "/" + file)
             #expect(checkpoint.format == (file.hasSuffix(".npz") ? .npz : .numpy))
-            let wantTensors = try #require(expected["tensors"]?.objectMembers)
-            #expect(checkpoint.tensors.map(\.name).sorted() == wantTensors.map(\.0).sorted(), "\(file)")
-            for (name, want) in wantTensors {
-                let view = try checkpoint.view(named: name)
-                #expect(view.dtype.rawValue == want["dtype"]?.stringValue, "\(file) \(name)")
-                #expect(view.shape == want["shape"]?.arrayValue?.compactMap(\.intValue), "\(file) \(name)")
-                #expect(Self.hex(view) == want["hex"]?.stringValue, "\(file) \(name)")
-            }
+            try TensorManifest.expectMatches(checkpoint, expected["tensors"], file)
         }
     }
 
@@ -37,17 +28,13 @@ struct NumpyTests {
         if name.hasSuffix(".npy") { tensors = [("single", tensors[1].1)] }
         let outputs = tensors.map { OutputTensor(name: $0.0, view: $0.1) }
         try CheckpointWriter.write(outputs, metadata: [], format: CheckpointWriter.format(forOutput: path)!, to: path)
-        let manifest = JSONValue.object([("tensors", .object(tensors.map { name, view in
-            (name, .object([("dtype", .string(view.dtype.rawValue)), ("shape", .array(view.shape.map { .integer($0) })),
-                            ("hex", .string(Self.hex(view)))]))
-        }))])
-        try Fixtures.write(Array(manifest.serialized.utf8), to: folder + "/manifest.json")
+        try TensorManifest.write(tensors, to: folder + "/manifest.json")
         let result = try Python.run(["numpy_interop.py", "check", path, folder + "/manifest.json"])
         #expect(result.status == 0, "\(result.output)")
         // And back: Scalpel reads its own file with the same bytes, viewed in place.
         let reread = try Checkpoint.open(path)
         for (tensorName, view) in tensors {
-            #expect(Self.hex(try reread.view(named: tensorName)) == Self.hex(view))
+            #expect(TensorManifest.hex(try reread.view(named: tensorName)) == TensorManifest.hex(view))
         }
     }
 

@@ -20,7 +20,7 @@ struct PyTorchTests {
         for entry in expected.tensors {
             let view = try checkpoint.view(named: entry.name)
             #expect(view.dtype == entry.dtype && view.shape == entry.shape, "\(entry.name)")
-            #expect(NumpyTests.hex(view) == NumpyTests.hex(expected.view(entry)), "\(entry.name)")
+            #expect(TensorManifest.hex(view) == TensorManifest.hex(expected.view(entry)), "\(entry.name)")
         }
     }
 
@@ -42,14 +42,9 @@ struct PyTorchTests {
         let path = folder + "/model.bin"
         let outputs = source.tensors.map { OutputTensor(name: $0.name, view: source.view($0)) }
         try CheckpointWriter.write(outputs, metadata: [], format: .pytorch, extras: source.extras, to: path)
-        let manifest = JSONValue.object([
-            ("tensors", .object(source.tensors.map { entry in
-                (entry.name, .object([("dtype", .string(entry.dtype.rawValue)), ("shape", .array(entry.shape.map { .integer($0) })),
-                                      ("hex", .string(NumpyTests.hex(source.view(entry))))]))
-            })),
-            ("tied", .array([.array([.string("encoder.weight"), .string("decoder.weight")])])),
-        ])
-        try Fixtures.write(Array(manifest.serialized.utf8), to: folder + "/manifest.json")
+        try TensorManifest.write(source.tensors.map { ($0.name, source.view($0)) },
+                                 extra: [("tied", .array([.array([.string("encoder.weight"), .string("decoder.weight")])]))],
+                                 to: folder + "/manifest.json")
         let result = try Python.run(["pytorch_interop.py", "check", path, folder + "/manifest.json"])
         #expect(result.status == 0, "\(result.output)")
         // Says whether torch.load itself ran (it does where torch is installed).
