@@ -3,8 +3,9 @@
 #
 # Until the training issues land it exercises what Scalpel does today: inspect the real
 # checkpoint, convert it to bf16, reshard it as Hugging Face lays large models out, join the
-# shards again into a file byte-identical to the original, and take a patch through create,
-# audit, apply, diff and revert. Outputs go to .cache/main-job/.
+# shards again into a file byte-identical to the original, take a patch through create,
+# audit, apply, diff and revert, round-trip the model through the other checkpoint formats,
+# and merge two updates. Outputs go to .cache/main-job/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scalpel=.build/release/scalpel
@@ -41,4 +42,20 @@ echo; echo "--- a simulated SPU-shaped update: create, audit, apply, diff, rever
 "$scalpel" diff "$out/minilm-patched.safetensors" "$out/minilm-updated.safetensors" | tail -1
 "$scalpel" revert "$out/minilm-patched.safetensors" "$out/update.spatch" -o "$out/minilm-reverted.safetensors"
 "$scalpel" diff "$out/minilm-reverted.safetensors" "$model" | tail -1
+
+# The same model in the formats other frameworks write, and the same patch applied to one.
+echo; echo "--- the model as PyTorch, NumPy, GGUF and HDF5, and back: identical tensors ---"
+for ext in bin npz gguf h5; do
+    "$scalpel" convert "$model" "$out/minilm.$ext"
+    "$scalpel" convert "$out/minilm.$ext" "$out/minilm-from-$ext.safetensors"
+    echo "$ext: $("$scalpel" diff "$out/minilm-from-$ext.safetensors" "$model" | tail -1)"
+done
+"$scalpel" apply "$out/minilm.bin" "$out/update.spatch" -o "$out/minilm-patched.bin"
+"$scalpel" diff "$out/minilm-patched.bin" "$out/minilm-updated.safetensors" | tail -1
+
+echo; echo "--- two updates merged with TIES ---"
+.venv/bin/python Samples/benchmarks/make_spu_update.py "$model" "$out/minilm-updated-2.safetensors" --step 1e-3 --seed 2
+"$scalpel" create "$model" "$out/minilm-updated-2.safetensors" -o "$out/update-2.spatch" --task second-update
+"$scalpel" merge --plan "$out/update.spatch" "$out/update-2.spatch"
+"$scalpel" merge "$out/update.spatch" "$out/update-2.spatch" --base "$model" --method ties --density 0.05 -o "$out/merged.spatch"
 echo; echo "main job done; outputs in $out/"
