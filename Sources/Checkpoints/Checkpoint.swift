@@ -103,6 +103,12 @@ public final class Checkpoint: @unchecked Sendable {
         }
     }
 
+    /// Tells the kernel the files will be read front to back (read-ahead), for commands that
+    /// read every tensor.
+    public func expectSequentialReads() {
+        for file in files { file.mapping.advise(.sequential) }
+    }
+
     /// The tensors decoded into memory when opened, by name (for combining shards).
     var decodedViews: [String: TensorView] { decoded }
 

@@ -1,4 +1,6 @@
 import Checkpoints
+import Dispatch
+import Foundation
 import Tensors
 
 /// What `inspect` prints, as text for people and JSON for programs.
@@ -14,7 +16,20 @@ enum CheckpointReport {
         return order.map { ($0, counts[$0]!.0, counts[$0]!.1) }
     }
 
-    static func text(_ checkpoint: Checkpoint, listTensors: Bool) -> String {
+    /// Every tensor's statistics, computed two tensors at a time (one per core), each
+    /// tensor's pages released once read so memory stays bounded.
+    static func statistics(_ checkpoint: Checkpoint) -> [TensorStatistics?] {
+        let results = StatisticsSlots(count: checkpoint.tensors.count)
+        checkpoint.expectSequentialReads()
+        DispatchQueue.concurrentPerform(iterations: checkpoint.tensors.count) { i in
+            let entry = checkpoint.tensors[i]
+            results.set(i, TensorStatistics.of(checkpoint.view(entry)))
+            checkpoint.releasePages(of: entry)
+        }
+        return results.values
+    }
+
+    static func text(_ checkpoint: Checkpoint, listTensors: Bool, statistics: [TensorStatistics?]? = nil) -> String {
         var out = "\(checkpoint.path)\n"
         var rows: [(String, String)] = [
             ("format", checkpoint.format.displayName),
@@ -38,16 +53,26 @@ enum CheckpointReport {
         for (key, value) in rows { out += "  " + key.padding(keyWidth) + "  " + value + "\n" }
         guard listTensors, !checkpoint.tensors.isEmpty || !checkpoint.opaqueTensors.isEmpty else { return out }
         out += "\n"
-        var table: [[String]] = [["name", "dtype", "shape", "bytes"]]
-        table += checkpoint.tensors.map {
-            [$0.name, $0.dtype.rawValue, Shape.describe($0.shape), Format.bytes($0.byteCount)]
+        var table: [[String]] = [["name", "dtype", "shape", "bytes"] + (statistics == nil ? [] : ["min", "max", "mean", "std", "NaN", "inf"])]
+        table += checkpoint.tensors.enumerated().map { i, entry in
+            var row = [entry.name, entry.dtype.rawValue, Shape.describe(entry.shape), Format.bytes(entry.byteCount)]
+            if let statistics {
+                if let s = statistics[i], s.finiteCount > 0 {
+                    row += [s.minimum, s.maximum, s.mean, s.standardDeviation].map { String(format: "%.4g", $0) } + [Format.count(s.nanCount), Format.count(s.infinityCount)]
+                } else if let s = statistics[i] {
+                    row += ["", "", "", "", Format.count(s.nanCount), Format.count(s.infinityCount)]
+                } else {
+                    row += ["(opaque)", "", "", "", "", ""]
+                }
+            }
+            return row
         }
         table += checkpoint.opaqueTensors.map { [$0.name, $0.typeName, Shape.describe($0.shape), Format.bytes($0.byteCount)] }
-        out += Format.table(table, rightAligned: [3])
+        out += Format.table(table, rightAligned: statistics == nil ? [3] : [3, 4, 5, 6, 7, 8, 9])
         return out
     }
 
-    static func json(_ checkpoint: Checkpoint) -> JSONValue {
+    static func json(_ checkpoint: Checkpoint, statistics: [TensorStatistics?]? = nil) -> JSONValue {
         var members: [(String, JSONValue)] = [
             ("path", .string(checkpoint.path)),
             ("format", .string(checkpoint.format.rawValue)),
@@ -66,7 +91,7 @@ enum CheckpointReport {
                 .object([("path", .string($0.path)), ("tensor_count", .integer($0.tensorCount)), ("bytes", .integer($0.size))])
             })))
         }
-        members.append(("tensors", .array(checkpoint.tensors.map { tensor in
+        members.append(("tensors", .array(checkpoint.tensors.enumerated().map { i, tensor in
             var fields: [(String, JSONValue)] = [
                 ("name", .string(tensor.name)),
                 ("dtype", .string(tensor.dtype.rawValue)),
@@ -74,6 +99,13 @@ enum CheckpointReport {
                 ("bytes", .integer(tensor.byteCount)),
             ]
             if checkpoint.files.count > 1 { fields.append(("shard", .integer(tensor.fileIndex))) }
+            if let s = statistics?[i] {
+                func number(_ x: Double) -> JSONValue { x.isFinite ? .number(x) : .null }
+                fields.append(("stats", .object([
+                    ("min", number(s.minimum)), ("max", number(s.maximum)), ("mean", number(s.mean)),
+                    ("std", number(s.standardDeviation)), ("nan", .integer(s.nanCount)), ("inf", .integer(s.infinityCount)),
+                ])))
+            }
             return .object(fields)
         })))
         if !checkpoint.opaqueTensors.isEmpty {
@@ -84,4 +116,20 @@ enum CheckpointReport {
         }
         return .object(members)
     }
+}
+
+/// Results of a concurrent loop, one slot per tensor.
+final class StatisticsSlots: @unchecked Sendable {
+    private var slots: [TensorStatistics?]
+    private let lock = NSLock()
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    func set(_ index: Int, _ value: TensorStatistics?) {
+        lock.lock()
+        slots[index] = value
+        lock.unlock()
+    }
+
+    var values: [TensorStatistics?] { lock.lock(); defer { lock.unlock() }; return slots }
 }

@@ -6,7 +6,11 @@ struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
         abstract: "Show a checkpoint's tensors, dtypes, parameter count and metadata.",
-        discussion: "Reads headers only: inspecting a multi-gigabyte file does not read its data.")
+        discussion: """
+            Reads headers only: inspecting a multi-gigabyte file does not read its data. \
+            --stats reads every tensor and adds, per tensor, the minimum, maximum, mean and \
+            standard deviation of its finite values and its count of NaN and infinite values.
+            """)
 
     @Argument(help: "A checkpoint file, a *.safetensors.index.json, or a folder holding one.")
     var model: String
@@ -17,12 +21,20 @@ struct InspectCommand: ParsableCommand {
     @Flag(name: .long, help: "Summary only, without the per-tensor table.")
     var summary = false
 
+    @Flag(name: .long, help: "Read every tensor: value statistics and NaN / infinity counts.")
+    var stats = false
+
+    func validate() throws {
+        if stats, summary { throw ValidationError("--stats adds to the per-tensor table; it does not combine with --summary") }
+    }
+
     func run() throws {
         let checkpoint = try Checkpoint.open(model, allowingOpaqueTensors: true)
+        let statistics = stats ? CheckpointReport.statistics(checkpoint) : nil
         if json {
-            print(CheckpointReport.json(checkpoint).pretty())
+            print(CheckpointReport.json(checkpoint, statistics: statistics).pretty())
         } else {
-            print(CheckpointReport.text(checkpoint, listTensors: !summary), terminator: "")
+            print(CheckpointReport.text(checkpoint, listTensors: !summary, statistics: statistics), terminator: "")
         }
     }
 }
