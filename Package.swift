@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "Tensors", targets: ["Tensors"]),
         .library(name: "Checkpoints", targets: ["Checkpoints"]),
         .library(name: "Patches", targets: ["Patches"]),
+        .library(name: "Models", targets: ["Models"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -46,6 +47,9 @@ let package = Package(
             name: "Checkpoints",
             dependencies: ["Tensors", "CZlib", "CHDF5"]),
         .target(
+            name: "Models",
+            dependencies: ["Checkpoints", "Tensors"]),
+        .target(
             name: "Patches",
             dependencies: [
                 "Checkpoints", "Tensors",
@@ -72,6 +76,9 @@ let package = Package(
         .testTarget(
             name: "PatchesTests",
             dependencies: ["Patches", "Checkpoints", "Tensors", "TestSupport"]),
+        .testTarget(
+            name: "ModelsTests",
+            dependencies: ["Models", "Checkpoints", "Tensors", "TestSupport"]),
         .testTarget(
             name: "CLITests",
             // Depending on the executable makes `swift test` build it; the tests run it.

