@@ -2,9 +2,9 @@
 // Scalpel: task-local updates of foundation models, shipped as lossless sparse patches.
 //
 // Targets follow the layering of the design (arrows point down only):
-//   scalpel (CLI) → Patches → Checkpoints → Tensors → CBLAS / CZstd / CHDF5
+//   scalpel (CLI) → Patches / Models → Checkpoints → Tensors → CBLAS / CZstd / CHDF5
 //   (Checkpoints also reads zip containers, .npz and PyTorch, through CZlib.)
-// Later layers (Models, Relevance, Training) join as their issues land.
+// Later layers (Relevance, Training) join as their issues land.
 import PackageDescription
 
 let package = Package(
@@ -58,7 +58,7 @@ let package = Package(
         .executableTarget(
             name: "scalpel",
             dependencies: [
-                "Patches", "Checkpoints", "Tensors",
+                "Patches", "Models", "Checkpoints", "Tensors",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

@@ -1,0 +1,208 @@
+import Checkpoints
+import Foundation
+import Tensors
+
+/// A BERT encoder (Hugging Face naming, with or without the `bert.` prefix) loaded from a
+/// checkpoint, its weights in Float32 (16-bit weights are widened exactly).
+public final class BertModel: @unchecked Sendable {
+    public struct Configuration: Sendable, Equatable {
+        public var prefix: String
+        public var layers: Int
+        public var hidden: Int
+        public var heads: Int
+        public var intermediate: Int
+        public var vocabulary: Int
+        public var maxPositions: Int
+        public var typeVocabulary: Int
+        public var layerNormEpsilon: Float
+    }
+
+    struct Layer {
+        let query: Linear, key: Linear, value: Linear, attentionOutput: Linear
+        let attentionNorm: Norm
+        let intermediate: Linear, output: Linear
+        let outputNorm: Norm
+    }
+
+    struct Linear {
+        let weight: [Float]
+        let bias: [Float]
+        let inWidth: Int
+        let outWidth: Int
+    }
+
+    struct Norm {
+        let gamma: [Float]
+        let beta: [Float]
+    }
+
+    public let configuration: Configuration
+    let wordEmbeddings: [Float]
+    let positionEmbeddings: [Float]
+    let typeEmbeddings: [Float]
+    let embeddingNorm: Norm
+    let layers: [Layer]
+
+    /// Loads the encoder from `checkpoint`; the configuration comes from the tensor shapes and,
+    /// when given, the `config.json` beside the weights (which alone knows the head count and
+    /// the LayerNorm epsilon; without it BERT's conventions apply: 64-wide heads, 1e-12).
+    public init(checkpoint: Checkpoint, configFile: String? = nil) throws {
+        let configuration = try Self.configuration(of: checkpoint, configFile: configFile)
+        self.configuration = configuration
+        let p = configuration.prefix
+        func load(_ name: String, _ shape: [Int]) throws -> [Float] {
+            guard let entry = checkpoint.entry(named: p + name) else {
+                throw ModelError(checkpoint.path, "BERT tensor \"\(p + name)\" is missing")
+            }
+            guard entry.shape == shape else {
+                throw ModelError(checkpoint.path, "BERT tensor \"\(p + name)\" is \(Shape.describe(entry.shape)), expected \(Shape.describe(shape)) from the other tensors and the configuration")
+            }
+            guard entry.dtype.isFloatingPoint else {
+                throw ModelError(checkpoint.path, "BERT tensor \"\(p + name)\" is \(entry.dtype.rawValue), not floating point")
+            }
+            return checkpoint.view(entry).floatValues()
+        }
+        let h = configuration.hidden, f = configuration.intermediate
+        func linear(_ name: String, _ out: Int, _ inWidth: Int) throws -> Linear {
+            Linear(weight: try load(name + ".weight", [out, inWidth]), bias: try load(name + ".bias", [out]), inWidth: inWidth, outWidth: out)
+        }
+        func norm(_ name: String) throws -> Norm { Norm(gamma: try load(name + ".weight", [h]), beta: try load(name + ".bias", [h])) }
+        wordEmbeddings = try load("embeddings.word_embeddings.weight", [configuration.vocabulary, h])
+        positionEmbeddings = try load("embeddings.position_embeddings.weight", [configuration.maxPositions, h])
+        typeEmbeddings = try load("embeddings.token_type_embeddings.weight", [configuration.typeVocabulary, h])
+        embeddingNorm = try norm("embeddings.LayerNorm")
+        layers = try (0..<configuration.layers).map { i in
+            let l = "encoder.layer.\(i)."
+            return Layer(query: try linear(l + "attention.self.query", h, h), key: try linear(l + "attention.self.key", h, h),
+                         value: try linear(l + "attention.self.value", h, h), attentionOutput: try linear(l + "attention.output.dense", h, h),
+                         attentionNorm: try norm(l + "attention.output.LayerNorm"),
+                         intermediate: try linear(l + "intermediate.dense", f, h), output: try linear(l + "output.dense", h, f),
+                         outputNorm: try norm(l + "output.LayerNorm"))
+        }
+    }
+
+    /// The configuration the tensors and `config.json` describe.
+    static func configuration(of checkpoint: Checkpoint, configFile: String?) throws -> Configuration {
+        let names = checkpoint.tensors.map(\.name)
+        guard let embedding = names.first(where: { $0.hasSuffix("embeddings.word_embeddings.weight") }) else {
+            let sample = names.prefix(5).joined(separator: ", ")
+            throw ModelError(checkpoint.path, "not a BERT checkpoint: no embeddings.word_embeddings.weight among its \(names.count) tensors (\(sample)\(names.count > 5 ? ", ..." : ""))")
+        }
+        let prefix = String(embedding.dropLast("embeddings.word_embeddings.weight".count))
+        guard let word = checkpoint.entry(named: embedding), word.shape.count == 2,
+              let position = checkpoint.entry(named: prefix + "embeddings.position_embeddings.weight"), position.shape.count == 2,
+              let type = checkpoint.entry(named: prefix + "embeddings.token_type_embeddings.weight"), type.shape.count == 2,
+              let intermediate = checkpoint.entry(named: prefix + "encoder.layer.0.intermediate.dense.weight"), intermediate.shape.count == 2 else {
+            throw ModelError(checkpoint.path, "BERT embeddings or the first layer's tensors are missing or not matrices")
+        }
+        var layers = 0
+        while checkpoint.entry(named: prefix + "encoder.layer.\(layers).attention.self.query.weight") != nil { layers += 1 }
+        let hidden = word.shape[1]
+        var configuration = Configuration(prefix: prefix, layers: layers, hidden: hidden, heads: max(1, hidden / 64),
+                                          intermediate: intermediate.shape[0], vocabulary: word.shape[0], maxPositions: position.shape[0],
+                                          typeVocabulary: type.shape[0], layerNormEpsilon: 1e-12)
+        if let configFile, let data = FileManager.default.contents(atPath: configFile) {
+            guard let json = try? JSONValue.parse(String(decoding: data, as: UTF8.self)) else {
+                throw ModelError(configFile, "is not valid JSON")
+            }
+            if let heads = json["num_attention_heads"]?.intValue { configuration.heads = heads }
+            if case .number(let eps)? = json["layer_norm_eps"] { configuration.layerNormEpsilon = Float(eps) }
+            if let act = json["hidden_act"]?.stringValue, act != "gelu" {
+                throw ModelError(configFile, "hidden_act \"\(act)\" is not supported (BERT's erf GELU, \"gelu\", is)")
+            }
+        }
+        guard configuration.heads > 0, hidden % configuration.heads == 0 else {
+            throw ModelError(checkpoint.path, "hidden size \(hidden) does not split into \(configuration.heads) attention heads")
+        }
+        return configuration
+    }
+
+    /// The last hidden state of a batch of token-id sequences, padded to the longest:
+    /// [batch · length × hidden], and the padding mask (1 for tokens).
+    public func forward(_ batch: [[Int32]]) throws -> (hidden: [Float], length: Int, mask: [Float]) {
+        let c = configuration
+        let length = batch.map(\.count).max() ?? 0
+        guard length <= c.maxPositions else {
+            throw ModelError("input", "a sequence of \(length) tokens is longer than the model's \(c.maxPositions) positions")
+        }
+        let rows = batch.count * length, h = c.hidden
+        guard rows > 0 else { return ([], length, []) }
+        var mask = [Float](repeating: 0, count: rows)
+        var x = [Float](repeating: 0, count: rows * h)
+        for (b, ids) in batch.enumerated() {
+            for t in 0..<length {
+                let id = t < ids.count ? Int(ids[t]) : 0
+                guard id >= 0, id < c.vocabulary else { throw ModelError("input", "token id \(id) is outside the vocabulary of \(c.vocabulary)") }
+                if t < ids.count { mask[b * length + t] = 1 }
+                let row = (b * length + t) * h
+                for i in 0..<h { x[row + i] = wordEmbeddings[id * h + i] + positionEmbeddings[t * h + i] + typeEmbeddings[i] }
+            }
+        }
+        var normed = [Float](repeating: 0, count: rows * h)
+        layerNorm(x, embeddingNorm, rows: rows, into: &normed)
+        x = normed
+        var q = [Float](repeating: 0, count: rows * h), k = q, v = q, context = q, projected = q
+        var inner = [Float](repeating: 0, count: rows * c.intermediate)
+        var scores = [Float](repeating: 0, count: length * length)
+        for layer in layers {
+            apply(layer.query, x, rows: rows, into: &q)
+            apply(layer.key, x, rows: rows, into: &k)
+            apply(layer.value, x, rows: rows, into: &v)
+            q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
+                scores.withUnsafeMutableBufferPointer { sp in context.withUnsafeMutableBufferPointer { cp in
+                    Kernels.attention(q: qp.baseAddress!, k: kp.baseAddress!, v: vp.baseAddress!, batch: batch.count, length: length,
+                                      width: h, heads: c.heads, keyMask: mask, scores: sp.baseAddress!, out: cp.baseAddress!)
+                } }
+            } } }
+            apply(layer.attentionOutput, context, rows: rows, into: &projected)
+            for i in 0..<(rows * h) { projected[i] += x[i] }
+            layerNorm(projected, layer.attentionNorm, rows: rows, into: &x)
+            apply(layer.intermediate, x, rows: rows, into: &inner)
+            inner.withUnsafeMutableBufferPointer { Kernels.gelu($0.baseAddress!, count: $0.count) }
+            apply(layer.output, inner, rows: rows, into: &projected)
+            for i in 0..<(rows * h) { projected[i] += x[i] }
+            layerNorm(projected, layer.outputNorm, rows: rows, into: &x)
+        }
+        return (x, length, mask)
+    }
+
+    /// Sentence embeddings as sentence-transformers computes them for this family: the mean of
+    /// the last hidden state over the tokens (padding excluded), L2-normalised.
+    public func embed(_ batch: [[Int32]]) throws -> [[Float]] {
+        let (hidden, length, mask) = try forward(batch)
+        let h = configuration.hidden
+        return (0..<batch.count).map { b in
+            var pooled = [Float](repeating: 0, count: h)
+            var count: Float = 0
+            for t in 0..<length where mask[b * length + t] != 0 {
+                count += 1
+                for i in 0..<h { pooled[i] += hidden[(b * length + t) * h + i] }
+            }
+            let scale = 1 / max(count, 1e-9)
+            for i in 0..<h { pooled[i] *= scale }
+            let norm = max(pooled.reduce(0) { $0 + $1 * $1 }.squareRoot(), 1e-12)
+            return pooled.map { $0 / norm }
+        }
+    }
+
+    func apply(_ linear: Linear, _ x: [Float], rows: Int, into out: inout [Float]) {
+        x.withUnsafeBufferPointer { xp in linear.weight.withUnsafeBufferPointer { wp in linear.bias.withUnsafeBufferPointer { bp in
+            out.withUnsafeMutableBufferPointer { op in
+                Kernels.linear(xp.baseAddress!, rows: rows, inWidth: linear.inWidth, weight: wp.baseAddress!, bias: bp.baseAddress!,
+                               outWidth: linear.outWidth, out: op.baseAddress!)
+            }
+        } } }
+    }
+
+    func layerNorm(_ x: [Float], _ norm: Norm, rows: Int, into out: inout [Float]) {
+        x.withUnsafeBufferPointer { xp in norm.gamma.withUnsafeBufferPointer { gp in norm.beta.withUnsafeBufferPointer { bp in
+            out.withUnsafeMutableBufferPointer { op in
+                Kernels.layerNorm(xp.baseAddress!, rows: rows, width: configuration.hidden, gamma: gp.baseAddress!, beta: bp.baseAddress!,
+                                  eps: configuration.layerNormEpsilon, out: op.baseAddress!)
+            }
+        } } }
+    }
+}
+
+/// A model that cannot be built or run from the given files.
+public typealias ModelError = FileError

@@ -1,0 +1,45 @@
+import Checkpoints
+import Foundation
+
+/// A sentence encoder ready to run: a BERT checkpoint and the tokenizer and settings beside it,
+/// found as Hugging Face / sentence-transformers folders keep them (`vocab.txt`,
+/// `config.json`, `tokenizer_config.json`'s `do_lower_case`, `sentence_bert_config.json`'s
+/// `max_seq_length`).
+public struct TextEncoder: Sendable {
+    public let model: BertModel
+    public let tokenizer: WordPieceTokenizer
+    public let path: String
+
+    public init(path: String) throws {
+        let checkpoint = try Checkpoint.open(path)
+        let folder = URL(fileURLWithPath: checkpoint.files.first?.path ?? checkpoint.path).deletingLastPathComponent().path
+        func file(_ name: String) -> String? {
+            let candidate = folder + "/" + name
+            return FileManager.default.fileExists(atPath: candidate) ? candidate : nil
+        }
+        func json(_ name: String) -> JSONValue? {
+            file(name).flatMap { FileManager.default.contents(atPath: $0) }.flatMap { try? JSONValue.parse(String(decoding: $0, as: UTF8.self)) }
+        }
+        guard let vocabulary = file("vocab.txt") else {
+            throw ModelError(path, "no vocab.txt beside the weights (in \(folder)): the tokenizer needs it")
+        }
+        model = try BertModel(checkpoint: checkpoint, configFile: file("config.json"))
+        var lowercase = true
+        if case .bool(let value)? = json("tokenizer_config.json")?["do_lower_case"] { lowercase = value }
+        let maxLength = json("sentence_bert_config.json")?["max_seq_length"]?.intValue ?? model.configuration.maxPositions
+        tokenizer = try WordPieceTokenizer(vocabularyFile: vocabulary, lowercase: lowercase, maxLength: min(maxLength, model.configuration.maxPositions))
+        self.path = checkpoint.path
+    }
+
+    /// Embeddings of `texts`, `batchSize` at a time, and each text's token count.
+    public func embed(_ texts: [String], batchSize: Int = 32) throws -> [(embedding: [Float], tokens: Int)] {
+        var out: [(embedding: [Float], tokens: Int)] = []
+        var start = 0
+        while start < texts.count {
+            let batch = texts[start..<min(texts.count, start + max(1, batchSize))].map(tokenizer.encode)
+            out += zip(try model.embed(batch), batch.map(\.count)).map { ($0, $1) }
+            start += batch.count
+        }
+        return out
+    }
+}
