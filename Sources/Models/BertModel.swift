@@ -117,16 +117,37 @@ public final class BertModel: @unchecked Sendable {
         return configuration
     }
 
+    /// What one layer's forward pass leaves for the backward pass.
+    struct LayerActivations {
+        var input: [Float], q: [Float], k: [Float], v: [Float], probabilities: [Float], context: [Float]
+        var attentionSum: [Float], attentionOutput: [Float], preActivation: [Float], activation: [Float], outputSum: [Float]
+    }
+
+    /// A forward pass: the last hidden state [batch · length × hidden], the padding mask (1 for
+    /// tokens) and, when recorded, every layer's activations.
+    struct Pass {
+        let hidden: [Float]
+        let length: Int
+        let mask: [Float]
+        let activations: [LayerActivations]
+    }
+
     /// The last hidden state of a batch of token-id sequences, padded to the longest:
     /// [batch · length × hidden], and the padding mask (1 for tokens).
     public func forward(_ batch: [[Int32]]) throws -> (hidden: [Float], length: Int, mask: [Float]) {
+        let pass = try run(batch, recordFrom: nil)
+        return (pass.hidden, pass.length, pass.mask)
+    }
+
+    /// The forward pass, recording the activations of layers `recordFrom` and above.
+    func run(_ batch: [[Int32]], recordFrom: Int?) throws -> Pass {
         let c = configuration
         let length = batch.map(\.count).max() ?? 0
         guard length <= c.maxPositions else {
             throw ModelError("input", "a sequence of \(length) tokens is longer than the model's \(c.maxPositions) positions")
         }
         let rows = batch.count * length, h = c.hidden
-        guard rows > 0 else { return ([], length, []) }
+        guard rows > 0 else { return Pass(hidden: [], length: length, mask: [], activations: []) }
         var mask = [Float](repeating: 0, count: rows)
         var x = [Float](repeating: 0, count: rows * h)
         for (b, ids) in batch.enumerated() {
@@ -141,37 +162,52 @@ public final class BertModel: @unchecked Sendable {
         var normed = [Float](repeating: 0, count: rows * h)
         layerNorm(x, embeddingNorm, rows: rows, into: &normed)
         x = normed
-        var q = [Float](repeating: 0, count: rows * h), k = q, v = q, context = q, projected = q
-        var inner = [Float](repeating: 0, count: rows * c.intermediate)
-        var scores = [Float](repeating: 0, count: length * length)
-        for layer in layers {
+        var q = [Float](repeating: 0, count: rows * h), k = q, v = q, context = q, attentionSum = q, outputSum = q
+        var inner = [Float](repeating: 0, count: rows * c.intermediate), activated = inner
+        var probabilities = [Float](repeating: 0, count: batch.count * c.heads * length * length)
+        var recorded: [LayerActivations] = []
+        for (index, layer) in layers.enumerated() {
+            let input = x
             apply(layer.query, x, rows: rows, into: &q)
             apply(layer.key, x, rows: rows, into: &k)
             apply(layer.value, x, rows: rows, into: &v)
             q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
-                scores.withUnsafeMutableBufferPointer { sp in context.withUnsafeMutableBufferPointer { cp in
+                probabilities.withUnsafeMutableBufferPointer { pp in context.withUnsafeMutableBufferPointer { cp in
                     Kernels.attention(q: qp.baseAddress!, k: kp.baseAddress!, v: vp.baseAddress!, batch: batch.count, length: length,
-                                      width: h, heads: c.heads, keyMask: mask, scores: sp.baseAddress!, out: cp.baseAddress!)
+                                      width: h, heads: c.heads, keyMask: mask, probabilities: pp.baseAddress!, out: cp.baseAddress!)
                 } }
             } } }
-            apply(layer.attentionOutput, context, rows: rows, into: &projected)
-            for i in 0..<(rows * h) { projected[i] += x[i] }
-            layerNorm(projected, layer.attentionNorm, rows: rows, into: &x)
+            apply(layer.attentionOutput, context, rows: rows, into: &attentionSum)
+            for i in 0..<(rows * h) { attentionSum[i] += x[i] }
+            layerNorm(attentionSum, layer.attentionNorm, rows: rows, into: &x)
+            let attentionOutput = x
             apply(layer.intermediate, x, rows: rows, into: &inner)
-            inner.withUnsafeMutableBufferPointer { Kernels.gelu($0.baseAddress!, count: $0.count) }
-            apply(layer.output, inner, rows: rows, into: &projected)
-            for i in 0..<(rows * h) { projected[i] += x[i] }
-            layerNorm(projected, layer.outputNorm, rows: rows, into: &x)
+            activated = inner
+            activated.withUnsafeMutableBufferPointer { Kernels.gelu($0.baseAddress!, count: $0.count) }
+            apply(layer.output, activated, rows: rows, into: &outputSum)
+            for i in 0..<(rows * h) { outputSum[i] += x[i] }
+            layerNorm(outputSum, layer.outputNorm, rows: rows, into: &x)
+            if let recordFrom, index >= recordFrom {
+                recorded.append(LayerActivations(input: input, q: q, k: k, v: v, probabilities: probabilities, context: context,
+                                                 attentionSum: attentionSum, attentionOutput: attentionOutput, preActivation: inner,
+                                                 activation: activated, outputSum: outputSum))
+            }
         }
-        return (x, length, mask)
+        return Pass(hidden: x, length: length, mask: mask, activations: recorded)
     }
 
     /// Sentence embeddings as sentence-transformers computes them for this family: the mean of
     /// the last hidden state over the tokens (padding excluded), L2-normalised.
     public func embed(_ batch: [[Int32]]) throws -> [[Float]] {
         let (hidden, length, mask) = try forward(batch)
+        return pool(hidden, length: length, mask: mask, count: batch.count).embeddings
+    }
+
+    /// Mean pooling and L2 normalisation; also the pooled vectors' norms (for the backward pass).
+    func pool(_ hidden: [Float], length: Int, mask: [Float], count batchCount: Int) -> (embeddings: [[Float]], norms: [Float], counts: [Float]) {
         let h = configuration.hidden
-        return (0..<batch.count).map { b in
+        var norms: [Float] = [], counts: [Float] = []
+        let embeddings = (0..<batchCount).map { b -> [Float] in
             var pooled = [Float](repeating: 0, count: h)
             var count: Float = 0
             for t in 0..<length where mask[b * length + t] != 0 {
@@ -181,8 +217,11 @@ public final class BertModel: @unchecked Sendable {
             let scale = 1 / max(count, 1e-9)
             for i in 0..<h { pooled[i] *= scale }
             let norm = max(pooled.reduce(0) { $0 + $1 * $1 }.squareRoot(), 1e-12)
+            norms.append(norm)
+            counts.append(max(count, 1e-9))
             return pooled.map { $0 / norm }
         }
+        return (embeddings, norms, counts)
     }
 
     func apply(_ linear: Linear, _ x: [Float], rows: Int, into out: inout [Float]) {

@@ -83,3 +83,42 @@ struct BertParityTests {
         } throws: { "\($0)".contains("attention.self.key.weight\" is [16, 32], expected [32, 32]") }
     }
 }
+
+/// Gradients of a scalar loss with respect to every first-MLP weight, against PyTorch's.
+struct BertGradientTests {
+    @Test func firstMLPGradientsMatchPyTorch() throws {
+        let checkpoint = try Checkpoint.open(DefaultModel.fixtures + "/tiny_bert.safetensors")
+        let model = try BertModel(checkpoint: checkpoint, configFile: DefaultModel.fixtures + "/tiny_bert_config.json")
+        let ids = try checkpoint.view(named: "expected.input_ids").withBytes { bytes in
+            (0..<(bytes.count / 8)).map { Int32(bytes.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self)) }
+        }
+        let mask = try checkpoint.view(named: "expected.attention_mask").withBytes { bytes in
+            (0..<(bytes.count / 8)).map { bytes.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self) }
+        }
+        let batch = (0..<2).map { b in (0..<7).compactMap { t in mask[b * 7 + t] == 1 ? ids[b * 7 + t] : nil } }
+        let direction = try checkpoint.view(named: "expected.loss_direction").floatValues()
+        // loss = Σ_b (e_b · d)², so dloss/de_b = 2 (e_b · d) d.
+        let (loss, gradients) = try model.firstMLPGradients(batch, layers: [0, 1]) { embeddings in
+            var total: Float = 0
+            let grads = embeddings.map { e -> [Float] in
+                let dot = zip(e, direction).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+                total += dot * dot
+                return direction.map { 2 * dot * $0 }
+            }
+            return (total, grads)
+        }
+        let expectedLoss = try checkpoint.view(named: "expected.loss").floatValues()[0]
+        #expect(abs(loss - expectedLoss) <= 1e-4 * max(1, abs(expectedLoss)), "\(loss) vs \(expectedLoss)")
+        for layer in 0..<2 {
+            let want = try checkpoint.view(named: "expected.grad.encoder.layer.\(layer).intermediate.dense.weight").floatValues()
+            let got = try #require(gradients[layer])
+            let scale = want.map { abs($0) }.max() ?? 1
+            let worst = zip(got, want).map { abs($0 - $1) }.max() ?? .infinity
+            #expect(got.count == want.count && worst <= 1e-3 * scale, "layer \(layer): largest difference \(worst) of \(scale)")
+        }
+        // Only the layers asked for get gradients; asking for the last stops the pass there.
+        let (_, last) = try model.firstMLPGradients(batch, layers: [1]) { e in (0, e.map { $0.map { _ in 1 } }) }
+        #expect(Set(last.keys) == [1])
+        #expect(throws: ModelError.self) { try model.firstMLPGradients(batch, layers: [2]) { e in (0, e) } }
+    }
+}
