@@ -62,6 +62,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
+        // Times the runtime for Samples/benchmarks/runtime.py (not a product; built with -c release).
+        .executableTarget(
+            name: "runtime-bench",
+            dependencies: ["Models"],
+            path: "Samples/benchmarks/RuntimeBench"),
+
         // Helpers shared by the test targets (running the reference Python).
         .target(
             name: "TestSupport",

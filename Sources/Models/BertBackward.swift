@@ -39,7 +39,6 @@ extension BertModel {
         var dx = dHidden
         var dSum = [Float](repeating: 0, count: rows * h), dAttention = dSum, dContext = dSum, dq = dSum, dk = dSum, dv = dSum
         var dInner = [Float](repeating: 0, count: rows * f)
-        var scratch = [Float](repeating: 0, count: pass.length * pass.length)
         for index in stride(from: c.layers - 1, through: earliest, by: -1) {
             let layer = layers[index], saved = pass.activations[index - earliest]
             // Output LayerNorm, then the residual: dx1 gets the sum's gradient directly.
@@ -70,13 +69,13 @@ extension BertModel {
             }
             saved.q.withUnsafeBufferPointer { q in saved.k.withUnsafeBufferPointer { k in saved.v.withUnsafeBufferPointer { v in
                 saved.probabilities.withUnsafeBufferPointer { p in dContext.withUnsafeBufferPointer { dOut in
-                    scratch.withUnsafeMutableBufferPointer { s in dq.withUnsafeMutableBufferPointer { dqp in
+                    dq.withUnsafeMutableBufferPointer { dqp in
                         dk.withUnsafeMutableBufferPointer { dkp in dv.withUnsafeMutableBufferPointer { dvp in
                             Kernels.attentionBackward(dOut: dOut.baseAddress!, q: q.baseAddress!, k: k.baseAddress!, v: v.baseAddress!,
                                                       probabilities: p.baseAddress!, batch: batch.count, length: pass.length, width: h,
-                                                      heads: c.heads, scratch: s.baseAddress!, dq: dqp.baseAddress!, dk: dkp.baseAddress!, dv: dvp.baseAddress!)
+                                                      heads: c.heads, dq: dqp.baseAddress!, dk: dkp.baseAddress!, dv: dvp.baseAddress!)
                         } }
-                    } }
+                    }
                 } }
             } } }
             // The layer's input: the residual plus the three projections' input gradients.

@@ -47,6 +47,7 @@ public final class BertModel: @unchecked Sendable {
     /// when given, the `config.json` beside the weights (which alone knows the head count and
     /// the LayerNorm epsilon; without it BERT's conventions apply: 64-wide heads, 1e-12).
     public init(checkpoint: Checkpoint, configFile: String? = nil) throws {
+        _ = Parallel.configureBlas
         let configuration = try Self.configuration(of: checkpoint, configFile: configFile)
         self.configuration = configuration
         let p = configuration.prefix
