@@ -46,7 +46,9 @@ public final class BertModel: @unchecked Sendable {
     /// Loads the encoder from `checkpoint`; the configuration comes from the tensor shapes and,
     /// when given, the `config.json` beside the weights (which alone knows the head count and
     /// the LayerNorm epsilon; without it BERT's conventions apply: 64-wide heads, 1e-12).
-    public init(checkpoint: Checkpoint, configFile: String? = nil) throws {
+    /// `replacements` stand in for the checkpoint's tensors of the same names (a patched
+    /// model computed in memory); they must have the same shapes.
+    public init(checkpoint: Checkpoint, configFile: String? = nil, replacements: [String: TensorView] = [:]) throws {
         _ = Parallel.configureBlas
         let configuration = try Self.configuration(of: checkpoint, configFile: configFile)
         self.configuration = configuration
@@ -61,7 +63,11 @@ public final class BertModel: @unchecked Sendable {
             guard entry.dtype.isFloatingPoint else {
                 throw ModelError(checkpoint.path, "BERT tensor \"\(p + name)\" is \(entry.dtype.rawValue), not floating point")
             }
-            return checkpoint.view(entry).floatValues()
+            let view = replacements[p + name] ?? checkpoint.view(entry)
+            guard view.shape == shape else {
+                throw ModelError(checkpoint.path, "BERT tensor \"\(p + name)\" is \(Shape.describe(view.shape)) after the patches, expected \(Shape.describe(shape))")
+            }
+            return view.floatValues()
         }
         let h = configuration.hidden, f = configuration.intermediate
         func linear(_ name: String, _ out: Int, _ inWidth: Int) throws -> Linear {

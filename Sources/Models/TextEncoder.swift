@@ -1,5 +1,6 @@
 import Checkpoints
 import Foundation
+import Tensors
 
 /// A sentence encoder ready to run: a BERT checkpoint and the tokenizer and settings beside it,
 /// found as Hugging Face / sentence-transformers folders keep them (`vocab.txt`,
@@ -10,8 +11,13 @@ public struct TextEncoder: Sendable {
     public let tokenizer: WordPieceTokenizer
     public let path: String
 
-    public init(path: String) throws {
-        let checkpoint = try Checkpoint.open(path)
+    /// `replacements`: tensors that stand in for the checkpoint's (see `BertModel`).
+    public init(path: String, replacements: [String: TensorView] = [:]) throws {
+        try self.init(checkpoint: Checkpoint.open(path), replacements: replacements)
+    }
+
+    public init(checkpoint: Checkpoint, replacements: [String: TensorView] = [:]) throws {
+        let path = checkpoint.path
         let folder = URL(fileURLWithPath: checkpoint.files.first?.path ?? checkpoint.path).deletingLastPathComponent().path
         func file(_ name: String) -> String? {
             let candidate = folder + "/" + name
@@ -23,7 +29,7 @@ public struct TextEncoder: Sendable {
         guard let vocabulary = file("vocab.txt") else {
             throw ModelError(path, "no vocab.txt beside the weights (in \(folder)): the tokenizer needs it")
         }
-        model = try BertModel(checkpoint: checkpoint, configFile: file("config.json"))
+        model = try BertModel(checkpoint: checkpoint, configFile: file("config.json"), replacements: replacements)
         var lowercase = true
         if case .bool(let value)? = json("tokenizer_config.json")?["do_lower_case"] { lowercase = value }
         let maxLength = json("sentence_bert_config.json")?["max_seq_length"]?.intValue ?? model.configuration.maxPositions

@@ -13,7 +13,7 @@ enum Format {
 
     /// "1 tensor", "3 tensors".
     static func plural(_ n: Int, _ noun: String) -> String {
-        "\(count(n)) \(noun)\(n == 1 ? "" : (noun.hasSuffix("ch") ? "es" : "s"))"
+        "\(count(n)) \(noun)\(n == 1 ? "" : (noun.hasSuffix("ch") || noun.hasSuffix("s") ? "es" : "s"))"
     }
 
     /// 22713216 → "22.7 M".

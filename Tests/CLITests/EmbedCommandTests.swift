@@ -32,3 +32,34 @@ struct EmbedCommandTests {
         #expect(notBert.status != 0 && notBert.stderr.contains("no vocab.txt beside the weights"), "\(notBert.stderr)")
     }
 }
+
+struct EvalCommandTests {
+    @Test func evalWithAPatchEqualsEvalOfThePatchedFile() throws {
+        let model = EmbedCommandTests.model
+        guard FileManager.default.fileExists(atPath: model + "/model.safetensors") else {
+            print("skipped: \(model) is missing (./test.sh fetches it)")
+            return
+        }
+        let task = URL(fileURLWithPath: model).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path + "/Samples/tasks/topics"
+        // A "tuned" model: every weight rounded through bf16, in a folder with the tokenizer files.
+        let folder = try CLI.scratchFolder()
+        for file in ["vocab.txt", "config.json", "tokenizer_config.json", "sentence_bert_config.json"] {
+            try FileManager.default.copyItem(atPath: model + "/" + file, toPath: folder + "/" + file)
+        }
+        let bf16 = try CLI.scratchFolder("eval-bf16") + "/bf16.safetensors"
+        #expect(try CLI.run(["convert", model + "/model.safetensors", bf16, "--dtype", "bf16"]).status == 0)
+        #expect(try CLI.run(["convert", bf16, folder + "/model.safetensors", "--dtype", "f32"]).status == 0)
+        let patch = folder + "/rounded.spatch"
+        #expect(try CLI.run(["create", model + "/model.safetensors", folder + "/model.safetensors", "-o", patch]).status == 0)
+        let patched = try CLI.run(["eval", model, patch, "--task", task, "--json"])
+        #expect(patched.status == 0, "\(patched.stderr)")
+        let file = try CLI.run(["eval", folder, "--task", task, "--json"])
+        let a = try JSONValue.parse(patched.stdout), b = try JSONValue.parse(file.stdout)
+        #expect(a["accuracy"] == b["accuracy"] && a["per_class"] == b["per_class"] && a["total"]?.intValue == 20)
+        // A patch made against another model is refused before anything is computed.
+        let other = try CLI.run(["eval", folder, patch, "--task", task])
+        #expect(other.status != 0 && other.stderr.contains("differs from the base the patch was made for"), "\(other.stderr)")
+        let noTask = try CLI.run(["eval", model, "--task", folder])
+        #expect(noTask.status != 0 && noTask.stderr.contains("classes.txt"), "\(noTask.stderr)")
+    }
+}

@@ -1,0 +1,51 @@
+import ArgumentParser
+import Foundation
+import Checkpoints
+import Models
+import Patches
+
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Zero-shot classification accuracy of a model (with patches applied in memory) on a task.",
+        discussion: """
+            Each test text is assigned the class whose prompt (classes.txt) has the most \\
+            similar embedding; accuracy is the fraction assigned their label. Patches are \\
+            checked and applied in memory, in order, as apply would; nothing is written.
+            """)
+
+    @Argument(help: "The encoder: a model folder or its weights file.") var model: String
+    @Argument(help: "Patches to apply in memory first, in order.") var patches: [String] = []
+    @Option(name: .long, help: "The task folder (classes.txt, test.jsonl).") var task: String
+    @Option(name: .long, help: "Which examples: test or train.") var split: String = "test"
+    @Flag(name: .long, help: "Machine-readable JSON on stdout.") var json = false
+
+    func validate() throws {
+        if split != "test", split != "train" { throw ValidationError("--split is test or train") }
+    }
+
+    func run() throws {
+        let checkpoint = try Checkpoint.open(model)
+        let replacements = try PatchApplier.patchedTensors(model: checkpoint, patches: patches.map(PatchFile.open))
+        let encoder = try TextEncoder(checkpoint: checkpoint, replacements: replacements)
+        let textTask = try TextTask(folder: task)
+        let result = try ZeroShot.evaluate(encoder, task: textTask, split: split)
+        if json {
+            print(JSONValue.object([
+                ("model", .string(checkpoint.path)), ("patches", .array(patches.map { .string($0) })), ("task", .string(task)),
+                ("split", .string(split)), ("accuracy", .number(result.accuracy)), ("correct", .integer(result.correct)),
+                ("total", .integer(result.total)),
+                ("per_class", .object(zip(textTask.labels, result.perClass).map { label, counts in
+                    (label, .object([("correct", .integer(counts.correct)), ("total", .integer(counts.total))]))
+                })),
+            ]).pretty())
+        } else {
+            print("\(task) (\(split)): accuracy \(Format.fixed(result.accuracy * 100, 2)) % (\(result.correct) of \(result.total)), \(Format.plural(textTask.labels.count, "class")), \(patches.isEmpty ? "base model" : Format.plural(patches.count, "patch") + " applied")")
+            var rows: [[String]] = [["class", "correct", "examples", "accuracy"]]
+            for (label, counts) in zip(textTask.labels, result.perClass) where counts.total > 0 {
+                rows.append([label, "\(counts.correct)", "\(counts.total)", Format.fixed(Double(counts.correct) / Double(counts.total) * 100, 1) + " %"])
+            }
+            print(Format.table(rows, rightAligned: [1, 2, 3]), terminator: "")
+        }
+    }
+}
