@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "Checkpoints", targets: ["Checkpoints"]),
         .library(name: "Patches", targets: ["Patches"]),
         .library(name: "Models", targets: ["Models"]),
+        .library(name: "Relevance", targets: ["Relevance"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -50,6 +51,9 @@ let package = Package(
             name: "Models",
             dependencies: ["Checkpoints", "Tensors"]),
         .target(
+            name: "Relevance",
+            dependencies: ["Models", "Patches", "Checkpoints", "Tensors"]),
+        .target(
             name: "Patches",
             dependencies: [
                 "Checkpoints", "Tensors",
@@ -58,7 +62,7 @@ let package = Package(
         .executableTarget(
             name: "scalpel",
             dependencies: [
-                "Patches", "Models", "Checkpoints", "Tensors",
+                "Relevance", "Patches", "Models", "Checkpoints", "Tensors",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -85,6 +89,9 @@ let package = Package(
         .testTarget(
             name: "ModelsTests",
             dependencies: ["Models", "Checkpoints", "Tensors", "TestSupport"]),
+        .testTarget(
+            name: "RelevanceTests",
+            dependencies: ["Relevance", "Models", "Checkpoints", "Tensors", "TestSupport"]),
         .testTarget(
             name: "CLITests",
             // Depending on the executable makes `swift test` build it; the tests run it.

@@ -124,6 +124,14 @@ public final class BertModel: @unchecked Sendable {
         return configuration
     }
 
+    /// Layer `layer`'s first MLP weight (`intermediate.dense.weight`), [intermediate × hidden].
+    public func firstMLPWeight(layer: Int) -> [Float] { layers[layer].intermediate.weight }
+
+    /// The checkpoint name of a layer's tensor (with the model's prefix).
+    public func tensorName(layer: Int, _ suffix: String) -> String {
+        "\(configuration.prefix)encoder.layer.\(layer).\(suffix)"
+    }
+
     /// What one layer's forward pass leaves for the backward pass.
     struct LayerActivations {
         var input: [Float], q: [Float], k: [Float], v: [Float], probabilities: [Float], context: [Float]

@@ -1,0 +1,83 @@
+import ArgumentParser
+import Foundation
+import Checkpoints
+import Models
+import Patches
+import Relevance
+import Tensors
+
+extension ScoreMethod: ExpressibleByArgument {}
+
+struct MaskCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mask",
+        abstract: "Score the eligible weights by their relevance to a task and keep the top fraction: a mask.",
+        discussion: """
+            SPU (the default): the score of a weight is the absolute value of its gradient summed \\
+            over the first --score-fraction of the task's training batches (shuffled with --seed), \\
+            of the output-norm loss: the mean over the batch's texts of the squared L2 norm of \\
+            their logits against the task's class prompts (scale 20). Each eligible tensor keeps \\
+            its own top --rate entries (equal scores: lower positions first); the eligible layers' \\
+            biases are included whole unless --no-dense-bias. Eligible: the first MLP linear of \\
+            every BERT layer (intermediate.dense). fisher (mean squared gradient), magnitude and \\
+            random exist for comparison.
+            """)
+
+    @Argument(help: "The base model: a model folder or its weights file.") var base: String
+    @Option(name: .long, help: "The task folder (classes.txt, train.jsonl).") var task: String
+    @Option(name: .shortAndLong, help: "The mask to write (.spatch).") var output: String
+    @Option(name: .long, help: "The fraction of each eligible tensor kept, in (0, 1].") var rate: Double = 0.1
+    @Option(name: .long, help: "Eligible layers: first-mlp (the only group this version scores).") var layers: String = "first-mlp"
+    @Option(name: .long, help: "spu, fisher, magnitude or random.") var score: ScoreMethod = .spu
+    @Option(name: .long, help: "The fraction of the training batches the gradient is summed over, in (0, 1].") var scoreFraction: Double = 0.25
+    @Option(name: .long, help: "Texts per batch.") var batch: Int = 32
+    @Option(name: .long, help: "The seed of the shuffle (and of --score random).") var seed: UInt64 = 0
+    @Flag(inversion: .prefixedNo, help: "Include the eligible layers' biases whole.") var denseBias = true
+
+    func validate() throws {
+        if !(rate > 0 && rate <= 1) { throw ValidationError("--rate must be in (0, 1], got \(rate)") }
+        if !(scoreFraction > 0 && scoreFraction <= 1) { throw ValidationError("--score-fraction must be in (0, 1], got \(scoreFraction)") }
+        if batch < 1 { throw ValidationError("--batch must be at least 1") }
+        if layers != "first-mlp" {
+            throw ValidationError("--layers \(layers): this version scores the first MLP linear of every layer (first-mlp); attention and second-MLP groups need their gradients, which come later")
+        }
+    }
+
+    func run() throws {
+        TemporaryFiles.removeOnSignals()
+        let checkpoint = try Checkpoint.open(base)
+        let encoder = try TextEncoder(checkpoint: checkpoint)
+        let textTask = try TextTask(folder: task)
+        var settings = RelevanceScorer.Settings()
+        settings.method = score
+        settings.scoreFraction = scoreFraction
+        settings.batchSize = batch
+        settings.seed = seed
+        let scores = try RelevanceScorer.scores(encoder, task: textTask, settings: settings)
+        var positions: [(String, [Int])] = []
+        var kept = 0, eligible = 0
+        for layer in scores.keys.sorted() {
+            guard let values = scores[layer] else { continue }
+            let top = MaskSelection.top(values, rate: rate)
+            positions.append((encoder.model.tensorName(layer: layer, "intermediate.dense.weight"), top))
+            kept += top.count
+            eligible += values.count
+            if denseBias {
+                let bias = encoder.model.configuration.intermediate
+                positions.append((encoder.model.tensorName(layer: layer, "intermediate.dense.bias"), Array(0..<bias)))
+                kept += bias
+                eligible += bias
+            }
+        }
+        let data = FileManager.default.contents(atPath: task + "/train.jsonl") ?? Data()
+        let fingerprint = data.withUnsafeBytes { Fingerprint.sha256($0) }
+        let metadata: [(String, String)] = [
+            ("tool", "scalpel \(Scalpel.version)"), ("created", PatchMetadata.creationTime()),
+            ("task", URL(fileURLWithPath: task).lastPathComponent), ("mask.score", score.rawValue), ("mask.rate", "\(rate)"),
+            ("mask.layers", layers), ("mask.score_fraction", "\(scoreFraction)"), ("mask.batch", "\(batch)"), ("mask.seed", "\(seed)"),
+            ("mask.dense_bias", "\(denseBias)"), ("data.sha256", fingerprint),
+        ]
+        try MaskWriter.write(positions: positions, base: checkpoint, metadata: metadata, to: output)
+        print("wrote \(output): \(score.rawValue) mask of \(Format.plural(positions.count, "tensor")), \(Format.count(kept)) of \(Format.count(eligible)) eligible elements (\(Format.fixed(Double(kept) / Double(max(eligible, 1)) * 100, 2)) %), \(Format.fixed(Double(kept) / Double(checkpoint.parameterCount) * 100, 3)) % of the model")
+    }
+}

@@ -1,0 +1,49 @@
+import Foundation
+import Testing
+import TestSupport
+import Tensors
+@testable import Checkpoints
+@testable import Models
+@testable import Relevance
+
+struct RelevanceTests {
+    static let fixtures = ReferencePython.packageRoot + "/Tests/Fixtures/text"
+
+    @Test func topKSelectsExactlyKWithTiesAtTheLowerPositions() {
+        #expect(MaskSelection.top([0.5, 0.9, 0.1, 0.9, 0.3], rate: 0.4) == [1, 3])
+        #expect(MaskSelection.top([1, 1, 1, 1], rate: 0.5) == [0, 1])
+        #expect(MaskSelection.top([0.2, 0.1], rate: 0.01) == [0])  // at least one
+        var generator = SeededGenerator(seed: 3)
+        let scores = (0..<10_000).map { _ in Float(generator.next() % 100) }  // many ties
+        let top = MaskSelection.top(scores, rate: 0.1)
+        #expect(top.count == 1000 && top == top.sorted())
+        let cut = top.map { scores[$0] }.min()!
+        #expect(scores.indices.filter { scores[$0] > cut }.allSatisfy { top.contains($0) })
+    }
+
+    @Test func theOutputNormGradientMatchesAFiniteDifference() throws {
+        let checkpoint = try Checkpoint.open(Self.fixtures + "/tiny_bert.safetensors")
+        let config = Self.fixtures + "/tiny_bert_config.json"
+        let model = try BertModel(checkpoint: checkpoint, configFile: config)
+        let batch: [[Int32]] = [[2, 17, 45, 9, 3], [2, 5, 6, 7, 8, 9, 3], [2, 11, 12, 3], [2, 13, 3]]
+        let loss: BertModel.EmbeddingLoss = { RelevanceScorer.outputNormLoss($0, samples: 2, scale: 20) }
+        let (value, gradients) = try model.firstMLPGradients(batch, layers: [0, 1], loss: loss)
+        #expect(value > 0)
+        for layer in [0, 1] {
+            let gradient = try #require(gradients[layer])
+            let j = gradient.indices.max { abs(gradient[$0]) < abs(gradient[$1]) }!
+            let name = "encoder.layer.\(layer).intermediate.dense.weight"
+            let weight = try checkpoint.view(named: name).floatValues()
+            func lossWith(_ delta: Float) throws -> Float {
+                var changed = weight
+                changed[j] += delta
+                let view = TensorView.make(dtype: .f32, shape: [64, 32]) { buffer in changed.withUnsafeBytes { buffer.copyMemory(from: $0) } }
+                let perturbed = try BertModel(checkpoint: checkpoint, configFile: config, replacements: [name: view])
+                return loss(try perturbed.embed(batch)).loss
+            }
+            let eps: Float = 1e-2
+            let difference = (try lossWith(eps) - lossWith(-eps)) / (2 * eps)
+            #expect(abs(difference - gradient[j]) <= 0.02 * abs(gradient[j]), "layer \(layer): \(difference) vs \(gradient[j])")
+        }
+    }
+}
