@@ -4,7 +4,7 @@
 // Targets follow the layering of the design (arrows point down only):
 //   scalpel (CLI) → Patches / Models → Checkpoints → Tensors → CBLAS / CZstd / CHDF5
 //   (Checkpoints also reads zip containers, .npz and PyTorch, through CZlib.)
-// Later layers (Relevance, Training) join as their issues land.
+// Relevance (task-relevance masks) and Training (masked optimisation) sit above Models.
 import PackageDescription
 
 let package = Package(
@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "Patches", targets: ["Patches"]),
         .library(name: "Models", targets: ["Models"]),
         .library(name: "Relevance", targets: ["Relevance"]),
+        .library(name: "Training", targets: ["Training"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -51,6 +52,9 @@ let package = Package(
             name: "Models",
             dependencies: ["Checkpoints", "Tensors"]),
         .target(
+            name: "Training",
+            dependencies: ["Relevance", "Models"]),
+        .target(
             name: "Relevance",
             dependencies: ["Models", "Patches", "Checkpoints", "Tensors"]),
         .target(
@@ -62,7 +66,7 @@ let package = Package(
         .executableTarget(
             name: "scalpel",
             dependencies: [
-                "Relevance", "Patches", "Models", "Checkpoints", "Tensors",
+                "Training", "Relevance", "Patches", "Models", "Checkpoints", "Tensors",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -93,8 +97,11 @@ let package = Package(
             name: "RelevanceTests",
             dependencies: ["Relevance", "Models", "Checkpoints", "Tensors", "TestSupport"]),
         .testTarget(
+            name: "TrainingTests",
+            dependencies: ["Training", "Models", "Checkpoints", "Tensors", "TestSupport"]),
+        .testTarget(
             name: "CLITests",
             // Depending on the executable makes `swift test` build it; the tests run it.
-            dependencies: ["scalpel", "Checkpoints", "Tensors"]),
+            dependencies: ["scalpel", "Patches", "Checkpoints", "Tensors"]),
     ]
 )

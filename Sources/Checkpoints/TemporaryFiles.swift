@@ -15,7 +15,7 @@ public enum TemporaryFiles {
     nonisolated(unsafe) private static let table = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: capacity)
     private static let lock = Mutex<Bool>(false)  // holds "table initialised"
 
-    static func register(_ path: String) {
+    public static func register(_ path: String) {
         lock.withLock { initialised in
             if !initialised {
                 table.initialize(repeating: nil, count: capacity)
@@ -28,7 +28,7 @@ public enum TemporaryFiles {
         }
     }
 
-    static func unregister(_ path: String) {
+    public static func unregister(_ path: String) {
         lock.withLock { initialised in
             guard initialised else { return }
             for slot in 0..<capacity {

@@ -6,13 +6,22 @@ extension BertModel {
     /// each of them, as the caller defines the loss.
     public typealias EmbeddingLoss = (_ embeddings: [[Float]]) -> (loss: Float, gradients: [[Float]])
 
+    /// A loss and its gradients with respect to the first MLP linear of some layers.
+    public struct MLPGradients: Sendable {
+        public let loss: Float
+        /// d loss / d intermediate.dense.weight, per layer index, [intermediate × hidden].
+        public let weights: [Int: [Float]]
+        /// d loss / d intermediate.dense.bias, per layer index.
+        public let biases: [Int: [Float]]
+    }
+
     /// Gradients of `loss` (a function of the batch's sentence embeddings) with respect to the
-    /// first MLP weight (`intermediate.dense.weight`) of each layer in `layers`. The backward
-    /// pass computes activation gradients only down to the earliest of those layers and
-    /// weight gradients for those tensors only.
-    public func firstMLPGradients(_ batch: [[Int32]], layers wanted: Set<Int>, loss: EmbeddingLoss) throws -> (loss: Float, gradients: [Int: [Float]]) {
+    /// first MLP linear (`intermediate.dense`, weight and bias) of each layer in `layers`. The
+    /// backward pass computes activation gradients only down to the earliest of those layers
+    /// and parameter gradients for those tensors only.
+    public func firstMLPGradients(_ batch: [[Int32]], layers wanted: Set<Int>, loss: EmbeddingLoss) throws -> MLPGradients {
         let c = configuration
-        guard let earliest = wanted.min() else { return (loss([]).loss, [:]) }
+        guard let earliest = wanted.min() else { return MLPGradients(loss: loss([]).loss, weights: [:], biases: [:]) }
         guard wanted.allSatisfy({ $0 >= 0 && $0 < c.layers }) else {
             throw ModelError("layers", "layer indices must be in 0..<\(c.layers)")
         }
@@ -35,7 +44,7 @@ extension BertModel {
                 for i in 0..<h { dHidden[row + i] = (de[i] - e[i] * dot) * scale }
             }
         }
-        var gradients: [Int: [Float]] = [:]
+        var gradients: [Int: [Float]] = [:], biasGradients: [Int: [Float]] = [:]
         var dx = dHidden
         var dSum = [Float](repeating: 0, count: rows * h), dAttention = dSum, dContext = dSum, dq = dSum, dk = dSum, dv = dSum
         var dInner = [Float](repeating: 0, count: rows * f)
@@ -56,6 +65,11 @@ extension BertModel {
                     dw.withUnsafeMutableBufferPointer { Kernels.linearWeightGradient(dy, x, rows: rows, outWidth: f, inWidth: h, dw: $0.baseAddress!) }
                 }
                 gradients[index] = dw
+                var db = [Float](repeating: 0, count: f)
+                for r in 0..<rows {
+                    for j in 0..<f { db[j] += dInner[r * f + j] }
+                }
+                biasGradients[index] = db
             }
             if index == earliest { break }
             // d(attention output) = residual + first MLP linear's input gradient.
@@ -86,7 +100,7 @@ extension BertModel {
                 }
             }
         }
-        return (value, gradients)
+        return MLPGradients(loss: value, weights: gradients, biases: biasGradients)
     }
 
     func layerNormBackward(_ x: [Float], _ dy: [Float], _ norm: Norm, rows: Int, into dx: inout [Float]) {

@@ -20,13 +20,14 @@ public final class BertModel: @unchecked Sendable {
     struct Layer {
         let query: Linear, key: Linear, value: Linear, attentionOutput: Linear
         let attentionNorm: Norm
-        let intermediate: Linear, output: Linear
+        var intermediate: Linear
+        let output: Linear
         let outputNorm: Norm
     }
 
     struct Linear {
-        let weight: [Float]
-        let bias: [Float]
+        var weight: [Float]
+        var bias: [Float]
         let inWidth: Int
         let outWidth: Int
     }
@@ -41,7 +42,7 @@ public final class BertModel: @unchecked Sendable {
     let positionEmbeddings: [Float]
     let typeEmbeddings: [Float]
     let embeddingNorm: Norm
-    let layers: [Layer]
+    private(set) var layers: [Layer]
 
     /// Loads the encoder from `checkpoint`; the configuration comes from the tensor shapes and,
     /// when given, the `config.json` beside the weights (which alone knows the head count and
@@ -126,6 +127,16 @@ public final class BertModel: @unchecked Sendable {
 
     /// Layer `layer`'s first MLP weight (`intermediate.dense.weight`), [intermediate × hidden].
     public func firstMLPWeight(layer: Int) -> [Float] { layers[layer].intermediate.weight }
+
+    /// Layer `layer`'s first MLP bias (`intermediate.dense.bias`).
+    public func firstMLPBias(layer: Int) -> [Float] { layers[layer].intermediate.bias }
+
+    /// Replaces layer `layer`'s first MLP parameters (training updates them; shapes unchanged).
+    public func setFirstMLP(layer: Int, weight: [Float], bias: [Float]) {
+        precondition(weight.count == layers[layer].intermediate.weight.count && bias.count == layers[layer].intermediate.bias.count)
+        layers[layer].intermediate.weight = weight
+        layers[layer].intermediate.bias = bias
+    }
 
     /// The checkpoint name of a layer's tensor (with the model's prefix).
     public func tensorName(layer: Int, _ suffix: String) -> String {

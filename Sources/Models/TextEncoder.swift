@@ -11,14 +11,23 @@ public struct TextEncoder: Sendable {
     public let tokenizer: WordPieceTokenizer
     public let path: String
 
+    /// An encoder from parts already built.
+    public init(model: BertModel, tokenizer: WordPieceTokenizer, path: String) {
+        self.model = model
+        self.tokenizer = tokenizer
+        self.path = path
+    }
+
     /// `replacements`: tensors that stand in for the checkpoint's (see `BertModel`).
     public init(path: String, replacements: [String: TensorView] = [:]) throws {
         try self.init(checkpoint: Checkpoint.open(path), replacements: replacements)
     }
 
-    public init(checkpoint: Checkpoint, replacements: [String: TensorView] = [:]) throws {
+    /// `tokenizerFolder`: where vocab.txt and the configuration files are, when not beside the
+    /// weights (a patched copy of a model written elsewhere).
+    public init(checkpoint: Checkpoint, replacements: [String: TensorView] = [:], tokenizerFolder: String? = nil) throws {
         let path = checkpoint.path
-        let folder = URL(fileURLWithPath: checkpoint.files.first?.path ?? checkpoint.path).deletingLastPathComponent().path
+        let folder = tokenizerFolder ?? URL(fileURLWithPath: checkpoint.files.first?.path ?? checkpoint.path).deletingLastPathComponent().path
         func file(_ name: String) -> String? {
             let candidate = folder + "/" + name
             return FileManager.default.fileExists(atPath: candidate) ? candidate : nil

@@ -88,7 +88,8 @@ public enum PatchCreator {
     }
 
     /// The mask's positions per tensor, after checking it was made for this base.
-    static func maskPositions(_ mask: PatchFile, base: Checkpoint) throws -> [String: Set<Int>] {
+    /// The positions a mask holds per tensor, after checking it was made for `base`.
+    public static func maskPositions(_ mask: PatchFile, base: Checkpoint) throws -> [String: Set<Int>] {
         guard mask.header.kind == .mask else {
             throw PatchError(mask.path, "is a patch, not a mask (--mask takes a mask file)")
         }

@@ -57,9 +57,9 @@ public enum RelevanceScorer {
         for batch in batches.prefix(used) {
             let texts = batch.map { encoder.tokenizer.encode(examples[$0].text) }
             let count = texts.count
-            let (_, gradients) = try model.firstMLPGradients(texts + prompts, layers: Set(layers)) { embeddings in
+            let gradients = try model.firstMLPGradients(texts + prompts, layers: Set(layers)) { embeddings in
                 outputNormLoss(embeddings, samples: count, scale: scale)
-            }
+            }.weights
             for (layer, gradient) in gradients {
                 var total = totals[layer] ?? [Float](repeating: 0, count: gradient.count)
                 if settings.method == .fisher {
@@ -97,11 +97,11 @@ public enum RelevanceScorer {
     }
 }
 
-/// A small seeded generator (SplitMix64), so scores and shuffles repeat exactly.
-struct SeededGenerator: RandomNumberGenerator {
+/// A small seeded generator (SplitMix64), so scores, shuffles and training repeat exactly.
+public struct SeededGenerator: RandomNumberGenerator {
     var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -110,7 +110,7 @@ struct SeededGenerator: RandomNumberGenerator {
     }
 
     /// Fisher–Yates with this generator.
-    static func shuffled<T>(_ items: [T], seed: UInt64) -> [T] {
+    public static func shuffled<T>(_ items: [T], seed: UInt64) -> [T] {
         var generator = SeededGenerator(seed: seed)
         var out = items
         if out.count > 1 {

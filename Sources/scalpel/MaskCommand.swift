@@ -24,6 +24,7 @@ struct MaskCommand: ParsableCommand {
             """)
 
     @Argument(help: "The base model: a model folder or its weights file.") var base: String
+    @Argument(help: "Patches applied first, in order (earlier tasks): the mask is for the patched model.") var patches: [String] = []
     @Option(name: .long, help: "The task folder (classes.txt, train.jsonl).") var task: String
     @Option(name: .shortAndLong, help: "The mask to write (.spatch).") var output: String
     @Option(name: .long, help: "The fraction of each eligible tensor kept, in (0, 1].") var rate: Double = 0.1
@@ -45,8 +46,9 @@ struct MaskCommand: ParsableCommand {
 
     func run() throws {
         TemporaryFiles.removeOnSignals()
-        let checkpoint = try Checkpoint.open(base)
-        let encoder = try TextEncoder(checkpoint: checkpoint)
+        let model = try PatchedModel(base: base, patches: patches, beside: output)
+        let checkpoint = model.checkpoint
+        let encoder = try TextEncoder(checkpoint: checkpoint, tokenizerFolder: try Checkpoint.open(base).files.first.map { URL(fileURLWithPath: $0.path).deletingLastPathComponent().path })
         let textTask = try TextTask(folder: task)
         var settings = RelevanceScorer.Settings()
         settings.method = score

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Checkpoints
+import Patches
 
 struct MaskCommandTests {
     @Test func maskKeepsTheTopRateOfEveryFirstMLPWeight() throws {
@@ -31,6 +32,40 @@ struct MaskCommandTests {
         let empty = try CLI.scratchFolder("empty-task")
         let noClasses = try CLI.run(["mask", model, "--task", empty, "-o", folder + "/x.spatch"])
         #expect(noClasses.status != 0 && noClasses.stderr.contains("classes.txt"), "\(noClasses.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: folder + "/x.spatch"))
+    }
+}
+
+struct TrainCommandTests {
+    @Test func trainUnderAMaskWritesAPatchThatChangesOnlyMaskedElements() throws {
+        let model = EmbedCommandTests.model
+        guard FileManager.default.fileExists(atPath: model + "/model.safetensors") else {
+            print("skipped: \(model) is missing (./test.sh fetches it)")
+            return
+        }
+        let task = URL(fileURLWithPath: model).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path + "/Samples/tasks/topics"
+        let folder = try CLI.scratchFolder()
+        let mask = folder + "/mask.spatch", patch = folder + "/topics.spatch"
+        #expect(try CLI.run(["mask", model, "--task", task, "-o", mask, "--rate", "0.02", "--score", "magnitude"]).status == 0)
+        let trained = try CLI.run(["train", model, "--task", task, "--mask", mask, "-o", patch, "--epochs", "1", "--batch", "20", "--lr", "1e-3"])
+        #expect(trained.status == 0, "\(trained.stderr)")
+        #expect(trained.stdout.contains("2 steps"), "\(trained.stdout)")
+        let audit = try JSONValue.parse(try CLI.run(["audit", patch, "--json"]).stdout)
+        #expect(audit["metadata"]?["train.mask"]?.stringValue?.count == 64)
+        // Only the first-MLP tensors changed (the patch was made under the mask, which refuses
+        // any other change); the patched model evaluates.
+        let names = try #require(audit["entries"]?.arrayValue).compactMap { $0["name"]?.stringValue }
+        #expect(!names.isEmpty && names.allSatisfy { $0.contains("intermediate.dense") }, "\(names)")
+        #expect(try CLI.run(["eval", model, patch, "--task", task]).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: folder + "/.topics.spatch.scalpel-trained.safetensors"))
+        // Refusals: --mask all, and a mask made for another base.
+        let all = try CLI.run(["train", model, "--task", task, "--mask", "all", "-o", folder + "/x.spatch"])
+        #expect(all.status != 0 && all.stderr.contains("--mask all"), "\(all.stderr)")
+        let otherBase = try InspectConvertTests.makeModel(in: folder)
+        try MaskWriter.write(positions: [("encoder.layer.0.intermediate.dense.weight", [0, 1])], base: Checkpoint.open(otherBase),
+                             metadata: [], to: folder + "/other-mask.spatch")
+        let wrong = try CLI.run(["train", model, "--task", task, "--mask", folder + "/other-mask.spatch", "-o", folder + "/x.spatch"])
+        #expect(wrong.status != 0 && wrong.stderr.contains("other-mask.spatch"), "\(wrong.stderr)")
         #expect(!FileManager.default.fileExists(atPath: folder + "/x.spatch"))
     }
 }

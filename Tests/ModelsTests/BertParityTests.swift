@@ -98,7 +98,7 @@ struct BertGradientTests {
         let batch = (0..<2).map { b in (0..<7).compactMap { t in mask[b * 7 + t] == 1 ? ids[b * 7 + t] : nil } }
         let direction = try checkpoint.view(named: "expected.loss_direction").floatValues()
         // loss = Σ_b (e_b · d)², so dloss/de_b = 2 (e_b · d) d.
-        let (loss, gradients) = try model.firstMLPGradients(batch, layers: [0, 1]) { embeddings in
+        let result = try model.firstMLPGradients(batch, layers: [0, 1]) { embeddings in
             var total: Float = 0
             let grads = embeddings.map { e -> [Float] in
                 let dot = zip(e, direction).reduce(Float(0)) { $0 + $1.0 * $1.1 }
@@ -107,6 +107,7 @@ struct BertGradientTests {
             }
             return (total, grads)
         }
+        let loss = result.loss, gradients = result.weights
         let expectedLoss = try checkpoint.view(named: "expected.loss").floatValues()[0]
         #expect(abs(loss - expectedLoss) <= 1e-4 * max(1, abs(expectedLoss)), "\(loss) vs \(expectedLoss)")
         for layer in 0..<2 {
@@ -117,8 +118,8 @@ struct BertGradientTests {
             #expect(got.count == want.count && worst <= 1e-3 * scale, "layer \(layer): largest difference \(worst) of \(scale)")
         }
         // Only the layers asked for get gradients; asking for the last stops the pass there.
-        let (_, last) = try model.firstMLPGradients(batch, layers: [1]) { e in (0, e.map { $0.map { _ in 1 } }) }
-        #expect(Set(last.keys) == [1])
+        let last = try model.firstMLPGradients(batch, layers: [1]) { e in (0, e.map { $0.map { _ in 1 } }) }
+        #expect(Set(last.weights.keys) == [1] && last.biases[1]?.count == 64)
         #expect(throws: ModelError.self) { try model.firstMLPGradients(batch, layers: [2]) { e in (0, e) } }
     }
 }

@@ -27,7 +27,8 @@ struct RelevanceTests {
         let model = try BertModel(checkpoint: checkpoint, configFile: config)
         let batch: [[Int32]] = [[2, 17, 45, 9, 3], [2, 5, 6, 7, 8, 9, 3], [2, 11, 12, 3], [2, 13, 3]]
         let loss: BertModel.EmbeddingLoss = { RelevanceScorer.outputNormLoss($0, samples: 2, scale: 20) }
-        let (value, gradients) = try model.firstMLPGradients(batch, layers: [0, 1], loss: loss)
+        let result = try model.firstMLPGradients(batch, layers: [0, 1], loss: loss)
+        let value = result.loss, gradients = result.weights
         #expect(value > 0)
         for layer in [0, 1] {
             let gradient = try #require(gradients[layer])
@@ -44,6 +45,19 @@ struct RelevanceTests {
             let eps: Float = 1e-2
             let difference = (try lossWith(eps) - lossWith(-eps)) / (2 * eps)
             #expect(abs(difference - gradient[j]) <= 0.02 * abs(gradient[j]), "layer \(layer): \(difference) vs \(gradient[j])")
+            // The bias gradient too.
+            let biasGradient = try #require(result.biases[layer])
+            let b = biasGradient.indices.max { abs(biasGradient[$0]) < abs(biasGradient[$1]) }!
+            let biasName = "encoder.layer.\(layer).intermediate.dense.bias"
+            let bias = try checkpoint.view(named: biasName).floatValues()
+            func lossWithBias(_ delta: Float) throws -> Float {
+                var changed = bias
+                changed[b] += delta
+                let view = TensorView.make(dtype: .f32, shape: [64]) { buffer in changed.withUnsafeBytes { buffer.copyMemory(from: $0) } }
+                return loss(try BertModel(checkpoint: checkpoint, configFile: config, replacements: [biasName: view]).embed(batch)).loss
+            }
+            let biasDifference = (try lossWithBias(eps) - lossWithBias(-eps)) / (2 * eps)
+            #expect(abs(biasDifference - biasGradient[b]) <= 0.02 * abs(biasGradient[b]), "layer \(layer) bias: \(biasDifference) vs \(biasGradient[b])")
         }
     }
 }
