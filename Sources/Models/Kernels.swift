@@ -15,15 +15,20 @@ enum Kernels {
                               eps: Float, out: UnsafeMutablePointer<Float>) {
         for r in chunk {
             let row = x + r * width, target = out + r * width
-            var mean: Float = 0
-            for i in 0..<width { mean += row[i] }
-            mean /= Float(width)
-            var variance: Float = 0
-            for i in 0..<width { let d = row[i] - mean; variance += d * d }
-            variance /= Float(width)
-            let scale = 1 / (variance + eps).squareRoot()
+            let (mean, scale) = statistics(row, width: width, eps: eps)
             for i in 0..<width { target[i] = (row[i] - mean) * scale * gamma[i] + beta[i] }
         }
+    }
+
+    /// A row's mean and 1 / √(variance + eps), the population variance as LayerNorm uses it.
+    @inline(__always) static func statistics(_ row: UnsafePointer<Float>, width: Int, eps: Float) -> (mean: Float, rstd: Float) {
+        var mean: Float = 0
+        for i in 0..<width { mean += row[i] }
+        mean /= Float(width)
+        var variance: Float = 0
+        for i in 0..<width { let d = row[i] - mean; variance += d * d }
+        variance /= Float(width)
+        return (mean, 1 / (variance + eps).squareRoot())
     }
 
     /// out[rows × outWidth] = x[rows × inWidth] · Wᵀ + b, with W stored [outWidth × inWidth]
@@ -103,13 +108,7 @@ enum Kernels {
                                       gamma: UnsafePointer<Float>, eps: Float, dx: UnsafeMutablePointer<Float>) {
         for r in chunk {
             let row = x + r * width, grad = dy + r * width, target = dx + r * width
-            var mean: Float = 0
-            for i in 0..<width { mean += row[i] }
-            mean /= Float(width)
-            var variance: Float = 0
-            for i in 0..<width { let d = row[i] - mean; variance += d * d }
-            variance /= Float(width)
-            let rstd = 1 / (variance + eps).squareRoot()
+            let (mean, rstd) = statistics(row, width: width, eps: eps)
             var meanGrad: Float = 0, meanGradXhat: Float = 0
             for i in 0..<width {
                 let g = grad[i] * gamma[i]

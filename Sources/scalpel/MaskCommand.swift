@@ -48,7 +48,7 @@ struct MaskCommand: ParsableCommand {
         TemporaryFiles.removeOnSignals()
         let model = try PatchedModel(base: base, patches: patches, beside: output)
         let checkpoint = model.checkpoint
-        let encoder = try TextEncoder(checkpoint: checkpoint, tokenizerFolder: try Checkpoint.open(base).files.first.map { URL(fileURLWithPath: $0.path).deletingLastPathComponent().path })
+        let encoder = try model.encoder(base: base)
         let textTask = try TextTask(folder: task)
         var settings = RelevanceScorer.Settings()
         settings.method = score

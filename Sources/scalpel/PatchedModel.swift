@@ -1,5 +1,6 @@
 import Foundation
 import Checkpoints
+import Models
 import Patches
 
 /// A base model with patches applied, for commands that work on the current state of a stack
@@ -22,6 +23,13 @@ final class PatchedModel {
         temporary = path
         try PatchApplier.run(.apply, model: Checkpoint.open(base), patches: patches.map(PatchFile.open), to: path)
         checkpoint = try Checkpoint.open(path)
+    }
+
+    /// The text encoder of this state, its tokenizer files read from beside the base's
+    /// weights (the patched copy lives elsewhere).
+    func encoder(base: String) throws -> TextEncoder {
+        let folder = try Checkpoint.open(base).files.first.map { URL(fileURLWithPath: $0.path).deletingLastPathComponent().path }
+        return try TextEncoder(checkpoint: checkpoint, tokenizerFolder: folder)
     }
 
     deinit {

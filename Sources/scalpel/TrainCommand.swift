@@ -49,7 +49,7 @@ struct TrainCommand: ParsableCommand {
         let checkpoint = patched.checkpoint
         let maskFile = try PatchFile.open(mask)
         let allowed = try PatchCreator.maskPositions(maskFile, base: checkpoint)
-        let encoder = try TextEncoder(checkpoint: checkpoint, tokenizerFolder: try Checkpoint.open(base).files.first.map { URL(fileURLWithPath: $0.path).deletingLastPathComponent().path })
+        let encoder = try patched.encoder(base: base)
         let model = encoder.model
         var masks: [Int: MaskedTrainer.LayerMask] = [:]
         var known: Set<String> = []

@@ -2,15 +2,27 @@ import Foundation
 import Testing
 @testable import Checkpoints
 
+/// The default model (fetched by ./test.sh) and the sample task, for the commands that run it.
+enum DefaultModelFiles {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    static let model = root + "/.cache/models/all-MiniLM-L6-v2"
+    static let task = root + "/Samples/tasks/topics"
+
+    /// True when the model is there; otherwise the test says it skipped.
+    static var isAvailable: Bool {
+        guard FileManager.default.fileExists(atPath: model + "/model.safetensors") else {
+            print("skipped: \(model) is missing (./test.sh fetches it)")
+            return false
+        }
+        return true
+    }
+}
+
 struct EmbedCommandTests {
-    static let model = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().path + "/.cache/models/all-MiniLM-L6-v2"
+    static let model = DefaultModelFiles.model
 
     @Test func embedPrintsNormalisedEmbeddingsAndRefusesBadInput() throws {
-        guard FileManager.default.fileExists(atPath: Self.model + "/model.safetensors") else {
-            print("skipped: \(Self.model) is missing (./test.sh fetches it)")
-            return
-        }
+        guard DefaultModelFiles.isAvailable else { return }
         let result = try CLI.run(["embed", Self.model, "--text", "A man is eating food.", "--text", "A monkey is playing drums.", "--json"])
         #expect(result.status == 0, "\(result.stderr)")
         let json = try JSONValue.parse(result.stdout)
@@ -35,12 +47,8 @@ struct EmbedCommandTests {
 
 struct EvalCommandTests {
     @Test func evalWithAPatchEqualsEvalOfThePatchedFile() throws {
-        let model = EmbedCommandTests.model
-        guard FileManager.default.fileExists(atPath: model + "/model.safetensors") else {
-            print("skipped: \(model) is missing (./test.sh fetches it)")
-            return
-        }
-        let task = URL(fileURLWithPath: model).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path + "/Samples/tasks/topics"
+        guard DefaultModelFiles.isAvailable else { return }
+        let model = DefaultModelFiles.model, task = DefaultModelFiles.task
         // A "tuned" model: every weight rounded through bf16, in a folder with the tokenizer files.
         let folder = try CLI.scratchFolder()
         for file in ["vocab.txt", "config.json", "tokenizer_config.json", "sentence_bert_config.json"] {

@@ -5,12 +5,8 @@ import Patches
 
 struct MaskCommandTests {
     @Test func maskKeepsTheTopRateOfEveryFirstMLPWeight() throws {
-        let model = EmbedCommandTests.model
-        guard FileManager.default.fileExists(atPath: model + "/model.safetensors") else {
-            print("skipped: \(model) is missing (./test.sh fetches it)")
-            return
-        }
-        let task = URL(fileURLWithPath: model).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path + "/Samples/tasks/topics"
+        guard DefaultModelFiles.isAvailable else { return }
+        let model = DefaultModelFiles.model, task = DefaultModelFiles.task
         let folder = try CLI.scratchFolder()
         let mask = folder + "/mask.spatch"
         let result = try CLI.run(["mask", model, "--task", task, "-o", mask, "--rate", "0.05", "--score-fraction", "0.5", "--batch", "8"])
@@ -38,12 +34,8 @@ struct MaskCommandTests {
 
 struct TrainCommandTests {
     @Test func trainUnderAMaskWritesAPatchThatChangesOnlyMaskedElements() throws {
-        let model = EmbedCommandTests.model
-        guard FileManager.default.fileExists(atPath: model + "/model.safetensors") else {
-            print("skipped: \(model) is missing (./test.sh fetches it)")
-            return
-        }
-        let task = URL(fileURLWithPath: model).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path + "/Samples/tasks/topics"
+        guard DefaultModelFiles.isAvailable else { return }
+        let model = DefaultModelFiles.model, task = DefaultModelFiles.task
         let folder = try CLI.scratchFolder()
         let mask = folder + "/mask.spatch", patch = folder + "/topics.spatch"
         #expect(try CLI.run(["mask", model, "--task", task, "-o", mask, "--rate", "0.02", "--score", "magnitude"]).status == 0)
