@@ -53,7 +53,7 @@ let package = Package(
             dependencies: ["Checkpoints", "Tensors"]),
         .target(
             name: "Training",
-            dependencies: ["Relevance", "Models"]),
+            dependencies: ["Relevance", "Models", "Patches", "Checkpoints", "Tensors"]),
         .target(
             name: "Relevance",
             dependencies: ["Models", "Patches", "Checkpoints", "Tensors"]),

@@ -5,6 +5,7 @@ import Models
 import Patches
 import Relevance
 import Tensors
+import Training
 
 extension ScoreMethod: ExpressibleByArgument {}
 
@@ -46,40 +47,13 @@ struct MaskCommand: ParsableCommand {
 
     func run() throws {
         TemporaryFiles.removeOnSignals()
-        let model = try PatchedModel(base: base, patches: patches, beside: output)
-        let checkpoint = model.checkpoint
-        let encoder = try model.encoder(base: base)
-        let textTask = try TextTask(folder: task)
         var settings = RelevanceScorer.Settings()
         settings.method = score
         settings.scoreFraction = scoreFraction
         settings.batchSize = batch
         settings.seed = seed
-        let scores = try RelevanceScorer.scores(encoder, task: textTask, settings: settings)
-        var positions: [(String, [Int])] = []
-        var kept = 0, eligible = 0
-        for layer in scores.keys.sorted() {
-            guard let values = scores[layer] else { continue }
-            let top = MaskSelection.top(values, rate: rate)
-            positions.append((encoder.model.tensorName(layer: layer, "intermediate.dense.weight"), top))
-            kept += top.count
-            eligible += values.count
-            if denseBias {
-                let bias = encoder.model.configuration.intermediate
-                positions.append((encoder.model.tensorName(layer: layer, "intermediate.dense.bias"), Array(0..<bias)))
-                kept += bias
-                eligible += bias
-            }
-        }
-        let data = FileManager.default.contents(atPath: task + "/train.jsonl") ?? Data()
-        let fingerprint = data.withUnsafeBytes { Fingerprint.sha256($0) }
-        let metadata: [(String, String)] = [
-            ("tool", "scalpel \(Scalpel.version)"), ("created", PatchMetadata.creationTime()),
-            ("task", URL(fileURLWithPath: task).lastPathComponent), ("mask.score", score.rawValue), ("mask.rate", "\(rate)"),
-            ("mask.layers", layers), ("mask.score_fraction", "\(scoreFraction)"), ("mask.batch", "\(batch)"), ("mask.seed", "\(seed)"),
-            ("mask.dense_bias", "\(denseBias)"), ("data.sha256", fingerprint),
-        ]
-        try MaskWriter.write(positions: positions, base: checkpoint, metadata: metadata, to: output)
-        print("wrote \(output): \(score.rawValue) mask of \(Format.plural(positions.count, "tensor")), \(Format.count(kept)) of \(Format.count(eligible)) eligible elements (\(Format.fixed(Double(kept) / Double(max(eligible, 1)) * 100, 2)) %), \(Format.fixed(Double(kept) / Double(checkpoint.parameterCount) * 100, 3)) % of the model")
+        let summary = try SPUSteps.mask(base: base, patches: patches, task: task, rate: rate, settings: settings, denseBias: denseBias,
+                                        metadata: [("tool", "scalpel \(Scalpel.version)"), ("created", PatchMetadata.creationTime())], to: output)
+        print("wrote \(output): \(score.rawValue) mask of \(Format.plural(summary.tensors, "tensor")), \(Format.count(summary.kept)) of \(Format.count(summary.eligible)) eligible elements (\(Format.fixed(Double(summary.kept) / Double(max(summary.eligible, 1)) * 100, 2)) %), \(Format.fixed(Double(summary.kept) / Double(max(summary.modelParameters, 1)) * 100, 3)) % of the model")
     }
 }

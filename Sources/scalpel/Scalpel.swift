@@ -27,5 +27,5 @@ struct Scalpel: ParsableCommand {
             atomically: a temporary file renamed into place, never a partial file.
             """,
         version: "scalpel \(version) (\(LibraryVersions.summary))",
-        subcommands: [InspectCommand.self, ConvertCommand.self, DiffCommand.self, CreateCommand.self, ApplyCommand.self, RevertCommand.self, AuditCommand.self, MergeCommand.self, LogCommand.self, EmbedCommand.self, EvalCommand.self, MaskCommand.self, TrainCommand.self])
+        subcommands: [InspectCommand.self, ConvertCommand.self, DiffCommand.self, CreateCommand.self, ApplyCommand.self, RevertCommand.self, AuditCommand.self, MergeCommand.self, LogCommand.self, EmbedCommand.self, EvalCommand.self, MaskCommand.self, TrainCommand.self, ContinualCommand.self])
 }

@@ -45,24 +45,6 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         TemporaryFiles.removeOnSignals()
-        let patched = try PatchedModel(base: base, patches: patches, beside: output)
-        let checkpoint = patched.checkpoint
-        let maskFile = try PatchFile.open(mask)
-        let allowed = try PatchCreator.maskPositions(maskFile, base: checkpoint)
-        let encoder = try patched.encoder(base: base)
-        let model = encoder.model
-        var masks: [Int: MaskedTrainer.LayerMask] = [:]
-        var known: Set<String> = []
-        for layer in 0..<model.configuration.layers {
-            let weightName = model.tensorName(layer: layer, "intermediate.dense.weight"), biasName = model.tensorName(layer: layer, "intermediate.dense.bias")
-            known.formUnion([weightName, biasName])
-            let weight = (allowed[weightName] ?? []).sorted(), bias = (allowed[biasName] ?? []).sorted()
-            if !weight.isEmpty || !bias.isEmpty { masks[layer] = MaskedTrainer.LayerMask(weight: weight, bias: bias) }
-        }
-        if let other = allowed.keys.sorted().first(where: { !known.contains($0) }) {
-            throw ModelError(mask, "masks tensor \"\(other)\", which this version cannot train (it trains intermediate.dense of every layer)")
-        }
-        let textTask = try TextTask(folder: task)
         var settings = MaskedTrainer.Settings()
         settings.epochs = epochs
         settings.learningRate = lr
@@ -71,41 +53,9 @@ struct TrainCommand: ParsableCommand {
         settings.warmup = warmup
         settings.seed = seed
         settings.temperature = temperature
-        let result = try MaskedTrainer.train(encoder, task: textTask, masks: masks, settings: settings)
-
-        // The trained tensors in the base's dtypes, in a hidden file beside the output, from
-        // which the patch is made under the mask.
-        var replaced: [String: TensorView] = [:]
-        for layer in masks.keys {
-            for (suffix, values) in [("intermediate.dense.weight", model.firstMLPWeight(layer: layer)), ("intermediate.dense.bias", model.firstMLPBias(layer: layer))] {
-                let name = model.tensorName(layer: layer, suffix)
-                guard let entry = checkpoint.entry(named: name) else { continue }
-                let f32 = TensorView.make(dtype: .f32, shape: entry.shape) { buffer in values.withUnsafeBytes { buffer.copyMemory(from: $0) } }
-                replaced[name] = entry.dtype == .f32 ? f32 : f32.converted(to: entry.dtype)
-            }
-        }
-        let url = URL(fileURLWithPath: output)
-        let tuned = url.deletingLastPathComponent().path + "/.\(url.lastPathComponent).scalpel-trained.safetensors"
-        TemporaryFiles.register(tuned)
-        defer {
-            try? FileManager.default.removeItem(atPath: tuned)
-            TemporaryFiles.unregister(tuned)
-        }
-        try SafetensorsWriter.write(checkpoint.tensors.map { entry in OutputTensor(name: entry.name, view: replaced[entry.name] ?? checkpoint.view(entry)) },
-                                    metadata: checkpoint.metadata, to: tuned)
-        let data = FileManager.default.contents(atPath: task + "/train.jsonl") ?? Data()
-        let metadata: [(String, String)] = [
-            ("tool", "scalpel \(Scalpel.version)"), ("created", PatchMetadata.creationTime()),
-            ("task", URL(fileURLWithPath: task).lastPathComponent),
-            ("train.mask", maskFile.id),
-            ("train.on", JSONValue.array(try patches.map { .string(try PatchFile.open($0).id) }).serialized), ("train.epochs", "\(epochs)"), ("train.lr", "\(lr)"), ("train.batch", "\(batch)"),
-            ("train.weight_decay", "\(weightDecay)"), ("train.warmup", "\(warmup)"), ("train.temperature", "\(temperature)"),
-            ("train.seed", "\(seed)"), ("train.optimizer", "AdamW(0.9, 0.999, 1e-8), cosine schedule"), ("data.sha256", data.withUnsafeBytes { Fingerprint.sha256($0) }),
-            ("train.steps", "\(result.steps)"), ("train.final_loss", String(format: "%.6f", result.finalLoss)),
-            ("train.final_accuracy", String(format: "%.4f", result.finalAccuracy)), ("train.seconds", String(format: "%.1f", result.seconds)),
-        ]
-        let summary = try PatchCreator.create(base: checkpoint, tuned: Checkpoint.open(tuned),
-                                              options: PatchCreator.Options(mask: maskFile, metadata: metadata), to: output)
-        print("wrote \(output): \(result.steps) steps in \(String(format: "%.1f", result.seconds)) s, last epoch loss \(String(format: "%.4f", result.finalLoss)), training accuracy \(String(format: "%.1f", result.finalAccuracy * 100)) %; \(Format.count(summary.changedElements)) elements changed in \(Format.plural(summary.entryCount, "tensor"))")
+        let summary = try SPUSteps.train(base: base, patches: patches, task: task, mask: mask, settings: settings,
+                                         metadata: [("tool", "scalpel \(Scalpel.version)"), ("created", PatchMetadata.creationTime())], to: output)
+        let result = summary.result
+        print("wrote \(output): \(result.steps) steps in \(String(format: "%.1f", result.seconds)) s, last epoch loss \(String(format: "%.4f", result.finalLoss)), training accuracy \(String(format: "%.1f", result.finalAccuracy * 100)) %; \(Format.count(summary.changedElements)) elements changed in \(Format.plural(summary.tensors, "tensor"))")
     }
 }

@@ -7,11 +7,11 @@ import Patches
 /// (mask and train on top of earlier tasks). The patched model is written once, with apply's
 /// checks, to a hidden file beside `beside` and removed when the command ends; with no
 /// patches it is the base itself.
-final class PatchedModel {
-    let checkpoint: Checkpoint
+public final class PatchedModel {
+    public let checkpoint: Checkpoint
     private let temporary: String?
 
-    init(base: String, patches: [String], beside: String) throws {
+    public init(base: String, patches: [String], beside: String) throws {
         guard !patches.isEmpty else {
             checkpoint = try Checkpoint.open(base)
             temporary = nil
@@ -27,7 +27,7 @@ final class PatchedModel {
 
     /// The text encoder of this state, its tokenizer files read from beside the base's
     /// weights (the patched copy lives elsewhere).
-    func encoder(base: String) throws -> TextEncoder {
+    public func encoder(base: String) throws -> TextEncoder {
         let folder = try Checkpoint.open(base).files.first.map { URL(fileURLWithPath: $0.path).deletingLastPathComponent().path }
         return try TextEncoder(checkpoint: checkpoint, tokenizerFolder: folder)
     }

@@ -1,0 +1,155 @@
+import Checkpoints
+import Foundation
+import Models
+import Patches
+import Relevance
+import Tensors
+
+/// A continual sequence of tasks learned with SPU: for each task in turn, a mask on the model
+/// so far, masked training, a patch `taskK.spatch` in the run folder; then every task seen so
+/// far and the control set are evaluated. The run's state is saved after each task, so an
+/// interrupted run resumes from the last finished one.
+public enum ContinualRunner {
+    public struct Options: Sendable {
+        public var rate = 0.1
+        public var scoring = RelevanceScorer.Settings()
+        public var denseBias = true
+        public var training = MaskedTrainer.Settings()
+        public var metadata: [(String, String)] = []
+        public init() {}
+    }
+
+    /// What the run has measured so far (saved as state.json, and the final report.json).
+    public struct Report: Sendable {
+        public var tasks: [String]
+        /// Row k: accuracy (percent) on tasks 1…k+1 after training task k+1.
+        public var accuracyMatrix: [[Double]]
+        /// Zero-shot accuracy (percent) of the base on each task.
+        public var taskAccuracyBase: [Double]
+        public var controlAccuracyBase: Double
+        /// Control accuracy after each task.
+        public var controlAccuracy: [Double]
+        public var trainableParameters: Int
+        public var changedParameters: Int
+        public var seconds: Double
+
+        public var averageAccuracy: Double { accuracyMatrix.last.map { $0.reduce(0, +) / Double(max($0.count, 1)) } ?? 0 }
+        /// Mean over the earlier tasks of (best accuracy before the end − final accuracy).
+        public var forgetting: Double {
+            guard let last = accuracyMatrix.last, accuracyMatrix.count > 1 else { return 0 }
+            let drops = (0..<(last.count - 1)).map { j in
+                (accuracyMatrix.dropLast().compactMap { $0.count > j ? $0[j] : nil }.max() ?? last[j]) - last[j]
+            }
+            return drops.reduce(0, +) / Double(max(drops.count, 1))
+        }
+        public var finalControlAccuracy: Double { controlAccuracy.last ?? controlAccuracyBase }
+    }
+
+    public static func run(base: String, tasks: [String], control: String, folder: String, options: Options,
+                           progress: (String) -> Void) throws -> Report {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let statePath = folder + "/state.json"
+        let names = tasks.map { URL(fileURLWithPath: $0).lastPathComponent }
+        var report: Report
+        if let saved = try resumed(statePath, tasks: names) {
+            report = saved
+            progress("resuming after task \(saved.accuracyMatrix.count)")
+        } else {
+            let start = Date()
+            report = Report(tasks: names, accuracyMatrix: [], taskAccuracyBase: try tasks.map { try evaluate(base: base, patches: [], task: $0) * 100 },
+                            controlAccuracyBase: try evaluate(base: base, patches: [], task: control) * 100,
+                            controlAccuracy: [], trainableParameters: 0, changedParameters: 0, seconds: 0)
+            report.seconds = Date().timeIntervalSince(start)
+            try save(report, to: statePath)
+            progress("base model: tasks " + report.taskAccuracyBase.map { String(format: "%.1f", $0) }.joined(separator: " ") + " %, control \(String(format: "%.2f", report.controlAccuracyBase)) %")
+        }
+        for (k, task) in tasks.enumerated() where k >= report.accuracyMatrix.count {
+            let start = Date()
+            let earlier = (0..<k).map { folder + "/task\($0 + 1).spatch" }
+            let mask = folder + "/task\(k + 1)-mask.spatch", patch = folder + "/task\(k + 1).spatch"
+            progress("task \(k + 1) of \(tasks.count) (\(names[k])): mask")
+            let masked = try SPUSteps.mask(base: base, patches: earlier, task: task, rate: options.rate, settings: options.scoring,
+                                           denseBias: options.denseBias, metadata: options.metadata, to: mask)
+            progress("task \(k + 1) of \(tasks.count) (\(names[k])): train")
+            _ = try SPUSteps.train(base: base, patches: earlier, task: task, mask: mask, settings: options.training,
+                                   metadata: options.metadata, to: patch)
+            progress("task \(k + 1) of \(tasks.count) (\(names[k])): evaluate")
+            let patches = earlier + [patch]
+            report.accuracyMatrix.append(try tasks.prefix(k + 1).map { try evaluate(base: base, patches: patches, task: $0) * 100 })
+            report.controlAccuracy.append(try evaluate(base: base, patches: patches, task: control) * 100)
+            report.trainableParameters += masked.kept
+            report.changedParameters = try changedElements(patches)
+            report.seconds += Date().timeIntervalSince(start)
+            try save(report, to: statePath)
+            progress("task \(k + 1): " + report.accuracyMatrix[k].map { String(format: "%.1f", $0) }.joined(separator: " ") + " %, control \(String(format: "%.2f", report.controlAccuracy[k])) %")
+        }
+        return report
+    }
+
+    /// Zero-shot accuracy (0…1) of base + patches on a task's test set.
+    static func evaluate(base: String, patches: [String], task: String) throws -> Double {
+        let checkpoint = try Checkpoint.open(base)
+        let replacements = try PatchApplier.patchedTensors(model: checkpoint, patches: patches.map(PatchFile.open))
+        let encoder = try TextEncoder(checkpoint: checkpoint, replacements: replacements)
+        return try ZeroShot.evaluate(encoder, task: TextTask(folder: task)).accuracy
+    }
+
+    /// Elements that differ from the base after all the patches: the union of their positions.
+    static func changedElements(_ patches: [String]) throws -> Int {
+        var positions: [String: Set<Int>] = [:]
+        for path in patches {
+            let patch = try PatchFile.open(path)
+            for entry in patch.entries { positions[entry.name, default: []].formUnion(try patch.positions(entry)) }
+        }
+        return positions.values.reduce(0) { $0 + $1.count }
+    }
+
+    public static func json(_ report: Report, method: String) -> JSONValue {
+        func number(_ x: Double) -> JSONValue { .number((x * 100).rounded() / 100) }
+        return .object([
+            ("method", .string(method)), ("tasks", .array(report.tasks.map { .string($0) })),
+            ("accuracy_matrix", .array(report.accuracyMatrix.map { .array($0.map(number)) })),
+            ("average_accuracy", number(report.averageAccuracy)),
+            ("average_accuracy_base", number(report.taskAccuracyBase.reduce(0, +) / Double(max(report.taskAccuracyBase.count, 1)))),
+            ("task_accuracy_base", .array(report.taskAccuracyBase.map(number))), ("forgetting", number(report.forgetting)),
+            ("control_accuracy_base", number(report.controlAccuracyBase)), ("control_accuracy", number(report.finalControlAccuracy)),
+            ("control_accuracy_after_each_task", .array(report.controlAccuracy.map(number))),
+            ("control_drop", number(report.controlAccuracyBase - report.finalControlAccuracy)),
+            ("trainable_parameters", .integer(report.trainableParameters)), ("changed_parameters", .integer(report.changedParameters)),
+            ("seconds", number(report.seconds)),
+        ])
+    }
+
+    static func save(_ report: Report, to path: String) throws {
+        let file = try AtomicFile(path: path)
+        do {
+            try file.write(Array(json(report, method: "spu").pretty().utf8))
+            try file.commit()
+        } catch {
+            file.discard()
+            throw error
+        }
+    }
+
+    /// The saved state of an interrupted run over the same tasks, if any.
+    static func resumed(_ path: String, tasks: [String]) throws -> Report? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        let json = try JSONValue.parse(String(decoding: data, as: UTF8.self))
+        guard json["tasks"]?.arrayValue?.compactMap(\.stringValue) == tasks else {
+            throw ModelError(path, "belongs to a run over other tasks; use another output folder")
+        }
+        func number(_ value: JSONValue?) -> Double {
+            switch value {
+            case .number(let x)?: return x
+            case .integer(let i)?: return Double(i)
+            default: return 0
+            }
+        }
+        return Report(tasks: tasks, accuracyMatrix: (json["accuracy_matrix"]?.arrayValue ?? []).map { ($0.arrayValue ?? []).map { number($0) } },
+                      taskAccuracyBase: (json["task_accuracy_base"]?.arrayValue ?? []).map { number($0) },
+                      controlAccuracyBase: number(json["control_accuracy_base"]),
+                      controlAccuracy: (json["control_accuracy_after_each_task"]?.arrayValue ?? []).map { number($0) },
+                      trainableParameters: json["trainable_parameters"]?.intValue ?? 0, changedParameters: json["changed_parameters"]?.intValue ?? 0,
+                      seconds: number(json["seconds"]))
+    }
+}
