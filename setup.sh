@@ -15,7 +15,7 @@ if ! command -v swift >/dev/null 2>&1; then
 fi
 
 # System libraries (Debian package names). apt-get runs only when something is missing.
-packages=(libopenblas-dev libzstd-dev libhdf5-dev zlib1g-dev pkg-config python3 python3-venv python3-pip)
+packages=(libopenblas-dev libzstd-dev libhdf5-dev zlib1g-dev wordnet-base pkg-config python3 python3-venv python3-pip)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -53,6 +53,9 @@ if ! .venv/bin/python Samples/fetch_default_model.py; then
 fi
 
 [ "${1:-}" = "--deps-only" ] && exit 0
+
+step "building the WordNet task sequence (.cache/tasks/wordnet)"
+python3 Samples/make_wordnet_tasks.py
 
 step "building scalpel (release)"
 swift build -c release

@@ -5,7 +5,8 @@
 # checkpoint, convert it to bf16, reshard it as Hugging Face lays large models out, join the
 # shards again into a file byte-identical to the original, take a patch through create,
 # audit, apply, diff and revert, round-trip the model through the other checkpoint formats,
-# and merge two updates. Outputs go to .cache/main-job/.
+# merge two updates, and learn three WordNet tasks in a row with SPU (scalpel continual).
+# Outputs go to .cache/main-job/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scalpel=.build/release/scalpel
@@ -58,4 +59,15 @@ echo; echo "--- two updates merged with TIES ---"
 "$scalpel" create "$model" "$out/minilm-updated-2.safetensors" -o "$out/update-2.spatch" --task second-update
 "$scalpel" merge --plan "$out/update.spatch" "$out/update-2.spatch"
 "$scalpel" merge "$out/update.spatch" "$out/update-2.spatch" --base "$model" --method ties --density 0.05 -o "$out/merged.spatch"
+# SPU, the method this project exists for: three WordNet verb tasks learned one after the
+# other (gloss → verb category), each as a mask and a patch, with a noun-retrieval control set
+# measuring what the model knew before.
+tasks=.cache/tasks/wordnet
+echo; echo "--- continual learning with SPU on three WordNet verb tasks ---"
+"$scalpel" continual "$model" --tasks "$tasks/verbs-1" "$tasks/verbs-2" "$tasks/verbs-3" --control "$tasks/control-nouns" \
+    -o "$out/continual-spu" --lr 5e-4
+"$scalpel" apply "$model" "$out/continual-spu/task1.spatch" "$out/continual-spu/task2.spatch" "$out/continual-spu/task3.spatch" \
+    -o "$out/minilm-after-3-tasks.safetensors"
+echo "changed by the three task patches, against the base:"
+"$scalpel" diff "$model" "$out/minilm-after-3-tasks.safetensors" | tail -1
 echo; echo "main job done; outputs in $out/"
