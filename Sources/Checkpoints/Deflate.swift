@@ -47,8 +47,12 @@ enum Deflate {
             }
             status = CZlib.inflate(&stream, Z_NO_FLUSH)
             if status == Z_BUF_ERROR, stream.avail_in == 0, consumed == compressed.count { break }
+            if Int(stream.total_out) > size { break }  // ran past the declared size: refused below
         }
         let total = Int(stream.total_out)
+        guard total <= size else {
+            throw CheckpointError(path, "zip member \"\(member)\" inflates to more than the \(size) bytes its directory entry declares")
+        }
         guard status == Z_STREAM_END else {
             let reason = status == Z_DATA_ERROR ? "the compressed data is damaged" : "the compressed data ends early"
             throw CheckpointError(path, "zip member \"\(member)\": \(reason) (\(total) of \(size) bytes inflated)")

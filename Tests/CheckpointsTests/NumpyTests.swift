@@ -53,6 +53,7 @@ struct NumpyTests {
     @Test(arguments: [
         ("object.npy", "pickled Python objects"),
         ("bomb.npz", "more than deflate can expand"),
+        ("longer.npz", "inflates to more than"),
         ("truncated.npz", "truncated"),
         ("truncated.npy", "truncated or damaged"),
         ("evil_header.npy", "unexpected"),

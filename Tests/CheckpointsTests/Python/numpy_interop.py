@@ -124,6 +124,15 @@ def hostile(folder):
     data[at + 24:at + 28] = (0xFFFFFFF0).to_bytes(4, "little")
     with open(os.path.join(folder, "bomb.npz"), "wb") as f:
         f.write(data)
+    # A deflated member that runs past the size its directory entry declares.
+    np.savez_compressed(os.path.join(folder, "longer.npz"), a=np.arange(4096, dtype=np.float32))
+    with open(os.path.join(folder, "longer.npz"), "rb") as f:
+        data = bytearray(f.read())
+    at = data.rfind(b"PK\x01\x02")
+    declared = int.from_bytes(data[at + 24:at + 28], "little")
+    data[at + 24:at + 28] = (declared - 1000).to_bytes(4, "little")
+    with open(os.path.join(folder, "longer.npz"), "wb") as f:
+        f.write(data)
     np.savez(os.path.join(folder, "good.npz"), a=np.arange(1000, dtype=np.float32), b=np.ones(10))
     with open(os.path.join(folder, "good.npz"), "rb") as f:
         good = f.read()
