@@ -43,7 +43,7 @@ enum HDF5Reader {
                 guard length >= 0 else { throw CheckpointError(path, "cannot read a link name in \"/\(prefix)\"") }
                 var buffer = [CChar](repeating: 0, count: Int(length) + 1)
                 H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, index, &buffer, buffer.count, scalpel_h5p_default())
-                let name = String(cString: buffer)
+                let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
                 let full = prefix.isEmpty ? name : prefix + "/" + name
                 guard scalpel_link_type(group, name) == 0 else {
                     skipped.append(full + " (link)")

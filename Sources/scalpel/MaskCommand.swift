@@ -1,10 +1,7 @@
 import ArgumentParser
 import Foundation
 import Checkpoints
-import Models
-import Patches
 import Relevance
-import Tensors
 import Training
 
 extension ScoreMethod: ExpressibleByArgument {}

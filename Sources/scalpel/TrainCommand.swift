@@ -1,9 +1,6 @@
 import ArgumentParser
 import Foundation
 import Checkpoints
-import Models
-import Patches
-import Tensors
 import Training
 
 struct TrainCommand: ParsableCommand {
