@@ -3,10 +3,11 @@ import CHDF5
 /// Versions of the system libraries Scalpel is linked against, for `scalpel --version` and
 /// bug reports.
 public enum LibraryVersions {
+    /// The HDF5 version of the headers Scalpel was built with. Asking the library instead
+    /// (H5get_libversion) would initialise it outside the lock that serialises every other
+    /// HDF5 call (Debian's HDF5 is not thread-safe), which could corrupt its global state.
     public static var hdf5: String {
-        var major: UInt32 = 0, minor: UInt32 = 0, release: UInt32 = 0
-        guard H5get_libversion(&major, &minor, &release) >= 0 else { return "unknown" }
-        return "\(major).\(minor).\(release)"
+        "\(H5_VERS_MAJOR).\(H5_VERS_MINOR).\(H5_VERS_RELEASE)"
     }
 
     public static var summary: String {
