@@ -90,6 +90,19 @@ public final class AtomicFile {
         writebackStarted = bytesWritten
     }
 
+    /// Writes `bytes` to `path` atomically (temporary file, fsync, rename), for small outputs
+    /// written in one piece.
+    public static func write(_ bytes: [UInt8], to path: String) throws {
+        let file = try AtomicFile(path: path)
+        do {
+            try file.write(bytes)
+            try file.commit()
+        } catch {
+            file.discard()
+            throw error
+        }
+    }
+
     /// Makes the file durable and moves it to its final path.
     public func commit() throws {
         guard !finished else { return }

@@ -67,13 +67,7 @@ struct NumpyHeader: Equatable {
         }
         let kind = characters[1]
         let size = Int(String(characters[2...])) ?? 0
-        let types: [Character: [Int: DType]] = [
-            "f": [8: .f64, 4: .f32, 2: .f16],
-            "i": [8: .i64, 4: .i32, 2: .i16, 1: .i8],
-            "u": [8: .u64, 4: .u32, 2: .u16, 1: .u8],
-            "b": [1: .bool],
-        ]
-        guard let dtype = types[kind]?[size] else {
+        guard let dtype = kinds.first(where: { $0.value == kind && $0.key.size == size })?.key else {
             let why: String
             switch kind {
             case "O": why = "object arrays hold pickled Python objects, which Scalpel never loads"
@@ -88,25 +82,17 @@ struct NumpyHeader: Equatable {
         return (dtype, characters[0] == ">" && size > 1)
     }
 
+    /// NumPy's kind letter for each dtype it has (the size completes the descr).
+    static let kinds: [DType: Character] = [
+        .f64: "f", .f32: "f", .f16: "f", .i64: "i", .i32: "i", .i16: "i", .i8: "i",
+        .u64: "u", .u32: "u", .u16: "u", .u8: "u", .bool: "b",
+    ]
+
     /// The `.npy` header for a C-order little-endian array (version 1.0 when it fits, as
     /// NumPy writes it; the dict padded with spaces and a newline to a multiple of 64 bytes).
     static func encode(dtype: DType, shape: [Int]) -> [UInt8] {
-        let descr: String
-        switch dtype {
-        case .f64: descr = "<f8"
-        case .f32: descr = "<f4"
-        case .f16: descr = "<f2"
-        case .i64: descr = "<i8"
-        case .i32: descr = "<i4"
-        case .i16: descr = "<i2"
-        case .i8: descr = "|i1"
-        case .u64: descr = "<u8"
-        case .u32: descr = "<u4"
-        case .u16: descr = "<u2"
-        case .u8: descr = "|u1"
-        case .bool: descr = "|b1"
-        case .bf16, .f8e4m3, .f8e5m2: preconditionFailure("NumPy has no \(dtype.rawValue); callers refuse it first")
-        }
+        guard let kind = kinds[dtype] else { preconditionFailure("NumPy has no \(dtype.rawValue); callers refuse it first") }
+        let descr = "\(dtype.size == 1 ? "|" : "<")\(kind)\(dtype.size)"
         let shapeText = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
         let dict = Array("{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shapeText), }".utf8)
         for (version, lengthSize) in [(UInt8(1), 2), (UInt8(2), 4)] {
@@ -124,7 +110,7 @@ struct NumpyHeader: Equatable {
     }
 
     /// True when NumPy can hold `dtype`.
-    static func supports(_ dtype: DType) -> Bool { dtype != .bf16 && dtype != .f8e4m3 && dtype != .f8e5m2 }
+    static func supports(_ dtype: DType) -> Bool { kinds[dtype] != nil }
 }
 
 /// The subset of Python literals a `.npy` header uses: dicts, tuples, lists, strings,

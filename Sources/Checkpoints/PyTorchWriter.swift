@@ -18,35 +18,29 @@ public enum PyTorchWriter {
             archiveName = name.isEmpty || name.contains("/") ? "archive" : name
             tied = groups
         }
-        // Produce every tensor once up front only for tied groups (to compare bytes); the
-        // rest stream one at a time.
+        // A tied group shares one storage when its members still hold equal bytes: each
+        // member then points at the storage of the group's first member in writing order. Only tied tensors are
+        // produced here (to compare them); the rest stream one at a time below.
         let byName = Dictionary(tensors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        var storageOf: [String: Int] = [:]
-        var storages: [(key: Int, tensor: OutputTensor)] = []
+        let place = Dictionary(tensors.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
+        var sharesWith: [String: String] = [:]
         for group in tied {
-            let members = group.compactMap { byName[$0] }
+            let members = group.compactMap { byName[$0] }.sorted { place[$0.name] ?? 0 < place[$1.name] ?? 0 }
             guard members.count > 1, let first = members.first,
                   members.allSatisfy({ $0.dtype == first.dtype && $0.shape == first.shape }) else { continue }
             let views = try members.map { try NumpyWriter.produce($0, path: path) }
-            let firstBytes = views[0]
-            let same = views.dropFirst().allSatisfy { view in view.withBytes { a in firstBytes.withBytes { b in a.elementsEqual(b) } } }
-            guard same else { continue }
-            for member in members { storageOf[member.name] = -1 - storages.count }  // filled below
-            storages.append((storages.count, first))
+            let same = views.dropFirst().allSatisfy { view in view.withBytes { a in views[0].withBytes { b in a.elementsEqual(b) } } }
+            if same { for member in members.dropFirst() { sharesWith[member.name] = first.name } }
         }
+        var storageOf: [String: Int] = [:]
         var ordered: [(key: Int, tensor: OutputTensor)] = []
-        var next = 0
-        var tiedKey: [Int: Int] = [:]
         for tensor in tensors {
-            if let marker = storageOf[tensor.name], marker < 0 {
-                if let key = tiedKey[marker] { storageOf[tensor.name] = key; continue }
-                tiedKey[marker] = next
-                storageOf[tensor.name] = next
+            if let leader = sharesWith[tensor.name], let key = storageOf[leader] {
+                storageOf[tensor.name] = key
             } else {
-                storageOf[tensor.name] = next
+                storageOf[tensor.name] = ordered.count
+                ordered.append((ordered.count, tensor))
             }
-            ordered.append((next, tensor))
-            next += 1
         }
         let pickle = Pickler.stateDict(tensors.map { ($0, storageOf[$0.name] ?? 0) })
         let file = try AtomicFile(path: path)

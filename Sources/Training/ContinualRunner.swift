@@ -121,14 +121,7 @@ public enum ContinualRunner {
     }
 
     static func save(_ report: Report, to path: String) throws {
-        let file = try AtomicFile(path: path)
-        do {
-            try file.write(Array(json(report, method: "spu").pretty().utf8))
-            try file.commit()
-        } catch {
-            file.discard()
-            throw error
-        }
+        try AtomicFile.write(Array(json(report, method: "spu").pretty().utf8), to: path)
     }
 
     /// The saved state of an interrupted run over the same tasks, if any.

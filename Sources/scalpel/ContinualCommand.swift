@@ -60,22 +60,11 @@ struct ContinualCommand: ParsableCommand {
             FileHandle.standardError.write(Data("[continual] \(line)\n".utf8))
         }
         let json = ContinualRunner.json(report, method: method)
-        try write(json.pretty() + "\n", to: output + "/report.json")
+        try AtomicFile.write(Array((json.pretty() + "\n").utf8), to: output + "/report.json")
         let markdown = ContinualReport.markdown(report, method: method, settings: "rate \(rate), \(score.rawValue) scores on \(scoreFraction) of the batches, \(epochs) epochs, lr \(lr), batch \(batch), seed \(seed)")
-        try write(markdown, to: output + "/report.md")
-        try write(ContinualReport.svg(report), to: output + "/report.svg")
+        try AtomicFile.write(Array(markdown.utf8), to: output + "/report.md")
+        try AtomicFile.write(Array(ContinualReport.svg(report).utf8), to: output + "/report.svg")
         print(markdown, terminator: "")
-    }
-
-    func write(_ text: String, to path: String) throws {
-        let file = try AtomicFile(path: path)
-        do {
-            try file.write(Array(text.utf8))
-            try file.commit()
-        } catch {
-            file.discard()
-            throw error
-        }
     }
 }
 
