@@ -6,101 +6,230 @@ extension BertModel {
     /// each of them, as the caller defines the loss.
     public typealias EmbeddingLoss = (_ embeddings: [[Float]]) -> (loss: Float, gradients: [[Float]])
 
-    /// A loss and its gradients with respect to the first MLP linear of some layers.
-    public struct MLPGradients: Sendable {
+    /// A loss and its gradients with respect to some of the model's tensors.
+    public struct Gradients: Sendable {
         public let loss: Float
-        /// d loss / d intermediate.dense.weight, per layer index, [intermediate × hidden].
-        public let weights: [Int: [Float]]
-        /// d loss / d intermediate.dense.bias, per layer index.
-        public let biases: [Int: [Float]]
+        /// d loss / d tensor, by checkpoint name, in the tensor's row-major layout.
+        public let tensors: [String: [Float]]
     }
 
     /// Gradients of `loss` (a function of the batch's sentence embeddings) with respect to the
-    /// first MLP linear (`intermediate.dense`, weight and bias) of each layer in `layers`. The
-    /// backward pass computes activation gradients only down to the earliest of those layers
-    /// and parameter gradients for those tensors only.
-    public func firstMLPGradients(_ batch: [[Int32]], layers wanted: Set<Int>, loss: EmbeddingLoss) throws -> MLPGradients {
-        let c = configuration
-        guard let earliest = wanted.min() else { return MLPGradients(loss: loss([]).loss, weights: [:], biases: [:]) }
-        guard wanted.allSatisfy({ $0 >= 0 && $0 < c.layers }) else {
-            throw ModelError("layers", "layer indices must be in 0..<\(c.layers)")
+    /// tensors `names` (checkpoint names; `parameterNames` lists them). The backward pass
+    /// computes activation gradients only down to the earliest of those tensors in forward
+    /// order and parameter gradients for those tensors only. With `dropout`, the forward
+    /// pass drops as BERT does in training and the backward pass through the same masks.
+    public func gradients(_ batch: [[Int32]], of names: Set<String>, dropout: Dropout? = nil, loss: EmbeddingLoss) throws -> Gradients {
+        var wanted: Set<Parameter> = []
+        for name in names {
+            guard let parameter = parameter(named: name) else {
+                throw ModelError(name, "is not a trainable tensor of this BERT model (\(parameterNames.first ?? "") … \(parameterNames.last ?? ""))")
+            }
+            wanted.insert(parameter)
         }
-        let pass = try run(batch, recordFrom: earliest)
-        let rows = batch.count * pass.length, h = c.hidden, f = c.intermediate
+        let lowest = wanted.map(\.depth).min() ?? Int.max
+        let firstLayer = lowest == Int.max ? configuration.layers : max(0, lowest / LayerTensor.stages)
+        let pass = try run(batch, recordFrom: firstLayer, recordEmbeddings: lowest < 0, dropout: dropout)
         let (embeddings, norms, counts) = pool(pass.hidden, length: pass.length, mask: pass.mask, count: batch.count)
         let (value, embeddingGradients) = loss(embeddings)
-        guard embeddingGradients.count == batch.count, embeddingGradients.allSatisfy({ $0.count == h }) else {
+        guard embeddingGradients.count == batch.count, embeddingGradients.allSatisfy({ $0.count == configuration.hidden }) else {
             throw ModelError("loss", "the loss returned gradients of the wrong shape")
         }
-        // Normalisation and mean pooling, backwards: dp = (de − e (e·de)) / |p|, spread over
-        // the sequence's tokens.
-        var dHidden = [Float](repeating: 0, count: rows * h)
-        for b in 0..<batch.count {
-            let e = embeddings[b], de = embeddingGradients[b]
-            let dot = zip(e, de).reduce(Float(0)) { $0 + $1.0 * $1.1 }
-            let scale = 1 / (norms[b] * counts[b])
-            for t in 0..<pass.length where pass.mask[b * pass.length + t] != 0 {
-                let row = (b * pass.length + t) * h
-                for i in 0..<h { dHidden[row + i] = (de[i] - e[i] * dot) * scale }
+        guard !wanted.isEmpty else { return Gradients(loss: value, tensors: [:]) }
+        var backward = Backward(model: self, pass: pass, batch: batch.count, wanted: wanted, lowest: lowest)
+        backward.poolBackward(embeddings: embeddings, gradients: embeddingGradients, norms: norms, counts: counts)
+        for index in stride(from: configuration.layers - 1, through: firstLayer, by: -1) {
+            guard backward.layer(index) else { break }
+        }
+        if lowest < 0 { backward.embeddings() }
+        return Gradients(loss: value, tensors: Dictionary(uniqueKeysWithValues: backward.gradients.map { (name(of: $0.key), $0.value) }))
+    }
+
+    /// One backward pass: the gradient flowing down (`dx`, with respect to the current
+    /// layer's output) and the parameter gradients asked for.
+    struct Backward {
+        let model: BertModel
+        let pass: Pass
+        let batch: Int
+        let wanted: Set<Parameter>
+        let lowest: Int
+        let rows: Int
+        var gradients: [Parameter: [Float]] = [:]
+        var dx: [Float]
+        var dSum: [Float], dDense: [Float], dContext: [Float], dq: [Float], dk: [Float], dv: [Float]
+        var dInner: [Float]
+
+        init(model: BertModel, pass: Pass, batch: Int, wanted: Set<Parameter>, lowest: Int) {
+            self.model = model
+            self.pass = pass
+            self.batch = batch
+            self.wanted = wanted
+            self.lowest = lowest
+            rows = batch * pass.length
+            let h = model.configuration.hidden
+            dx = [Float](repeating: 0, count: rows * h)
+            dSum = dx; dDense = dx; dContext = dx; dq = dx; dk = dx; dv = dx
+            dInner = [Float](repeating: 0, count: rows * model.configuration.intermediate)
+        }
+
+        /// Normalisation and mean pooling, backwards: dp = (de − e (e·de)) / |p|, spread over
+        /// the sequence's tokens.
+        mutating func poolBackward(embeddings: [[Float]], gradients: [[Float]], norms: [Float], counts: [Float]) {
+            let h = model.configuration.hidden, length = pass.length
+            for b in 0..<batch {
+                let e = embeddings[b], de = gradients[b]
+                let dot = zip(e, de).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+                let scale = 1 / (norms[b] * counts[b])
+                for t in 0..<length where pass.mask[b * length + t] != 0 {
+                    let row = (b * length + t) * h
+                    for i in 0..<h { dx[row + i] = (de[i] - e[i] * dot) * scale }
+                }
             }
         }
-        var gradients: [Int: [Float]] = [:], biasGradients: [Int: [Float]] = [:]
-        var dx = dHidden
-        var dSum = [Float](repeating: 0, count: rows * h), dAttention = dSum, dContext = dSum, dq = dSum, dk = dSum, dv = dSum
-        var dInner = [Float](repeating: 0, count: rows * f)
-        for index in stride(from: c.layers - 1, through: earliest, by: -1) {
-            let layer = layers[index], saved = pass.activations[index - earliest]
-            // Output LayerNorm, then the residual: dx1 gets the sum's gradient directly.
-            layerNormBackward(saved.outputSum, dx, layer.outputNorm, rows: rows, into: &dSum)
-            // Second MLP linear and GELU, back to the first MLP linear's output.
-            withPointers(dSum, layer.output.weight) { dy, w in
-                dInner.withUnsafeMutableBufferPointer { Kernels.linearInputGradient(dy, rows: rows, outWidth: h, weight: w, inWidth: f, accumulate: false, dx: $0.baseAddress!) }
-            }
+
+        /// Layer `index` backwards, from `dx` at its output to `dx` at its input; false when
+        /// no tensor below the point reached is wanted (the pass stops).
+        mutating func layer(_ index: Int) -> Bool {
+            let c = model.configuration, h = c.hidden, f = c.intermediate
+            let layer = model.layers[index], saved = pass.activations[index - (c.layers - pass.activations.count)]
+            let depth = index * LayerTensor.stages
+            func needed(below stage: Int) -> Bool { lowest < depth + stage }
+
+            // Output LayerNorm; its input is the second MLP linear's (dropped) output plus the residual.
+            normParameters(index, .outputNormWeight, .outputNormBias, input: saved.outputSum, dy: dx)
+            guard needed(below: 5) else { return false }
+            model.layerNormBackward(saved.outputSum, dx, layer.outputNorm, rows: rows, into: &dSum)
+            dropped(dSum, saved.outputDropout, into: &dDense)
+            linearParameters(index, .outputWeight, .outputBias, dy: dDense, input: saved.activation, outWidth: h, inWidth: f)
+            guard needed(below: 4) else { return false }
+            inputGradient(dDense, layer.output, rows: rows, accumulate: false, into: &dInner)
             saved.preActivation.withUnsafeBufferPointer { a in
                 dInner.withUnsafeMutableBufferPointer { Kernels.geluBackward(a.baseAddress!, $0.baseAddress!, count: rows * f) }
             }
-            if wanted.contains(index) {
-                var dw = [Float](repeating: 0, count: f * h)
-                withPointers(dInner, saved.attentionOutput) { dy, x in
-                    dw.withUnsafeMutableBufferPointer { Kernels.linearWeightGradient(dy, x, rows: rows, outWidth: f, inWidth: h, dw: $0.baseAddress!) }
+            linearParameters(index, .intermediateWeight, .intermediateBias, dy: dInner, input: saved.attentionOutput, outWidth: f, inWidth: h)
+            guard needed(below: 3) else { return false }
+            // d(attention block output) = the residual's share plus the first MLP linear's input gradient.
+            inputGradient(dInner, layer.intermediate, rows: rows, accumulate: true, into: &dSum)
+            normParameters(index, .attentionNormWeight, .attentionNormBias, input: saved.attentionSum, dy: dSum)
+            guard needed(below: 2) else { return false }
+            let dAttentionBlock = dSum
+            model.layerNormBackward(saved.attentionSum, dAttentionBlock, layer.attentionNorm, rows: rows, into: &dSum)
+            dropped(dSum, saved.attentionOutputDropout, into: &dDense)
+            linearParameters(index, .attentionOutputWeight, .attentionOutputBias, dy: dDense, input: saved.context, outWidth: h, inWidth: h)
+            guard needed(below: 1) else { return false }
+            inputGradient(dDense, layer.attentionOutput, rows: rows, accumulate: false, into: &dContext)
+            attentionBackward(saved)
+            linearParameters(index, .queryWeight, .queryBias, dy: dq, input: saved.input, outWidth: h, inWidth: h)
+            linearParameters(index, .keyWeight, .keyBias, dy: dk, input: saved.input, outWidth: h, inWidth: h)
+            linearParameters(index, .valueWeight, .valueBias, dy: dv, input: saved.input, outWidth: h, inWidth: h)
+            guard needed(below: 0) else { return false }
+            // The layer's input: the residual plus the three projections' input gradients.
+            dx = dSum
+            inputGradient(dq, layer.query, rows: rows, accumulate: true, into: &dx)
+            inputGradient(dk, layer.key, rows: rows, accumulate: true, into: &dx)
+            inputGradient(dv, layer.value, rows: rows, accumulate: true, into: &dx)
+            return true
+        }
+
+        /// The embedding block backwards from `dx` at its output: LayerNorm, then each
+        /// token's word, position and token-type rows.
+        mutating func embeddings() {
+            let c = model.configuration, h = c.hidden
+            var dNorm = dx
+            if !pass.embeddingDropout.isEmpty { for i in dNorm.indices { dNorm[i] *= pass.embeddingDropout[i] } }
+            if wanted.contains(.embedding(.normWeight)) || wanted.contains(.embedding(.normBias)) {
+                var dGamma = [Float](repeating: 0, count: h), dBeta = dGamma
+                model.withPointers(pass.embeddingSum, dNorm) { x, dy in
+                    Kernels.layerNormParameterGradients(x, dy, rows: rows, width: h, eps: c.layerNormEpsilon, dGamma: &dGamma, dBeta: &dBeta)
                 }
-                gradients[index] = dw
-                var db = [Float](repeating: 0, count: f)
-                for r in 0..<rows {
-                    for j in 0..<f { db[j] += dInner[r * f + j] }
+                keep(.embedding(.normWeight), dGamma)
+                keep(.embedding(.normBias), dBeta)
+            }
+            let tables: [EmbeddingTensor] = [.word, .position, .type]
+            guard tables.contains(where: { wanted.contains(.embedding($0)) }) else { return }
+            var dSum = [Float](repeating: 0, count: rows * h)
+            model.layerNormBackward(pass.embeddingSum, dNorm, model.embeddings.norm, rows: rows, into: &dSum)
+            var dWord = wanted.contains(.embedding(.word)) ? [Float](repeating: 0, count: c.vocabulary * h) : []
+            var dPosition = wanted.contains(.embedding(.position)) ? [Float](repeating: 0, count: c.maxPositions * h) : []
+            var dType = wanted.contains(.embedding(.type)) ? [Float](repeating: 0, count: c.typeVocabulary * h) : []
+            for r in 0..<rows {
+                let token = pass.tokens[r], t = r % pass.length
+                for i in 0..<h {
+                    let g = dSum[r * h + i]
+                    if !dWord.isEmpty { dWord[token * h + i] += g }
+                    if !dPosition.isEmpty { dPosition[t * h + i] += g }
+                    if !dType.isEmpty { dType[i] += g }
                 }
-                biasGradients[index] = db
             }
-            if index == earliest { break }
-            // d(attention output) = residual + first MLP linear's input gradient.
-            dAttention = dSum
-            withPointers(dInner, layer.intermediate.weight) { dy, w in
-                dAttention.withUnsafeMutableBufferPointer { Kernels.linearInputGradient(dy, rows: rows, outWidth: f, weight: w, inWidth: h, accumulate: true, dx: $0.baseAddress!) }
-            }
-            layerNormBackward(saved.attentionSum, dAttention, layer.attentionNorm, rows: rows, into: &dSum)
-            withPointers(dSum, layer.attentionOutput.weight) { dy, w in
-                dContext.withUnsafeMutableBufferPointer { Kernels.linearInputGradient(dy, rows: rows, outWidth: h, weight: w, inWidth: h, accumulate: false, dx: $0.baseAddress!) }
-            }
+            keep(.embedding(.word), dWord)
+            keep(.embedding(.position), dPosition)
+            keep(.embedding(.type), dType)
+        }
+
+        mutating func attentionBackward(_ saved: LayerActivations) {
+            let c = model.configuration
             saved.q.withUnsafeBufferPointer { q in saved.k.withUnsafeBufferPointer { k in saved.v.withUnsafeBufferPointer { v in
-                saved.probabilities.withUnsafeBufferPointer { p in dContext.withUnsafeBufferPointer { dOut in
-                    dq.withUnsafeMutableBufferPointer { dqp in
-                        dk.withUnsafeMutableBufferPointer { dkp in dv.withUnsafeMutableBufferPointer { dvp in
+                saved.probabilities.withUnsafeBufferPointer { p in saved.probabilityDropout.withUnsafeBufferPointer { mask in
+                    dContext.withUnsafeBufferPointer { dOut in
+                        dq.withUnsafeMutableBufferPointer { dqp in dk.withUnsafeMutableBufferPointer { dkp in dv.withUnsafeMutableBufferPointer { dvp in
                             Kernels.attentionBackward(dOut: dOut.baseAddress!, q: q.baseAddress!, k: k.baseAddress!, v: v.baseAddress!,
-                                                      probabilities: p.baseAddress!, batch: batch.count, length: pass.length, width: h,
-                                                      heads: c.heads, dq: dqp.baseAddress!, dk: dkp.baseAddress!, dv: dvp.baseAddress!)
-                        } }
+                                                      probabilities: p.baseAddress!, dropout: mask.isEmpty ? nil : mask.baseAddress!,
+                                                      batch: batch, length: pass.length, width: c.hidden, heads: c.heads,
+                                                      dq: dqp.baseAddress!, dk: dkp.baseAddress!, dv: dvp.baseAddress!)
+                        } } }
                     }
                 } }
             } } }
-            // The layer's input: the residual plus the three projections' input gradients.
-            dx = dSum
-            for (gradient, linear) in [(dq, layer.query), (dk, layer.key), (dv, layer.value)] {
-                withPointers(gradient, linear.weight) { dy, w in
-                    dx.withUnsafeMutableBufferPointer { Kernels.linearInputGradient(dy, rows: rows, outWidth: h, weight: w, inWidth: h, accumulate: true, dx: $0.baseAddress!) }
+        }
+
+        /// `out` = `dy` times a dropout mask (or `dy` itself without one).
+        func dropped(_ dy: [Float], _ mask: [Float], into out: inout [Float]) {
+            if mask.isEmpty {
+                out = dy
+            } else {
+                for i in dy.indices { out[i] = dy[i] * mask[i] }
+            }
+        }
+
+        func inputGradient(_ dy: [Float], _ linear: Linear, rows: Int, accumulate: Bool, into dx: inout [Float]) {
+            model.withPointers(dy, linear.weight) { dyp, w in
+                dx.withUnsafeMutableBufferPointer {
+                    Kernels.linearInputGradient(dyp, rows: rows, outWidth: linear.outWidth, weight: w, inWidth: linear.inWidth,
+                                                accumulate: accumulate, dx: $0.baseAddress!)
                 }
             }
         }
-        return MLPGradients(loss: value, weights: gradients, biases: biasGradients)
+
+        mutating func linearParameters(_ index: Int, _ weight: LayerTensor, _ bias: LayerTensor, dy: [Float], input: [Float], outWidth: Int, inWidth: Int) {
+            if wanted.contains(.layer(index, weight)) {
+                var dw = [Float](repeating: 0, count: outWidth * inWidth)
+                model.withPointers(dy, input) { dyp, x in
+                    dw.withUnsafeMutableBufferPointer {
+                        Kernels.linearWeightGradient(dyp, x, rows: rows, outWidth: outWidth, inWidth: inWidth, dw: $0.baseAddress!)
+                    }
+                }
+                gradients[.layer(index, weight)] = dw
+            }
+            if wanted.contains(.layer(index, bias)) {
+                var db = [Float](repeating: 0, count: outWidth)
+                dy.withUnsafeBufferPointer { Kernels.columnSums($0.baseAddress!, rows: rows, width: outWidth, into: &db) }
+                gradients[.layer(index, bias)] = db
+            }
+        }
+
+        mutating func normParameters(_ index: Int, _ weight: LayerTensor, _ bias: LayerTensor, input: [Float], dy: [Float]) {
+            guard wanted.contains(.layer(index, weight)) || wanted.contains(.layer(index, bias)) else { return }
+            let c = model.configuration
+            var dGamma = [Float](repeating: 0, count: c.hidden), dBeta = dGamma
+            model.withPointers(input, dy) { x, dyp in
+                Kernels.layerNormParameterGradients(x, dyp, rows: rows, width: c.hidden, eps: c.layerNormEpsilon, dGamma: &dGamma, dBeta: &dBeta)
+            }
+            keep(.layer(index, weight), dGamma)
+            keep(.layer(index, bias), dBeta)
+        }
+
+        mutating func keep(_ parameter: Parameter, _ gradient: [Float]) {
+            if wanted.contains(parameter) { gradients[parameter] = gradient }
+        }
     }
 
     func layerNormBackward(_ x: [Float], _ dy: [Float], _ norm: Norm, rows: Int, into dx: inout [Float]) {

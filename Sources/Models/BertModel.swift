@@ -15,14 +15,24 @@ public final class BertModel: @unchecked Sendable {
         public var maxPositions: Int
         public var typeVocabulary: Int
         public var layerNormEpsilon: Float
+        /// Dropout probabilities while training (config.json's hidden_dropout_prob and
+        /// attention_probs_dropout_prob; BERT's 0.1 without one). Scoring and evaluation run
+        /// without dropout.
+        public var hiddenDropout: Float
+        public var attentionDropout: Float
     }
 
     struct Layer {
-        let query: Linear, key: Linear, value: Linear, attentionOutput: Linear
-        let attentionNorm: Norm
+        var query: Linear, key: Linear, value: Linear, attentionOutput: Linear
+        var attentionNorm: Norm
         var intermediate: Linear
-        let output: Linear
-        let outputNorm: Norm
+        var output: Linear
+        var outputNorm: Norm
+    }
+
+    struct Embeddings {
+        var word: [Float], position: [Float], type: [Float]
+        var norm: Norm
     }
 
     struct Linear {
@@ -33,16 +43,13 @@ public final class BertModel: @unchecked Sendable {
     }
 
     struct Norm {
-        let gamma: [Float]
-        let beta: [Float]
+        var gamma: [Float]
+        var beta: [Float]
     }
 
     public let configuration: Configuration
-    let wordEmbeddings: [Float]
-    let positionEmbeddings: [Float]
-    let typeEmbeddings: [Float]
-    let embeddingNorm: Norm
-    private(set) var layers: [Layer]
+    var embeddings: Embeddings
+    var layers: [Layer]
 
     /// Loads the encoder from `checkpoint`; the configuration comes from the tensor shapes and,
     /// when given, the `config.json` beside the weights (which alone knows the head count and
@@ -75,10 +82,10 @@ public final class BertModel: @unchecked Sendable {
             Linear(weight: try load(name + ".weight", [out, inWidth]), bias: try load(name + ".bias", [out]), inWidth: inWidth, outWidth: out)
         }
         func norm(_ name: String) throws -> Norm { Norm(gamma: try load(name + ".weight", [h]), beta: try load(name + ".bias", [h])) }
-        wordEmbeddings = try load("embeddings.word_embeddings.weight", [configuration.vocabulary, h])
-        positionEmbeddings = try load("embeddings.position_embeddings.weight", [configuration.maxPositions, h])
-        typeEmbeddings = try load("embeddings.token_type_embeddings.weight", [configuration.typeVocabulary, h])
-        embeddingNorm = try norm("embeddings.LayerNorm")
+        embeddings = Embeddings(word: try load("embeddings.word_embeddings.weight", [configuration.vocabulary, h]),
+                                position: try load("embeddings.position_embeddings.weight", [configuration.maxPositions, h]),
+                                type: try load("embeddings.token_type_embeddings.weight", [configuration.typeVocabulary, h]),
+                                norm: try norm("embeddings.LayerNorm"))
         layers = try (0..<configuration.layers).map { i in
             let l = "encoder.layer.\(i)."
             return Layer(query: try linear(l + "attention.self.query", h, h), key: try linear(l + "attention.self.key", h, h),
@@ -108,13 +115,23 @@ public final class BertModel: @unchecked Sendable {
         let hidden = word.shape[1]
         var configuration = Configuration(prefix: prefix, layers: layers, hidden: hidden, heads: max(1, hidden / 64),
                                           intermediate: intermediate.shape[0], vocabulary: word.shape[0], maxPositions: position.shape[0],
-                                          typeVocabulary: type.shape[0], layerNormEpsilon: 1e-12)
+                                          typeVocabulary: type.shape[0], layerNormEpsilon: 1e-12,
+                                          hiddenDropout: 0.1, attentionDropout: 0.1)
         if let configFile, let data = FileManager.default.contents(atPath: configFile) {
             guard let json = try? JSONValue.parse(String(decoding: data, as: UTF8.self)) else {
                 throw ModelError(configFile, "is not valid JSON")
             }
             if let heads = json["num_attention_heads"]?.intValue { configuration.heads = heads }
-            if case .number(let eps)? = json["layer_norm_eps"] { configuration.layerNormEpsilon = Float(eps) }
+            func number(_ key: String) -> Float? {
+                switch json[key] {
+                case .number(let x)?: Float(x)
+                case .integer(let i)?: Float(i)
+                default: nil
+                }
+            }
+            if let eps = number("layer_norm_eps") { configuration.layerNormEpsilon = eps }
+            if let p = number("hidden_dropout_prob") { configuration.hiddenDropout = p }
+            if let p = number("attention_probs_dropout_prob") { configuration.attentionDropout = p }
             if let act = json["hidden_act"]?.stringValue, act != "gelu" {
                 throw ModelError(configFile, "hidden_act \"\(act)\" is not supported (BERT's erf GELU, \"gelu\", is)")
             }
@@ -122,40 +139,32 @@ public final class BertModel: @unchecked Sendable {
         guard configuration.heads > 0, hidden % configuration.heads == 0 else {
             throw ModelError(checkpoint.path, "hidden size \(hidden) does not split into \(configuration.heads) attention heads")
         }
+        guard (0..<1).contains(configuration.hiddenDropout), (0..<1).contains(configuration.attentionDropout) else {
+            throw ModelError(configFile ?? checkpoint.path, "dropout probabilities must be in [0, 1)")
+        }
         return configuration
     }
 
-    /// Layer `layer`'s first MLP weight (`intermediate.dense.weight`), [intermediate × hidden].
-    public func firstMLPWeight(layer: Int) -> [Float] { layers[layer].intermediate.weight }
-
-    /// Layer `layer`'s first MLP bias (`intermediate.dense.bias`).
-    public func firstMLPBias(layer: Int) -> [Float] { layers[layer].intermediate.bias }
-
-    /// Replaces layer `layer`'s first MLP parameters (training updates them; shapes unchanged).
-    public func setFirstMLP(layer: Int, weight: [Float], bias: [Float]) {
-        precondition(weight.count == layers[layer].intermediate.weight.count && bias.count == layers[layer].intermediate.bias.count)
-        layers[layer].intermediate.weight = weight
-        layers[layer].intermediate.bias = bias
-    }
-
-    /// The checkpoint name of a layer's tensor (with the model's prefix).
-    public func tensorName(layer: Int, _ suffix: String) -> String {
-        "\(configuration.prefix)encoder.layer.\(layer).\(suffix)"
-    }
-
-    /// What one layer's forward pass leaves for the backward pass.
+    /// What one layer's forward pass leaves for the backward pass. The dropout masks (each
+    /// element 0 or 1 / (1 − p)) are empty when the pass ran without dropout.
     struct LayerActivations {
         var input: [Float], q: [Float], k: [Float], v: [Float], probabilities: [Float], context: [Float]
         var attentionSum: [Float], attentionOutput: [Float], preActivation: [Float], activation: [Float], outputSum: [Float]
+        var probabilityDropout: [Float], attentionOutputDropout: [Float], outputDropout: [Float]
     }
 
     /// A forward pass: the last hidden state [batch · length × hidden], the padding mask (1 for
-    /// tokens) and, when recorded, every layer's activations.
+    /// tokens) and, when recorded, the activations the backward pass needs.
     struct Pass {
         let hidden: [Float]
         let length: Int
         let mask: [Float]
+        let tokens: [Int]
+        /// Layers `recordFrom`… and, when the embeddings were recorded, their sum before the
+        /// LayerNorm and their dropout mask.
         let activations: [LayerActivations]
+        let embeddingSum: [Float]
+        let embeddingDropout: [Float]
     }
 
     /// The last hidden state of a batch of token-id sequences, padded to the longest:
@@ -165,29 +174,37 @@ public final class BertModel: @unchecked Sendable {
         return (pass.hidden, pass.length, pass.mask)
     }
 
-    /// The forward pass, recording the activations of layers `recordFrom` and above.
-    func run(_ batch: [[Int32]], recordFrom: Int?) throws -> Pass {
+    /// The forward pass, recording the activations of layers `recordFrom` and above (and the
+    /// embeddings' when `recordFrom` is 0 and `recordEmbeddings`); with `dropout`, BERT's
+    /// training-time dropout after the embeddings, on the attention probabilities and on both
+    /// sublayers' outputs before their residual sums.
+    func run(_ batch: [[Int32]], recordFrom: Int?, recordEmbeddings: Bool = false, dropout: Dropout? = nil) throws -> Pass {
         let c = configuration
         let length = batch.map(\.count).max() ?? 0
         guard length <= c.maxPositions else {
             throw ModelError("input", "a sequence of \(length) tokens is longer than the model's \(c.maxPositions) positions")
         }
         let rows = batch.count * length, h = c.hidden
-        guard rows > 0 else { return Pass(hidden: [], length: length, mask: [], activations: []) }
+        guard rows > 0 else { return Pass(hidden: [], length: length, mask: [], tokens: [], activations: [], embeddingSum: [], embeddingDropout: []) }
         var mask = [Float](repeating: 0, count: rows)
+        var tokens = [Int](repeating: 0, count: rows)
         var x = [Float](repeating: 0, count: rows * h)
         for (b, ids) in batch.enumerated() {
             for t in 0..<length {
                 let id = t < ids.count ? Int(ids[t]) : 0
                 guard id >= 0, id < c.vocabulary else { throw ModelError("input", "token id \(id) is outside the vocabulary of \(c.vocabulary)") }
                 if t < ids.count { mask[b * length + t] = 1 }
+                tokens[b * length + t] = id
                 let row = (b * length + t) * h
-                for i in 0..<h { x[row + i] = wordEmbeddings[id * h + i] + positionEmbeddings[t * h + i] + typeEmbeddings[i] }
+                for i in 0..<h { x[row + i] = embeddings.word[id * h + i] + embeddings.position[t * h + i] + embeddings.type[i] }
             }
         }
+        var draws = dropout.map { Dropout.Draws($0) }
+        let embeddingSum = recordEmbeddings ? x : []
         var normed = [Float](repeating: 0, count: rows * h)
-        layerNorm(x, embeddingNorm, rows: rows, into: &normed)
+        layerNorm(x, embeddings.norm, rows: rows, into: &normed)
         x = normed
+        let embeddingDropout = draws?.hidden(&x) ?? []
         var q = [Float](repeating: 0, count: rows * h), k = q, v = q, context = q, attentionSum = q, outputSum = q
         var inner = [Float](repeating: 0, count: rows * c.intermediate), activated = inner
         var probabilities = [Float](repeating: 0, count: batch.count * c.heads * length * length)
@@ -197,13 +214,18 @@ public final class BertModel: @unchecked Sendable {
             apply(layer.query, x, rows: rows, into: &q)
             apply(layer.key, x, rows: rows, into: &k)
             apply(layer.value, x, rows: rows, into: &v)
+            let probabilityDropout = draws?.attention(count: probabilities.count) ?? []
             q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
                 probabilities.withUnsafeMutableBufferPointer { pp in context.withUnsafeMutableBufferPointer { cp in
-                    Kernels.attention(q: qp.baseAddress!, k: kp.baseAddress!, v: vp.baseAddress!, batch: batch.count, length: length,
-                                      width: h, heads: c.heads, keyMask: mask, probabilities: pp.baseAddress!, out: cp.baseAddress!)
+                    probabilityDropout.withUnsafeBufferPointer { dp in
+                        Kernels.attention(q: qp.baseAddress!, k: kp.baseAddress!, v: vp.baseAddress!, batch: batch.count, length: length,
+                                          width: h, heads: c.heads, keyMask: mask, probabilities: pp.baseAddress!,
+                                          dropout: dp.isEmpty ? nil : dp.baseAddress!, out: cp.baseAddress!)
+                    }
                 } }
             } } }
             apply(layer.attentionOutput, context, rows: rows, into: &attentionSum)
+            let attentionOutputDropout = draws?.hidden(&attentionSum) ?? []
             for i in 0..<(rows * h) { attentionSum[i] += x[i] }
             layerNorm(attentionSum, layer.attentionNorm, rows: rows, into: &x)
             let attentionOutput = x
@@ -211,15 +233,18 @@ public final class BertModel: @unchecked Sendable {
             activated = inner
             activated.withUnsafeMutableBufferPointer { Kernels.gelu($0.baseAddress!, count: $0.count) }
             apply(layer.output, activated, rows: rows, into: &outputSum)
+            let outputDropout = draws?.hidden(&outputSum) ?? []
             for i in 0..<(rows * h) { outputSum[i] += x[i] }
             layerNorm(outputSum, layer.outputNorm, rows: rows, into: &x)
             if let recordFrom, index >= recordFrom {
                 recorded.append(LayerActivations(input: input, q: q, k: k, v: v, probabilities: probabilities, context: context,
                                                  attentionSum: attentionSum, attentionOutput: attentionOutput, preActivation: inner,
-                                                 activation: activated, outputSum: outputSum))
+                                                 activation: activated, outputSum: outputSum, probabilityDropout: probabilityDropout,
+                                                 attentionOutputDropout: attentionOutputDropout, outputDropout: outputDropout))
             }
         }
-        return Pass(hidden: x, length: length, mask: mask, activations: recorded)
+        return Pass(hidden: x, length: length, mask: mask, tokens: tokens, activations: recorded,
+                    embeddingSum: embeddingSum, embeddingDropout: recordEmbeddings ? embeddingDropout : [])
     }
 
     /// Sentence embeddings as sentence-transformers computes them for this family: the mean of

@@ -66,12 +66,18 @@ enum Kernels {
     /// [batch · length × width], heads side by side in each row. Keys where `keyMask` is 0
     /// (padding) get the most negative float added to their scores, as Hugging Face's BERT
     /// does. `probabilities` receives the attention weights, length × length per sequence
-    /// and head (batch · heads of them, kept for the backward pass).
+    /// and head (batch · heads of them, kept for the backward pass); with a `dropout` mask of
+    /// the same layout, the values are multiplied by the dropped-out weights (the mask times
+    /// the probabilities), as in training.
     static func attention(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, batch: Int, length: Int,
-                          width: Int, heads: Int, keyMask: [Float], probabilities: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>) {
+                          width: Int, heads: Int, keyMask: [Float], probabilities: UnsafeMutablePointer<Float>,
+                          dropout: UnsafePointer<Float>? = nil, out: UnsafeMutablePointer<Float>) {
         let headWidth = width / heads
         let scale = 1 / Float(headWidth).squareRoot()
-        Parallel.chunks(batch) { items in for b in items {
+        Parallel.chunks(batch) { items in
+          let dropped = dropout == nil ? nil : UnsafeMutablePointer<Float>.allocate(capacity: max(1, length * length))
+          defer { dropped?.deallocate() }
+          for b in items {
             for h in 0..<heads {
                 let offset = b * length * width + h * headWidth
                 let scores = probabilities + (b * heads + h) * length * length
@@ -89,10 +95,17 @@ enum Kernels {
                     let inverse = 1 / sum
                     for j in 0..<length { row[j] *= inverse }
                 }
-                Blas.sgemm(m: length, n: headWidth, k: length, a: scores, lda: length, b: v + offset, ldb: width,
+                var weights = UnsafePointer(scores)
+                if let dropout, let dropped {
+                    let mask = dropout + (b * heads + h) * length * length
+                    for i in 0..<(length * length) { dropped[i] = scores[i] * mask[i] }
+                    weights = UnsafePointer(dropped)
+                }
+                Blas.sgemm(m: length, n: headWidth, k: length, a: weights, lda: length, b: v + offset, ldb: width,
                            c: out + offset, ldc: width)
             }
-        } }
+          }
+        }
     }
 
     // MARK: Backward
@@ -120,6 +133,29 @@ enum Kernels {
             for i in 0..<width {
                 let xhat = (row[i] - mean) * rstd
                 target[i] = rstd * (grad[i] * gamma[i] - meanGrad - xhat * meanGradXhat)
+            }
+        }
+    }
+
+    /// dγ += Σ_rows dy ⊙ x̂ and dβ += Σ_rows dy for a LayerNorm of input `x`.
+    static func layerNormParameterGradients(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, rows: Int, width: Int, eps: Float,
+                                            dGamma: UnsafeMutablePointer<Float>, dBeta: UnsafeMutablePointer<Float>) {
+        for r in 0..<rows {
+            let row = x + r * width, grad = dy + r * width
+            let (mean, rstd) = statistics(row, width: width, eps: eps)
+            for i in 0..<width {
+                dGamma[i] += grad[i] * (row[i] - mean) * rstd
+                dBeta[i] += grad[i]
+            }
+        }
+    }
+
+    /// db += Σ_rows dy: a Linear's bias gradient.
+    static func columnSums(_ dy: UnsafePointer<Float>, rows: Int, width: Int, into db: UnsafeMutablePointer<Float>) {
+        Parallel.chunks(width, minimum: 64) { columns in
+            for r in 0..<rows {
+                let row = dy + r * width
+                for j in columns { db[j] += row[j] }
             }
         }
     }
@@ -156,23 +192,37 @@ enum Kernels {
     }
 
     /// The gradients of q, k and v from that of the attention output, through the saved
-    /// `probabilities`.
+    /// `probabilities` (and the `dropout` mask the forward pass applied to them, if any).
     static func attentionBackward(dOut: UnsafePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
-                                  probabilities: UnsafePointer<Float>, batch: Int, length: Int, width: Int, heads: Int,
-                                  dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>) {
+                                  probabilities: UnsafePointer<Float>, dropout: UnsafePointer<Float>? = nil, batch: Int, length: Int, width: Int,
+                                  heads: Int, dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>) {
         let headWidth = width / heads
         let scale = 1 / Float(headWidth).squareRoot()
         Parallel.chunks(batch) { items in
           let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, length * length))
-          defer { scratch.deallocate() }
+          let dropped = dropout == nil ? nil : UnsafeMutablePointer<Float>.allocate(capacity: max(1, length * length))
+          defer {
+              scratch.deallocate()
+              dropped?.deallocate()
+          }
           for b in items {
             for h in 0..<heads {
                 let offset = b * length * width + h * headWidth
                 let p = probabilities + (b * heads + h) * length * length
-                // dP = dOut · Vᵀ; dV = Pᵀ · dOut.
+                let mask = dropout.map { $0 + (b * heads + h) * length * length }
+                // dP' = dOut · Vᵀ; dV = P'ᵀ · dOut, P' the weights the values were multiplied by
+                // (P, or P times the dropout mask); dP = dP' times the mask.
                 Blas.sgemm(transposeB: true, m: length, n: length, k: headWidth, a: dOut + offset, lda: width, b: v + offset, ldb: width,
                            c: scratch, ldc: length)
-                Blas.sgemm(transposeA: true, m: length, n: headWidth, k: length, a: p, lda: length, b: dOut + offset, ldb: width,
+                var weights = p
+                if let mask, let dropped {
+                    for i in 0..<(length * length) {
+                        dropped[i] = p[i] * mask[i]
+                        scratch[i] *= mask[i]
+                    }
+                    weights = UnsafePointer(dropped)
+                }
+                Blas.sgemm(transposeA: true, m: length, n: headWidth, k: length, a: weights, lda: length, b: dOut + offset, ldb: width,
                            c: dv + offset, ldc: width)
                 // Softmax: dS = P ⊙ (dP − Σⱼ dP ⊙ P), in place in the scratch.
                 for i in 0..<length {

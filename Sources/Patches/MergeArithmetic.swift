@@ -140,9 +140,7 @@ struct DropStream {
 
     /// `patch` is the patch's 0-based place on the command line.
     init(seed: UInt64, patch: Int, tensor: String) {
-        var name: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a 64 of the UTF-8 name
-        for byte in tensor.utf8 { name = (name ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
-        key = Self.mix(seed ^ Self.mix(name ^ Self.mix(UInt64(patch))))
+        key = Self.mix(seed ^ Self.mix(Fingerprint.fnv1a(tensor) ^ Self.mix(UInt64(patch))))
     }
 
     func uniform(_ position: Int) -> Double {

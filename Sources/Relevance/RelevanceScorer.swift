@@ -14,12 +14,13 @@ public enum ScoreMethod: String, CaseIterable, Sendable {
     case random
 }
 
-/// Task-relevance scores of BERT's first-MLP weights (`intermediate.dense.weight`, every layer).
+/// Task-relevance scores of a BERT encoder's eligible tensors.
 ///
 /// The loss is SPU's output-norm loss: for a batch of task texts and the task's class
 /// prompts, logits = s · e_i · p_c (normalised embeddings; s = 20, sentence-transformers'
 /// temperature 0.05) and loss = mean over the texts of ‖logits_i‖². Gradients flow through the
-/// texts and the prompts alike, as both are encoded by the model being scored.
+/// texts and the prompts alike, as both are encoded by the model being scored. Scoring runs
+/// without dropout.
 public enum RelevanceScorer {
     public struct Settings: Sendable {
         public var method: ScoreMethod = .spu
@@ -31,17 +32,22 @@ public enum RelevanceScorer {
         public init() {}
     }
 
-    /// Scores per layer index (same shape as that layer's intermediate.dense.weight).
-    public static func scores(_ encoder: TextEncoder, task: TextTask, settings: Settings) throws -> [Int: [Float]] {
+    /// Scores of each tensor in `tensors` (checkpoint names; same shapes as the tensors).
+    public static func scores(_ encoder: TextEncoder, task: TextTask, tensors: [String], settings: Settings) throws -> [String: [Float]] {
         let model = encoder.model
-        let layers = Array(0..<model.configuration.layers)
+        var values: [String: [Float]] = [:]
+        for name in tensors {
+            guard let tensor = model.values(of: name) else { throw ModelError(name, "is not a trainable tensor of the model") }
+            values[name] = tensor
+        }
         switch settings.method {
         case .magnitude:
-            return Dictionary(uniqueKeysWithValues: layers.map { ($0, model.firstMLPWeight(layer: $0).map { abs($0) }) })
+            return values.mapValues { $0.map { abs($0) } }
         case .random:
-            return Dictionary(uniqueKeysWithValues: layers.map { layer in
-                var generator = SeededGenerator(seed: settings.seed &+ UInt64(layer) &* 0x9E37_79B9_7F4A_7C15)
-                return (layer, model.firstMLPWeight(layer: layer).map { _ in Float(generator.next() >> 40) })
+            // Each tensor its own stream, keyed by its name, so adding a tensor changes no other's.
+            return Dictionary(uniqueKeysWithValues: values.map { name, tensor in
+                var generator = SeededGenerator(seed: settings.seed ^ Fingerprint.fnv1a(name))
+                return (name, tensor.map { _ in Float(generator.next() >> 40) })
             })
         case .spu, .fisher:
             break
@@ -52,28 +58,25 @@ public enum RelevanceScorer {
         let batchSize = max(1, settings.batchSize)
         let batches = stride(from: 0, to: order.count, by: batchSize).map { Array(order[$0..<min(order.count, $0 + batchSize)]) }
         let used = max(1, Int((Double(batches.count) * settings.scoreFraction).rounded(.up)))
-        var totals: [Int: [Float]] = [:]
+        var totals = values.mapValues { [Float](repeating: 0, count: $0.count) }
         let scale = settings.logitScale
         for batch in batches.prefix(used) {
             let texts = batch.map { encoder.tokenizer.encode(examples[$0].text) }
             let count = texts.count
-            let gradients = try model.firstMLPGradients(texts + prompts, layers: Set(layers)) { embeddings in
+            let gradients = try model.gradients(texts + prompts, of: Set(tensors)) { embeddings in
                 outputNormLoss(embeddings, samples: count, scale: scale)
-            }.weights
-            for (layer, gradient) in gradients {
-                var total = totals[layer] ?? [Float](repeating: 0, count: gradient.count)
-                if settings.method == .fisher {
-                    for i in gradient.indices { total[i] += gradient[i] * gradient[i] / Float(used) }
-                } else {
-                    for i in gradient.indices { total[i] += gradient[i] }
+            }.tensors
+            for (name, gradient) in gradients {
+                totals[name]!.withUnsafeMutableBufferPointer { total in
+                    if settings.method == .fisher {
+                        for i in gradient.indices { total[i] += gradient[i] * gradient[i] / Float(used) }
+                    } else {
+                        for i in gradient.indices { total[i] += gradient[i] }
+                    }
                 }
-                totals[layer] = total
             }
         }
-        if settings.method == .spu {
-            for (layer, total) in totals { totals[layer] = total.map { abs($0) } }
-        }
-        return totals
+        return settings.method == .spu ? totals.mapValues { $0.map { abs($0) } } : totals
     }
 
     /// mean_i Σ_c (s · e_i · p_c)² over the first `samples` embeddings (texts) against the rest
@@ -94,32 +97,6 @@ public enum RelevanceScorer {
             }
         }
         return (loss, gradients)
-    }
-}
-
-/// A small seeded generator (SplitMix64), so scores, shuffles and training repeat exactly.
-public struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Fisher–Yates with this generator.
-    public static func shuffled<T>(_ items: [T], seed: UInt64) -> [T] {
-        var generator = SeededGenerator(seed: seed)
-        var out = items
-        if out.count > 1 {
-            for i in stride(from: out.count - 1, to: 0, by: -1) {
-                let j = Int(generator.next() % UInt64(i + 1))
-                out.swapAt(i, j)
-            }
-        }
-        return out
     }
 }
 

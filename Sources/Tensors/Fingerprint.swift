@@ -21,6 +21,16 @@ public enum Fingerprint {
     }
 }
 
+extension Fingerprint {
+    /// FNV-1a (64-bit) of a string's UTF-8 bytes: a cheap, documented key for per-tensor
+    /// random streams (not a fingerprint of content).
+    public static func fnv1a(_ string: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in string.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+        return hash
+    }
+}
+
 extension TensorView {
     /// Lowercase hex SHA-256 of the tensor's bytes.
     public var sha256: String { Fingerprint.sha256(bytes) }

@@ -5,16 +5,46 @@ import Patches
 import Relevance
 import Tensors
 
-/// A continual sequence of tasks learned with SPU: for each task in turn, a mask on the model
-/// so far, masked training, a patch `taskK.spatch` in the run folder; then every task seen so
-/// far and the control set are evaluated. The run's state is saved after each task, so an
-/// interrupted run resumes from the last finished one.
+/// A continual sequence of tasks: for each task in turn, a mask on the model so far (SPU or an
+/// ablation; none for full fine-tuning), training under it, a patch `taskK.spatch` in the run
+/// folder; then every task seen so far and the control set are evaluated. The run's state is
+/// saved after each task, so an interrupted run resumes from the last finished one.
 public enum ContinualRunner {
+    /// How each task's update is found.
+    public enum Method: String, CaseIterable, Sendable {
+        /// Masks scored by SPU (|Σ gradient| of the output-norm loss).
+        case spu
+        /// No mask: every tensor of the encoder trains.
+        case full
+        /// Seeded random masks of the same sizes (the ablation).
+        case randomMask = "random-mask"
+        /// Masks of the largest mean squared gradients.
+        case fisherMask = "fisher-mask"
+        /// Masks of the largest weights.
+        case magnitudeMask = "magnitude-mask"
+
+        var score: ScoreMethod? {
+            switch self {
+            case .spu: .spu
+            case .full: nil
+            case .randomMask: .random
+            case .fisherMask: .fisher
+            case .magnitudeMask: .magnitude
+            }
+        }
+    }
+
     public struct Options: Sendable {
+        public var method = Method.spu
         public var rate = 0.1
+        /// The eligible tensors (LayerGroup): a group name or globs.
+        public var layers = "first-mlp"
         public var scoring = RelevanceScorer.Settings()
         public var denseBias = true
         public var training = MaskedTrainer.Settings()
+        /// Experience replay: this many training examples of the earlier tasks join each
+        /// later task's training set (0: none).
+        public var replayBuffer = 0
         public var metadata: [(String, String)] = []
         public init() {}
     }
@@ -51,7 +81,7 @@ public enum ContinualRunner {
         let statePath = folder + "/state.json"
         let names = tasks.map { URL(fileURLWithPath: $0).lastPathComponent }
         var report: Report
-        if let saved = try resumed(statePath, tasks: names) {
+        if let saved = try resumed(statePath, tasks: names, method: options.method) {
             report = saved
             progress("resuming after task \(saved.accuracyMatrix.count)")
         } else {
@@ -60,27 +90,34 @@ public enum ContinualRunner {
                             controlAccuracyBase: try evaluate(base: base, patches: [], task: control) * 100,
                             controlAccuracy: [], trainableParameters: 0, changedParameters: 0, seconds: 0)
             report.seconds = Date().timeIntervalSince(start)
-            try save(report, to: statePath)
+            try save(report, method: options.method, to: statePath)
             progress("base model: tasks " + report.taskAccuracyBase.map { String(format: "%.1f", $0) }.joined(separator: " ") + " %, control \(String(format: "%.2f", report.controlAccuracyBase)) %")
         }
         for (k, task) in tasks.enumerated() where k >= report.accuracyMatrix.count {
             let start = Date()
             let earlier = (0..<k).map { folder + "/task\($0 + 1).spatch" }
-            let mask = folder + "/task\(k + 1)-mask.spatch", patch = folder + "/task\(k + 1).spatch"
-            progress("task \(k + 1) of \(tasks.count) (\(names[k])): mask")
-            let masked = try SPUSteps.mask(base: base, patches: earlier, task: task, rate: options.rate, settings: options.scoring,
-                                           denseBias: options.denseBias, metadata: options.metadata, to: mask)
+            let patch = folder + "/task\(k + 1).spatch"
+            var mask: String?
+            if let score = options.method.score {
+                mask = folder + "/task\(k + 1)-mask.spatch"
+                progress("task \(k + 1) of \(tasks.count) (\(names[k])): mask")
+                var scoring = options.scoring
+                scoring.method = score
+                _ = try SPUSteps.mask(base: base, patches: earlier, task: task, rate: options.rate, layers: options.layers, settings: scoring,
+                                      denseBias: options.denseBias, metadata: options.metadata, to: mask!)
+            }
             progress("task \(k + 1) of \(tasks.count) (\(names[k])): train")
-            _ = try SPUSteps.train(base: base, patches: earlier, task: task, mask: mask, settings: options.training,
-                                   metadata: options.metadata, to: patch)
+            let trained = try SPUSteps.train(base: base, patches: earlier, task: task, mask: mask, replay: Array(tasks.prefix(k)),
+                                             buffer: options.replayBuffer, settings: options.training, metadata: options.metadata, to: patch)
             progress("task \(k + 1) of \(tasks.count) (\(names[k])): evaluate")
             let patches = earlier + [patch]
             report.accuracyMatrix.append(try tasks.prefix(k + 1).map { try evaluate(base: base, patches: patches, task: $0) * 100 })
             report.controlAccuracy.append(try evaluate(base: base, patches: patches, task: control) * 100)
-            report.trainableParameters += masked.kept
+            let masks = (0...k).map { folder + "/task\($0 + 1)-mask.spatch" }
+            report.trainableParameters = options.method == .full ? trained.trainableElements : try changedElements(masks)
             report.changedParameters = try changedElements(patches)
             report.seconds += Date().timeIntervalSince(start)
-            try save(report, to: statePath)
+            try save(report, method: options.method, to: statePath)
             progress("task \(k + 1): " + report.accuracyMatrix[k].map { String(format: "%.1f", $0) }.joined(separator: " ") + " %, control \(String(format: "%.2f", report.controlAccuracy[k])) %")
         }
         return report
@@ -94,7 +131,7 @@ public enum ContinualRunner {
         return try ZeroShot.evaluate(encoder, task: TextTask(folder: task)).accuracy
     }
 
-    /// Elements that differ from the base after all the patches: the union of their positions.
+    /// Elements the patches (or masks) touch: the union of their positions.
     static func changedElements(_ patches: [String]) throws -> Int {
         var positions: [String: Set<Int>] = [:]
         for path in patches {
@@ -120,16 +157,19 @@ public enum ContinualRunner {
         ])
     }
 
-    static func save(_ report: Report, to path: String) throws {
-        try AtomicFile.write(Array(json(report, method: "spu").pretty().utf8), to: path)
+    static func save(_ report: Report, method: Method, to path: String) throws {
+        try AtomicFile.write(Array(json(report, method: method.rawValue).pretty().utf8), to: path)
     }
 
-    /// The saved state of an interrupted run over the same tasks, if any.
-    static func resumed(_ path: String, tasks: [String]) throws -> Report? {
+    /// The saved state of an interrupted run over the same tasks with the same method, if any.
+    static func resumed(_ path: String, tasks: [String], method: Method) throws -> Report? {
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
         let json = try JSONValue.parse(String(decoding: data, as: UTF8.self))
         guard json["tasks"]?.arrayValue?.compactMap(\.stringValue) == tasks else {
             throw ModelError(path, "belongs to a run over other tasks; use another output folder")
+        }
+        guard json["method"]?.stringValue == method.rawValue else {
+            throw ModelError(path, "belongs to a \(json["method"]?.stringValue ?? "different") run, not \(method.rawValue); use another output folder")
         }
         func number(_ value: JSONValue?) -> Double {
             switch value {

@@ -15,32 +15,36 @@ public enum SPUSteps {
         public let modelParameters: Int
     }
 
-    /// Scores the first-MLP weights of base + `patches` for `task` and writes the top `rate`
-    /// of each (with the layers' biases whole when `denseBias`) as a mask.
-    public static func mask(base: String, patches: [String], task: String, rate: Double, settings: RelevanceScorer.Settings,
-                            denseBias: Bool, metadata: [(String, String)], to output: String) throws -> MaskSummary {
+    /// Scores the tensors `layers` selects (a group name or globs, `LayerGroup`) in base +
+    /// `patches` for `task` and writes the top `rate` of each (with their Linear layers'
+    /// biases whole when `denseBias`) as a mask.
+    public static func mask(base: String, patches: [String], task: String, rate: Double, layers: String = "first-mlp",
+                            settings: RelevanceScorer.Settings, denseBias: Bool, metadata: [(String, String)], to output: String) throws -> MaskSummary {
+        guard rate > 0, rate <= 1 else { throw ModelError(output, "the mask rate must be in (0, 1], not \(rate)") }
         let model = try PatchedModel(base: base, patches: patches, beside: output)
         let encoder = try model.encoder(base: base)
-        let scores = try RelevanceScorer.scores(encoder, task: try TextTask(folder: task), settings: settings)
+        let eligibleTensors = try LayerGroup.tensors(layers, of: encoder.model)
+        let scores = try RelevanceScorer.scores(encoder, task: try TextTask(folder: task), tensors: eligibleTensors, settings: settings)
         var positions: [(String, [Int])] = []
         var kept = 0, eligible = 0
-        for layer in scores.keys.sorted() {
-            guard let values = scores[layer] else { continue }
-            let top = MaskSelection.top(values, rate: rate)
-            positions.append((encoder.model.tensorName(layer: layer, "intermediate.dense.weight"), top))
-            kept += top.count
-            eligible += values.count
-            if denseBias {
-                let bias = encoder.model.configuration.intermediate
-                positions.append((encoder.model.tensorName(layer: layer, "intermediate.dense.bias"), Array(0..<bias)))
-                kept += bias
-                eligible += bias
+        let biases = Set(denseBias ? eligibleTensors.compactMap { LayerGroup.bias(of: $0, in: encoder.model) } : [])
+        for name in encoder.model.parameterNames {
+            if let values = scores[name] {
+                let top = MaskSelection.top(values, rate: rate)
+                positions.append((name, top))
+                kept += top.count
+                eligible += values.count
+            } else if biases.contains(name), let count = encoder.model.values(of: name)?.count {
+                positions.append((name, Array(0..<count)))
+                kept += count
+                eligible += count
             }
         }
         let recorded = metadata + [
-            ("task", URL(fileURLWithPath: task).lastPathComponent), ("mask.score", settings.method.rawValue), ("mask.rate", "\(rate)"),
-            ("mask.layers", "first-mlp"), ("mask.score_fraction", "\(settings.scoreFraction)"), ("mask.batch", "\(settings.batchSize)"),
-            ("mask.seed", "\(settings.seed)"), ("mask.dense_bias", "\(denseBias)"), ("data.sha256", dataFingerprint(task)),
+            ("task", URL(fileURLWithPath: task).lastPathComponent), ("task.folder", task), ("mask.score", settings.method.rawValue),
+            ("mask.rate", "\(rate)"), ("mask.layers", layers), ("mask.score_fraction", "\(settings.scoreFraction)"),
+            ("mask.batch", "\(settings.batchSize)"), ("mask.seed", "\(settings.seed)"), ("mask.dense_bias", "\(denseBias)"),
+            ("data.sha256", dataFingerprint(task)),
         ]
         try MaskWriter.write(positions: positions, base: model.checkpoint, metadata: recorded, to: output)
         return MaskSummary(tensors: positions.count, kept: kept, eligible: eligible, modelParameters: model.checkpoint.parameterCount)
@@ -50,41 +54,43 @@ public enum SPUSteps {
         public let result: MaskedTrainer.Result
         public let changedElements: Int
         public let tensors: Int
+        /// Elements the optimizer could move (the mask's size; every element for full fine-tuning).
+        public let trainableElements: Int
     }
 
-    /// Trains the masked weights of base + `patches` on `task` and writes the update, a patch
-    /// against base + `patches` made under the mask.
-    public static func train(base: String, patches: [String], task: String, mask: String, settings: MaskedTrainer.Settings,
-                             metadata: [(String, String)], to output: String) throws -> TrainSummary {
+    /// Trains the masked weights of base + `patches` on `task` (with a replay buffer of
+    /// `buffer` examples from the `replay` tasks) and writes the update: a patch against base +
+    /// `patches` made under the mask. `mask` is a mask file, or nil to train every tensor of
+    /// the encoder (full fine-tuning).
+    public static func train(base: String, patches: [String], task: String, mask: String?, replay: [String] = [], buffer: Int = 0,
+                             settings: MaskedTrainer.Settings, metadata: [(String, String)], to output: String) throws -> TrainSummary {
         let patched = try PatchedModel(base: base, patches: patches, beside: output)
         let checkpoint = patched.checkpoint
-        let maskFile = try PatchFile.open(mask)
-        let allowed = try PatchCreator.maskPositions(maskFile, base: checkpoint)
         let encoder = try patched.encoder(base: base)
         let model = encoder.model
-        var masks: [Int: MaskedTrainer.LayerMask] = [:]
-        var known: Set<String> = []
-        for layer in 0..<model.configuration.layers {
-            let weightName = model.tensorName(layer: layer, "intermediate.dense.weight"), biasName = model.tensorName(layer: layer, "intermediate.dense.bias")
-            known.formUnion([weightName, biasName])
-            let weight = (allowed[weightName] ?? []).sorted(), bias = (allowed[biasName] ?? []).sorted()
-            if !weight.isEmpty || !bias.isEmpty { masks[layer] = MaskedTrainer.LayerMask(weight: weight, bias: bias) }
+        let maskFile = try mask.map(PatchFile.open)
+        var masks: [String: MaskedTrainer.TensorMask] = [:]
+        if let maskFile {
+            for (name, positions) in try PatchCreator.maskPositions(maskFile, base: checkpoint) where !positions.isEmpty {
+                guard model.values(of: name) != nil else {
+                    throw ModelError(maskFile.path, "masks tensor \"\(name)\", which is not a trainable tensor of the encoder")
+                }
+                masks[name] = .positions(positions.sorted())
+            }
+        } else {
+            for name in model.parameterNames { masks[name] = .all }
         }
-        if let other = allowed.keys.sorted().first(where: { !known.contains($0) }) {
-            throw ModelError(mask, "masks tensor \"\(other)\", which this version cannot train (it trains intermediate.dense of every layer)")
-        }
-        let result = try MaskedTrainer.train(encoder, task: try TextTask(folder: task), masks: masks, settings: settings)
+        let replayTasks = try replay.map(replayTask)
+        let data = try TrainingData(task: TextTask(folder: task), replay: replayTasks, buffer: buffer, seed: settings.seed)
+        let result = try MaskedTrainer.train(encoder, data: data, masks: masks, settings: settings)
 
         // The trained tensors in the base's dtypes, in a hidden file beside the output, from
-        // which the patch is made under the mask.
+        // which the patch is made (under the mask, when there is one).
         var replaced: [String: TensorView] = [:]
-        for layer in masks.keys {
-            for (suffix, values) in [("intermediate.dense.weight", model.firstMLPWeight(layer: layer)), ("intermediate.dense.bias", model.firstMLPBias(layer: layer))] {
-                let name = model.tensorName(layer: layer, suffix)
-                guard let entry = checkpoint.entry(named: name) else { continue }
-                let f32 = TensorView.make(dtype: .f32, shape: entry.shape) { buffer in values.withUnsafeBytes { buffer.copyMemory(from: $0) } }
-                replaced[name] = entry.dtype == .f32 ? f32 : f32.converted(to: entry.dtype)
-            }
+        for name in masks.keys {
+            guard let entry = checkpoint.entry(named: name), let values = model.values(of: name) else { continue }
+            let f32 = TensorView.make(dtype: .f32, shape: entry.shape) { buffer in values.withUnsafeBytes { buffer.copyMemory(from: $0) } }
+            replaced[name] = entry.dtype == .f32 ? f32 : f32.converted(to: entry.dtype)
         }
         let url = URL(fileURLWithPath: output)
         let tuned = url.deletingLastPathComponent().path + "/.\(url.lastPathComponent).scalpel-trained.safetensors"
@@ -96,18 +102,43 @@ public enum SPUSteps {
         try SafetensorsWriter.write(checkpoint.tensors.map { entry in OutputTensor(name: entry.name, view: replaced[entry.name] ?? checkpoint.view(entry)) },
                                     metadata: checkpoint.metadata, to: tuned)
         let s = settings
-        let recorded = metadata + [
-            ("task", URL(fileURLWithPath: task).lastPathComponent), ("train.mask", maskFile.id),
+        var recorded = metadata + [
+            ("task", URL(fileURLWithPath: task).lastPathComponent), ("task.folder", task), ("train.mask", maskFile?.id ?? "all"),
             ("train.on", JSONValue.array(try patches.map { .string(try PatchFile.open($0).id) }).serialized),
             ("train.epochs", "\(s.epochs)"), ("train.lr", "\(s.learningRate)"), ("train.batch", "\(s.batchSize)"),
             ("train.weight_decay", "\(s.weightDecay)"), ("train.warmup", "\(s.warmup)"), ("train.temperature", "\(s.temperature)"),
+            ("train.dropout", s.dropout ? "hidden \(model.configuration.hiddenDropout), attention \(model.configuration.attentionDropout)" : "none"),
             ("train.seed", "\(s.seed)"), ("train.optimizer", "AdamW(0.9, 0.999, 1e-8), cosine schedule"), ("data.sha256", dataFingerprint(task)),
+        ]
+        if !replayTasks.isEmpty {
+            recorded.append(("train.replay", JSONValue.array(zip(replayTasks, data.counts.dropFirst()).map { task, count in
+                .object([("task", .string(URL(fileURLWithPath: task.folder).lastPathComponent)), ("examples", .integer(count))])
+            }).serialized))
+        }
+        recorded += [
             ("train.steps", "\(result.steps)"), ("train.final_loss", String(format: "%.6f", result.finalLoss)),
             ("train.final_accuracy", String(format: "%.4f", result.finalAccuracy)), ("train.seconds", String(format: "%.1f", result.seconds)),
         ]
         let summary = try PatchCreator.create(base: checkpoint, tuned: Checkpoint.open(tuned),
                                               options: PatchCreator.Options(mask: maskFile, metadata: recorded), to: output)
-        return TrainSummary(result: result, changedElements: summary.changedElements, tensors: summary.entryCount)
+        return TrainSummary(result: result, changedElements: summary.changedElements, tensors: summary.entryCount,
+                            trainableElements: masks.reduce(0) { $0 + $1.value.count(of: model.values(of: $1.key)?.count ?? 0) })
+    }
+
+    /// A replay source: a task folder, or a patch whose metadata says where its task's data is.
+    static func replayTask(_ path: String) throws -> TextTask {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            return try TextTask(folder: path)
+        }
+        let patch = try PatchFile.open(path)
+        guard let folder = patch.header.metadataValue("task.folder") else {
+            throw ModelError(path, "does not record its task's folder (task.folder); give the task folder to --replay instead")
+        }
+        guard FileManager.default.fileExists(atPath: folder + "/classes.txt") else {
+            throw ModelError(path, "was trained on \(folder), which is not a task folder here; give the task folder to --replay instead")
+        }
+        return try TextTask(folder: folder)
     }
 
     static func dataFingerprint(_ task: String) -> String {

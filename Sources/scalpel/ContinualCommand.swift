@@ -4,13 +4,18 @@ import Checkpoints
 import Relevance
 import Training
 
+extension ContinualRunner.Method: ExpressibleByArgument {}
+
 struct ContinualCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "continual",
-        abstract: "Learn a sequence of tasks with SPU, one patch per task; report accuracy, forgetting and the control set.",
+        abstract: "Learn a sequence of tasks with SPU (or a baseline), one patch per task; report accuracy, forgetting and the control set.",
         discussion: """
             For each task in turn: scalpel mask on the model so far, scalpel train under the mask, \\
             RUN/taskK.spatch; then every task seen so far and the control set are evaluated. \\
+            --method spu scores with SPU; random-mask, fisher-mask and magnitude-mask keep masks \\
+            of the same sizes by other scores; full trains every tensor (no mask). --buffer N \\
+            replays N examples of the earlier tasks in each later task's training. \\
             RUN/report.json, RUN/report.md and RUN/report.svg hold the accuracy matrix, the \\
             average accuracy over the seen tasks, forgetting (mean over earlier tasks of best \\
             earlier minus final accuracy), the control accuracy and its drop from the base, \\
@@ -22,20 +27,25 @@ struct ContinualCommand: ParsableCommand {
     @Option(name: .long, parsing: .upToNextOption, help: "The task folders, in order.") var tasks: [String]
     @Option(name: .long, help: "The control task folder (evaluated zero-shot).") var control: String
     @Option(name: .shortAndLong, help: "The run folder.") var output: String
-    @Option(name: .long, help: "spu (this version's method).") var method: String = "spu"
+    @Option(name: .long, help: "spu, full, random-mask, fisher-mask or magnitude-mask.") var method: ContinualRunner.Method = .spu
     @Option(name: .long, help: "mask: fraction kept per tensor.") var rate: Double = 0.1
-    @Option(name: .long, help: "mask: spu, fisher, magnitude or random.") var score: ScoreMethod = .spu
+    @Option(name: .long, help: "mask: eligible tensors (first-mlp, second-mlp, attention, or globs).") var layers: String = "first-mlp"
+    @Flag(inversion: .prefixedNo, help: "mask: include the eligible layers' biases whole.") var denseBias = true
     @Option(name: .long, help: "mask: fraction of the batches scored.") var scoreFraction: Double = 0.25
     @Option(name: .long, help: "train: passes per task.") var epochs: Int = 3
     @Option(name: .long, help: "train: peak learning rate.") var lr: Float = 1e-4
     @Option(name: .long, help: "mask and train: texts per batch.") var batch: Int = 32
     @Option(name: .long, help: "train: AdamW weight decay.") var weightDecay: Float = 0.01
     @Option(name: .long, help: "train: warmup fraction.") var warmup: Double = 0.1
-    @Option(name: .long, help: "Seed of the shuffles.") var seed: UInt64 = 0
+    @Option(name: .long, help: "train: similarity temperature.") var temperature: Float = 0.05
+    @Flag(inversion: .prefixedNo, help: "train: dropout as the model's configuration says.") var dropout = true
+    @Option(name: .long, help: "train: replay buffer, examples of the earlier tasks (0: no replay).") var buffer: Int = 0
+    @Option(name: .long, help: "Seed of the shuffles and the dropout.") var seed: UInt64 = 0
 
     func validate() throws {
         if tasks.isEmpty { throw ValidationError("give the tasks with --tasks T1 T2 ...") }
-        if method != "spu" { throw ValidationError("--method \(method): this version runs spu (full fine-tuning and the ablations need gradients of other weights)") }
+        if buffer < 0 { throw ValidationError("--buffer must not be negative") }
+        if !(temperature > 0) { throw ValidationError("--temperature must be positive") }
         if !(rate > 0 && rate <= 1) { throw ValidationError("--rate must be in (0, 1], got \(rate)") }
         if !(scoreFraction > 0 && scoreFraction <= 1) { throw ValidationError("--score-fraction must be in (0, 1]") }
         if epochs < 1 || batch < 1 || !(lr > 0) { throw ValidationError("--epochs and --batch must be at least 1, --lr positive") }
@@ -44,8 +54,11 @@ struct ContinualCommand: ParsableCommand {
     func run() throws {
         TemporaryFiles.removeOnSignals()
         var options = ContinualRunner.Options()
+        options.method = method
         options.rate = rate
-        options.scoring.method = score
+        options.layers = layers
+        options.denseBias = denseBias
+        options.replayBuffer = buffer
         options.scoring.scoreFraction = scoreFraction
         options.scoring.batchSize = batch
         options.scoring.seed = seed
@@ -55,13 +68,16 @@ struct ContinualCommand: ParsableCommand {
         options.training.weightDecay = weightDecay
         options.training.warmup = warmup
         options.training.seed = seed
+        options.training.temperature = temperature
+        options.training.dropout = dropout
         options.metadata = [("tool", "scalpel \(Scalpel.version)"), ("created", PatchMetadata.creationTime())]
         let report = try ContinualRunner.run(base: base, tasks: tasks, control: control, folder: output, options: options) { line in
             FileHandle.standardError.write(Data("[continual] \(line)\n".utf8))
         }
-        let json = ContinualRunner.json(report, method: method)
+        let json = ContinualRunner.json(report, method: method.rawValue)
         try AtomicFile.write(Array((json.pretty() + "\n").utf8), to: output + "/report.json")
-        let markdown = ContinualReport.markdown(report, method: method, settings: "rate \(rate), \(score.rawValue) scores on \(scoreFraction) of the batches, \(epochs) epochs, lr \(lr), batch \(batch), seed \(seed)")
+        let masking = method == .full ? "every tensor trained" : "rate \(rate) of \(layers), scored on \(scoreFraction) of the batches"
+        let markdown = ContinualReport.markdown(report, method: method.rawValue, settings: "\(masking), \(epochs) epochs, lr \(lr), batch \(batch), \(dropout ? "dropout" : "no dropout"), \(buffer > 0 ? "replay buffer \(buffer)" : "no replay"), seed \(seed)")
         try AtomicFile.write(Array(markdown.utf8), to: output + "/report.md")
         try AtomicFile.write(Array(ContinualReport.svg(report).utf8), to: output + "/report.svg")
         print(markdown, terminator: "")

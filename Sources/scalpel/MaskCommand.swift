@@ -16,9 +16,11 @@ struct MaskCommand: ParsableCommand {
             of the output-norm loss: the mean over the batch's texts of the squared L2 norm of \\
             their logits against the task's class prompts (scale 20). Each eligible tensor keeps \\
             its own top --rate entries (equal scores: lower positions first); the eligible layers' \\
-            biases are included whole unless --no-dense-bias. Eligible: the first MLP linear of \\
-            every BERT layer (intermediate.dense). fisher (mean squared gradient), magnitude and \\
-            random exist for comparison.
+            biases are included whole unless --no-dense-bias. Eligible (--layers): first-mlp (the \\
+            first MLP linear of every layer, intermediate.dense: the default), second-mlp \\
+            (output.dense), attention (query, key, value and attention.output.dense), or globs \\
+            over tensor names (e.g. '*.layer.5.*.weight'), comma-separated. fisher (mean \\
+            squared gradient), magnitude and random exist for comparison.
             """)
 
     @Argument(help: "The base model: a model folder or its weights file.") var base: String
@@ -26,7 +28,7 @@ struct MaskCommand: ParsableCommand {
     @Option(name: .long, help: "The task folder (classes.txt, train.jsonl).") var task: String
     @Option(name: .shortAndLong, help: "The mask to write (.spatch).") var output: String
     @Option(name: .long, help: "The fraction of each eligible tensor kept, in (0, 1].") var rate: Double = 0.1
-    @Option(name: .long, help: "Eligible layers: first-mlp (the only group this version scores).") var layers: String = "first-mlp"
+    @Option(name: .long, help: "Eligible tensors: first-mlp, second-mlp, attention, or globs over tensor names, comma-separated.") var layers: String = "first-mlp"
     @Option(name: .long, help: "spu, fisher, magnitude or random.") var score: ScoreMethod = .spu
     @Option(name: .long, help: "The fraction of the training batches the gradient is summed over, in (0, 1].") var scoreFraction: Double = 0.25
     @Option(name: .long, help: "Texts per batch.") var batch: Int = 32
@@ -37,9 +39,6 @@ struct MaskCommand: ParsableCommand {
         if !(rate > 0 && rate <= 1) { throw ValidationError("--rate must be in (0, 1], got \(rate)") }
         if !(scoreFraction > 0 && scoreFraction <= 1) { throw ValidationError("--score-fraction must be in (0, 1], got \(scoreFraction)") }
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
-        if layers != "first-mlp" {
-            throw ValidationError("--layers \(layers): this version scores the first MLP linear of every layer (first-mlp); attention and second-MLP groups need their gradients, which come later")
-        }
     }
 
     func run() throws {
@@ -49,7 +48,7 @@ struct MaskCommand: ParsableCommand {
         settings.scoreFraction = scoreFraction
         settings.batchSize = batch
         settings.seed = seed
-        let summary = try SPUSteps.mask(base: base, patches: patches, task: task, rate: rate, settings: settings, denseBias: denseBias,
+        let summary = try SPUSteps.mask(base: base, patches: patches, task: task, rate: rate, layers: layers, settings: settings, denseBias: denseBias,
                                         metadata: [("tool", "scalpel \(Scalpel.version)"), ("created", PatchMetadata.creationTime())], to: output)
         print("wrote \(output): \(score.rawValue) mask of \(Format.plural(summary.tensors, "tensor")), \(Format.count(summary.kept)) of \(Format.count(summary.eligible)) eligible elements (\(Format.fixed(Double(summary.kept) / Double(max(summary.eligible, 1)) * 100, 2)) %), \(Format.fixed(Double(summary.kept) / Double(max(summary.modelParameters, 1)) * 100, 3)) % of the model")
     }

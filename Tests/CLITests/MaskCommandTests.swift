@@ -21,7 +21,7 @@ struct MaskCommandTests {
         }
         #expect(audit["metadata"]?["mask.score"]?.stringValue == "spu")
         for (arguments, message) in [(["--rate", "0"], "--rate must be in (0, 1]"), (["--rate", "1.5"], "--rate must be in (0, 1]"),
-                                     (["--layers", "attention"], "--layers attention")] {
+                                     (["--layers", "*.nothing.*"], "\"*.nothing.*\" selects no tensor")] {
             let bad = try CLI.run(["mask", model, "--task", task, "-o", folder + "/x.spatch"] + arguments)
             #expect(bad.status != 0 && bad.stderr.contains(message), "\(bad.stderr)")
         }
@@ -29,6 +29,20 @@ struct MaskCommandTests {
         let noClasses = try CLI.run(["mask", model, "--task", empty, "-o", folder + "/x.spatch"])
         #expect(noClasses.status != 0 && noClasses.stderr.contains("classes.txt"), "\(noClasses.stderr)")
         #expect(!FileManager.default.fileExists(atPath: folder + "/x.spatch"))
+    }
+
+    @Test func otherLayerGroupsAndGlobs() throws {
+        guard DefaultModelFiles.isAvailable else { return }
+        let model = DefaultModelFiles.model, task = DefaultModelFiles.task
+        let folder = try CLI.scratchFolder()
+        let mask = folder + "/mask.spatch"
+        let result = try CLI.run(["mask", model, "--task", task, "-o", mask, "--rate", "0.01", "--score-fraction", "0.1",
+                                  "--layers", "attention,*.layer.5.output.dense.weight", "--no-dense-bias"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let audit = try JSONValue.parse(try CLI.run(["audit", mask, "--json"]).stdout)
+        let names = Set(try #require(audit["entries"]?.arrayValue).compactMap { $0["name"]?.stringValue })
+        #expect(names.count == 6 * 4 + 1 && names.contains("encoder.layer.5.output.dense.weight"), "\(names.sorted())")
+        #expect(names.allSatisfy { $0.hasSuffix(".weight") && ($0.contains("attention") || $0 == "encoder.layer.5.output.dense.weight") })
     }
 }
 
@@ -50,9 +64,20 @@ struct TrainCommandTests {
         #expect(!names.isEmpty && names.allSatisfy { $0.contains("intermediate.dense") }, "\(names)")
         #expect(try CLI.run(["eval", model, patch, "--task", task]).status == 0)
         #expect(!FileManager.default.fileExists(atPath: folder + "/.topics.spatch.scalpel-trained.safetensors"))
-        // Refusals: --mask all, and a mask made for another base.
-        let all = try CLI.run(["train", model, "--task", task, "--mask", "all", "-o", folder + "/x.spatch"])
-        #expect(all.status != 0 && all.stderr.contains("--mask all"), "\(all.stderr)")
+        // Full fine-tuning on top of that patch, replaying its task (found from the patch's
+        // metadata): every tensor may change, and the replay is recorded.
+        let full = folder + "/full.spatch"
+        let all = try CLI.run(["train", model, patch, "--task", task, "--mask", "all", "-o", full, "--epochs", "1", "--batch", "64",
+                               "--replay", patch, "--buffer", "4"])
+        #expect(all.status == 0, "\(all.stderr)")
+        let fullAudit = try JSONValue.parse(try CLI.run(["audit", full, "--json"]).stdout)
+        #expect(fullAudit["metadata"]?["train.mask"]?.stringValue == "all")
+        #expect(fullAudit["metadata"]?["train.replay"]?.stringValue?.contains("\"examples\":4") == true, "\(fullAudit["metadata"] ?? .null)")
+        let fullNames = try #require(fullAudit["entries"]?.arrayValue).compactMap { $0["name"]?.stringValue }
+        #expect(fullNames.count > 90 && fullNames.contains("embeddings.LayerNorm.weight"), "\(fullNames.count)")
+        // Refusals: a mask made for another base; a replay source that is neither a task nor a patch.
+        let badReplay = try CLI.run(["train", model, "--task", task, "--mask", mask, "-o", folder + "/x.spatch", "--replay", folder + "/nothing"])
+        #expect(badReplay.status != 0 && badReplay.stderr.contains("nothing"), "\(badReplay.stderr)")
         let otherBase = try InspectConvertTests.makeModel(in: folder)
         try MaskWriter.write(positions: [("encoder.layer.0.intermediate.dense.weight", [0, 1])], base: Checkpoint.open(otherBase),
                              metadata: [], to: folder + "/other-mask.spatch")

@@ -16,7 +16,7 @@ Writes:
   50 x 384, mean pooling and L2 normalisation);
 - tiny_bert.safetensors: a random 2-layer BERT (transformers BertModel) with, under
   "expected.*", a batch of inputs, its last hidden state, the mean-pooled normalised embedding,
-  and the gradient of a scalar loss with respect to each intermediate.dense.weight.
+  and the gradient of a scalar loss with respect to every parameter.
 """
 import json
 import os
@@ -94,8 +94,8 @@ def tiny_bert(folder):
     tensors["expected.embedding"] = embedding.detach().contiguous()
     tensors["expected.loss_direction"] = direction
     tensors["expected.loss"] = loss.detach().reshape(1)
-    for i, layer in enumerate(model.encoder.layer):
-        tensors[f"expected.grad.encoder.layer.{i}.intermediate.dense.weight"] = layer.intermediate.dense.weight.grad.detach().clone()
+    for name, p in model.named_parameters():
+        tensors[f"expected.grad.{name}"] = p.grad.detach().clone().contiguous()
     save_file(tensors, os.path.join(folder, "tiny_bert.safetensors"))
     with open(os.path.join(folder, "tiny_bert_config.json"), "w") as f:
         json.dump(config.to_dict(), f, indent=1, sort_keys=True)

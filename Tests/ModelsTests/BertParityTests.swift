@@ -84,21 +84,27 @@ struct BertParityTests {
     }
 }
 
-/// Gradients of a scalar loss with respect to every first-MLP weight, against PyTorch's.
+/// Gradients of a scalar loss with respect to every tensor, against PyTorch's.
 struct BertGradientTests {
-    @Test func firstMLPGradientsMatchPyTorch() throws {
-        let checkpoint = try Checkpoint.open(DefaultModel.fixtures + "/tiny_bert.safetensors")
-        let model = try BertModel(checkpoint: checkpoint, configFile: DefaultModel.fixtures + "/tiny_bert_config.json")
+    static let checkpoint = try! Checkpoint.open(DefaultModel.fixtures + "/tiny_bert.safetensors")
+
+    static func model() throws -> BertModel {
+        try BertModel(checkpoint: checkpoint, configFile: DefaultModel.fixtures + "/tiny_bert_config.json")
+    }
+
+    static func batch() throws -> [[Int32]] {
         let ids = try checkpoint.view(named: "expected.input_ids").withBytes { bytes in
             (0..<(bytes.count / 8)).map { Int32(bytes.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self)) }
         }
         let mask = try checkpoint.view(named: "expected.attention_mask").withBytes { bytes in
             (0..<(bytes.count / 8)).map { bytes.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self) }
         }
-        let batch = (0..<2).map { b in (0..<7).compactMap { t in mask[b * 7 + t] == 1 ? ids[b * 7 + t] : nil } }
-        let direction = try checkpoint.view(named: "expected.loss_direction").floatValues()
-        // loss = Σ_b (e_b · d)², so dloss/de_b = 2 (e_b · d) d.
-        let result = try model.firstMLPGradients(batch, layers: [0, 1]) { embeddings in
+        return (0..<2).map { b in (0..<7).compactMap { t in mask[b * 7 + t] == 1 ? ids[b * 7 + t] : nil } }
+    }
+
+    /// The fixture's loss: Σ_b (e_b · d)², so dloss/de_b = 2 (e_b · d) d.
+    static func loss(_ direction: [Float]) -> BertModel.EmbeddingLoss {
+        { embeddings in
             var total: Float = 0
             let grads = embeddings.map { e -> [Float] in
                 let dot = zip(e, direction).reduce(Float(0)) { $0 + $1.0 * $1.1 }
@@ -107,19 +113,70 @@ struct BertGradientTests {
             }
             return (total, grads)
         }
-        let loss = result.loss, gradients = result.weights
-        let expectedLoss = try checkpoint.view(named: "expected.loss").floatValues()[0]
-        #expect(abs(loss - expectedLoss) <= 1e-4 * max(1, abs(expectedLoss)), "\(loss) vs \(expectedLoss)")
-        for layer in 0..<2 {
-            let want = try checkpoint.view(named: "expected.grad.encoder.layer.\(layer).intermediate.dense.weight").floatValues()
-            let got = try #require(gradients[layer])
+    }
+
+    @Test func everyGradientMatchesPyTorch() throws {
+        let model = try Self.model()
+        let direction = try Self.checkpoint.view(named: "expected.loss_direction").floatValues()
+        let names = Set(model.parameterNames)
+        #expect(names.count == 5 + 2 * 16)
+        let result = try model.gradients(Self.batch(), of: names, loss: Self.loss(direction))
+        let expectedLoss = try Self.checkpoint.view(named: "expected.loss").floatValues()[0]
+        #expect(abs(result.loss - expectedLoss) <= 1e-4 * max(1, abs(expectedLoss)), "\(result.loss) vs \(expectedLoss)")
+        #expect(Set(result.tensors.keys) == names)
+        for name in names.sorted() {
+            let want = try Self.checkpoint.view(named: "expected.grad." + name).floatValues()
+            let got = try #require(result.tensors[name])
             let scale = want.map { abs($0) }.max() ?? 1
             let worst = zip(got, want).map { abs($0 - $1) }.max() ?? .infinity
-            #expect(got.count == want.count && worst <= 1e-3 * scale, "layer \(layer): largest difference \(worst) of \(scale)")
+            #expect(got.count == want.count && worst <= 1e-3 * max(scale, 1e-6), "\(name): largest difference \(worst) of \(scale)")
         }
-        // Only the layers asked for get gradients; asking for the last stops the pass there.
-        let last = try model.firstMLPGradients(batch, layers: [1]) { e in (0, e.map { $0.map { _ in 1 } }) }
-        #expect(Set(last.weights.keys) == [1] && last.biases[1]?.count == 64)
-        #expect(throws: ModelError.self) { try model.firstMLPGradients(batch, layers: [2]) { e in (0, e) } }
+    }
+
+    @Test func onlyTheTensorsAskedForGetGradients() throws {
+        let model = try Self.model()
+        let direction = try Self.checkpoint.view(named: "expected.loss_direction").floatValues()
+        let asked: Set = ["encoder.layer.1.intermediate.dense.bias", "encoder.layer.1.output.LayerNorm.weight"]
+        let result = try model.gradients(Self.batch(), of: asked, loss: Self.loss(direction))
+        #expect(Set(result.tensors.keys) == asked && result.tensors["encoder.layer.1.intermediate.dense.bias"]?.count == 64)
+        let want = try Self.checkpoint.view(named: "expected.grad.encoder.layer.1.intermediate.dense.bias").floatValues()
+        let worst = zip(result.tensors["encoder.layer.1.intermediate.dense.bias"]!, want).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(worst <= 1e-3 * (want.map { abs($0) }.max() ?? 1))
+        #expect { try model.gradients(Self.batch(), of: ["encoder.layer.2.intermediate.dense.weight"], loss: Self.loss(direction)) } throws: {
+            "\($0)".contains("is not a trainable tensor")
+        }
+    }
+
+    /// With dropout on, a fixed seed makes the loss a deterministic function of the weights,
+    /// so central finite differences check the backward pass through the dropout masks.
+    @Test func gradientsThroughDropoutMatchFiniteDifferences() throws {
+        let model = try Self.model()
+        let direction = try Self.checkpoint.view(named: "expected.loss_direction").floatValues()
+        let dropout = Dropout(hidden: 0.3, attention: 0.3, seed: 11)
+        let names = ["embeddings.word_embeddings.weight", "encoder.layer.0.attention.self.query.weight",
+                     "encoder.layer.0.attention.output.dense.bias", "encoder.layer.1.output.dense.weight"]
+        let batch = try Self.batch()
+        let analytic = try model.gradients(batch, of: Set(names), dropout: dropout, loss: Self.loss(direction))
+        let plain = try model.gradients(batch, of: Set(names), loss: Self.loss(direction))
+        #expect(analytic.loss != plain.loss, "dropout changed nothing")
+        for name in names {
+            let values = try #require(model.values(of: name))
+            let gradient = try #require(analytic.tensors[name])
+            // The largest entries, where the relative error of a difference quotient is smallest.
+            let probes = gradient.indices.sorted { abs(gradient[$0]) > abs(gradient[$1]) }.prefix(3)
+            for i in probes {
+                let step: Float = 1e-2
+                var shifted = values
+                shifted[i] = values[i] + step
+                try model.setValues(shifted, of: name)
+                let up = try model.gradients(batch, of: [], dropout: dropout, loss: Self.loss(direction)).loss
+                shifted[i] = values[i] - step
+                try model.setValues(shifted, of: name)
+                let down = try model.gradients(batch, of: [], dropout: dropout, loss: Self.loss(direction)).loss
+                try model.setValues(values, of: name)
+                let numeric = (up - down) / (2 * step)
+                #expect(abs(numeric - gradient[i]) <= 2e-2 * abs(gradient[i]) + 1e-4, "\(name)[\(i)]: \(gradient[i]) vs \(numeric)")
+            }
+        }
     }
 }

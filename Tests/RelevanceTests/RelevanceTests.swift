@@ -27,11 +27,11 @@ struct RelevanceTests {
         let model = try BertModel(checkpoint: checkpoint, configFile: config)
         let batch: [[Int32]] = [[2, 17, 45, 9, 3], [2, 5, 6, 7, 8, 9, 3], [2, 11, 12, 3], [2, 13, 3]]
         let loss: BertModel.EmbeddingLoss = { RelevanceScorer.outputNormLoss($0, samples: 2, scale: 20) }
-        let result = try model.firstMLPGradients(batch, layers: [0, 1], loss: loss)
-        let value = result.loss, gradients = result.weights
-        #expect(value > 0)
+        let names = Set((0..<2).flatMap { ["encoder.layer.\($0).intermediate.dense.weight", "encoder.layer.\($0).intermediate.dense.bias"] })
+        let result = try model.gradients(batch, of: names, loss: loss)
+        #expect(result.loss > 0)
         for layer in [0, 1] {
-            let gradient = try #require(gradients[layer])
+            let gradient = try #require(result.tensors["encoder.layer.\(layer).intermediate.dense.weight"])
             let j = gradient.indices.max { abs(gradient[$0]) < abs(gradient[$1]) }!
             let name = "encoder.layer.\(layer).intermediate.dense.weight"
             let weight = try checkpoint.view(named: name).floatValues()
@@ -46,7 +46,7 @@ struct RelevanceTests {
             let difference = (try lossWith(eps) - lossWith(-eps)) / (2 * eps)
             #expect(abs(difference - gradient[j]) <= 0.02 * abs(gradient[j]), "layer \(layer): \(difference) vs \(gradient[j])")
             // The bias gradient too.
-            let biasGradient = try #require(result.biases[layer])
+            let biasGradient = try #require(result.tensors["encoder.layer.\(layer).intermediate.dense.bias"])
             let b = biasGradient.indices.max { abs(biasGradient[$0]) < abs(biasGradient[$1]) }!
             let biasName = "encoder.layer.\(layer).intermediate.dense.bias"
             let bias = try checkpoint.view(named: biasName).floatValues()

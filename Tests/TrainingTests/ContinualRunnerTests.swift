@@ -55,7 +55,7 @@ struct ContinualRunnerTests {
         var partial = first
         partial.tasks = whole.tasks
         partial.taskAccuracyBase = whole.taskAccuracyBase
-        try ContinualRunner.save(partial, to: s.root + "/run-b/state.json")
+        try ContinualRunner.save(partial, method: .spu, to: s.root + "/run-b/state.json")
         var lines: [String] = []
         let resumed = try ContinualRunner.run(base: s.model, tasks: s.tasks, control: s.control, folder: s.root + "/run-b", options: Self.options()) { lines.append($0) }
         #expect(lines.first == "resuming after task 1")

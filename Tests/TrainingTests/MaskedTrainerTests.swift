@@ -32,32 +32,78 @@ struct MaskedTrainerTests {
     }
 
     @Test func onlyMaskedPositionsChangeAndTheLossFalls() throws {
-        let encoder = try Self.encoder(), task = try Self.task()
-        let before = (0..<2).map { (encoder.model.firstMLPWeight(layer: $0), encoder.model.firstMLPBias(layer: $0)) }
-        let masks = [0: MaskedTrainer.LayerMask(weight: Array(stride(from: 0, to: 64 * 32, by: 7)), bias: [1, 2, 3]),
-                     1: MaskedTrainer.LayerMask(weight: Array(stride(from: 5, to: 64 * 32, by: 11)), bias: [])]
+        let encoder = try Self.encoder(), data = try TrainingData(task: Self.task())
+        let names = encoder.model.parameterNames
+        let before = Dictionary(uniqueKeysWithValues: names.map { ($0, encoder.model.values(of: $0)!) })
+        let masks: [String: MaskedTrainer.TensorMask] = [
+            "encoder.layer.0.intermediate.dense.weight": .positions(Array(stride(from: 0, to: 64 * 32, by: 7))),
+            "encoder.layer.0.intermediate.dense.bias": .positions([1, 2, 3]),
+            "encoder.layer.1.attention.self.key.weight": .positions(Array(stride(from: 5, to: 32 * 32, by: 11))),
+            "encoder.layer.1.output.LayerNorm.weight": .all,
+        ]
         var settings = MaskedTrainer.Settings()
         settings.epochs = 1
         settings.learningRate = 5e-3
         settings.batchSize = 8
-        let first = try MaskedTrainer.train(encoder, task: task, masks: masks, settings: settings)
+        let first = try MaskedTrainer.train(encoder, data: data, masks: masks, settings: settings)
         settings.epochs = 6
-        let later = try MaskedTrainer.train(encoder, task: task, masks: masks, settings: settings)
+        let later = try MaskedTrainer.train(encoder, data: data, masks: masks, settings: settings)
         #expect(later.finalLoss < first.finalLoss, "\(first.finalLoss) → \(later.finalLoss)")
-        for layer in 0..<2 {
-            let weight = encoder.model.firstMLPWeight(layer: layer), bias = encoder.model.firstMLPBias(layer: layer)
-            let allowed = Set(masks[layer]!.weight), allowedBias = Set(masks[layer]!.bias)
-            for i in weight.indices where !allowed.contains(i) {
-                #expect(weight[i].bitPattern == before[layer].0[i].bitPattern, "layer \(layer) weight \(i) changed outside the mask")
+        for name in names {
+            let now = encoder.model.values(of: name)!, was = before[name]!
+            let allowed: Set<Int>
+            switch masks[name] {
+            case .positions(let positions)?: allowed = Set(positions)
+            case .all?: allowed = Set(now.indices)
+            case nil: allowed = []
             }
-            for i in bias.indices where !allowedBias.contains(i) {
-                #expect(bias[i].bitPattern == before[layer].1[i].bitPattern, "layer \(layer) bias \(i) changed outside the mask")
-            }
-            #expect(allowed.contains { weight[$0] != before[layer].0[$0] }, "layer \(layer): nothing trained")
+            let outside = now.indices.filter { !allowed.contains($0) && now[$0].bitPattern != was[$0].bitPattern }
+            #expect(outside.isEmpty, "\(name): \(outside.count) elements changed outside the mask")
+            if !allowed.isEmpty { #expect(allowed.contains { now[$0] != was[$0] }, "\(name): nothing trained") }
         }
     }
 
+    @Test func fullFineTuningMovesEveryTensorAndRepeatsExactly() throws {
+        var settings = MaskedTrainer.Settings()
+        settings.epochs = 1
+        settings.learningRate = 1e-3
+        settings.batchSize = 8
+        var results: [[String: [Float]]] = []
+        for _ in 0..<2 {
+            let encoder = try Self.encoder()
+            let masks = Dictionary(uniqueKeysWithValues: encoder.model.parameterNames.map { ($0, MaskedTrainer.TensorMask.all) })
+            _ = try MaskedTrainer.train(encoder, data: TrainingData(task: Self.task()), masks: masks, settings: settings)
+            results.append(Dictionary(uniqueKeysWithValues: encoder.model.parameterNames.map { ($0, encoder.model.values(of: $0)!) }))
+        }
+        let base = try Self.encoder().model
+        for name in base.parameterNames {
+            #expect(results[0][name]! != base.values(of: name)!, "\(name) did not train")
+            #expect(results[0][name]!.map(\.bitPattern) == results[1][name]!.map(\.bitPattern), "\(name): two runs with one seed differ")
+        }
+    }
+
+    @Test func replayMixesABalancedBufferOfEarlierTasks() throws {
+        let current = try Self.task(), earlier = try Self.task(), other = try Self.task()
+        let data = try TrainingData(task: current, replay: [earlier, other], buffer: 5, seed: 1)
+        #expect(data.tasks.count == 3 && data.counts == [32, 3, 2])
+        let earlierTexts = Set(try earlier.examples("train").map(\.text))
+        #expect(data.examples.filter { $0.task == 1 }.allSatisfy { earlierTexts.contains($0.text) })
+        #expect(try TrainingData(task: current, replay: [earlier], buffer: 500).counts == [32, 32])
+        // Each replayed text is scored against its own task's prompts.
+        // One text of the second task (its classes are prompts 2 and 3): prompts 0 and 1, the
+        // current task's, get no gradient, and its prediction is among its own two classes.
+        let targets = [MaskedTrainer.Target(label: 3, classes: 2..<4)]
+        let embeddings: [[Float]] = [[0.8, 0.6], [0.8, 0.6], [0.8, 0.6], [1, 0], [0, 1]]
+        let (_, gradients, correct) = MaskedTrainer.crossEntropy(embeddings, targets: targets, scale: 20)
+        #expect(correct == 0)
+        #expect(gradients[1] == [0, 0] && gradients[2] == [0, 0], "prompts of another task got gradient")
+        #expect(gradients[3] != [0, 0] && gradients[4] != [0, 0])
+    }
+
     @Test func scheduleWarmsUpThenDecays() {
+        // transformers' get_cosine_schedule_with_warmup, steps counted from 0.
+        #expect(MaskedTrainer.learningRate(step: 0, total: 100, warmup: 10, peak: 1) == 0)
+        #expect(MaskedTrainer.learningRate(step: 0, total: 1, warmup: 0, peak: 1) == 1)
         #expect(MaskedTrainer.learningRate(step: 1, total: 100, warmup: 10, peak: 1) == 0.1)
         #expect(MaskedTrainer.learningRate(step: 10, total: 100, warmup: 10, peak: 1) == 1)
         #expect(abs(MaskedTrainer.learningRate(step: 55, total: 100, warmup: 10, peak: 1) - 0.5) < 1e-6)
@@ -68,13 +114,14 @@ struct MaskedTrainerTests {
         // Two texts, three prompts, unit-ish vectors.
         var embeddings: [[Float]] = [[0.6, 0.8, 0], [0, 0.6, 0.8], [1, 0, 0], [0, 1, 0], [0, 0, 1]]
         let labels = [1, 2]
-        let (_, gradients, _) = MaskedTrainer.crossEntropy(embeddings, labels: labels, scale: 20)
+        let targets = labels.map { MaskedTrainer.Target(label: $0, classes: 0..<3) }
+        let (_, gradients, _) = MaskedTrainer.crossEntropy(embeddings, targets: targets, scale: 20)
         for (row, column) in [(0, 1), (1, 2), (3, 0), (4, 2)] {
             let eps: Float = 1e-3
             embeddings[row][column] += eps
-            let up = MaskedTrainer.crossEntropy(embeddings, labels: labels, scale: 20).0
+            let up = MaskedTrainer.crossEntropy(embeddings, targets: targets, scale: 20).0
             embeddings[row][column] -= 2 * eps
-            let down = MaskedTrainer.crossEntropy(embeddings, labels: labels, scale: 20).0
+            let down = MaskedTrainer.crossEntropy(embeddings, targets: targets, scale: 20).0
             embeddings[row][column] += eps
             let difference = (up - down) / (2 * eps)
             #expect(abs(difference - gradients[row][column]) <= 1e-2 * max(1, abs(gradients[row][column])), "\(row),\(column): \(difference) vs \(gradients[row][column])")

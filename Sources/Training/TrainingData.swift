@@ -1,0 +1,40 @@
+import Foundation
+import Models
+import Tensors
+
+/// What one training run learns from: the task's training examples and, for experience
+/// replay, a buffer of examples from earlier tasks, each scored against its own task's
+/// class prompts.
+public struct TrainingData: Sendable {
+    public struct Example: Sendable, Equatable {
+        public let text: String
+        /// The class, an index into its task's classes.
+        public let label: Int
+        /// Its task, an index into `tasks` (0: the task being trained).
+        public let task: Int
+    }
+
+    public let tasks: [TextTask]
+    public let examples: [Example]
+
+    /// `task`'s training set, with a buffer of `buffer` examples drawn from the training sets
+    /// of `replay` (earlier tasks): as evenly over the tasks as their sizes allow (the first
+    /// tasks take the remainder), each task's share a seeded random sample keyed by the task
+    /// folder's name.
+    public init(task: TextTask, replay: [TextTask] = [], buffer: Int = 0, seed: UInt64 = 0) throws {
+        tasks = [task] + replay
+        var examples = try task.examples("train").map { Example(text: $0.text, label: $0.label, task: 0) }
+        if !replay.isEmpty, buffer > 0 {
+            for (k, earlier) in replay.enumerated() {
+                let share = buffer / replay.count + (k < buffer % replay.count ? 1 : 0)
+                let pool = try earlier.examples("train")
+                let chosen = SeededGenerator.shuffled(Array(pool.indices), seed: seed ^ Fingerprint.fnv1a(URL(fileURLWithPath: earlier.folder).lastPathComponent)).prefix(share)
+                examples += chosen.map { Example(text: pool[$0].text, label: pool[$0].label, task: k + 1) }
+            }
+        }
+        self.examples = examples
+    }
+
+    /// How many examples come from each of `tasks`.
+    public var counts: [Int] { tasks.indices.map { k in examples.filter { $0.task == k }.count } }
+}
