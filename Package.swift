@@ -75,6 +75,11 @@ let package = Package(
             name: "runtime-bench",
             dependencies: ["Models"],
             path: "Samples/benchmarks/RuntimeBench"),
+        // Times SPU's scoring batch and masked training step for Samples/benchmarks/spu_step.py.
+        .executableTarget(
+            name: "spu-bench",
+            dependencies: ["Training", "Relevance", "Models"],
+            path: "Samples/benchmarks/SPUBench"),
 
         // Helpers shared by the test targets (running the reference Python).
         .target(

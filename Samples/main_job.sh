@@ -61,13 +61,21 @@ echo; echo "--- two updates merged with TIES ---"
 "$scalpel" merge "$out/update.spatch" "$out/update-2.spatch" --base "$model" --method ties --density 0.05 -o "$out/merged.spatch"
 # SPU, the method this project exists for: three WordNet verb tasks learned one after the
 # other (gloss → verb category), each as a mask and a patch, with a noun-retrieval control set
-# measuring what the model knew before.
+# measuring what the model knew before; then full fine-tuning of every weight on the same
+# sequence, the baseline it is measured against.
 tasks=.cache/tasks/wordnet
+sequence=("$tasks/verbs-1" "$tasks/verbs-2" "$tasks/verbs-3")
 echo; echo "--- continual learning with SPU on three WordNet verb tasks ---"
-"$scalpel" continual "$model" --tasks "$tasks/verbs-1" "$tasks/verbs-2" "$tasks/verbs-3" --control "$tasks/control-nouns" \
-    -o "$out/continual-spu" --lr 5e-4
+rm -rf "$out/continual-spu" "$out/continual-full"
+"$scalpel" continual "$model" --tasks "${sequence[@]}" --control "$tasks/control-nouns" -o "$out/continual-spu" --lr 5e-4
+echo; echo "--- the same sequence with full fine-tuning (every weight, lr 2e-5) ---"
+"$scalpel" continual "$model" --tasks "${sequence[@]}" --control "$tasks/control-nouns" -o "$out/continual-full" \
+    --method full --lr 2e-5 > /dev/null
+echo; echo "--- side by side ---"
+.venv/bin/python Samples/results/side_by_side.py "$out/continual-spu" "$out/continual-full" \
+    --reference Tests/Fixtures/reference/spu-seed0.json --model "$model"
 "$scalpel" apply "$model" "$out/continual-spu/task1.spatch" "$out/continual-spu/task2.spatch" "$out/continual-spu/task3.spatch" \
     -o "$out/minilm-after-3-tasks.safetensors"
-echo "changed by the three task patches, against the base:"
+echo "changed by the three SPU task patches, against the base (every other weight bit-identical):"
 "$scalpel" diff "$model" "$out/minilm-after-3-tasks.safetensors" | tail -1
 echo; echo "main job done; outputs in $out/"

@@ -102,7 +102,7 @@ enum ContinualReport {
             | average accuracy over the tasks, base → final | \(Format.fixed(r.taskAccuracyBase.reduce(0, +) / Double(max(r.taskAccuracyBase.count, 1)), 2)) % → \(Format.fixed(r.averageAccuracy, 2)) % |
             | forgetting | \(Format.fixed(r.forgetting, 2)) points |
             | control accuracy, base → final | \(Format.fixed(r.controlAccuracyBase, 2)) % → \(Format.fixed(r.finalControlAccuracy, 2)) % (drop \(Format.fixed(r.controlAccuracyBase - r.finalControlAccuracy, 2))) |
-            | trainable parameters (sum of the masks) | \(Format.count(r.trainableParameters)) |
+            | trainable parameters (union of the masks; all for full fine-tuning) | \(Format.count(r.trainableParameters)) |
             | changed parameters (union of the patches) | \(Format.count(r.changedParameters)) |
             | time | \(Format.fixed(r.seconds, 1)) s |
 

@@ -3,6 +3,7 @@ import Testing
 import TestSupport
 @testable import Checkpoints
 @testable import Training
+import Patches
 import Tensors
 
 /// The continual runner on the tiny BERT with a made-up vocabulary: two tasks and a control.
@@ -66,5 +67,37 @@ struct ContinualRunnerTests {
         #expect(throws: FileError.self) {
             try ContinualRunner.run(base: s.model, tasks: [s.tasks[1]], control: s.control, folder: s.root + "/run-a", options: Self.options()) { _ in }
         }
+    }
+
+    @Test func fullFineTuningAndReplayRunsAndMethodsDoNotMix() throws {
+        let s = try Self.setUp()
+        var options = Self.options()
+        options.method = .full
+        options.replayBuffer = 4
+        let full = try ContinualRunner.run(base: s.model, tasks: s.tasks, control: s.control, folder: s.root + "/full", options: options) { _ in }
+        // Every parameter of the encoder may train; no mask files; the second patch records its replay.
+        let perLayer = 4 * (32 * 32 + 32) + 2 * 32 + (64 * 32 + 64) + (32 * 64 + 32) + 2 * 32
+        #expect(full.trainableParameters == 100 * 32 + 40 * 32 + 2 * 32 + 2 * 32 + 2 * perLayer)
+        #expect(full.changedParameters > full.trainableParameters / 2)
+        #expect(!FileManager.default.fileExists(atPath: s.root + "/full/task1-mask.spatch"))
+        let second = try PatchFile.open(s.root + "/full/task2.spatch")
+        #expect(second.header.metadataValue("train.mask") == "all")
+        #expect(second.header.metadataValue("train.replay") == "[{\"task\":\"t1\",\"examples\":4}]")
+        #expect(try PatchFile.open(s.root + "/full/task1.spatch").header.metadataValue("train.replay") == nil)
+        // The random-mask ablation keeps masks of SPU's sizes.
+        options = Self.options()
+        options.method = .randomMask
+        let random = try ContinualRunner.run(base: s.model, tasks: s.tasks, control: s.control, folder: s.root + "/random", options: options) { _ in }
+        let spu = try ContinualRunner.run(base: s.model, tasks: s.tasks, control: s.control, folder: s.root + "/spu", options: Self.options()) { _ in }
+        for k in 1...2 {
+            let sizes = try ["random", "spu"].map { run in
+                try PatchFile.open(s.root + "/\(run)/task\(k)-mask.spatch").header.entries.reduce(0) { $0 + $1.nnz }
+            }
+            #expect(sizes[0] == sizes[1], "task \(k): \(sizes)")
+        }
+        #expect(random.trainableParameters > 0 && spu.trainableParameters > 0)
+        // Resuming a run folder with another method is refused.
+        #expect { try ContinualRunner.run(base: s.model, tasks: s.tasks, control: s.control, folder: s.root + "/full", options: Self.options()) { _ in } }
+            throws: { "\($0)".contains("belongs to a full run, not spu") }
     }
 }
