@@ -62,16 +62,34 @@ enum Kernels {
         }
     }
 
+    /// x · σ(1.702 x), CLIP's QuickGELU, in place.
+    static func quickGELU(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        Parallel.chunks(count, minimum: 4096) { chunk in
+            for i in chunk { x[i] = x[i] / (1 + exp(-1.702 * x[i])) }
+        }
+    }
+
+    /// d(input) of QuickGELU: dy · (σ + 1.702 x σ (1 − σ)), σ = σ(1.702 x), in place over `dy`.
+    static func quickGELUBackward(_ x: UnsafePointer<Float>, _ dy: UnsafeMutablePointer<Float>, count: Int) {
+        Parallel.chunks(count, minimum: 4096) { chunk in
+            for i in chunk {
+                let s = 1 / (1 + exp(-1.702 * x[i]))
+                dy[i] *= s + 1.702 * x[i] * s * (1 - s)
+            }
+        }
+    }
+
     /// Multi-head self-attention for `batch` sequences of `length` tokens: q, k, v and out are
     /// [batch · length × width], heads side by side in each row. Keys where `keyMask` is 0
     /// (padding) get the most negative float added to their scores, as Hugging Face's BERT
     /// does. `probabilities` receives the attention weights, length × length per sequence
     /// and head (batch · heads of them, kept for the backward pass); with a `dropout` mask of
     /// the same layout, the values are multiplied by the dropped-out weights (the mask times
-    /// the probabilities), as in training.
+    /// the probabilities), as in training. `causal`: each query sees the keys up to its own
+    /// position only (CLIP's text tower).
     static func attention(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, batch: Int, length: Int,
                           width: Int, heads: Int, keyMask: [Float], probabilities: UnsafeMutablePointer<Float>,
-                          dropout: UnsafePointer<Float>? = nil, out: UnsafeMutablePointer<Float>) {
+                          dropout: UnsafePointer<Float>? = nil, causal: Bool = false, out: UnsafeMutablePointer<Float>) {
         let headWidth = width / heads
         let scale = 1 / Float(headWidth).squareRoot()
         Parallel.chunks(batch) { items in
@@ -87,7 +105,7 @@ enum Kernels {
                     let row = scores + i * length
                     var highest = -Float.infinity
                     for j in 0..<length {
-                        if keyMask[b * length + j] == 0 { row[j] += -Float.greatestFiniteMagnitude }
+                        if keyMask[b * length + j] == 0 || (causal && j > i) { row[j] += -Float.greatestFiniteMagnitude }
                         highest = max(highest, row[j])
                     }
                     var sum: Float = 0

@@ -1,0 +1,152 @@
+import Foundation
+import Tensors
+
+extension CLIPModel {
+    /// A loss of a batch's normalised image and text embeddings, and its gradients with
+    /// respect to each of them.
+    public typealias EmbeddingLoss = (_ images: [[Float]], _ texts: [[Float]]) -> (loss: Float, images: [[Float]], texts: [[Float]])
+
+    public struct Gradients: Sendable {
+        public let loss: Float
+        /// d loss / d tensor, by checkpoint name.
+        public let tensors: [String: [Float]]
+    }
+
+    /// Gradients of `loss` with respect to first-MLP linear tensors (`mlp.c_fc` / `mlp.fc1`,
+    /// weight or bias) of either tower, by checkpoint name. Each tower's backward pass stops
+    /// at the earliest block asked for; a tower with nothing asked for runs forward only.
+    public func gradients(images: [[Float]], texts: [[Int32]], of names: Set<String>, loss: EmbeddingLoss) throws -> Gradients {
+        var wanted: [Bool: [Int: (weight: String?, bias: String?)]] = [false: [:], true: [:]]
+        for name in names {
+            guard let (vision, index, isBias) = firstMLP(name) else {
+                throw ModelError(name, "is not a first-MLP tensor of this CLIP model (\(firstMLPNames.text.first ?? "") …, \(firstMLPNames.vision.first ?? "") …)")
+            }
+            var entry = wanted[vision]![index] ?? (nil, nil)
+            if isBias { entry.bias = name } else { entry.weight = name }
+            wanted[vision]![index] = entry
+        }
+        let visionPass = try runVision(images, recordFrom: wanted[true]!.keys.min())
+        let textPass = try runText(texts, recordFrom: wanted[false]!.keys.min())
+        let visionFeatures = project(visionPass, norm: postNorm, projection: visionProjection, tower: configuration.vision)
+        let textFeatures = project(textPass, norm: finalNorm, projection: textProjection, tower: configuration.text)
+        let (value, dImages, dTexts) = loss(normalised(visionFeatures.features), normalised(textFeatures.features))
+        guard dImages.count == images.count, dTexts.count == texts.count else { throw ModelError("loss", "returned gradients of the wrong shape") }
+        var out: [String: [Float]] = [:]
+        for (vision, pass, features, gradients) in [(true, visionPass, visionFeatures, dImages), (false, textPass, textFeatures, dTexts)] {
+            guard let asked = wanted[vision], !asked.isEmpty else { continue }
+            let tower = vision ? configuration.vision : configuration.text
+            var dx = poolBackward(pass, features: features, gradients: gradients, norm: vision ? postNorm : finalNorm,
+                                  projection: vision ? visionProjection : textProjection, tower: tower)
+            let blocks = vision ? visionBlocks : textBlocks
+            let earliest = asked.keys.min()!
+            for index in stride(from: tower.layers - 1, through: earliest, by: -1) {
+                let saved = pass.activations[index - earliest]
+                blockBackward(blocks[index], saved, tower: tower, pass: pass, dx: &dx, wanted: asked[index], into: &out, last: index == earliest)
+            }
+        }
+        return Gradients(loss: value, tensors: out)
+    }
+
+    /// (image tower?, block, bias?) of a first-MLP tensor name.
+    func firstMLP(_ name: String) -> (Bool, Int, Bool)? {
+        for (vision, weights) in [(false, firstMLPNames.text), (true, firstMLPNames.vision)] {
+            if let index = weights.firstIndex(of: name) { return (vision, index, false) }
+            if let index = weights.firstIndex(where: { String($0.dropLast("weight".count)) + "bias" == name }) { return (vision, index, true) }
+        }
+        return nil
+    }
+
+    /// From the embeddings' gradients to the last hidden state's: normalisation, projection,
+    /// the final LayerNorm of the pooled rows; zero elsewhere.
+    func poolBackward(_ pass: TowerPass, features: (features: [[Float]], normed: [[Float]]), gradients: [[Float]], norm: Norm,
+                      projection: [Float], tower: Tower) -> [Float] {
+        let w = tower.width, e = configuration.embedding
+        var dx = [Float](repeating: 0, count: pass.batch * pass.length * w)
+        for (b, row) in pass.pooledRows.enumerated() {
+            let f = features.features[b], de = gradients[b]
+            let length = max(f.reduce(0) { $0 + $1 * $1 }.squareRoot(), 1e-12)
+            let unit = f.map { $0 / length }
+            let dot = zip(unit, de).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+            let df = (0..<e).map { (de[$0] - unit[$0] * dot) / length }
+            var dNormed = [Float](repeating: 0, count: w)
+            for i in 0..<w {
+                var total: Float = 0
+                for j in 0..<e { total += projection[i * e + j] * df[j] }
+                dNormed[i] = total
+            }
+            let hidden = Array(pass.hidden[(row * w)..<((row + 1) * w)])
+            var dHidden = [Float](repeating: 0, count: w)
+            layerNormBackward(hidden, dNormed, norm, rows: 1, width: w, into: &dHidden)
+            for i in 0..<w { dx[row * w + i] = dHidden[i] }
+        }
+        return dx
+    }
+
+    /// One pre-LayerNorm block backwards, `dx` from its output to its input; the first MLP
+    /// linear's gradients when wanted. `last`: nothing below is wanted, stop after the MLP.
+    func blockBackward(_ block: Block, _ saved: BlockActivations, tower: Tower, pass: TowerPass, dx: inout [Float],
+                       wanted: (weight: String?, bias: String?)?, into out: inout [String: [Float]], last: Bool) {
+        let rows = pass.batch * pass.length, w = tower.width, f = tower.intermediate
+        var dInner = [Float](repeating: 0, count: rows * f)
+        inputGradient(dx, block.projection, rows: rows, accumulate: false, into: &dInner)
+        saved.preActivation.withUnsafeBufferPointer { x in dInner.withUnsafeMutableBufferPointer { dy in
+            switch configuration.activation {
+            case .quickGELU: Kernels.quickGELUBackward(x.baseAddress!, dy.baseAddress!, count: rows * f)
+            case .gelu: Kernels.geluBackward(x.baseAddress!, dy.baseAddress!, count: rows * f)
+            }
+        } }
+        if let name = wanted?.weight {
+            var dw = [Float](repeating: 0, count: f * w)
+            dInner.withUnsafeBufferPointer { dy in saved.normed2.withUnsafeBufferPointer { x in dw.withUnsafeMutableBufferPointer {
+                Kernels.linearWeightGradient(dy.baseAddress!, x.baseAddress!, rows: rows, outWidth: f, inWidth: w, dw: $0.baseAddress!)
+            } } }
+            out[name] = dw
+        }
+        if let name = wanted?.bias {
+            var db = [Float](repeating: 0, count: f)
+            dInner.withUnsafeBufferPointer { Kernels.columnSums($0.baseAddress!, rows: rows, width: f, into: &db) }
+            out[name] = db
+        }
+        guard !last else { return }
+        // Through LN₂ onto the residual stream.
+        var dNormed = [Float](repeating: 0, count: rows * w)
+        inputGradient(dInner, block.fc, rows: rows, accumulate: false, into: &dNormed)
+        var dMiddle = [Float](repeating: 0, count: rows * w)
+        layerNormBackward(saved.middle, dNormed, block.norm2, rows: rows, width: w, into: &dMiddle)
+        for i in dx.indices { dx[i] += dMiddle[i] }
+        // Through the attention and LN₁.
+        var dContext = [Float](repeating: 0, count: rows * w), dq = dContext, dk = dContext, dv = dContext
+        inputGradient(dx, block.out, rows: rows, accumulate: false, into: &dContext)
+        saved.q.withUnsafeBufferPointer { q in saved.k.withUnsafeBufferPointer { k in saved.v.withUnsafeBufferPointer { v in
+            saved.probabilities.withUnsafeBufferPointer { p in dContext.withUnsafeBufferPointer { dOut in
+                dq.withUnsafeMutableBufferPointer { dqp in dk.withUnsafeMutableBufferPointer { dkp in dv.withUnsafeMutableBufferPointer { dvp in
+                    Kernels.attentionBackward(dOut: dOut.baseAddress!, q: q.baseAddress!, k: k.baseAddress!, v: v.baseAddress!,
+                                              probabilities: p.baseAddress!, batch: pass.batch, length: pass.length, width: w, heads: tower.heads,
+                                              dq: dqp.baseAddress!, dk: dkp.baseAddress!, dv: dvp.baseAddress!)
+                } } }
+            } }
+        } } }
+        inputGradient(dq, block.query, rows: rows, accumulate: false, into: &dNormed)
+        inputGradient(dk, block.key, rows: rows, accumulate: true, into: &dNormed)
+        inputGradient(dv, block.value, rows: rows, accumulate: true, into: &dNormed)
+        var dInput = [Float](repeating: 0, count: rows * w)
+        layerNormBackward(saved.input, dNormed, block.norm1, rows: rows, width: w, into: &dInput)
+        for i in dx.indices { dx[i] += dInput[i] }
+    }
+
+    func inputGradient(_ dy: [Float], _ linear: Linear, rows: Int, accumulate: Bool, into dx: inout [Float]) {
+        dy.withUnsafeBufferPointer { dyp in linear.weight.withUnsafeBufferPointer { wp in dx.withUnsafeMutableBufferPointer {
+            Kernels.linearInputGradient(dyp.baseAddress!, rows: rows, outWidth: linear.outWidth, weight: wp.baseAddress!, inWidth: linear.inWidth,
+                                        accumulate: accumulate, dx: $0.baseAddress!)
+        } } }
+    }
+
+    func layerNormBackward(_ x: [Float], _ dy: [Float], _ norm: Norm, rows: Int, width: Int, into dx: inout [Float]) {
+        x.withUnsafeBufferPointer { xp in dy.withUnsafeBufferPointer { dyp in norm.gamma.withUnsafeBufferPointer { g in
+            dx.withUnsafeMutableBufferPointer {
+                Kernels.layerNormBackward(xp.baseAddress!, dyp.baseAddress!, rows: rows, width: width, gamma: g.baseAddress!,
+                                          eps: configuration.layerNormEpsilon, dx: $0.baseAddress!)
+            }
+        } } }
+    }
+}
