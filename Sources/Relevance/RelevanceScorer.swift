@@ -33,7 +33,7 @@ public enum RelevanceScorer {
     }
 
     /// Scores of each tensor in `tensors` (checkpoint names; same shapes as the tensors).
-    public static func scores(_ encoder: TextEncoder, task: TextTask, tensors: [String], settings: Settings) throws -> [String: [Float]] {
+    public static func scores(_ encoder: TextEncoder, task: TaskFolder, tensors: [String], settings: Settings) throws -> [String: [Float]] {
         let model = encoder.model
         var values: [String: [Float]] = [:]
         for name in tensors {

@@ -128,7 +128,7 @@ public enum ContinualRunner {
         let checkpoint = try Checkpoint.open(base)
         let replacements = try PatchApplier.patchedTensors(model: checkpoint, patches: patches.map(PatchFile.open))
         let encoder = try TextEncoder(checkpoint: checkpoint, replacements: replacements)
-        return try ZeroShot.evaluate(encoder, task: TextTask(folder: task)).accuracy
+        return try ZeroShot.evaluate(encoder, task: TaskFolder(folder: task)).accuracy
     }
 
     /// Elements the patches (or masks) touch: the union of their positions.

@@ -24,7 +24,7 @@ public enum SPUSteps {
         let model = try PatchedModel(base: base, patches: patches, beside: output)
         let encoder = try model.encoder(base: base)
         let eligibleTensors = try LayerGroup.tensors(layers, of: encoder.model)
-        let scores = try RelevanceScorer.scores(encoder, task: try TextTask(folder: task), tensors: eligibleTensors, settings: settings)
+        let scores = try RelevanceScorer.scores(encoder, task: try TaskFolder(folder: task), tensors: eligibleTensors, settings: settings)
         var positions: [(String, [Int])] = []
         var kept = 0, eligible = 0
         let biases = Set(denseBias ? eligibleTensors.compactMap { LayerGroup.bias(of: $0, in: encoder.model) } : [])
@@ -81,7 +81,7 @@ public enum SPUSteps {
             for name in model.parameterNames { masks[name] = .all }
         }
         let replayTasks = try replay.map(replayTask)
-        let data = try TrainingData(task: TextTask(folder: task), replay: replayTasks, buffer: buffer, seed: settings.seed)
+        let data = try TrainingData(task: TaskFolder(folder: task), replay: replayTasks, buffer: buffer, seed: settings.seed)
         let result = try MaskedTrainer.train(encoder, data: data, masks: masks, settings: settings)
 
         // The trained tensors in the base's dtypes, in a hidden file beside the output, from
@@ -126,10 +126,10 @@ public enum SPUSteps {
     }
 
     /// A replay source: a task folder, or a patch whose metadata says where its task's data is.
-    static func replayTask(_ path: String) throws -> TextTask {
+    static func replayTask(_ path: String) throws -> TaskFolder {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-            return try TextTask(folder: path)
+            return try TaskFolder(folder: path)
         }
         let patch = try PatchFile.open(path)
         guard let folder = patch.header.metadataValue("task.folder") else {
@@ -138,7 +138,7 @@ public enum SPUSteps {
         guard FileManager.default.fileExists(atPath: folder + "/classes.txt") else {
             throw ModelError(path, "was trained on \(folder), which is not a task folder here; give the task folder to --replay instead")
         }
-        return try TextTask(folder: folder)
+        return try TaskFolder(folder: folder)
     }
 
     static func dataFingerprint(_ task: String) -> String {

@@ -14,14 +14,14 @@ public struct TrainingData: Sendable {
         public let task: Int
     }
 
-    public let tasks: [TextTask]
+    public let tasks: [TaskFolder]
     public let examples: [Example]
 
     /// `task`'s training set, with a buffer of `buffer` examples drawn from the training sets
     /// of `replay` (earlier tasks): as evenly over the tasks as their sizes allow (the first
     /// tasks take the remainder), each task's share a seeded random sample keyed by the task
     /// folder's name.
-    public init(task: TextTask, replay: [TextTask] = [], buffer: Int = 0, seed: UInt64 = 0) throws {
+    public init(task: TaskFolder, replay: [TaskFolder] = [], buffer: Int = 0, seed: UInt64 = 0) throws {
         tasks = [task] + replay
         var examples = try task.examples("train").map { Example(text: $0.text, label: $0.label, task: 0) }
         if !replay.isEmpty, buffer > 0 {

@@ -9,14 +9,16 @@ struct EvalCommand: ParsableCommand {
         commandName: "eval",
         abstract: "Zero-shot classification accuracy of a model (with patches applied in memory) on a task.",
         discussion: """
-            Each test text is assigned the class whose prompt (classes.txt) has the most \\
-            similar embedding; accuracy is the fraction assigned their label. Patches are \\
+            Each test example (text, or image for a task with test.npz and a CLIP model) is \\
+            assigned the class whose prompt (classes.txt) has the most similar embedding; \\
+            accuracy is the fraction assigned their label. Patches are \\
             checked and applied in memory, in order, as apply would; nothing is written.
             """)
 
     @Argument(help: "The encoder: a model folder or its weights file.") var model: String
     @Argument(help: "Patches to apply in memory first, in order.") var patches: [String] = []
-    @Option(name: .long, help: "The task folder (classes.txt, test.jsonl).") var task: String
+    @Option(name: .long, help: "The task folder (classes.txt, test.jsonl or test.npz).") var task: String
+    @Option(name: .long, help: "bert or clip (default: recognised from the tensor names).") var arch: Architecture?
     @Option(name: .long, help: "Which examples: test or train.") var split: String = "test"
     @Flag(name: .long, help: "Machine-readable JSON on stdout.") var json = false
 
@@ -27,12 +29,12 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         let checkpoint = try Checkpoint.open(model)
         let replacements = try PatchApplier.patchedTensors(model: checkpoint, patches: patches.map(PatchFile.open))
-        let encoder = try TextEncoder(checkpoint: checkpoint, replacements: replacements)
-        let textTask = try TextTask(folder: task)
+        let encoder = try Architecture.encoder(checkpoint, replacements: replacements, architecture: arch)
+        let textTask = try TaskFolder(folder: task)
         let result = try ZeroShot.evaluate(encoder, task: textTask, split: split)
         if json {
             print(JSONValue.object([
-                ("model", .string(checkpoint.path)), ("patches", .array(patches.map { .string($0) })), ("task", .string(task)),
+                ("model", .string(checkpoint.path)), ("architecture", .string(encoder.architecture)), ("patches", .array(patches.map { .string($0) })), ("task", .string(task)),
                 ("split", .string(split)), ("accuracy", .number(result.accuracy)), ("correct", .integer(result.correct)),
                 ("total", .integer(result.total)),
                 ("per_class", .object(zip(textTask.labels, result.perClass).map { label, counts in

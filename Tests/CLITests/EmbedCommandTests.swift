@@ -41,7 +41,10 @@ struct EmbedCommandTests {
         let folder = try CLI.scratchFolder()
         let bare = try InspectConvertTests.makeModel(in: folder)
         let notBert = try CLI.run(["embed", bare, "--text", "x"])
-        #expect(notBert.status != 0 && notBert.stderr.contains("no vocab.txt beside the weights"), "\(notBert.stderr)")
+        #expect(notBert.status != 0 && notBert.stderr.contains("is of no architecture Scalpel runs")
+                && notBert.stderr.contains("encoder.layer.0.intermediate.dense.weight"), "\(notBert.stderr)")
+        let forced = try CLI.run(["embed", bare, "--text", "x", "--arch", "bert"])
+        #expect(forced.status != 0 && forced.stderr.contains("no vocab.txt beside the weights"), "\(forced.stderr)")
     }
 }
 

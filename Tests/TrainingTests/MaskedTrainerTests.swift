@@ -18,7 +18,7 @@ struct MaskedTrainerTests {
     }
 
     /// Two classes: texts made of words 10…29 are "low", of words 60…79 "high".
-    static func task() throws -> TextTask {
+    static func task() throws -> TaskFolder {
         let folder = NSTemporaryDirectory() + "scalpel-train-\(UUID().uuidString.prefix(6))"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try "low\tw40 w41\nhigh\tw90 w91\n".write(toFile: folder + "/classes.txt", atomically: true, encoding: .utf8)
@@ -28,7 +28,7 @@ struct MaskedTrainerTests {
             lines.append("{\"text\": \"w\(60 + i) w\(61 + i) w\(62 + i)\", \"label\": \"high\"}")
         }
         try lines.joined(separator: "\n").write(toFile: folder + "/train.jsonl", atomically: true, encoding: .utf8)
-        return try TextTask(folder: folder)
+        return try TaskFolder(folder: folder)
     }
 
     @Test func onlyMaskedPositionsChangeAndTheLossFalls() throws {

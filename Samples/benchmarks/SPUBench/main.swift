@@ -30,7 +30,7 @@ func timed(_ body: () throws -> Void) rethrows -> [Double] {
 }
 
 do {
-    let task = try TextTask(folder: taskFolder)
+    let task = try TaskFolder(folder: taskFolder)
     let data = try TrainingData(task: task)
     let batch = data.examples.count
     let encoder = try TextEncoder(path: folder)

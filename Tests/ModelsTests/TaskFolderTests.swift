@@ -16,7 +16,7 @@ struct TextTaskTests {
     @Test func classesAndExamplesAreRead() throws {
         let path = try Self.folder(classes: "pos\ta happy sentence\n\nneg\ta sad sentence\n",
                                    test: "{\"text\": \"great\", \"label\": \"pos\"}\n\n{\"text\": \"awful\", \"label\": 1}\n")
-        let task = try TextTask(folder: path)
+        let task = try TaskFolder(folder: path)
         #expect(task.labels == ["pos", "neg"] && task.prompts == ["a happy sentence", "a sad sentence"])
         #expect(try task.examples("test") == [.init(text: "great", label: 0), .init(text: "awful", label: 1)])
     }
@@ -34,14 +34,14 @@ struct TextTaskTests {
     func malformedTasksAreRefused(_ classes: String, _ test: String?, _ message: String) throws {
         let path = try Self.folder(classes: classes, test: test ?? "{\"text\": \"x\", \"label\": 0}\n")
         #expect {
-            try TextTask(folder: path).examples("test")
+            try TaskFolder(folder: path).examples("test")
         } throws: { "\($0)".contains(message) }
     }
 
     @Test func zeroShotOnTheSampleTaskWithTheDefaultModel() throws {
         guard DefaultModel.isAvailable else { return }
         let encoder = try TextEncoder(path: DefaultModel.folder)
-        let task = try TextTask(folder: DefaultModel.fixtures + "/../../../Samples/tasks/topics")
+        let task = try TaskFolder(folder: DefaultModel.fixtures + "/../../../Samples/tasks/topics")
         let result = try ZeroShot.evaluate(encoder, task: task)
         #expect(result.total == 20 && result.perClass.map(\.total) == [5, 5, 5, 5])
         // The pretrained encoder sorts these plainly worded sentences well above chance (25 %).

@@ -1,11 +1,14 @@
 import Checkpoints
 import Foundation
+import Tensors
 
-/// A text classification task, as a folder: `classes.txt` (one class per line,
-/// `label<TAB>prompt`) and `train.jsonl` / `test.jsonl` (one `{"text": ..., "label": ...}` per
-/// line, the label a class label from classes.txt or its 0-based index). Every problem is an
-/// error naming the file and the line.
-public struct TextTask: Sendable {
+/// A classification task, as a folder: `classes.txt` (one class per line, `label<TAB>prompt`)
+/// and, for text, `train.jsonl` / `test.jsonl` (one `{"text": ..., "label": ...}` per line,
+/// the label a class label from classes.txt or its 0-based index) or, for images,
+/// `train.npz` / `test.npz` (`images` float32 (N, 3, H, W), already preprocessed, and `labels`
+/// int64 indexing the classes in file order). Every problem is an error naming the file and
+/// the line or the array.
+public struct TaskFolder: Sendable {
     public struct Example: Sendable, Equatable {
         public let text: String
         public let label: Int
@@ -39,7 +42,31 @@ public struct TextTask: Sendable {
         self.prompts = prompts
     }
 
-    /// The examples of `split` ("train" or "test").
+    /// True when the split's examples are images (`split.npz`) rather than texts.
+    public func hasImages(_ split: String) -> Bool {
+        FileManager.default.fileExists(atPath: folder + "/\(split).npz") && !FileManager.default.fileExists(atPath: folder + "/\(split).jsonl")
+    }
+
+    /// The images and labels of `split` ("train" or "test") from `split.npz`: each image
+    /// 3 · H · W floats, channel-major.
+    public func images(_ split: String) throws -> (images: [[Float]], labels: [Int], size: Int) {
+        let path = folder + "/\(split).npz"
+        let archive = try Checkpoint.open(path)
+        let (images, size) = try ImageFile.images(in: archive)
+        guard let labels = archive.entry(named: "labels") else {
+            throw ModelError(path, "needs an array \"labels\" beside \"images\"; it has \(archive.tensors.map(\.name).joined(separator: ", "))")
+        }
+        guard [.i64, .i32].contains(labels.dtype), labels.shape == [images.count] else {
+            throw ModelError(path, "\"labels\" must be int64 of shape [\(images.count)], not \(labels.dtype.rawValue) \(Shape.describe(labels.shape))")
+        }
+        let indices = archive.view(labels).floatValues().map { Int($0) }
+        if let bad = indices.firstIndex(where: { !self.labels.indices.contains($0) }) {
+            throw ModelError(path, "\"labels\"[\(bad)] is \(indices[bad]), outside the \(self.labels.count) classes of classes.txt")
+        }
+        return (images, indices, size)
+    }
+
+    /// The text examples of `split` ("train" or "test").
     public func examples(_ split: String) throws -> [Example] {
         let path = folder + "/\(split).jsonl"
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
@@ -70,34 +97,5 @@ public struct TextTask: Sendable {
         }
         guard !out.isEmpty else { throw ModelError(path, "has no examples") }
         return out
-    }
-}
-
-/// Zero-shot classification: each input goes to the class whose prompt's embedding is the most
-/// similar (cosine; the embeddings are normalised, so a dot product).
-public enum ZeroShot {
-    public struct Result: Sendable {
-        public let correct: Int
-        public let total: Int
-        public let perClass: [(correct: Int, total: Int)]
-        public var accuracy: Double { total == 0 ? 0 : Double(correct) / Double(total) }
-    }
-
-    public static func evaluate(_ encoder: TextEncoder, task: TextTask, split: String = "test") throws -> Result {
-        let examples = try task.examples(split)
-        let classEmbeddings = try encoder.embed(task.prompts).map(\.embedding)
-        let inputs = try encoder.embed(examples.map(\.text)).map(\.embedding)
-        var perClass = Array(repeating: (correct: 0, total: 0), count: task.labels.count)
-        var correct = 0
-        for (example, embedding) in zip(examples, inputs) {
-            let scores = classEmbeddings.map { zip($0, embedding).reduce(Float(0)) { $0 + $1.0 * $1.1 } }
-            let predicted = scores.indices.max { scores[$0] < scores[$1] } ?? 0
-            perClass[example.label].total += 1
-            if predicted == example.label {
-                correct += 1
-                perClass[example.label].correct += 1
-            }
-        }
-        return Result(correct: correct, total: examples.count, perClass: perClass)
     }
 }

@@ -1,0 +1,86 @@
+import Checkpoints
+import Foundation
+import Tensors
+
+/// A model that embeds class prompts and inputs into one space (normalised vectors), so a
+/// task can be scored zero-shot: BERT-family sentence encoders (texts only) and CLIP (texts
+/// and images).
+public protocol ZeroShotEncoder: Sendable {
+    /// "BERT" or "CLIP", for messages and reports.
+    var architecture: String { get }
+    var dimension: Int { get }
+    func embed(texts: [String]) throws -> [[Float]]
+    func embed(images: [[Float]]) throws -> [[Float]]
+}
+
+extension TextEncoder: ZeroShotEncoder {
+    public var architecture: String { "BERT" }
+    public var dimension: Int { model.configuration.hidden }
+    public func embed(texts: [String]) throws -> [[Float]] { try embed(texts, batchSize: 32).map(\.embedding) }
+    public func embed(images: [[Float]]) throws -> [[Float]] {
+        throw ModelError(path, "is a BERT text encoder: it has no image tower (images need a CLIP model)")
+    }
+}
+
+/// The architectures Scalpel runs, recognised from tensor names.
+public enum Architecture: String, CaseIterable, Sendable {
+    case bert, clip
+
+    /// The architecture `checkpoint`'s tensor names show, or an error listing what was found.
+    public static func detect(_ checkpoint: Checkpoint) throws -> Architecture {
+        if checkpoint.tensors.contains(where: { $0.name.hasSuffix("embeddings.word_embeddings.weight") }) { return .bert }
+        if checkpoint.entry(named: "visual.conv1.weight") != nil || checkpoint.entry(named: "vision_model.embeddings.patch_embedding.weight") != nil {
+            return .clip
+        }
+        let names = checkpoint.tensors.map(\.name)
+        throw ModelError(checkpoint.path, "is of no architecture Scalpel runs: no BERT embeddings.word_embeddings.weight, no CLIP visual.conv1.weight or vision_model.embeddings.patch_embedding.weight among its \(names.count) tensors (\(names.prefix(6).joined(separator: ", "))\(names.count > 6 ? ", ..." : ""))")
+    }
+
+    /// The zero-shot encoder of `checkpoint` (with `replacements` standing in for tensors),
+    /// its tokenizer and configuration read from `folder` (default: beside the weights).
+    public static func encoder(_ checkpoint: Checkpoint, replacements: [String: TensorView] = [:], folder: String? = nil,
+                               architecture: Architecture? = nil) throws -> any ZeroShotEncoder {
+        switch try architecture ?? detect(checkpoint) {
+        case .bert: return try TextEncoder(checkpoint: checkpoint, replacements: replacements, tokenizerFolder: folder)
+        case .clip: return try CLIPEncoder(checkpoint: checkpoint, replacements: replacements, folder: folder)
+        }
+    }
+}
+
+/// A CLIP model with its tokenizer: normalised text and image embeddings.
+public struct CLIPEncoder: ZeroShotEncoder {
+    public let model: CLIPModel
+    public let tokenizer: CLIPTokenizer
+    public let path: String
+    public var architecture: String { "CLIP" }
+    public var dimension: Int { model.configuration.embedding }
+
+    /// The tokenizer's vocabulary is open_clip's `bpe_simple_vocab_16e6.txt.gz` or Hugging
+    /// Face's `merges.txt` beside the weights, else the file `SCALPEL_CLIP_VOCABULARY` names,
+    /// else the copy ./setup.sh fetched into the source tree's `.cache/models/clip-bpe`.
+    public init(checkpoint: Checkpoint, replacements: [String: TensorView] = [:], folder: String? = nil) throws {
+        let folder = folder ?? URL(fileURLWithPath: checkpoint.files.first?.path ?? checkpoint.path).deletingLastPathComponent().path
+        let fileManager = FileManager.default
+        let config = ["config.json", "open_clip_config.json"].map { folder + "/" + $0 }.first(where: fileManager.fileExists)
+        model = try CLIPModel(checkpoint: checkpoint, configFile: config, replacements: replacements)
+        let executable = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath().deletingLastPathComponent()
+        let candidates = [folder + "/bpe_simple_vocab_16e6.txt.gz", folder + "/merges.txt"]
+            + [ProcessInfo.processInfo.environment["SCALPEL_CLIP_VOCABULARY"]].compactMap { $0 }
+            + [executable.appendingPathComponent("../../.cache/models/clip-bpe/bpe_simple_vocab_16e6.txt.gz").standardizedFileURL.path]
+        guard let vocabulary = candidates.first(where: fileManager.fileExists) else {
+            throw ModelError(checkpoint.path, "CLIP's tokenizer vocabulary was not found: looked for \(candidates.joined(separator: ", ")) (set SCALPEL_CLIP_VOCABULARY to open_clip's bpe_simple_vocab_16e6.txt.gz)")
+        }
+        tokenizer = try CLIPTokenizer(vocabularyFile: vocabulary, contextLength: model.configuration.contextLength)
+        path = checkpoint.path
+    }
+
+    public func embed(texts: [String]) throws -> [[Float]] {
+        try stride(from: 0, to: texts.count, by: 32).flatMap { start in
+            try model.embedTexts(texts[start..<min(texts.count, start + 32)].map(tokenizer.encode))
+        }
+    }
+
+    public func embed(images: [[Float]]) throws -> [[Float]] {
+        try stride(from: 0, to: images.count, by: 32).flatMap { start in try model.embedImages(Array(images[start..<min(images.count, start + 32)])) }
+    }
+}
