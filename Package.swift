@@ -75,6 +75,11 @@ let package = Package(
             name: "runtime-bench",
             dependencies: ["Models"],
             path: "Samples/benchmarks/RuntimeBench"),
+        // Times the CLIP runtime for Samples/benchmarks/clip_runtime.py.
+        .executableTarget(
+            name: "clip-bench",
+            dependencies: ["Models", "Checkpoints"],
+            path: "Samples/benchmarks/CLIPBench"),
         // Times SPU's scoring batch and masked training step for Samples/benchmarks/spu_step.py.
         .executableTarget(
             name: "spu-bench",
