@@ -39,6 +39,20 @@ def run(cmd):
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
 
 
+def json_line(cmd):
+    """The last stdout line of a command that prints its measurements as JSON."""
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        sys.exit(f"failed: {' '.join(cmd[:2])}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def peak_kib(cmd):
+    """Peak resident memory (KiB) of a second run of a command, by /usr/bin/time."""
+    result = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return int(result.stderr.strip().splitlines()[-1])
+
+
 def timed(cmd):
     """Wall seconds and peak RSS (KiB) of one command."""
     start = time.perf_counter()

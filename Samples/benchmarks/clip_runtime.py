@@ -14,8 +14,10 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import json_line, peak_kib  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FOLDER = os.path.join(ROOT, ".cache", "benchmarks", "vit-b-32")
@@ -65,16 +67,6 @@ def export(name):
     save_file({"images": torch.randn(32, 3, 224, 224), "texts": tokenizer(captions).to(torch.int64)}, os.path.join(FOLDER, "inputs.safetensors"))
 
 
-def run(cmd):
-    out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
-
-
-def peak_kib(cmd):
-    result = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    return int(result.stderr.strip().splitlines()[-1])
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
@@ -90,7 +82,7 @@ def main():
     code = (TORCH.replace("THREADS", str(args.threads)).replace("MODEL_NAME", repr(args.model)).replace("FOLDER", repr(FOLDER))
             .replace("REPEATS", str(args.repeats)))
     torch_cmd = [sys.executable, "-c", code]
-    scalpel, torch = run(scalpel_cmd), run(torch_cmd)
+    scalpel, torch = json_line(scalpel_cmd), json_line(torch_cmd)
     peaks = {"scalpel": peak_kib(scalpel_cmd), "torch": peak_kib(torch_cmd)} if os.path.exists("/usr/bin/time") else None
     s, t = statistics.median(scalpel["seconds"]), statistics.median(torch["seconds"])
     print(f"CLIP {args.model} (open_clip random init), 32 images 224x224 + 32 captions, forward + backward "

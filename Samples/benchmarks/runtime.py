@@ -11,12 +11,12 @@ same loss, in the same run. Prints the medians, the ratio, peak memory, and both
 Needs torch and transformers (the reference venv of Tests/Fixtures/make_text_fixtures.py).
 """
 import argparse
-import json
 import os
-import resource
 import statistics
-import subprocess
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import json_line, peak_kib  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODEL = os.path.join(ROOT, ".cache", "models", "all-MiniLM-L6-v2")
@@ -48,20 +48,6 @@ print(json.dumps({"seconds": seconds[1:], "loss": loss.item()}))
 """
 
 
-def run(cmd):
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    out, _ = proc.communicate()
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode != 0:
-        sys.exit(f"failed: {cmd[0]}")
-    return json.loads(out.strip().splitlines()[-1])
-
-
-def peak_kib(cmd):
-    result = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    return int(result.stderr.strip().splitlines()[-1])
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
@@ -77,8 +63,8 @@ def main():
     torch_cmd = [sys.executable, "-c", code]
     env_threads = {"OPENBLAS_NUM_THREADS": str(args.threads)}
     os.environ.update(env_threads)
-    scalpel = run(scalpel_cmd)
-    torch = run(torch_cmd)
+    scalpel = json_line(scalpel_cmd)
+    torch = json_line(torch_cmd)
     peaks = {"scalpel": peak_kib(scalpel_cmd), "torch": peak_kib(torch_cmd)} if os.path.exists("/usr/bin/time") else None
     s, t = statistics.median(scalpel["seconds"]), statistics.median(torch["seconds"])
     print(f"all-MiniLM-L6-v2, batch {args.batch} x {args.tokens} tokens, forward + backward (first-MLP weight gradients only), "

@@ -15,9 +15,11 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import json_line  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODEL = os.path.join(ROOT, ".cache", "models", "all-MiniLM-L6-v2")
@@ -92,11 +94,6 @@ print(json.dumps({"score": timed(score), "step": timed(masked_step), "full_step"
 """
 
 
-def run(cmd):
-    out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
@@ -118,10 +115,10 @@ def main():
             json.dump([[row["text"] for row in rows], [prompt for _, prompt in classes]], f)
         labels = [[label for label, _ in classes].index(row["label"]) for row in rows]
         os.environ["OPENBLAS_NUM_THREADS"] = str(args.threads)
-        scalpel = run([BENCH, MODEL, task, "--repeats", str(args.repeats)])
+        scalpel = json_line([BENCH, MODEL, task, "--repeats", str(args.repeats)])
         code = (TORCH.replace("THREADS", str(args.threads)).replace("MODEL", repr(MODEL)).replace("INPUTS", repr(inputs))
                 .replace("REPEATS", str(args.repeats)).replace("LABELS", repr(labels)))
-        torch = run([sys.executable, "-c", code])
+        torch = json_line([sys.executable, "-c", code])
     print(f"all-MiniLM-L6-v2, batch of 32 WordNet glosses + 5 class prompts, {args.threads} threads, medians of {args.repeats}")
     print(f"  masked elements: Scalpel {scalpel['masked_elements']:,}, PyTorch {torch['masked_elements']:,}")
     for key, name in [("score", "SPU scoring batch"), ("step", "masked training step"), ("full_step", "full fine-tuning step")]:
