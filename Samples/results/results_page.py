@@ -105,7 +105,7 @@ def reading(runs, front):
         out.append(f"- SPU at its defaults **is on the Pareto front** of this data: no other run reaches its final accuracy "
                    f"({spu['average_accuracy']:.2f} %) with a smaller control drop ({spu['control_drop']:.2f} points).")
     else:
-        out.append(f"- SPU at its defaults **is not on the Pareto front** of this data: "
+        out.append("- SPU at its defaults **is not on the Pareto front** of this data: "
                    + ", ".join(f"`{l}`" for l in beaten_by) + " match or beat it on both axes.")
     fulls = {l: r for l, r in runs.items() if l.startswith("full")}
     if fulls:

@@ -21,7 +21,6 @@ Writes:
   deep.pt (tuples nested 100,000 deep).
 """
 import collections
-import io
 import json
 import os
 import sys
