@@ -44,9 +44,12 @@ public enum RelevanceScorer {
         case .magnitude:
             return values.mapValues { $0.map { abs($0) } }
         case .random:
-            // Each tensor its own stream, keyed by its name, so adding a tensor changes no other's.
+            // Each tensor its own stream, keyed by its name, so adding a tensor changes no
+            // other's, and by the task's folder name, so each task of a sequence draws its own
+            // mask (as SPU's differ from task to task).
+            let taskName = URL(fileURLWithPath: task.folder).lastPathComponent
             return Dictionary(uniqueKeysWithValues: values.map { name, tensor in
-                var generator = SeededGenerator(seed: settings.seed ^ Fingerprint.fnv1a(name))
+                var generator = SeededGenerator(seed: settings.seed ^ Fingerprint.fnv1a(name) ^ Fingerprint.fnv1a("task " + taskName))
                 return (name, tensor.map { _ in Float(generator.next() >> 40) })
             })
         case .spu, .fisher:

@@ -96,6 +96,12 @@ struct ContinualRunnerTests {
             #expect(sizes[0] == sizes[1], "task \(k): \(sizes)")
         }
         #expect(random.trainableParameters > 0 && spu.trainableParameters > 0)
+        // Each task draws its own random mask.
+        let randomMasks = try (1...2).map { k in
+            let mask = try PatchFile.open(s.root + "/random/task\(k)-mask.spatch")
+            return try mask.positions(mask.entries[0])
+        }
+        #expect(randomMasks[0] != randomMasks[1])
         // Resuming a run folder with another method is refused.
         #expect { try ContinualRunner.run(base: s.model, tasks: s.tasks, control: s.control, folder: s.root + "/full", options: Self.options()) { _ in } }
             throws: { "\($0)".contains("belongs to a full run, not spu") }
