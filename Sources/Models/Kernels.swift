@@ -44,37 +44,33 @@ enum Kernels {
         }
     }
 
-    /// erf(x) by Abramowitz and Stegun's 7.1.26 (absolute error below 1.5·10⁻⁷, far inside the
-    /// runtime's 10⁻⁴ parity with PyTorch): one exp instead of libm's erff, which costs three
-    /// times as much and dominated the element-wise time.
-    @inline(__always) static func erf(_ x: Float) -> Float {
-        let a = abs(x)
-        let t = 1 / (1 + 0.327_591_1 * a)
-        let polynomial = ((((1.061_405_429 * t - 1.453_152_027) * t + 1.421_413_741) * t - 0.284_496_736) * t + 0.254_829_592) * t
-        let y = 1 - polynomial * Foundation.exp(-a * a)
-        return x < 0 ? -y : y
-    }
-
-    /// GELU with the erf form, in place.
+    /// GELU with the erf form, x · Φ(x), in place.
     static func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) {
         Parallel.chunks(count, minimum: 4096) { chunk in
-            for i in chunk { x[i] = 0.5 * x[i] * (1 + erf(x[i] * 0.707_106_77)) }
+            VectorMath.forEach(chunk) { i, n in
+                let v = VectorMath.load(x + i, n)
+                VectorMath.store(v * VectorMath.normal(v).cdf, x + i, n)
+            }
         }
     }
 
     /// x · σ(1.702 x), CLIP's QuickGELU, in place.
     static func quickGELU(_ x: UnsafeMutablePointer<Float>, count: Int) {
         Parallel.chunks(count, minimum: 4096) { chunk in
-            for i in chunk { x[i] = x[i] / (1 + exp(-1.702 * x[i])) }
+            VectorMath.forEach(chunk) { i, n in
+                let v = VectorMath.load(x + i, n)
+                VectorMath.store(v / (1 + VectorMath.exp(-1.702 * v)), x + i, n)
+            }
         }
     }
 
     /// d(input) of QuickGELU: dy · (σ + 1.702 x σ (1 − σ)), σ = σ(1.702 x), in place over `dy`.
     static func quickGELUBackward(_ x: UnsafePointer<Float>, _ dy: UnsafeMutablePointer<Float>, count: Int) {
         Parallel.chunks(count, minimum: 4096) { chunk in
-            for i in chunk {
-                let s = 1 / (1 + exp(-1.702 * x[i]))
-                dy[i] *= s + 1.702 * x[i] * s * (1 - s)
+            VectorMath.forEach(chunk) { i, n in
+                let v = VectorMath.load(x + i, n)
+                let s = 1 / (1 + VectorMath.exp(-1.702 * v))
+                VectorMath.store(VectorMath.load(dy + i, n) * (s + 1.702 * v * s * (1 - s)), dy + i, n)
             }
         }
     }
@@ -181,11 +177,10 @@ enum Kernels {
     /// d(input) of the erf GELU: dy · (Φ(x) + x · φ(x)), in place over `dy`.
     static func geluBackward(_ x: UnsafePointer<Float>, _ dy: UnsafeMutablePointer<Float>, count: Int) {
         Parallel.chunks(count, minimum: 4096) { chunk in
-            for i in chunk {
-                let v = x[i]
-                let cdf = 0.5 * (1 + erf(v * 0.707_106_77))
-                let pdf = exp(-0.5 * v * v) * 0.398_942_28
-                dy[i] *= cdf + v * pdf
+            VectorMath.forEach(chunk) { i, n in
+                let v = VectorMath.load(x + i, n)
+                let (cdf, pdf) = VectorMath.normal(v)
+                VectorMath.store(VectorMath.load(dy + i, n) * (cdf + v * pdf), dy + i, n)
             }
         }
     }
