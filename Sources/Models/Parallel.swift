@@ -26,6 +26,12 @@ enum Parallel {
         }
     }
 
-    /// Called once before the runtime computes: OpenBLAS single-threaded, as above.
-    static let configureBlas: Void = { Blas.threads = 1 }()
+    /// Called once before the runtime computes: OpenBLAS single-threaded, as above; and
+    /// glibc's allocator told to keep large blocks in the heap rather than map and unmap them
+    /// for each pass (every fresh mapping is zeroed page by page by the kernel: a few percent
+    /// of a training step, and most of its run-to-run spread).
+    static let configureBlas: Void = {
+        Blas.threads = 1
+        Blas.keepLargeAllocations()
+    }()
 }

@@ -10,7 +10,11 @@ enum VectorMath {
     /// eˣ: x = k·ln 2 + r, eʳ by a degree-6 polynomial, 2ᵏ through the exponent bits.
     @inline(__always) static func exp(_ x: Vector) -> Vector {
         let clamped = x.clamped(lowerBound: Vector(repeating: -87.3), upperBound: Vector(repeating: 88.7))
-        let k = (clamped * 1.442_695_04).rounded(.toNearestOrEven)
+        // Rounding by the 1.5·2²³ trick: adding it leaves round(x·log₂e) in the low mantissa
+        // bits, so k is had as a float and as an integer without a (slow, per-lane) conversion.
+        let magic: Float = 12_582_912
+        let shifted = clamped * 1.442_695_04 + magic
+        let k = shifted - magic
         let r = clamped - k * 0.693_359_375 + k * 2.121_944_4e-4
         var p = Vector(repeating: 1.987_569_15e-4)
         p = p * r + 1.398_199_95e-3
@@ -19,7 +23,8 @@ enum VectorMath {
         p = p * r + 1.666_666_55e-1
         p = p * r + 5.000_000_12e-1
         let y = p * r * r + r + 1
-        let exponent = (SIMD8<Int32>(k, rounding: .towardZero) &+ 127) &<< 23
+        let integer = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000
+        let exponent = (integer &+ 127) &<< 23
         return y * unsafeBitCast(exponent, to: Vector.self)
     }
 

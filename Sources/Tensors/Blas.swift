@@ -21,6 +21,10 @@ public enum Blas {
             a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
     }
 
+    /// Tells glibc to keep large blocks in its heap between allocations (see CBLAS/shim.h):
+    /// for code that allocates the same large buffers over and over.
+    public static func keepLargeAllocations() { scalpel_keep_large_allocations() }
+
     /// The number of threads OpenBLAS uses.
     public static var threads: Int {
         get { Int(openblas_get_num_threads()) }
