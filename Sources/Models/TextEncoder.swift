@@ -3,7 +3,8 @@ import Foundation
 import Tensors
 
 /// A sentence encoder ready to run: a BERT checkpoint and the tokenizer and settings beside it,
-/// found as Hugging Face / sentence-transformers folders keep them (`vocab.txt`,
+/// found as Hugging Face / sentence-transformers folders keep them (`vocab.txt` or
+/// `tokenizer.json`,
 /// `config.json`, `tokenizer_config.json`'s `do_lower_case`, `sentence_bert_config.json`'s
 /// `max_seq_length`).
 public struct TextEncoder: Sendable {
@@ -35,14 +36,19 @@ public struct TextEncoder: Sendable {
         func json(_ name: String) -> JSONValue? {
             file(name).flatMap { FileManager.default.contents(atPath: $0) }.flatMap { try? JSONValue.parse(String(decoding: $0, as: UTF8.self)) }
         }
-        guard let vocabulary = file("vocab.txt") else {
-            throw ModelError(path, "no vocab.txt beside the weights (in \(folder)): the tokenizer needs it")
+        guard file("vocab.txt") != nil || file("tokenizer.json") != nil else {
+            throw ModelError(path, "no vocab.txt or tokenizer.json beside the weights (in \(folder)): the tokenizer needs one")
         }
         model = try BertModel(checkpoint: checkpoint, configFile: file("config.json"), replacements: replacements)
         var lowercase = true
+        if case .bool(let value)? = json("tokenizer.json")?["normalizer"]?["lowercase"] { lowercase = value }
         if case .bool(let value)? = json("tokenizer_config.json")?["do_lower_case"] { lowercase = value }
-        let maxLength = json("sentence_bert_config.json")?["max_seq_length"]?.intValue ?? model.configuration.maxPositions
-        tokenizer = try WordPieceTokenizer(vocabularyFile: vocabulary, lowercase: lowercase, maxLength: min(maxLength, model.configuration.maxPositions))
+        let maxLength = min(json("sentence_bert_config.json")?["max_seq_length"]?.intValue ?? model.configuration.maxPositions, model.configuration.maxPositions)
+        if let vocabulary = file("vocab.txt") {
+            tokenizer = try WordPieceTokenizer(vocabularyFile: vocabulary, lowercase: lowercase, maxLength: maxLength)
+        } else {
+            tokenizer = try WordPieceTokenizer(tokenizerJSON: folder + "/tokenizer.json", lowercase: lowercase, maxLength: maxLength)
+        }
         self.path = checkpoint.path
     }
 

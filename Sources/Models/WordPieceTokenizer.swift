@@ -1,3 +1,4 @@
+import Checkpoints
 import Foundation
 
 /// BERT's tokenizer, as Hugging Face's `BertTokenizer` / `BertTokenizerFast` runs it: basic
@@ -35,6 +36,22 @@ public struct WordPieceTokenizer: Sendable {
         text.enumerateLines { line, _ in
             if vocabulary[line] == nil { vocabulary[line] = id }
             id += 1
+        }
+        try self.init(vocabulary: vocabulary, lowercase: lowercase, maxLength: maxLength, path: path)
+    }
+
+    /// Reads the WordPiece vocabulary of a Hugging Face `tokenizer.json` (`model.vocab`).
+    public init(tokenizerJSON path: String, lowercase: Bool = true, maxLength: Int = 512) throws {
+        guard let data = FileManager.default.contents(atPath: path), let json = try? JSONValue.parse(String(decoding: data, as: UTF8.self)) else {
+            throw Failure.unreadable("\(path): cannot read it as JSON")
+        }
+        guard json["model"]?["type"]?.stringValue == "WordPiece", let entries = json["model"]?["vocab"]?.objectMembers else {
+            throw Failure.unreadable("\(path): not a WordPiece tokenizer (model.type is \(json["model"]?["type"]?.stringValue ?? "missing"))")
+        }
+        var vocabulary: [String: Int32] = [:]
+        for (token, id) in entries {
+            guard let id = id.intValue, id >= 0, id <= Int(Int32.max) else { throw Failure.unreadable("\(path): token \"\(token)\" has no valid id") }
+            vocabulary[token] = Int32(id)
         }
         try self.init(vocabulary: vocabulary, lowercase: lowercase, maxLength: maxLength, path: path)
     }

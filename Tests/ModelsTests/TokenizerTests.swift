@@ -18,6 +18,15 @@ struct TokenizerTests {
         }
     }
 
+    /// The same vocabulary read from tokenizer.json (a folder without vocab.txt) gives the same ids.
+    @Test func tokenizerJSONGivesTheSameIds() throws {
+        guard DefaultModel.isAvailable else { return }
+        let fromJSON = try WordPieceTokenizer(tokenizerJSON: DefaultModel.folder + "/tokenizer.json", lowercase: true, maxLength: 256)
+        #expect(fromJSON.vocabulary == (try Self.tokenizer()).vocabulary)
+        for item in try DefaultModel.cases("tokenizer_cases.json") { #expect(fromJSON.encode(item.text) == item.ids) }
+        #expect { try WordPieceTokenizer(tokenizerJSON: DefaultModel.folder + "/config.json") } throws: { "\($0)".contains("not a WordPiece tokenizer") }
+    }
+
     @Test func basicRulesOnASmallVocabulary() throws {
         let words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "un", "##aff", "##able", "hello", ",", "!", "cafe"]
         let vocabulary = Dictionary(uniqueKeysWithValues: words.enumerated().map { ($1, Int32($0)) })
