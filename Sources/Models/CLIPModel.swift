@@ -94,7 +94,8 @@ public final class CLIPModel: @unchecked Sendable {
         func load(_ name: String, _ shape: [Int]) throws -> [Float] {
             guard let entry = checkpoint.entry(named: name) else { throw ModelError(checkpoint.path, "CLIP tensor \"\(name)\" is missing") }
             let view = replacements[name] ?? checkpoint.view(entry)
-            guard view.shape.reduce(1, *) == shape.reduce(1, *), view.shape.count == shape.count || shape.count == 1 else {
+            // A scalar may be stored as [] (Hugging Face's logit_scale) or [1].
+            guard view.shape == shape || (shape == [1] && view.shape.isEmpty) else {
                 throw ModelError(checkpoint.path, "CLIP tensor \"\(name)\" is \(Shape.describe(view.shape)), expected \(Shape.describe(shape)) from the other tensors")
             }
             guard view.dtype.isFloatingPoint else { throw ModelError(checkpoint.path, "CLIP tensor \"\(name)\" is \(view.dtype.rawValue), not floating point") }

@@ -89,6 +89,25 @@ struct CLIPParityTests {
         #expect { try model.embedImages([[Float](repeating: 0, count: 10)]) } throws: { "\($0)".contains("3 × 32 × 32") }
     }
 
+    @Test func missingTensorsAndWrongShapesAreRefusedByName() throws {
+        let folder = NSTemporaryDirectory() + "scalpel-clip-\(UUID().uuidString.prefix(6))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let source = try Checkpoint.open(Self.fixtures + "/tiny_open_clip.safetensors")
+        let weights = source.tensors.filter { !$0.name.hasPrefix("expected.") }
+        try SafetensorsWriter.write(weights.filter { $0.name != "visual.ln_post.bias" }.map { OutputTensor(name: $0.name, view: source.view($0)) },
+                                    metadata: [], to: folder + "/missing.safetensors")
+        #expect { try CLIPModel(checkpoint: Checkpoint.open(folder + "/missing.safetensors")) } throws: {
+            "\($0)".contains("\"visual.ln_post.bias\" is missing")
+        }
+        try SafetensorsWriter.write(weights.map { entry in
+            OutputTensor(name: entry.name, view: entry.name == "transformer.resblocks.1.mlp.c_proj.weight"
+                         ? TensorView.make(dtype: .f32, shape: [64, 32]) { _ in } : source.view(entry))
+        }, metadata: [], to: folder + "/reshaped.safetensors")
+        #expect { try CLIPModel(checkpoint: Checkpoint.open(folder + "/reshaped.safetensors")) } throws: {
+            "\($0)".contains("\"transformer.resblocks.1.mlp.c_proj.weight\" is [64, 32], expected [32, 64]")
+        }
+    }
+
     @Test func aCheckpointOfAnotherArchitectureIsRefusedWithWhatItHolds() throws {
         #expect { try CLIPModel(checkpoint: Checkpoint.open(ReferencePython.packageRoot + "/Tests/Fixtures/text/tiny_bert.safetensors")) } throws: {
             "\($0)".contains("not a CLIP checkpoint") && "\($0)".contains("embeddings.")
