@@ -204,7 +204,7 @@ def main():
              "batch 32, AdamW (weight decay 0.01), cosine schedule with 10 % warmup, dropout 0.1 in training, seed 0.",
              "Accuracies in percent; the zero-shot base averages "
              f"{base['average_accuracy_base']:.2f} % on the tasks and {base['control_accuracy_base']:.2f} % on the control.", "",
-             "| run | what | final average accuracy | forgetting | control accuracy | control drop | changed parameters | patches / model | time |",
+             "| run | what | final average accuracy | forgetting | control accuracy | control drop | changed parameters (share of the encoder's) | patches / model | time |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for label, r in runs.items():
         lines.append(f"| `{label}`{' ★' if label in front else ''} | {DESCRIPTIONS[label][0]} | {r['average_accuracy']:.2f} | "

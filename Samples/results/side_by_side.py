@@ -42,7 +42,7 @@ def main():
     lines.append(row("forgetting (points)", lambda r: f"{r['forgetting']:.2f}"))
     lines.append(row("control accuracy, base → final (%)", lambda r: f"{r['control_accuracy_base']:.2f} → {r['control_accuracy']:.2f}"))
     lines.append(row("control drop (points)", lambda r: f"{r['control_drop']:.2f}"))
-    lines.append(row("changed parameters", lambda r: f"{r['changed_parameters']:,} ({100 * r['changed_parameters'] / parameters:.2f} %)"))
+    lines.append(row("changed parameters (share of the encoder's)", lambda r: f"{r['changed_parameters']:,} ({100 * r['changed_parameters'] / parameters:.2f} %)"))
     if model_bytes:
         lines.append(row("task patches / model file", lambda r: f"1/{model_bytes / r['patch_bytes']:.1f}" if r.get("patch_bytes") else "-"))
     lines.append(row("time (s)", lambda r: f"{r['seconds']:.0f}"))
