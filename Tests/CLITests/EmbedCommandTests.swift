@@ -44,7 +44,7 @@ struct EmbedCommandTests {
         #expect(notBert.status != 0 && notBert.stderr.contains("is of no architecture Scalpel runs")
                 && notBert.stderr.contains("encoder.layer.0.intermediate.dense.weight"), "\(notBert.stderr)")
         let forced = try CLI.run(["embed", bare, "--text", "x", "--arch", "bert"])
-        #expect(forced.status != 0 && forced.stderr.contains("no vocab.txt beside the weights"), "\(forced.stderr)")
+        #expect(forced.status != 0 && forced.stderr.contains("no vocab.txt or tokenizer.json beside the weights"), "\(forced.stderr)")
     }
 }
 
