@@ -35,18 +35,6 @@ public final class BertModel: @unchecked Sendable {
         var norm: Norm
     }
 
-    struct Linear {
-        var weight: [Float]
-        var bias: [Float]
-        let inWidth: Int
-        let outWidth: Int
-    }
-
-    struct Norm {
-        var gamma: [Float]
-        var beta: [Float]
-    }
-
     public let configuration: Configuration
     var embeddings: Embeddings
     var layers: [Layer]

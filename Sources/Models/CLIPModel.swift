@@ -35,18 +35,6 @@ public final class CLIPModel: @unchecked Sendable {
         var norm2: Norm, fc: Linear, projection: Linear
     }
 
-    struct Linear {
-        var weight: [Float]  // [outWidth × inWidth], PyTorch's layout
-        var bias: [Float]
-        let inWidth: Int
-        let outWidth: Int
-    }
-
-    struct Norm {
-        var gamma: [Float]
-        var beta: [Float]
-    }
-
     public let configuration: Configuration
     /// Checkpoint names of the blocks' first MLP linear weights, text tower then image tower.
     public let firstMLPNames: (text: [String], vision: [String])
