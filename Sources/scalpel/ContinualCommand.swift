@@ -32,23 +32,14 @@ struct ContinualCommand: ParsableCommand {
     @Option(name: .long, help: "mask: eligible tensors (first-mlp, second-mlp, attention, or globs).") var layers: String = "first-mlp"
     @Flag(inversion: .prefixedNo, help: "mask: include the eligible layers' biases whole.") var denseBias = true
     @Option(name: .long, help: "mask: fraction of the batches scored.") var scoreFraction: Double = 0.25
-    @Option(name: .long, help: "train: passes per task.") var epochs: Int = 3
-    @Option(name: .long, help: "train: peak learning rate.") var lr: Float = 1e-4
-    @Option(name: .long, help: "mask and train: texts per batch.") var batch: Int = 32
-    @Option(name: .long, help: "train: AdamW weight decay.") var weightDecay: Float = 0.01
-    @Option(name: .long, help: "train: warmup fraction.") var warmup: Double = 0.1
-    @Option(name: .long, help: "train: similarity temperature.") var temperature: Float = 0.05
-    @Flag(inversion: .prefixedNo, help: "train: dropout as the model's configuration says.") var dropout = true
     @Option(name: .long, help: "train: replay buffer, examples of the earlier tasks (0: no replay).") var buffer: Int = 0
-    @Option(name: .long, help: "Seed of the shuffles and the dropout.") var seed: UInt64 = 0
+    @OptionGroup var training: TrainingOptions
 
     func validate() throws {
         if tasks.isEmpty { throw ValidationError("give the tasks with --tasks T1 T2 ...") }
         if buffer < 0 { throw ValidationError("--buffer must not be negative") }
-        if !(temperature > 0) { throw ValidationError("--temperature must be positive") }
         if !(rate > 0 && rate <= 1) { throw ValidationError("--rate must be in (0, 1], got \(rate)") }
         if !(scoreFraction > 0 && scoreFraction <= 1) { throw ValidationError("--score-fraction must be in (0, 1]") }
-        if epochs < 1 || batch < 1 || !(lr > 0) { throw ValidationError("--epochs and --batch must be at least 1, --lr positive") }
     }
 
     func run() throws {
@@ -60,16 +51,9 @@ struct ContinualCommand: ParsableCommand {
         options.denseBias = denseBias
         options.replayBuffer = buffer
         options.scoring.scoreFraction = scoreFraction
-        options.scoring.batchSize = batch
-        options.scoring.seed = seed
-        options.training.epochs = epochs
-        options.training.learningRate = lr
-        options.training.batchSize = batch
-        options.training.weightDecay = weightDecay
-        options.training.warmup = warmup
-        options.training.seed = seed
-        options.training.temperature = temperature
-        options.training.dropout = dropout
+        options.scoring.batchSize = training.batch
+        options.scoring.seed = training.seed
+        options.training = training.settings
         options.metadata = [("tool", "scalpel \(Scalpel.version)"), ("created", PatchMetadata.creationTime())]
         let report = try ContinualRunner.run(base: base, tasks: tasks, control: control, folder: output, options: options) { line in
             FileHandle.standardError.write(Data("[continual] \(line)\n".utf8))
@@ -77,7 +61,7 @@ struct ContinualCommand: ParsableCommand {
         let json = ContinualRunner.json(report, method: method.rawValue)
         try AtomicFile.write(Array((json.pretty() + "\n").utf8), to: output + "/report.json")
         let masking = method == .full ? "every tensor trained" : "rate \(rate) of \(layers), scored on \(scoreFraction) of the batches"
-        let markdown = ContinualReport.markdown(report, method: method.rawValue, settings: "\(masking), \(epochs) epochs, lr \(lr), batch \(batch), \(dropout ? "dropout" : "no dropout"), \(buffer > 0 ? "replay buffer \(buffer)" : "no replay"), seed \(seed)")
+        let markdown = ContinualReport.markdown(report, method: method.rawValue, settings: "\(masking), \(training.epochs) epochs, lr \(training.lr), batch \(training.batch), \(training.dropout ? "dropout" : "no dropout"), \(buffer > 0 ? "replay buffer \(buffer)" : "no replay"), seed \(training.seed)")
         try AtomicFile.write(Array(markdown.utf8), to: output + "/report.md")
         try AtomicFile.write(Array(ContinualReport.svg(report).utf8), to: output + "/report.svg")
         print(markdown, terminator: "")

@@ -25,38 +25,18 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "The task folder (classes.txt, train.jsonl).") var task: String
     @Option(name: .long, help: "The mask (from scalpel mask) of what may train, or all (full fine-tuning).") var mask: String
     @Option(name: .shortAndLong, help: "The patch to write (.spatch).") var output: String
-    @Option(name: .long, help: "Passes over the training set.") var epochs: Int = 3
-    @Option(name: .long, help: "Peak learning rate.") var lr: Float = 1e-4
-    @Option(name: .long, help: "Texts per step.") var batch: Int = 32
-    @Option(name: .long, help: "AdamW weight decay.") var weightDecay: Float = 0.01
-    @Option(name: .long, help: "Fraction of the steps spent warming up.") var warmup: Double = 0.1
-    @Option(name: .long, help: "Similarity temperature.") var temperature: Float = 0.05
-    @Option(name: .long, help: "Shuffle and dropout seed.") var seed: UInt64 = 0
     @Option(name: .long, parsing: .upToNextOption, help: "Earlier tasks to replay: task folders or their patches.") var replay: [String] = []
     @Option(name: .long, help: "Replay buffer size: examples drawn from the --replay tasks.") var buffer: Int = 100
-    @Flag(inversion: .prefixedNo, help: "Dropout as the model's configuration says.") var dropout = true
+    @OptionGroup var training: TrainingOptions
 
     func validate() throws {
         if buffer < 0 { throw ValidationError("--buffer must not be negative") }
-        if epochs < 1 || batch < 1 { throw ValidationError("--epochs and --batch must be at least 1") }
-        if !(lr > 0) || !(temperature > 0) || weightDecay < 0 || !(0..<1).contains(warmup) {
-            throw ValidationError("--lr and --temperature must be positive, --weight-decay non-negative, --warmup in [0, 1)")
-        }
     }
 
     func run() throws {
         TemporaryFiles.removeOnSignals()
-        var settings = MaskedTrainer.Settings()
-        settings.epochs = epochs
-        settings.learningRate = lr
-        settings.batchSize = batch
-        settings.weightDecay = weightDecay
-        settings.warmup = warmup
-        settings.seed = seed
-        settings.temperature = temperature
-        settings.dropout = dropout
         let summary = try SPUSteps.train(base: base, patches: patches, task: task, mask: mask == "all" ? nil : mask, replay: replay,
-                                         buffer: buffer, settings: settings,
+                                         buffer: buffer, settings: training.settings,
                                          metadata: [("tool", "scalpel \(Scalpel.version)"), ("created", PatchMetadata.creationTime())], to: output)
         let result = summary.result
         print("wrote \(output): \(result.steps) steps in \(String(format: "%.1f", result.seconds)) s, last epoch loss \(String(format: "%.4f", result.finalLoss)), training accuracy \(String(format: "%.1f", result.finalAccuracy * 100)) %; \(Format.count(summary.changedElements)) elements changed in \(Format.plural(summary.tensors, "tensor"))")
