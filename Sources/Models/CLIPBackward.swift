@@ -25,15 +25,16 @@ extension CLIPModel {
             if isBias { entry.bias = name } else { entry.weight = name }
             wanted[vision]![index] = entry
         }
-        let visionPass = try runVision(images, recordFrom: wanted[true]!.keys.min())
-        let textPass = try runText(texts, recordFrom: wanted[false]!.keys.min())
-        let visionFeatures = project(visionPass, norm: postNorm, projection: visionProjection, tower: configuration.vision)
-        let textFeatures = project(textPass, norm: finalNorm, projection: textProjection, tower: configuration.text)
-        let (value, dImages, dTexts) = loss(normalised(visionFeatures.features), normalised(textFeatures.features))
+        // A tower with no inputs (a text task has no images) does not run.
+        let visionPass = images.isEmpty ? nil : try runVision(images, recordFrom: wanted[true]!.keys.min())
+        let textPass = texts.isEmpty ? nil : try runText(texts, recordFrom: wanted[false]!.keys.min())
+        let visionFeatures = visionPass.map { project($0, norm: postNorm, projection: visionProjection, tower: configuration.vision) }
+        let textFeatures = textPass.map { project($0, norm: finalNorm, projection: textProjection, tower: configuration.text) }
+        let (value, dImages, dTexts) = loss(normalised(visionFeatures?.features ?? []), normalised(textFeatures?.features ?? []))
         guard dImages.count == images.count, dTexts.count == texts.count else { throw ModelError("loss", "returned gradients of the wrong shape") }
         var out: [String: [Float]] = [:]
         for (vision, pass, features, gradients) in [(true, visionPass, visionFeatures, dImages), (false, textPass, textFeatures, dTexts)] {
-            guard let asked = wanted[vision], !asked.isEmpty else { continue }
+            guard let asked = wanted[vision], !asked.isEmpty, let pass, let features else { continue }
             let tower = vision ? configuration.vision : configuration.text
             var dx = poolBackward(pass, features: features, gradients: gradients, norm: vision ? postNorm : finalNorm,
                                   projection: vision ? visionProjection : textProjection, tower: tower)

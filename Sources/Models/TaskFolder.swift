@@ -99,3 +99,26 @@ public struct TaskFolder: Sendable {
         return out
     }
 }
+
+/// One input of a task: a text, or a preprocessed image (3 · H · W floats, channel-major).
+public enum EncoderInput: Sendable, Hashable {
+    case text(String)
+    case image([Float])
+}
+
+extension TaskFolder {
+    /// The inputs and labels of `split`, images when the split is `split.npz`, else texts.
+    public func inputs(_ split: String) throws -> (inputs: [EncoderInput], labels: [Int]) {
+        if hasImages(split) {
+            let data = try images(split)
+            return (data.images.map(EncoderInput.image), data.labels)
+        }
+        let examples = try examples(split)
+        return (examples.map { .text($0.text) }, examples.map(\.label))
+    }
+
+    /// The file holding `split`'s data (`split.npz` for images, else `split.jsonl`).
+    public func dataFile(_ split: String) -> String {
+        folder + "/\(split)." + (hasImages(split) ? "npz" : "jsonl")
+    }
+}

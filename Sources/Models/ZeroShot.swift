@@ -13,16 +13,8 @@ public enum ZeroShot {
     /// Texts against the class prompts, or images when the split is `split.npz`.
     public static func evaluate(_ encoder: any ZeroShotEncoder, task: TaskFolder, split: String = "test") throws -> Result {
         let classEmbeddings = try encoder.embed(texts: task.prompts)
-        let inputs: [[Float]], labels: [Int]
-        if task.hasImages(split) {
-            let data = try task.images(split)
-            inputs = try encoder.embed(images: data.images)
-            labels = data.labels
-        } else {
-            let examples = try task.examples(split)
-            inputs = try encoder.embed(texts: examples.map(\.text))
-            labels = examples.map(\.label)
-        }
+        let (examples, labels) = try task.inputs(split)
+        let inputs = try encoder.embed(inputs: examples)
         var perClass = Array(repeating: (correct: 0, total: 0), count: task.labels.count)
         var correct = 0
         for (label, embedding) in zip(labels, inputs) {

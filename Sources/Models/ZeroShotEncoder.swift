@@ -39,7 +39,7 @@ public enum Architecture: String, CaseIterable, Sendable {
     /// The zero-shot encoder of `checkpoint` (with `replacements` standing in for tensors),
     /// its tokenizer and configuration read from `folder` (default: beside the weights).
     public static func encoder(_ checkpoint: Checkpoint, replacements: [String: TensorView] = [:], folder: String? = nil,
-                               architecture: Architecture? = nil) throws -> any ZeroShotEncoder {
+                               architecture: Architecture? = nil) throws -> any TrainableEncoder {
         switch try architecture ?? detect(checkpoint) {
         case .bert: return try TextEncoder(checkpoint: checkpoint, replacements: replacements, tokenizerFolder: folder)
         case .clip: return try CLIPEncoder(checkpoint: checkpoint, replacements: replacements, folder: folder)

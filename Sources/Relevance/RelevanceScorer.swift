@@ -14,13 +14,14 @@ public enum ScoreMethod: String, CaseIterable, Sendable {
     case random
 }
 
-/// Task-relevance scores of a BERT encoder's eligible tensors.
+/// Task-relevance scores of an encoder's eligible tensors (BERT or CLIP, by checkpoint name).
 ///
-/// The loss is SPU's output-norm loss: for a batch of task texts and the task's class
-/// prompts, logits = s · e_i · p_c (normalised embeddings; s = 20, sentence-transformers'
-/// temperature 0.05) and loss = mean over the texts of ‖logits_i‖². Gradients flow through the
-/// texts and the prompts alike, as both are encoded by the model being scored. Scoring runs
-/// without dropout.
+/// The loss is SPU's output-norm loss: for a batch of task inputs (texts or images) and the
+/// task's class prompts, logits = s · e_i · p_c (normalised embeddings; s the checkpoint's
+/// learned logit scale, exp(logit_scale), where it has one, else 20, sentence-transformers'
+/// temperature 0.05) and loss = mean over the inputs of ‖logits_i‖². Gradients flow through
+/// the inputs and the prompts alike, as both are encoded by the model being scored. Scoring
+/// runs without dropout.
 public enum RelevanceScorer {
     public struct Settings: Sendable {
         public var method: ScoreMethod = .spu
@@ -28,16 +29,16 @@ public enum RelevanceScorer {
         public var scoreFraction: Double = 0.25
         public var batchSize = 32
         public var seed: UInt64 = 0
-        public var logitScale: Float = 20
+        /// nil: the checkpoint's learned scale, else 20.
+        public var logitScale: Float?
         public init() {}
     }
 
     /// Scores of each tensor in `tensors` (checkpoint names; same shapes as the tensors).
-    public static func scores(_ encoder: TextEncoder, task: TaskFolder, tensors: [String], settings: Settings) throws -> [String: [Float]] {
-        let model = encoder.model
+    public static func scores(_ encoder: any TrainableEncoder, task: TaskFolder, tensors: [String], settings: Settings) throws -> [String: [Float]] {
         var values: [String: [Float]] = [:]
         for name in tensors {
-            guard let tensor = model.values(of: name) else { throw ModelError(name, "is not a trainable tensor of the model") }
+            guard let tensor = encoder.values(of: name) else { throw ModelError(name, "is not a trainable tensor of the model") }
             values[name] = tensor
         }
         switch settings.method {
@@ -55,19 +56,16 @@ public enum RelevanceScorer {
         case .spu, .fisher:
             break
         }
-        let examples = try task.examples("train")
-        let prompts = task.prompts.map(encoder.tokenizer.encode)
-        let order = SeededGenerator.shuffled(Array(examples.indices), seed: settings.seed)
+        let (inputs, _) = try task.inputs("train")
+        let order = SeededGenerator.shuffled(Array(inputs.indices), seed: settings.seed)
         let batchSize = max(1, settings.batchSize)
         let batches = stride(from: 0, to: order.count, by: batchSize).map { Array(order[$0..<min(order.count, $0 + batchSize)]) }
         let used = max(1, Int((Double(batches.count) * settings.scoreFraction).rounded(.up)))
         var totals = values.mapValues { [Float](repeating: 0, count: $0.count) }
-        let scale = settings.logitScale
+        let scale = settings.logitScale ?? encoder.learnedLogitScale ?? 20
         for batch in batches.prefix(used) {
-            let texts = batch.map { encoder.tokenizer.encode(examples[$0].text) }
-            let count = texts.count
-            let gradients = try model.gradients(texts + prompts, of: Set(tensors)) { embeddings in
-                outputNormLoss(embeddings, samples: count, scale: scale)
+            let gradients = try encoder.gradients(inputs: batch.map { inputs[$0] }, prompts: task.prompts, of: Set(tensors), dropoutSeed: nil) {
+                outputNormLoss(inputs: $0, prompts: $1, scale: scale)
             }.tensors
             for (name, gradient) in gradients {
                 totals[name]!.withUnsafeMutableBufferPointer { total in
@@ -82,24 +80,25 @@ public enum RelevanceScorer {
         return settings.method == .spu ? totals.mapValues { $0.map { abs($0) } } : totals
     }
 
-    /// mean_i Σ_c (s · e_i · p_c)² over the first `samples` embeddings (texts) against the rest
-    /// (class prompts), and its gradient with respect to every embedding.
-    static func outputNormLoss(_ embeddings: [[Float]], samples: Int, scale: Float) -> (loss: Float, gradients: [[Float]]) {
-        let texts = embeddings[..<samples], prompts = embeddings[samples...]
-        var gradients = embeddings.map { [Float](repeating: 0, count: $0.count) }
+    /// mean_i Σ_c (s · e_i · p_c)² of the inputs' embeddings against the class prompts', and
+    /// its gradient with respect to every embedding.
+    static func outputNormLoss(inputs: [[Float]], prompts: [[Float]], scale: Float) -> (loss: Float, inputs: [[Float]], prompts: [[Float]]) {
+        let samples = inputs.count
+        var dInputs = inputs.map { [Float](repeating: 0, count: $0.count) }
+        var dPrompts = prompts.map { [Float](repeating: 0, count: $0.count) }
         var loss: Float = 0
         let factor = 2 * scale * scale / Float(max(samples, 1))
-        for (i, e) in texts.enumerated() {
+        for (i, e) in inputs.enumerated() {
             for (c, p) in prompts.enumerated() {
                 let dot = zip(e, p).reduce(Float(0)) { $0 + $1.0 * $1.1 }
                 loss += scale * scale * dot * dot / Float(samples)
                 for k in e.indices {
-                    gradients[i][k] += factor * dot * p[k]
-                    gradients[samples + c][k] += factor * dot * e[k]
+                    dInputs[i][k] += factor * dot * p[k]
+                    dPrompts[c][k] += factor * dot * e[k]
                 }
             }
         }
-        return (loss, gradients)
+        return (loss, dInputs, dPrompts)
     }
 }
 

@@ -16,12 +16,12 @@ struct AdamW {
     var step = 0
     let beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8
 
-    init(model: BertModel, masks: [String: MaskedTrainer.TensorMask], settings: MaskedTrainer.Settings) throws {
+    init(encoder: any TrainableEncoder, masks: [String: MaskedTrainer.TensorMask], settings: MaskedTrainer.Settings) throws {
         self.masks = masks
         decay = settings.weightDecay
         var moments: [String: Moments] = [:]
         for (name, mask) in masks {
-            guard let values = model.values(of: name) else { throw ModelError(name, "is not a trainable tensor of the model") }
+            guard let values = encoder.values(of: name) else { throw ModelError(name, "is not a trainable tensor of the model") }
             if case .positions(let positions) = mask, let outside = positions.first(where: { $0 < 0 || $0 >= values.count }) {
                 throw ModelError(name, "mask position \(outside) is outside the tensor's \(values.count) elements")
             }
@@ -30,10 +30,13 @@ struct AdamW {
         self.moments = moments
     }
 
-    /// Biases and LayerNorm parameters are not decayed.
-    static func decays(_ name: String) -> Bool { !name.hasSuffix(".bias") && !name.contains("LayerNorm") }
+    /// Biases and LayerNorm parameters (BERT's `LayerNorm`, open_clip's `ln_`, Hugging Face
+    /// CLIP's `layer_norm`) are not decayed.
+    static func decays(_ name: String) -> Bool {
+        !name.hasSuffix(".bias") && !["LayerNorm", "ln_", "layer_norm", "layernorm"].contains(where: name.contains)
+    }
 
-    mutating func step(_ model: BertModel, gradients: [String: [Float]], rate: Float) throws {
+    mutating func step(_ encoder: any TrainableEncoder, gradients: [String: [Float]], rate: Float) throws {
         step += 1
         let correction1 = 1 - pow(beta1, Float(step)), correction2 = 1 - pow(beta2, Float(step))
         for (name, mask) in masks {
@@ -43,7 +46,7 @@ struct AdamW {
             // Taken out of the dictionary while it changes (a move, not a copy).
             var state = moments.removeValue(forKey: name)!
             defer { moments[name] = state }
-            try model.modify(name) { values in
+            try encoder.modify(name) { values in
                 state.m.withUnsafeMutableBufferPointer { m in state.v.withUnsafeMutableBufferPointer { v in
                     values.withUnsafeMutableBufferPointer { w in gradient.withUnsafeBufferPointer { g in
                         func update(_ k: Int, _ i: Int) {

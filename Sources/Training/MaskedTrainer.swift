@@ -2,8 +2,9 @@ import Foundation
 import Models
 import Tensors
 
-/// Trains a BERT encoder's tensors under a mask with AdamW, on the cross-entropy over the
-/// similarities between each text and its task's class prompts.
+/// Trains an encoder's tensors (BERT or CLIP) under a mask with AdamW, on the cross-entropy
+/// over the similarities between each input (text or image) and its task's class prompts;
+/// for CLIP in its symmetric form, as CLIP was trained.
 ///
 /// Only masked positions ever change: the optimizer keeps state for them alone and weight
 /// decay touches them alone, so every other weight ends bit-identical to the base. A mask of
@@ -19,8 +20,9 @@ public enum MaskedTrainer {
         /// The fraction of the steps the learning rate rises linearly, before the cosine decay.
         public var warmup: Double = 0.1
         public var seed: UInt64 = 0
-        /// Logits are similarities divided by this (0.05: a scale of 20).
-        public var temperature: Float = 0.05
+        /// Logits are similarities divided by this; nil: multiplied by the checkpoint's
+        /// learned scale where it has one (CLIP's exp(logit_scale)), else by 20 (0.05).
+        public var temperature: Float?
         /// Dropout as the checkpoint's configuration says, while training only.
         public var dropout = true
         public init() {}
@@ -49,13 +51,19 @@ public enum MaskedTrainer {
         }
     }
 
-    /// Trains `encoder.model` in place; `masks` by tensor name.
-    public static func train(_ encoder: TextEncoder, data: TrainingData, masks: [String: TensorMask], settings: Settings) throws -> Result {
+    /// The logit scale training uses on `encoder`.
+    public static func logitScale(_ settings: Settings, of encoder: any TrainableEncoder) -> Float {
+        settings.temperature.map { 1 / $0 } ?? encoder.learnedLogitScale ?? 20
+    }
+
+    /// Trains `encoder`'s model in place; `masks` by tensor name.
+    public static func train(_ encoder: any TrainableEncoder, data: TrainingData, masks: [String: TensorMask], settings: Settings) throws -> Result {
         let start = Date()
-        let model = encoder.model
         guard masks.values.contains(where: { $0.count(of: 1) > 0 }) else { throw ModelError(data.tasks[0].folder, "the mask selects nothing to train") }
-        var optimizer = try AdamW(model: model, masks: masks, settings: settings)
-        let prompts = data.tasks.flatMap { $0.prompts }.map(encoder.tokenizer.encode)
+        var optimizer = try AdamW(encoder: encoder, masks: masks, settings: settings)
+        let prompts = data.tasks.flatMap { $0.prompts }
+        let scale = logitScale(settings, of: encoder)
+        let symmetric = encoder.symmetricLoss
         let promptOffsets = data.tasks.reduce(into: [0]) { $0.append($0.last! + $1.prompts.count) }
         let batchSize = max(1, settings.batchSize)
         let examples = data.examples
@@ -70,21 +78,20 @@ public enum MaskedTrainer {
             lastCorrect = 0
             for first in stride(from: 0, to: order.count, by: batchSize) {
                 let items = order[first..<min(order.count, first + batchSize)].map { examples[$0] }
-                let texts = items.map { encoder.tokenizer.encode($0.text) }
                 let targets = items.map { item in
                     Target(label: promptOffsets[item.task] + item.label, classes: promptOffsets[item.task]..<promptOffsets[item.task + 1])
                 }
                 var correct = 0
                 step += 1
                 // Each step its own dropout stream, from the seed and the step.
-                let dropout = settings.dropout ? Dropout(model.configuration, seed: settings.seed ^ Fingerprint.fnv1a("dropout \(step)")) : nil
-                let gradients = try model.gradients(texts + prompts, of: names, dropout: dropout) { embeddings in
-                    let (loss, grads, hits) = crossEntropy(embeddings, targets: targets, scale: 1 / settings.temperature)
-                    correct = hits
-                    return (loss, grads)
+                let dropoutSeed = settings.dropout ? settings.seed ^ Fingerprint.fnv1a("dropout \(step)") : nil
+                let gradients = try encoder.gradients(inputs: items.map(\.input), prompts: prompts, of: names, dropoutSeed: dropoutSeed) { inputs, prompts in
+                    let result = crossEntropy(inputs: inputs, prompts: prompts, targets: targets, scale: scale, symmetric: symmetric)
+                    correct = result.correct
+                    return (result.loss, result.inputs, result.prompts)
                 }
                 let rate = learningRate(step: step - 1, total: totalSteps, warmup: warmupSteps, peak: settings.learningRate)
-                try optimizer.step(model, gradients: gradients.tensors, rate: rate)
+                try optimizer.step(encoder, gradients: gradients.tensors, rate: rate)
                 lastLoss += Double(gradients.loss) * Double(items.count)
                 lastCorrect += correct
             }
@@ -108,33 +115,55 @@ public enum MaskedTrainer {
         let classes: Range<Int>
     }
 
-    /// Mean cross-entropy of logits = scale · e_i · p_c over the first `targets.count`
-    /// embeddings (texts) against their task's prompts among the rest; its gradients with
-    /// respect to every embedding; the number of texts whose best prompt is their label.
-    static func crossEntropy(_ embeddings: [[Float]], targets: [Target], scale: Float) -> (Float, [[Float]], Int) {
+    /// Mean cross-entropy of logits = scale · e_i · p_c of each input against its task's
+    /// prompts; its gradients with respect to every embedding; the number of inputs whose best
+    /// prompt is their label. `symmetric` (CLIP) averages it with the other direction: each
+    /// input's class prompt against the batch's inputs, the input itself the target (CLIP's
+    /// contrastive loss with the class prompts as captions).
+    static func crossEntropy(inputs: [[Float]], prompts: [[Float]], targets: [Target], scale: Float,
+                             symmetric: Bool = false) -> (loss: Float, inputs: [[Float]], prompts: [[Float]], correct: Int) {
         let n = targets.count
-        var gradients = embeddings.map { [Float](repeating: 0, count: $0.count) }
+        var dInputs = inputs.map { [Float](repeating: 0, count: $0.count) }
+        var dPrompts = prompts.map { [Float](repeating: 0, count: $0.count) }
         var loss: Float = 0
         var correct = 0
+        let weight: Float = symmetric ? 0.5 : 1
         for (i, target) in targets.enumerated() {
-            let e = embeddings[i]
+            let e = inputs[i]
             let classes = Array(target.classes)
-            let logits = classes.map { c in scale * zip(e, embeddings[n + c]).reduce(Float(0)) { $0 + $1.0 * $1.1 } }
+            let logits = classes.map { c in scale * zip(e, prompts[c]).reduce(Float(0)) { $0 + $1.0 * $1.1 } }
             let highest = logits.max() ?? 0
             let exps = logits.map { exp($0 - highest) }
             let sum = exps.reduce(0, +)
             let label = target.label - target.classes.lowerBound
-            loss += (log(sum) + highest - logits[label]) / Float(n)
+            loss += weight * (log(sum) + highest - logits[label]) / Float(n)
             if logits.indices.max(by: { logits[$0] < logits[$1] }) == label { correct += 1 }
             for (k, c) in classes.enumerated() {
-                let d = (exps[k] / sum - (k == label ? 1 : 0)) / Float(n) * scale
-                let p = embeddings[n + c]
+                let d = weight * (exps[k] / sum - (k == label ? 1 : 0)) / Float(n) * scale
+                let p = prompts[c]
                 for j in e.indices {
-                    gradients[i][j] += d * p[j]
-                    gradients[n + c][j] += d * e[j]
+                    dInputs[i][j] += d * p[j]
+                    dPrompts[c][j] += d * e[j]
                 }
             }
         }
-        return (loss, gradients, correct)
+        guard symmetric else { return (loss, dInputs, dPrompts, correct) }
+        // Prompt to inputs: the prompt of input i's class against every input of the batch.
+        for (i, target) in targets.enumerated() {
+            let p = prompts[target.label]
+            let logits = inputs.map { e in scale * zip(e, p).reduce(Float(0)) { $0 + $1.0 * $1.1 } }
+            let highest = logits.max() ?? 0
+            let exps = logits.map { exp($0 - highest) }
+            let sum = exps.reduce(0, +)
+            loss += weight * (log(sum) + highest - logits[i]) / Float(n)
+            for (j, e) in inputs.enumerated() {
+                let d = weight * (exps[j] / sum - (j == i ? 1 : 0)) / Float(n) * scale
+                for k in e.indices {
+                    dInputs[j][k] += d * p[k]
+                    dPrompts[target.label][k] += d * e[k]
+                }
+            }
+        }
+        return (loss, dInputs, dPrompts, correct)
     }
 }

@@ -25,11 +25,15 @@ public final class PatchedModel {
         checkpoint = try Checkpoint.open(path)
     }
 
-    /// The text encoder of this state, its tokenizer files read from beside the base's
-    /// weights (the patched copy lives elsewhere).
-    public func encoder(base: String) throws -> TextEncoder {
-        let folder = try Checkpoint.open(base).files.first.map { URL(fileURLWithPath: $0.path).deletingLastPathComponent().path }
-        return try TextEncoder(checkpoint: checkpoint, tokenizerFolder: folder)
+    /// The encoder of this state (BERT or CLIP, from its tensor names), its tokenizer and
+    /// configuration files read from beside the base's weights (the patched copy lives elsewhere).
+    public func encoder(base: String) throws -> any TrainableEncoder {
+        try Architecture.encoder(checkpoint, folder: Self.folder(of: base))
+    }
+
+    /// The folder of a model's weights, where its tokenizer and configuration files are.
+    static func folder(of base: String) throws -> String? {
+        try Checkpoint.open(base).files.first.map { URL(fileURLWithPath: $0.path).deletingLastPathComponent().path }
     }
 
     deinit {

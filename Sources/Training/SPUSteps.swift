@@ -23,18 +23,18 @@ public enum SPUSteps {
         guard rate > 0, rate <= 1 else { throw ModelError(output, "the mask rate must be in (0, 1], not \(rate)") }
         let model = try PatchedModel(base: base, patches: patches, beside: output)
         let encoder = try model.encoder(base: base)
-        let eligibleTensors = try LayerGroup.tensors(layers, of: encoder.model)
+        let eligibleTensors = try LayerGroup.tensors(layers, of: encoder)
         let scores = try RelevanceScorer.scores(encoder, task: try TaskFolder(folder: task), tensors: eligibleTensors, settings: settings)
         var positions: [(String, [Int])] = []
         var kept = 0, eligible = 0
-        let biases = Set(denseBias ? eligibleTensors.compactMap { LayerGroup.bias(of: $0, in: encoder.model) } : [])
-        for name in encoder.model.parameterNames {
+        let biases = Set(denseBias ? eligibleTensors.compactMap { LayerGroup.bias(of: $0, in: encoder) } : [])
+        for name in encoder.trainableNames {
             if let values = scores[name] {
                 let top = MaskSelection.top(values, rate: rate)
                 positions.append((name, top))
                 kept += top.count
                 eligible += values.count
-            } else if biases.contains(name), let count = encoder.model.values(of: name)?.count {
+            } else if biases.contains(name), let count = encoder.values(of: name)?.count {
                 positions.append((name, Array(0..<count)))
                 kept += count
                 eligible += count
@@ -44,7 +44,7 @@ public enum SPUSteps {
             ("task", URL(fileURLWithPath: task).lastPathComponent), ("task.folder", task), ("mask.score", settings.method.rawValue),
             ("mask.rate", "\(rate)"), ("mask.layers", layers), ("mask.score_fraction", "\(settings.scoreFraction)"),
             ("mask.batch", "\(settings.batchSize)"), ("mask.seed", "\(settings.seed)"), ("mask.dense_bias", "\(denseBias)"),
-            ("data.sha256", dataFingerprint(task)),
+            ("mask.logit_scale", "\(settings.logitScale ?? encoder.learnedLogitScale ?? 20)"), ("data.sha256", try dataFingerprint(task)),
         ]
         try MaskWriter.write(positions: positions, base: model.checkpoint, metadata: recorded, to: output)
         return MaskSummary(tensors: positions.count, kept: kept, eligible: eligible, modelParameters: model.checkpoint.parameterCount)
@@ -67,18 +67,17 @@ public enum SPUSteps {
         let patched = try PatchedModel(base: base, patches: patches, beside: output)
         let checkpoint = patched.checkpoint
         let encoder = try patched.encoder(base: base)
-        let model = encoder.model
         let maskFile = try mask.map(PatchFile.open)
         var masks: [String: MaskedTrainer.TensorMask] = [:]
         if let maskFile {
             for (name, positions) in try PatchCreator.maskPositions(maskFile, base: checkpoint) where !positions.isEmpty {
-                guard model.values(of: name) != nil else {
+                guard encoder.values(of: name) != nil else {
                     throw ModelError(maskFile.path, "masks tensor \"\(name)\", which is not a trainable tensor of the encoder")
                 }
                 masks[name] = .positions(positions.sorted())
             }
         } else {
-            for name in model.parameterNames { masks[name] = .all }
+            for name in encoder.trainableNames { masks[name] = .all }
         }
         let replayTasks = try replay.map(replayTask)
         let data = try TrainingData(task: TaskFolder(folder: task), replay: replayTasks, buffer: buffer, seed: settings.seed)
@@ -88,7 +87,7 @@ public enum SPUSteps {
         // which the patch is made (under the mask, when there is one).
         var replaced: [String: TensorView] = [:]
         for name in masks.keys {
-            guard let entry = checkpoint.entry(named: name), let values = model.values(of: name) else { continue }
+            guard let entry = checkpoint.entry(named: name), let values = encoder.values(of: name) else { continue }
             let f32 = TensorView.make(dtype: .f32, shape: entry.shape) { buffer in values.withUnsafeBytes { buffer.copyMemory(from: $0) } }
             replaced[name] = entry.dtype == .f32 ? f32 : f32.converted(to: entry.dtype)
         }
@@ -106,11 +105,12 @@ public enum SPUSteps {
             ("task", URL(fileURLWithPath: task).lastPathComponent), ("task.folder", task), ("train.mask", maskFile?.id ?? "all"),
             ("train.on", JSONValue.array(try patches.map { .string(try PatchFile.open($0).id) }).serialized),
             ("train.epochs", "\(s.epochs)"), ("train.lr", "\(s.learningRate)"), ("train.batch", "\(s.batchSize)"),
-            ("train.weight_decay", "\(s.weightDecay)"), ("train.warmup", "\(s.warmup)"), ("train.temperature", "\(s.temperature)"),
-            ("train.dropout", s.dropout ? "hidden \(model.configuration.hiddenDropout), attention \(model.configuration.attentionDropout)" : "none"),
-            ("train.seed", "\(s.seed)"), ("train.optimizer", "AdamW(0.9, 0.999, 1e-8), cosine schedule"), ("data.sha256", dataFingerprint(task)),
+            ("train.weight_decay", "\(s.weightDecay)"), ("train.warmup", "\(s.warmup)"),
+            ("train.logit_scale", "\(MaskedTrainer.logitScale(s, of: encoder))"), ("train.loss", encoder.symmetricLoss ? "symmetric cross-entropy" : "cross-entropy"),
+            ("train.dropout", s.dropout ? encoder.dropoutDescription : "none"),
+            ("train.seed", "\(s.seed)"), ("train.optimizer", "AdamW(0.9, 0.999, 1e-8), cosine schedule"), ("data.sha256", try dataFingerprint(task)),
         ]
-        if !replayTasks.isEmpty {
+        if data.tasks.count > 1 {
             recorded.append(("train.replay", JSONValue.array(zip(replayTasks, data.counts.dropFirst()).map { task, count in
                 .object([("task", .string(URL(fileURLWithPath: task.folder).lastPathComponent)), ("examples", .integer(count))])
             }).serialized))
@@ -122,7 +122,7 @@ public enum SPUSteps {
         let summary = try PatchCreator.create(base: checkpoint, tuned: Checkpoint.open(tuned),
                                               options: PatchCreator.Options(mask: maskFile, metadata: recorded), to: output)
         return TrainSummary(result: result, changedElements: summary.changedElements, tensors: summary.entryCount,
-                            trainableElements: masks.reduce(0) { $0 + $1.value.count(of: model.values(of: $1.key)?.count ?? 0) })
+                            trainableElements: masks.reduce(0) { $0 + $1.value.count(of: encoder.values(of: $1.key)?.count ?? 0) })
     }
 
     /// A replay source: a task folder, or a patch whose metadata says where its task's data is.
@@ -141,8 +141,10 @@ public enum SPUSteps {
         return try TaskFolder(folder: folder)
     }
 
-    static func dataFingerprint(_ task: String) -> String {
-        let data = FileManager.default.contents(atPath: task + "/train.jsonl") ?? Data()
+    /// The SHA-256 of the task's training data file (train.jsonl or train.npz).
+    static func dataFingerprint(_ task: String) throws -> String {
+        let file = try TaskFolder(folder: task).dataFile("train")
+        let data = FileManager.default.contents(atPath: file) ?? Data()
         return data.withUnsafeBytes { Fingerprint.sha256($0) }
     }
 }

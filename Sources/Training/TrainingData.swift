@@ -2,12 +2,12 @@ import Foundation
 import Models
 import Tensors
 
-/// What one training run learns from: the task's training examples and, for experience
-/// replay, a buffer of examples from earlier tasks, each scored against its own task's
-/// class prompts.
+/// What one training run learns from: the task's training examples (texts or images) and,
+/// for experience replay, a buffer of examples from earlier tasks, each scored against its
+/// own task's class prompts.
 public struct TrainingData: Sendable {
     public struct Example: Sendable, Equatable {
-        public let text: String
+        public let input: EncoderInput
         /// The class, an index into its task's classes.
         public let label: Int
         /// Its task, an index into `tasks` (0: the task being trained).
@@ -22,14 +22,17 @@ public struct TrainingData: Sendable {
     /// tasks take the remainder), each task's share a seeded random sample keyed by the task
     /// folder's name.
     public init(task: TaskFolder, replay: [TaskFolder] = [], buffer: Int = 0, seed: UInt64 = 0) throws {
-        tasks = [task] + replay
-        var examples = try task.examples("train").map { Example(text: $0.text, label: $0.label, task: 0) }
+        // Earlier tasks join only when some of their examples do: their prompts are in
+        // every batch's denominator.
+        tasks = [task] + (buffer > 0 ? replay : [])
+        let (inputs, labels) = try task.inputs("train")
+        var examples = zip(inputs, labels).map { Example(input: $0, label: $1, task: 0) }
         if !replay.isEmpty, buffer > 0 {
             for (k, earlier) in replay.enumerated() {
                 let share = buffer / replay.count + (k < buffer % replay.count ? 1 : 0)
-                let pool = try earlier.examples("train")
+                let (pool, poolLabels) = try earlier.inputs("train")
                 let chosen = SeededGenerator.shuffled(Array(pool.indices), seed: seed ^ Fingerprint.fnv1a(URL(fileURLWithPath: earlier.folder).lastPathComponent)).prefix(share)
-                examples += chosen.map { Example(text: pool[$0].text, label: pool[$0].label, task: k + 1) }
+                examples += chosen.map { Example(input: pool[$0], label: poolLabels[$0], task: k + 1) }
             }
         }
         self.examples = examples

@@ -53,6 +53,7 @@ struct ContinualCommand: ParsableCommand {
         options.scoring.scoreFraction = scoreFraction
         options.scoring.batchSize = training.batch
         options.scoring.seed = training.seed
+        options.scoring.logitScale = training.temperature.map { 1 / $0 }
         options.training = training.settings
         options.metadata = [("tool", "scalpel \(Scalpel.version)"), ("created", PatchMetadata.creationTime())]
         let report = try ContinualRunner.run(base: base, tasks: tasks, control: control, folder: output, options: options) { line in

@@ -25,17 +25,20 @@ struct MaskCommand: ParsableCommand {
 
     @Argument(help: "The base model: a model folder or its weights file.") var base: String
     @Argument(help: "Patches applied first, in order (earlier tasks): the mask is for the patched model.") var patches: [String] = []
-    @Option(name: .long, help: "The task folder (classes.txt, train.jsonl).") var task: String
+    @Option(name: .long, help: "The task folder (classes.txt, train.jsonl or train.npz).") var task: String
     @Option(name: .shortAndLong, help: "The mask to write (.spatch).") var output: String
     @Option(name: .long, help: "The fraction of each eligible tensor kept, in (0, 1].") var rate: Double = 0.1
     @Option(name: .long, help: "Eligible tensors: first-mlp, second-mlp, attention, or globs over tensor names, comma-separated.") var layers: String = "first-mlp"
     @Option(name: .long, help: "spu, fisher, magnitude or random.") var score: ScoreMethod = .spu
     @Option(name: .long, help: "The fraction of the training batches the gradient is summed over, in (0, 1].") var scoreFraction: Double = 0.25
-    @Option(name: .long, help: "Texts per batch.") var batch: Int = 32
+    @Option(name: .long, help: "Inputs per scoring batch.") var batch: Int = 32
     @Option(name: .long, help: "The seed of the shuffle (and of --score random).") var seed: UInt64 = 0
     @Flag(inversion: .prefixedNo, help: "Include the eligible layers' biases whole.") var denseBias = true
+    @Option(name: .long, help: "Similarity temperature of the loss (default: the checkpoint's learned logit scale, as CLIP has; else 0.05).")
+    var temperature: Float?
 
     func validate() throws {
+        if let temperature, !(temperature > 0) { throw ValidationError("--temperature must be positive, got \(temperature)") }
         if !(rate > 0 && rate <= 1) { throw ValidationError("--rate must be in (0, 1], got \(rate)") }
         if !(scoreFraction > 0 && scoreFraction <= 1) { throw ValidationError("--score-fraction must be in (0, 1], got \(scoreFraction)") }
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
@@ -48,6 +51,7 @@ struct MaskCommand: ParsableCommand {
         settings.scoreFraction = scoreFraction
         settings.batchSize = batch
         settings.seed = seed
+        settings.logitScale = temperature.map { 1 / $0 }
         let summary = try SPUSteps.mask(base: base, patches: patches, task: task, rate: rate, layers: layers, settings: settings, denseBias: denseBias,
                                         metadata: [("tool", "scalpel \(Scalpel.version)"), ("created", PatchMetadata.creationTime())], to: output)
         print("wrote \(output): \(score.rawValue) mask of \(Format.plural(summary.tensors, "tensor")), \(Format.count(summary.kept)) of \(Format.count(summary.eligible)) eligible elements (\(Format.fixed(Double(summary.kept) / Double(max(summary.eligible, 1)) * 100, 2)) %), \(Format.fixed(Double(summary.kept) / Double(max(summary.modelParameters, 1)) * 100, 3)) % of the model")

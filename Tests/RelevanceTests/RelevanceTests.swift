@@ -26,7 +26,10 @@ struct RelevanceTests {
         let config = Self.fixtures + "/tiny_bert_config.json"
         let model = try BertModel(checkpoint: checkpoint, configFile: config)
         let batch: [[Int32]] = [[2, 17, 45, 9, 3], [2, 5, 6, 7, 8, 9, 3], [2, 11, 12, 3], [2, 13, 3]]
-        let loss: BertModel.EmbeddingLoss = { RelevanceScorer.outputNormLoss($0, samples: 2, scale: 20) }
+        let loss: BertModel.EmbeddingLoss = { embeddings in
+            let result = RelevanceScorer.outputNormLoss(inputs: Array(embeddings[..<2]), prompts: Array(embeddings[2...]), scale: 20)
+            return (result.loss, result.inputs + result.prompts)
+        }
         let names = Set((0..<2).flatMap { ["encoder.layer.\($0).intermediate.dense.weight", "encoder.layer.\($0).intermediate.dense.bias"] })
         let result = try model.gradients(batch, of: names, loss: loss)
         #expect(result.loss > 0)

@@ -86,18 +86,20 @@ struct MaskedTrainerTests {
         let current = try Self.task(), earlier = try Self.task(), other = try Self.task()
         let data = try TrainingData(task: current, replay: [earlier, other], buffer: 5, seed: 1)
         #expect(data.tasks.count == 3 && data.counts == [32, 3, 2])
-        let earlierTexts = Set(try earlier.examples("train").map(\.text))
-        #expect(data.examples.filter { $0.task == 1 }.allSatisfy { earlierTexts.contains($0.text) })
+        let earlierTexts = Set(try earlier.examples("train").map { EncoderInput.text($0.text) })
+        #expect(data.examples.filter { $0.task == 1 }.allSatisfy { earlierTexts.contains($0.input) })
         #expect(try TrainingData(task: current, replay: [earlier], buffer: 500).counts == [32, 32])
+        // No buffer, no replay: earlier tasks' prompts stay out of the batches.
+        #expect(try TrainingData(task: current, replay: [earlier], buffer: 0).tasks.count == 1)
         // Each replayed text is scored against its own task's prompts.
         // One text of the second task (its classes are prompts 2 and 3): prompts 0 and 1, the
         // current task's, get no gradient, and its prediction is among its own two classes.
         let targets = [MaskedTrainer.Target(label: 3, classes: 2..<4)]
-        let embeddings: [[Float]] = [[0.8, 0.6], [0.8, 0.6], [0.8, 0.6], [1, 0], [0, 1]]
-        let (_, gradients, correct) = MaskedTrainer.crossEntropy(embeddings, targets: targets, scale: 20)
-        #expect(correct == 0)
-        #expect(gradients[1] == [0, 0] && gradients[2] == [0, 0], "prompts of another task got gradient")
-        #expect(gradients[3] != [0, 0] && gradients[4] != [0, 0])
+        let prompts: [[Float]] = [[0.8, 0.6], [0.8, 0.6], [1, 0], [0, 1]]
+        let result = MaskedTrainer.crossEntropy(inputs: [[0.8, 0.6]], prompts: prompts, targets: targets, scale: 20)
+        #expect(result.correct == 0)
+        #expect(result.prompts[0] == [0, 0] && result.prompts[1] == [0, 0], "prompts of another task got gradient")
+        #expect(result.prompts[2] != [0, 0] && result.prompts[3] != [0, 0])
     }
 
     @Test func scheduleWarmsUpThenDecays() {
@@ -110,21 +112,34 @@ struct MaskedTrainerTests {
         #expect(MaskedTrainer.learningRate(step: 100, total: 100, warmup: 10, peak: 1) < 1e-6)
     }
 
-    @Test func crossEntropyGradientMatchesAFiniteDifference() {
-        // Two texts, three prompts, unit-ish vectors.
+    @Test(arguments: [false, true]) func crossEntropyGradientMatchesAFiniteDifference(symmetric: Bool) {
+        // Two inputs, three prompts, unit-ish vectors; symmetric: CLIP's form, prompts to inputs too.
         var embeddings: [[Float]] = [[0.6, 0.8, 0], [0, 0.6, 0.8], [1, 0, 0], [0, 1, 0], [0, 0, 1]]
-        let labels = [1, 2]
-        let targets = labels.map { MaskedTrainer.Target(label: $0, classes: 0..<3) }
-        let (_, gradients, _) = MaskedTrainer.crossEntropy(embeddings, targets: targets, scale: 20)
-        for (row, column) in [(0, 1), (1, 2), (3, 0), (4, 2)] {
+        let targets = [1, 2].map { MaskedTrainer.Target(label: $0, classes: 0..<3) }
+        func loss(_ e: [[Float]]) -> (loss: Float, gradients: [[Float]]) {
+            let result = MaskedTrainer.crossEntropy(inputs: Array(e[..<2]), prompts: Array(e[2...]), targets: targets, scale: 20, symmetric: symmetric)
+            return (result.loss, result.inputs + result.prompts)
+        }
+        let gradients = loss(embeddings).gradients
+        for (row, column) in [(0, 1), (1, 2), (3, 0), (4, 2), (2, 0)] {
             let eps: Float = 1e-3
             embeddings[row][column] += eps
-            let up = MaskedTrainer.crossEntropy(embeddings, targets: targets, scale: 20).0
+            let up = loss(embeddings).loss
             embeddings[row][column] -= 2 * eps
-            let down = MaskedTrainer.crossEntropy(embeddings, targets: targets, scale: 20).0
+            let down = loss(embeddings).loss
             embeddings[row][column] += eps
             let difference = (up - down) / (2 * eps)
             #expect(abs(difference - gradients[row][column]) <= 1e-2 * max(1, abs(gradients[row][column])), "\(row),\(column): \(difference) vs \(gradients[row][column])")
+        }
+        // The symmetric loss is the mean of the two directions: with one input per class it
+        // is the one-way loss averaged with its transpose's.
+        if symmetric {
+            let e: [[Float]] = [[1, 0], [0, 1], [0.8, 0.6], [0.6, 0.8]]
+            let pairs = [0, 1].map { MaskedTrainer.Target(label: $0, classes: 0..<2) }
+            let both = MaskedTrainer.crossEntropy(inputs: Array(e[..<2]), prompts: Array(e[2...]), targets: pairs, scale: 10, symmetric: true).loss
+            let forward = MaskedTrainer.crossEntropy(inputs: Array(e[..<2]), prompts: Array(e[2...]), targets: pairs, scale: 10).loss
+            let backward = MaskedTrainer.crossEntropy(inputs: Array(e[2...]), prompts: Array(e[..<2]), targets: pairs, scale: 10).loss
+            #expect(abs(both - (forward + backward) / 2) < 1e-5)
         }
     }
 }

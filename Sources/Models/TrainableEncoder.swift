@@ -1,0 +1,140 @@
+import Foundation
+
+/// A loss of a batch's normalised input embeddings against the normalised class-prompt
+/// embeddings, and its gradients with respect to each of them.
+public typealias PairLoss = (_ inputs: [[Float]], _ prompts: [[Float]]) -> (loss: Float, inputs: [[Float]], prompts: [[Float]])
+
+/// A zero-shot encoder whose tensors can be scored and trained by name: what SPU's scorer and
+/// the masked trainer see of a model, whatever its architecture.
+public protocol TrainableEncoder: ZeroShotEncoder {
+    /// The checkpoint names of every tensor the runtime computes gradients for, in forward order.
+    var trainableNames: [String] { get }
+    /// The tensors of a named layer group (`first-mlp`, ...), nil for a name that is not a
+    /// group; an error for a group this architecture cannot train.
+    func layerGroup(_ group: String) throws -> [String]?
+    /// exp(logit_scale) for a model that learned its temperature (CLIP), else nil.
+    var learnedLogitScale: Float? { get }
+    /// True when the training loss is CLIP's symmetric form (inputs to prompts and back).
+    var symmetricLoss: Bool { get }
+    /// What dropout training applies, for the patch's metadata ("none" when there is none).
+    var dropoutDescription: String { get }
+
+    func values(of name: String) -> [Float]?
+    /// Changes the tensor `name` in place (an optimizer step; the count is fixed).
+    func modify(_ name: String, _ body: (inout [Float]) throws -> Void) throws
+    /// The gradients of `loss` with respect to the tensors `names`, for `inputs` against the
+    /// class `prompts`; dropout from `dropoutSeed` when given (training), none otherwise.
+    func gradients(inputs: [EncoderInput], prompts: [String], of names: Set<String>, dropoutSeed: UInt64?,
+                   loss: PairLoss) throws -> (loss: Float, tensors: [String: [Float]])
+}
+
+/// The named layer groups, by what each means; an architecture says which it can train.
+public enum LayerGroupName: String, CaseIterable, Sendable {
+    case firstMLP = "first-mlp", secondMLP = "second-mlp", attention
+}
+
+extension ZeroShotEncoder {
+    /// Embeddings of mixed texts and images, in the order given.
+    public func embed(inputs: [EncoderInput]) throws -> [[Float]] {
+        var texts: [(Int, String)] = [], images: [(Int, [Float])] = []
+        for (index, input) in inputs.enumerated() {
+            switch input {
+            case .text(let text): texts.append((index, text))
+            case .image(let image): images.append((index, image))
+            }
+        }
+        var out = [[Float]](repeating: [], count: inputs.count)
+        if !texts.isEmpty { for (i, e) in zip(texts.map(\.0), try embed(texts: texts.map(\.1))) { out[i] = e } }
+        if !images.isEmpty { for (i, e) in zip(images.map(\.0), try embed(images: images.map(\.1))) { out[i] = e } }
+        return out
+    }
+}
+
+extension TextEncoder: TrainableEncoder {
+    public var trainableNames: [String] { model.parameterNames }
+    public var learnedLogitScale: Float? { nil }
+    public var symmetricLoss: Bool { false }
+    public var dropoutDescription: String { "hidden \(model.configuration.hiddenDropout), attention \(model.configuration.attentionDropout)" }
+
+    public func layerGroup(_ group: String) throws -> [String]? {
+        guard let named = LayerGroupName(rawValue: group) else { return nil }
+        let suffixes: [BertModel.LayerTensor] = switch named {
+        case .firstMLP: [.intermediateWeight]
+        case .secondMLP: [.outputWeight]
+        case .attention: [.queryWeight, .keyWeight, .valueWeight, .attentionOutputWeight]
+        }
+        return (0..<model.configuration.layers).flatMap { layer in suffixes.map { model.tensorName(layer: layer, $0.rawValue) } }
+    }
+
+    public func values(of name: String) -> [Float]? { model.values(of: name) }
+    public func modify(_ name: String, _ body: (inout [Float]) throws -> Void) throws { try model.modify(name, body) }
+
+    public func gradients(inputs: [EncoderInput], prompts: [String], of names: Set<String>, dropoutSeed: UInt64?,
+                          loss: PairLoss) throws -> (loss: Float, tensors: [String: [Float]]) {
+        let texts = try inputs.map { input -> [Int32] in
+            guard case .text(let text) = input else { throw ModelError(path, "is a BERT text encoder: it has no image tower (images need a CLIP model)") }
+            return tokenizer.encode(text)
+        }
+        let count = texts.count
+        let dropout = dropoutSeed.map { Dropout(model.configuration, seed: $0) }
+        let result = try model.gradients(texts + prompts.map(tokenizer.encode), of: names, dropout: dropout) { embeddings in
+            let (value, dInputs, dPrompts) = loss(Array(embeddings[..<count]), Array(embeddings[count...]))
+            return (value, dInputs + dPrompts)
+        }
+        return (result.loss, result.tensors)
+    }
+}
+
+extension CLIPEncoder: TrainableEncoder {
+    /// The first MLP linears (weight and bias) of every block, text tower then image tower:
+    /// the tensors the CLIP runtime computes gradients for.
+    public var trainableNames: [String] {
+        (model.firstMLPNames.text + model.firstMLPNames.vision).flatMap { [$0, String($0.dropLast("weight".count)) + "bias"] }
+    }
+    public var learnedLogitScale: Float? { exp(model.logitScale) }
+    public var symmetricLoss: Bool { true }
+    public var dropoutDescription: String { "none" }
+
+    public func layerGroup(_ group: String) throws -> [String]? {
+        guard let named = LayerGroupName(rawValue: group) else { return nil }
+        guard named == .firstMLP else {
+            throw ModelError(path, "is a CLIP model, whose runtime computes gradients of the first MLP linears (mlp.c_fc / mlp.fc1) only: --layers \(group) cannot train here; use first-mlp or globs over those names")
+        }
+        return model.firstMLPNames.text + model.firstMLPNames.vision
+    }
+
+    public func values(of name: String) -> [Float]? { model.values(of: name) }
+    public func modify(_ name: String, _ body: (inout [Float]) throws -> Void) throws { try model.modify(name, body) }
+
+    /// CLIP checkpoints train without dropout (open_clip's and OpenAI's configurations have
+    /// none), so `dropoutSeed` changes nothing.
+    public func gradients(inputs: [EncoderInput], prompts: [String], of names: Set<String>, dropoutSeed: UInt64?,
+                          loss: PairLoss) throws -> (loss: Float, tensors: [String: [Float]]) {
+        // Images through the image tower; input texts and prompts through the text tower in
+        // one batch; the loss sees them in the caller's order.
+        var images: [[Float]] = [], texts: [[Int32]] = [], place: [(image: Bool, index: Int)] = []
+        for input in inputs {
+            switch input {
+            case .image(let image):
+                place.append((true, images.count))
+                images.append(image)
+            case .text(let text):
+                place.append((false, texts.count))
+                texts.append(tokenizer.encode(text))
+            }
+        }
+        let inputTexts = texts.count
+        texts += prompts.map(tokenizer.encode)
+        let result = try model.gradients(images: images, texts: texts, of: names) { imageEmbeddings, textEmbeddings in
+            let inputEmbeddings = place.map { $0.image ? imageEmbeddings[$0.index] : textEmbeddings[$0.index] }
+            let (value, dInputs, dPrompts) = loss(inputEmbeddings, Array(textEmbeddings[inputTexts...]))
+            var dImages = imageEmbeddings.map { $0.map { _ in Float(0) } }
+            var dTexts = Array(textEmbeddings[..<inputTexts].map { $0.map { _ in Float(0) } }) + dPrompts
+            for (slot, gradient) in zip(place, dInputs) {
+                if slot.image { dImages[slot.index] = gradient } else { dTexts[slot.index] = gradient }
+            }
+            return (value, dImages, dTexts)
+        }
+        return (result.loss, result.tensors)
+    }
+}
