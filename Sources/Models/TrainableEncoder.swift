@@ -18,6 +18,8 @@ public protocol TrainableEncoder: ZeroShotEncoder {
     var symmetricLoss: Bool { get }
     /// What dropout training applies, for the patch's metadata ("none" when there is none).
     var dropoutDescription: String { get }
+    /// True when `trainableNames` is every tensor of the encoder, so full fine-tuning is possible.
+    var trainsEveryTensor: Bool { get }
 
     func values(of name: String) -> [Float]?
     /// Changes the tensor `name` in place (an optimizer step; the count is fixed).
@@ -54,6 +56,7 @@ extension TextEncoder: TrainableEncoder {
     public var trainableNames: [String] { model.parameterNames }
     public var learnedLogitScale: Float? { nil }
     public var symmetricLoss: Bool { false }
+    public var trainsEveryTensor: Bool { true }
     public var dropoutDescription: String { "hidden \(model.configuration.hiddenDropout), attention \(model.configuration.attentionDropout)" }
 
     public func layerGroup(_ group: String) throws -> [String]? {
@@ -93,6 +96,7 @@ extension CLIPEncoder: TrainableEncoder {
     }
     public var learnedLogitScale: Float? { exp(model.logitScale) }
     public var symmetricLoss: Bool { true }
+    public var trainsEveryTensor: Bool { false }
     public var dropoutDescription: String { "none" }
 
     public func layerGroup(_ group: String) throws -> [String]? {

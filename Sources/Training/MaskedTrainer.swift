@@ -117,9 +117,10 @@ public enum MaskedTrainer {
 
     /// Mean cross-entropy of logits = scale · e_i · p_c of each input against its task's
     /// prompts; its gradients with respect to every embedding; the number of inputs whose best
-    /// prompt is their label. `symmetric` (CLIP) averages it with the other direction: each
-    /// input's class prompt against the batch's inputs, the input itself the target (CLIP's
-    /// contrastive loss with the class prompts as captions).
+    /// prompt is their label. `symmetric` (CLIP) averages it with the other direction, as
+    /// CLIP's contrastive loss has with the class prompts as captions: each class prompt of the
+    /// batch against the batch's inputs, the inputs of its class the positives
+    /// (−log Σ_positives softmax), weighted by its share of the inputs.
     static func crossEntropy(inputs: [[Float]], prompts: [[Float]], targets: [Target], scale: Float,
                              symmetric: Bool = false) -> (loss: Float, inputs: [[Float]], prompts: [[Float]], correct: Int) {
         let n = targets.count
@@ -148,19 +149,25 @@ public enum MaskedTrainer {
             }
         }
         guard symmetric else { return (loss, dInputs, dPrompts, correct) }
-        // Prompt to inputs: the prompt of input i's class against every input of the batch.
-        for (i, target) in targets.enumerated() {
-            let p = prompts[target.label]
+        // Prompts to inputs: each class prompt of the batch against every input, the inputs
+        // of its class the positives (a batch holds several inputs per class, so CLIP's
+        // one-positive form would push them apart), weighted by its share of the inputs.
+        var members: [Int: [Int]] = [:]
+        for (i, target) in targets.enumerated() { members[target.label, default: []].append(i) }
+        for (c, positives) in members.sorted(by: { $0.key < $1.key }) {
+            let p = prompts[c]
             let logits = inputs.map { e in scale * zip(e, p).reduce(Float(0)) { $0 + $1.0 * $1.1 } }
             let highest = logits.max() ?? 0
             let exps = logits.map { exp($0 - highest) }
-            let sum = exps.reduce(0, +)
-            loss += weight * (log(sum) + highest - logits[i]) / Float(n)
+            let sum = exps.reduce(0, +), positiveSum = positives.reduce(Float(0)) { $0 + exps[$1] }
+            let share = weight * Float(positives.count) / Float(n)
+            loss += share * (log(sum) - log(positiveSum))
+            let isPositive = Set(positives)
             for (j, e) in inputs.enumerated() {
-                let d = weight * (exps[j] / sum - (j == i ? 1 : 0)) / Float(n) * scale
+                let d = share * (exps[j] / sum - (isPositive.contains(j) ? exps[j] / positiveSum : 0)) * scale
                 for k in e.indices {
                     dInputs[j][k] += d * p[k]
-                    dPrompts[target.label][k] += d * e[k]
+                    dPrompts[c][k] += d * e[k]
                 }
             }
         }

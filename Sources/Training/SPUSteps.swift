@@ -77,6 +77,9 @@ public enum SPUSteps {
                 masks[name] = .positions(positions.sorted())
             }
         } else {
+            guard encoder.trainsEveryTensor else {
+                throw ModelError(base, "is a \(encoder.architecture) model, whose runtime computes gradients of the first MLP linears only, so it cannot be fully fine-tuned here: give a mask (scalpel mask --rate 1 selects all of those linears)")
+            }
             for name in encoder.trainableNames { masks[name] = .all }
         }
         let replayTasks = try replay.map(replayTask)

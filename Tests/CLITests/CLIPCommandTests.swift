@@ -72,3 +72,97 @@ struct CLIPCommandTests {
         }
     }
 }
+
+/// SPU end to end on CLIP: mask, train and continual over image tasks on the tiny model.
+struct CLIPSPUTests {
+    /// An image task with two classes told apart by a per-class pattern plus noise
+    /// (`count` images per class in each split), written as train.npz and test.npz.
+    static func imageTask(_ folder: String, classes: [String], seed: UInt64, count: Int = 8) throws -> String {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        var generator = SeededGenerator(seed: seed)
+        func noise() -> Float { Float(Int(generator.next() % 2001) - 1000) / 1000 }
+        // Strong patterns: the tiny random model embeds every image nearly alike.
+        let patterns = classes.map { _ in (0..<(3 * 32 * 32)).map { _ in 3 * noise() } }
+        for split in ["train", "test"] {
+            var pixels: [Float] = [], labels: [Int64] = []
+            for _ in 0..<count {
+                for (label, pattern) in patterns.enumerated() {
+                    pixels += pattern.map { $0 + 0.5 * noise() }
+                    labels.append(Int64(label))
+                }
+            }
+            let images = TensorView.make(dtype: .f32, shape: [labels.count, 3, 32, 32]) { buffer in pixels.withUnsafeBytes { buffer.copyMemory(from: $0) } }
+            let labelView = TensorView.make(dtype: .i64, shape: [labels.count]) { buffer in labels.withUnsafeBytes { buffer.copyMemory(from: $0) } }
+            let arrays = folder + "/\(split).safetensors"
+            try SafetensorsWriter.write([OutputTensor(name: "images", view: images), OutputTensor(name: "labels", view: labelView)],
+                                        metadata: [], to: arrays)
+            #expect(try CLI.run(["convert", arrays, folder + "/\(split).npz"]).status == 0)
+            try FileManager.default.removeItem(atPath: arrays)
+        }
+        try classes.map { "\($0)\ta photo of \($0)" }.joined(separator: "\n").write(toFile: folder + "/classes.txt", atomically: true, encoding: .utf8)
+        return folder
+    }
+
+    @Test func maskTrainAndContinualRunOnCLIPImageTasks() throws {
+        guard FileManager.default.fileExists(atPath: CLIPCommandTests.vocabulary) else {
+            print("skipped: \(CLIPCommandTests.vocabulary) is missing (./test.sh fetches it)")
+            return
+        }
+        let (model, control) = try CLIPCommandTests.setUp(labels: [0, 1, 2, 0])
+        let folder = try CLI.scratchFolder()
+        let first = try Self.imageTask(folder + "/stripes", classes: ["stripes", "dots"], seed: 11)
+        let second = try Self.imageTask(folder + "/waves", classes: ["waves", "grid"], seed: 12)
+        let fcNames = (0..<2).flatMap { ["transformer.resblocks.\($0).mlp.c_fc", "visual.transformer.resblocks.\($0).mlp.c_fc"] }
+
+        // The mask: c_fc of both towers, each weight its own top 10 %, the biases whole.
+        let mask = folder + "/mask.spatch"
+        let masked = try CLI.run(["mask", model, "--task", first, "-o", mask, "--batch", "4"])
+        #expect(masked.status == 0, "\(masked.stderr)")
+        let maskAudit = try JSONValue.parse(try CLI.run(["audit", mask, "--json"]).stdout)
+        let maskEntries = try #require(maskAudit["entries"]?.arrayValue)
+        #expect(Set(maskEntries.compactMap { $0["name"]?.stringValue }) == Set(fcNames.flatMap { [$0 + ".weight", $0 + ".bias"] }))
+        for entry in maskEntries {
+            let weight = entry["name"]?.stringValue?.hasSuffix(".weight") == true
+            #expect(entry["nnz"]?.intValue == (weight ? Int((0.1 * 64 * 32).rounded()) : 64), "\(entry)")  // c_fc: 64 × 32
+        }
+        let checkpoint = try Checkpoint.open(model + "/model.safetensors")
+        let scale = exp(try checkpoint.view(named: "logit_scale").floatValues()[0])
+        #expect(maskAudit["metadata"]?["mask.logit_scale"]?.stringValue == "\(scale)")
+
+        // Training under it changes masked elements of both towers and nothing else, and the
+        // training loss falls below the base model's (the tiny random model embeds every
+        // image and prompt nearly alike, so its accuracy moves slowly; the loss is the signal).
+        let patch = folder + "/stripes.spatch"
+        func train(lr: String, to output: String) throws -> JSONValue {
+            let trained = try CLI.run(["train", model, "--task", first, "--mask", mask, "-o", output, "--epochs", "6", "--batch", "8", "--lr", lr])
+            #expect(trained.status == 0, "\(trained.stderr)")
+            return try JSONValue.parse(try CLI.run(["audit", output, "--json"]).stdout)
+        }
+        func finalLoss(_ audit: JSONValue) -> Double { Double(audit["metadata"]?["train.final_loss"]?.stringValue ?? "") ?? .nan }
+        let audit = try train(lr: "1e-2", to: patch)
+        let baseLoss = finalLoss(try train(lr: "1e-12", to: folder + "/unmoved.spatch"))
+        #expect(finalLoss(audit) < baseLoss - 0.05, "training loss \(baseLoss) → \(finalLoss(audit))")
+        let changed = try #require(audit["entries"]?.arrayValue).compactMap { $0["name"]?.stringValue }
+        #expect(changed.allSatisfy { $0.contains("mlp.c_fc") } && changed.contains { $0.hasPrefix("visual.") } && changed.contains { !$0.hasPrefix("visual.") }, "\(changed)")
+        #expect(audit["metadata"]?["train.loss"]?.stringValue == "symmetric cross-entropy")
+        #expect(audit["metadata"]?["train.logit_scale"]?.stringValue == "\(scale)" && audit["metadata"]?["train.dropout"]?.stringValue == "none")
+        #expect(try CLI.run(["eval", model, patch, "--task", first]).status == 0)
+
+        // What CLIP's runtime cannot train is refused by name.
+        let attention = try CLI.run(["mask", model, "--task", first, "-o", folder + "/x.spatch", "--layers", "attention"])
+        #expect(attention.status != 0 && attention.stderr.contains("first MLP linears"), "\(attention.stderr)")
+        let full = try CLI.run(["train", model, "--task", first, "--mask", "all", "-o", folder + "/x.spatch"])
+        #expect(full.status != 0 && full.stderr.contains("cannot be fully fine-tuned"), "\(full.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: folder + "/x.spatch"))
+
+        // A continual run over the two image tasks, the first task's images as the control.
+        let run = folder + "/run"
+        let continual = try CLI.run(["continual", model, "--tasks", first, second, "--control", control, "-o", run,
+                                     "--epochs", "2", "--batch", "8", "--lr", "1e-2"])
+        #expect(continual.status == 0, "\(continual.stderr)")
+        let report = try JSONValue.parse(String(contentsOfFile: run + "/report.json", encoding: .utf8))
+        #expect(report["accuracy_matrix"]?.arrayValue?.map { $0.arrayValue?.count ?? 0 } == [1, 2])
+        let trainable = report["trainable_parameters"]?.intValue ?? 0, changedCount = report["changed_parameters"]?.intValue ?? 0
+        #expect(changedCount > 0 && changedCount <= trainable, "\(changedCount) of \(trainable)")
+    }
+}

@@ -64,3 +64,42 @@ struct RelevanceTests {
         }
     }
 }
+
+/// SPU's loss on CLIP: images against text prompts at the learned logit scale, through both
+/// towers of the tiny open_clip model.
+struct CLIPRelevanceTests {
+    static let fixtures = ReferencePython.packageRoot + "/Tests/Fixtures/clip"
+
+    @Test func theOutputNormGradientOfBothTowersMatchesAFiniteDifference() throws {
+        let checkpoint = try Checkpoint.open(Self.fixtures + "/tiny_open_clip.safetensors")
+        let config = Self.fixtures + "/open_clip_config.json"
+        let model = try CLIPModel(checkpoint: checkpoint, configFile: config)
+        let pixels = try checkpoint.view(named: "expected.images").floatValues()
+        let images = (0..<2).map { Array(pixels[($0 * 3072)..<(($0 + 1) * 3072)]) }
+        let prompts: [[Int32]] = [[998, 17, 45, 9, 999], [998, 5, 6, 7, 8, 9, 999], [998, 11, 999]]
+        let scale = exp(model.logitScale)
+        let loss: CLIPModel.EmbeddingLoss = { images, texts in
+            let result = RelevanceScorer.outputNormLoss(inputs: images, prompts: texts, scale: scale)
+            return (result.loss, result.inputs, result.prompts)
+        }
+        let names = [model.firstMLPNames.vision[0], model.firstMLPNames.text[1]]
+        let result = try model.gradients(images: images, texts: prompts, of: Set(names), loss: loss)
+        #expect(result.loss > 0)
+        for name in names {
+            let gradient = try #require(result.tensors[name])
+            let j = gradient.indices.max { abs(gradient[$0]) < abs(gradient[$1]) }!
+            let entry = try #require(checkpoint.entry(named: name))
+            let weight = try checkpoint.view(entry).floatValues()
+            func lossWith(_ delta: Float) throws -> Float {
+                var changed = weight
+                changed[j] += delta
+                let view = TensorView.make(dtype: .f32, shape: entry.shape) { buffer in changed.withUnsafeBytes { buffer.copyMemory(from: $0) } }
+                let perturbed = try CLIPModel(checkpoint: checkpoint, configFile: config, replacements: [name: view])
+                return loss(try perturbed.embedImages(images), try perturbed.embedTexts(prompts)).loss
+            }
+            let eps: Float = 1e-2
+            let difference = (try lossWith(eps) - lossWith(-eps)) / (2 * eps)
+            #expect(abs(difference - gradient[j]) <= 0.02 * abs(gradient[j]), "\(name): \(difference) vs \(gradient[j])")
+        }
+    }
+}

@@ -113,15 +113,16 @@ struct MaskedTrainerTests {
     }
 
     @Test(arguments: [false, true]) func crossEntropyGradientMatchesAFiniteDifference(symmetric: Bool) {
-        // Two inputs, three prompts, unit-ish vectors; symmetric: CLIP's form, prompts to inputs too.
-        var embeddings: [[Float]] = [[0.6, 0.8, 0], [0, 0.6, 0.8], [1, 0, 0], [0, 1, 0], [0, 0, 1]]
-        let targets = [1, 2].map { MaskedTrainer.Target(label: $0, classes: 0..<3) }
+        // Three inputs (two of one class), three prompts, unit-ish vectors; symmetric: CLIP's
+        // form, prompts to inputs too.
+        var embeddings: [[Float]] = [[0.6, 0.8, 0], [0, 0.6, 0.8], [0.48, 0.6, 0.64], [1, 0, 0], [0, 1, 0], [0, 0, 1]]
+        let targets = [1, 2, 1].map { MaskedTrainer.Target(label: $0, classes: 0..<3) }
         func loss(_ e: [[Float]]) -> (loss: Float, gradients: [[Float]]) {
-            let result = MaskedTrainer.crossEntropy(inputs: Array(e[..<2]), prompts: Array(e[2...]), targets: targets, scale: 20, symmetric: symmetric)
+            let result = MaskedTrainer.crossEntropy(inputs: Array(e[..<3]), prompts: Array(e[3...]), targets: targets, scale: 20, symmetric: symmetric)
             return (result.loss, result.inputs + result.prompts)
         }
         let gradients = loss(embeddings).gradients
-        for (row, column) in [(0, 1), (1, 2), (3, 0), (4, 2), (2, 0)] {
+        for (row, column) in [(0, 1), (1, 2), (2, 0), (4, 0), (5, 2), (3, 0)] {
             let eps: Float = 1e-3
             embeddings[row][column] += eps
             let up = loss(embeddings).loss
@@ -132,7 +133,8 @@ struct MaskedTrainerTests {
             #expect(abs(difference - gradients[row][column]) <= 1e-2 * max(1, abs(gradients[row][column])), "\(row),\(column): \(difference) vs \(gradients[row][column])")
         }
         // The symmetric loss is the mean of the two directions: with one input per class it
-        // is the one-way loss averaged with its transpose's.
+        // is the one-way loss averaged with its transpose's; inputs of one class that match
+        // their prompt cost nothing in either direction.
         if symmetric {
             let e: [[Float]] = [[1, 0], [0, 1], [0.8, 0.6], [0.6, 0.8]]
             let pairs = [0, 1].map { MaskedTrainer.Target(label: $0, classes: 0..<2) }
@@ -140,6 +142,9 @@ struct MaskedTrainerTests {
             let forward = MaskedTrainer.crossEntropy(inputs: Array(e[..<2]), prompts: Array(e[2...]), targets: pairs, scale: 10).loss
             let backward = MaskedTrainer.crossEntropy(inputs: Array(e[2...]), prompts: Array(e[..<2]), targets: pairs, scale: 10).loss
             #expect(abs(both - (forward + backward) / 2) < 1e-5)
+            let twins = [0, 0, 1].map { MaskedTrainer.Target(label: $0, classes: 0..<2) }
+            let perfect = MaskedTrainer.crossEntropy(inputs: [[1, 0], [1, 0], [0, 1]], prompts: [[1, 0], [0, 1]], targets: twins, scale: 100, symmetric: true)
+            #expect(perfect.loss < 1e-6 && perfect.correct == 3)
         }
     }
 }
