@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import Checkpoints
 import Tensors
+import Patches
 
 /// embed and eval on a CLIP model: the tiny random open_clip model of the fixtures, given the
 /// real tokenizer's vocabulary size so prompts tokenize, and an image task.
@@ -164,5 +165,50 @@ struct CLIPSPUTests {
         #expect(report["accuracy_matrix"]?.arrayValue?.map { $0.arrayValue?.count ?? 0 } == [1, 2])
         let trainable = report["trainable_parameters"]?.intValue ?? 0, changedCount = report["changed_parameters"]?.intValue ?? 0
         #expect(changedCount > 0 && changedCount <= trainable, "\(changedCount) of \(trainable)")
+    }
+}
+
+/// SPU on CLIP against PyTorch and open_clip (Tests/Fixtures/make_clip_spu_fixture.py): the
+/// same model, images and prompts give the same mask and the same trained weights.
+struct CLIPSPUParityTests {
+    static let fixtures = DefaultModelFiles.root + "/Tests/Fixtures/clip/spu"
+
+    @Test func maskAndTrainingMatchOpenCLIP() throws {
+        guard FileManager.default.fileExists(atPath: CLIPCommandTests.vocabulary) else {
+            print("skipped: \(CLIPCommandTests.vocabulary) is missing (./test.sh fetches it)")
+            return
+        }
+        let folder = try CLI.scratchFolder()
+        let model = folder + "/model"
+        try FileManager.default.createDirectory(atPath: model, withIntermediateDirectories: true)
+        for file in ["model.safetensors", "open_clip_config.json"] {
+            try FileManager.default.copyItem(atPath: Self.fixtures + "/" + file, toPath: model + "/" + file)
+        }
+        try FileManager.default.copyItem(atPath: CLIPCommandTests.vocabulary, toPath: model + "/bpe_simple_vocab_16e6.txt.gz")
+        let task = Self.fixtures + "/task", mask = folder + "/mask.spatch", patch = folder + "/task.spatch"
+        let masked = try CLI.run(["mask", model, "--task", task, "-o", mask, "--batch", "8", "--score-fraction", "1"])
+        #expect(masked.status == 0, "\(masked.stderr)")
+        let trained = try CLI.run(["train", model, "--task", task, "--mask", mask, "-o", patch, "--epochs", "2", "--batch", "24", "--lr", "1e-3"])
+        #expect(trained.status == 0, "\(trained.stderr)")
+        #expect(try CLI.run(["apply", model, patch, "-o", folder + "/tuned.safetensors"]).status == 0)
+
+        let expected = try Checkpoint.open(Self.fixtures + "/expected.safetensors")
+        let tuned = try Checkpoint.open(folder + "/tuned.safetensors"), base = try Checkpoint.open(model + "/model.safetensors")
+        let maskFile = try PatchFile.open(mask)
+        let names = expected.tensors.map(\.name).filter { $0.hasPrefix("mask.") }.map { String($0.dropFirst("mask.".count)) }
+        #expect(names.count == 8)
+        for name in names {
+            // The same positions, exactly.
+            let wanted = try expected.view(named: "mask." + name).floatValues().enumerated().filter { $0.element != 0 }.map(\.offset)
+            let entry = try #require(maskFile.entries.first { $0.name == name }, "\(name) is not in the mask")
+            #expect(try maskFile.positions(entry).sorted() == wanted, "\(name)")
+            // The same trained values: two Adam steps move elements by 1.5e-3; the two
+            // implementations agree within 2e-7 (float rounding).
+            let reference = try expected.view(named: "trained." + name).floatValues()
+            let got = try tuned.view(named: name).floatValues()
+            let worst = zip(reference, got).map { abs($0 - $1) }.max() ?? .infinity
+            let moved = zip(try base.view(named: name).floatValues(), got).map { abs($0 - $1) }.max() ?? 0
+            #expect(worst < 1e-6 && moved > 1e-3, "\(name): largest difference \(worst), largest step \(moved)")
+        }
     }
 }
