@@ -83,7 +83,7 @@ let package = Package(
         // Times SPU's scoring batch and masked training step for Samples/benchmarks/spu_step.py.
         .executableTarget(
             name: "spu-bench",
-            dependencies: ["Training", "Relevance", "Models"],
+            dependencies: ["Training", "Relevance", "Models", "Checkpoints"],
             path: "Samples/benchmarks/SPUBench"),
 
         // Helpers shared by the test targets (running the reference Python).

@@ -43,7 +43,7 @@ public enum MaskedTrainer {
         /// Every element.
         case all
 
-        func count(of tensorCount: Int) -> Int {
+        public func count(of tensorCount: Int) -> Int {
             switch self {
             case .positions(let positions): positions.count
             case .all: tensorCount

@@ -1,11 +1,13 @@
 // Times one SPU scoring batch and one masked training step (and, for scale, one full
-// fine-tuning step) as `scalpel mask` and `scalpel train` run them, for
-// Samples/benchmarks/spu_step.py, which runs PyTorch on the same model, batch and mask sizes
-// in the same run. Prints one JSON line of per-repeat seconds.
+// fine-tuning step where the architecture has one) as `scalpel mask` and `scalpel train` run
+// them, for Samples/benchmarks/spu_step.py (BERT) and spu_step_clip.py (CLIP), which run
+// PyTorch on the same model, batch and mask sizes in the same run. Prints one JSON line of
+// per-repeat seconds.
 //
 //   spu-bench MODEL_FOLDER TASK_FOLDER [--repeats 5]
 //
-// TASK_FOLDER holds one batch of training texts (spu_step.py writes it).
+// TASK_FOLDER holds one batch of training texts or images (the Python drivers write it).
+import Checkpoints
 import Foundation
 import Models
 import Relevance
@@ -33,9 +35,8 @@ do {
     let task = try TaskFolder(folder: taskFolder)
     let data = try TrainingData(task: task)
     let batch = data.examples.count
-    let encoder = try TextEncoder(path: folder)
-    let model = encoder.model
-    let eligible = (0..<model.configuration.layers).map { model.tensorName(layer: $0, "intermediate.dense.weight") }
+    let encoder = try Architecture.encoder(Checkpoint.open(folder))
+    let eligible = try LayerGroup.tensors("first-mlp", of: encoder)
     var scoring = RelevanceScorer.Settings()
     scoring.batchSize = batch
     scoring.scoreFraction = 1  // the task is one batch
@@ -44,7 +45,7 @@ do {
     var masks: [String: MaskedTrainer.TensorMask] = [:]
     for (name, values) in scores {
         masks[name] = .positions(MaskSelection.top(values, rate: 0.1))
-        masks[String(name.dropLast("weight".count)) + "bias"] = .all
+        if let bias = LayerGroup.bias(of: name, in: encoder) { masks[bias] = .all }
     }
     var settings = MaskedTrainer.Settings()
     settings.epochs = 1
@@ -52,14 +53,14 @@ do {
     settings.warmup = 0
     settings.learningRate = 1e-9  // the step's cost, not its effect
     let step = try timed { _ = try MaskedTrainer.train(encoder, data: data, masks: masks, settings: settings) }
-    let all = Dictionary(uniqueKeysWithValues: model.parameterNames.map { ($0, MaskedTrainer.TensorMask.all) })
-    let full = try timed { _ = try MaskedTrainer.train(encoder, data: data, masks: all, settings: settings) }
-    let kept = masks.values.reduce(0) { total, mask in
-        if case .positions(let p) = mask { return total + p.count }
-        return total + model.configuration.intermediate
+    var full: [Double]?
+    if encoder.trainsEveryTensor {
+        let all = Dictionary(uniqueKeysWithValues: encoder.trainableNames.map { ($0, MaskedTrainer.TensorMask.all) })
+        full = try timed { _ = try MaskedTrainer.train(encoder, data: data, masks: all, settings: settings) }
     }
+    let kept = masks.reduce(0) { $0 + $1.value.count(of: encoder.values(of: $1.key)?.count ?? 0) }
     func list(_ x: [Double]) -> String { "[" + x.map { String($0) }.joined(separator: ", ") + "]" }
-    print("{\"score\": \(list(score)), \"step\": \(list(step)), \"full_step\": \(list(full)), \"masked_elements\": \(kept)}")
+    print("{\"score\": \(list(score)), \"step\": \(list(step)), \"full_step\": \(full.map(list) ?? "null"), \"masked_elements\": \(kept)}")
 } catch {
     FileHandle.standardError.write(Data("spu-bench: \(error)\n".utf8))
     exit(1)
