@@ -113,7 +113,7 @@ def main():
         with open(os.path.join(task, "classes.txt"), "w") as f:
             f.write("".join(f"{c}\ta photo of a {c}\n" for c in CLASSES))
         os.environ["OPENBLAS_NUM_THREADS"] = str(args.threads)
-        scalpel = json_line([BENCH, FOLDER, task, "--repeats", str(args.repeats)])
+        scalpel = json_line([BENCH, os.path.join(FOLDER, "model.safetensors"), task, "--repeats", str(args.repeats)])
         code = (TORCH.replace("THREADS", str(args.threads)).replace("MODEL_NAME", repr(args.model)).replace("FOLDER", repr(FOLDER))
                 .replace("REPEATS", str(args.repeats)).replace("CLASSES", repr(CLASSES)))
         torch = json_line([sys.executable, "-c", code])

@@ -63,10 +63,14 @@ public struct CLIPEncoder: ZeroShotEncoder {
         let fileManager = FileManager.default
         let config = ["config.json", "open_clip_config.json"].map { folder + "/" + $0 }.first(where: fileManager.fileExists)
         model = try CLIPModel(checkpoint: checkpoint, configFile: config, replacements: replacements)
+        // The source tree's copy: the executable lives in .build/release/ (a link) or
+        // .build/<triple>/release/, so look two and three folders up.
         let executable = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath().deletingLastPathComponent()
+        let sourceTree = ["../..", "../../.."].map {
+            executable.appendingPathComponent($0 + "/.cache/models/clip-bpe/bpe_simple_vocab_16e6.txt.gz").standardizedFileURL.path
+        }
         let candidates = [folder + "/bpe_simple_vocab_16e6.txt.gz", folder + "/merges.txt"]
-            + [ProcessInfo.processInfo.environment["SCALPEL_CLIP_VOCABULARY"]].compactMap { $0 }
-            + [executable.appendingPathComponent("../../.cache/models/clip-bpe/bpe_simple_vocab_16e6.txt.gz").standardizedFileURL.path]
+            + [ProcessInfo.processInfo.environment["SCALPEL_CLIP_VOCABULARY"]].compactMap { $0 } + sourceTree
         guard let vocabulary = candidates.first(where: fileManager.fileExists) else {
             throw ModelError(checkpoint.path, "CLIP's tokenizer vocabulary was not found: looked for \(candidates.joined(separator: ", ")) (set SCALPEL_CLIP_VOCABULARY to open_clip's bpe_simple_vocab_16e6.txt.gz)")
         }
