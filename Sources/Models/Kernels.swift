@@ -1,3 +1,4 @@
+import CActivations
 import Foundation
 import Tensors
 
@@ -46,33 +47,17 @@ enum Kernels {
 
     /// GELU with the erf form, x · Φ(x), in place.
     static func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        Parallel.chunks(count, minimum: 4096) { chunk in
-            VectorMath.forEach(chunk) { i, n in
-                let v = VectorMath.load(x + i, n)
-                VectorMath.store(v * VectorMath.normal(v).cdf, x + i, n)
-            }
-        }
+        Parallel.chunks(count, minimum: 4096) { chunk in scalpel_gelu(x + chunk.lowerBound, chunk.count) }
     }
 
     /// x · σ(1.702 x), CLIP's QuickGELU, in place.
     static func quickGELU(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        Parallel.chunks(count, minimum: 4096) { chunk in
-            VectorMath.forEach(chunk) { i, n in
-                let v = VectorMath.load(x + i, n)
-                VectorMath.store(v / (1 + VectorMath.exp(-1.702 * v)), x + i, n)
-            }
-        }
+        Parallel.chunks(count, minimum: 4096) { chunk in scalpel_quick_gelu(x + chunk.lowerBound, chunk.count) }
     }
 
     /// d(input) of QuickGELU: dy · (σ + 1.702 x σ (1 − σ)), σ = σ(1.702 x), in place over `dy`.
     static func quickGELUBackward(_ x: UnsafePointer<Float>, _ dy: UnsafeMutablePointer<Float>, count: Int) {
-        Parallel.chunks(count, minimum: 4096) { chunk in
-            VectorMath.forEach(chunk) { i, n in
-                let v = VectorMath.load(x + i, n)
-                let s = 1 / (1 + VectorMath.exp(-1.702 * v))
-                VectorMath.store(VectorMath.load(dy + i, n) * (s + 1.702 * v * s * (1 - s)), dy + i, n)
-            }
-        }
+        Parallel.chunks(count, minimum: 4096) { chunk in scalpel_quick_gelu_backward(x + chunk.lowerBound, dy + chunk.lowerBound, chunk.count) }
     }
 
     /// Multi-head self-attention for `batch` sequences of `length` tokens: q, k, v and out are
@@ -176,13 +161,7 @@ enum Kernels {
 
     /// d(input) of the erf GELU: dy · (Φ(x) + x · φ(x)), in place over `dy`.
     static func geluBackward(_ x: UnsafePointer<Float>, _ dy: UnsafeMutablePointer<Float>, count: Int) {
-        Parallel.chunks(count, minimum: 4096) { chunk in
-            VectorMath.forEach(chunk) { i, n in
-                let v = VectorMath.load(x + i, n)
-                let (cdf, pdf) = VectorMath.normal(v)
-                VectorMath.store(VectorMath.load(dy + i, n) * (cdf + v * pdf), dy + i, n)
-            }
-        }
+        Parallel.chunks(count, minimum: 4096) { chunk in scalpel_gelu_backward(x + chunk.lowerBound, dy + chunk.lowerBound, chunk.count) }
     }
 
     /// dx (+)= dy · W for a Linear of weight [outWidth × inWidth].

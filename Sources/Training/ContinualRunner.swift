@@ -107,7 +107,7 @@ public enum ContinualRunner {
                                       denseBias: options.denseBias, metadata: options.metadata, to: mask!)
             }
             progress("task \(k + 1) of \(tasks.count) (\(names[k])): train")
-            let trained = try SPUSteps.train(base: base, patches: earlier, task: task, mask: mask, replay: options.replayBuffer > 0 ? Array(tasks.prefix(k)) : [],
+            let trained = try SPUSteps.train(base: base, patches: earlier, task: task, mask: mask, replay: Array(tasks.prefix(k)),
                                              buffer: options.replayBuffer, settings: options.training, metadata: options.metadata, to: patch)
             progress("task \(k + 1) of \(tasks.count) (\(names[k])): evaluate")
             let patches = earlier + [patch]

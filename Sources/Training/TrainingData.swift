@@ -22,8 +22,8 @@ public struct TrainingData: Sendable {
     /// tasks take the remainder), each task's share a seeded random sample keyed by the task
     /// folder's name.
     public init(task: TaskFolder, replay: [TaskFolder] = [], buffer: Int = 0, seed: UInt64 = 0) throws {
-        // Earlier tasks join only when some of their examples do: their prompts are in
-        // every batch's denominator.
+        // Earlier tasks join only when some of their examples do (else their prompts would
+        // be encoded in every batch for nothing).
         tasks = [task] + (buffer > 0 ? replay : [])
         let (inputs, labels) = try task.inputs("train")
         var examples = zip(inputs, labels).map { Example(input: $0, label: $1, task: 0) }
