@@ -25,8 +25,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 MODEL = os.path.join(ROOT, ".cache", "models", "all-MiniLM-L6-v2")
 TASK = os.path.join(ROOT, ".cache", "tasks", "wordnet", "verbs-1")
 BENCH = os.path.join(ROOT, ".build", "release", "spu-bench")
+REFERENCE = os.path.join(ROOT, "Samples", "reference")
 
 TORCH = r"""
+import sys
+sys.path.insert(0, REFERENCE)
+from masked_adamw import masked_adamw_step
 import json, sys, time
 import torch
 from transformers import AutoModel, AutoTokenizer
@@ -75,14 +79,7 @@ def masked_step():
     e = embed(texts + prompts)
     loss = torch.nn.functional.cross_entropy(20 * e[:len(texts)] @ e[len(texts):].T, labels)
     loss.backward()
-    with torch.no_grad():
-        for n, mask in masks.items():
-            p, (m, v) = params[n], state[n]
-            g = p.grad * mask
-            m.mul_(0.9).add_(0.1 * g); v.mul_(0.999).add_(0.001 * g * g)
-            decay = 0.0 if n.endswith("bias") else 0.01
-            update = 1e-9 * (m / 0.1) / ((v / 0.001).sqrt() + 1e-8)
-            p.copy_(torch.where(mask, p * (1 - 1e-9 * decay) - update, p))
+    masked_adamw_step(params, masks, state, 1e-9, 1, 0.01)  # the step's cost, not its effect
 optimizer = torch.optim.AdamW(model.parameters(), lr=1e-9, weight_decay=0.01)
 def full_step():
     model.train(); trainable(set(params))
@@ -117,7 +114,7 @@ def main():
         os.environ["OPENBLAS_NUM_THREADS"] = str(args.threads)
         scalpel = json_line([BENCH, MODEL, task, "--repeats", str(args.repeats)])
         code = (TORCH.replace("THREADS", str(args.threads)).replace("MODEL", repr(MODEL)).replace("INPUTS", repr(inputs))
-                .replace("REPEATS", str(args.repeats)).replace("LABELS", repr(labels)))
+                .replace("REFERENCE", repr(REFERENCE)).replace("REPEATS", str(args.repeats)).replace("LABELS", repr(labels)))
         torch = json_line([sys.executable, "-c", code])
     print(f"all-MiniLM-L6-v2, batch of 32 WordNet glosses + 5 class prompts, {args.threads} threads, medians of {args.repeats}")
     print(f"  masked elements: Scalpel {scalpel['masked_elements']:,}, PyTorch {torch['masked_elements']:,}")

@@ -33,6 +33,8 @@ import numpy as np
 import torch
 from transformers import AutoModel, AutoTokenizer, get_cosine_schedule_with_warmup
 
+from masked_adamw import masked_adamw_step
+
 MASK64 = (1 << 64) - 1
 
 
@@ -187,15 +189,7 @@ def train(encoder, task, replay, masks, args):
             (loss / len(batch)).backward()
             rate = schedule.get_last_lr()[0]
             step += 1
-            with torch.no_grad():
-                for name, mask in masks.items():
-                    p, (m, v) = parameters[name], state[name]
-                    g = p.grad * mask
-                    m.mul_(0.9).add_(0.1 * g)
-                    v.mul_(0.999).add_(0.001 * g * g)
-                    decay = 0.0 if name.endswith(".bias") or "LayerNorm" in name else args.weight_decay
-                    update = rate * (m / (1 - 0.9 ** step)) / ((v / (1 - 0.999 ** step)).sqrt() + 1e-8)
-                    p.copy_(torch.where(mask, p * (1 - rate * decay) - update, p))
+            masked_adamw_step(parameters, masks, state, rate, step, args.weight_decay)
             dummy.step()
             schedule.step()
     encoder.model.eval()

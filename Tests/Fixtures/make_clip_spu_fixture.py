@@ -32,6 +32,9 @@ from open_clip.model import CLIP, CLIPTextCfg, CLIPVisionCfg
 from open_clip.tokenizer import SimpleTokenizer
 from safetensors.torch import save_file
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "Samples", "reference"))
+from masked_adamw import masked_adamw_step  # noqa: E402
+
 CLASSES = [("stripes", "a photo of stripes"), ("dots", "a photo of many small dots"), ("waves", "waves")]
 PER_CLASS, BATCH, RATE, LR, WEIGHT_DECAY, STEPS = 8, 8, 0.1, 1e-3, 0.01, 2
 
@@ -113,15 +116,7 @@ def main(folder):
         image_embeds, prompt_embeds = embed(clip, images, prompt_ids)
         symmetric_cross_entropy(image_embeds, prompt_embeds, labels, scale).backward()
         rate = LR * 0.5 * (1 + math.cos(math.pi * (step - 1) / STEPS))
-        with torch.no_grad():
-            for name, mask in masks.items():
-                p, (m, v) = parameters[name], state[name]
-                g = p.grad * mask
-                m.mul_(0.9).add_(0.1 * g)
-                v.mul_(0.999).add_(0.001 * g * g)
-                decay = 0.0 if name.endswith(".bias") else WEIGHT_DECAY
-                update = rate * (m / (1 - 0.9 ** step)) / ((v / (1 - 0.999 ** step)).sqrt() + 1e-8)
-                p.copy_(torch.where(mask, p * (1 - rate * decay) - update, p))
+        masked_adamw_step(parameters, masks, state, rate, step, WEIGHT_DECAY)
     for name, mask in masks.items():
         expected["mask." + name] = mask.to(torch.uint8).contiguous()
         expected["trained." + name] = parameters[name].detach().clone().contiguous()
