@@ -81,3 +81,20 @@ def warm(*paths):
 
 def format_runs(runs):
     return "all runs (s): " + "; ".join(f"{k}: {', '.join(f'{v:.2f}' for v in vs)}" for k, vs in runs.items())
+
+
+def timed_calls(body, repeats):
+    """Seconds of each of `repeats` calls of `body`, after one that warms up (in-process)."""
+    seconds = []
+    for _ in range(repeats + 1):
+        start = time.perf_counter()
+        body()
+        seconds.append(time.perf_counter() - start)
+    return seconds[1:]
+
+
+def trainable(model, names):
+    """Gradients for the PyTorch parameters `names` only; every gradient cleared."""
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad_(name in names)
+        parameter.grad = None

@@ -29,8 +29,9 @@ REFERENCE = os.path.join(ROOT, "Samples", "reference")
 
 TORCH = r"""
 import sys
-sys.path.insert(0, REFERENCE)
+sys.path[:0] = [REFERENCE, BENCHMARKS]
 from masked_adamw import masked_adamw_step
+from benchlib import timed_calls, trainable
 import json, sys, time
 import torch
 from transformers import AutoModel, AutoTokenizer
@@ -47,20 +48,9 @@ def embed(strings):
     mask = batch["attention_mask"].unsqueeze(-1).float()
     return torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9), dim=-1)
 
-def timed(body):
-    seconds = []
-    for _ in range(REPEATS + 1):
-        start = time.perf_counter(); body(); seconds.append(time.perf_counter() - start)
-    return seconds[1:]
-
-def trainable(names):
-    for n, p in model.named_parameters():
-        p.requires_grad_(n in names)
-        p.grad = None
-
 totals = {n: torch.zeros_like(params[n]) for n in first_mlp}
 def score():
-    model.eval(); trainable(set(first_mlp))
+    model.eval(); trainable(model, set(first_mlp))
     e = embed(texts + prompts)
     logits = 20 * e[:len(texts)] @ e[len(texts):].T
     (logits ** 2).sum(1).mean().backward()
@@ -75,18 +65,18 @@ for n in first_mlp:
 labels = torch.tensor(LABELS)
 state = {n: (torch.zeros_like(params[n]), torch.zeros_like(params[n])) for n in masks}
 def masked_step():
-    model.train(); trainable(set(masks))
+    model.train(); trainable(model, set(masks))
     e = embed(texts + prompts)
     loss = torch.nn.functional.cross_entropy(20 * e[:len(texts)] @ e[len(texts):].T, labels)
     loss.backward()
     masked_adamw_step(params, masks, state, 1e-9, 1, 0.01)  # the step's cost, not its effect
 optimizer = torch.optim.AdamW(model.parameters(), lr=1e-9, weight_decay=0.01)
 def full_step():
-    model.train(); trainable(set(params))
+    model.train(); trainable(model, set(params))
     e = embed(texts + prompts)
     torch.nn.functional.cross_entropy(20 * e[:len(texts)] @ e[len(texts):].T, labels).backward()
     optimizer.step()
-print(json.dumps({"score": timed(score), "step": timed(masked_step), "full_step": timed(full_step),
+print(json.dumps({"score": timed_calls(score, REPEATS), "step": timed_calls(masked_step, REPEATS), "full_step": timed_calls(full_step, REPEATS),
                   "masked_elements": sum(int(m.sum()) for m in masks.values())}))
 """
 
@@ -114,7 +104,7 @@ def main():
         os.environ["OPENBLAS_NUM_THREADS"] = str(args.threads)
         scalpel = json_line([BENCH, MODEL, task, "--repeats", str(args.repeats)])
         code = (TORCH.replace("THREADS", str(args.threads)).replace("MODEL", repr(MODEL)).replace("INPUTS", repr(inputs))
-                .replace("REFERENCE", repr(REFERENCE)).replace("REPEATS", str(args.repeats)).replace("LABELS", repr(labels)))
+                .replace("REFERENCE", repr(REFERENCE)).replace("BENCHMARKS", repr(os.path.dirname(os.path.abspath(__file__)))).replace("REPEATS", str(args.repeats)).replace("LABELS", repr(labels)))
         torch = json_line([sys.executable, "-c", code])
     print(f"all-MiniLM-L6-v2, batch of 32 WordNet glosses + 5 class prompts, {args.threads} threads, medians of {args.repeats}")
     print(f"  masked elements: Scalpel {scalpel['masked_elements']:,}, PyTorch {torch['masked_elements']:,}")

@@ -29,8 +29,9 @@ CLASSES = ["cat", "dog", "car", "tree", "house", "boat", "bird", "plane"]
 
 TORCH = r"""
 import sys
-sys.path.insert(0, REFERENCE)
+sys.path[:0] = [REFERENCE, BENCHMARKS]
 from masked_adamw import masked_adamw_step
+from benchlib import timed_calls, trainable
 import json, time
 import torch, open_clip
 from safetensors.torch import load_file
@@ -44,24 +45,13 @@ params = dict(model.named_parameters())
 first_mlp = [n for n in params if n.endswith(".mlp.c_fc.weight")]
 scale = model.logit_scale.exp().detach()
 
-def timed(body):
-    seconds = []
-    for _ in range(REPEATS + 1):
-        start = time.perf_counter(); body(); seconds.append(time.perf_counter() - start)
-    return seconds[1:]
-
-def trainable(names):
-    for n, p in model.named_parameters():
-        p.requires_grad_(n in names)
-        p.grad = None
-
 def embed():
     return (torch.nn.functional.normalize(model.encode_image(images), dim=-1),
             torch.nn.functional.normalize(model.encode_text(prompts), dim=-1))
 
 totals = {n: torch.zeros_like(params[n]) for n in first_mlp}
 def score():
-    model.eval(); trainable(set(first_mlp))
+    model.eval(); trainable(model, set(first_mlp))
     i, p = embed()
     ((scale * i @ p.T) ** 2).sum(1).mean().backward()
     for n in first_mlp: totals[n] += params[n].grad
@@ -81,10 +71,10 @@ def symmetric(i, p):
     return 0.5 * torch.nn.functional.cross_entropy(logits, labels) + 0.5 * back
 
 def masked_step():
-    model.train(); trainable(set(masks))
+    model.train(); trainable(model, set(masks))
     symmetric(*embed()).backward()
     masked_adamw_step(params, masks, state, 1e-9, 1, 0.01)  # the step's cost, not its effect
-print(json.dumps({"score": timed(score), "step": timed(masked_step), "masked_elements": sum(int(m.sum()) for m in masks.values())}))
+print(json.dumps({"score": timed_calls(score, REPEATS), "step": timed_calls(masked_step, REPEATS), "masked_elements": sum(int(m.sum()) for m in masks.values())}))
 """
 
 
@@ -112,7 +102,7 @@ def main():
         os.environ["OPENBLAS_NUM_THREADS"] = str(args.threads)
         scalpel = json_line([BENCH, os.path.join(FOLDER, "model.safetensors"), task, "--repeats", str(args.repeats)])
         code = (TORCH.replace("THREADS", str(args.threads)).replace("MODEL_NAME", repr(args.model)).replace("FOLDER", repr(FOLDER))
-                .replace("REFERENCE", repr(REFERENCE)).replace("REPEATS", str(args.repeats)).replace("CLASSES", repr(CLASSES)))
+                .replace("REFERENCE", repr(REFERENCE)).replace("BENCHMARKS", repr(os.path.dirname(os.path.abspath(__file__)))).replace("REPEATS", str(args.repeats)).replace("CLASSES", repr(CLASSES)))
         torch = json_line([sys.executable, "-c", code])
     print(f"CLIP {args.model} (open_clip random init), 32 images 224x224 + {len(CLASSES)} class prompts, "
           f"{args.threads} threads, medians of {args.repeats}")
