@@ -54,6 +54,8 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--tokens", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="alternate the two programs this many times (PyTorch's speed drifts between runs here)")
     args = parser.parse_args()
     if not os.access(BENCH, os.X_OK):
         sys.exit(f"{BENCH} not found: run `swift build -c release --product runtime-bench` first")
@@ -63,18 +65,24 @@ def main():
     torch_cmd = [sys.executable, "-c", code]
     env_threads = {"OPENBLAS_NUM_THREADS": str(args.threads)}
     os.environ.update(env_threads)
-    scalpel = json_line(scalpel_cmd)
-    torch = json_line(torch_cmd)
+    scalpel, torch = {"seconds": []}, {"seconds": []}
+    for _ in range(max(1, args.rounds)):
+        for result, cmd in [(scalpel, scalpel_cmd), (torch, torch_cmd)]:
+            run = json_line(cmd)
+            result["seconds"] += run["seconds"]
+            result["loss"] = run["loss"]
+            result.setdefault("rounds", []).append(statistics.median(run["seconds"]))
     peaks = {"scalpel": peak_kib(scalpel_cmd), "torch": peak_kib(torch_cmd)} if os.path.exists("/usr/bin/time") else None
     s, t = statistics.median(scalpel["seconds"]), statistics.median(torch["seconds"])
     print(f"all-MiniLM-L6-v2, batch {args.batch} x {args.tokens} tokens, forward + backward (first-MLP weight gradients only), "
-          f"{args.threads} threads, medians of {args.repeats}")
+          f"{args.threads} threads, medians of {args.rounds} rounds x {args.repeats}, the two programs alternating")
     print(f"  PyTorch (transformers)   {t:7.3f} s   loss {torch['loss']:.6f}")
     print(f"  Scalpel                  {s:7.3f} s   loss {scalpel['loss']:.6f}   {s / t:.2f}x PyTorch's time (goal: 1.0x or less)")
     if peaks:
         print(f"  peak memory: Scalpel {peaks['scalpel'] / 1024:.0f} MiB, PyTorch {peaks['torch'] / 1024:.0f} MiB "
               f"({peaks['scalpel'] / peaks['torch']:.2f}x)")
-    print(f"  runs (s): Scalpel {', '.join(f'{x:.3f}' for x in scalpel['seconds'])}; PyTorch {', '.join(f'{x:.3f}' for x in torch['seconds'])}")
+    rounds = ", ".join(f"{a:.3f} / {b:.3f} ({a / b:.2f}x)" for a, b in zip(scalpel["rounds"], torch["rounds"]))
+    print(f"  each round, Scalpel / PyTorch: {rounds}")
 
 
 if __name__ == "__main__":
