@@ -30,7 +30,7 @@ REFERENCE = os.path.join(ROOT, "Samples", "reference")
 TORCH = r"""
 import sys
 sys.path[:0] = [REFERENCE, BENCHMARKS]
-from masked_adamw import masked_adamw_step
+from masked_adamw import masked_adamw_step, top_masks
 from benchlib import timed_calls, trainable
 import json, sys, time
 import torch
@@ -57,11 +57,7 @@ def score():
     for n in first_mlp: totals[n] += params[n].grad
     return {n: t.abs() for n, t in totals.items()}
 scores = score()
-masks = {}
-for n in first_mlp:
-    flat = scores[n].flatten()
-    keep = torch.zeros_like(flat, dtype=torch.bool); keep[torch.topk(flat, round(0.1 * flat.numel())).indices] = True
-    masks[n] = keep.view_as(params[n]); masks[n[:-len("weight")] + "bias"] = torch.ones_like(params[n[:-len("weight")] + "bias"], dtype=torch.bool)
+masks = top_masks(scores, params, 0.1)
 labels = torch.tensor(LABELS)
 state = {n: (torch.zeros_like(params[n]), torch.zeros_like(params[n])) for n in masks}
 def masked_step():

@@ -1,4 +1,5 @@
-"""One AdamW step on the masked positions of a model's tensors: the optimizer of SPU's
+"""One AdamW step on the masked positions of a model's tensors (and the top-k masks the
+benchmarks train under): the optimizer of SPU's
 PyTorch references and benchmarks (spu_reference.py, Tests/Fixtures/make_clip_spu_fixture.py,
 Samples/benchmarks/spu_step*.py), written once.
 
@@ -20,3 +21,17 @@ def masked_adamw_step(parameters, masks, state, rate, step, weight_decay):
             decay = 0.0 if name.endswith(".bias") or "LayerNorm" in name else weight_decay
             update = rate * (m / (1 - 0.9 ** step)) / ((v / (1 - 0.999 ** step)).sqrt() + 1e-8)
             p.copy_(torch.where(mask, p * (1 - rate * decay) - update, p))
+
+
+def top_masks(scores, parameters, rate):
+    """Per scored weight (name -> scores) its top `rate` positions (torch.topk), and the
+    weight's bias whole: the masks SPU's benchmarks train under."""
+    masks = {}
+    for name, score in scores.items():
+        flat = score.flatten()
+        keep = torch.zeros_like(flat, dtype=torch.bool)
+        keep[torch.topk(flat, round(rate * flat.numel())).indices] = True
+        masks[name] = keep.view_as(parameters[name])
+        bias = name[:-len("weight")] + "bias"
+        masks[bias] = torch.ones_like(parameters[bias], dtype=torch.bool)
+    return masks
