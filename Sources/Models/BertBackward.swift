@@ -111,9 +111,10 @@ extension BertModel {
             inputGradient(dInner, layer.intermediate, rows: rows, accumulate: true, into: &dSum)
             normParameters(index, .attentionNormWeight, .attentionNormBias, input: saved.attentionSum, dy: dSum)
             guard needed(below: 2) else { return false }
-            let dAttentionBlock = dSum
-            model.layerNormBackward(saved.attentionSum, dAttentionBlock, layer.attentionNorm, rows: rows, into: &dSum)
-            dropped(dSum, saved.attentionOutputDropout, into: &dDense)
+            // dx (the layer output's gradient, used up above) takes the attention block's input
+            // gradient: the residual's share, to which the projections' shares are added below.
+            model.layerNormBackward(saved.attentionSum, dSum, layer.attentionNorm, rows: rows, into: &dx)
+            dropped(dx, saved.attentionOutputDropout, into: &dDense)
             linearParameters(index, .attentionOutputWeight, .attentionOutputBias, dy: dDense, input: saved.context, outWidth: h, inWidth: h)
             guard needed(below: 1) else { return false }
             inputGradient(dDense, layer.attentionOutput, rows: rows, accumulate: false, into: &dContext)
@@ -123,7 +124,6 @@ extension BertModel {
             linearParameters(index, .valueWeight, .valueBias, dy: dv, input: saved.input, outWidth: h, inWidth: h)
             guard needed(below: 0) else { return false }
             // The layer's input: the residual plus the three projections' input gradients.
-            dx = dSum
             inputGradient(dq, layer.query, rows: rows, accumulate: true, into: &dx)
             inputGradient(dk, layer.key, rows: rows, accumulate: true, into: &dx)
             inputGradient(dv, layer.value, rows: rows, accumulate: true, into: &dx)

@@ -189,19 +189,21 @@ public final class BertModel: @unchecked Sendable {
         }
         var draws = dropout.map { Dropout.Draws($0) }
         let embeddingSum = recordEmbeddings ? x : []
-        var normed = [Float](repeating: 0, count: rows * h)
+        var normed = [Float].scratch(rows * h)
         layerNorm(x, embeddings.norm, rows: rows, into: &normed)
         x = normed
         let embeddingDropout = draws?.hidden(&x) ?? []
-        var q = [Float](repeating: 0, count: rows * h), k = q, v = q, context = q, attentionSum = q, outputSum = q
-        var inner = [Float](repeating: 0, count: rows * c.intermediate), activated = inner
-        var probabilities = [Float](repeating: 0, count: batch.count * c.heads * length * length)
         var recorded: [LayerActivations] = []
         for (index, layer) in layers.enumerated() {
+            // Every buffer written below is allocated afresh (see `scratch`): the record of
+            // the layer before may still hold the last ones.
+            let record = recordFrom.map { index >= $0 } ?? false
             let input = x
+            var q = [Float].scratch(rows * h), k = [Float].scratch(rows * h), v = [Float].scratch(rows * h)
             apply(layer.query, x, rows: rows, into: &q)
             apply(layer.key, x, rows: rows, into: &k)
             apply(layer.value, x, rows: rows, into: &v)
+            var probabilities = [Float].scratch(batch.count * c.heads * length * length), context = [Float].scratch(rows * h)
             let probabilityDropout = draws?.attention(count: probabilities.count) ?? []
             q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
                 probabilities.withUnsafeMutableBufferPointer { pp in context.withUnsafeMutableBufferPointer { cp in
@@ -212,19 +214,24 @@ public final class BertModel: @unchecked Sendable {
                     }
                 } }
             } } }
+            var attentionSum = [Float].scratch(rows * h)
             apply(layer.attentionOutput, context, rows: rows, into: &attentionSum)
             let attentionOutputDropout = draws?.hidden(&attentionSum) ?? []
             for i in 0..<(rows * h) { attentionSum[i] += x[i] }
-            layerNorm(attentionSum, layer.attentionNorm, rows: rows, into: &x)
-            let attentionOutput = x
-            apply(layer.intermediate, x, rows: rows, into: &inner)
-            activated = inner
-            activated.withUnsafeMutableBufferPointer { Kernels.gelu($0.baseAddress!, count: $0.count) }
+            var attentionOutput = [Float].scratch(rows * h)
+            layerNorm(attentionSum, layer.attentionNorm, rows: rows, into: &attentionOutput)
+            var inner = [Float].scratch(rows * c.intermediate)
+            apply(layer.intermediate, attentionOutput, rows: rows, into: &inner)
+            // The backward pass needs GELU's input and output both; otherwise it runs in place.
+            let activated = elementwise(&inner, keepingInput: record) { Kernels.gelu($0, count: $1, into: $2) }
+            var outputSum = [Float].scratch(rows * h)
             apply(layer.output, activated, rows: rows, into: &outputSum)
             let outputDropout = draws?.hidden(&outputSum) ?? []
-            for i in 0..<(rows * h) { outputSum[i] += x[i] }
-            layerNorm(outputSum, layer.outputNorm, rows: rows, into: &x)
-            if let recordFrom, index >= recordFrom {
+            for i in 0..<(rows * h) { outputSum[i] += attentionOutput[i] }
+            var output = [Float].scratch(rows * h)
+            layerNorm(outputSum, layer.outputNorm, rows: rows, into: &output)
+            x = output
+            if record {
                 recorded.append(LayerActivations(input: input, q: q, k: k, v: v, probabilities: probabilities, context: context,
                                                  attentionSum: attentionSum, attentionOutput: attentionOutput, preActivation: inner,
                                                  activation: activated, outputSum: outputSum, probabilityDropout: probabilityDropout,

@@ -101,40 +101,47 @@ extension CLIPModel {
         return TowerPass(hidden: x, batch: images.count, length: length, pooledRows: (0..<images.count).map { $0 * length }, activations: activations)
     }
 
-    /// Pre-LayerNorm blocks: x + attention(LN₁(x)), then + MLP(LN₂(·)), in place over `x`.
+    /// Pre-LayerNorm blocks: x + attention(LN₁(x)), then + MLP(LN₂(·)); `x` becomes the output.
     func runBlocks(_ blocks: [Block], tower: Tower, x: inout [Float], batch: Int, length: Int, causal: Bool, recordFrom: Int?) -> [BlockActivations] {
         let rows = batch * length, w = tower.width
-        var normed = [Float](repeating: 0, count: rows * w), q = normed, k = normed, v = normed, context = normed, sum = normed
-        var inner = [Float](repeating: 0, count: rows * tower.intermediate)
-        var probabilities = [Float](repeating: 0, count: batch * tower.heads * length * length)
         let everyKey = [Float](repeating: 1, count: rows)
         var recorded: [BlockActivations] = []
         for (index, block) in blocks.enumerated() {
-            let input = x
-            layerNorm(x, block.norm1, rows: rows, width: w, into: &normed)
-            let normed1 = normed
-            apply(block.query, normed, rows: rows, into: &q)
-            apply(block.key, normed, rows: rows, into: &k)
-            apply(block.value, normed, rows: rows, into: &v)
+            // Every buffer written below is allocated afresh (see `scratch`): the record of
+            // the block before may still hold the last ones.
+            let record = recordFrom.map { index >= $0 } ?? false
+            var normed1 = [Float].scratch(rows * w)
+            layerNorm(x, block.norm1, rows: rows, width: w, into: &normed1)
+            var q = [Float].scratch(rows * w), k = [Float].scratch(rows * w), v = [Float].scratch(rows * w)
+            apply(block.query, normed1, rows: rows, into: &q)
+            apply(block.key, normed1, rows: rows, into: &k)
+            apply(block.value, normed1, rows: rows, into: &v)
+            var probabilities = [Float].scratch(batch * tower.heads * length * length), context = [Float].scratch(rows * w)
             q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
                 probabilities.withUnsafeMutableBufferPointer { pp in context.withUnsafeMutableBufferPointer { cp in
                     Kernels.attention(q: qp.baseAddress!, k: kp.baseAddress!, v: vp.baseAddress!, batch: batch, length: length, width: w,
                                       heads: tower.heads, keyMask: everyKey, probabilities: pp.baseAddress!, causal: causal, out: cp.baseAddress!)
                 } }
             } } }
-            apply(block.out, context, rows: rows, into: &sum)
-            for i in 0..<(rows * w) { x[i] += sum[i] }
-            let middle = x
-            layerNorm(x, block.norm2, rows: rows, width: w, into: &normed)
-            apply(block.fc, normed, rows: rows, into: &inner)
-            let preActivation = inner
-            inner.withUnsafeMutableBufferPointer { activate($0.baseAddress!, count: $0.count) }
-            apply(block.projection, inner, rows: rows, into: &sum)
-            for i in 0..<(rows * w) { x[i] += sum[i] }
-            if let recordFrom, index >= recordFrom {
-                recorded.append(BlockActivations(input: input, normed1: normed1, q: q, k: k, v: v, probabilities: probabilities,
-                                                 middle: middle, normed2: normed, preActivation: preActivation))
+            var attended = [Float].scratch(rows * w)
+            apply(block.out, context, rows: rows, into: &attended)
+            var middle = [Float].scratch(rows * w)
+            for i in 0..<(rows * w) { middle[i] = x[i] + attended[i] }
+            var normed2 = [Float].scratch(rows * w)
+            layerNorm(middle, block.norm2, rows: rows, width: w, into: &normed2)
+            var preActivation = [Float].scratch(rows * tower.intermediate)
+            apply(block.fc, normed2, rows: rows, into: &preActivation)
+            // The backward pass needs the activation's input; otherwise it runs in place.
+            let activated = activation(of: &preActivation, keepingInput: record)
+            var projected = [Float].scratch(rows * w)
+            apply(block.projection, activated, rows: rows, into: &projected)
+            var output = [Float].scratch(rows * w)
+            for i in 0..<(rows * w) { output[i] = middle[i] + projected[i] }
+            if record {
+                recorded.append(BlockActivations(input: x, normed1: normed1, q: q, k: k, v: v, probabilities: probabilities,
+                                                 middle: middle, normed2: normed2, preActivation: preActivation))
             }
+            x = output
         }
         return recorded
     }
@@ -164,10 +171,13 @@ extension CLIPModel {
         }
     }
 
-    func activate(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        switch configuration.activation {
-        case .quickGELU: Kernels.quickGELU(x, count: count)
-        case .gelu: Kernels.gelu(x, count: count)
+    /// The MLP's activation of `x` (see `elementwise`).
+    func activation(of x: inout [Float], keepingInput: Bool) -> [Float] {
+        elementwise(&x, keepingInput: keepingInput) { x, count, out in
+            switch configuration.activation {
+            case .quickGELU: Kernels.quickGELU(x, count: count, into: out)
+            case .gelu: Kernels.gelu(x, count: count, into: out)
+            }
         }
     }
 

@@ -45,14 +45,14 @@ enum Kernels {
         }
     }
 
-    /// GELU with the erf form, x · Φ(x), in place.
-    static func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        Parallel.chunks(count, minimum: 4096) { chunk in scalpel_gelu(x + chunk.lowerBound, chunk.count) }
+    /// GELU with the erf form, x · Φ(x), into `out` (which is `x` or does not overlap it).
+    static func gelu(_ x: UnsafePointer<Float>, count: Int, into out: UnsafeMutablePointer<Float>) {
+        Parallel.chunks(count, minimum: 4096) { chunk in scalpel_gelu(x + chunk.lowerBound, out + chunk.lowerBound, chunk.count) }
     }
 
-    /// x · σ(1.702 x), CLIP's QuickGELU, in place.
-    static func quickGELU(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        Parallel.chunks(count, minimum: 4096) { chunk in scalpel_quick_gelu(x + chunk.lowerBound, chunk.count) }
+    /// x · σ(1.702 x), CLIP's QuickGELU, into `out` (which is `x` or does not overlap it).
+    static func quickGELU(_ x: UnsafePointer<Float>, count: Int, into out: UnsafeMutablePointer<Float>) {
+        Parallel.chunks(count, minimum: 4096) { chunk in scalpel_quick_gelu(x + chunk.lowerBound, out + chunk.lowerBound, chunk.count) }
     }
 
     /// d(input) of QuickGELU: dy · (σ + 1.702 x σ (1 − σ)), σ = σ(1.702 x), in place over `dy`.

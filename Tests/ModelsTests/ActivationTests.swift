@@ -29,9 +29,22 @@ struct ActivationTests {
 
     @Test func chunksOfAnyLengthAreHandled() {
         var values: [Float] = [-2, -1, 0, 1, 2]
-        values.withUnsafeMutableBufferPointer { Kernels.gelu($0.baseAddress!, count: 5) }
+        values.withUnsafeMutableBufferPointer { Kernels.gelu($0.baseAddress!, count: 5, into: $0.baseAddress!) }
         let root2 = Float(2).squareRoot()
         let want: [Float] = [-2, -1, 0, 1, 2].map { (x: Float) -> Float in x * 0.5 * (1 + Foundation.erf(x / root2)) }
         #expect(zip(values, want).allSatisfy { abs($0 - $1) < 1e-6 }, "\(values)")
+    }
+
+    /// In place and into another buffer are separate loops in C: the same bits from both, over
+    /// a length that leaves a remainder after the vector lanes.
+    @Test func inPlaceAndOutOfPlaceAgreeBitForBit() {
+        let xs = (0..<10_007).map { Float($0 - 5000) / 617 }
+        for kernel in [scalpel_gelu, scalpel_quick_gelu] {
+            var out = [Float](repeating: .nan, count: xs.count), inPlace = xs
+            kernel(xs, &out, xs.count)
+            inPlace.withUnsafeMutableBufferPointer { kernel($0.baseAddress!, $0.baseAddress!, $0.count) }
+            #expect(out.map(\.bitPattern) == inPlace.map(\.bitPattern))
+            #expect(out.allSatisfy { $0.isFinite })
+        }
     }
 }

@@ -7,12 +7,12 @@
 /// bit-identical: exp by Cephes' expf polynomial (within 2 ulp), erf by Abramowitz and Stegun
 /// 7.1.26 (within 1.5e-7).
 
-/// x · Φ(x), in place (erf GELU).
-void scalpel_gelu(float *x, long count);
+/// x · Φ(x) into out (erf GELU); out is x itself or does not overlap it.
+void scalpel_gelu(const float *x, float *out, long count);
 /// dy · (Φ(x) + x · φ(x)), in place over dy.
 void scalpel_gelu_backward(const float *x, float *dy, long count);
-/// x · σ(1.702 x), in place (CLIP's QuickGELU).
-void scalpel_quick_gelu(float *x, long count);
+/// x · σ(1.702 x) into out (CLIP's QuickGELU); out is x itself or does not overlap it.
+void scalpel_quick_gelu(const float *x, float *out, long count);
 /// dy · (σ + 1.702 x σ (1 − σ)), σ = σ(1.702 x), in place over dy.
 void scalpel_quick_gelu_backward(const float *x, float *dy, long count);
 /// eˣ of each element, into out (for tests).
