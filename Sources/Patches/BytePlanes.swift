@@ -57,17 +57,36 @@ enum BytePlanes {
         }
     }
 
-    /// Planes of a whole tensor's bytes.
+    /// Planes of contiguous elements' bytes (a whole tensor, or the XORs `create` gathered).
     static func split(_ bytes: UnsafeRawBufferPointer, elementSize: Int) -> [UInt8] {
-        let n = bytes.count / elementSize
         if elementSize == 1 { return Array(bytes) }
         var planes = [UInt8](repeating: 0, count: bytes.count)
         planes.withUnsafeMutableBytes { out in
-            for k in 0..<n {
-                for p in 0..<elementSize { out[p * n + k] = bytes[k * elementSize + p] }
+            switch elementSize {
+            case 8: split(bytes, out, UInt64.self)
+            case 4: split(bytes, out, UInt32.self)
+            case 2: split(bytes, out, UInt16.self)
+            default: split(bytes, out, elementSize: elementSize)
             }
         }
         return planes
+    }
+
+    private static func split<Word: FixedWidthInteger & UnsignedInteger>(_ bytes: UnsafeRawBufferPointer, _ out: UnsafeMutableRawBufferPointer, _: Word.Type) {
+        let size = MemoryLayout<Word>.size
+        let n = bytes.count / size
+        guard n > 0, let source = bytes.baseAddress, let target = out.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
+        for k in 0..<n {
+            let word = Word(littleEndian: source.loadUnaligned(fromByteOffset: k * size, as: Word.self))
+            for p in 0..<size { target[p * n + k] = UInt8(truncatingIfNeeded: word >> (8 * p)) }
+        }
+    }
+
+    private static func split(_ bytes: UnsafeRawBufferPointer, _ out: UnsafeMutableRawBufferPointer, elementSize: Int) {
+        let n = bytes.count / elementSize
+        for k in 0..<n {
+            for p in 0..<elementSize { out[p * n + k] = bytes[k * elementSize + p] }
+        }
     }
 
     /// The bytes whose planes are `planes`, written into `buffer`.

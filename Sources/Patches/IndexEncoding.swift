@@ -25,12 +25,16 @@ public enum IndexEncoding: String, Sendable {
             for index in indices { bitmap[index >> 3] |= 1 << UInt8(index & 7) }
             return (.bitmap, bitmap)
         }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(varintSize)
-        previous = -1
-        for index in indices {
-            Varint.append(UInt64(previous < 0 ? index : index - previous), to: &bytes)
-            previous = index
+        // Written through a pointer into a buffer of the size counted above (appending to an
+        // array byte by byte was a tenth of `create`'s time).
+        let bytes = [UInt8](unsafeUninitializedCapacity: varintSize) { buffer, initialized in
+            var position = 0
+            previous = -1
+            for index in indices {
+                position = Varint.write(UInt64(previous < 0 ? index : index - previous), to: buffer.baseAddress!, at: position)
+                previous = index
+            }
+            initialized = position
         }
         return (.deltaVarint, bytes)
     }

@@ -53,7 +53,7 @@ public enum PatchCreator {
     static func entry(old: TensorView?, new: TensorView?, name: String, allowed: [String: Set<Int>]?, maskPath: String?) throws -> PendingEntry? {
         switch (old, new) {
         case let (old?, new?) where old.dtype == new.dtype && old.shape == new.shape:
-            let changed = ChangedElements.find(old.bytes, new.bytes, elementSize: old.dtype.size)
+            let (changed, xor) = ChangedElements.scan(old.bytes, new.bytes, elementSize: old.dtype.size, keepingXor: true)
             if changed.isEmpty { return nil }
             if let allowed {
                 let permitted = allowed[name] ?? []
@@ -63,7 +63,7 @@ public enum PatchCreator {
                 }
             }
             let (encoding, index) = IndexEncoding.encode(changed, elementCount: old.elementCount)
-            let planes = BytePlanes.xor(old.bytes, new.bytes, at: changed, elementSize: old.dtype.size)
+            let planes = xor.withUnsafeBytes { BytePlanes.split($0, elementSize: old.dtype.size) }
             return PendingEntry(name: name, operation: .xor, before: TensorState(old), after: TensorState(new),
                                 nnz: changed.count, indexEncoding: encoding, streams: [(.index, index), (.values, planes)])
         case let (old?, new?):

@@ -10,6 +10,20 @@ public enum Varint {
         bytes.append(UInt8(v))
     }
 
+    /// Writes `value` at `position` of `bytes` (which has room: `size(value)` bytes) and
+    /// returns the position after it.
+    @inline(__always)
+    public static func write(_ value: UInt64, to bytes: UnsafeMutablePointer<UInt8>, at position: Int) -> Int {
+        var v = value, p = position
+        while v >= 0x80 {
+            bytes[p] = UInt8(truncatingIfNeeded: v) | 0x80
+            v >>= 7
+            p += 1
+        }
+        bytes[p] = UInt8(v)
+        return p + 1
+    }
+
     /// Reads one varint at `position`, advancing it; nil if the bytes end mid-varint or the
     /// value needs more than 64 bits.
     public static func read(_ bytes: UnsafeRawBufferPointer, _ position: inout Int) -> UInt64? {
