@@ -54,7 +54,7 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--tokens", type=int, default=32)
-    parser.add_argument("--rounds", type=int, default=3,
+    parser.add_argument("--rounds", type=int, default=5,
                         help="alternate the two programs this many times (PyTorch's speed drifts between runs here)")
     args = parser.parse_args()
     if not os.access(BENCH, os.X_OK):
