@@ -41,9 +41,14 @@ final class Future<T>: @unchecked Sendable {
     }
 
     func value() throws -> T {
+        wait()
+        return try result!.get()
+    }
+
+    /// Blocks until the work has finished, whatever its outcome.
+    func wait() {
         done.wait()
         done.signal()  // later calls (and deinit) do not block
-        return try result!.get()
     }
 }
 
@@ -180,6 +185,10 @@ public enum SafetensorsWriter {
         // (converted, patched) then cost little more than copied ones. At most two are in
         // memory at once.
         var next: Future<TensorView>? = ordered.first.map { tensor in Future { try tensor.produce() } }
+        // When a tensor fails, the one being produced ahead is still running: wait for it, so
+        // that no work on the sources goes on after the write has given up (the caller may
+        // exit, and HDF5 sources in particular must not be read while the library shuts down).
+        defer { next?.wait() }
         for (i, tensor) in ordered.enumerated() {
             let current = next
             next = i + 1 < ordered.count ? Future { [ordered] in try ordered[i + 1].produce() } : nil

@@ -123,4 +123,28 @@ struct RoundTripTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["out.safetensors"])
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data([1, 2, 3]))
     }
+
+    /// The writer produces the next tensor on another thread while it writes the current one.
+    /// When the current one fails, the write must not return (and let its caller exit) while
+    /// that production still reads the sources.
+    @Test func aFailedWriteWaitsForTheTensorProducedAhead() throws {
+        struct Boom: Error {}
+        final class Flag: @unchecked Sendable {
+            private let lock = NSLock()
+            private var set = false
+            func raise() { lock.withLock { set = true } }
+            var isRaised: Bool { lock.withLock { set } }
+        }
+        let finished = Flag()
+        let path = try Fixtures.scratchFolder() + "/out.safetensors"
+        let failing = OutputTensor(name: "a", dtype: .f32, shape: [1]) { throw Boom() }
+        let slow = OutputTensor(name: "b", dtype: .f32, shape: [1]) {
+            Thread.sleep(forTimeInterval: 0.3)
+            finished.raise()
+            return Fixtures.tensor(.f32, [1], bytes: [0, 0, 0, 0])
+        }
+        #expect(throws: Boom.self) { try SafetensorsWriter.write([failing, slow], metadata: [], to: path) }
+        #expect(finished.isRaised)
+        #expect(!FileManager.default.fileExists(atPath: path))
+    }
 }
