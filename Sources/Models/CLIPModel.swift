@@ -71,12 +71,15 @@ public final class CLIPModel: @unchecked Sendable {
             } else if let headWidth = json["model_cfg"]?["vision_cfg"]?["head_width"]?.intValue, headWidth > 0 {
                 configuration.vision.heads = configuration.vision.width / headWidth
             }
-            for tower in [configuration.text, configuration.vision] where tower.heads < 1 || tower.width % tower.heads != 0 {
-                throw ModelError(configFile, "a width of \(tower.width) does not split into \(tower.heads) attention heads")
-            }
             if case .number(let eps)? = json["text_config"]?["layer_norm_eps"] { configuration.layerNormEpsilon = Float(eps) }
         }
         if let activation { configuration.activation = activation }
+        // Heads come from the config file or are inferred from the widths; either way each
+        // must be a whole slice of the width, or attention would leave columns unwritten.
+        for (name, tower) in [("text", configuration.text), ("image", configuration.vision)] where tower.heads < 1 || tower.width % tower.heads != 0 {
+            throw ModelError(configFile ?? checkpoint.path, "the \(name) tower's width of \(tower.width) does not split into \(tower.heads) attention heads"
+                             + (configFile == nil ? " (inferred from the width; give the model's config file to set them)" : ""))
+        }
         self.configuration = configuration
         let names = Names(configuration.naming)
         func load(_ name: String, _ shape: [Int]) throws -> [Float] {

@@ -108,6 +108,16 @@ struct CLIPParityTests {
         }
     }
 
+    @Test func headsThatDoNotSplitTheWidthAreRefused() throws {
+        let folder = NSTemporaryDirectory() + "scalpel-clip-\(UUID().uuidString.prefix(6))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let config = folder + "/config.json"
+        try Data(#"{"text_config": {"num_attention_heads": 3}}"#.utf8).write(to: URL(fileURLWithPath: config))
+        #expect { try CLIPModel(checkpoint: Checkpoint.open(Self.fixtures + "/tiny_open_clip.safetensors"), configFile: config) } throws: {
+            "\($0)".contains("config.json") && "\($0)".contains("the text tower's width of 32 does not split into 3 attention heads")
+        }
+    }
+
     @Test func aCheckpointOfAnotherArchitectureIsRefusedWithWhatItHolds() throws {
         #expect { try CLIPModel(checkpoint: Checkpoint.open(ReferencePython.packageRoot + "/Tests/Fixtures/text/tiny_bert.safetensors")) } throws: {
             "\($0)".contains("not a CLIP checkpoint") && "\($0)".contains("embeddings.")
