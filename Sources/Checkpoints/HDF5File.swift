@@ -2,19 +2,30 @@ import CHDF5
 import Tensors
 
 /// A thin, checked layer over the HDF5 C library: errors become `CheckpointError`s naming the
-/// file. HDF5 keeps global state and is not built thread-safe on Debian, so every use goes
-/// through one lock.
+/// file. Every use goes through one lock (HDF5 keeps global state; Debian's build serialises
+/// its calls itself, others may not).
 enum HDF5 {
     private static let lock = NSLockShim()
 
+    /// Runs `body`, which calls HDF5, under the lock and with HDF5's printing of its error
+    /// stack turned off: Scalpel reports errors itself. The setting is per thread in a
+    /// thread-safe build (Debian's is one), so it is made on every thread that calls in.
     static func locked<T>(_ body: () throws -> T) rethrows -> T {
         lock.lock()
         defer { lock.unlock() }
+        _ = quietAtExit
+        scalpel_h5_quiet()
         return try body()
     }
 
-    /// Turns off HDF5's printing of its error stack: Scalpel reports errors itself.
-    static let quiet: Void = { scalpel_h5_quiet() }()
+    /// At exit HDF5 closes itself on the exiting thread, and after a malformed file it cannot
+    /// free everything and prints "HDF5: infinite loop closing library" (its own known issue;
+    /// Scalpel has reported the file by then). A handler registered after the library has
+    /// started runs before HDF5's and silences that thread too.
+    private static let quietAtExit: Void = {
+        scalpel_h5_quiet()  // starts the library, which registers its exit handler first
+        atexit { scalpel_h5_quiet() }
+    }()
 
     static func check(_ id: hid_t, _ path: String, _ what: @autoclosure () -> String) throws -> hid_t {
         guard id >= 0 else { throw CheckpointError(path, what()) }

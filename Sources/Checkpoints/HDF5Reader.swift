@@ -9,7 +9,6 @@ import Tensors
 enum HDF5Reader {
     static func open(_ path: String) throws -> Checkpoint {
         try HDF5.locked {
-            _ = HDF5.quiet
             let mapping = try MappedFile(path: path)
             let file = try HDF5.check(H5Fopen(path, scalpel_h5f_acc_rdonly(), scalpel_h5p_default()), path,
                                       "cannot be opened as HDF5 (truncated or damaged)")

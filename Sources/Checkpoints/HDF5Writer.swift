@@ -19,7 +19,6 @@ public enum HDF5Writer {
             try file.copy(from: original.mapping.fileDescriptor, offset: 0, count: original.size, fallback: original.mapping.bytes)
         }
         try HDF5.locked {
-            _ = HDF5.quiet
             let handle = source == nil
                 ? H5Fcreate(file.temporaryPath, scalpel_h5f_acc_trunc(), scalpel_h5p_default(), scalpel_h5p_default())
                 : H5Fopen(file.temporaryPath, scalpel_h5f_acc_rdwr(), scalpel_h5p_default())

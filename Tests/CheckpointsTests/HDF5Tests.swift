@@ -83,4 +83,44 @@ struct HDF5Tests {
             try Checkpoint.open(folder + "/truncated.h5")
         } throws: { "\($0)".contains("truncated.h5") && "\($0)".contains("truncated or damaged") }
     }
+
+    /// HDF5's error printing is a per-thread setting in Debian's thread-safe build: a damaged
+    /// file opened from any thread is reported by Scalpel's error alone, with no HDF5-DIAG
+    /// stack on stderr. Two fresh threads, so that at least one is not the thread that first
+    /// started the library.
+    @Test func aDamagedFileOpenedOnAnyThreadPrintsNoHDF5Diagnostics() throws {
+        let folder = try Fixtures.scratchFolder()
+        let whole = folder + "/whole.h5", damaged = folder + "/damaged.h5"
+        try HDF5Writer.write([OutputTensor(name: "w", view: Fixtures.tensor(.f32, [2], bytes: [0, 0, 128, 63, 0, 0, 0, 64]))],
+                             metadata: [], base: nil, to: whole)
+        try Data(try Data(contentsOf: URL(fileURLWithPath: whole)).prefix(900)).write(to: URL(fileURLWithPath: damaged))
+        let printed = try capturingStandardError {
+            for _ in 0..<2 {
+                let done = DispatchSemaphore(value: 0)
+                let thread = Thread {
+                    #expect { try Checkpoint.open(damaged) } throws: { "\($0)".contains("truncated or damaged") }
+                    done.signal()
+                }
+                thread.start()
+                done.wait()
+            }
+        }
+        #expect(!printed.contains("HDF5"), "\(printed)")
+    }
+
+    /// What the process writes to file descriptor 2 while `body` runs.
+    func capturingStandardError(_ body: () throws -> Void) throws -> String {
+        let file = try Fixtures.scratchFolder() + "/stderr.txt"
+        let target = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        let saved = dup(2)
+        try #require(target >= 0 && saved >= 0)
+        dup2(target, 2)
+        defer {
+            dup2(saved, 2)
+            close(saved)
+            close(target)
+        }
+        try body()
+        return try String(contentsOfFile: file, encoding: .utf8)
+    }
 }
