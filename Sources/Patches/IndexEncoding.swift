@@ -26,7 +26,7 @@ public enum IndexEncoding: String, Sendable {
             return (.bitmap, bitmap)
         }
         // Written through a pointer into a buffer of the size counted above (appending to an
-        // array byte by byte was a tenth of `create`'s time).
+        // array byte by byte, with its uniqueness check each time, was 6 % of `create`'s CPU time).
         let bytes = [UInt8](unsafeUninitializedCapacity: varintSize) { buffer, initialized in
             var position = 0
             previous = -1
