@@ -70,16 +70,23 @@ def export(name):
     save_file({"images": torch.randn(32, 3, 224, 224), "texts": tokenizer(captions).to(torch.int64)}, os.path.join(FOLDER, "inputs.safetensors"))
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def arguments(description, bench, product):
+    """The options the CLIP benchmarks share; checks the release build of `product` exists at
+    `bench` and exports the model on first run."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--model", default="ViT-B-32")
     args = parser.parse_args()
-    if not os.access(BENCH, os.X_OK):
-        sys.exit(f"{BENCH} not found: run `swift build -c release --product clip-bench` first")
+    if not os.access(bench, os.X_OK):
+        sys.exit(f"{bench} not found: run `swift build -c release --product {product}` first")
     if not os.path.exists(os.path.join(FOLDER, "inputs.safetensors")):
         export(args.model)
+    return args
+
+
+def main():
+    args = arguments(__doc__, BENCH, "clip-bench")
     os.environ["OPENBLAS_NUM_THREADS"] = str(args.threads)
     print(f"CLIP {args.model} (open_clip random init), forward + backward with weight gradients for mlp.c_fc only, "
           f"{args.threads} threads, medians of {args.repeats}")

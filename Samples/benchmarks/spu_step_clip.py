@@ -12,7 +12,6 @@ doing the same work with the same thread count, in the same run.
 Needs torch, open_clip_torch and numpy. open_clip pads every prompt to its 77-token context;
 Scalpel's text batches are as long as their longest prompt: each tool as its users run it.
 """
-import argparse
 import os
 import statistics
 import sys
@@ -20,7 +19,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import json_line  # noqa: E402
-from clip_runtime import FOLDER, export  # noqa: E402
+from clip_runtime import FOLDER, arguments  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BENCH = os.path.join(ROOT, ".build", "release", "spu-bench")
@@ -75,15 +74,7 @@ print(json.dumps({"score": timed_calls(score, REPEATS), "step": timed_calls(mask
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--model", default="ViT-B-32")
-    args = parser.parse_args()
-    if not os.access(BENCH, os.X_OK):
-        sys.exit(f"{BENCH} not found: run `swift build -c release --product spu-bench` first")
-    if not os.path.exists(os.path.join(FOLDER, "inputs.safetensors")):
-        export(args.model)
+    args = arguments(__doc__, BENCH, "spu-bench")
     import numpy as np
     from safetensors.numpy import load_file
 
