@@ -17,7 +17,7 @@ import numpy as np
 import zstandard
 
 MAGIC = b"\x89SPATCH\n"
-VERSION = 1
+VERSION = 2  # version 1 files (no "at_positions") are read too
 SIZES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1,
          "U64": 8, "U32": 4, "U16": 2, "U8": 1, "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1}
 ROLE_ORDER = ["index", "values", "before_data", "after_data"]
@@ -47,8 +47,12 @@ class Patch:
         self.header = json.loads(header_bytes)
         self.id = hashlib.sha256(header_bytes).hexdigest()
         self.data = raw[16 + h:]
-        if self.header.get("format") != "spatch" or self.header.get("version", 0) > VERSION:
+        version = self.header.get("version", 0)
+        if self.header.get("format") != "spatch" or not 1 <= version <= VERSION:
             raise PatchError(f"{path}: unsupported format or version")
+        for entry in self.header["entries"]:
+            if version >= 2 and entry["op"] == "xor" and "at_positions" not in entry:
+                raise PatchError(f"{path}: xor entry {entry['name']} has no at_positions (version 2)")
         # Frames tile the data section in entry order, roles in ROLE_ORDER.
         cursor = 0
         for entry in self.header["entries"]:
@@ -130,23 +134,40 @@ def write_safetensors(path, tensors, meta):
         f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
 
 
+def sha(data):
+    return hashlib.sha256(data).hexdigest()
+
+
 def step(tensors, patch, entry, backwards):
     name, op = entry["name"], entry["op"]
     expected, result = (entry["after"], entry["before"]) if backwards else (entry["before"], entry["after"])
+    at = entry.get("at_positions")
+    at_expected, at_result = (None, None) if at is None else \
+        ((at["after_sha256"], at["before_sha256"]) if backwards else (at["before_sha256"], at["after_sha256"]))
     current = tensors.get(name)
+    composed = False
     if expected is None:
         if current is not None:
             raise PatchError(f"{name}: already present")
     else:
-        if current is None or current[0] != expected["dtype"] or list(current[1]) != expected["shape"] \
-                or hashlib.sha256(current[2]).hexdigest() != expected["sha256"]:
-            raise PatchError(f"{name}: does not match the patch's fingerprint")
+        if current is None or current[0] != expected["dtype"] or list(current[1]) != expected["shape"]:
+            raise PatchError(f"{name}: not the dtype and shape the patch expects")
+        if sha(current[2]) != expected["sha256"]:
+            # Composition (version 2): an xor entry applies where the elements it changes
+            # hold the bits it was made against, whatever the rest of the tensor holds.
+            if op != "xor" or at_expected is None:
+                raise PatchError(f"{name}: does not match the patch's fingerprint")
+            composed = True
     if op == "xor":
         s = SIZES[expected["dtype"]]
         idx = patch.positions(entry)
         planes = np.frombuffer(patch.frame(entry, "values"), dtype=np.uint8).reshape(s, -1)
         data = np.frombuffer(current[2], dtype=np.uint8).copy().reshape(-1, s)
+        if at_expected is not None and sha(data[idx].tobytes()) != at_expected:
+            raise PatchError(f"{name}: the elements the patch changes do not hold the bits it was made against")
         data[idx] ^= planes.T
+        if at_result is not None and sha(data[idx].tobytes()) != at_result:
+            raise PatchError(f"{name}: the changed elements do not match the patch's position fingerprint")
         new = (current[0], current[1], data.tobytes())
     elif op == "mask":
         raise PatchError(f"{name}: a mask cannot be applied")
@@ -158,7 +179,7 @@ def step(tensors, patch, entry, backwards):
     if new is None:
         tensors.pop(name, None)
     else:
-        if hashlib.sha256(new[2]).hexdigest() != result["sha256"]:
+        if not composed and sha(new[2]) != result["sha256"]:
             raise PatchError(f"{name}: result does not match the patch's fingerprint")
         tensors[name] = new
 

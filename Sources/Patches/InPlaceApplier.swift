@@ -32,7 +32,7 @@ public enum InPlaceApplier {
     }
 
     @discardableResult
-    public static func apply(_ path: String, patches: [PatchFile], force: Bool = false, record: Bool = true) throws -> PatchApplier.Summary {
+    public static func apply(_ path: String, patches: [PatchFile], policy: CompositionPolicy = .strict, record: Bool = true) throws -> PatchApplier.Summary {
         let model = try Checkpoint.open(path)
         guard model.format == .safetensors, model.files.count == 1 else {
             throw PatchError(path, "--in-place works on a single safetensors file; write a new file with -o instead")
@@ -46,13 +46,7 @@ public enum InPlaceApplier {
                 throw PatchError(patch.path, "tensor \"\(moving.name)\" is \(moving.operation == .add ? "added" : moving.operation == .remove ? "removed" : "replaced"): --in-place only changes values; write a new file with -o instead")
             }
         }
-        var steps: [String: [PatchApplier.Step]] = [:]
-        for patch in patches {
-            for entry in patch.entries {
-                steps[entry.name, default: []].append(PatchApplier.Step(patch: patch, entry: entry, backwards: false))
-            }
-        }
-        try PatchApplier.checkFingerprints(model: model, steps: steps, force: force)
+        let plans = try PatchApplier.prepare(.apply, model: model, patches: patches, policy: policy)
 
         // The new header, same length as the old one, or a refusal before anything changes.
         let file = model.files[0]
@@ -69,11 +63,11 @@ public enum InPlaceApplier {
         }
 
         // Decode everything first: a bad frame must fail before the file changes.
-        var work: [(TensorEntry, [(positions: [Int], planes: [UInt8])], TensorState?)] = []
-        for name in steps.keys.sorted() {
-            guard let tensor = model.entry(named: name), let chain = steps[name] else { continue }
-            let decoded = try chain.map { (try $0.patch.positions($0.entry), try $0.patch.xorPlanes($0.entry)) }
-            work.append((tensor, decoded, chain.last?.result))
+        var work: [(TensorEntry, [(positions: [Int], planes: [UInt8])], String?)] = []
+        for name in plans.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+            guard let tensor = model.entry(named: name), let plan = plans[name] else { continue }
+            let decoded = try plan.steps.map { (try $0.patch.positions($0.entry), try $0.patch.xorPlanes($0.entry)) }
+            work.append((tensor, decoded, plan.expectedResult))
         }
         let regions = work.map { tensor, decoded, _ in
             InPlaceJournal.Region(offset: tensor.offset, elementSize: tensor.dtype.size,
@@ -95,7 +89,8 @@ public enum InPlaceApplier {
                 planes.withUnsafeBytes { BytePlanes.applyXor($0, into: bytes, at: positions, elementSize: tensor.dtype.size) }
             }
             if let crashAfter, finished.increment() >= crashAfter { _exit(70) }
-            let wrong = !force && expected.map { Fingerprint.sha256(UnsafeRawBufferPointer(bytes)) != $0.sha256 } == true
+            // Composed tensors (no whole fingerprint expected) were checked position by position.
+            let wrong = expected.map { Fingerprint.sha256(UnsafeRawBufferPointer(bytes)) != $0 } == true
             slots.set(i, .success(wrong ? tensor.name : nil))
         }
         if let wrong = try slots.values().compactMap({ $0 }).first {
@@ -110,7 +105,8 @@ public enum InPlaceApplier {
             throw PatchError(path, "\(error); the journal \(InPlaceJournal.path(for: path)) restores the file on the next command")
         }
         InPlaceJournal.finish(path)
-        return PatchApplier.Summary(touchedTensors: work.count, changedElements: changed, outputs: [path])
+        return PatchApplier.Summary(touchedTensors: work.count, changedElements: changed, outputs: [path],
+                                    notes: plans.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.flatMap { plans[$0]?.notes ?? [] })
     }
 }
 

@@ -21,6 +21,9 @@ public enum PatchApplier {
         public let touchedTensors: Int
         public let changedElements: Int
         public let outputs: [String]
+        /// One line per tensor where patches were composed rather than chained (siblings,
+        /// or `--force` on top of another change), for the command to show.
+        public var notes: [String] = []
     }
 
     /// One step on one tensor: an entry, and whether it runs backwards.
@@ -34,45 +37,63 @@ public enum PatchApplier {
         var result: TensorState? { backwards ? entry.before : entry.after }
     }
 
-    @discardableResult
-    public static func run(_ direction: Direction, model: Checkpoint, patches: [PatchFile], force: Bool = false,
-                           to path: String) throws -> Summary {
+    /// Checks everything `apply` or `revert` checks before writing: each patch is a patch
+    /// (not a mask) whose stored data matches its checksums; for `apply`, none of them is
+    /// already in the model (`AlreadyAppliedError`); and every step of every tensor lands
+    /// on the bits it was made against (`PatchComposition`). Returns the checked plan of
+    /// each touched tensor.
+    static func prepare(_ direction: Direction, model: Checkpoint, patches: [PatchFile],
+                        policy: CompositionPolicy) throws -> [String: PatchComposition.TensorPlan] {
         for patch in patches {
             guard patch.header.kind == .patch else {
                 throw PatchError(patch.path, "is a mask, not a patch: a mask holds positions only and cannot be applied")
             }
             try patch.verifyIntegrity()
         }
-        if direction == .revert, patches.count != 1 {
-            throw PatchError(patches.first?.path ?? path, "revert takes exactly one patch")
-        }
-
-        // The steps per tensor name, in order, and the order of names in the result.
         var steps: [String: [Step]] = [:]
-        var order = model.tensors.map(\.name)
-        var known = Set(order)
         for patch in patches {
             for entry in patch.entries {
                 steps[entry.name, default: []].append(Step(patch: patch, entry: entry, backwards: direction == .revert))
-                if known.insert(entry.name).inserted { order.append(entry.name) }
             }
         }
-        try checkFingerprints(model: model, steps: steps, force: force)
+        let fingerprints = PatchComposition.fingerprints(of: Array(steps.keys), in: model)
+        if direction == .apply {
+            try AlreadyApplied.check(patches, model: model, fingerprints: fingerprints)
+        }
+        return try PatchComposition.plan(model: model, steps: steps, policy: policy, fingerprints: fingerprints)
+    }
 
+    /// Applies `patches` in order to `model` (or reverts the one patch), writing `path` in the
+    /// model's format. `policy` says what may be composed (`CompositionPolicy`); nothing is
+    /// written unless every check passes. Throws `PatchError` naming the patch, the tensor and
+    /// the problem, or `AlreadyAppliedError`.
+    @discardableResult
+    public static func run(_ direction: Direction, model: Checkpoint, patches: [PatchFile],
+                           policy: CompositionPolicy = .strict, to path: String) throws -> Summary {
+        if direction == .revert, patches.count != 1 {
+            throw PatchError(patches.first?.path ?? path, "revert takes exactly one patch")
+        }
+        let plans = try prepare(direction, model: model, patches: patches, policy: policy)
+
+        // The order of names in the result: the model's, then added tensors in patch order.
+        var order = model.tensors.map(\.name)
+        var known = Set(order.map { Array($0.utf8) })
+        for patch in patches {
+            for entry in patch.entries where known.insert(Array(entry.name.utf8)).inserted { order.append(entry.name) }
+        }
         var outputs: [OutputTensor] = []
         var changed = 0
         for name in order {
-            let tensorSteps = steps[name] ?? []
-            guard let last = tensorSteps.last else {
+            guard let plan = plans[name], let last = plan.steps.last else {
                 guard let entry = model.entry(named: name) else { continue }
                 outputs.append(OutputTensor(name: name, dtype: entry.dtype, shape: entry.shape) { model.view(entry) })
                 continue
             }
-            changed += tensorSteps.reduce(0) { $0 + $1.entry.nnz }
+            changed += plan.steps.reduce(0) { $0 + $1.entry.nnz }
             guard let final = last.result else { continue }  // removed
             outputs.append(OutputTensor(name: name, dtype: final.dtype, shape: final.shape) {
                 let source = model.entry(named: name)
-                return try rebuild(name, start: source.map(model.view), steps: tensorSteps, force: force, path: path,
+                return try rebuild(plan, start: source.map(model.view), path: path,
                                    release: source.map { entry in { model.releasePages(of: entry) } })
             })
         }
@@ -92,52 +113,13 @@ public enum PatchApplier {
         }
         // Room in the header for later `apply --in-place` to record more patch ids.
         try CheckpointWriter.write(outputs, metadata: metadata, format: format, extras: model.extras, base: model, to: path, headerRoom: 1024)
-        return Summary(touchedTensors: steps.count, changedElements: changed, outputs: [path])
+        return Summary(touchedTensors: plans.count, changedElements: changed, outputs: [path],
+                       notes: plans.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.flatMap { plans[$0]?.notes ?? [] })
     }
 
-    /// Checks, before anything is written, that each touched tensor is what the first step
-    /// on it expects, and that consecutive steps on one tensor chain (each expects what the
-    /// previous one leaves).
-    static func checkFingerprints(model: Checkpoint, steps: [String: [Step]], force: Bool) throws {
-        let names = Array(steps.keys).sorted()
-        let results = ResultSlots<Void>(count: names.count)
-        DispatchQueue.concurrentPerform(iterations: names.count) { i in
-            results.set(i, Result {
-                let name = names[i]
-                let chain = steps[name]!
-                let first = chain[0]
-                let current = model.entry(named: name)
-                switch (first.expected, current) {
-                case (nil, nil): break
-                case (nil, _?):
-                    throw PatchError(first.patch.path, "tensor \"\(name)\" would be added but the model \(model.path) already has it")
-                case (let expected?, nil):
-                    throw PatchError(first.patch.path, "tensor \"\(name)\" (\(expected.typeDescription)) is not in the model \(model.path)")
-                case (let expected?, let tensor?):
-                    guard tensor.dtype == expected.dtype, tensor.shape == expected.shape else {
-                        throw PatchError(first.patch.path, "tensor \"\(name)\": the patch expects \(expected.typeDescription), the model \(model.path) has \(tensor.dtype.rawValue) \(Shape.describe(tensor.shape))")
-                    }
-                    let fingerprint = model.view(tensor).sha256
-                    model.releasePages(of: tensor)  // read again, from the page cache, when rebuilt
-                    if !force, fingerprint != expected.sha256 {
-                        let what = first.backwards ? "is not the patched tensor (revert needs the model the patch produced)" : "differs from the base the patch was made for"
-                        throw PatchError(first.patch.path, "tensor \"\(name)\" of \(model.path) \(what); --force applies it anyway")
-                    }
-                }
-                for (previous, next) in zip(chain, chain.dropFirst()) where previous.result != next.expected {
-                    let compatible = previous.result?.dtype == next.expected?.dtype && previous.result?.shape == next.expected?.shape
-                    if !(force && compatible) {
-                        throw PatchError(next.patch.path, "tensor \"\(name)\": this patch expects the tensor that \(previous.patch.path) does not produce (the patches are not a chain)")
-                    }
-                }
-            })
-        }
-        _ = try results.values()
-    }
-
-    /// The tensor after all `steps`, starting from `start` (nil when it begins absent).
-    static func rebuild(_ name: String, start: TensorView?, steps: [Step], force: Bool, path: String,
-                        release: (() -> Void)? = nil) throws -> TensorView {
+    /// The tensor after `steps`, starting from `start` (nil when it begins absent; nil
+    /// returned when the steps remove it), without checks: callers have planned the steps.
+    static func applySteps(_ name: String, start: TensorView?, steps: [Step], release: (() -> Void)? = nil) throws -> TensorView? {
         var current = start
         var owned: ByteBuffer?  // set once the bytes are a private, writable copy
         for step in steps {
@@ -162,15 +144,24 @@ public enum PatchApplier {
                 owned = nil
             case (.remove, false), (.add, true):
                 current = nil
+                owned = nil
             case (.mask, _):
                 throw PatchError(step.patch.path, "is a mask and cannot be applied")
             }
         }
-        guard let result = current, let expected = steps.last?.result else {
-            throw PatchError(path, "tensor \"\(name)\" has no result")
+        return current
+    }
+
+    /// The tensor a checked plan produces, compared with the whole-tensor fingerprint the
+    /// plan expects where it knows one (composed tensors were checked position by position).
+    static func rebuild(_ plan: PatchComposition.TensorPlan, start: TensorView?, path: String,
+                        release: (() -> Void)? = nil) throws -> TensorView {
+        guard let result = try applySteps(plan.name, start: start, steps: plan.steps, release: release),
+              let last = plan.steps.last else {
+            throw PatchError(path, "tensor \"\(plan.name)\" has no result")
         }
-        if !force, result.sha256 != expected.sha256 {
-            throw PatchError(steps.last!.patch.path, "tensor \"\(name)\": the result does not match the patch's fingerprint (the patch or the model is corrupt)")
+        if let expected = plan.expectedResult, result.sha256 != expected {
+            throw PatchError(last.patch.path, "tensor \"\(plan.name)\": the result does not match the patch's fingerprint (the patch or the model is corrupt)")
         }
         return result
     }

@@ -64,8 +64,13 @@ public enum PatchCreator {
             }
             let (encoding, index) = IndexEncoding.encode(changed, elementCount: old.elementCount)
             let planes = xor.withUnsafeBytes { BytePlanes.split($0, elementSize: old.dtype.size) }
+            let size = old.dtype.size
+            let atPositions = PositionFingerprints(
+                before: Fingerprint.sha256(PositionFingerprints.gather(old.bytes, at: changed, elementSize: size)),
+                after: Fingerprint.sha256(PositionFingerprints.gather(new.bytes, at: changed, elementSize: size)))
             return PendingEntry(name: name, operation: .xor, before: TensorState(old), after: TensorState(new),
-                                nnz: changed.count, indexEncoding: encoding, streams: [(.index, index), (.values, planes)])
+                                nnz: changed.count, indexEncoding: encoding, streams: [(.index, index), (.values, planes)],
+                                atPositions: atPositions)
         case let (old?, new?):
             if allowed != nil {
                 throw PatchError(maskPath ?? "mask", "tensor \"\(name)\" changes from \(TensorState(old).typeDescription) to \(TensorState(new).typeDescription), which a mask cannot allow")

@@ -3,7 +3,9 @@ public enum PatchFormat {
     /// 0x89 'S' 'P' 'A' 'T' 'C' 'H' '\n': the high byte catches 7-bit transfers, the newline
     /// catches line-ending conversion.
     public static let magic: [UInt8] = [0x89] + Array("SPATCH".utf8) + [0x0A]
-    public static let version = 1
+    /// 2 added `at_positions` to `xor` entries; version 1 files are still read (they fall back
+    /// to whole-tensor checks).
+    public static let version = 2
     /// magic (8) + header length (u64).
     public static let prefixLength = 16
     public static let maximumHeaderLength = 1 << 30

@@ -53,6 +53,9 @@ public struct PatchHeader: Sendable {
             ]))
         })))
         members.append(("sha256", .string(entry.checksum)))
+        if let at = entry.atPositions {
+            members.append(("at_positions", .object([("before_sha256", .string(at.before)), ("after_sha256", .string(at.after))])))
+        }
         return .object(members)
     }
 
@@ -89,7 +92,7 @@ public struct PatchHeader: Sendable {
         var names = Set<String>()
         var cursor = 0
         for value in entryValues {
-            let entry = try parseEntry(value, kind: kind, fail: fail)
+            let entry = try parseEntry(value, kind: kind, version: version, fail: fail)
             guard names.insert(entry.name).inserted else { throw fail("tensor \"\(entry.name)\" has two entries") }
             for (role, frame) in entry.frames {
                 guard frame.offset == cursor else {
@@ -109,7 +112,7 @@ public struct PatchHeader: Sendable {
         return PatchHeader(kind: kind, version: version, metadata: metadata, entries: entries)
     }
 
-    private init(kind: PatchKind, version: Int, metadata: [(String, String)], entries: [PatchEntry]) {
+    init(kind: PatchKind, version: Int, metadata: [(String, String)], entries: [PatchEntry]) {
         self.kind = kind
         self.version = version
         self.metadata = metadata
@@ -131,7 +134,12 @@ public struct PatchHeader: Sendable {
         return TensorState(dtype: dtype, shape: dims, sha256: sha.lowercased())
     }
 
-    private static func parseEntry(_ value: JSONValue, kind: PatchKind, fail: (String) -> PatchError) throws -> PatchEntry {
+    private static func isDigest(_ text: String?) -> Bool {
+        guard let text else { return false }
+        return text.utf8.count == 64 && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) || (0x41...0x46).contains($0) }
+    }
+
+    private static func parseEntry(_ value: JSONValue, kind: PatchKind, version: Int, fail: (String) -> PatchError) throws -> PatchEntry {
         guard let name = value["name"]?.stringValue else { throw fail("an entry has no \"name\"") }
         guard let opName = value["op"]?.stringValue, let operation = EntryOperation(rawValue: opName) else {
             throw fail("tensor \"\(name)\": unknown op \"\(value["op"]?.stringValue ?? "")\"")
@@ -152,6 +160,14 @@ public struct PatchHeader: Sendable {
             frames.append((role, FrameReference(offset: offset, length: length, rawLength: size)))
         }
         let encoding = value["index_encoding"]?.stringValue.flatMap(IndexEncoding.init(rawValue:))
+        var atPositions: PositionFingerprints?
+        if let at = value["at_positions"], at != .null {
+            let before = at["before_sha256"]?.stringValue, after = at["after_sha256"]?.stringValue
+            guard operation == .xor, isDigest(before), isDigest(after), let before, let after else {
+                throw fail("tensor \"\(name)\": \"at_positions\" belongs to xor entries and needs before_sha256 and after_sha256 of 64 hex digits")
+            }
+            atPositions = PositionFingerprints(before: before.lowercased(), after: after.lowercased())
+        }
 
         // What each operation requires.
         let roles = frames.map(\.0)
@@ -167,6 +183,7 @@ public struct PatchHeader: Sendable {
             try require(roles == [.index, .values], "needs index and values frames")
             try require(nnz <= (before?.elementCount ?? 0), "has nnz \(nnz) above the tensor's \(before?.elementCount ?? 0) elements")
             try require(frames[1].1.rawLength == nnz * (before?.dtype.size ?? 0), "values frame size does not match nnz")
+            try require(version < 2 || atPositions != nil, "needs \"at_positions\" (format version \(version))")
         case .mask:
             try require(kind == .mask, "in a patch")
             try require(before != nil, "needs before")
@@ -188,6 +205,6 @@ public struct PatchHeader: Sendable {
             try require(index.rawLength == (state.elementCount + 7) / 8, "bitmap size does not match the tensor")
         }
         return PatchEntry(name: name, operation: operation, before: before, after: after, nnz: nnz,
-                          indexEncoding: encoding, frames: frames, checksum: checksum.lowercased())
+                          indexEncoding: encoding, frames: frames, checksum: checksum.lowercased(), atPositions: atPositions)
     }
 }

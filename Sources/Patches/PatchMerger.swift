@@ -114,12 +114,12 @@ public enum PatchMerger {
         try checkBase(first.entry, of: first.patch, base: base)
         if contributions.count == 1, !method.isArithmetic || first.entry.operation != .xor {
             // Whole-tensor entries are carried over as they are, whatever the method.
-            return TensorResult(entry: try reencode(first.entry, of: first.patch), shared: 0)
+            return TensorResult(entry: try reencode(first.entry, of: first.patch, base: base), shared: 0)
         }
         if first.entry.operation != .xor,
            contributions.allSatisfy({ $0.entry.operation == first.entry.operation && $0.entry.after == first.entry.after }) {
             // Several patches add (or replace, or remove) the tensor the same way: nothing to resolve.
-            return TensorResult(entry: try reencode(first.entry, of: first.patch), shared: 0)
+            return TensorResult(entry: try reencode(first.entry, of: first.patch, base: base), shared: 0)
         }
         for other in contributions.dropFirst() {
             guard other.entry.operation == .xor, first.entry.operation == .xor else {
@@ -184,16 +184,28 @@ public enum PatchMerger {
         let planes = BytePlanes.xor(base.bytes, mergedBytes, at: positions, elementSize: size)
         let after = TensorState(dtype: state.dtype, shape: state.shape, sha256: Fingerprint.sha256(mergedBytes))
         let (encoding, index) = IndexEncoding.encode(positions, elementCount: state.elementCount)
+        let atPositions = planes.withUnsafeBytes {
+            PositionFingerprints.of(base.bytes, at: positions, planes: $0, elementSize: size)
+        }
         return PendingEntry(name: name, operation: .xor, before: state, after: after, nnz: positions.count,
-                            indexEncoding: encoding, streams: [(.index, index), (.values, planes)])
+                            indexEncoding: encoding, streams: [(.index, index), (.values, planes)], atPositions: atPositions)
     }
 
-    /// An entry that only one patch has, carried over unchanged.
-    static func reencode(_ entry: PatchEntry, of patch: PatchFile) throws -> PendingEntry {
+    /// An entry that only one patch has, carried over unchanged (a version 1 `xor` entry gains
+    /// its position fingerprints, computed from `base`, which `checkBase` has matched).
+    static func reencode(_ entry: PatchEntry, of patch: PatchFile, base: Checkpoint) throws -> PendingEntry {
         var streams: [(FrameRole, [UInt8])] = []
         for (role, _) in entry.frames { streams.append((role, try patch.decompress(entry, role))) }
+        var atPositions = entry.atPositions
+        if entry.operation == .xor, atPositions == nil, let state = entry.before, let tensor = base.entry(named: entry.name),
+           let planes = streams.first(where: { $0.0 == .values })?.1 {
+            let positions = try patch.positions(entry)
+            atPositions = planes.withUnsafeBytes {
+                PositionFingerprints.of(base.view(tensor).bytes, at: positions, planes: $0, elementSize: state.dtype.size)
+            }
+        }
         return PendingEntry(name: entry.name, operation: entry.operation, before: entry.before, after: entry.after,
-                            nnz: entry.nnz, indexEncoding: entry.indexEncoding, streams: streams)
+                            nnz: entry.nnz, indexEncoding: entry.indexEncoding, streams: streams, atPositions: atPositions)
     }
 
     /// The base must hold what the entry expects (the patches were made against it).

@@ -67,6 +67,9 @@ public struct PatchEntry: Sendable {
     public let frames: [(FrameRole, FrameReference)]
     /// SHA-256 of the entry's stored frame bytes, concatenated in role order.
     public let checksum: String
+    /// `xor` entries of format version 2 on: fingerprints of the changed elements alone, so
+    /// the patch can be checked against a tensor that differs elsewhere. Nil in version 1.
+    public let atPositions: PositionFingerprints?
 
     public func frame(_ role: FrameRole) -> FrameReference? {
         frames.first { $0.0 == role }?.1

@@ -79,7 +79,7 @@ public enum PatchReverter {
             }
             throw PatchError(patch.path, "cannot be reverted exactly from \(model.path):\n  " + problems.joined(separator: "\n  ") + "\n" + advice)
         }
-        return try PatchApplier.run(.revert, model: model, patches: [patch], force: true, to: path)
+        return try PatchApplier.run(.revert, model: model, patches: [patch], policy: .established, to: path)
     }
 
     static func describe(_ ids: [String]) -> String {

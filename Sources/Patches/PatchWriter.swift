@@ -13,6 +13,8 @@ struct PendingEntry: Sendable {
     let nnz: Int
     let indexEncoding: IndexEncoding?
     let streams: [(FrameRole, [UInt8])]
+    /// Required for `xor` entries (format version 2).
+    var atPositions: PositionFingerprints? = nil
 }
 
 /// Compresses entries and writes `.spatch` files atomically.
@@ -38,7 +40,10 @@ enum PatchWriter {
     }
 
     /// Writes a patch or mask of `entries` (already compressed) to `path`.
-    static func write(kind: PatchKind, metadata: [(String, String)], entries: [CompressedEntry], to path: String) throws {
+    /// `version` is `PatchFormat.version` except in tests that need a file of an older version
+    /// (version 1 has no `at_positions`).
+    static func write(kind: PatchKind, metadata: [(String, String)], entries: [CompressedEntry], to path: String,
+                      version: Int = PatchFormat.version) throws {
         var offset = 0
         var described: [PatchEntry] = []
         for entry in entries {
@@ -53,9 +58,10 @@ enum PatchWriter {
             described.append(PatchEntry(
                 name: p.name, operation: p.operation, before: p.before, after: p.after, nnz: p.nnz,
                 indexEncoding: p.indexEncoding, frames: references,
-                checksum: hasher.finalize().map { String(format: "%02x", $0) }.joined()))
+                checksum: hasher.finalize().map { String(format: "%02x", $0) }.joined(),
+                atPositions: version >= 2 ? p.atPositions : nil))
         }
-        let header = PatchHeader(kind: kind, metadata: metadata, entries: described)
+        let header = PatchHeader(kind: kind, version: version, metadata: metadata, entries: described)
         let json = Array(header.json.serialized.utf8)
         var length = UInt64(json.count).littleEndian
         let file = try AtomicFile(path: path)

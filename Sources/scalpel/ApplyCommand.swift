@@ -21,7 +21,7 @@ struct ApplyCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "The checkpoint to write.") var output: String?
     @Flag(name: .long, help: "Rewrite only the changed bytes of BASE (a safetensors file), crash-safe.") var inPlace = false
     @Flag(name: .long, help: "With --in-place: leave the header as it is (do not record the patch ids).") var noRecord = false
-    @Flag(name: .long, help: "Apply even where a tensor does not match the patch's fingerprint.") var force = false
+    @Flag(name: .long, help: "Apply onto a tensor that differs from the patch's base elsewhere, when the elements the patch changes hold the bits it was made against (checked; never an XOR onto other bits).") var force = false
 
     func validate() throws {
         if noRecord && !inPlace { throw ValidationError("--no-record goes with --in-place") }
@@ -33,15 +33,25 @@ struct ApplyCommand: ParsableCommand {
     func run() throws {
         TemporaryFiles.removeOnSignals()
         let files = try patches.map(PatchFile.open)
+        let policy: CompositionPolicy = force ? .force : .strict
+        let summary: PatchApplier.Summary
+        let written: String
         if inPlace {
-            let summary = try InPlaceApplier.apply(base, patches: files, force: force, record: !noRecord)
-            print("updated \(base) in place: applied \(Format.plural(files.count, "patch")) (\(files.map(\.shortId).joined(separator: ", "))), \(Format.plural(summary.touchedTensors, "tensor")) touched, \(Format.count(summary.changedElements)) elements changed")
-            return
+            do {
+                summary = try InPlaceApplier.apply(base, patches: files, policy: policy, record: !noRecord)
+            } catch let error as AlreadyAppliedError where error.patches.count == files.count {
+                // In place, the file already is what was asked for: nothing to do is success.
+                print("\(base) left as it is: \(error.patches.count == 1 ? "the patch is" : "all \(files.count) patches are") already applied")
+                return
+            }
+            written = "updated \(base) in place"
+        } else {
+            guard let output else { return }
+            summary = try PatchApplier.run(.apply, model: Checkpoint.open(base), patches: files, policy: policy, to: output)
+            written = "wrote \(output)"
         }
-        guard let output else { return }
-        let model = try Checkpoint.open(base)
-        let summary = try PatchApplier.run(.apply, model: model, patches: files, force: force, to: output)
-        print("wrote \(output): applied \(Format.plural(files.count, "patch")) (\(files.map(\.shortId).joined(separator: ", "))), \(Format.plural(summary.touchedTensors, "tensor")) touched, \(Format.count(summary.changedElements)) elements changed")
+        Format.notes(summary.notes)
+        print("\(written): applied \(Format.plural(files.count, "patch")) (\(files.map(\.shortId).joined(separator: ", "))), \(Format.plural(summary.touchedTensors, "tensor")) touched, \(Format.count(summary.changedElements)) elements changed")
     }
 }
 
@@ -63,10 +73,10 @@ struct RevertCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "The checkpoint to write.") var output: String
     @Option(name: .long, help: "The base PATCH was made against (for a patch further down the stack).") var base: String?
     @Option(name: .long, parsing: .upToNextOption, help: "The patches applied after PATCH, to check that they touch other elements.") var later: [String] = []
-    @Flag(name: .long, help: "Revert even where a tensor does not match the patch's fingerprint.") var force = false
+    @Flag(name: .long, help: "Revert from a tensor that changed elsewhere since, when the elements the patch changed still hold what it left (checked; never an XOR onto other bits).") var force = false
 
     func validate() throws {
-        if force, base != nil || !later.isEmpty { throw ValidationError("--force skips every check; it does not combine with --base or --later") }
+        if force, base != nil || !later.isEmpty { throw ValidationError("--force is a check of its own (the patch's elements hold what it left); it does not combine with --base or --later") }
     }
 
     func run() throws {
@@ -74,9 +84,10 @@ struct RevertCommand: ParsableCommand {
         let checkpoint = try Checkpoint.open(model)
         let file = try PatchFile.open(patch)
         let summary = force
-            ? try PatchApplier.run(.revert, model: checkpoint, patches: [file], force: true, to: output)
+            ? try PatchApplier.run(.revert, model: checkpoint, patches: [file], policy: .force, to: output)
             : try PatchReverter.revert(model: checkpoint, patch: file, base: base.map { try Checkpoint.open($0) },
                                        later: later.map(PatchFile.open), to: output)
+        Format.notes(summary.notes)
         print("wrote \(output): reverted \(file.shortId), \(Format.plural(summary.touchedTensors, "tensor")) restored")
     }
 }

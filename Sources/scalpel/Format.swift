@@ -1,3 +1,5 @@
+import Foundation
+
 /// Number and table formatting for human-readable output.
 enum Format {
     /// 22713216 → "22,713,216".
@@ -69,5 +71,13 @@ extension String {
     func padding(_ width: Int, left: Bool = false) -> String {
         let fill = String(repeating: " ", count: max(0, width - count))
         return left ? fill + self : self + fill
+    }
+}
+
+extension Format {
+    /// Prints notes on standard error, one "note: " line each (stdout stays the result line).
+    static func notes(_ lines: [String]) {
+        guard !lines.isEmpty else { return }
+        FileHandle.standardError.write(Data(lines.map { "note: \($0)\n" }.joined().utf8))
     }
 }

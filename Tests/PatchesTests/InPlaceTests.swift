@@ -42,14 +42,16 @@ struct InPlaceTests {
         try PatchFixtures.write(structural, to: folder + "/structural.safetensors")
         _ = try PatchCreator.create(base: checkpoint, tuned: Checkpoint.open(folder + "/structural.safetensors"), to: folder + "/s.spatch")
         #expect(throws: PatchError.self) { try InPlaceApplier.apply(base, patches: [PatchFile.open(folder + "/s.spatch")]) }
-        // A base the patch was not made for.
+        // A patch the file already carries: reported, never undone by a second XOR.
         try InPlaceApplier.apply(base, patches: [PatchFile.open(patchPath)])
+        let applied = try Data(contentsOf: URL(fileURLWithPath: base))
         do {
             try InPlaceApplier.apply(base, patches: [PatchFile.open(patchPath)])
             Issue.record("applied twice")
         } catch {
-            #expect("\(error)".contains("differs from the base the patch was made for"))
+            #expect(error is AlreadyAppliedError && "\(error)".contains("already applied"), "\(error)")
         }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: base)) == applied)
         // A header without room (written by the Python-compatible writer) unless --no-record.
         let tight = folder + "/original.safetensors"
         let tightBytes = try Data(contentsOf: URL(fileURLWithPath: tight))

@@ -32,7 +32,8 @@ struct MergeTests {
         let summary = try PatchMerger.merge(patches, base: Checkpoint.open(s.base), method: .disjoint, metadata: [], to: s.folder + "/m.spatch")
         #expect(summary.overlappingElements == 0 && summary.changedElements == 4 + 3 + 8)
         try PatchApplier.run(.apply, model: Checkpoint.open(s.base), patches: [PatchFile.open(s.folder + "/m.spatch")], to: s.folder + "/merged.safetensors")
-        try PatchApplier.run(.apply, model: Checkpoint.open(s.base), patches: patches, force: true, to: s.folder + "/sequential.safetensors")
+        // Siblings on disjoint elements apply together, without --force, to the same bytes.
+        try PatchApplier.run(.apply, model: Checkpoint.open(s.base), patches: patches, to: s.folder + "/sequential.safetensors")
         let merged = try Checkpoint.open(s.folder + "/merged.safetensors"), sequential = try Checkpoint.open(s.folder + "/sequential.safetensors")
         #expect(CheckpointDiff.compare(merged, sequential).isIdentical)
         // The merged patch reverts exactly, and names its parents.

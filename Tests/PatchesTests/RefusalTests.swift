@@ -28,22 +28,54 @@ struct RefusalTests {
         }
     }
 
-    @Test func aBaseWithOneElementChangedIsRefusedNamingTheTensor() throws {
-        let (folder, basePath, _, patchPath) = try Self.setUp()
-        let patch = try PatchFile.open(patchPath)
-        let touched = try #require(patch.entries.first { $0.operation == .xor })
+    /// The base with one element of the patch's first `xor` tensor changed: one the patch
+    /// changes too (`atAPosition`), or one it leaves alone.
+    static func baseWithOneElementChanged(atAPosition: Bool, folder: String, basePath: String, patch: PatchFile) throws -> (path: String, tensor: String, element: Int) {
+        let touched = try #require(patch.entries.first { $0.operation == .xor && $0.nnz < $0.elementCount })
+        let positions = Set(try patch.positions(touched))
+        let element = try #require((0..<touched.elementCount).first { positions.contains($0) == atAPosition })
         let base = try Checkpoint.open(basePath)
         var tensors = base.tensors.map { (name: $0.name, view: base.view($0)) }
         let i = try #require(tensors.firstIndex { $0.name == touched.name })
         var bytes = Array(tensors[i].view.bytes)
-        bytes[bytes.count - 1] ^= 0x01
+        bytes[element * tensors[i].view.dtype.size] ^= 0x01
         tensors[i].view = PatchFixtures.tensor(tensors[i].view.dtype, tensors[i].view.shape, bytes)
-        try PatchFixtures.write(tensors.map { ($0.name, $0.view) }, to: folder + "/other.safetensors")
-        let message = Self.applyError(base: folder + "/other.safetensors", patch: patchPath, folder: folder)
-        #expect(message.contains("tensor \"\(touched.name)\""), "\(message)")
+        let path = folder + "/other-\(atAPosition).safetensors"
+        try PatchFixtures.write(tensors.map { ($0.name, $0.view) }, to: path)
+        return (path, touched.name, element)
+    }
+
+    @Test func aBaseWithOneElementChangedIsRefusedNamingTheTensor() throws {
+        let (folder, basePath, tunedPath, patchPath) = try Self.setUp()
+        let patch = try PatchFile.open(patchPath)
+        // An element the patch does not change: refused, and --force applies it exactly on top.
+        let other = try Self.baseWithOneElementChanged(atAPosition: false, folder: folder, basePath: basePath, patch: patch)
+        let message = Self.applyError(base: other.path, patch: patchPath, folder: folder)
+        #expect(message.contains("tensor \"\(other.tensor)\""), "\(message)")
         #expect(message.contains("differs from the base the patch was made for"), "\(message)")
-        // --force applies it anyway.
-        try PatchApplier.run(.apply, model: Checkpoint.open(folder + "/other.safetensors"), patches: [patch], force: true, to: folder + "/forced.safetensors")
+        #expect(message.contains("--force applies it exactly on top"), "\(message)")
+        let summary = try PatchApplier.run(.apply, model: Checkpoint.open(other.path), patches: [patch], policy: .force, to: folder + "/forced.safetensors")
+        #expect(summary.notes.count == 1 && summary.notes[0].contains("applied exactly on top"), "\(summary.notes)")
+        // The result is the tuned model with that one element as the other base has it.
+        let forced = try Checkpoint.open(folder + "/forced.safetensors"), tuned = try Checkpoint.open(tunedPath)
+        for entry in tuned.tensors {
+            var expected = try tuned.view(named: entry.name).withBytes { Array($0) }
+            if entry.name == other.tensor { expected[other.element * entry.dtype.size] ^= 0x01 }
+            #expect(try forced.view(named: entry.name).withBytes { Array($0) } == expected, "\(entry.name)")
+        }
+
+        // An element the patch changes: refused, --force or not, and nothing written.
+        let clash = try Self.baseWithOneElementChanged(atAPosition: true, folder: folder, basePath: basePath, patch: patch)
+        for policy in [CompositionPolicy.strict, .force] {
+            do {
+                try PatchApplier.run(.apply, model: Checkpoint.open(clash.path), patches: [patch], policy: policy, to: folder + "/clash.safetensors")
+                Issue.record("an XOR onto elements that differ was accepted (\(policy))")
+            } catch {
+                #expect("\(error)".contains("tensor \"\(clash.tensor)\""), "\(error)")
+                #expect("\(error)".contains("do not hold the bits it was made against") && "\(error)".contains("--force or not"), "\(error)")
+            }
+            #expect(!FileManager.default.fileExists(atPath: folder + "/clash.safetensors"))
+        }
     }
 
     @Test func revertRefusesAModelThePatchDidNotProduce() throws {
@@ -79,7 +111,7 @@ struct RefusalTests {
         ("truncated header", "truncated"),
         ("wrong magic", "not a .spatch patch"),
         ("safetensors given as a patch", "not a .spatch patch: this is a safetensors"),
-        ("future version", "version 2 is newer than this Scalpel reads"),
+        ("future version", "version 3 is newer than this Scalpel reads"),
         ("not JSON", "header is not valid JSON"),
         ("extra bytes", "belong to no entry"),
     ])
@@ -92,8 +124,8 @@ struct RefusalTests {
         case "wrong magic": bytes[1] = UInt8(ascii: "X")
         case "safetensors given as a patch": bytes = try Data(contentsOf: URL(fileURLWithPath: basePath))
         case "future version":
-            let text = Data("\"version\":1".utf8), range = try #require(bytes.range(of: text))
-            bytes.replaceSubrange(range, with: Data("\"version\":2".utf8))
+            let text = Data("\"version\":\(PatchFormat.version)".utf8), range = try #require(bytes.range(of: text))
+            bytes.replaceSubrange(range, with: Data("\"version\":\(PatchFormat.version + 1)".utf8))
         case "not JSON": bytes[16] = UInt8(ascii: "[")
         default: bytes.append(contentsOf: [0, 0, 0])
         }
@@ -111,7 +143,8 @@ struct RefusalTests {
         try PatchFixtures.write(base, to: folder + "/b.safetensors")
         let state = TensorState(base[0].1)
         let entry = PendingEntry(name: "w", operation: .xor, before: state, after: state, nnz: nnz,
-                                 indexEncoding: .deltaVarint, streams: [(.index, index), (.values, values)])
+                                 indexEncoding: .deltaVarint, streams: [(.index, index), (.values, values)],
+                                 atPositions: PositionFingerprints(before: state.sha256, after: state.sha256))
         try PatchWriter.write(kind: .patch, metadata: [], entries: PatchWriter.compress([entry]), to: folder + "/crafted.spatch")
         return (folder + "/b.safetensors", folder + "/crafted.spatch")
     }

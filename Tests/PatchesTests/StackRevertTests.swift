@@ -65,10 +65,10 @@ struct StackRevertTests {
     }
 
     @Test func withTheBaseAPatchMadeAgainstItComesOutOfAStackExactly() throws {
-        // P1 and P2 both made against the base, overlapping on a[1], applied one after the other.
-        let s = try MergeTests.setUp(first: [0, 1], second: [1, 2])
+        // P1 and P2 both made against the base (siblings, disjoint elements), applied together.
+        let s = try MergeTests.setUp(first: [0, 1], second: [2, 3])
         let model = s.folder + "/model.safetensors"
-        try PatchApplier.run(.apply, model: Checkpoint.open(s.base), patches: [PatchFile.open(s.p1), PatchFile.open(s.p2)], force: true, to: model)
+        try PatchApplier.run(.apply, model: Checkpoint.open(s.base), patches: [PatchFile.open(s.p1), PatchFile.open(s.p2)], to: model)
         #expect {
             try PatchReverter.revert(model: Checkpoint.open(model), patch: PatchFile.open(s.p2), to: s.folder + "/out.safetensors")
         } throws: { "\($0)".contains("--base BASE") }
@@ -91,7 +91,12 @@ struct StackRevertTests {
         // A stack base → P1 → P12 (made against base + P1): P12 was not made against the base.
         _ = try PatchCreator.create(base: Checkpoint.open(v1), tuned: Checkpoint.open(s.folder + "/t2.safetensors"), to: s.folder + "/p12.spatch")
         try PatchApplier.run(.apply, model: Checkpoint.open(v1), patches: [PatchFile.open(s.folder + "/p12.spatch")], to: s.folder + "/v2.safetensors")
-        try PatchApplier.run(.apply, model: Checkpoint.open(s.folder + "/v2.safetensors"), patches: [PatchFile.open(s.p2)], force: true, to: s.folder + "/v3.safetensors")
+        // A third patch, made against v2, changes a[50]: "a" is then not what P12 left.
+        var a = try Self.bytes(s.folder + "/v2.safetensors", "a")
+        a[200] ^= 0x5A
+        try PatchFixtures.write([("a", PatchFixtures.tensor(.f32, [100], a)), ("b", Checkpoint.open(s.folder + "/v2.safetensors").view(named: "b"))], to: s.folder + "/t3.safetensors")
+        _ = try PatchCreator.create(base: Checkpoint.open(s.folder + "/v2.safetensors"), tuned: Checkpoint.open(s.folder + "/t3.safetensors"), to: s.folder + "/p3.spatch")
+        try PatchApplier.run(.apply, model: Checkpoint.open(s.folder + "/v2.safetensors"), patches: [PatchFile.open(s.folder + "/p3.spatch")], to: s.folder + "/v3.safetensors")
         #expect {
             try PatchReverter.revert(model: Checkpoint.open(s.folder + "/v3.safetensors"), patch: PatchFile.open(s.folder + "/p12.spatch"),
                                      base: Checkpoint.open(s.base), to: s.folder + "/out.safetensors")
