@@ -4,16 +4,26 @@ import Glibc
 import Darwin
 #endif
 import Foundation
+import Synchronization
+import Tensors
 
 /// An output file that appears at its final path complete or not at all.
 ///
-/// Bytes go to a hidden temporary file in the destination folder (same file system, so the
-/// final rename is atomic); `commit` syncs the data, renames it into place and syncs the
-/// folder. Anything that ends before `commit` — an error, a dropped reference, SIGINT or
-/// SIGTERM — removes the temporary file, so no partial output is ever left at the final path.
+/// Bytes go to an unnamed temporary file in the destination folder (Linux `O_TMPFILE`: it
+/// has no name until `commit`, so even `kill -9` cannot leave it behind); `commit` syncs the
+/// data, links it under a hidden name, renames it into place and syncs the folder. Where the
+/// file system has no unnamed files (or `named` is asked for, for libraries that open the
+/// file by name), a hidden `.NAME.scalpel-PID-RANDOM.tmp` is used instead, removed by any
+/// error, dropped reference, SIGINT, SIGTERM or SIGHUP, and, after a `kill -9`, by the next
+/// Scalpel command that writes into that folder (`StaleTemporaryFiles`). No partial output
+/// is ever left at the final path, and the final path is never one of the process's open
+/// inputs (`OpenInputs`), whatever link names it.
 public final class AtomicFile {
     public let path: String
-    public let temporaryPath: String
+    /// The temporary file's name, when it has one (`named`, or no `O_TMPFILE` here); nil
+    /// for an unnamed file until `commit` links it.
+    public private(set) var temporaryPath: String?
+    private let folder: String
     private var descriptor: Int32
     private var finished = false
     public private(set) var bytesWritten = 0
@@ -21,20 +31,60 @@ public final class AtomicFile {
     private var writebackStarted = 0
     private static let writebackWindow = 16 << 20
 
-    public init(path: String) throws {
+    /// Opens the temporary file for `path`. `named`: give it a name from the start (for a
+    /// library that creates the file by name). Throws when the folder is missing or not
+    /// writable, or when `path` is one of the command's open inputs.
+    public init(path: String, named: Bool = false) throws {
         self.path = path
         let url = URL(fileURLWithPath: path)
         let folder = url.deletingLastPathComponent().path
+        self.folder = folder
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw CheckpointError(path, "cannot write: folder \(folder) does not exist")
         }
-        temporaryPath = folder + "/." + url.lastPathComponent + ".scalpel-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).tmp"
-        descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else {
-            throw CheckpointError(path, "cannot create a temporary file in \(folder): \(String(cString: strerror(errno)))")
+        try Self.refuseInput(path)
+        if !Self.replacesExistingFiles, FileManager.default.fileExists(atPath: path) {
+            throw CheckpointError(path, "exists; pass --overwrite to replace it (Scalpel never replaces a file unasked)")
         }
-        TemporaryFiles.register(temporaryPath)
+        StaleTemporaryFiles.removeOnce(in: folder)
+        descriptor = named ? -1 : open(folder, Self.unnamedFlags | O_WRONLY | O_CLOEXEC, 0o644)
+        if descriptor < 0 {
+            let name = Self.hiddenName(for: path)
+            descriptor = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+            guard descriptor >= 0 else {
+                throw CheckpointError(path, "cannot create a temporary file in \(folder): \(String(cString: strerror(errno)))")
+            }
+            temporaryPath = name
+            TemporaryFiles.register(name)
+        }
+    }
+
+    /// Whether an output may replace an existing file. The library default is yes (a run
+    /// folder's own state files are rewritten as a run goes on); the command line sets it
+    /// from `--overwrite` for the commands that write the files a user names.
+    public static var replacesExistingFiles: Bool {
+        get { replacing.withLock { $0 } }
+        set { replacing.withLock { $0 = newValue } }
+    }
+    private static let replacing = Mutex(true)
+
+    /// `O_TMPFILE` (Linux: an unnamed regular file in the given folder).
+    private static let unnamedFlags: Int32 = 0o20000000 | O_DIRECTORY
+
+    /// `.NAME.scalpel-PID-RANDOM.tmp` beside `path`: the pattern `StaleTemporaryFiles` knows.
+    static func hiddenName(for path: String) -> String {
+        let url = URL(fileURLWithPath: path)
+        return url.deletingLastPathComponent().path + "/." + url.lastPathComponent
+            + ".scalpel-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).tmp"
+    }
+
+    /// Refuses a destination that is one of the process's open inputs.
+    static func refuseInput(_ path: String) throws {
+        if let input = OpenInputs.input(sameAs: path) {
+            throw CheckpointError(path, input == path ? "is an input of this command; Scalpel never writes over its own input (write to another path)"
+                                        : "is the same file as the input \(input) (a link); Scalpel never writes over its own input (write to another path)")
+        }
     }
 
     deinit { if !finished { discard() } }
@@ -107,9 +157,25 @@ public final class AtomicFile {
     public func commit() throws {
         guard !finished else { return }
         if fsync(descriptor) != 0 { throw failure("fsync failed") }
+        if temporaryPath == nil {
+            // Unnamed until now: link it under a hidden name (the final path may exist and
+            // is replaced atomically by the rename below, as with a named file).
+            let name = Self.hiddenName(for: path)
+            if linkat(AT_FDCWD, "/proc/self/fd/\(descriptor)", AT_FDCWD, name, AT_SYMLINK_FOLLOW) != 0 {
+                throw failure("cannot link the finished file into \(folder)")
+            }
+            temporaryPath = name
+            TemporaryFiles.register(name)
+        }
         if close(descriptor) != 0 { descriptor = -1; throw failure("close failed") }
         descriptor = -1
-        if rename(temporaryPath, path) != 0 { throw failure("cannot rename into place") }
+        do {
+            try Self.refuseInput(path)  // again: the destination may have appeared meanwhile
+        } catch {
+            discard()
+            throw error
+        }
+        guard let temporaryPath, rename(temporaryPath, path) == 0 else { throw failure("cannot rename into place") }
         finished = true
         TemporaryFiles.unregister(temporaryPath)
         AtomicFile.syncFolder(containing: path)
@@ -131,8 +197,10 @@ public final class AtomicFile {
         finished = true
         if descriptor >= 0 { close(descriptor) }
         descriptor = -1
-        unlink(temporaryPath)
-        TemporaryFiles.unregister(temporaryPath)
+        if let temporaryPath {
+            unlink(temporaryPath)
+            TemporaryFiles.unregister(temporaryPath)
+        }
     }
 
     private func failure(_ what: String) -> CheckpointError {

@@ -12,16 +12,17 @@ public enum HDF5Writer {
         for tensor in tensors where tensor.dtype == .f8e4m3 || tensor.dtype == .f8e5m2 {
             throw CheckpointError(path, "HDF5 output has no \(tensor.dtype.rawValue) type (\"\(tensor.name)\"): convert with --dtype, or keep safetensors")
         }
-        let file = try AtomicFile(path: path)
+        let file = try AtomicFile(path: path, named: true)
         defer { file.discard() }
         let source = base?.format == .hdf5 ? base : nil
         if let source, let original = source.files.first {
             try file.copy(from: original.mapping.fileDescriptor, offset: 0, count: original.size, fallback: original.mapping.bytes)
         }
+        guard let temporaryPath = file.temporaryPath else { throw CheckpointError(path, "no temporary file to write") }
         try HDF5.locked {
             let handle = source == nil
-                ? H5Fcreate(file.temporaryPath, scalpel_h5f_acc_trunc(), scalpel_h5p_default(), scalpel_h5p_default())
-                : H5Fopen(file.temporaryPath, scalpel_h5f_acc_rdwr(), scalpel_h5p_default())
+                ? H5Fcreate(temporaryPath, scalpel_h5f_acc_trunc(), scalpel_h5p_default(), scalpel_h5p_default())
+                : H5Fopen(temporaryPath, scalpel_h5f_acc_rdwr(), scalpel_h5p_default())
             let h5 = try HDF5.check(handle, path, "cannot create the HDF5 file")
             var closed = false
             defer { if !closed { H5Fclose(h5) } }

@@ -34,9 +34,24 @@ final class Future<T>: @unchecked Sendable {
     private let done = DispatchSemaphore(value: 0)
 
     init(_ work: @escaping @Sendable () throws -> T) {
+        let pending = PendingWork(work)
         DispatchQueue.global().async {
-            self.result = Result { try work() }
+            // The work's captures (the source checkpoint, say) are released before the
+            // waiter wakes: once `wait` returns, nothing here still holds the sources open.
+            self.result = pending.run()
             self.done.signal()
+        }
+    }
+
+    /// The work, dropped as soon as it has run.
+    private final class PendingWork: @unchecked Sendable {
+        private var work: (@Sendable () throws -> T)?
+        init(_ work: @escaping @Sendable () throws -> T) { self.work = work }
+
+        func run() -> Result<T, Error> {
+            guard let work else { return .failure(CancellationError()) }
+            self.work = nil
+            return Result { try work() }
         }
     }
 

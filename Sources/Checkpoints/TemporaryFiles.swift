@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Foundation
 import Synchronization
 
 /// The temporary files being written, so that an interrupted command (Ctrl-C, `kill`) removes
@@ -57,5 +58,48 @@ public enum TemporaryFiles {
                 _exit(128 + received)
             }
         }
+    }
+}
+
+/// Hidden temporary files of Scalpel processes that died without cleaning up (`kill -9`,
+/// a power cut) where unnamed files were not available: `.NAME.scalpel-PID-….tmp` (and
+/// `.NAME.scalpel-PID-base.safetensors`, the patched copy `mask` and `train` work on). The
+/// next command that writes into the folder removes those whose process no longer exists.
+/// A file of a live process, or of another user's, is left alone.
+public enum StaleTemporaryFiles {
+    private static let scanned = Mutex<Set<String>>([])
+
+    /// Removes the stale temporary files of `folder`, the first time the process writes there.
+    public static func removeOnce(in folder: String) {
+        guard scanned.withLock({ $0.insert(folder).inserted }) else { return }
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return }
+        for name in names {
+            guard let pid = owner(of: name), pid != getpid(), !isAlive(pid) else { continue }
+            let path = folder + "/" + name
+            var info = stat()
+            guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_uid == getuid() else { continue }
+            unlink(path)
+        }
+    }
+
+    /// The process id in a hidden name `.….scalpel-PID-…`, or nil for any other name.
+    static func owner(of name: String) -> pid_t? {
+        let bytes = Array(name.utf8)
+        let marker = Array(".scalpel-".utf8)
+        guard bytes.first == UInt8(ascii: "."), bytes.count > marker.count else { return nil }
+        var start: Int?
+        for i in stride(from: bytes.count - marker.count, through: 1, by: -1) where Array(bytes[i..<(i + marker.count)]) == marker {
+            start = i + marker.count
+            break
+        }
+        guard let start else { return nil }
+        var end = start
+        while end < bytes.count, (0x30...0x39).contains(bytes[end]) { end += 1 }
+        guard end > start, end - start <= 9, end < bytes.count, bytes[end] == UInt8(ascii: "-") else { return nil }
+        return pid_t(String(decoding: bytes[start..<end], as: UTF8.self))
+    }
+
+    static func isAlive(_ pid: pid_t) -> Bool {
+        kill(pid, 0) == 0 || errno == EPERM
     }
 }

@@ -18,6 +18,8 @@ public final class MappedFile: @unchecked Sendable {
 
     /// Whether the mapping is shared and writable (stores reach the file).
     public let isWritable: Bool
+    /// The file's device and inode, for `OpenInputs`.
+    private let identity: stat
 
     /// Maps the file read-only (private), or, with `writable`, shared and writable so that
     /// stores into `mutableBytes` reach the file (`sync()` makes them durable).
@@ -37,12 +39,14 @@ public final class MappedFile: @unchecked Sendable {
             throw TensorError("\(path): not a regular file")
         }
         let size = Int(info.st_size)
+        self.identity = info
         self.path = path
         self.size = size
         self.fileDescriptor = fd
         self.isWritable = writable
         if size == 0 {
             bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            OpenInputs.register(info, path: path)
             return
         }
         let protection = writable ? PROT_READ | PROT_WRITE : PROT_READ
@@ -54,6 +58,7 @@ public final class MappedFile: @unchecked Sendable {
             throw TensorError("\(path): cannot map \(size) bytes: \(systemErrorText(code))")
         }
         bytes = UnsafeRawBufferPointer(start: address, count: size)
+        OpenInputs.register(info, path: path)
     }
 
     /// The bytes, for stores; only for a writable mapping.
@@ -106,6 +111,7 @@ public final class MappedFile: @unchecked Sendable {
     }
 
     deinit {
+        OpenInputs.unregister(identity)
         if let base = bytes.baseAddress, size > 0 {
             munmap(UnsafeMutableRawPointer(mutating: base), size)
         }

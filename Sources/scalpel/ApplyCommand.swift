@@ -21,6 +21,7 @@ struct ApplyCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "The checkpoint to write.") var output: String?
     @Flag(name: .long, help: "Rewrite only the changed bytes of BASE (a safetensors file), crash-safe.") var inPlace = false
     @Flag(name: .long, help: "With --in-place: leave the header as it is (do not record the patch ids).") var noRecord = false
+    @OptionGroup var overwriteOption: OverwriteOption
     @Flag(name: .long, help: "Apply onto a tensor that differs from the patch's base elsewhere, when the elements the patch changes hold the bits it was made against (checked; never an XOR onto other bits).") var force = false
 
     func validate() throws {
@@ -32,6 +33,7 @@ struct ApplyCommand: ParsableCommand {
 
     func run() throws {
         TemporaryFiles.removeOnSignals()
+        if let output { try overwriteOption.prepare(outputs: [output], inputs: [base] + patches) }
         let files = try patches.map(PatchFile.open)
         let policy: CompositionPolicy = force ? .force : .strict
         let summary: PatchApplier.Summary
@@ -73,6 +75,7 @@ struct RevertCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "The checkpoint to write.") var output: String
     @Option(name: .long, help: "The base PATCH was made against (for a patch further down the stack).") var base: String?
     @Option(name: .long, parsing: .upToNextOption, help: "The patches applied after PATCH, to check that they touch other elements.") var later: [String] = []
+    @OptionGroup var overwriteOption: OverwriteOption
     @Flag(name: .long, help: "Revert from a tensor that changed elsewhere since, when the elements the patch changed still hold what it left (checked; never an XOR onto other bits).") var force = false
 
     func validate() throws {
@@ -81,6 +84,7 @@ struct RevertCommand: ParsableCommand {
 
     func run() throws {
         TemporaryFiles.removeOnSignals()
+        try overwriteOption.prepare(outputs: [output], inputs: [model, patch] + (base.map { [$0] } ?? []) + later)
         let checkpoint = try Checkpoint.open(model)
         let file = try PatchFile.open(patch)
         let summary = force

@@ -21,8 +21,10 @@ struct AuditCommand: ParsableCommand {
     @Option(name: .long, help: "The base checkpoint to verify against.") var base: String?
     @Flag(name: .long, help: "Machine-readable JSON on stdout.") var json = false
     @Option(name: .long, help: "Write an HTML report here.") var report: String?
+    @OptionGroup var overwriteOption: OverwriteOption
 
     func run() throws {
+        if let report { try overwriteOption.prepare(outputs: [report], inputs: [patch] + (base.map { [$0] } ?? [])) }
         let file = try PatchFile.open(patch)
         let model = try base.map { try Checkpoint.open($0) }
         let audits = PatchAuditor.audit(file, base: model)

@@ -24,6 +24,8 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .long, help: "Largest shard, e.g. 2GB, 500MB, 64MiB.")
     var shardSize: String?
 
+    @OptionGroup var overwriteOption: OverwriteOption
+
     func validate() throws {
         if let dtype, DType(name: dtype)?.isFloatingPoint != true {
             throw ValidationError("--dtype must be one of f32, f16, bf16, f64 (got \"\(dtype)\")")
@@ -35,6 +37,7 @@ struct ConvertCommand: ParsableCommand {
 
     func run() throws {
         TemporaryFiles.removeOnSignals()
+        try overwriteOption.prepare(outputs: [output], inputs: [input])
         let checkpoint = try Checkpoint.open(input)
         let options = CheckpointConverter.Options(
             dtype: dtype.flatMap { DType(name: $0) }, shardSize: shardSize.flatMap(ByteSize.parse))

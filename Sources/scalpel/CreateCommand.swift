@@ -20,6 +20,7 @@ struct CreateCommand: ParsableCommand {
     @Option(name: .long, help: "A mask (.spatch of kind mask): only its positions may change.") var mask: String?
     @Option(name: .long, help: "Task name, recorded in the patch's metadata.") var task: String?
     @Option(name: .long, parsing: .singleValue, help: "Extra metadata, key=value (repeatable).") var meta: [String] = []
+    @OptionGroup var overwriteOption: OverwriteOption
 
     func validate() throws {
         for item in meta where !item.contains("=") || item.hasPrefix("=") {
@@ -29,6 +30,7 @@ struct CreateCommand: ParsableCommand {
 
     func run() throws {
         TemporaryFiles.removeOnSignals()
+        try overwriteOption.prepare(outputs: [output], inputs: [base, tuned] + (mask.map { [$0] } ?? []))
         let baseModel = try Checkpoint.open(base)
         let tunedModel = try Checkpoint.open(tuned)
         var metadata: [(String, String)] = []

@@ -36,6 +36,7 @@ struct MaskCommand: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Include the eligible layers' biases whole.") var denseBias = true
     @Option(name: .long, help: "Similarity temperature of the loss (default: the checkpoint's learned logit scale, as CLIP has; else 0.05).")
     var temperature: Float?
+    @OptionGroup var overwriteOption: OverwriteOption
 
     func validate() throws {
         if let temperature, !(temperature > 0) { throw ValidationError("--temperature must be positive, got \(temperature)") }
@@ -46,6 +47,7 @@ struct MaskCommand: ParsableCommand {
 
     func run() throws {
         TemporaryFiles.removeOnSignals()
+        try overwriteOption.prepare(outputs: [output], inputs: [base] + patches)
         var settings = RelevanceScorer.Settings()
         settings.method = score
         settings.scoreFraction = scoreFraction

@@ -37,6 +37,7 @@ struct MergeCommand: ParsableCommand {
     @Flag(name: .long, help: "Show the overlap between the patches; write nothing.") var plan = false
     @Flag(name: .long, help: "With --plan: the shared elements per tensor too.") var perTensor = false
     @Flag(name: .long, help: "With --plan: machine-readable JSON on stdout.") var json = false
+    @OptionGroup var overwriteOption: OverwriteOption
 
     var parameters: MergeParameters {
         MergeParameters(weights: weights.map { $0.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) } },
@@ -63,6 +64,7 @@ struct MergeCommand: ParsableCommand {
         }
         guard let base, let output else { return }
         TemporaryFiles.removeOnSignals()
+        try overwriteOption.prepare(outputs: [output], inputs: patches + [base])
         let metadata = [("tool", "scalpel \(Scalpel.version)"), ("created", PatchMetadata.creationTime())]
         let summary = try PatchMerger.merge(files, base: Checkpoint.open(base), method: method, parameters: parameters,
                                             metadata: metadata, to: output)

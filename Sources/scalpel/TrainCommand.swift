@@ -28,6 +28,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, parsing: .upToNextOption, help: "Earlier tasks to replay: task folders or their patches.") var replay: [String] = []
     @Option(name: .long, help: "Replay buffer size: examples drawn from the --replay tasks.") var buffer: Int = 100
     @OptionGroup var training: TrainingOptions
+    @OptionGroup var overwriteOption: OverwriteOption
 
     func validate() throws {
         if buffer < 0 { throw ValidationError("--buffer must not be negative") }
@@ -35,6 +36,7 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         TemporaryFiles.removeOnSignals()
+        try overwriteOption.prepare(outputs: [output], inputs: [base, mask] + patches + replay)
         let summary = try SPUSteps.train(base: base, patches: patches, task: task, mask: mask == "all" ? nil : mask, replay: replay,
                                          buffer: buffer, settings: training.settings,
                                          metadata: [("tool", "scalpel \(Scalpel.version)"), ("created", PatchMetadata.creationTime())], to: output)

@@ -1,0 +1,29 @@
+import ArgumentParser
+import Checkpoints
+import Foundation
+import Tensors
+
+/// `--overwrite`, the one way to let a command replace an existing file, and the checks on
+/// the files a command will write, made before it reads or computes anything.
+struct OverwriteOption: ParsableArguments {
+    @Flag(name: .long, help: "Replace the output if it exists (never one of the command's inputs).")
+    var overwrite = false
+
+    /// Refuses `outputs` that are one of `inputs` (the same path, or the same file through a
+    /// link), whatever the flags, and existing ones unless `--overwrite`; then applies the
+    /// same rule to every file the command writes (shards, an index) as it creates them.
+    /// Throws `FileError` naming the output.
+    func prepare(outputs: [String], inputs: [String]) throws {
+        for output in outputs {
+            for input in inputs where input == output || OpenInputs.sameFile(input, output) {
+                throw FileError(output, "is also an input of this command (\(input)); Scalpel never writes over its own input: name another output")
+            }
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: output, isDirectory: &isDirectory) {
+                if isDirectory.boolValue { throw FileError(output, "is a folder; name the file to write") }
+                if !overwrite { throw FileError(output, "exists; pass --overwrite to replace it (Scalpel never replaces a file unasked)") }
+            }
+        }
+        AtomicFile.replacesExistingFiles = overwrite
+    }
+}
