@@ -147,11 +147,11 @@ public enum PatchMerger {
                 var delta = try MergeArithmetic.delta(base: view, positions: positions[c], planes: planes[c],
                                                       weight: parameters.weights?[contribution.index] ?? 1,
                                                       tensor: name, patchPath: contribution.patch.path)
+                let stream = SeededStream(seed: parameters.seed ?? 0, patch: contribution.index, tensor: name)
                 if method == .ties, let density = parameters.density {
-                    delta = MergeArithmetic.trim(delta, density: density, elementCount: state.elementCount)
+                    delta = MergeArithmetic.trim(delta, density: density, elementCount: state.elementCount, ties: stream)
                 }
                 if method.drops, let drop = parameters.drop {
-                    let stream = DropStream(seed: parameters.seed ?? 0, patch: contribution.index, tensor: name)
                     delta = MergeArithmetic.drop(delta, probability: drop, stream: stream)
                 }
                 deltas.append(delta)
