@@ -19,6 +19,20 @@ public enum MergeMethod: String, CaseIterable, Sendable {
     /// DARE's drop and rescale, then the TIES sign election and weighted mean (no trim).
     case dareTies = "dare-ties"
 
+    /// What the method does with an element several patches change, in one line (the
+    /// overlap refusal lists these).
+    public var meaning: String {
+        switch self {
+        case .disjoint: "refuses the element"
+        case .priority: "the later patch on the command line wins, bit for bit"
+        case .sum: "adds the deltas: base + λ·Σ wᵢ·δᵢ (task arithmetic)"
+        case .mean: "averages the deltas of the patches that change the element"
+        case .ties: "elects the sign of the summed deltas and averages the deltas of that sign (--density D trims each delta first)"
+        case .dare: "drops each delta element with probability --drop P (required), divides the rest by 1 − P, adds them"
+        case .dareTies: "the dare drop (--drop P, required), then the ties sign election and average"
+        }
+    }
+
     /// Computes on values (needs floating-point tensors) rather than moving bits.
     public var isArithmetic: Bool { self != .disjoint && self != .priority }
 

@@ -51,7 +51,9 @@ struct MergeCommand: ParsableCommand {
         if let weights, weights.split(separator: ",").contains(where: { Double($0.trimmingCharacters(in: .whitespaces)) == nil }) {
             throw ValidationError("--weights takes numbers separated by commas (got \"\(weights)\")")
         }
-        if let problem = parameters.problem(for: method, patchCount: patches.count) { throw ValidationError(problem) }
+        if let problem = parameters.problem(for: method, patchCount: patches.count) {
+            throw ValidationError("merging \(patches.joined(separator: ", ")): \(problem)")
+        }
     }
 
     func run() throws {
@@ -65,8 +67,17 @@ struct MergeCommand: ParsableCommand {
         guard let base, let output else { return }
         TemporaryFiles.removeOnSignals()
         let metadata = [("tool", "scalpel \(Scalpel.version)"), ("created", PatchMetadata.creationTime())]
-        let summary = try PatchMerger.merge(files, base: Checkpoint.open(base), method: method, parameters: parameters,
+        let summary: PatchMerger.Summary
+        do {
+            summary = try PatchMerger.merge(files, base: Checkpoint.open(base), method: method, parameters: parameters,
                                             metadata: metadata, to: output)
+        } catch var refusal as MergeOverlapError {
+            // Only a disjoint merge overlaps, and disjoint takes no other option: the same
+            // inputs with the suggested method are the whole command.
+            refusal.rerun = (["scalpel", "merge"] + patches + ["--base", base, "-o", output, "--method", refusal.suggestion.rawValue])
+                .map(Format.shellWord).joined(separator: " ")
+            throw refusal
+        }
         print("wrote \(output): \(method.rawValue) merge of \(Format.plural(files.count, "patch")), \(Format.plural(summary.entryCount, "tensor")) touched, \(Format.count(summary.changedElements)) elements changed, \(Format.count(summary.overlappingElements)) overlapping")
     }
 }

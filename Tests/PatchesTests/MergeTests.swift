@@ -47,8 +47,8 @@ struct MergeTests {
         do {
             _ = try PatchMerger.merge([PatchFile.open(s.p1), PatchFile.open(s.p2)], base: Checkpoint.open(s.base), method: .disjoint, metadata: [], to: s.folder + "/m.spatch")
             Issue.record("overlap accepted")
-        } catch {
-            #expect("\(error)".contains("a: 2 elements"), "\(error)")
+        } catch let error as MergeOverlapError {
+            #expect(error.tensors.map(\.name) == ["a"] && error.tensors.map(\.elements) == [2] && error.tensors.map(\.patches) == [[0, 1]])
         }
         #expect(!FileManager.default.fileExists(atPath: s.folder + "/m.spatch"))
     }
