@@ -34,7 +34,8 @@ public enum PatchMerger {
         for i in patches.indices {
             for j in patches.indices where j > i {
                 var perTensor: [(String, Int)] = []
-                for (name, a) in positions[i].sorted(by: { $0.key < $1.key }) {
+                // Names in UTF-8 byte order (String's < compares canonical equivalents).
+                for (name, a) in positions[i].sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
                     guard let b = positions[j][name] else { continue }
                     let shared = intersectionCount(a, b)
                     if shared > 0 { perTensor.append((name, shared)) }

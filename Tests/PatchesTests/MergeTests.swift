@@ -75,6 +75,21 @@ struct MergeTests {
         #expect(overlaps[0].perTensor.map(\.0) == ["a"])
     }
 
+    @Test func planListsTensorsInUTF8ByteOrder() throws {
+        // "a" + combining ring (U+030A) sorts before "b" by bytes, after it as a String (which
+        // compares the composed "å", U+00E5).
+        let folder = try PatchFixtures.scratchFolder()
+        let names = ["b", "a\u{30A}"]
+        #expect("a\u{30A}" > "b")
+        let base = names.map { ($0, ArithmeticMergeTests.floats([1, 2])) }
+        let tuned = names.map { ($0, ArithmeticMergeTests.floats([1, 3])) }
+        try PatchFixtures.write(base, to: folder + "/base.safetensors")
+        try PatchFixtures.write(tuned, to: folder + "/t.safetensors")
+        _ = try PatchCreator.create(base: Checkpoint.open(folder + "/base.safetensors"), tuned: Checkpoint.open(folder + "/t.safetensors"), to: folder + "/p.spatch")
+        let (_, overlaps) = try PatchMerger.plan([PatchFile.open(folder + "/p.spatch"), PatchFile.open(folder + "/p.spatch")])
+        #expect(overlaps.first?.perTensor.map(\.0) == ["a\u{30A}", "b"])
+    }
+
     @Test func patchesFromDifferentBasesAndMasksAreRefused() throws {
         let s = try Self.setUp(first: [0], second: [5])
         // A patch made against t1 instead of the base.
