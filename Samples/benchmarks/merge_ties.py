@@ -114,7 +114,7 @@ def main():
         beyond += positions.size
         if positions.size:
             # Elements whose delta sits exactly at a patch's trim cut: equal magnitudes there are
-            # kept in argsort's order by mergekit and lowest position first by Scalpel.
+            # kept in argsort's order by mergekit and in a seeded order by Scalpel.
             ties = np.zeros(difference.size, dtype=bool)
             for tuned in tuned_arrays:
                 delta = np.abs((tuned[key] - base_arrays[key]).ravel())
@@ -138,7 +138,7 @@ def main():
     print(f"  scalpel merge + apply            {total:8.2f}              {med['mergekit'] / total:.1f}x faster")
     print(f"\nthe two merged models: largest difference {worst:.3g}; {beyond} elements differ by more than 1e-6, "
           f"{at_cut} of them where a patch's delta magnitude equals its trim cut (equal magnitudes: mergekit keeps "
-          f"argsort's order, Scalpel the lower positions); every other element agrees within F32 rounding")
+          f"argsort's order, Scalpel a seeded one); every other element agrees within F32 rounding")
     print("\n" + format_runs(runs))
 
 

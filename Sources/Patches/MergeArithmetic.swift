@@ -38,30 +38,49 @@ enum MergeArithmetic {
 
     /// TIES trim, as mergekit's `magnitude` sparsification: keep the k = max(1, ⌊density ·
     /// elementCount⌋) largest |δ| of the whole tensor (elements the patch does not touch have
-    /// δ = 0 and are never worth keeping). Equal magnitudes at the cut keep the lowest positions.
-    static func trim(_ delta: Delta, density: Double, elementCount: Int) -> Delta {
+    /// δ = 0 and are never worth keeping). Of the elements whose |δ| equals the cut, those of
+    /// lowest `ties` rank fill the remaining places (equal ranks: the lower position), so that
+    /// exactly k are kept and no part of the tensor is favoured: bf16 deltas are whole ulps, and
+    /// a lower-positions rule piled the kept changes into a matrix's first rows.
+    static func trim(_ delta: Delta, density: Double, elementCount: Int, ties: SeededStream) -> Delta {
         let keep = max(1, Int(density * Double(elementCount)))
         guard delta.values.count > keep else { return delta }
         var magnitudes = delta.values.map { abs($0) }
         let threshold = Selection.kthLargest(&magnitudes, keep)
-        var equalAllowed = keep - delta.values.reduce(0) { $0 + (abs($1) > threshold ? 1 : 0) }
+        var kept = delta.values.map { abs($0) > threshold }
+        let tied = delta.values.indices.filter { abs(delta.values[$0]) == threshold }
+        // At least one tied element is kept: the threshold is the keep-th largest magnitude.
+        let places = keep - kept.reduce(0) { $0 + ($1 ? 1 : 0) }
+        if places >= tied.count {
+            for k in tied { kept[k] = true }
+        } else {
+            let ranks = tied.map { ties.rank(delta.positions[$0]) }
+            var scratch = ranks
+            // The places-th smallest rank is the (count − places + 1)-th largest.
+            let cutRank = Selection.kthLargest(&scratch, tied.count - places + 1)
+            var atCutRank = places - ranks.reduce(0) { $0 + ($1 < cutRank ? 1 : 0) }
+            for (t, k) in tied.enumerated() {
+                if ranks[t] < cutRank {
+                    kept[k] = true
+                } else if ranks[t] == cutRank, atCutRank > 0 {
+                    kept[k] = true
+                    atCutRank -= 1
+                }
+            }
+        }
         var out = Delta(positions: [], values: [], weight: delta.weight)
         out.positions.reserveCapacity(keep)
         out.values.reserveCapacity(keep)
-        for (k, value) in delta.values.enumerated() {
-            let magnitude = abs(value)
-            if magnitude > threshold || (magnitude == threshold && equalAllowed > 0) {
-                if magnitude == threshold { equalAllowed -= 1 }
-                out.positions.append(delta.positions[k])
-                out.values.append(value)
-            }
+        for k in delta.values.indices where kept[k] {
+            out.positions.append(delta.positions[k])
+            out.values.append(delta.values[k])
         }
         return out
     }
 
     /// DARE: drop each element with probability `probability` (decided by `stream`, so the
     /// same seed drops the same elements), and divide the kept ones by 1 − probability.
-    static func drop(_ delta: Delta, probability: Double, stream: DropStream) -> Delta {
+    static func drop(_ delta: Delta, probability: Double, stream: SeededStream) -> Delta {
         guard probability > 0 else { return delta }
         let keptFraction = 1 - probability
         var out = Delta(positions: [], values: [], weight: delta.weight)
@@ -132,33 +151,10 @@ enum MergeArithmetic {
     }
 }
 
-/// The seeded coin of DARE: one uniform number in [0, 1) per (seed, patch, tensor, element),
-/// from SplitMix64's mixing function, so the drop does not depend on the order or the thread
-/// the work runs in, and another implementation can reproduce it (Manual, merge page).
-struct DropStream {
-    let key: UInt64
-
-    /// `patch` is the patch's 0-based place on the command line.
-    init(seed: UInt64, patch: Int, tensor: String) {
-        key = Self.mix(seed ^ Self.mix(Fingerprint.fnv1a(tensor) ^ Self.mix(UInt64(patch))))
-    }
-
-    func uniform(_ position: Int) -> Double {
-        Double(Self.mix(key &+ UInt64(position) &* 0x9e37_79b9_7f4a_7c15) >> 11) * 0x1p-53
-    }
-
-    static func mix(_ x: UInt64) -> UInt64 {
-        var z = x
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-}
-
 /// Selection of an order statistic in linear expected time.
 enum Selection {
     /// The k-th largest value (1-based) of `values`, which it reorders.
-    static func kthLargest(_ values: inout [Double], _ k: Int) -> Double {
+    static func kthLargest<Value: Comparable>(_ values: inout [Value], _ k: Int) -> Value {
         precondition(k >= 1 && k <= values.count)
         var low = 0, high = values.count - 1
         let target = k - 1  // index in descending order

@@ -19,6 +19,20 @@ public enum MergeMethod: String, CaseIterable, Sendable {
     /// DARE's drop and rescale, then the TIES sign election and weighted mean (no trim).
     case dareTies = "dare-ties"
 
+    /// What the method does with an element several patches change, in one line (the
+    /// overlap refusal lists these).
+    public var meaning: String {
+        switch self {
+        case .disjoint: "refuses the element"
+        case .priority: "the later patch on the command line wins, bit for bit"
+        case .sum: "adds the deltas: base + λ·Σ wᵢ·δᵢ (task arithmetic)"
+        case .mean: "averages the deltas of the patches that change the element"
+        case .ties: "elects the sign of the summed deltas and averages the deltas of that sign (--density D trims each delta first)"
+        case .dare: "drops each delta element with probability --drop P (required), divides the rest by 1 − P, adds them"
+        case .dareTies: "the dare drop (--drop P, required), then the ties sign election and average"
+        }
+    }
+
     /// Computes on values (needs floating-point tensors) rather than moving bits.
     public var isArithmetic: Bool { self != .disjoint && self != .priority }
 
@@ -40,7 +54,8 @@ public struct MergeParameters: Sendable, Equatable {
     public var density: Double?
     /// dare, dare-ties: the probability of dropping each delta element.
     public var drop: Double?
-    /// dare, dare-ties: the seed of the drop.
+    /// dare, dare-ties: the seed of the drop; ties with a density below 1: the seed of the
+    /// order that breaks equal magnitudes at the trim's cut.
     public var seed: UInt64?
 
     public init(weights: [Double]? = nil, lambda: Double = 1, density: Double? = nil, drop: Double? = nil, seed: UInt64? = nil) {
@@ -70,7 +85,10 @@ public struct MergeParameters: Sendable, Equatable {
             if !method.drops { return "--drop applies to dare and dare-ties, not \(method.rawValue)" }
             if !(drop >= 0 && drop < 1) { return "--drop must be in [0, 1) (got \(drop))" }
         }
-        if seed != nil, !method.drops { return "--seed applies to dare and dare-ties, not \(method.rawValue)" }
+        if seed != nil, !usesSeed(method) {
+            return method == .ties ? "--seed with ties orders the elements tied at the trim's cut, so it needs --density below 1"
+                : "--seed applies to dare, dare-ties and ties (with --density below 1), not \(method.rawValue)"
+        }
         if method.drops, drop == nil { return "\(method.rawValue) needs --drop P, the probability of dropping each delta element" }
         return nil
     }
@@ -81,10 +99,14 @@ public struct MergeParameters: Sendable, Equatable {
         var out = [("merge.weights", (weights ?? Array(repeating: 1, count: patchCount)).map { "\($0)" }.joined(separator: ","))]
         if method != .mean { out.append(("merge.lambda", "\(lambda)")) }
         if method == .ties { out.append(("merge.density", "\(density ?? 1)")) }
-        if method.drops {
-            out.append(("merge.drop", "\(drop ?? 0)"))
-            out.append(("merge.seed", "\(seed ?? 0)"))
-        }
+        if method.drops { out.append(("merge.drop", "\(drop ?? 0)")) }
+        if usesSeed(method) { out.append(("merge.seed", "\(seed ?? 0)")) }
         return out
+    }
+
+    /// Whether `method` with these parameters draws on the seed: the drop always, the trim
+    /// when it cuts (a density of 1 keeps every delta, so nothing is tied at a cut).
+    func usesSeed(_ method: MergeMethod) -> Bool {
+        method.drops || (method == .ties && (density ?? 1) < 1)
     }
 }

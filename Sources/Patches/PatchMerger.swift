@@ -34,7 +34,8 @@ public enum PatchMerger {
         for i in patches.indices {
             for j in patches.indices where j > i {
                 var perTensor: [(String, Int)] = []
-                for (name, a) in positions[i].sorted(by: { $0.key < $1.key }) {
+                // Names in UTF-8 byte order (String's < compares canonical equivalents).
+                for (name, a) in positions[i].sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
                     guard let b = positions[j][name] else { continue }
                     let shared = intersectionCount(a, b)
                     if shared > 0 { perTensor.append((name, shared)) }
@@ -53,8 +54,12 @@ public enum PatchMerger {
     public static func merge(_ patches: [PatchFile], base: Checkpoint, method: MergeMethod,
                              parameters: MergeParameters = MergeParameters(),
                              metadata: [(String, String)], to path: String) throws -> Summary {
-        guard patches.count >= 2 else { throw PatchError(path, "merge needs at least two patches") }
-        if let problem = parameters.problem(for: method, patchCount: patches.count) { throw PatchError(path, problem) }
+        guard patches.count >= 2 else {
+            throw PatchError(patches.first?.path ?? path, "merge needs at least two patches, got \(patches.count)")
+        }
+        if let problem = parameters.problem(for: method, patchCount: patches.count) {
+            throw PatchError(Self.list(patches.map(\.path)), problem)
+        }
         for patch in patches {
             guard patch.header.kind == .patch else {
                 throw PatchError(patch.path, "is a mask, not a patch: masks cannot be merged as patches")
@@ -78,12 +83,8 @@ public enum PatchMerger {
             })
         }
         let merged = try results.values()
-        let overlapProblems = zip(names, merged).compactMap { name, result in
-            method == .disjoint && result.shared > 0 ? "\(name): \(result.shared) element\(result.shared == 1 ? "" : "s")" : nil
-        }
-        if !overlapProblems.isEmpty {
-            throw PatchError(path, "the patches overlap, which --method disjoint refuses (use priority, or check with --plan):\n  " + overlapProblems.joined(separator: "\n  "))
-        }
+        let overlaps = merged.compactMap(\.overlap)
+        if !overlaps.isEmpty { throw MergeOverlapError(patches: patches, tensors: overlaps) }
         let pending = merged.compactMap(\.entry)
         var fullMetadata = metadata
         fullMetadata.append(("merge.method", method.rawValue))
@@ -102,10 +103,11 @@ public enum PatchMerger {
     }
 
     /// The merged entry of one tensor (nil when the merge leaves it as the base has it), and
-    /// how many of its elements more than one patch changed.
+    /// how many of its elements more than one patch changed; with `disjoint`, which patches.
     struct TensorResult {
         let entry: PendingEntry?
         let shared: Int
+        var overlap: MergeOverlapError.Tensor? = nil
     }
 
     static func mergeTensor(_ name: String, _ contributions: [Contribution], base: Checkpoint, method: MergeMethod,
@@ -121,19 +123,22 @@ public enum PatchMerger {
             // Several patches add (or replace, or remove) the tensor the same way: nothing to resolve.
             return TensorResult(entry: try reencode(first.entry, of: first.patch, base: base), shared: 0)
         }
+        let paths = contributions.map(\.patch.path)
+        if contributions.contains(where: { $0.entry.operation != .xor }) {
+            // A whole-tensor change (add, remove, replace) and another change of the same tensor.
+            let what = contributions.map { "\($0.patch.path) \(Self.verb($0.entry.operation))" }
+            throw PatchError(Self.list(paths), "tensor \"\(name)\": \(Self.list(what)); a whole-tensor change merges only with the very same change, so merge without one of these patches")
+        }
         for other in contributions.dropFirst() {
-            guard other.entry.operation == .xor, first.entry.operation == .xor else {
-                throw PatchError(other.patch.path, "tensor \"\(name)\" is added, removed or replaced by one of the patches and changed by another: such patches cannot be merged")
-            }
             guard other.entry.before == first.entry.before else {
                 throw PatchError(other.patch.path, "tensor \"\(name)\": this patch was made against another base than \(first.patch.path) (\(other.entry.before?.typeDescription ?? "") vs \(first.entry.before?.typeDescription ?? ""), or different fingerprints)")
             }
         }
         guard let state = first.entry.before, let tensor = base.entry(named: name) else {
-            throw PatchError(base.path, "tensor \"\(name)\" is missing")
+            throw PatchError(base.path, "tensor \"\(name)\", which \(Self.list(paths)) change\(paths.count == 1 ? "s" : ""), is missing")
         }
         if method.isArithmetic, !state.dtype.isFloatingPoint {
-            throw PatchError(first.patch.path, "tensor \"\(name)\" is \(state.dtype.rawValue): \(method.rawValue) computes on floating-point values (F64, F32, F16, BF16); merge these patches with priority")
+            throw PatchError(Self.list(paths), "tensor \"\(name)\" is \(state.dtype.rawValue): \(method.rawValue) computes on floating-point values (F64, F32, F16, BF16); merge these patches with priority")
         }
         let view = base.view(tensor)
         let positions = try contributions.map { try $0.patch.positions($0.entry) }
@@ -147,17 +152,23 @@ public enum PatchMerger {
                 var delta = try MergeArithmetic.delta(base: view, positions: positions[c], planes: planes[c],
                                                       weight: parameters.weights?[contribution.index] ?? 1,
                                                       tensor: name, patchPath: contribution.patch.path)
+                let stream = SeededStream(seed: parameters.seed ?? 0, patch: contribution.index, tensor: name)
                 if method == .ties, let density = parameters.density {
-                    delta = MergeArithmetic.trim(delta, density: density, elementCount: state.elementCount)
+                    delta = MergeArithmetic.trim(delta, density: density, elementCount: state.elementCount, ties: stream)
                 }
                 if method.drops, let drop = parameters.drop {
-                    let stream = DropStream(seed: parameters.seed ?? 0, patch: contribution.index, tensor: name)
                     delta = MergeArithmetic.drop(delta, probability: drop, stream: stream)
                 }
                 deltas.append(delta)
             }
             candidates = MergeArithmetic.combine(deltas, method: method, lambda: parameters.lambda, base: view, into: buffer.bytes)
         } else {
+            let union = PositionUnion(positions)
+            if method == .disjoint, shared > 0 {
+                // Refused: no entry to build, only what to tell the user.
+                return TensorResult(entry: nil, shared: shared,
+                                    overlap: MergeOverlapError.Tensor(name: name, union: union, places: contributions.map(\.index)))
+            }
             // Each patch writes its tuned values in turn, so the later one wins where they overlap.
             let size = state.dtype.size
             for c in contributions.indices {
@@ -166,10 +177,26 @@ public enum PatchMerger {
                     for p in 0..<size { buffer.bytes[position * size + p] = view.bytes[position * size + p] ^ planes[c][p * n + k] }
                 }
             }
-            candidates = PositionUnion(positions).positions
+            candidates = union.positions
         }
         let entry = xorEntry(name, state: state, base: view, merged: buffer, candidates: candidates)
         return TensorResult(entry: entry, shared: shared)
+    }
+
+    /// What an entry does to its tensor, as a verb phrase for messages.
+    static func verb(_ operation: EntryOperation) -> String {
+        switch operation {
+        case .xor: "changes some of its elements"
+        case .add: "adds it"
+        case .remove: "removes it"
+        case .replace: "replaces it"
+        case .mask: "masks it"
+        }
+    }
+
+    /// "a", "a and b", "a, b and c": the patches a message is about.
+    static func list(_ items: [String]) -> String {
+        items.count <= 2 ? items.joined(separator: " and ") : items.dropLast().joined(separator: ", ") + " and " + (items.last ?? "")
     }
 
     /// The entry that turns `base` into `merged`, whose changes all lie at `candidates`

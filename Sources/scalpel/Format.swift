@@ -13,6 +13,17 @@ enum Format {
         return n < 0 ? "-" + out : out
     }
 
+    /// `word` as a POSIX shell reads it back: as it is when it holds only characters no shell
+    /// treats specially, else in single quotes (a quote inside as '\''), so a printed command
+    /// line can be pasted and run.
+    static func shellWord(_ word: String) -> String {
+        let plain = !word.isEmpty && word.utf8.allSatisfy { byte in
+            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                || "-_./,:=+@%".utf8.contains(byte)
+        }
+        return plain ? word : "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+
     /// "1 tensor", "3 tensors".
     static func plural(_ n: Int, _ noun: String) -> String {
         "\(count(n)) \(noun)\(n == 1 ? "" : (noun.hasSuffix("ch") || noun.hasSuffix("s") ? "es" : "s"))"

@@ -19,8 +19,9 @@ struct MergeCommand: ParsableCommand {
             trim each δᵢ to its largest --density fraction of the tensor, elect the sign of \
             Σ wᵢ·δᵢ, weighted mean of the agreeing deltas, times λ), dare (drop each delta \
             element with probability --drop, divide the kept ones by 1 − drop, then sum) and \
-            dare-ties (the same drop, then the ties election and mean). The drop is seeded \
-            (--seed) and reproducible. The result records its parents' ids, the method and \
+            dare-ties (the same drop, then the ties election and mean). The drop, and the \
+            choice among equal magnitudes at the trim's cut, are seeded (--seed) and \
+            reproducible. The result records its parents' ids, the method and \
             its parameters in its metadata. --plan prints the overlap between every pair of \
             patches instead.
             """)
@@ -33,7 +34,7 @@ struct MergeCommand: ParsableCommand {
     @Option(name: .long, help: "sum, ties, dare, dare-ties: the scale λ of the merged delta (default 1).") var lambda: Double = 1
     @Option(name: .long, help: "ties: the fraction of each tensor's elements each patch keeps, by magnitude (default 1).") var density: Double?
     @Option(name: .long, help: "dare, dare-ties: the probability of dropping each delta element.") var drop: Double?
-    @Option(name: .long, help: "dare, dare-ties: the seed of the drop (default 0).") var seed: UInt64?
+    @Option(name: .long, help: "dare, dare-ties: the seed of the drop; ties with --density below 1: of the choice among equal magnitudes at the cut (default 0).") var seed: UInt64?
     @Flag(name: .long, help: "Show the overlap between the patches; write nothing.") var plan = false
     @Flag(name: .long, help: "With --plan: the shared elements per tensor too.") var perTensor = false
     @Flag(name: .long, help: "With --plan: machine-readable JSON on stdout.") var json = false
@@ -51,7 +52,9 @@ struct MergeCommand: ParsableCommand {
         if let weights, weights.split(separator: ",").contains(where: { Double($0.trimmingCharacters(in: .whitespaces)) == nil }) {
             throw ValidationError("--weights takes numbers separated by commas (got \"\(weights)\")")
         }
-        if let problem = parameters.problem(for: method, patchCount: patches.count) { throw ValidationError(problem) }
+        if let problem = parameters.problem(for: method, patchCount: patches.count) {
+            throw ValidationError("merging \(patches.joined(separator: ", ")): \(problem)")
+        }
     }
 
     func run() throws {
@@ -66,8 +69,17 @@ struct MergeCommand: ParsableCommand {
         TemporaryFiles.removeOnSignals()
         try overwriteOption.prepare(outputs: [output], inputs: patches + [base])
         let metadata = [("tool", "scalpel \(Scalpel.version)"), ("created", PatchMetadata.creationTime())]
-        let summary = try PatchMerger.merge(files, base: Checkpoint.open(base), method: method, parameters: parameters,
+        let summary: PatchMerger.Summary
+        do {
+            summary = try PatchMerger.merge(files, base: Checkpoint.open(base), method: method, parameters: parameters,
                                             metadata: metadata, to: output)
+        } catch var refusal as MergeOverlapError {
+            // Only a disjoint merge overlaps, and disjoint takes no other option: the same
+            // inputs with the suggested method are the whole command.
+            refusal.rerun = (["scalpel", "merge"] + patches + ["--base", base, "-o", output, "--method", refusal.suggestion.rawValue])
+                .map(Format.shellWord).joined(separator: " ")
+            throw refusal
+        }
         print("wrote \(output): \(method.rawValue) merge of \(Format.plural(files.count, "patch")), \(Format.plural(summary.entryCount, "tensor")) touched, \(Format.count(summary.changedElements)) elements changed, \(Format.count(summary.overlappingElements)) overlapping")
     }
 }

@@ -20,6 +20,35 @@ struct MergeCommandTests {
         try SafetensorsWriter.write(outputs, metadata: [("format", "pt")], to: path)
     }
 
+    @Test func aDefaultMergeOfOverlappingPatchesSaysWhatToRunInstead() throws {
+        let folder = try CLI.scratchFolder()
+        let (base, tuned) = try PatchCommandTests.models(in: folder)
+        let p1 = folder + "/p1.spatch", p2 = folder + "/p2 (copy).spatch", output = folder + "/both.spatch"
+        #expect(try CLI.run(["create", base, tuned, "-o", p1]).status == 0)
+        #expect(try CLI.run(["create", base, tuned, "-o", p2]).status == 0)
+        // The two patches change the same 205 elements (every 10th of 64 x 32).
+        let refused = try CLI.run(["merge", p1, p2, "--base", base, "-o", output])
+        #expect(refused.status != 0)
+        let lines = refused.stderr.split(separator: "\n").map(String.init)
+        #expect(lines.first == "Error: \(p1) and \(p2) change some of the same elements (205 in 1 tensor), which --method disjoint, the default, refuses:", "\(refused.stderr)")
+        #expect(lines.contains("  encoder.layer.0.intermediate.dense.weight  205 elements"), "\(refused.stderr)")
+        for method in ["priority", "sum", "mean", "ties", "dare", "dare-ties"] {
+            #expect(lines.contains { $0.hasPrefix("  \(method) ") }, "\(method): \(refused.stderr)")
+        }
+        // The exact command to run instead, a path with spaces quoted for the shell.
+        let rerun = "scalpel merge \(p1) '\(p2)' --base \(base) -o \(output) --method mean"
+        #expect(lines.firstIndex(of: "  " + rerun).map { lines[$0 - 1] } == "Rerun with one of them, for example:", "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: output))
+        // It works: two equal deltas average to the tuned model.
+        let again = try CLI.run(["merge", p1, p2, "--base", base, "-o", output, "--method", "mean"])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(try CLI.run(["apply", base, output, "-o", folder + "/both.safetensors"]).status == 0)
+        #expect(try CLI.run(["diff", folder + "/both.safetensors", tuned]).stdout.contains("identical"))
+        // A parameter problem names the inputs too.
+        let badWeights = try CLI.run(["merge", p1, p2, "--base", base, "-o", output, "--method", "sum", "--weights", "1"])
+        #expect(badWeights.status != 0 && badWeights.stderr.contains("merging \(p1), \(p2): 1 weights for 2 patches"), "\(badWeights.stderr)")
+    }
+
     @Test func mergePlanAndStackRevertFromTheCommandLine() throws {
         let folder = try CLI.scratchFolder()
         let (base, tuned) = try PatchCommandTests.models(in: folder)

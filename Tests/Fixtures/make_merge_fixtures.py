@@ -14,8 +14,12 @@ It builds a tiny BERT (Hugging Face naming) as the base and three sparse fine-tu
   Samples/benchmarks/mergekit_yaml.py, which works around a mergekit 0.1.5 bug on BERT) on the
   dense checkpoints with the parameters in parameters.json;
 - dare_linear.safetensors, dare_ties.safetensors: PEFT's merge_utils.dare_linear / dare_ties on
-  the deltas, with torch.bernoulli replaced by Scalpel's documented seeded drop (DropStream in
+  the deltas, with torch.bernoulli replaced by Scalpel's documented seeded drop (SeededStream,
   the Manual's merge page), so that both sides drop the same elements.
+
+mergekit's ties keeps equal magnitudes at its trim cut in torch.argsort's order, Scalpel in its
+seeded order: the fine-tunes' F32 deltas have no tie at any cut, and MergeParityTests checks
+that they stay so.
 """
 import json
 import os
@@ -39,7 +43,8 @@ def mix(x):
 
 
 def drop_uniforms(seed, patch, tensor, count):
-    """Scalpel's DropStream: one uniform in [0, 1) per element position."""
+    """Scalpel's SeededStream: one uniform in [0, 1) per element position (the top 53 bits of
+    the rank that orders the ties at a TIES trim cut)."""
     name = 0xCBF29CE484222325
     for byte in tensor.encode("utf-8"):
         name = ((name ^ byte) * 0x00000100000001B3) & MASK64

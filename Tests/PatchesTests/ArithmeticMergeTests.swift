@@ -71,9 +71,24 @@ struct ArithmeticMergeTests {
 
     @Test func tiesTrimsEachDeltaToItsLargestElements() throws {
         let s = try Self.threePatches()
-        // density 0.34 of 6 elements keeps k = 2 per patch: t1 keeps +2 (a[1]) and, of the two
-        // magnitudes 1, the lower position a[0]; t2 keeps ±3; t3 keeps both of its two.
-        #expect(try Self.result(s, .ties, MergeParameters(density: 0.34)) == [3, 0.25, 3, 4, 5, 6])
+        // density 0.34 of 6 elements keeps k = 2 per patch: t1 keeps +2 (a[1]) and one of its two
+        // magnitudes 1 (a[0] or a[2], the lower rank in the seeded order); t2 keeps ±3; t3 keeps
+        // both of its two. Keeping a[0]: a[0] = 1 + (1 + 3) / 2, a[2] stays 3; keeping a[2]:
+        // a[0] = 1 + 3 (t3's −1 disagrees), a[2] = 3 − 1.
+        func keepsFirst(_ seed: UInt64) -> Bool {
+            let stream = SeededStream(seed: seed, patch: 0, tensor: "a")
+            return stream.rank(0) < stream.rank(2)
+        }
+        let seeds = (0..<10).map { UInt64($0) }
+        guard let first = seeds.first(where: keepsFirst), let second = seeds.first(where: { !keepsFirst($0) }) else {
+            Issue.record("ten seeds all order a[0] and a[2] alike")
+            return
+        }
+        #expect(try Self.result(s, .ties, MergeParameters(density: 0.34, seed: first), name: "first") == [3, 0.25, 3, 4, 5, 6])
+        #expect(try Self.result(s, .ties, MergeParameters(density: 0.34, seed: second), name: "second") == [4, 0.25, 2, 4, 5, 6])
+        // No --seed is seed 0.
+        #expect(try Self.result(s, .ties, MergeParameters(density: 0.34), name: "default")
+                == Self.result(s, .ties, MergeParameters(density: 0.34, seed: 0), name: "zero"))
     }
 
     @Test func dareDropsAtTheRequestedRateAndRescalesTheRest() throws {
@@ -113,6 +128,8 @@ struct ArithmeticMergeTests {
             (.dare, MergeParameters(), "dare needs --drop"),
             (.dareTies, MergeParameters(drop: 1), "--drop must be in [0, 1)"),
             (.priority, MergeParameters(seed: 3), "--seed applies to"),
+            (.ties, MergeParameters(seed: 3), "--seed with ties orders the elements tied at the trim's cut, so it needs --density below 1"),
+            (.ties, MergeParameters(density: 1, seed: 3), "needs --density below 1"),
             (.disjoint, MergeParameters(weights: [1, 1]), "--weights applies to"),
         ]
         for (method, parameters, message) in refused {
@@ -120,7 +137,9 @@ struct ArithmeticMergeTests {
                 _ = try PatchMerger.merge(s.patches, base: s.base, method: method, parameters: parameters, metadata: [], to: s.folder + "/x.spatch")
                 Issue.record("\(method) accepted \(parameters)")
             } catch {
-                #expect("\(error)".contains(message), "\(error)")
+                // The message names the input patches, not the output the merge did not write.
+                #expect("\(error)".contains(message) && "\(error)".hasPrefix("\(s.patches[0].path) and \(s.patches[1].path): "), "\(error)")
+                #expect(!"\(error)".contains("x.spatch"), "\(error)")
             }
         }
         #expect(!FileManager.default.fileExists(atPath: s.folder + "/x.spatch"))
@@ -139,7 +158,9 @@ struct ArithmeticMergeTests {
         }
         #expect {
             try PatchMerger.merge(patches, base: base, method: .sum, metadata: [], to: folder + "/m.spatch")
-        } throws: { "\($0)".contains("\"ids\" is I32") && "\($0)".contains("priority") }
+        } throws: {
+            "\($0)".hasPrefix("\(patches[0].path) and \(patches[1].path): tensor \"ids\" is I32") && "\($0)".contains("priority")
+        }
     }
 
     @Test func selectionFindsTheKthLargest() {
@@ -167,14 +188,14 @@ struct ArithmeticMergeTests {
         }
     }
 
-    @Test func theDropStreamIsPinned() {
-        // The documented algorithm (Manual, merge page): these values must never change, or
-        // a seeded merge would stop reproducing.
-        let stream = DropStream(seed: 42, patch: 0, tensor: "encoder.layer.0.intermediate.dense.weight")
-        let values = (0..<3).map { stream.uniform($0) }
-        #expect(values.allSatisfy { $0 >= 0 && $0 < 1 })
-        #expect(values == [stream.uniform(0), stream.uniform(1), stream.uniform(2)])
-        #expect(DropStream(seed: 43, patch: 0, tensor: "x").uniform(0) != DropStream(seed: 42, patch: 0, tensor: "x").uniform(0))
-        #expect(DropStream(seed: 42, patch: 1, tensor: "x").uniform(0) != DropStream(seed: 42, patch: 0, tensor: "x").uniform(0))
+    @Test func theSeededStreamIsPinned() {
+        // The documented algorithm (Manual, merge page), as the Python of
+        // Tests/Fixtures/make_merge_fixtures.py computes it: these values must never change, or
+        // seeded merges would stop reproducing.
+        let stream = SeededStream(seed: 42, patch: 0, tensor: "encoder.layer.0.intermediate.dense.weight")
+        #expect((0..<3).map { stream.rank($0) } == [0xb17f_6218_5e11_ae86, 0x1bd1_87f1_3baf_fac7, 0xbbca_8fa1_303f_1871])
+        #expect((0..<3).map { stream.uniform($0) } == [0.6933499631396162, 0.10866593970757765, 0.7335595863844414])
+        #expect(SeededStream(seed: 43, patch: 0, tensor: "x").uniform(0) != SeededStream(seed: 42, patch: 0, tensor: "x").uniform(0))
+        #expect(SeededStream(seed: 42, patch: 1, tensor: "x").uniform(0) != SeededStream(seed: 42, patch: 0, tensor: "x").uniform(0))
     }
 }

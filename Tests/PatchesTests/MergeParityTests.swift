@@ -35,6 +35,28 @@ struct MergeParityTests {
                                drop: number("drop"), seed: entry["seed"]?.intValue.map(UInt64.init))
     }
 
+    @Test func theTiesFixtureHasNoEqualMagnitudesAtATrimCut() throws {
+        // mergekit keeps equal magnitudes at the cut in torch.argsort's order, Scalpel in its
+        // seeded one: the exact parity of the kept deltas needs a cut no two deltas share.
+        let density = try Self.parameters("ties").density ?? 1
+        let base = try Checkpoint.open(Self.fixtures + "/base.safetensors")
+        var cuts = 0
+        for i in 1...3 {
+            let tuned = try Checkpoint.open(Self.fixtures + "/t\(i).safetensors")
+            for tensor in base.tensors {
+                let old = base.view(tensor).floatValues(), new = try tuned.view(named: tensor.name).floatValues()
+                let magnitudes = zip(new, old).map { abs(Double($0) - Double($1)) }.filter { $0 != 0 }
+                let keep = max(1, Int(density * Double(old.count)))
+                guard magnitudes.count > keep else { continue }
+                let cut = magnitudes.sorted(by: >)[keep - 1]
+                #expect(magnitudes.filter { $0 == cut }.count == 1, "t\(i) \(tensor.name)")
+                cuts += 1
+            }
+        }
+        // Each fine-tune's two intermediate.dense.weight and its one bias are trimmed.
+        #expect(cuts == 9)
+    }
+
     @Test(arguments: methods.map(\.reference))
     func mergeMatchesTheReference(_ reference: String) throws {
         let method = Self.methods.first { $0.reference == reference }!.method
