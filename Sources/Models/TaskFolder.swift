@@ -38,7 +38,8 @@ public struct TaskFolder: Sendable {
                 throw ModelError(path, "line \(number + 1): expected label<TAB>prompt, got \"\(trimmed.prefix(60))\"")
             }
             let label = String(parts[0])
-            guard !labels.contains(label) else { throw ModelError(path, "line \(number + 1): class \"\(label)\" appears twice") }
+            // Labels are names: compared by their bytes, not by Unicode equivalence.
+            guard !labels.contains(where: { $0.utf8.elementsEqual(label.utf8) }) else { throw ModelError(path, "line \(number + 1): class \"\(label)\" appears twice") }
             labels.append(label)
             prompts.append(String(parts[1]).trimmingCharacters(in: .whitespacesAndNewlines))
         }
@@ -89,7 +90,7 @@ public struct TaskFolder: Sendable {
             let label: Int
             switch json["label"] {
             case .string(let name)?:
-                guard let index = labels.firstIndex(of: name) else {
+                guard let index = labels.firstIndex(where: { $0.utf8.elementsEqual(name.utf8) }) else {
                     throw ModelError(path, "\(where_): label \"\(name)\" is not a class in classes.txt (\(labels.prefix(5).joined(separator: ", "))\(labels.count > 5 ? ", ..." : ""))")
                 }
                 label = index
