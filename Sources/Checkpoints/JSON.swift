@@ -82,9 +82,10 @@ extension JSONValue {
     /// Reads and parses the JSON file at `path` (a byte-order mark at the start skipped, as
     /// `parse(fileBytes:)` does).
     /// - Throws: `FileError` naming `path`: missing or unreadable, or not valid JSON (with
-    ///   the reason and the byte offset).
+    ///   the reason and the byte offset), UTF-16 text named as such.
     public static func parse(contentsOf path: String) throws -> JSONValue {
         let bytes = try TextFile.contents(path)
+        try TextFile.refuseUTF16(bytes, path: path)
         do {
             return try bytes.withUnsafeBytes { try parse(fileBytes: $0) }
         } catch let error as JSONError {

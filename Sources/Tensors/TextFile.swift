@@ -45,9 +45,7 @@ public enum TextFile {
     /// - Throws: `FileError` naming `path` and the line: a CR not followed by LF, or a line
     ///   that is not valid UTF-8.
     public static func lines(of bytes: [UInt8], path: String) throws -> [String] {
-        if bytes.starts(with: [0xFF, 0xFE]) || bytes.starts(with: [0xFE, 0xFF]) {
-            throw FileError(path, "is UTF-16 text (it starts with a UTF-16 byte-order mark); save it as UTF-8")
-        }
+        try refuseUTF16(bytes, path: path)
         var lines: [String] = []
         var start = bytes.starts(with: byteOrderMark) ? byteOrderMark.count : 0
         var position = start
@@ -77,6 +75,15 @@ public enum TextFile {
         }
         if start < bytes.count { try endLine(bytes.count) }
         return lines
+    }
+
+    /// Refuses text that starts with a UTF-16 byte-order mark (Windows' "Unicode"), which
+    /// would otherwise be reported as invalid UTF-8 at its first byte.
+    /// - Throws: `FileError` naming `path` when `bytes` start with FF FE or FE FF.
+    public static func refuseUTF16(_ bytes: [UInt8], path: String) throws {
+        if bytes.starts(with: [0xFF, 0xFE]) || bytes.starts(with: [0xFE, 0xFF]) {
+            throw FileError(path, "is UTF-16 text (it starts with a UTF-16 byte-order mark); save it as UTF-8")
+        }
     }
 
     /// The offset in `bytes` of the first byte that does not begin or continue a valid UTF-8

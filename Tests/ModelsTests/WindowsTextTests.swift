@@ -81,11 +81,22 @@ struct WindowsTextTests {
         #expect { try TaskFolder(folder: folder) } throws: {
             "\($0)".hasPrefix(folder + "/classes.txt: line 1: a carriage return (CR) not followed by a line feed (LF)")
         }
-        // A vocabulary saved as UTF-16.
-        bytes = [0xFF, 0xFE] + Array("[PAD]\n".utf16).flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }
-        try Data(bytes).write(to: URL(fileURLWithPath: root + "/vocab.txt"))
-        #expect { try WordPieceTokenizer(vocabularyFile: root + "/vocab.txt") } throws: {
-            "\($0)" == root + "/vocab.txt: is UTF-16 text (it starts with a UTF-16 byte-order mark); save it as UTF-8"
+        // A vocabulary and a configuration file saved as UTF-16 (Windows' "Unicode").
+        func utf16(_ text: String) -> Data { Data([0xFF, 0xFE] + Array(text.utf16).flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }) }
+        let model = try Self.model(in: root + "/model", windows: true)
+        try utf16("[PAD]\n").write(to: URL(fileURLWithPath: model + "/vocab.txt"))
+        #expect { try WordPieceTokenizer(vocabularyFile: model + "/vocab.txt") } throws: {
+            "\($0)" == model + "/vocab.txt: is UTF-16 text (it starts with a UTF-16 byte-order mark); save it as UTF-8"
+        }
+        try utf16("{\"do_lower_case\": false}").write(to: URL(fileURLWithPath: model + "/tokenizer_config.json"))
+        #expect { try TextEncoder(path: model) } throws: {
+            "\($0)" == model + "/tokenizer_config.json: is UTF-16 text (it starts with a UTF-16 byte-order mark); save it as UTF-8"
+        }
+        // A configuration file that is not JSON is refused, not passed over (the tokenizer
+        // would silently lowercase).
+        try Data("do_lower_case: false\n".utf8).write(to: URL(fileURLWithPath: model + "/tokenizer_config.json"))
+        #expect { try TextEncoder(path: model) } throws: {
+            "\($0)" == model + "/tokenizer_config.json: is not valid JSON: unexpected character 'd' at byte 0"
         }
     }
 
