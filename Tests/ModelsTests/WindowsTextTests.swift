@@ -71,7 +71,7 @@ struct WindowsTextTests {
         let root = try Self.scratch()
         let folder = try Self.task(in: root + "/task", windows: true)
         // "é" in Latin-1 on line 3 of test.jsonl.
-        var bytes = Array("{\"text\": \"a\", \"label\": 0}\r\n\r\n{\"text\": \"caf".utf8) + [0xE9] + Array("\", \"label\": 1}\r\n".utf8)
+        let bytes = Array("{\"text\": \"a\", \"label\": 0}\r\n\r\n{\"text\": \"caf".utf8) + [0xE9] + Array("\", \"label\": 1}\r\n".utf8)
         try Data(bytes).write(to: URL(fileURLWithPath: folder + "/test.jsonl"))
         #expect { try TaskFolder(folder: folder).examples("test") } throws: {
             "\($0)" == folder + "/test.jsonl: line 3: not valid UTF-8 (at byte 14 of the line); save the file as UTF-8"
