@@ -117,6 +117,6 @@ let package = Package(
         .testTarget(
             name: "CLITests",
             // Depending on the executable makes `swift test` build it; the tests run it.
-            dependencies: ["scalpel", "Patches", "Checkpoints", "Tensors"]),
+            dependencies: ["scalpel", "Patches", "Checkpoints", "Tensors", "TestSupport"]),
     ]
 )

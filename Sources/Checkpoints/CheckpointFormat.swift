@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Tensors
 
 /// Checkpoint formats, recognised from a file's first bytes rather than its extension (a
 /// `.bin` may be a PyTorch zip, a legacy pickle, or anything else).
@@ -73,8 +74,10 @@ public enum CheckpointFormat: String, Sendable, CaseIterable {
         if startsWith(Array("GGUF".utf8)) { return .gguf }
         // Legacy torch.save: a pickle (protocol 2: 0x80 0x02) of the magic number first.
         if startsWith([0x80, 0x02, 0x8A, 0x0A]) { return .pytorchLegacy }
-        if let first = head.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }),
-           first == UInt8(ascii: "{"), !head.contains(0) {
+        // A byte-order mark may open the JSON, when a Windows tool saved the index.
+        let text = head.starts(with: TextFile.byteOrderMark) ? head.dropFirst(TextFile.byteOrderMark.count) : head[...]
+        if let first = text.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }),
+           first == UInt8(ascii: "{"), !text.contains(0) {
             return .safetensorsIndex  // a JSON document: the index of a sharded checkpoint
         }
         // safetensors: u64 header length, then '{'. The length check keeps random bytes out.

@@ -1,3 +1,5 @@
+import Tensors
+
 /// A strict JSON reader and writer for checkpoint headers.
 ///
 /// Foundation's JSONSerialization is not used for headers because it cannot tell us what
@@ -66,6 +68,29 @@ extension JSONValue {
     public static func parse(_ text: String) throws -> JSONValue {
         var utf8 = Array(text.utf8)
         return try utf8.withUnsafeMutableBytes { try parse(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Parses `bytes`, the contents of a JSON file, skipping a UTF-8 byte-order mark at the
+    /// start: JSON forbids one, but files saved by Windows tools carry it. Error positions
+    /// count the mark, so they are offsets in the file.
+    public static func parse(fileBytes bytes: UnsafeRawBufferPointer, maxDepth: Int = 64) throws -> JSONValue {
+        var parser = JSONParser(bytes: bytes, maxDepth: maxDepth)
+        parser.position = TextFile.byteOrderMarkLength(bytes)
+        return try parser.parseDocument()
+    }
+
+    /// Reads and parses the JSON file at `path` (a byte-order mark at the start skipped, as
+    /// `parse(fileBytes:)` does).
+    /// - Throws: `FileError` naming `path`: missing or unreadable, or not valid JSON (with
+    ///   the reason and the byte offset), UTF-16 text named as such.
+    public static func parse(contentsOf path: String) throws -> JSONValue {
+        let bytes = try TextFile.contents(path)
+        try TextFile.refuseUTF16(bytes, path: path)
+        do {
+            return try bytes.withUnsafeBytes { try parse(fileBytes: $0) }
+        } catch let error as JSONError {
+            throw FileError(path, "is not valid JSON: \(error.description)")
+        }
     }
 }
 

@@ -14,7 +14,7 @@ enum ShardIndex {
         }
         let json: JSONValue
         do {
-            json = try JSONValue.parse(mapping.bytes)
+            json = try JSONValue.parse(fileBytes: mapping.bytes)
         } catch let error as JSONError {
             throw CheckpointError(indexPath, "index is not valid JSON: \(error.description)")
         }

@@ -105,10 +105,8 @@ public final class BertModel: @unchecked Sendable {
                                           intermediate: intermediate.shape[0], vocabulary: word.shape[0], maxPositions: position.shape[0],
                                           typeVocabulary: type.shape[0], layerNormEpsilon: 1e-12,
                                           hiddenDropout: 0.1, attentionDropout: 0.1)
-        if let configFile, let data = FileManager.default.contents(atPath: configFile) {
-            guard let json = try? JSONValue.parse(String(decoding: data, as: UTF8.self)) else {
-                throw ModelError(configFile, "is not valid JSON")
-            }
+        if let configFile {
+            let json = try JSONValue.parse(contentsOf: configFile)
             if let heads = json["num_attention_heads"]?.intValue { configuration.heads = heads }
             func number(_ key: String) -> Float? {
                 switch json[key] {

@@ -53,8 +53,8 @@ public final class CLIPModel: @unchecked Sendable {
                 replacements: [String: TensorView] = [:]) throws {
         _ = Parallel.configureBlas
         var configuration = try Self.configuration(of: checkpoint)
-        if let configFile, let data = FileManager.default.contents(atPath: configFile) {
-            guard let json = try? JSONValue.parse(String(decoding: data, as: UTF8.self)) else { throw ModelError(configFile, "is not valid JSON") }
+        if let configFile {
+            let json = try JSONValue.parse(contentsOf: configFile)
             if let act = json["text_config"]?["hidden_act"]?.stringValue ?? json["hidden_act"]?.stringValue {
                 guard let parsed = Activation(rawValue: act) else {
                     throw ModelError(configFile, "hidden_act \"\(act)\" is not supported (quick_gelu and gelu are)")

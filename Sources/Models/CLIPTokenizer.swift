@@ -1,5 +1,6 @@
 import Checkpoints
 import Foundation
+import Tensors
 
 /// CLIP's byte-level BPE tokenizer, as open_clip's `SimpleTokenizer` runs it: clean the text
 /// (`TextCleaning`), lowercase, split it into words (`<start_of_text>` / `<end_of_text>`,
@@ -18,20 +19,25 @@ public struct CLIPTokenizer: Sendable {
     /// The number of merges CLIP's vocabulary keeps (49152 − 256 − 2 of the file's lines).
     static let mergeCount = 49_152 - 256 - 2
 
-    /// Reads open_clip's `bpe_simple_vocab_16e6.txt.gz` (or the same file uncompressed).
+    /// Reads open_clip's `bpe_simple_vocab_16e6.txt.gz` (or the same file uncompressed, or
+    /// Hugging Face's `merges.txt`): a header line, then one merge per line, two symbols
+    /// separated by a space (LF or CRLF line endings, a byte-order mark skipped).
+    /// - Throws: `FileError` naming the file when it cannot be read or inflated, is not UTF-8
+    ///   or has a lone CR (naming the line), has too few lines, or a merge is not two symbols.
     public init(vocabularyFile path: String, contextLength: Int = 77) throws {
-        let bytes = path.hasSuffix(".gz") ? try Deflate.gunzip(path: path) : try Self.read(path)
-        guard let text = String(bytes: bytes, encoding: .utf8) else { throw ModelError(path, "is not UTF-8 text") }
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let lines = try TextFile.lines(of: path.hasSuffix(".gz") ? try Deflate.gunzip(path: path) : try TextFile.contents(path), path: path)
         guard lines.count > Self.mergeCount else {
             throw ModelError(path, "has \(lines.count) lines; CLIP's BPE vocabulary has a header and at least \(Self.mergeCount) merges")
         }
         var merges: [(String, String)] = []
         merges.reserveCapacity(Self.mergeCount)
         for (number, line) in lines[1...Self.mergeCount].enumerated() {
-            let parts = line.split(separator: " ")
-            guard parts.count == 2 else { throw ModelError(path, "line \(number + 2): a merge is two symbols, got \"\(line.prefix(40))\"") }
-            merges.append((String(parts[0]), String(parts[1])))
+            // Split on the space byte: a space followed by a combining mark is one Character.
+            let parts = line.utf8.split(separator: UInt8(ascii: " "))
+            guard parts.count == 2, let first = String(parts[0]), let second = String(parts[1]) else {
+                throw ModelError(path, "line \(number + 2): a merge is two symbols, got \"\(line.prefix(40))\"")
+            }
+            merges.append((first, second))
         }
         try self.init(merges: merges, contextLength: contextLength)
     }
@@ -54,11 +60,6 @@ public struct CLIPTokenizer: Sendable {
         startToken = encoder["<start_of_text>"]!
         endToken = encoder["<end_of_text>"]!
         self.contextLength = max(2, contextLength)
-    }
-
-    static func read(_ path: String) throws -> [UInt8] {
-        guard let data = FileManager.default.contents(atPath: path) else { throw ModelError(path, "cannot be read") }
-        return Array(data)
     }
 
     /// GPT-2's reversible byte → character table: printable Latin-1 bytes stand for

@@ -6,7 +6,8 @@ import Tensors
 /// and, for text, `train.jsonl` / `test.jsonl` (one `{"text": ..., "label": ...}` per line,
 /// the label a class label from classes.txt or its 0-based index) or, for images,
 /// `train.npz` / `test.npz` (`images` float32 (N, 3, H, W), already preprocessed, and `labels`
-/// int64 indexing the classes in file order). Every problem is an error naming the file and
+/// int64 indexing the classes in file order). The text files may have LF or CRLF line
+/// endings and a byte-order mark (`TextFile`). Every problem is an error naming the file and
 /// the line or the array.
 public struct TaskFolder: Sendable {
     public struct Example: Sendable, Equatable {
@@ -18,14 +19,18 @@ public struct TaskFolder: Sendable {
     public let labels: [String]
     public let prompts: [String]
 
+    /// Reads the task's classes from `folder`/classes.txt (blank lines skipped).
+    /// - Throws: `ModelError` naming classes.txt: missing or unreadable, not UTF-8 or with a
+    ///   lone CR (naming the line), a line that is not label<TAB>prompt, a class twice, or
+    ///   fewer than two classes.
     public init(folder: String) throws {
         self.folder = folder
         let path = folder + "/classes.txt"
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw ModelError(path, FileManager.default.fileExists(atPath: path) ? "is not UTF-8 text" : "is missing: a task folder needs classes.txt (label<TAB>prompt per line)")
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ModelError(path, "is missing: a task folder needs classes.txt (label<TAB>prompt per line)")
         }
         var labels: [String] = [], prompts: [String] = []
-        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (number, line) in try TextFile.lines(path).enumerated() {
             let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
             if trimmed.isEmpty { continue }
             let parts = line.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false)
@@ -33,7 +38,8 @@ public struct TaskFolder: Sendable {
                 throw ModelError(path, "line \(number + 1): expected label<TAB>prompt, got \"\(trimmed.prefix(60))\"")
             }
             let label = String(parts[0])
-            guard !labels.contains(label) else { throw ModelError(path, "line \(number + 1): class \"\(label)\" appears twice") }
+            // Labels are names: compared by their bytes, not by Unicode equivalence.
+            guard !labels.contains(where: { $0.utf8.elementsEqual(label.utf8) }) else { throw ModelError(path, "line \(number + 1): class \"\(label)\" appears twice") }
             labels.append(label)
             prompts.append(String(parts[1]).trimmingCharacters(in: .whitespacesAndNewlines))
         }
@@ -66,24 +72,25 @@ public struct TaskFolder: Sendable {
         return (images, indices, size)
     }
 
-    /// The text examples of `split` ("train" or "test").
+    /// The text examples of `split` ("train" or "test"), from `split`.jsonl (blank lines
+    /// skipped).
+    /// - Throws: `ModelError` naming the file: missing or unreadable, and naming the line: not
+    ///   UTF-8, a lone CR, not a JSON object, no "text" string, or no label of a class.
     public func examples(_ split: String) throws -> [Example] {
         let path = folder + "/\(split).jsonl"
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw ModelError(path, FileManager.default.fileExists(atPath: path) ? "is not UTF-8 text" : "is missing")
-        }
+        guard FileManager.default.fileExists(atPath: path) else { throw ModelError(path, "is missing") }
         var out: [Example] = []
-        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (number, line) in try TextFile.lines(path).enumerated() {
             if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
             let where_ = "line \(number + 1)"
-            guard let json = try? JSONValue.parse(String(line)), json.objectMembers != nil else {
+            guard let json = try? JSONValue.parse(line), json.objectMembers != nil else {
                 throw ModelError(path, "\(where_): not a JSON object")
             }
             guard let exampleText = json["text"]?.stringValue else { throw ModelError(path, "\(where_): no \"text\" string") }
             let label: Int
             switch json["label"] {
             case .string(let name)?:
-                guard let index = labels.firstIndex(of: name) else {
+                guard let index = labels.firstIndex(where: { $0.utf8.elementsEqual(name.utf8) }) else {
                     throw ModelError(path, "\(where_): label \"\(name)\" is not a class in classes.txt (\(labels.prefix(5).joined(separator: ", "))\(labels.count > 5 ? ", ..." : ""))")
                 }
                 label = index

@@ -33,17 +33,17 @@ public struct TextEncoder: Sendable {
             let candidate = folder + "/" + name
             return FileManager.default.fileExists(atPath: candidate) ? candidate : nil
         }
-        func json(_ name: String) -> JSONValue? {
-            file(name).flatMap { FileManager.default.contents(atPath: $0) }.flatMap { try? JSONValue.parse(String(decoding: $0, as: UTF8.self)) }
+        func json(_ name: String) throws -> JSONValue? {
+            try file(name).map(JSONValue.parse(contentsOf:))
         }
         guard file("vocab.txt") != nil || file("tokenizer.json") != nil else {
             throw ModelError(path, "no vocab.txt or tokenizer.json beside the weights (in \(folder)): the tokenizer needs one")
         }
         model = try BertModel(checkpoint: checkpoint, configFile: file("config.json"), replacements: replacements)
         var lowercase = true
-        if case .bool(let value)? = json("tokenizer.json")?["normalizer"]?["lowercase"] { lowercase = value }
-        if case .bool(let value)? = json("tokenizer_config.json")?["do_lower_case"] { lowercase = value }
-        let maxLength = min(json("sentence_bert_config.json")?["max_seq_length"]?.intValue ?? model.configuration.maxPositions, model.configuration.maxPositions)
+        if case .bool(let value)? = try json("tokenizer.json")?["normalizer"]?["lowercase"] { lowercase = value }
+        if case .bool(let value)? = try json("tokenizer_config.json")?["do_lower_case"] { lowercase = value }
+        let maxLength = min(try json("sentence_bert_config.json")?["max_seq_length"]?.intValue ?? model.configuration.maxPositions, model.configuration.maxPositions)
         if let vocabulary = file("vocab.txt") {
             tokenizer = try WordPieceTokenizer(vocabularyFile: vocabulary, lowercase: lowercase, maxLength: maxLength)
         } else {

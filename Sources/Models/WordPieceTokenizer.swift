@@ -1,5 +1,6 @@
 import Checkpoints
 import Foundation
+import Tensors
 
 /// BERT's tokenizer, as Hugging Face's `BertTokenizer` / `BertTokenizerFast` runs it: basic
 /// tokenization (clean the text, put spaces around CJK characters, lowercase and strip
@@ -26,25 +27,24 @@ public struct WordPieceTokenizer: Sendable {
         }
     }
 
-    /// Reads `vocab.txt` (one token per line, the line number its id).
+    /// Reads `vocab.txt` (one token per line, the line number its id; LF or CRLF line
+    /// endings, a byte-order mark at the start skipped).
+    /// - Throws: `FileError` naming the file when it cannot be read, is not UTF-8 or has a
+    ///   lone CR (naming the line); `Failure.missingToken` without [UNK], [CLS], [SEP], [PAD].
     public init(vocabularyFile path: String, lowercase: Bool = true, maxLength: Int = 512) throws {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw Failure.unreadable("\(path): cannot read the vocabulary (vocab.txt)")
-        }
         var vocabulary: [String: Int32] = [:]
-        var id: Int32 = 0
-        text.enumerateLines { line, _ in
-            if vocabulary[line] == nil { vocabulary[line] = id }
-            id += 1
+        for (id, line) in try TextFile.lines(path).enumerated() where vocabulary[line] == nil {
+            guard id <= Int(Int32.max) else { throw Failure.unreadable("\(path): more than \(Int32.max) tokens") }
+            vocabulary[line] = Int32(id)
         }
         try self.init(vocabulary: vocabulary, lowercase: lowercase, maxLength: maxLength, path: path)
     }
 
     /// Reads the WordPiece vocabulary of a Hugging Face `tokenizer.json` (`model.vocab`).
+    /// - Throws: `FileError` naming the file when it cannot be read or is not JSON;
+    ///   `Failure.unreadable` when it is not a WordPiece tokenizer or an id is invalid.
     public init(tokenizerJSON path: String, lowercase: Bool = true, maxLength: Int = 512) throws {
-        guard let data = FileManager.default.contents(atPath: path), let json = try? JSONValue.parse(String(decoding: data, as: UTF8.self)) else {
-            throw Failure.unreadable("\(path): cannot read it as JSON")
-        }
+        let json = try JSONValue.parse(contentsOf: path)
         guard json["model"]?["type"]?.stringValue == "WordPiece", let entries = json["model"]?["vocab"]?.objectMembers else {
             throw Failure.unreadable("\(path): not a WordPiece tokenizer (model.type is \(json["model"]?["type"]?.stringValue ?? "missing"))")
         }
@@ -56,6 +56,8 @@ public struct WordPieceTokenizer: Sendable {
         try self.init(vocabulary: vocabulary, lowercase: lowercase, maxLength: maxLength, path: path)
     }
 
+    /// A tokenizer over `vocabulary` (token → id); `path` names it in errors.
+    /// - Throws: `Failure.missingToken` when [UNK], [CLS], [SEP] or [PAD] is not in it.
     public init(vocabulary: [String: Int32], lowercase: Bool, maxLength: Int, path: String = "vocabulary") throws {
         func id(_ token: String) throws -> Int32 {
             guard let id = vocabulary[token] else { throw Failure.missingToken(token, path: path) }

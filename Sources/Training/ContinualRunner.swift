@@ -7,8 +7,9 @@ import Tensors
 
 /// A continual sequence of tasks: for each task in turn, a mask on the model so far (SPU or an
 /// ablation; none for full fine-tuning), training under it, a patch `taskK.spatch` in the run
-/// folder; then every task seen so far and the control set are evaluated. The run's state is
-/// saved after each task, so an interrupted run resumes from the last finished one.
+/// folder; then every task seen so far and the control set are evaluated. The run's state and
+/// settings are saved after each task, so an interrupted run resumes from the last finished
+/// one, under the same settings only.
 public enum ContinualRunner {
     /// How each task's update is found.
     public enum Method: String, CaseIterable, Sendable {
@@ -62,6 +63,8 @@ public enum ContinualRunner {
         public var trainableParameters: Int
         public var changedParameters: Int
         public var seconds: Double
+        /// What the run's patches were made with (its recorded settings).
+        public var settings = ContinualSettings(values: [])
 
         public var averageAccuracy: Double { accuracyMatrix.last.map { $0.reduce(0, +) / Double(max($0.count, 1)) } ?? 0 }
         /// Mean over the earlier tasks of (best accuracy before the end − final accuracy).
@@ -75,20 +78,34 @@ public enum ContinualRunner {
         public var finalControlAccuracy: Double { controlAccuracy.last ?? controlAccuracyBase }
     }
 
-    public static func run(base: String, tasks: [String], control: String, folder: String, options: Options,
+    /// Runs `tasks` in order from `base` in `folder`, evaluating each state on the tasks seen
+    /// and on `control`. A folder that holds a run resumes it after its last finished task,
+    /// only when the settings it recorded (`ContinualSettings`) equal these; `restart` first
+    /// removes the run's files (`ContinualRunFolder`, nothing else) and starts over.
+    /// - Throws: `FileError` naming state.json or the folder when the run there cannot be
+    ///   resumed: other settings (each named, recorded → new), no record of them (an older
+    ///   Scalpel), files of a run without its state, a damaged state or a missing patch;
+    ///   and what reading the inputs, masking, training or evaluating throws.
+    public static func run(base: String, tasks: [String], control: String, folder: String, options: Options, restart: Bool = false,
                            progress: (String) -> Void) throws -> Report {
+        // The settings first: an unreadable input is refused before anything is removed.
+        let settings = try ContinualSettings(base: base, tasks: tasks, control: control, options: options)
+        if restart {
+            let removed = try ContinualRunFolder.discard(folder)
+            if !removed.isEmpty { progress("restart: removed " + removed.joined(separator: ", ")) }
+        }
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let statePath = folder + "/state.json"
         let names = tasks.map { URL(fileURLWithPath: $0).lastPathComponent }
         var report: Report
-        if let saved = try resumed(statePath, tasks: names, method: options.method) {
+        if let saved = try resumed(folder, settings: settings, method: options.method) {
             report = saved
             progress("resuming after task \(saved.accuracyMatrix.count)")
         } else {
             let start = Date()
             report = Report(tasks: names, accuracyMatrix: [], taskAccuracyBase: try tasks.map { try evaluate(base: base, patches: [], task: $0) * 100 },
                             controlAccuracyBase: try evaluate(base: base, patches: [], task: control) * 100,
-                            controlAccuracy: [], trainableParameters: 0, changedParameters: 0, seconds: 0)
+                            controlAccuracy: [], trainableParameters: 0, changedParameters: 0, seconds: 0, settings: settings)
             report.seconds = Date().timeIntervalSince(start)
             try save(report, method: options.method, to: statePath)
             progress("base model: tasks " + report.taskAccuracyBase.map { String(format: "%.1f", $0) }.joined(separator: " ") + " %, control \(String(format: "%.2f", report.controlAccuracyBase)) %")
@@ -153,7 +170,7 @@ public enum ContinualRunner {
             ("control_accuracy_after_each_task", .array(report.controlAccuracy.map(number))),
             ("control_drop", number(report.controlAccuracyBase - report.finalControlAccuracy)),
             ("trainable_parameters", .integer(report.trainableParameters)), ("changed_parameters", .integer(report.changedParameters)),
-            ("seconds", number(report.seconds)),
+            ("seconds", number(report.seconds)), ("settings", report.settings.json),
         ])
     }
 
@@ -161,28 +178,58 @@ public enum ContinualRunner {
         try AtomicFile.write(Array(json(report, method: method.rawValue).pretty().utf8), to: path)
     }
 
-    /// The saved state of an interrupted run over the same tasks with the same method, if any.
-    static func resumed(_ path: String, tasks: [String], method: Method) throws -> Report? {
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        let json = try JSONValue.parse(String(decoding: data, as: UTF8.self))
-        guard json["tasks"]?.arrayValue?.compactMap(\.stringValue) == tasks else {
-            throw ModelError(path, "belongs to a run over other tasks; use another output folder")
+    /// The saved state of the run in `folder`, if there is one, when it was made with
+    /// `settings`; nil for a folder without a run.
+    static func resumed(_ folder: String, settings: ContinualSettings, method: Method) throws -> Report? {
+        let path = folder + "/state.json"
+        let advice = "start over with --restart (it removes the run's files from \(folder), and no other file), or use another output folder"
+        guard FileManager.default.fileExists(atPath: path) else {
+            let files = try ContinualRunFolder.runFiles(in: folder)
+            guard files.isEmpty else { throw FileError(folder, "holds \(files.joined(separator: ", ")) but no state.json, so there is no run to resume; \(advice)") }
+            return nil
         }
-        guard json["method"]?.stringValue == method.rawValue else {
-            throw ModelError(path, "belongs to a \(json["method"]?.stringValue ?? "different") run, not \(method.rawValue); use another output folder")
+        let json: JSONValue
+        do {
+            json = try JSONValue.parse(contentsOf: path)
+        } catch let error as FileError {
+            throw FileError(path, error.problem + "; " + advice)
         }
-        func number(_ value: JSONValue?) -> Double {
+        guard let recorded = ContinualSettings(json: json["settings"]) else {
+            throw FileError(path, "records no settings (an older Scalpel wrote it), so resuming its run cannot be checked; \(advice)")
+        }
+        let differences = settings.differences(from: recorded)
+        guard differences.isEmpty else {
+            throw FileError(path, "the run there was made with other settings:\n  " + differences.joined(separator: "\n  ")
+                            + "\nresume it with the same settings, or " + advice)
+        }
+        func number(_ value: JSONValue?) -> Double? {
             switch value {
             case .number(let x)?: return x
             case .integer(let i)?: return Double(i)
-            default: return 0
+            default: return nil
             }
         }
-        return Report(tasks: tasks, accuracyMatrix: (json["accuracy_matrix"]?.arrayValue ?? []).map { ($0.arrayValue ?? []).map { number($0) } },
-                      taskAccuracyBase: (json["task_accuracy_base"]?.arrayValue ?? []).map { number($0) },
-                      controlAccuracyBase: number(json["control_accuracy_base"]),
-                      controlAccuracy: (json["control_accuracy_after_each_task"]?.arrayValue ?? []).map { number($0) },
-                      trainableParameters: json["trainable_parameters"]?.intValue ?? 0, changedParameters: json["changed_parameters"]?.intValue ?? 0,
-                      seconds: number(json["seconds"]))
+        func numbers(_ value: JSONValue?) -> [Double]? {
+            guard let items = value?.arrayValue else { return nil }
+            let values = items.compactMap(number)
+            return values.count == items.count ? values : nil
+        }
+        let tasks = json["tasks"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        let matrix = (json["accuracy_matrix"]?.arrayValue ?? []).map(numbers)
+        guard let base = numbers(json["task_accuracy_base"]), base.count == tasks.count, let controlBase = number(json["control_accuracy_base"]),
+              let control = numbers(json["control_accuracy_after_each_task"]), matrix.count == control.count, matrix.count <= tasks.count,
+              matrix.enumerated().allSatisfy({ $1?.count == $0 + 1 }),
+              let trainable = json["trainable_parameters"]?.intValue, let changed = json["changed_parameters"]?.intValue, let seconds = number(json["seconds"]) else {
+            throw FileError(path, "is damaged (its accuracies do not fit its list of tasks); \(advice)")
+        }
+        // Every finished task's files must still be there: the later tasks build on them.
+        for k in 0..<matrix.count {
+            for file in ["task\(k + 1).spatch"] + (method.score == nil ? [] : ["task\(k + 1)-mask.spatch"])
+            where !FileManager.default.fileExists(atPath: folder + "/" + file) {
+                throw FileError(folder + "/" + file, "is missing, though state.json records task \(k + 1) as finished; \(advice)")
+            }
+        }
+        return Report(tasks: tasks, accuracyMatrix: matrix.compactMap { $0 }, taskAccuracyBase: base, controlAccuracyBase: controlBase,
+                      controlAccuracy: control, trainableParameters: trainable, changedParameters: changed, seconds: seconds, settings: recorded)
     }
 }

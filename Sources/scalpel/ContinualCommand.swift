@@ -19,8 +19,11 @@ struct ContinualCommand: ParsableCommand {
             RUN/report.json, RUN/report.md and RUN/report.svg hold the accuracy matrix, the \\
             average accuracy over the seen tasks, forgetting (mean over earlier tasks of best \\
             earlier minus final accuracy), the control accuracy and its drop from the base, \\
-            trainable and changed parameter counts, and the time. An interrupted run resumes \\
-            from the last finished task. Progress goes to stderr.
+            trainable and changed parameter counts, the time, and the settings the patches were \\
+            made with. An interrupted run resumes from the last finished task when started \\
+            again with the same settings; with other settings it is refused (each named), and \\
+            --restart removes the run's files (state.json, report.*, taskK.spatch, \\
+            taskK-mask.spatch; no other file) and starts over. Progress goes to stderr.
             """)
 
     @Argument(help: "The base model: a model folder or its weights file.") var base: String
@@ -34,6 +37,8 @@ struct ContinualCommand: ParsableCommand {
     @Option(name: .long, help: "mask: fraction of the batches scored.") var scoreFraction: Double = 0.25
     @Option(name: .long, help: "train: replay buffer, examples of the earlier tasks (0: no replay).") var buffer: Int = 0
     @OptionGroup var training: TrainingOptions
+    @Flag(name: .long, help: "Remove the run's files from the run folder (state.json, report.*, taskK.spatch, taskK-mask.spatch; no other file) and start over.")
+    var restart = false
 
     func validate() throws {
         if tasks.isEmpty { throw ValidationError("give the tasks with --tasks T1 T2 ...") }
@@ -56,13 +61,12 @@ struct ContinualCommand: ParsableCommand {
         options.scoring.logitScale = training.temperature.map { 1 / $0 }
         options.training = training.settings
         options.metadata = [("tool", "scalpel \(Scalpel.version)"), ("created", PatchMetadata.creationTime())]
-        let report = try ContinualRunner.run(base: base, tasks: tasks, control: control, folder: output, options: options) { line in
+        let report = try ContinualRunner.run(base: base, tasks: tasks, control: control, folder: output, options: options, restart: restart) { line in
             FileHandle.standardError.write(Data("[continual] \(line)\n".utf8))
         }
         let json = ContinualRunner.json(report, method: method.rawValue)
         try AtomicFile.write(Array((json.pretty() + "\n").utf8), to: output + "/report.json")
-        let masking = method == .full ? "every tensor trained" : "rate \(rate) of \(layers), scored on \(scoreFraction) of the batches"
-        let markdown = ContinualReport.markdown(report, method: method.rawValue, settings: "\(masking), \(training.epochs) epochs, lr \(training.lr), batch \(training.batch), \(training.dropout ? "dropout" : "no dropout"), \(buffer > 0 ? "replay buffer \(buffer)" : "no replay"), seed \(training.seed)")
+        let markdown = ContinualReport.markdown(report, method: method.rawValue)
         try AtomicFile.write(Array(markdown.utf8), to: output + "/report.md")
         try AtomicFile.write(Array(ContinualReport.svg(report).utf8), to: output + "/report.svg")
         print(markdown, terminator: "")
@@ -71,8 +75,9 @@ struct ContinualCommand: ParsableCommand {
 
 /// The run's report for people: a Markdown page and an SVG plot.
 enum ContinualReport {
-    static func markdown(_ r: ContinualRunner.Report, method: String, settings: String) -> String {
-        var out = "# Continual run: \(method)\n\n\(settings)\n\n"
+    /// The tables of `r`, its settings last: those it recorded, which its patches were made with.
+    static func markdown(_ r: ContinualRunner.Report, method: String) -> String {
+        var out = "# Continual run: \(method)\n\n"
         var rows: [[String]] = [["after task"] + r.tasks.map { $0 } + ["control"]]
         rows.append(["base (zero-shot)"] + r.taskAccuracyBase.map { Format.fixed($0, 1) } + [Format.fixed(r.controlAccuracyBase, 2)])
         for (k, row) in r.accuracyMatrix.enumerated() {
@@ -91,7 +96,11 @@ enum ContinualReport {
             | changed parameters (union of the patches) | \(Format.count(r.changedParameters)) |
             | time | \(Format.fixed(r.seconds, 1)) s |
 
+            | setting | value |
+            | --- | --- |
+
             """
+        for (name, value) in r.settings.values { out += "| \(name) | \(value.replacingOccurrences(of: "|", with: "\\|")) |\n" }
         return out
     }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Checkpoints
 import Models
+import Tensors
 
 extension Architecture: ExpressibleByArgument {}
 
@@ -21,7 +22,7 @@ struct EmbedCommand: ParsableCommand {
 
     @Argument(help: "The encoder: a model folder or its weights file.") var model: String
     @Option(name: .long, help: "A text to embed (repeat for several).") var text: [String] = []
-    @Option(name: .long, help: "A file of texts, one per line.") var textFile: String?
+    @Option(name: .long, help: "A UTF-8 file of texts, one per line (LF or CRLF; empty lines skipped).") var textFile: String?
     @Option(name: .long, help: "Images to embed: an .npz holding float32 images (N, 3, H, H), preprocessed (CLIP).") var images: String?
     @Option(name: .long, help: "bert or clip (default: recognised from the tensor names).") var arch: Architecture?
     @Option(name: .long, help: "Texts per forward pass.") var batch: Int = 32
@@ -35,10 +36,7 @@ struct EmbedCommand: ParsableCommand {
     func run() throws {
         var texts = text
         if let textFile {
-            guard let content = try? String(contentsOfFile: textFile, encoding: .utf8) else {
-                throw ModelError(textFile, "cannot read the text file (missing, or not UTF-8)")
-            }
-            texts += content.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
+            texts += try TextFile.lines(textFile).filter { !$0.isEmpty }
         }
         let checkpoint = try Checkpoint.open(model)
         let encoder = try Architecture.encoder(checkpoint, architecture: arch)

@@ -46,6 +46,25 @@ struct EmbedCommandTests {
         let forced = try CLI.run(["embed", bare, "--text", "x", "--arch", "bert"])
         #expect(forced.status != 0 && forced.stderr.contains("no vocab.txt or tokenizer.json beside the weights"), "\(forced.stderr)")
     }
+
+    /// --text-file reads Windows text (CRLF, a byte-order mark) as its LF version, and refuses
+    /// a lone CR naming the file and line.
+    @Test func aWindowsTextFileEmbedsAsItsLFVersion() throws {
+        guard DefaultModelFiles.isAvailable else { return }
+        let folder = try CLI.scratchFolder()
+        try Data(Array("A man is eating food.\n\nA monkey is playing drums.\n".utf8)).write(to: URL(fileURLWithPath: folder + "/lf.txt"))
+        try Data([0xEF, 0xBB, 0xBF] + Array("A man is eating food.\r\n\r\nA monkey is playing drums.\r\n".utf8)).write(to: URL(fileURLWithPath: folder + "/crlf.txt"))
+        let (unix, windows) = (try CLI.run(["embed", Self.model, "--text-file", folder + "/lf.txt", "--json"]),
+                               try CLI.run(["embed", Self.model, "--text-file", folder + "/crlf.txt", "--json"]))
+        #expect(unix.status == 0 && windows.status == 0, "\(unix.stderr) \(windows.stderr)")
+        // Two texts (the empty line skipped), the first as --text embeds it.
+        let embeddings = try JSONValue.parse(unix.stdout)["embeddings"]?.arrayValue
+        #expect(embeddings?.count == 2 && embeddings?.first?["tokens"]?.intValue == 8)
+        #expect(windows.stdout == unix.stdout)
+        try Data(Array("one\rtwo\n".utf8)).write(to: URL(fileURLWithPath: folder + "/cr.txt"))
+        let lone = try CLI.run(["embed", Self.model, "--text-file", folder + "/cr.txt"])
+        #expect(lone.status != 0 && lone.stderr.contains(folder + "/cr.txt: line 1: a carriage return (CR) not followed by a line feed (LF)"), "\(lone.stderr)")
+    }
 }
 
 struct EvalCommandTests {

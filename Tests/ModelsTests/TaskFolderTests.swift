@@ -21,6 +21,16 @@ struct TextTaskTests {
         #expect(try task.examples("test") == [.init(text: "great", label: 0), .init(text: "awful", label: 1)])
     }
 
+    /// Labels are byte strings: "é" precomposed and "e" + a combining accent are two classes,
+    /// and an example's label picks the one with its bytes.
+    @Test func labelsCompareByTheirBytes() throws {
+        let path = try Self.folder(classes: "\u{E9}\tprecomposed\ne\u{301}\tdecomposed\n",
+                                   test: "{\"text\": \"a\", \"label\": \"e\u{301}\"}\n{\"text\": \"b\", \"label\": \"\\u00e9\"}\n")
+        let task = try TaskFolder(folder: path)
+        #expect(task.labels.map { Array($0.utf8) } == [[0xC3, 0xA9], [0x65, 0xCC, 0x81]])
+        #expect(try task.examples("test").map(\.label) == [1, 0])
+    }
+
     @Test(arguments: [
         ("pos happy\nneg\tsad\n", nil, "classes.txt: line 1: expected label<TAB>prompt"),
         ("pos\thappy\npos\tagain\n", nil, "line 2: class \"pos\" appears twice"),

@@ -9,25 +9,7 @@ import Tensors
 /// The continual runner on the tiny BERT with a made-up vocabulary: two tasks and a control.
 struct ContinualRunnerTests {
     static func setUp(_ label: String = #function) throws -> (model: String, tasks: [String], control: String, root: String) {
-        let root = NSTemporaryDirectory() + "scalpel-continual-\(label.filter(\.isLetter))-\(UUID().uuidString.prefix(6))"
-        let model = root + "/model"
-        try FileManager.default.createDirectory(atPath: model, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: MaskedTrainerTests.fixtures + "/tiny_bert.safetensors", toPath: model + "/model.safetensors")
-        try FileManager.default.copyItem(atPath: MaskedTrainerTests.fixtures + "/tiny_bert_config.json", toPath: model + "/config.json")
-        try (["[PAD]", "[UNK]", "[CLS]", "[SEP]"] + (4..<100).map { "w\($0)" }).joined(separator: "\n").write(toFile: model + "/vocab.txt", atomically: true, encoding: .utf8)
-        func task(_ name: String, _ a: Int, _ b: Int) throws -> String {
-            let folder = root + "/" + name
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            try "x\tw\(a + 30) w\(a + 31)\ny\tw\(b + 30) w\(b + 31)\n".write(toFile: folder + "/classes.txt", atomically: true, encoding: .utf8)
-            var lines: [String] = []
-            for i in 0..<8 {
-                lines.append("{\"text\": \"w\(a + i) w\(a + i + 1)\", \"label\": \"x\"}")
-                lines.append("{\"text\": \"w\(b + i) w\(b + i + 1)\", \"label\": \"y\"}")
-            }
-            for split in ["train", "test"] { try lines.joined(separator: "\n").write(toFile: folder + "/\(split).jsonl", atomically: true, encoding: .utf8) }
-            return folder
-        }
-        return (model, [try task("t1", 4, 14), try task("t2", 24, 44)], try task("control", 54, 64), root)
+        try TinyContinualRun.setUp(label)
     }
 
     static func options() -> ContinualRunner.Options {
@@ -56,6 +38,7 @@ struct ContinualRunnerTests {
         var partial = first
         partial.tasks = whole.tasks
         partial.taskAccuracyBase = whole.taskAccuracyBase
+        partial.settings = whole.settings
         try ContinualRunner.save(partial, method: .spu, to: s.root + "/run-b/state.json")
         var lines: [String] = []
         let resumed = try ContinualRunner.run(base: s.model, tasks: s.tasks, control: s.control, folder: s.root + "/run-b", options: Self.options()) { lines.append($0) }
@@ -68,9 +51,8 @@ struct ContinualRunnerTests {
         let untimed = { (patch: PatchFile) in patch.header.metadata.filter { $0.0 != "train.seconds" }.map { "\($0.0)=\($0.1)" } }
         #expect(untimed(resumedPatch) == untimed(wholePatch))
         // A state over other tasks is refused.
-        #expect(throws: FileError.self) {
-            try ContinualRunner.run(base: s.model, tasks: [s.tasks[1]], control: s.control, folder: s.root + "/run-a", options: Self.options()) { _ in }
-        }
+        #expect { try ContinualRunner.run(base: s.model, tasks: [s.tasks[1]], control: s.control, folder: s.root + "/run-a", options: Self.options()) { _ in } }
+            throws: { "\($0)".contains("  tasks: [\"t1\",\"t2\"] → [\"t2\"]\n") }
     }
 
     @Test func fullFineTuningAndReplayRunsAndMethodsDoNotMix() throws {
@@ -108,6 +90,6 @@ struct ContinualRunnerTests {
         #expect(randomMasks[0] != randomMasks[1])
         // Resuming a run folder with another method is refused.
         #expect { try ContinualRunner.run(base: s.model, tasks: s.tasks, control: s.control, folder: s.root + "/full", options: Self.options()) { _ in } }
-            throws: { "\($0)".contains("belongs to a full run, not spu") }
+            throws: { "\($0)".contains("  method: full → spu\n") && "\($0)".contains("  rate: (none) → 0.2\n") }
     }
 }

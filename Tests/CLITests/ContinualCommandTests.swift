@@ -1,0 +1,48 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import Checkpoints
+import Patches
+
+/// `scalpel continual` on the tiny BERT: a finished run with other settings is refused, not
+/// "resumed" under a report that would describe patches it did not make; --restart retrains.
+struct ContinualCommandTests {
+    @Test func resumingIsRefusedUnderOtherSettingsAndRestartRetrains() throws {
+        let s = try TinyContinualRun.setUp(#function)
+        let run = s.root + "/run"
+        func continual(_ extra: [String]) throws -> CLI.Result {
+            try CLI.run(["continual", s.model, "--tasks"] + s.tasks + ["--control", s.control, "-o", run, "--rate", "0.2", "--batch", "8", "--lr", "5e-3"] + extra)
+        }
+        func setting(_ name: String) throws -> String? {
+            try JSONValue.parse(contentsOf: run + "/report.json")["settings"]?[name]?.stringValue
+        }
+        let first = try continual(["--epochs", "1"])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(try setting("epochs") == "1")
+        let markdown = try String(contentsOfFile: run + "/report.md", encoding: .utf8)
+        #expect(markdown.contains("\n| setting | value |\n| --- | --- |\n") && markdown.contains("\n| epochs | 1 |\n") && markdown.contains("\n| lr | 0.005 |\n"))
+        try "mine".write(toFile: run + "/notes.txt", atomically: true, encoding: .utf8)
+
+        // Three epochs after one: refused, each setting named with both values; nothing rewritten.
+        let other = try continual(["--epochs", "3"])
+        #expect(other.status != 0 && other.stderr.contains("\n  epochs: 1 → 3\n") && other.stderr.contains("--restart"), "\(other.stderr)")
+        #expect(!other.stderr.contains("[continual]"))
+        #expect(try String(contentsOfFile: run + "/report.md", encoding: .utf8) == markdown)
+
+        // --restart retrains with the new settings, and the report says so; the user's file stays.
+        let restarted = try continual(["--epochs", "3", "--restart"])
+        #expect(restarted.status == 0, "\(restarted.stderr)")
+        #expect(restarted.stderr.contains("[continual] restart: removed report.json, report.md, report.svg, state.json, task1-mask.spatch, task1.spatch, task2-mask.spatch, task2.spatch\n"))
+        #expect(try setting("epochs") == "3")
+        #expect(try String(contentsOfFile: run + "/report.md", encoding: .utf8).contains("\n| epochs | 3 |\n"))
+        for k in 1...2 { #expect(try PatchFile.open(run + "/task\(k).spatch").header.metadataValue("train.epochs") == "3") }
+        #expect(try String(contentsOfFile: run + "/notes.txt", encoding: .utf8) == "mine")
+
+        // The same settings again: resumed after the last task, nothing trained.
+        let patch = FileManager.default.contents(atPath: run + "/task2.spatch")
+        let same = try continual(["--epochs", "3"])
+        #expect(same.status == 0 && same.stderr == "[continual] resuming after task 2\n", "\(same.stderr)")
+        #expect(FileManager.default.contents(atPath: run + "/task2.spatch") == patch)
+        #expect(try same.stdout == String(contentsOfFile: run + "/report.md", encoding: .utf8))
+    }
+}
