@@ -298,15 +298,18 @@ enum PatchComposition {
             for path in [earlier, later] where !patches.contains(path) { patches.append(path) }
         }
         let quoted = patches.map(shellQuoted).joined(separator: " ")
+        let combining = MergeMethod.allCases.filter { $0 != .disjoint }
+        let width = combining.map(\.rawValue.count).max() ?? 0
+        let methods = combining.map { "  \($0.rawValue)\(String(repeating: " ", count: width - $0.rawValue.count))  \($0.meaning)" }
         return PatchError(model.path, """
             these patches were made against the same tensors and change some of the same elements, \
             so applying one after the other would not give either patch's values there:
               \(lines.joined(separator: "\n  "))
             Combine them into one patch first, choosing how shared elements are resolved:
-              scalpel merge \(quoted) --base \(shellQuoted(model.path)) --method sum|mean|ties|dare|dare-ties|priority -o merged.spatch
+              scalpel merge \(quoted) --base \(shellQuoted(model.path)) --method METHOD -o merged.spatch
               scalpel apply \(shellQuoted(model.path)) merged.spatch -o OUT
-            (sum adds the deltas, mean averages them, ties and dare-ties resolve their signs, dare drops \
-            some at random, priority lets the later patch win; see scalpel merge --help.)
+            where METHOD is one of:
+            \(methods.joined(separator: "\n"))
             """)
     }
 

@@ -81,7 +81,10 @@ struct CompositionTests {
                 let text = "\(error)"
                 #expect(text.contains("\(s.p1) and \(s.p2): 2 shared elements in 1 tensor"), "\(text)")
                 #expect(text.contains("\"a\": 2"), "\(text)")
-                #expect(text.contains("scalpel merge \(s.p1) \(s.p2) --base \(s.base) --method sum|mean|ties|dare|dare-ties|priority -o merged.spatch"), "\(text)")
+                #expect(text.contains("scalpel merge \(s.p1) \(s.p2) --base \(s.base) --method METHOD -o merged.spatch"), "\(text)")
+                for method in MergeMethod.allCases where method != .disjoint {
+                    #expect(text.contains("  \(method.rawValue) ") && text.contains(method.meaning), "\(method)")
+                }
             }
             #expect(!FileManager.default.fileExists(atPath: s.folder + "/out.safetensors"))
         }
