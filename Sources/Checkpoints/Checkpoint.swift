@@ -1,3 +1,4 @@
+import Foundation
 import Tensors
 
 /// A model checkpoint opened for reading: one file, or the shards of a sharded checkpoint
@@ -74,6 +75,10 @@ public final class Checkpoint: @unchecked Sendable {
 
     private static func openAnyFormat(_ path: String) throws -> Checkpoint {
         let resolved = try CheckpointLocator.resolve(path)
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: resolved, isDirectory: &isFolder), isFolder.boolValue {
+            return try ShardIndex.openFolder(resolved)
+        }
         // An in-place edit that was interrupted left a journal: put the original bytes back
         // before anything reads the file.
         let recovered = try InPlaceJournal.recoverIfNeeded(resolved)

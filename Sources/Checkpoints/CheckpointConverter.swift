@@ -18,8 +18,10 @@ public enum CheckpointConverter {
     }
 
     public struct Summary: Sendable {
-        /// Files written (shards, then the index, when sharded).
+        /// Files written (shards, then the index, when sharded; a folder's copied files last).
         public let outputs: [String]
+        /// Files of the source's folder not copied into an output folder (other weights).
+        public var skipped: [String] = []
         public let tensorCount: Int
         /// Tensors whose dtype changed.
         public let convertedCount: Int
@@ -29,7 +31,8 @@ public enum CheckpointConverter {
         if let target = options.dtype, !target.isFloatingPoint {
             throw CheckpointError(path, "--dtype must be a floating type (f64, f32, f16, bf16), not \(target.rawValue)")
         }
-        try checkOutputFormat(path)
+        let folder = ModelFolderWriter.isFolder(path)
+        if !folder { try checkOutputFormat(path) }
         var converted = 0
         let outputs: [OutputTensor] = source.tensors.map { entry in
             var dtype = entry.dtype
@@ -47,6 +50,13 @@ public enum CheckpointConverter {
             }
         }
         for file in source.files { file.mapping.advise(.sequential) }
+        if folder {
+            // A model folder in the source's layout and format (or, with --shard-size, safetensors shards).
+            let written = try ModelFolderWriter.write(outputs, metadata: source.metadata, base: source, to: path, shardSize: options.shardSize)
+            var summary = Summary(outputs: written.files, tensorCount: outputs.count, convertedCount: converted)
+            summary.skipped = written.skipped
+            return summary
+        }
         let written: [String]
         let format = CheckpointWriter.format(forOutput: path) ?? .safetensors
         if format != .safetensors {

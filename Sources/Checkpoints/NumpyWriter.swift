@@ -1,3 +1,4 @@
+import Foundation
 import Tensors
 
 /// Writes NumPy checkpoints: an `.npz` archive of stored `.npy` members (what `np.savez`
@@ -91,6 +92,8 @@ public enum CheckpointWriter {
     /// GGUF source's metadata pairs over; an HDF5 `base` is the file an HDF5 output starts from.
     public static func write(_ tensors: [OutputTensor], metadata: [(String, String)], format: CheckpointFormat,
                              extras: FormatExtras? = nil, base: Checkpoint? = nil, to path: String, headerRoom: Int = 0) throws {
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        try DiskSpace.require(tensors.reduce(0) { $0 + $1.byteCount }, in: folder, for: path)
         switch format {
         case .hdf5: try HDF5Writer.write(tensors, metadata: metadata, base: base, to: path)
         case .pytorch, .pytorchIndex: try PyTorchWriter.write(tensors, extras: extras, to: path)

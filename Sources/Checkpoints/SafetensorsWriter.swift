@@ -114,21 +114,34 @@ public enum SafetensorsWriter {
         if stem.hasSuffix(".safetensors") { stem.removeLast(".safetensors".count) }
         let digits = max(5, String(groups.count).count)
         func pad(_ n: Int) -> String { String(repeating: "0", count: max(0, digits - String(n).count)) + String(n) }
+        let shards = groups.enumerated().map { i, group in ("\(stem)-\(pad(i + 1))-of-\(pad(groups.count)).safetensors", group) }
+        return try writeShards(shards, metadata: metadata, index: stem + ".safetensors.index.json", in: folder)
+    }
 
+    /// Writes `shards` (file name and tensors, in order) into `folder`, each shard carrying
+    /// `metadata`, and with `index` the index naming each tensor's shard (`indexMetadata`
+    /// kept, `total_size` set). Nothing appears until every file is complete; returns the
+    /// paths written, shards then index.
+    public static func writeShards(_ shards: [(file: String, tensors: [OutputTensor])], metadata: [(String, String)],
+                                   index: String?, indexMetadata: [(String, JSONValue)] = [], in folder: String,
+                                   headerRoom: Int = 0) throws -> [String] {
+        _ = try layoutOrder(shards.flatMap(\.tensors), path: folder + "/" + (index ?? shards.first?.file ?? ""))
+        try DiskSpace.require(shards.flatMap(\.tensors).reduce(0) { $0 + $1.byteCount }, in: folder, for: folder + "/" + (index ?? ""))
         var pending: [AtomicFile] = []
         do {
             var weightMap: [(String, String)] = []
-            for (i, group) in groups.enumerated() {
-                let shardName = "\(stem)-\(pad(i + 1))-of-\(pad(groups.count)).safetensors"
+            for (shardName, group) in shards {
                 let shard = try AtomicFile(path: folder + "/" + shardName)
                 pending.append(shard)
-                try writeBody(group, metadata: metadata, into: shard)
+                try writeBody(try layoutOrder(group, path: shard.path), metadata: metadata, into: shard, headerRoom: headerRoom)
                 weightMap += group.map { ($0.name, shardName) }
             }
-            let total = ordered.reduce(0) { $0 + $1.byteCount }
-            let index = try AtomicFile(path: folder + "/" + stem + ".safetensors.index.json")
-            pending.append(index)
-            try index.write(Array((ShardIndex.document(totalSize: total, shardOfTensor: weightMap).pretty() + "\n").utf8))
+            if let index {
+                let total = shards.flatMap(\.tensors).reduce(0) { $0 + $1.byteCount }
+                let file = try AtomicFile(path: folder + "/" + index)
+                pending.append(file)
+                try file.write(Array((ShardIndex.document(totalSize: total, shardOfTensor: weightMap, metadata: indexMetadata).pretty() + "\n").utf8))
+            }
             for file in pending { try file.commit() }
             return pending.map(\.path)
         } catch {

@@ -40,8 +40,29 @@ enum ShardIndex {
             if !shardNames.contains(shard) { shardNames.append(shard) }
         }
         shardNames.sort()
-
         let folder = (indexPath as NSString).deletingLastPathComponent
+        let checkpoint = try openShards(shardNames, in: folder, path: indexPath, expected: expected, indexMetadata: indexMetadata)
+        let found = Set(checkpoint.tensors.map(\.name))
+        if let missing = weightMap.first(where: { !found.contains($0.0) }) {
+            throw CheckpointError(indexPath, "tensor \"\(missing.0)\" is listed in the weight_map but absent from shard \"\(missing.1.stringValue ?? "")\"")
+        }
+        return checkpoint
+    }
+
+    /// The shards `NAME-0000K-of-0000N.safetensors` of a folder without an index, as one
+    /// model (the folder is its path; `CheckpointLocator` found the complete set).
+    static func openFolder(_ folder: String) throws -> Checkpoint {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasSuffix(".safetensors") }
+        guard let shards = ShardNames.completeSet(names) else {
+            throw CheckpointError(folder, "holds no complete set of shards")
+        }
+        return try openShards(shards, in: folder, path: folder, expected: nil, indexMetadata: [])
+    }
+
+    /// Opens `shardNames` (in order) from `folder` as one model; with `expected` (an index's
+    /// weight map), every tensor must be listed there under its own shard.
+    private static func openShards(_ shardNames: [String], in folder: String, path indexPath: String, expected: [String: String]?,
+                                   indexMetadata: [(String, String)]) throws -> Checkpoint {
         var files: [Checkpoint.File] = []
         var tensors: [TensorEntry] = []
         var metadata: [(String, String)] = []
@@ -75,6 +96,7 @@ enum ShardIndex {
                 shardTensors = header.tensors
             }
             for tensor in shardTensors {
+                guard let expected else { break }
                 guard let listed = expected[tensor.name] else {
                     throw CheckpointError(shardPath, "tensor \"\(tensor.name)\" is not listed in the index \(indexPath)")
                 }
@@ -85,10 +107,6 @@ enum ShardIndex {
             files.append(file)
             tensors += shardTensors
         }
-        let found = Set(tensors.map(\.name))
-        if let missing = weightMap.first(where: { !found.contains($0.0) }) {
-            throw CheckpointError(indexPath, "tensor \"\(missing.0)\" is listed in the weight_map but absent from shard \"\(missing.1.stringValue ?? "")\"")
-        }
         return try Checkpoint(path: indexPath, format: isPyTorch ? .pytorchIndex : .safetensorsIndex, metadata: metadata,
                               tensors: tensors, files: files, indexMetadata: indexMetadata, decoded: decoded,
                               extras: isPyTorch ? .pytorch(archiveName: "archive", tied: tied) : nil)
@@ -96,10 +114,11 @@ enum ShardIndex {
 
     /// The index document for shards written by `SafetensorsWriter`: `total_size` is the
     /// sum of the tensors' byte lengths, as Hugging Face writes it; keys are sorted.
-    static func document(totalSize: Int, shardOfTensor: [(String, String)]) -> JSONValue {
-        let sorted = shardOfTensor.sorted { $0.0 < $1.0 }
+    /// `metadata`: the source index's other metadata keys, kept (in their order).
+    static func document(totalSize: Int, shardOfTensor: [(String, String)], metadata: [(String, JSONValue)] = []) -> JSONValue {
+        let sorted = shardOfTensor.sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
         return .object([
-            ("metadata", .object([("total_size", .integer(totalSize))])),
+            ("metadata", .object(metadata.filter { $0.0 != "total_size" } + [("total_size", .integer(totalSize))])),
             ("weight_map", .object(sorted.map { ($0.0, .string($0.1)) })),
         ])
     }

@@ -6,8 +6,8 @@ import Darwin
 import Foundation
 import Synchronization
 
-/// The temporary files being written, so that an interrupted command (Ctrl-C, `kill`) removes
-/// them before it exits instead of leaving hidden partial files behind.
+/// The temporary files (and folders) being written, so that an interrupted command (Ctrl-C,
+/// `kill`) removes them before it exits instead of leaving hidden partial files behind.
 ///
 /// The signal handler may only call async-signal-safe functions, so paths are kept as C
 /// strings in a fixed table that it reads without locking or allocating.
@@ -52,8 +52,12 @@ public enum TemporaryFiles {
         }
         for sig in [SIGINT, SIGTERM, SIGHUP] {
             signal(sig) { received in
+                // Files first, then folders (a model folder being built), deepest last made first.
                 for slot in 0..<TemporaryFiles.capacity {
                     if let entry = TemporaryFiles.table[slot] { unlink(entry) }
+                }
+                for slot in (0..<TemporaryFiles.capacity).reversed() {
+                    if let entry = TemporaryFiles.table[slot] { rmdir(entry) }
                 }
                 _exit(128 + received)
             }
@@ -63,7 +67,8 @@ public enum TemporaryFiles {
 
 /// Hidden temporary files of Scalpel processes that died without cleaning up (`kill -9`,
 /// a power cut) where unnamed files were not available: `.NAME.scalpel-PID-….tmp` (and
-/// `.NAME.scalpel-PID-base.safetensors`, the patched copy `mask` and `train` work on). The
+/// `.NAME.scalpel-PID-base.safetensors`, the patched copy `mask` and `train` work on, and
+/// `.DIR.scalpel-PID-….tmp/`, a model folder being built). The
 /// next command that writes into the folder removes those whose process no longer exists.
 /// A file of a live process, or of another user's, is left alone.
 public enum StaleTemporaryFiles {
@@ -77,8 +82,12 @@ public enum StaleTemporaryFiles {
             guard let pid = owner(of: name), pid != getpid(), !isAlive(pid) else { continue }
             let path = folder + "/" + name
             var info = stat()
-            guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_uid == getuid() else { continue }
-            unlink(path)
+            guard lstat(path, &info) == 0, info.st_uid == getuid() else { continue }
+            switch info.st_mode & S_IFMT {
+            case S_IFREG: unlink(path)
+            case S_IFDIR where name.hasSuffix(".tmp"): try? FileManager.default.removeItem(atPath: path)  // a model folder being built
+            default: break
+            }
         }
     }
 

@@ -106,15 +106,21 @@ public enum PatchApplier {
             if let last = stack.lastIndex(of: patches[0].id) { stack.remove(at: last) }
         }
         AppliedPatches.write(stack, into: &metadata)
-        // The result keeps the model's format (a sharded model is written as one file).
+        let notes = plans.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.flatMap { plans[$0]?.notes ?? [] }
+        if ModelFolderWriter.isFolder(path) {
+            // A model folder: the base's layout (shards, index) and its other files.
+            let written = try ModelFolderWriter.write(outputs, metadata: metadata, base: model, to: path, headerRoom: 1024)
+            return Summary(touchedTensors: plans.count, changedElements: changed, outputs: written.files,
+                           notes: notes + written.skipped.map { "\($0) of the base's folder was not copied: other weights, which the result does not update" })
+        }
+        // A file: the model's format (a sharded model is written as one file).
         let format: CheckpointFormat = model.format == .safetensorsIndex ? .safetensors : model.format == .pytorchIndex ? .pytorch : model.format
         if let named = CheckpointWriter.format(forOutput: path), named != format {
             throw PatchError(path, "the model is \(model.format.displayName) and the result is written in the same format; name the output accordingly (convert it afterwards for another format)")
         }
         // Room in the header for later `apply --in-place` to record more patch ids.
         try CheckpointWriter.write(outputs, metadata: metadata, format: format, extras: model.extras, base: model, to: path, headerRoom: 1024)
-        return Summary(touchedTensors: plans.count, changedElements: changed, outputs: [path],
-                       notes: plans.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.flatMap { plans[$0]?.notes ?? [] })
+        return Summary(touchedTensors: plans.count, changedElements: changed, outputs: [path], notes: notes)
     }
 
     /// The tensor after `steps`, starting from `start` (nil when it begins absent; nil

@@ -141,7 +141,9 @@ enum PatchComposition {
                 return
             }
             guard let current = state else {
-                throw k == 0 ? PatchError(step.patch.path, "tensor \"\(name)\" (\(expected.typeDescription)) is not in the model \(model.path)")
+                let shard = ShardNames.parse(URL(fileURLWithPath: model.path).lastPathComponent) != nil
+                    ? " (\(model.path) is one shard of a sharded model: name its folder or index, which hold every shard)" : ""
+                throw k == 0 ? PatchError(step.patch.path, "tensor \"\(name)\" (\(expected.typeDescription)) is not in the model \(model.path)\(shard)")
                     : problem(step, "is removed by \(steps[k - 1].patch.path), so this patch has nothing to change")
             }
             guard current.dtype == expected.dtype, current.shape == expected.shape else {

@@ -18,7 +18,7 @@ struct ApplyCommand: ParsableCommand {
 
     @Argument(help: "The base checkpoint.") var base: String
     @Argument(help: "Patches (.spatch), applied in the order given.") var patches: [String]
-    @Option(name: .shortAndLong, help: "The checkpoint to write.") var output: String?
+    @Option(name: .shortAndLong, help: "The checkpoint to write: a file, or a folder (ending in /, or an empty one) for a model folder in the base's layout with its other files.") var output: String?
     @Flag(name: .long, help: "Rewrite only the changed bytes of BASE (a safetensors file), crash-safe.") var inPlace = false
     @Flag(name: .long, help: "With --in-place: leave the header as it is (do not record the patch ids).") var noRecord = false
     @OptionGroup var overwriteOption: OverwriteOption
@@ -33,7 +33,7 @@ struct ApplyCommand: ParsableCommand {
 
     func run() throws {
         TemporaryFiles.removeOnSignals()
-        if let output { try overwriteOption.prepare(outputs: [output], inputs: [base] + patches) }
+        if let output { try overwriteOption.prepare(outputs: [output], inputs: [base] + patches, folders: true) }
         let files = try patches.map(PatchFile.open)
         let policy: CompositionPolicy = force ? .force : .strict
         let summary: PatchApplier.Summary
@@ -72,7 +72,7 @@ struct RevertCommand: ParsableCommand {
 
     @Argument(help: "The patched checkpoint.") var model: String
     @Argument(help: "The patch to undo.") var patch: String
-    @Option(name: .shortAndLong, help: "The checkpoint to write.") var output: String
+    @Option(name: .shortAndLong, help: "The checkpoint to write: a file, or a folder (ending in /, or an empty one) for a model folder in the model's layout with its other files.") var output: String
     @Option(name: .long, help: "The base PATCH was made against (for a patch further down the stack).") var base: String?
     @Option(name: .long, parsing: .upToNextOption, help: "The patches applied after PATCH, to check that they touch other elements.") var later: [String] = []
     @OptionGroup var overwriteOption: OverwriteOption
@@ -84,7 +84,7 @@ struct RevertCommand: ParsableCommand {
 
     func run() throws {
         TemporaryFiles.removeOnSignals()
-        try overwriteOption.prepare(outputs: [output], inputs: [model, patch] + (base.map { [$0] } ?? []) + later)
+        try overwriteOption.prepare(outputs: [output], inputs: [model, patch] + (base.map { [$0] } ?? []) + later, folders: true)
         let checkpoint = try Checkpoint.open(model)
         let file = try PatchFile.open(patch)
         let summary = force

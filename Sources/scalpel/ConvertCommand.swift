@@ -15,7 +15,7 @@ struct ConvertCommand: ParsableCommand {
     @Argument(help: "The checkpoint to read (file, index, or folder).")
     var input: String
 
-    @Argument(help: "The safetensors file to write (with --shard-size: the name the shards and index derive from).")
+    @Argument(help: "The file to write (its extension names the format; with --shard-size, the name the shards and index derive from), or a folder (ending in /, or an empty one) for a model folder in the input's layout with its other files.")
     var output: String
 
     @Option(name: .long, help: "Floating dtype of the output: f32, f16, bf16 or f64.")
@@ -37,11 +37,12 @@ struct ConvertCommand: ParsableCommand {
 
     func run() throws {
         TemporaryFiles.removeOnSignals()
-        try overwriteOption.prepare(outputs: [output], inputs: [input])
+        try overwriteOption.prepare(outputs: [output], inputs: [input], folders: true)
         let checkpoint = try Checkpoint.open(input)
         let options = CheckpointConverter.Options(
             dtype: dtype.flatMap { DType(name: $0) }, shardSize: shardSize.flatMap(ByteSize.parse))
         let summary = try CheckpointConverter.convert(checkpoint, to: output, options: options)
+        Format.notes(summary.skipped.map { "\($0) of the input's folder was not copied: other weights, which the output does not convert" })
         let dtypeNote = options.dtype.map { ", \(summary.convertedCount) converted to \($0.rawValue)" } ?? ""
         print("wrote \(summary.outputs.count == 1 ? summary.outputs[0] : "\(summary.outputs.count) files") (\(Format.plural(summary.tensorCount, "tensor"))\(dtypeNote))")
         if summary.outputs.count > 1 {

@@ -86,6 +86,17 @@ struct EvalCommandTests {
         let file = try CLI.run(["eval", folder, "--task", task, "--json"])
         let a = try JSONValue.parse(patched.stdout), b = try JSONValue.parse(file.stdout)
         #expect(a["accuracy"] == b["accuracy"] && a["per_class"] == b["per_class"] && a["total"]?.intValue == 20)
+        // apply into a folder gives a model folder that evaluates by itself (vocab and config copied).
+        let applied = try CLI.scratchFolder("eval-folder") + "/patched/"
+        let written = try CLI.run(["apply", model, patch, "-o", applied])
+        #expect(written.status == 0, "\(written.stderr)")
+        let fromFolder = try CLI.run(["eval", applied, "--task", task, "--json"])
+        #expect(fromFolder.status == 0, "\(fromFolder.stderr)")
+        let c = try JSONValue.parse(fromFolder.stdout)
+        #expect(c["accuracy"] == a["accuracy"] && c["per_class"] == a["per_class"])
+        for name in ["vocab.txt", "config.json", "1_Pooling/config.json", "tokenizer.json"] {
+            #expect(FileManager.default.contentsEqual(atPath: model + "/" + name, andPath: applied + name), "\(name)")
+        }
         // The patched model already carries the patch: refused before anything is computed.
         let other = try CLI.run(["eval", folder, patch, "--task", task])
         #expect(other.status != 0 && other.stderr.contains("already applied"), "\(other.stderr)")
