@@ -30,7 +30,8 @@ public final class Checkpoint: @unchecked Sendable {
     /// What the format keeps beside the tensors, for rewriting the checkpoint in its format.
     public let extras: FormatExtras?
 
-    private let positions: [String: Int]
+    /// Tensor index by name, names compared by their bytes (two Unicode-equivalent names are two tensors).
+    private let positions: NameMap<Int>
     /// Tensors whose bytes are not stored as-is in a file (deflated, Fortran order,
     /// big-endian): decoded when the checkpoint was opened.
     private let decoded: [String: TensorView]
@@ -51,11 +52,9 @@ public final class Checkpoint: @unchecked Sendable {
         self.tensors = tensors
         self.files = files
         self.indexMetadata = indexMetadata
-        var positions: [String: Int] = [:]
-        for (i, tensor) in tensors.enumerated() {
-            if positions.updateValue(i, forKey: tensor.name) != nil {
-                throw CheckpointError(path, "tensor \"\(tensor.name)\" appears in more than one shard")
-            }
+        var positions = NameMap<Int>()
+        for (i, tensor) in tensors.enumerated() where !positions.insertNew(tensor.name, i) {
+            throw CheckpointError(path, files.count > 1 ? "tensor \"\(tensor.name)\" appears in more than one shard" : "tensor \"\(tensor.name)\" appears twice")
         }
         self.positions = positions
     }

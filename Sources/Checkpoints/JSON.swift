@@ -21,16 +21,16 @@ public indirect enum JSONValue: Equatable, Sendable {
         case let (.bool(a), .bool(b)): return a == b
         case let (.integer(a), .integer(b)): return a == b
         case let (.number(a), .number(b)): return a == b
-        case let (.string(a), .string(b)): return a == b
+        case let (.string(a), .string(b)): return a.hasSameBytes(as: b)
         case let (.array(a), .array(b)): return a == b
         case let (.object(a), .object(b)):
-            return a.count == b.count && zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+            return a.count == b.count && zip(a, b).allSatisfy { $0.0.hasSameBytes(as: $1.0) && $0.1 == $1.1 }
         default: return false
         }
     }
 
     public subscript(key: String) -> JSONValue? {
-        if case let .object(members) = self { return members.first { $0.0 == key }?.1 }
+        if case let .object(members) = self { return members.first { $0.0.hasSameBytes(as: key) }?.1 }
         return nil
     }
 
@@ -159,7 +159,7 @@ struct JSONParser {
         defer { depth -= 1 }
         position += 1
         var members: [(String, JSONValue)] = []
-        var seen = Set<String>()
+        var seen = NameSet()  // keys are bytes: "é" and "e\u{301}" are two keys
         skipWhitespace()
         if position < bytes.count, bytes[position] == UInt8(ascii: "}") {
             position += 1
@@ -171,7 +171,7 @@ struct JSONParser {
                 throw fail("expected a string key")
             }
             let key = try parseString()
-            if !seen.insert(key).inserted { throw JSONError(description: "duplicate key \"\(key)\"") }
+            if !seen.insert(key) { throw JSONError(description: "duplicate key \"\(key)\"") }
             skipWhitespace()
             guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else {
                 throw fail("expected ':' after key \"\(key)\"")

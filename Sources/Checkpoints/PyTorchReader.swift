@@ -102,8 +102,8 @@ enum PyTorchReader {
             default: skipped.append(name)
             }
         }
-        var seen = Set<String>()
-        for (name, _) in found where !seen.insert(name).inserted {
+        var seen = NameSet()  // bytes: Unicode-equivalent keys are two tensors, as in torch
+        for (name, _) in found where !seen.insert(name) {
             throw CheckpointError(path, "tensor name \"\(name)\" appears twice in the state dict")
         }
     }

@@ -152,11 +152,11 @@ public enum SafetensorsWriter {
 
     /// The order tensors are stored in, after checking names are unique.
     static func layoutOrder(_ tensors: [OutputTensor], path: String) throws -> [OutputTensor] {
-        var seen = Set<String>()
-        for tensor in tensors where !seen.insert(tensor.name).inserted {
+        var seen = NameSet()
+        for tensor in tensors where !seen.insert(tensor.name) {
             throw CheckpointError(path, "cannot write two tensors named \"\(tensor.name)\"")
         }
-        if tensors.contains(where: { $0.name == "__metadata__" }) {
+        if tensors.contains(where: { $0.name.hasSameBytes(as: "__metadata__") }) {
             throw CheckpointError(path, "\"__metadata__\" is reserved and cannot name a tensor")
         }
         for tensor in tensors where Shape.byteCount(tensor.shape, tensor.dtype) == nil {

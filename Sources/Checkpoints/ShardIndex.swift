@@ -28,7 +28,7 @@ enum ShardIndex {
         // Shards in order of first appearance in the sorted weight map (the file names'
         // order for Hugging Face's model-0000K-of-0000N naming).
         var shardNames: [String] = []
-        var expected: [String: String] = [:]
+        var expected = NameMap<String>()
         for (tensor, value) in weightMap {
             guard let shard = value.stringValue, !shard.isEmpty else {
                 throw CheckpointError(indexPath, "weight_map entry \"\(tensor)\" must name a shard file")
@@ -42,7 +42,7 @@ enum ShardIndex {
         shardNames.sort()
         let folder = (indexPath as NSString).deletingLastPathComponent
         let checkpoint = try openShards(shardNames, in: folder, path: indexPath, expected: expected, indexMetadata: indexMetadata)
-        let found = Set(checkpoint.tensors.map(\.name))
+        let found = NameSet(checkpoint.tensors.map(\.name))
         if let missing = weightMap.first(where: { !found.contains($0.0) }) {
             throw CheckpointError(indexPath, "tensor \"\(missing.0)\" is listed in the weight_map but absent from shard \"\(missing.1.stringValue ?? "")\"")
         }
@@ -61,7 +61,7 @@ enum ShardIndex {
 
     /// Opens `shardNames` (in order) from `folder` as one model; with `expected` (an index's
     /// weight map), every tensor must be listed there under its own shard.
-    private static func openShards(_ shardNames: [String], in folder: String, path indexPath: String, expected: [String: String]?,
+    private static func openShards(_ shardNames: [String], in folder: String, path indexPath: String, expected: NameMap<String>?,
                                    indexMetadata: [(String, String)]) throws -> Checkpoint {
         var files: [Checkpoint.File] = []
         var tensors: [TensorEntry] = []
@@ -100,7 +100,7 @@ enum ShardIndex {
                 guard let listed = expected[tensor.name] else {
                     throw CheckpointError(shardPath, "tensor \"\(tensor.name)\" is not listed in the index \(indexPath)")
                 }
-                guard listed == shard else {
+                guard listed.hasSameBytes(as: shard) else {
                     throw CheckpointError(shardPath, "tensor \"\(tensor.name)\" is listed in the index under shard \"\(listed)\"")
                 }
             }

@@ -28,7 +28,7 @@ enum AlreadyApplied {
     /// fingerprint), or, recorded or not, every tensor it touches has its after-fingerprint.
     /// A recorded patch whose results the model no longer holds is refused too (re-applying
     /// a recorded patch is never right). `fingerprints` are the model's, by tensor name.
-    static func check(_ patches: [PatchFile], model: Checkpoint, fingerprints: [String: String]) throws {
+    static func check(_ patches: [PatchFile], model: Checkpoint, fingerprints: NameMap<String>) throws {
         let record = AppliedPatches.read(model.metadata)
         var found: [(String, String)] = []
         for patch in patches where !patch.entries.isEmpty {
@@ -48,7 +48,7 @@ enum AlreadyApplied {
 
     /// Whether the model's tensor holds what `entry` produces.
     private static func holdsResult(_ entry: PatchEntry, of patch: PatchFile, model: Checkpoint,
-                                    fingerprints: [String: String], byPositions: Bool) throws -> Bool {
+                                    fingerprints: NameMap<String>, byPositions: Bool) throws -> Bool {
         guard let after = entry.after else { return model.entry(named: entry.name) == nil }
         // An entry that claims no change (before = after) cannot tell applied from not.
         guard entry.before != after, let tensor = model.entry(named: entry.name),

@@ -64,7 +64,7 @@ public enum InPlaceApplier {
 
         // Decode everything first: a bad frame must fail before the file changes.
         var work: [(TensorEntry, [(positions: [Int], planes: [UInt8])], String?)] = []
-        for name in plans.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+        for name in plans.names.sorted(by: { $0.precedesByBytes($1) }) {
             guard let tensor = model.entry(named: name), let plan = plans[name] else { continue }
             let decoded = try plan.steps.map { (try $0.patch.positions($0.entry), try $0.patch.xorPlanes($0.entry)) }
             work.append((tensor, decoded, plan.expectedResult))
@@ -106,7 +106,7 @@ public enum InPlaceApplier {
         }
         InPlaceJournal.finish(path)
         return PatchApplier.Summary(touchedTensors: work.count, changedElements: changed, outputs: [path],
-                                    notes: plans.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.flatMap { plans[$0]?.notes ?? [] })
+                                    notes: plans.names.sorted { $0.precedesByBytes($1) }.flatMap { plans[$0]?.notes ?? [] })
     }
 }
 

@@ -43,20 +43,20 @@ public enum PatchApplier {
     /// on the bits it was made against (`PatchComposition`). Returns the checked plan of
     /// each touched tensor.
     static func prepare(_ direction: Direction, model: Checkpoint, patches: [PatchFile],
-                        policy: CompositionPolicy) throws -> [String: PatchComposition.TensorPlan] {
+                        policy: CompositionPolicy) throws -> NameMap<PatchComposition.TensorPlan> {
         for patch in patches {
             guard patch.header.kind == .patch else {
                 throw PatchError(patch.path, "is a mask, not a patch: a mask holds positions only and cannot be applied")
             }
             try patch.verifyIntegrity()
         }
-        var steps: [String: [Step]] = [:]
+        var steps = NameMap<[Step]>()
         for patch in patches {
             for entry in patch.entries {
                 steps[entry.name, default: []].append(Step(patch: patch, entry: entry, backwards: direction == .revert))
             }
         }
-        let fingerprints = PatchComposition.fingerprints(of: Array(steps.keys), in: model)
+        let fingerprints = PatchComposition.fingerprints(of: steps.names, in: model)
         if direction == .apply {
             try AlreadyApplied.check(patches, model: model, fingerprints: fingerprints)
         }
@@ -77,9 +77,9 @@ public enum PatchApplier {
 
         // The order of names in the result: the model's, then added tensors in patch order.
         var order = model.tensors.map(\.name)
-        var known = Set(order.map { Array($0.utf8) })
+        var known = NameSet(order)
         for patch in patches {
-            for entry in patch.entries where known.insert(Array(entry.name.utf8)).inserted { order.append(entry.name) }
+            for entry in patch.entries where known.insert(entry.name) { order.append(entry.name) }
         }
         var outputs: [OutputTensor] = []
         var changed = 0
@@ -106,7 +106,7 @@ public enum PatchApplier {
             if let last = stack.lastIndex(of: patches[0].id) { stack.remove(at: last) }
         }
         AppliedPatches.write(stack, into: &metadata)
-        let notes = plans.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.flatMap { plans[$0]?.notes ?? [] }
+        let notes = plans.names.sorted { $0.precedesByBytes($1) }.flatMap { plans[$0]?.notes ?? [] }
         if ModelFolderWriter.isFolder(path) {
             // A model folder: the base's layout (shards, index) and its other files.
             let written = try ModelFolderWriter.write(outputs, metadata: metadata, base: model, to: path, headerRoom: 1024)
@@ -176,13 +176,13 @@ public enum PatchApplier {
 /// The list of patch ids `apply` records in a model's metadata (`scalpel.patches`).
 public enum AppliedPatches {
     public static func read(_ metadata: [(String, String)]) -> [String] {
-        guard let text = metadata.first(where: { $0.0 == PatchFormat.appliedPatchesKey })?.1,
+        guard let text = metadata.first(where: { $0.0.hasSameBytes(as: PatchFormat.appliedPatchesKey) })?.1,
               let json = try? JSONValue.parse(text), let items = json.arrayValue else { return [] }
         return items.compactMap(\.stringValue)
     }
 
     static func write(_ ids: [String], into metadata: inout [(String, String)]) {
-        metadata.removeAll { $0.0 == PatchFormat.appliedPatchesKey }
+        metadata.removeAll { $0.0.hasSameBytes(as: PatchFormat.appliedPatchesKey) }
         if !ids.isEmpty {
             metadata.append((PatchFormat.appliedPatchesKey, JSONValue.array(ids.map { .string($0) }).serialized))
         }

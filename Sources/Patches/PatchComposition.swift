@@ -61,9 +61,9 @@ enum PatchComposition {
     /// Checks every tensor's steps (in parallel) and returns the plans; throws, before
     /// anything is written, the first problem, or every overlap between sibling patches
     /// with the merge command that combines them.
-    static func plan(model: Checkpoint, steps: [String: [PatchApplier.Step]], policy: CompositionPolicy,
-                     fingerprints: [String: String]) throws -> [String: TensorPlan] {
-        let names = Array(steps.keys).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+    static func plan(model: Checkpoint, steps: NameMap<[PatchApplier.Step]>, policy: CompositionPolicy,
+                     fingerprints: NameMap<String>) throws -> NameMap<TensorPlan> {
+        let names = steps.names.sorted { $0.precedesByBytes($1) }
         let results = ResultSlots<Outcome>(count: names.count)
         DispatchQueue.concurrentPerform(iterations: names.count) { i in
             results.set(i, Result {
@@ -71,7 +71,7 @@ enum PatchComposition {
                                fingerprint: fingerprints[names[i]])
             })
         }
-        var plans: [String: TensorPlan] = [:]
+        var plans = NameMap<TensorPlan>()
         var overlaps: [Overlap] = []
         for outcome in try results.values() {
             switch outcome {
@@ -85,7 +85,7 @@ enum PatchComposition {
 
     /// The fingerprints of the model's tensors that `names` name (computed in parallel, each
     /// tensor's pages released after hashing).
-    static func fingerprints(of names: [String], in model: Checkpoint) -> [String: String] {
+    static func fingerprints(of names: [String], in model: Checkpoint) -> NameMap<String> {
         let present = names.compactMap(model.entry(named:))
         let slots = ResultSlots<String>(count: present.count)
         DispatchQueue.concurrentPerform(iterations: present.count) { i in
@@ -93,8 +93,9 @@ enum PatchComposition {
             model.releasePages(of: present[i])  // read again, from the page cache, when rebuilt
             slots.set(i, .success(fingerprint))
         }
-        let values = (try? slots.values()) ?? []
-        return Dictionary(zip(present.map(\.name), values), uniquingKeysWith: { first, _ in first })
+        var out = NameMap<String>()
+        for (entry, value) in zip(present, (try? slots.values()) ?? []) { out[entry.name] = value }
+        return out
     }
 
     // MARK: one tensor

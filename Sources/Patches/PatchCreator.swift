@@ -50,7 +50,7 @@ public enum PatchCreator {
     }
 
     /// The entry for one tensor name, or nil when nothing changed.
-    static func entry(old: TensorView?, new: TensorView?, name: String, allowed: [String: Set<Int>]?, maskPath: String?) throws -> PendingEntry? {
+    static func entry(old: TensorView?, new: TensorView?, name: String, allowed: NameMap<Set<Int>>?, maskPath: String?) throws -> PendingEntry? {
         switch (old, new) {
         case let (old?, new?) where old.dtype == new.dtype && old.shape == new.shape:
             let (changed, xor) = ChangedElements.scan(old.bytes, new.bytes, elementSize: old.dtype.size, keepingXor: true)
@@ -94,12 +94,12 @@ public enum PatchCreator {
 
     /// The mask's positions per tensor, after checking it was made for this base.
     /// The positions a mask holds per tensor, after checking it was made for `base`.
-    public static func maskPositions(_ mask: PatchFile, base: Checkpoint) throws -> [String: Set<Int>] {
+    public static func maskPositions(_ mask: PatchFile, base: Checkpoint) throws -> NameMap<Set<Int>> {
         guard mask.header.kind == .mask else {
             throw PatchError(mask.path, "is a patch, not a mask (--mask takes a mask file)")
         }
         try mask.verifyIntegrity()
-        var positions: [String: Set<Int>] = [:]
+        var positions = NameMap<Set<Int>>()
         for entry in mask.entries {
             guard let tensor = base.entry(named: entry.name), let state = entry.before else {
                 throw PatchError(mask.path, "tensor \"\(entry.name)\" of the mask is not in the base \(base.path)")

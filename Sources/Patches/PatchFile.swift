@@ -62,7 +62,8 @@ public final class PatchFile: @unchecked Sendable {
 
     public var entries: [PatchEntry] { header.entries }
 
-    public func entry(named name: String) -> PatchEntry? { header.entries.first { $0.name == name } }
+    /// The entry for the tensor named `name` (its bytes), if any.
+    public func entry(named name: String) -> PatchEntry? { header.entries.first { $0.name.hasSameBytes(as: name) } }
 
     /// The stored (compressed) bytes of a frame.
     func storedBytes(_ frame: FrameReference) -> UnsafeRawBufferPointer {

@@ -15,7 +15,7 @@ public struct PatchHeader: Sendable {
         self.entries = entries
     }
 
-    public func metadataValue(_ key: String) -> String? { metadata.first { $0.0 == key }?.1 }
+    public func metadataValue(_ key: String) -> String? { metadata.first { $0.0.hasSameBytes(as: key) }?.1 }
 
     // MARK: writing
 
@@ -89,11 +89,11 @@ public struct PatchHeader: Sendable {
         }
         guard let entryValues = json["entries"]?.arrayValue else { throw fail("header has no \"entries\" array") }
         var entries: [PatchEntry] = []
-        var names = Set<String>()
+        var names = NameSet()  // bytes: Unicode-equivalent names are two tensors
         var cursor = 0
         for value in entryValues {
             let entry = try parseEntry(value, kind: kind, version: version, fail: fail)
-            guard names.insert(entry.name).inserted else { throw fail("tensor \"\(entry.name)\" has two entries") }
+            guard names.insert(entry.name) else { throw fail("tensor \"\(entry.name)\" has two entries") }
             for (role, frame) in entry.frames {
                 guard frame.offset == cursor else {
                     throw fail("tensor \"\(entry.name)\": \(role.rawValue) frame at offset \(frame.offset), expected \(cursor) (frames must follow each other without gaps)")

@@ -35,7 +35,7 @@ public enum PatchMerger {
             for j in patches.indices where j > i {
                 var perTensor: [(String, Int)] = []
                 // Names in UTF-8 byte order (String's < compares canonical equivalents).
-                for (name, a) in positions[i].sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
+                for (name, a) in positions[i].sorted(by: { $0.name.precedesByBytes($1.name) }) {
                     guard let b = positions[j][name] else { continue }
                     let shared = intersectionCount(a, b)
                     if shared > 0 { perTensor.append((name, shared)) }
@@ -68,7 +68,7 @@ public enum PatchMerger {
         }
         // Entries per tensor, with their patch's place on the command line.
         var names: [String] = []
-        var byTensor: [String: [Contribution]] = [:]
+        var byTensor = NameMap<[Contribution]>()
         for (index, patch) in patches.enumerated() {
             for entry in patch.entries {
                 if byTensor[entry.name] == nil { names.append(entry.name) }
@@ -249,9 +249,9 @@ public enum PatchMerger {
         }
     }
 
-    static func positionsByTensor(_ patch: PatchFile) throws -> [String: [Int]] {
-        guard patch.header.kind == .patch || patch.header.kind == .mask else { return [:] }
-        var out: [String: [Int]] = [:]
+    static func positionsByTensor(_ patch: PatchFile) throws -> NameMap<[Int]> {
+        guard patch.header.kind == .patch || patch.header.kind == .mask else { return NameMap() }
+        var out = NameMap<[Int]>()
         for entry in patch.entries {
             switch entry.operation {
             case .xor, .mask: out[entry.name] = try patch.positions(entry)

@@ -9,7 +9,7 @@ extension PatchApplier {
     public static func patchedTensors(model: Checkpoint, patches: [PatchFile]) throws -> [String: TensorView] {
         let plans = try prepare(.apply, model: model, patches: patches, policy: .strict)
         var out: [String: TensorView] = [:]
-        for (name, plan) in plans {
+        for (name, plan) in plans {  // tensor names of an architecture: plain ASCII
             guard plan.steps.last?.result != nil else { continue }  // removed
             out[name] = try rebuild(plan, start: model.entry(named: name).map(model.view), path: model.path)
         }

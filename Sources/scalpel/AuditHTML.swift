@@ -1,6 +1,7 @@
 import Checkpoints
 import Foundation
 import Patches
+import Tensors
 
 /// The self-contained HTML page of `audit --report`: summary, metadata, a heat map of where
 /// the patch lives (layers × tensor kinds, shaded by density), and the entry table. No
@@ -35,7 +36,7 @@ enum AuditHTML {
     static func heatMap(_ audits: [EntryAudit]) -> String {
         var rows: [String] = []  // "group layer" labels, in first-seen order
         var columns: [String] = []
-        var cells: [String: EntryAudit] = [:]
+        var cells = NameMap<EntryAudit>()  // by name bytes
         var others: [EntryAudit] = []
         for audit in audits {
             guard let (group, layer, kind) = layerParts(audit.entry.name) else { others.append(audit); continue }

@@ -44,7 +44,7 @@ struct CreateCommand: ParsableCommand {
         for item in meta {
             let parts = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             let key = String(parts[0]), value = parts.count > 1 ? String(parts[1]) : ""
-            metadata.removeAll { $0.0 == key }
+            metadata.removeAll { $0.0.hasSameBytes(as: key) }
             metadata.append((key, value))
         }
         let options = PatchCreator.Options(mask: try mask.map(PatchFile.open), metadata: metadata)

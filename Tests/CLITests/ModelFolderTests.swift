@@ -144,6 +144,48 @@ struct ModelFolderTests {
         #expect(throws: CheckpointError.self) { try DiskSpace.require(Int.max / 4, in: folder, for: folder + "/huge.safetensors") }
     }
 
+    /// With an interpreter that has transformers and torch (SCALPEL_TRANSFORMERS_PYTHON;
+    /// the test venv has neither, they are gigabytes), a patched sharded folder of the real
+    /// model loads with `AutoModel.from_pretrained`, each tensor equal to the written shards.
+    @Test func transformersLoadsAPatchedModelFolder() throws {
+        guard DefaultModelFiles.isAvailable else { return }
+        guard let python = ProcessInfo.processInfo.environment["SCALPEL_TRANSFORMERS_PYTHON"] else {
+            print("skipped: set SCALPEL_TRANSFORMERS_PYTHON to a python with torch and transformers to load the folder with transformers")
+            return
+        }
+        let folder = try CLI.scratchFolder()
+        let model = DefaultModelFiles.model
+        #expect(try CLI.run(["convert", model + "/model.safetensors", folder + "/bf16.safetensors", "--dtype", "bf16"]).status == 0)
+        #expect(try CLI.run(["convert", folder + "/bf16.safetensors", folder + "/rounded.safetensors", "--dtype", "f32"]).status == 0)
+        #expect(try CLI.run(["create", model + "/model.safetensors", folder + "/rounded.safetensors", "-o", folder + "/p.spatch"]).status == 0)
+        #expect(try CLI.run(["convert", model, folder + "/sharded/", "--shard-size", "30MB"]).status == 0)
+        let applied = try CLI.run(["apply", folder + "/sharded", folder + "/p.spatch", "-o", folder + "/out/"])
+        try #require(applied.status == 0, "\(applied.stderr)")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = ["-c", """
+            import json, sys, torch
+            from transformers import AutoModel
+            from safetensors.torch import load_file
+            folder = sys.argv[1]
+            model = AutoModel.from_pretrained(folder)
+            index = json.load(open(folder + "/model.safetensors.index.json"))
+            state = model.state_dict()
+            for shard in set(index["weight_map"].values()):
+                for name, value in load_file(folder + "/" + shard).items():
+                    if name in state:
+                        assert torch.equal(state[name], value), name
+            print("loaded", type(model).__name__)
+            """, folder + "/out"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0 && output.contains("loaded BertModel"), "\(output)")
+    }
+
     @Test func aStaleModelFolderOfADeadProcessIsRemoved() throws {
         let folder = try CLI.scratchFolder()
         let (base, tuned) = try PatchCommandTests.models(in: folder)
