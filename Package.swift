@@ -91,6 +91,16 @@ let package = Package(
             dependencies: ["Training", "Relevance", "Models", "Checkpoints"],
             path: "Samples/benchmarks/SPUBench"),
 
+        // Coverage-guided fuzzing of every parser (Tests/Fuzz/fuzz.sh builds it with libFuzzer and
+        // the address sanitizer; a plain build replays inputs, which the test suite does).
+        .target(
+            name: "CFuzzDriver",
+            path: "Tests/Fuzz/CFuzzDriver"),
+        .executableTarget(
+            name: "scalpel-fuzz",
+            dependencies: ["Checkpoints", "Patches", "Models", "Tensors", "CFuzzDriver"],
+            path: "Tests/Fuzz/Harnesses"),
+
         // Helpers shared by the test targets (running the reference Python).
         .target(
             name: "TestSupport",
@@ -116,7 +126,7 @@ let package = Package(
             dependencies: ["Training", "Models", "Checkpoints", "Tensors", "TestSupport"]),
         .testTarget(
             name: "CLITests",
-            // Depending on the executable makes `swift test` build it; the tests run it.
-            dependencies: ["scalpel", "Patches", "Checkpoints", "Tensors", "TestSupport"]),
+            // Depending on the executables makes `swift test` build them; the tests run them.
+            dependencies: ["scalpel", "scalpel-fuzz", "Patches", "Checkpoints", "Tensors", "TestSupport"]),
     ]
 )

@@ -6,3 +6,8 @@ cd "$(dirname "$0")"
 ./setup.sh --deps-only
 export SCALPEL_PYTHON="$PWD/.venv/bin/python"
 swift test "$@"
+# The whole suite also fuzzes every parser briefly (coverage-guided, address sanitizer):
+# SCALPEL_FUZZ_SECONDS each (0 skips it). Tests/Fuzz/fuzz.sh runs longer campaigns.
+if [ $# -eq 0 ] && [ "${SCALPEL_FUZZ_SECONDS:-20}" != 0 ]; then
+    Tests/Fuzz/fuzz.sh smoke "${SCALPEL_FUZZ_SECONDS:-20}"
+fi

@@ -1,0 +1,46 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The fuzz targets (Tests/Fuzz) in the plain build: each replays its seed corpus and every
+/// input that once crashed it (Tests/Fixtures/fuzz-regressions/TARGET/) without a crash.
+/// The coverage-guided runs themselves are Tests/Fuzz/fuzz.sh (./test.sh runs a short one).
+struct FuzzHarnessTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    static var fuzz: String { URL(fileURLWithPath: CLI.executable).deletingLastPathComponent().path + "/scalpel-fuzz" }
+
+    static func replay(_ target: String, _ folder: String) throws -> (status: Int32, replayed: Int, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: fuzz)
+        process.arguments = ["replay", target, folder]
+        process.currentDirectoryURL = URL(fileURLWithPath: root)
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, output.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count, output)
+    }
+
+    @Test func everyTargetReplaysItsSeedCorpus() throws {
+        let seeds = try CLI.scratchFolder() + "/corpus"
+        let made = try ReferencePython.run([Self.root + "/Tests/Fuzz/make_seeds.py", seeds])
+        try #require(made.status == 0, "\(made.output)")
+        let targets = try FileManager.default.contentsOfDirectory(atPath: seeds).sorted()
+        #expect(targets.count == 12, "\(targets)")
+        for target in targets {
+            let count = try FileManager.default.contentsOfDirectory(atPath: seeds + "/" + target).count
+            let result = try Self.replay(target, seeds + "/" + target)
+            #expect(result.status == 0 && result.replayed == count, "\(target): \(result.output)")
+        }
+    }
+
+    @Test func inputsThatOnceCrashedATargetStayHarmless() throws {
+        let regressions = Self.root + "/Tests/Fixtures/fuzz-regressions"
+        for target in (try? FileManager.default.contentsOfDirectory(atPath: regressions).sorted()) ?? [] {
+            let result = try Self.replay(target, regressions + "/" + target)
+            #expect(result.status == 0 && result.replayed > 0, "\(target): \(result.output)")
+        }
+    }
+}

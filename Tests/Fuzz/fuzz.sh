@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Coverage-guided fuzzing of Scalpel's parsers with libFuzzer and the address sanitizer.
+#
+#   Tests/Fuzz/fuzz.sh build                 instrumented build of scalpel-fuzz (.build-fuzz/)
+#   Tests/Fuzz/fuzz.sh seeds                 seed corpora (.build-fuzz/corpus/TARGET/), from make_seeds.py
+#   Tests/Fuzz/fuzz.sh run TARGET SECONDS    fuzz one target; findings go to .build-fuzz/findings/TARGET/
+#   Tests/Fuzz/fuzz.sh smoke SECONDS         every target for SECONDS each (what ./test.sh runs)
+#
+# A finding is a crash, a sanitizer report, a hang (over 10 s for one input) or an input
+# that makes the target use over 2 GB. Reproduce one with
+#   .build-fuzz/debug/scalpel-fuzz TARGET FILE          (instrumented) or
+#   .build/debug/scalpel-fuzz replay TARGET FILE        (plain build),
+# fix it, and copy the input to Tests/Fixtures/fuzz-regressions/TARGET/: the test suite replays
+# every file there.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+build=.build-fuzz
+fuzzer=$(ls "$(dirname "$(dirname "$(command -v swiftc)")")"/lib/clang/*/lib/linux/libclang_rt.fuzzer_no_main-x86_64.a 2>/dev/null | head -1)
+python=${SCALPEL_PYTHON:-.venv/bin/python}
+
+build() {
+    [ -n "$fuzzer" ] || { echo "fuzz.sh: libclang_rt.fuzzer_no_main not found in the Swift toolchain" >&2; exit 1; }
+    swift build --build-path "$build" --product scalpel-fuzz \
+        -Xswiftc -sanitize=address -Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp \
+        -Xcc -fsanitize=address \
+        -Xlinker --undefined=LLVMFuzzerRunDriver -Xlinker "$fuzzer" -Xlinker -lstdc++
+}
+
+seeds() {
+    rm -rf "$build/corpus"
+    "$python" Tests/Fuzz/make_seeds.py "$build/corpus"
+    # Inputs that once crashed a target seed it too.
+    if [ -d Tests/Fixtures/fuzz-regressions ]; then
+        for folder in Tests/Fixtures/fuzz-regressions/*/; do
+            target=$(basename "$folder"); mkdir -p "$build/corpus/$target"; cp "$folder"* "$build/corpus/$target/" 2>/dev/null || true
+        done
+    fi
+}
+
+run() {
+    local target=$1 seconds=$2
+    mkdir -p "$build/findings/$target" "$build/corpus/$target"
+    # -rss_limit_mb: an input may not make a parser allocate what the file cannot back.
+    "$build/debug/scalpel-fuzz" "$target" "$build/corpus/$target" \
+        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+        -artifact_prefix="$build/findings/$target/" -print_final_stats=1 2>&1 | tee "$build/findings/$target.log" \
+        | grep -E "^(#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units|stat::peak_rss_mb|INFO: seed corpus|==[0-9]+==ERROR|SUMMARY|Done)" || true
+    local status=${PIPESTATUS[0]}
+    if [ "$status" -ne 0 ]; then
+        echo "fuzz.sh: $target found a problem (exit $status); the input is in $build/findings/$target/" >&2
+        return 1
+    fi
+}
+
+case "${1:-}" in
+    build) build ;;
+    seeds) seeds ;;
+    run) [ $# -eq 3 ] || { echo "usage: fuzz.sh run TARGET SECONDS" >&2; exit 2; }; run "$2" "$3" ;;
+    smoke)
+        [ $# -eq 2 ] || { echo "usage: fuzz.sh smoke SECONDS" >&2; exit 2; }
+        build
+        seeds
+        failed=0
+        for target in $("$build/debug/scalpel-fuzz" list | awk '{print $1}'); do
+            echo "--- fuzzing $target for $2 s"
+            run "$target" "$2" || failed=1
+        done
+        exit $failed ;;
+    *) sed -n '2,16p' "$0" >&2; exit 2 ;;
+esac
