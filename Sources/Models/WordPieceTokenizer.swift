@@ -8,7 +8,9 @@ import Tensors
 /// (greedy longest match first, continuations prefixed `##`, `[UNK]` for a word with no
 /// split or longer than 100 characters), then `[CLS] … [SEP]`, truncated to `maxLength`.
 public struct WordPieceTokenizer: Sendable {
-    public let vocabulary: [String: Int32]
+    /// Token → id, tokens compared by their UTF-8 bytes as Hugging Face's tokenizers compare
+    /// them ("é" precomposed and "e" + U+0301 are two tokens).
+    public let vocabulary: [ByteName: Int32]
     public let lowercase: Bool
     public let maxLength: Int
     let unknown: Int32
@@ -28,16 +30,17 @@ public struct WordPieceTokenizer: Sendable {
     }
 
     /// Reads `vocab.txt` (one token per line, the line number its id; LF or CRLF line
-    /// endings, a byte-order mark at the start skipped).
+    /// endings, a byte-order mark at the start skipped). A token listed twice takes its last
+    /// line's id, as Hugging Face's `load_vocab` and `tokenizers` do.
     /// - Throws: `FileError` naming the file when it cannot be read, is not UTF-8 or has a
     ///   lone CR (naming the line); `Failure.missingToken` without [UNK], [CLS], [SEP], [PAD].
     public init(vocabularyFile path: String, lowercase: Bool = true, maxLength: Int = 512) throws {
-        var vocabulary: [String: Int32] = [:]
-        for (id, line) in try TextFile.lines(path).enumerated() where vocabulary[line] == nil {
+        var vocabulary: [ByteName: Int32] = [:]
+        for (id, line) in try TextFile.lines(path).enumerated() {
             guard id <= Int(Int32.max) else { throw Failure.unreadable("\(path): more than \(Int32.max) tokens") }
-            vocabulary[line] = Int32(id)
+            vocabulary[ByteName(line)] = Int32(id)
         }
-        try self.init(vocabulary: vocabulary, lowercase: lowercase, maxLength: maxLength, path: path)
+        try self.init(tokens: vocabulary, lowercase: lowercase, maxLength: maxLength, path: path)
     }
 
     /// Reads the WordPiece vocabulary of a Hugging Face `tokenizer.json` (`model.vocab`).
@@ -48,19 +51,25 @@ public struct WordPieceTokenizer: Sendable {
         guard json["model"]?["type"]?.stringValue == "WordPiece", let entries = json["model"]?["vocab"]?.objectMembers else {
             throw Failure.unreadable("\(path): not a WordPiece tokenizer (model.type is \(json["model"]?["type"]?.stringValue ?? "missing"))")
         }
-        var vocabulary: [String: Int32] = [:]
+        var vocabulary: [ByteName: Int32] = [:]
         for (token, id) in entries {
             guard let id = id.intValue, id >= 0, id <= Int(Int32.max) else { throw Failure.unreadable("\(path): token \"\(token)\" has no valid id") }
-            vocabulary[token] = Int32(id)
+            vocabulary[ByteName(token)] = Int32(id)
         }
-        try self.init(vocabulary: vocabulary, lowercase: lowercase, maxLength: maxLength, path: path)
+        try self.init(tokens: vocabulary, lowercase: lowercase, maxLength: maxLength, path: path)
     }
 
     /// A tokenizer over `vocabulary` (token → id); `path` names it in errors.
     /// - Throws: `Failure.missingToken` when [UNK], [CLS], [SEP] or [PAD] is not in it.
     public init(vocabulary: [String: Int32], lowercase: Bool, maxLength: Int, path: String = "vocabulary") throws {
+        try self.init(tokens: Dictionary(vocabulary.map { (ByteName($0.key), $0.value) }, uniquingKeysWith: { _, last in last }),
+                      lowercase: lowercase, maxLength: maxLength, path: path)
+    }
+
+    /// A tokenizer over `tokens` (token bytes → id); `path` names it in errors.
+    init(tokens vocabulary: [ByteName: Int32], lowercase: Bool, maxLength: Int, path: String) throws {
         func id(_ token: String) throws -> Int32 {
-            guard let id = vocabulary[token] else { throw Failure.missingToken(token, path: path) }
+            guard let id = vocabulary[ByteName(token)] else { throw Failure.missingToken(token, path: path) }
             return id
         }
         self.vocabulary = vocabulary
@@ -138,7 +147,7 @@ public struct WordPieceTokenizer: Sendable {
             while start < end {
                 var candidate = String(String.UnicodeScalarView(scalars[start..<end]))
                 if start > 0 { candidate = "##" + candidate }
-                if let id = vocabulary[candidate] { found = id; break }
+                if let id = vocabulary[ByteName(candidate)] { found = id; break }
                 end -= 1
             }
             guard let id = found else { return [unknown] }

@@ -39,3 +39,18 @@ struct TokenizerTests {
         }
     }
 }
+
+/// Vocabulary tokens are bytes, as in Hugging Face's tokenizers.
+struct WordPieceVocabularyBytesTests {
+    @Test func unicodeEquivalentTokensAreTwoTokensAndTheLastDuplicateWins() throws {
+        let folder = NSTemporaryDirectory() + "scalpel-vocab-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        // ids: 0 [PAD], 1 [UNK], 2 [CLS], 3 [SEP], 4 "é" (U+00E9), 5 "é" (e + U+0301), 6 "x", 7 "x" again.
+        let lines = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "\u{E9}", "e\u{301}", "x", "x"]
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: folder + "/vocab.txt"))
+        let tokenizer = try WordPieceTokenizer(vocabularyFile: folder + "/vocab.txt", lowercase: false, maxLength: 16)
+        #expect(tokenizer.encode("\u{E9}") == [2, 4, 3])
+        #expect(tokenizer.encode("e\u{301}") == [2, 5, 3])
+        #expect(tokenizer.encode("x") == [2, 7, 3])
+    }
+}
