@@ -47,8 +47,11 @@ struct OutputSafetyTests {
         #expect(try CLI.run(["create", base, tuned, "-o", patch]).status == 0)
         let output = folder + "/out.safetensors"
         try Data("keep me".utf8).write(to: URL(fileURLWithPath: output))
+        // mask and train refuse before they read the model or the task (nothing is scored or trained).
         for arguments in [["apply", base, patch, "-o", output], ["convert", base, output], ["create", base, tuned, "-o", output],
-                          ["audit", patch, "--report", output]] {
+                          ["audit", patch, "--report", output], ["merge", patch, patch, "--base", base, "--method", "priority", "-o", output],
+                          ["mask", base, "--task", folder + "/no-task", "-o", output],
+                          ["train", base, "--task", folder + "/no-task", "--mask", "all", "-o", output]] {
             let refused = try CLI.run(arguments)
             #expect(refused.status != 0 && refused.stderr.contains("exists; pass --overwrite to replace it"), "\(arguments): \(refused.stderr)")
             #expect(try Self.contents(output) == Data("keep me".utf8))
@@ -74,16 +77,16 @@ struct OutputSafetyTests {
         let patch = folder + "/task.spatch"
         #expect(try CLI.run(["create", base, tuned, "-o", patch]).status == 0)
         let output = folder + "/out.safetensors"
-        for delay in [20_000, 60_000, 120_000, 250_000] as [useconds_t] {
-            for arguments in [["apply", base, patch, "-o", output], ["convert", base, output, "--dtype", "f16"]] {
+        for (delay, signal) in [(20_000, SIGKILL), (60_000, SIGKILL), (120_000, SIGKILL), (250_000, SIGKILL), (100_000, SIGTERM)] as [(useconds_t, Int32)] {
+            for (arguments, tensors) in [(["apply", base, patch, "-o", output], 4), (["convert", base, output, "--dtype", "f16"], 3)] {
                 let running = try CLI.start(arguments)
                 usleep(delay)
-                kill(running.process.processIdentifier, SIGKILL)
+                kill(running.process.processIdentifier, signal)
                 running.process.waitUntilExit()
                 // Unnamed until complete: nothing hidden, and OUT complete or absent.
-                #expect(try Self.hiddenFiles(folder).isEmpty, "\(arguments) killed after \(delay) µs")
+                #expect(try Self.hiddenFiles(folder).isEmpty, "\(arguments) killed (signal \(signal)) after \(delay) µs")
                 if FileManager.default.fileExists(atPath: output) {
-                    #expect(try Checkpoint.open(output).tensors.count == 4)
+                    #expect(try Checkpoint.open(output).tensors.count == tensors)
                     try FileManager.default.removeItem(atPath: output)
                 }
             }
