@@ -167,6 +167,13 @@ enum PatchComposition {
                 throw problem(step, mismatchText(step, k: k, model: model, steps: steps)
                     + ", and the patch \(step.backwards ? "restores" : "sets") the whole tensor, which cannot be combined with another change")
             }
+            if policy == .established, !history.contains(where: { $0.fingerprint == expected.sha256 }) {
+                // The caller's evidence (revert --base or --later) stands in for the elements' bits,
+                // which a later patch may legitimately have changed.
+                known = nil
+                state = step.result
+                return
+            }
             let mine = try decode(k)
             let bits = try bitsAt(mine.positions, start: start, steps: steps, before: k, decode: decode,
                                   elementSize: expected.dtype.size, name: name)
@@ -203,11 +210,9 @@ enum PatchComposition {
             } else {
                 let mismatch = mismatchText(step, k: k, model: model, steps: steps)
                 switch (policy, bitsMatch) {
-                case (.established, _):
-                    break
                 case (.force, true?):
                     notes.append("\"\(name)\": \(mismatch); the \(mine.positions.count) elements \(step.patch.path) changes hold the bits it was made against, so it was applied exactly on top of that change")
-                case (.strict, true?):
+                case (_, true?):
                     throw problem(step, "\(mismatch). The \(mine.positions.count) elements the patch changes still hold the bits it was made against, so --force applies it exactly on top of that change; check that this is what you want")
                 case (_, false?):
                     throw problem(step, "\(mismatch), and the elements the patch changes do not hold the bits it was made against: XOR would write wrong values there, so it is refused, --force or not")
