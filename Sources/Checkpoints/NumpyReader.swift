@@ -31,11 +31,12 @@ enum NumpyReader {
         var decoded: [String: TensorView] = [:]
         var headerBytes = 0
         for member in archive.members {
-            guard member.name.hasSuffix(".npy") else {
-                throw CheckpointError(path, "zip member \"\(member.name)\" is not a NumPy array (.npy): not an .npz checkpoint")
+            // Bytes, not Unicode text: a name ending in a combining mark after ".npy" does not end in ".npy".
+            guard member.nameBytes.count >= 4, member.nameBytes.suffix(4).elementsEqual(".npy".utf8) else {
+                throw CheckpointError(path, "zip member \"\(member.name.escapedForMessage)\" is not a NumPy array (.npy): not an .npz checkpoint")
             }
-            let name = String(member.name.dropLast(4))
-            let what = "array \"\(name)\""
+            let name = String(decoding: member.nameBytes.dropLast(4), as: UTF8.self)
+            let what = "array \"\(name.escapedForMessage)\""
             let stored = UnsafeRawBufferPointer(rebasing: mapping.bytes[member.dataOffset..<(member.dataOffset + member.compressedSize)])
             if member.method == 0 {
                 let header = try NumpyHeader(stored, what: what, path: path)
@@ -51,7 +52,7 @@ enum NumpyReader {
                 let inflated = try Deflate.inflate(stored, size: member.uncompressedSize, member: member.name, path: path)
                 let bytes = UnsafeRawBufferPointer(inflated.bytes)
                 guard Deflate.crc32(bytes) == member.crc32 else {
-                    throw CheckpointError(path, "zip member \"\(member.name)\": CRC-32 mismatch, the data is damaged")
+                    throw CheckpointError(path, "zip member \"\(member.name.escapedForMessage)\": CRC-32 mismatch, the data is damaged")
                 }
                 let header = try NumpyHeader(bytes, what: what, path: path)
                 try checkSize(header, member: member, what: what, path: path)
@@ -76,7 +77,7 @@ enum NumpyReader {
     /// "weights/layer.npy" → "layer".
     static func tensorName(fromFile path: String) -> String {
         let file = path.split(separator: "/").last.map(String.init) ?? path
-        return file.hasSuffix(".npy") ? String(file.dropLast(4)) : file
+        return file.utf8.suffix(4).elementsEqual(".npy".utf8) ? String(decoding: file.utf8.dropLast(4), as: UTF8.self) : file
     }
 
     /// The elements of `data` (as the header lays them out) in C order, little-endian.
