@@ -20,7 +20,7 @@ enum NumpyReader {
                                 offset: header.dataOffset, byteCount: header.byteCount)
         var decoded: [String: TensorView] = [:]
         if header.bigEndian || header.fortranOrder {
-            decoded[name] = cOrder(UnsafeRawBufferPointer(rebasing: mapping.bytes[header.dataOffset...]), header)
+            decoded[name] = try cOrder(UnsafeRawBufferPointer(rebasing: mapping.bytes[header.dataOffset...]), header, what: "NumPy array", path: path)
         }
         let file = Checkpoint.File(path: path, size: mapping.bytes.count, headerLength: header.dataOffset, tensorCount: 1, mapping: mapping)
         return try Checkpoint(path: path, format: .numpy, metadata: [], tensors: [entry], files: [file], decoded: decoded)
@@ -44,7 +44,7 @@ enum NumpyReader {
                 let entry = TensorEntry(name: name, dtype: header.dtype, shape: header.shape, fileIndex: 0,
                                         offset: member.dataOffset + header.dataOffset, byteCount: header.byteCount)
                 if header.bigEndian || header.fortranOrder {
-                    decoded[name] = cOrder(UnsafeRawBufferPointer(rebasing: stored[header.dataOffset...]), header)
+                    decoded[name] = try cOrder(UnsafeRawBufferPointer(rebasing: stored[header.dataOffset...]), header, what: what, path: path)
                 }
                 tensors.append(entry)
                 headerBytes += header.dataOffset
@@ -57,7 +57,7 @@ enum NumpyReader {
                 let header = try NumpyHeader(bytes, what: what, path: path)
                 try checkSize(header, member: member, what: what, path: path)
                 let data = UnsafeRawBufferPointer(rebasing: bytes[header.dataOffset...])
-                decoded[name] = header.bigEndian || header.fortranOrder ? cOrder(data, header)
+                decoded[name] = header.bigEndian || header.fortranOrder ? try cOrder(data, header, what: what, path: path)
                     : TensorView(dtype: header.dtype, shape: header.shape, bytes: data, owner: inflated)
                 tensors.append(TensorEntry(name: name, dtype: header.dtype, shape: header.shape, fileIndex: 0,
                                            offset: member.dataOffset, byteCount: header.byteCount))
@@ -81,10 +81,13 @@ enum NumpyReader {
     }
 
     /// The elements of `data` (as the header lays them out) in C order, little-endian.
-    static func cOrder(_ data: UnsafeRawBufferPointer, _ header: NumpyHeader) -> TensorView {
+    /// - Throws: `CheckpointError` when `data` is shorter than the header's shape needs.
+    static func cOrder(_ data: UnsafeRawBufferPointer, _ header: NumpyHeader, what: String, path: String) throws -> TensorView {
         let size = header.dtype.size
         let strides = header.fortranOrder ? StridedGather.fortranStrides(header.shape) : Shape.contiguousStrides(header.shape)
-        let view = StridedGather.gather(data, dtype: header.dtype, shape: header.shape, strides: strides, offset: 0)
+        guard let view = StridedGather.gather(data, dtype: header.dtype, shape: header.shape, strides: strides, offset: 0) else {
+            throw CheckpointError(path, "\(what): \(header.dtype.rawValue) \(Shape.describe(header.shape)) does not fit its \(data.count) data bytes")
+        }
         guard header.bigEndian else { return view }
         return TensorView.make(dtype: header.dtype, shape: header.shape) { out in
             view.withBytes { out.copyMemory(from: $0) }

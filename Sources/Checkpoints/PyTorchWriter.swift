@@ -6,7 +6,7 @@ import Tensors
 /// `version`. Tensors the source marks as sharing a storage (tied weights) and that still hold
 /// equal bytes are written as one storage, so they stay tied when loaded.
 public enum PyTorchWriter {
-    static let storageNames: [DType: String] = Dictionary(uniqueKeysWithValues: RestrictedUnpickler.storageTypes.map { ($1, $0) })
+    static let storageNames: [DType: String] = Dictionary(uniqueKeysWithValues: DType.allCases.compactMap { dtype in TorchGlobal.storageName(dtype).map { (dtype, $0) } })
 
     public static func write(_ tensors: [OutputTensor], extras: FormatExtras?, to path: String) throws {
         for tensor in tensors where storageNames[tensor.dtype] == nil {

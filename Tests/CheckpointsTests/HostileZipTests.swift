@@ -81,4 +81,31 @@ struct HostileZipTests {
         let checkpoint = try result.get()
         #expect(checkpoint.tensors.map { Array($0.name.utf8) } == [Array("x\u{600}".utf8)])
     }
+
+    @Test func pytorchStoragesAndPickleAreFoundByBytes() throws {
+        // Two storages whose keys are canonically equivalent but different bytes, in an
+        // archive folder whose name ends in U+0600 (so "/data.pkl" is no Swift-text suffix).
+        let nfc = "\u{E9}", nfd = "e\u{301}"
+        let pickle = PickleBuilder.stateDict([
+            ("a", { $0.tensor(key: nfc, count: 1, shape: [1], stride: [1]) }),
+            ("b", { $0.tensor(key: nfd, count: 1, shape: [1], stride: [1]) }),
+        ])
+        let bytes = HandMadeArchives.zip([
+            .init(name: Array("m\u{600}/data.pkl".utf8), data: pickle),
+            .init(name: Array("m\u{600}/data/\(nfc)".utf8), data: [0, 0, 0x80, 0x3F]),
+            .init(name: Array("m\u{600}/data/\(nfd)".utf8), data: [0, 0, 0, 0x40]),
+        ])
+        let (result, _) = try Self.open(bytes, as: "m.pt")
+        let checkpoint = try result.get()
+        #expect(try checkpoint.view(named: "a").floatValues() == [1])
+        #expect(try checkpoint.view(named: "b").floatValues() == [2])
+    }
+
+    @Test func fortranArraysWithHugeDimensionsAndNoElementsRead() throws {
+        // Fortran strides of (0, 2^62, 2^62, 4) overflow 64 bits; the array has no elements.
+        let member = HandMadeArchives.npy(header: "{'descr': '<f4', 'fortran_order': True, 'shape': (0, 4611686018427387904, 4611686018427387904, 4), }", data: [])
+        let (result, _) = try Self.open(HandMadeArchives.zip([.init(name: Array("e.npy".utf8), data: member)]))
+        let view = try result.get().view(named: "e")
+        #expect(view.shape == [0, 1 << 62, 1 << 62, 4] && view.byteCount == 0)
+    }
 }
