@@ -94,7 +94,7 @@ public final class Checkpoint: @unchecked Sendable {
         case .zipArchive, .npz, .pytorch:
             let mapping = try MappedFile(path: resolved)
             let archive = try ZipArchive(mapping.bytes, path: resolved)
-            if archive.members.contains(where: { $0.name == "data.pkl" || $0.name.hasSuffix("/data.pkl") }) {
+            if archive.members.contains(where: PyTorchReader.isPickle) {
                 return try PyTorchReader.open(resolved, mapping: mapping, archive: archive)
             }
             return try NumpyReader.openNpz(resolved, mapping: mapping, archive: archive)

@@ -20,7 +20,7 @@ enum NumpyReader {
                                 offset: header.dataOffset, byteCount: header.byteCount)
         var decoded: [String: TensorView] = [:]
         if header.bigEndian || header.fortranOrder {
-            decoded[name] = cOrder(UnsafeRawBufferPointer(rebasing: mapping.bytes[header.dataOffset...]), header)
+            decoded[name] = try cOrder(UnsafeRawBufferPointer(rebasing: mapping.bytes[header.dataOffset...]), header, what: "NumPy array", path: path)
         }
         let file = Checkpoint.File(path: path, size: mapping.bytes.count, headerLength: header.dataOffset, tensorCount: 1, mapping: mapping)
         return try Checkpoint(path: path, format: .numpy, metadata: [], tensors: [entry], files: [file], decoded: decoded)
@@ -31,11 +31,12 @@ enum NumpyReader {
         var decoded: [String: TensorView] = [:]
         var headerBytes = 0
         for member in archive.members {
-            guard member.name.hasSuffix(".npy") else {
-                throw CheckpointError(path, "zip member \"\(member.name)\" is not a NumPy array (.npy): not an .npz checkpoint")
+            // Bytes, not Unicode text: a name ending in a combining mark after ".npy" does not end in ".npy".
+            guard member.nameBytes.count >= 4, member.nameBytes.suffix(4).elementsEqual(".npy".utf8) else {
+                throw CheckpointError(path, "zip member \"\(member.name.escapedForMessage)\" is not a NumPy array (.npy): not an .npz checkpoint")
             }
-            let name = String(member.name.dropLast(4))
-            let what = "array \"\(name)\""
+            let name = String(decoding: member.nameBytes.dropLast(4), as: UTF8.self)
+            let what = "array \"\(name.escapedForMessage)\""
             let stored = UnsafeRawBufferPointer(rebasing: mapping.bytes[member.dataOffset..<(member.dataOffset + member.compressedSize)])
             if member.method == 0 {
                 let header = try NumpyHeader(stored, what: what, path: path)
@@ -43,7 +44,7 @@ enum NumpyReader {
                 let entry = TensorEntry(name: name, dtype: header.dtype, shape: header.shape, fileIndex: 0,
                                         offset: member.dataOffset + header.dataOffset, byteCount: header.byteCount)
                 if header.bigEndian || header.fortranOrder {
-                    decoded[name] = cOrder(UnsafeRawBufferPointer(rebasing: stored[header.dataOffset...]), header)
+                    decoded[name] = try cOrder(UnsafeRawBufferPointer(rebasing: stored[header.dataOffset...]), header, what: what, path: path)
                 }
                 tensors.append(entry)
                 headerBytes += header.dataOffset
@@ -51,12 +52,12 @@ enum NumpyReader {
                 let inflated = try Deflate.inflate(stored, size: member.uncompressedSize, member: member.name, path: path)
                 let bytes = UnsafeRawBufferPointer(inflated.bytes)
                 guard Deflate.crc32(bytes) == member.crc32 else {
-                    throw CheckpointError(path, "zip member \"\(member.name)\": CRC-32 mismatch, the data is damaged")
+                    throw CheckpointError(path, "zip member \"\(member.name.escapedForMessage)\": CRC-32 mismatch, the data is damaged")
                 }
                 let header = try NumpyHeader(bytes, what: what, path: path)
                 try checkSize(header, member: member, what: what, path: path)
                 let data = UnsafeRawBufferPointer(rebasing: bytes[header.dataOffset...])
-                decoded[name] = header.bigEndian || header.fortranOrder ? cOrder(data, header)
+                decoded[name] = header.bigEndian || header.fortranOrder ? try cOrder(data, header, what: what, path: path)
                     : TensorView(dtype: header.dtype, shape: header.shape, bytes: data, owner: inflated)
                 tensors.append(TensorEntry(name: name, dtype: header.dtype, shape: header.shape, fileIndex: 0,
                                            offset: member.dataOffset, byteCount: header.byteCount))
@@ -76,14 +77,17 @@ enum NumpyReader {
     /// "weights/layer.npy" → "layer".
     static func tensorName(fromFile path: String) -> String {
         let file = path.split(separator: "/").last.map(String.init) ?? path
-        return file.hasSuffix(".npy") ? String(file.dropLast(4)) : file
+        return file.utf8.suffix(4).elementsEqual(".npy".utf8) ? String(decoding: file.utf8.dropLast(4), as: UTF8.self) : file
     }
 
     /// The elements of `data` (as the header lays them out) in C order, little-endian.
-    static func cOrder(_ data: UnsafeRawBufferPointer, _ header: NumpyHeader) -> TensorView {
+    /// - Throws: `CheckpointError` when `data` is shorter than the header's shape needs.
+    static func cOrder(_ data: UnsafeRawBufferPointer, _ header: NumpyHeader, what: String, path: String) throws -> TensorView {
         let size = header.dtype.size
         let strides = header.fortranOrder ? StridedGather.fortranStrides(header.shape) : Shape.contiguousStrides(header.shape)
-        let view = StridedGather.gather(data, dtype: header.dtype, shape: header.shape, strides: strides, offset: 0)
+        guard let view = StridedGather.gather(data, dtype: header.dtype, shape: header.shape, strides: strides, offset: 0) else {
+            throw CheckpointError(path, "\(what): \(header.dtype.rawValue) \(Shape.describe(header.shape)) does not fit its \(data.count) data bytes")
+        }
         guard header.bigEndian else { return view }
         return TensorView.make(dtype: header.dtype, shape: header.shape) { out in
             view.withBytes { out.copyMemory(from: $0) }

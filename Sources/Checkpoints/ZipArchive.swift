@@ -2,10 +2,15 @@ import Tensors
 
 /// The members of a zip archive (.npz, PyTorch .bin), read from its central directory.
 /// Only what checkpoints use: stored and deflated members, zip64 sizes and offsets, one disk.
-/// Every size and offset is checked against the file, so a damaged archive is refused
-/// before any member is read.
+/// Every size and offset is checked against the file, and every record read lies inside the
+/// structure that holds it (an extra field record inside its entry's extra field), so a
+/// damaged archive is refused before any member is read and no byte outside it is looked at.
+/// Member names are bytes and must be unique.
 struct ZipArchive {
     struct Member {
+        /// The name as stored: compared byte for byte, never as Unicode text.
+        let nameBytes: [UInt8]
+        /// The name as text, for messages and tensor names.
         let name: String
         /// 0 stored, 8 deflated.
         let method: UInt16
@@ -68,36 +73,59 @@ struct ZipArchive {
             guard extraStart + extraLength + commentLength <= directoryOffset + directorySize else {
                 throw CheckpointError(path, "zip archive: central directory entry \(members.count) runs past the directory")
             }
-            let name = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[nameStart..<extraStart]), as: UTF8.self)
-            // zip64 extra field: the 64-bit values, in order, of those stored as 0xFFFFFFFF.
+            let nameBytes = Array(bytes[nameStart..<extraStart])
+            let name = String(decoding: nameBytes, as: UTF8.self)
+            // The extra field is a sequence of (id, size, data) records, each of which must lie
+            // inside it. zip64 (id 1) holds the 64-bit values, in order, of the sizes and offset
+            // stored as 0xFFFFFFFF; when it is present, each one so marked must be in it (as
+            // Python's zipfile requires; without it the 32-bit values stand).
+            let extraEnd = extraStart + extraLength
             var extra = extraStart
-            while extra + 4 <= extraStart + extraLength {
-                let id = u16(extra), size = u16(extra + 2)
-                if id == 0x0001 {
-                    var field = extra + 4
-                    if uncompressed == 0xFFFF_FFFF, field + 8 <= extra + 4 + size { uncompressed = try u64(field); field += 8 }
-                    if compressed == 0xFFFF_FFFF, field + 8 <= extra + 4 + size { compressed = try u64(field); field += 8 }
-                    if localOffset == 0xFFFF_FFFF, field + 8 <= extra + 4 + size { localOffset = try u64(field) }
+            while extra < extraEnd {
+                guard extraEnd - extra >= 4 else {
+                    throw CheckpointError(path, "zip member \"\(name.escapedForMessage)\": its extra field ends inside a record header (damaged archive)")
                 }
-                extra += 4 + size
+                let id = u16(extra), size = u16(extra + 2)
+                let data = extra + 4
+                guard size <= extraEnd - data else {
+                    throw CheckpointError(path, "zip member \"\(name.escapedForMessage)\": an extra field record of \(size) bytes runs past the \(extraLength)-byte extra field (damaged archive)")
+                }
+                if id == 0x0001 {
+                    var field = data
+                    func next(_ what: String) throws -> Int {
+                        guard data + size - field >= 8 else {
+                            throw CheckpointError(path, "zip member \"\(name.escapedForMessage)\": its \(what) is marked as stored in the zip64 extra field, which is too short to hold it (damaged archive)")
+                        }
+                        defer { field += 8 }
+                        return try u64(field)
+                    }
+                    if uncompressed == 0xFFFF_FFFF { uncompressed = try next("size") }
+                    if compressed == 0xFFFF_FFFF { compressed = try next("compressed size") }
+                    if localOffset == 0xFFFF_FFFF { localOffset = try next("offset") }
+                }
+                extra = data + size
             }
-            if flags & 1 != 0 { throw CheckpointError(path, "zip member \"\(name)\" is encrypted") }
+            if flags & 1 != 0 { throw CheckpointError(path, "zip member \"\(name.escapedForMessage)\" is encrypted") }
             guard method == 0 || method == 8 else {
-                throw CheckpointError(path, "zip member \"\(name)\" uses compression method \(method); only stored (0) and deflated (8) are read")
+                throw CheckpointError(path, "zip member \"\(name.escapedForMessage)\" uses compression method \(method); only stored (0) and deflated (8) are read")
             }
             guard localOffset + 30 <= bytes.count, u32(localOffset) == 0x0403_4B50 else {
-                throw CheckpointError(path, "zip member \"\(name)\": its local header at \(localOffset) is missing (truncated file?)")
+                throw CheckpointError(path, "zip member \"\(name.escapedForMessage)\": its local header at \(localOffset) is missing (truncated file?)")
             }
             let dataOffset = localOffset + 30 + u16(localOffset + 26) + u16(localOffset + 28)
             guard dataOffset + compressed <= bytes.count else {
-                throw CheckpointError(path, "zip member \"\(name)\": its \(compressed) bytes at \(dataOffset) run past the end of the \(bytes.count)-byte file (truncated?)")
+                throw CheckpointError(path, "zip member \"\(name.escapedForMessage)\": its \(compressed) bytes at \(dataOffset) run past the end of the \(bytes.count)-byte file (truncated?)")
             }
             if method == 0, compressed != uncompressed {
-                throw CheckpointError(path, "zip member \"\(name)\" is stored but its sizes differ (\(compressed) vs \(uncompressed))")
+                throw CheckpointError(path, "zip member \"\(name.escapedForMessage)\" is stored but its sizes differ (\(compressed) vs \(uncompressed))")
             }
-            members.append(Member(name: name, method: UInt16(method), crc32: crc, compressedSize: compressed,
+            members.append(Member(nameBytes: nameBytes, name: name, method: UInt16(method), crc32: crc, compressedSize: compressed,
                                   uncompressedSize: uncompressed, dataOffset: dataOffset))
             cursor = extraStart + extraLength + commentLength
+        }
+        var seen = Set<[UInt8]>()
+        for member in members where !seen.insert(member.nameBytes).inserted {
+            throw CheckpointError(path, "zip archive: the member name \"\(member.name.escapedForMessage)\" appears twice, so which one is meant is ambiguous (damaged archive)")
         }
         self.members = members
     }

@@ -11,7 +11,8 @@ import Tensors
 struct PyTorchTests {
     static let fixtures = ReferencePython.packageRoot + "/Tests/Fixtures/pytorch"
 
-    @Test(arguments: ["state_dict", "nested", "parameters", "sharded"])
+    /// new_dtypes*: U16, U32, U64 and float8 tensors, which torch saves through _rebuild_tensor_v3.
+    @Test(arguments: ["state_dict", "nested", "parameters", "sharded", "new_dtypes", "new_dtypes_views"])
     func filesTorchSavedReadWithTorchsValues(_ name: String) throws {
         let checkpoint = try Checkpoint.open(Self.fixtures + (name == "sharded" ? "/sharded" : "/\(name).pt"))
         #expect(checkpoint.format == (name == "sharded" ? .pytorchIndex : .pytorch))

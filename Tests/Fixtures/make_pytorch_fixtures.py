@@ -18,7 +18,14 @@ Writes:
   expected_sharded.safetensors;
 - legacy.pt: the pre-1.6 format; hostile pickles in a valid PyTorch zip: os_system.pt
   (GLOBAL posix.system), builtins_eval.pt, huge_memo.pt (a LONG_BINPUT far past any memo),
-  deep.pt (tuples nested 100,000 deep).
+  deep.pt (tuples nested 100,000 deep);
+- new_dtypes.pt: contiguous U16, U32, U64, F8_E4M3 and F8_E5M2 tensors (and one F32), which
+  torch.save (2.1 and later) writes through _rebuild_tensor_v3 and an UntypedStorage; also the
+  reference for the pickle Scalpel writes; new_dtypes_views.pt: strided views of such tensors
+  (a transpose, a slice at a storage offset); with expected_new_dtypes*.safetensors.
+
+`make_pytorch_fixtures.py FOLDER new_dtypes` writes only the new_dtypes files (they were made
+with torch 2.13.0, the CPU wheel at hand; the others with 2.15.0).
 """
 import collections
 import json
@@ -41,8 +48,29 @@ def zip_with_pickle(path, pickle_bytes):
         z.writestr("archive/version", "3\n")
 
 
+def new_dtypes(folder):
+    os.makedirs(folder, exist_ok=True)
+    state = collections.OrderedDict()
+    state["u16"] = torch.tensor([[0, 1], [65535, 4660]], dtype=torch.uint16)
+    state["u32"] = torch.tensor([0, 1, 2**32 - 1], dtype=torch.uint32)
+    state["u64"] = torch.tensor([0, 1, -1], dtype=torch.int64).view(torch.uint64)
+    state["f8_e4m3"] = torch.tensor([-448.0, -1.5, -0.0, 0.015625, 448.0, float("nan")]).to(torch.float8_e4m3fn)
+    state["f8_e5m2"] = torch.tensor([-57344.0, -0.0, 1.0, float("inf"), float("nan")]).to(torch.float8_e5m2)
+    state["f32"] = torch.arange(3, dtype=torch.float32)
+    torch.save(state, os.path.join(folder, "new_dtypes.pt"))
+    expected(os.path.join(folder, "expected_new_dtypes.safetensors"), state)
+
+    u16 = torch.arange(12, dtype=torch.int32).to(torch.uint16).reshape(3, 4)
+    f8 = torch.linspace(-2, 2, 9).to(torch.float8_e4m3fn)
+    u64 = torch.arange(5, dtype=torch.int64).view(torch.uint64)
+    views = collections.OrderedDict([("u16.transposed", u16.t()), ("f8.odd", f8[1::2]), ("u64.element", u64[3])])
+    torch.save(views, os.path.join(folder, "new_dtypes_views.pt"))
+    expected(os.path.join(folder, "expected_new_dtypes_views.safetensors"), views)
+
+
 def main(folder):
     os.makedirs(folder, exist_ok=True)
+    new_dtypes(folder)
     torch.manual_seed(0)
     weight = torch.randn(4, 6)
     base = torch.arange(24, dtype=torch.float32).reshape(6, 4)
@@ -90,4 +118,5 @@ def main(folder):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "pytorch"))
+    target = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "pytorch")
+    (new_dtypes if sys.argv[2:] == ["new_dtypes"] else main)(target)
