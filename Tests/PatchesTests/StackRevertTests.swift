@@ -81,6 +81,20 @@ struct StackRevertTests {
         #expect(try Self.identical(s.folder + "/out2.safetensors", s.folder + "/v2.safetensors"))
     }
 
+    @Test func withTheBaseAPatchComesOutFromUnderALaterOneOnTheSameElements() throws {
+        // base → P1 (a[0], a[1]) → P12 (made against base + P1, changes a[1], a[2]): taking
+        // P1 out with --base leaves base XOR P12's changes, as the record's XORs say.
+        let s = try MergeTests.setUp(first: [0, 1], second: [1, 2])
+        let v1 = s.folder + "/v1.safetensors", v2 = s.folder + "/v2.safetensors"
+        try PatchApplier.run(.apply, model: Checkpoint.open(s.base), patches: [PatchFile.open(s.p1)], to: v1)
+        _ = try PatchCreator.create(base: Checkpoint.open(v1), tuned: Checkpoint.open(s.folder + "/t2.safetensors"), to: s.folder + "/p12.spatch")
+        try PatchApplier.run(.apply, model: Checkpoint.open(v1), patches: [PatchFile.open(s.folder + "/p12.spatch")], to: v2)
+        try PatchReverter.revert(model: Checkpoint.open(v2), patch: PatchFile.open(s.p1), base: Checkpoint.open(s.base), to: s.folder + "/out.safetensors")
+        let base = try Self.bytes(s.base, "a"), first = try Self.bytes(v1, "a"), second = try Self.bytes(v2, "a")
+        let expected = (0..<base.count).map { base[$0] ^ first[$0] ^ second[$0] }  // v2 with P1's XOR (base ^ v1) taken out
+        #expect(try Self.bytes(s.folder + "/out.safetensors", "a") == expected)
+    }
+
     @Test func aPatchNotInTheRecordOrNotMadeAgainstTheBaseIsRefused() throws {
         let s = try MergeTests.setUp(first: [0, 1], second: [1, 2])
         let v1 = s.folder + "/v1.safetensors"
