@@ -63,7 +63,8 @@ public enum HDF5Writer {
         defer { H5Dclose(dataset) }
         let type = H5Dget_type(dataset)
         defer { H5Tclose(type) }
-        guard let (_, memoryType) = HDF5Types.dtype(of: type, dataset: dataset) else {
+        let attributes = HDF5Attributes(path: path, fileSize: Int.max)
+        guard let (_, memoryType) = try HDF5Types.dtype(of: type, dataset: dataset, named: name, attributes: attributes) else {
             throw CheckpointError(path, "dataset \(name) changed type")
         }
         defer { if let memoryType, memoryType.owned { H5Tclose(memoryType.id) } }
