@@ -33,7 +33,7 @@ enum HDF5Reader {
         }
         var metadata = found.metadata
         if !found.skipped.isEmpty {
-            metadata.append(("hdf5.not_tensors", found.skipped.joined(separator: ", ")))
+            metadata.append((HDF5Writer.notTensorsKey, found.skipped.joined(separator: ", ")))
         }
         let fileInfo = Checkpoint.File(path: path, size: fileSize, headerLength: 0, tensorCount: found.tensors.count, mapping: mapping)
         return try Checkpoint(path: path, format: .hdf5, metadata: metadata, tensors: found.tensors, files: [fileInfo], decoded: found.decoded)
