@@ -123,9 +123,12 @@ struct HDF5Walk {
         }
         channel.step("reading the storage size of dataset \"\(name)\"")
         let stored = min(Int(clamping: H5Dget_storage_size(dataset)), fileSize)
+        // Neither sum overflows: each dataset is below 2^50 bytes and the check stops at the
+        // first past the allowance; the stored bytes saturate.
         decodedBytes += byteCount
-        storedBytes += stored
-        guard decodedBytes <= storedBytes * Self.expansion + Self.unbacked else {
+        storedBytes = min(storedBytes, Int.max - stored) + stored
+        let (backed, overflow) = storedBytes.multipliedReportingOverflow(by: Self.expansion)
+        guard overflow || decodedBytes <= backed + Self.unbacked else {
             throw CheckpointError(path, "HDF5 dataset \"\(name)\" declares shape \(Shape.describe(shape)) (\(byteCount) bytes) but the file stores \(stored) bytes of it: refused, as Scalpel fills at most \(Self.unbacked >> 20) MiB in all with values a file does not store, beyond \(Self.expansion) bytes per stored byte (damaged file?)")
         }
         IsolatedProcess.limitMemory(extra: byteCount + Self.workingMemory)
