@@ -92,9 +92,9 @@ public enum GGUFWriter {
         }
     }
 
-    /// The pairs to write, in order, and the alignment: a GGUF source's pairs first (a
-    /// changed value re-encoded in the pair's own type), then the other metadata, typed by
-    /// the spec where it types the key, otherwise strings.
+    /// The alignment and the pairs to write, in order: a GGUF source's pairs first (a changed
+    /// value re-encoded in the pair's own type), then the other metadata, typed by the spec
+    /// where it types the key, otherwise strings. Values compare as bytes.
     static func pairs(_ metadata: [(String, String)], extras: FormatExtras?, path: String) throws -> (Int, [Pair]) {
         var wanted: [[UInt8]: String] = [:]
         for (key, value) in metadata {
@@ -107,16 +107,14 @@ public enum GGUFWriter {
             }
         }
         var pairs: [Pair] = []
-        var alignment = 32
         var present = Set<[UInt8]>()
-        if case .gguf(let sourceAlignment, let stored)? = extras {
-            alignment = sourceAlignment
+        if case .gguf(_, let stored)? = extras {
             // Pairs the metadata no longer names are dropped; a changed value is rewritten;
             // everything else is carried over as stored.
             for pair in stored {
                 guard let value = wanted[Array(pair.key.utf8)] else { continue }
                 present.insert(Array(pair.key.utf8))
-                if value == pair.text {
+                if value.utf8.elementsEqual(pair.text.utf8) {
                     pairs.append(Pair(key: pair.key, type: pair.type, raw: pair.raw))
                 } else {
                     pairs.append(Pair(key: pair.key, type: pair.type, raw: try encode(value, key: pair.key, type: pair.type, typedBy: "the source GGUF", path: path)))
@@ -126,13 +124,13 @@ public enum GGUFWriter {
         for (key, value) in metadata where !present.contains(Array(key.utf8)) {
             let type = GGUFKeyTypes.specType(key)?.type ?? GGUFKeyTypes.string
             pairs.append(Pair(key: key, type: type, raw: try encode(value, key: key, type: type, path: path)))
-            if key == "general.alignment", extras == nil {
-                alignment = try GGUFKeyTypes.alignment(type: type, text: value, path: path)
-            }
         }
-        // Without the pair a reader assumes 32 (the spec's default).
-        if !pairs.contains(where: { $0.key == "general.alignment" }) { alignment = 32 }
-        return (alignment, pairs)
+        // The data is aligned as the written pair says; without one a reader assumes 32.
+        let alignmentKey = Array("general.alignment".utf8)
+        if let pair = pairs.first(where: { $0.key.utf8.elementsEqual(alignmentKey) }), let text = wanted[alignmentKey] {
+            return (try GGUFKeyTypes.alignment(type: pair.type, text: text, path: path), pairs)
+        }
+        return (32, pairs)
     }
 
     /// `text` as a value of `type`, refused (naming the key and what typed it) when it is not one.

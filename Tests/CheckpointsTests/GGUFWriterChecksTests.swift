@@ -84,6 +84,22 @@ struct GGUFWriterChecksTests {
         }
     }
 
+    /// A changed `general.alignment` aligns the data it describes.
+    @Test func aChangedAlignmentAlignsTheData() throws {
+        let source = try Checkpoint.open(GGUFBoundsTests.fieldCases + "/gguf_alignment16.gguf")
+        let outputs = source.tensors.map { OutputTensor(name: $0.name, view: source.view($0)) }
+        let path = try Fixtures.scratchFolder() + "/aligned64.gguf"
+        let metadata = source.metadata.map { $0.0 == "general.alignment" ? ($0.0, "64") : $0 }
+        try CheckpointWriter.write(outputs, metadata: metadata, format: .gguf, extras: source.extras, to: path)
+        let reread = try Checkpoint.open(path)
+        guard case .gguf(let alignment, _)? = reread.extras else {
+            Issue.record("no GGUF pairs")
+            return
+        }
+        #expect(alignment == 64 && reread.tensors.allSatisfy { $0.offset % 64 == 0 })
+        #expect(reread.tensors.map { TensorManifest.hex(reread.view($0)) } == source.tensors.map { TensorManifest.hex(source.view($0)) })
+    }
+
     @Test(arguments: [
         ([(String(repeating: "n", count: 64), [1])], [(String, String)](),
          "tensor \"\(String(repeating: "n", count: 64))\" has a 64-byte name; GGUF tensor names hold at most 63 bytes (ggml's GGML_MAX_NAME), so ggml could not load the file: rename the tensor, or keep safetensors"),
