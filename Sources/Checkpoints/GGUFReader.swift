@@ -1,67 +1,102 @@
 import Tensors
 
-/// Opens GGUF files (version 3, and 2 which has the same layout): the key-value metadata,
-/// and the tensors, viewed in place. F32, F16, BF16, F64 and I8…I64 tensors are read;
+/// Opens GGUF files (version 3, and 2 which has the same layout), little- or big-endian: the
+/// key-value metadata, and the tensors. F32, F16, BF16, F64 and I8…I64 tensors are read
+/// (viewed in place; a big-endian file's are byte-swapped into memory when opened);
 /// quantized tensors are listed as `OpaqueTensor`s. Shapes are given row-major, the reverse
 /// of GGUF's dimension order (`ne[0]` varies fastest), as gguf-py and PyTorch see them.
+/// Every count, length, dimension and offset is checked against overflow and against what
+/// the file can hold before it is used. Follows ggml's docs/gguf.md.
 enum GGUFReader {
-    static func open(_ path: String) throws -> Checkpoint {
-        let mapping = try MappedFile(path: path)
-        var cursor = GGUFCursor(bytes: mapping.bytes, path: path)
-        guard try cursor.u32() == 0x4655_4747 else { throw CheckpointError(path, "not a GGUF file") }
-        let version = try cursor.u32()
-        guard version == 2 || version == 3 else {
-            throw CheckpointError(path, "GGUF version \(version) is not supported (versions 2 and 3 are read; convert older files with llama.cpp's tools)")
-        }
-        let tensorCount = try cursor.count("tensor count")
-        let keyValueCount = try cursor.count("metadata count")
+    /// The fewest bytes a metadata pair (key length, type, a 1-byte value) and a tensor info
+    /// (name length, rank, type, offset) take: bounds for the counts the header declares.
+    static let smallestPair = 8 + 4 + 1, smallestTensorInfo = 8 + 4 + 4 + 8
+
+    /// What a GGUF header says: the byte order, the metadata pairs (their raw values in
+    /// little-endian order), the alignment, the tensor infos and where tensor data starts.
+    struct Header {
+        var bigEndian = false
         var keyValues: [GGUFKeyValue] = []
         var alignment = 32
+        var infos: [Info] = []
+        var dataStart = 0
+    }
+
+    struct Info: Equatable {
+        let name: String
+        let shape: [Int]
+        let type: UInt32
+        let offset: Int
+
+        /// Names compare as bytes, not by Unicode equivalence.
+        static func == (a: Info, b: Info) -> Bool {
+            a.name.utf8.elementsEqual(b.name.utf8) && a.shape == b.shape && a.type == b.type && a.offset == b.offset
+        }
+    }
+
+    /// Parses a GGUF header from `bytes` (a whole file, or a header alone as the writer checks
+    /// its own), every count bounded by the bytes there are. Throws naming `path`.
+    static func header(_ bytes: UnsafeRawBufferPointer, path: String) throws -> Header {
+        var cursor = GGUFCursor(bytes: bytes, path: path)
+        guard bytes.count >= 4, Array(bytes.prefix(4)) == Array("GGUF".utf8) else { throw CheckpointError(path, "not a GGUF file") }
+        cursor.at = 4
+        var version = try cursor.u32()
+        if version & 0xFFFF == 0, version.byteSwapped == 2 || version.byteSwapped == 3 {
+            cursor.bigEndian = true
+            version = version.byteSwapped
+        }
+        guard version == 2 || version == 3 else {
+            throw CheckpointError(path, "GGUF version \(version) is not supported (versions 2 and 3 are read, in either byte order; convert older files with llama.cpp's tools)")
+        }
+        var header = Header(bigEndian: cursor.bigEndian)
+        let tensorCount = try cursor.count("tensor count")
+        let keyValueCount = try cursor.count("metadata count")
+        guard keyValueCount <= cursor.remaining / smallestPair else {
+            throw CheckpointError(path, "GGUF header declares \(keyValueCount) metadata pairs, more than the file's \(bytes.count) bytes can hold (damaged file?)")
+        }
+        var keys = Set<[UInt8]>()
         for _ in 0..<keyValueCount {
-            let key = try cursor.string()
+            let key = try cursor.name("metadata key")
             let type = try cursor.u32()
             let start = cursor.at
-            let text = try cursor.skipValue(type, depth: 0)
-            let raw = Array(mapping.bytes[start..<cursor.at])
+            var copy: ZipBytes? = cursor.bigEndian ? ZipBytes() : nil
+            let text = try cursor.value(type, depth: 0, copy: &copy)
+            let raw = copy?.bytes ?? Array(bytes[start..<cursor.at])
             if key == "general.alignment" {
-                guard type == 4, let value = Int(text), value > 0, value & (value - 1) == 0, value <= 1 << 20 else {
-                    throw CheckpointError(path, "GGUF general.alignment must be a power of two (a uint32), got \(text)")
-                }
-                alignment = value
+                header.alignment = try GGUFKeyTypes.alignment(type: type, text: text, path: path)
             }
-            if keyValues.contains(where: { $0.key == key }) { throw CheckpointError(path, "GGUF metadata key \"\(key)\" appears twice") }
-            keyValues.append(GGUFKeyValue(key: key, type: type, raw: raw, text: text))
+            guard keys.insert(Array(key.utf8)).inserted else { throw CheckpointError(path, "GGUF metadata key \"\(key)\" appears twice") }
+            header.keyValues.append(GGUFKeyValue(key: key, type: type, raw: raw, text: text))
         }
-        struct Info { let name: String; let shape: [Int]; let type: UInt32; let offset: Int }
-        var infos: [Info] = []
+        guard tensorCount <= cursor.remaining / smallestTensorInfo else {
+            throw CheckpointError(path, "GGUF header declares \(tensorCount) tensors, more than the file's \(bytes.count) bytes can hold (damaged file?)")
+        }
+        var names = Set<[UInt8]>()
         for _ in 0..<tensorCount {
-            let name = try cursor.string()
-            let rank = Int(try cursor.u32())
+            let name = try cursor.name("tensor name")
+            guard names.insert(Array(name.utf8)).inserted else { throw CheckpointError(path, "GGUF tensor \"\(name)\" appears twice") }
+            let rank = try cursor.u32()
             guard rank <= 8 else { throw CheckpointError(path, "GGUF tensor \"\(name)\" has \(rank) dimensions") }
             var dims: [Int] = []
             for _ in 0..<rank { dims.append(try cursor.count("dimension of \(name)")) }
             let type = try cursor.u32()
             let offset = try cursor.count("offset of \(name)")
-            infos.append(Info(name: name, shape: dims.reversed(), type: type, offset: offset))
+            header.infos.append(Info(name: name, shape: dims.reversed(), type: type, offset: offset))
         }
-        let dataStart = (cursor.at + alignment - 1) / alignment * alignment
+        header.dataStart = (cursor.at + header.alignment - 1) / header.alignment * header.alignment
+        return header
+    }
+
+    static func open(_ path: String) throws -> Checkpoint {
+        let mapping = try MappedFile(path: path)
+        let header = try Self.header(mapping.bytes, path: path)
+        let (alignment, dataStart) = (header.alignment, header.dataStart)
         var tensors: [TensorEntry] = []
+        var decoded: [String: TensorView] = [:]
         var opaque: [OpaqueTensor] = []
         var ranges: [(Int, Int, String)] = []
-        for info in infos {
-            guard let elements = Shape.elementCount(info.shape) else { throw CheckpointError(path, "GGUF tensor \"\(info.name)\": shape \(Shape.describe(info.shape)) overflows") }
-            let byteCount: Int
-            if let dtype = GGMLType.dtype(info.type) {
-                guard let bytes = Shape.byteCount(info.shape, dtype) else { throw CheckpointError(path, "GGUF tensor \"\(info.name)\" is absurdly large") }
-                byteCount = bytes
-            } else if let quantized = GGMLType.quantized[info.type] {
-                guard elements % quantized.blockElements == 0 else {
-                    throw CheckpointError(path, "GGUF tensor \"\(info.name)\" (\(quantized.name)) has \(elements) elements, not a multiple of its block of \(quantized.blockElements)")
-                }
-                byteCount = elements / quantized.blockElements * quantized.blockBytes
-            } else {
-                throw CheckpointError(path, "GGUF tensor \"\(info.name)\" has unknown ggml type \(info.type)")
-            }
+        for info in header.infos {
+            let byteCount = try Self.byteCount(info, path: path)
             guard info.offset % alignment == 0 else {
                 throw CheckpointError(path, "GGUF tensor \"\(info.name)\": offset \(info.offset) is not aligned to \(alignment)")
             }
@@ -72,6 +107,9 @@ enum GGUFReader {
             ranges.append((begin, begin + byteCount, info.name))
             if let dtype = GGMLType.dtype(info.type) {
                 tensors.append(TensorEntry(name: info.name, dtype: dtype, shape: info.shape, fileIndex: 0, offset: begin, byteCount: byteCount))
+                if header.bigEndian {
+                    decoded[info.name] = swapped(UnsafeRawBufferPointer(rebasing: mapping.bytes[begin..<(begin + byteCount)]), dtype: dtype, shape: info.shape)
+                }
             } else if let quantized = GGMLType.quantized[info.type] {
                 opaque.append(OpaqueTensor(name: info.name, typeName: quantized.name, shape: info.shape, byteCount: byteCount))
             }
@@ -80,78 +118,45 @@ enum GGUFReader {
         for (a, b) in zip(ranges, ranges.dropFirst()) where b.0 < a.1 {
             throw CheckpointError(path, "GGUF tensors \"\(a.2)\" and \"\(b.2)\" overlap")
         }
-        let file = Checkpoint.File(path: path, size: mapping.bytes.count, headerLength: dataStart, tensorCount: infos.count, mapping: mapping)
-        return try Checkpoint(path: path, format: .gguf, metadata: keyValues.map { ($0.key, $0.text) }, tensors: tensors, files: [file],
-                              opaqueTensors: opaque, extras: .gguf(alignment: alignment, keyValues: keyValues))
+        let file = Checkpoint.File(path: path, size: mapping.bytes.count, headerLength: dataStart, tensorCount: header.infos.count, mapping: mapping)
+        return try Checkpoint(path: path, format: .gguf, metadata: header.keyValues.map { ($0.key, $0.text) }, tensors: tensors, files: [file],
+                              decoded: decoded, opaqueTensors: opaque, extras: .gguf(alignment: alignment, keyValues: header.keyValues))
     }
-}
 
-/// Reads GGUF's little-endian fields with bounds checks.
-struct GGUFCursor {
-    let bytes: UnsafeRawBufferPointer
-    let path: String
-    var at = 0
-
-    mutating func take(_ n: Int) throws -> Int {
-        guard n >= 0, n <= bytes.count - at else {
-            throw CheckpointError(path, "GGUF header is truncated or damaged (needs \(n) bytes at offset \(at) of \(bytes.count))")
+    /// The bytes a tensor's data takes, every product checked: a plain type's elements times
+    /// its size, or a quantized type's blocks times the block's bytes. ggml quantizes rows in
+    /// blocks along `ne[0]` (the last row-major dimension), which must be a whole number of blocks.
+    static func byteCount(_ info: Info, path: String) throws -> Int {
+        guard let elements = Shape.elementCount(info.shape) else {
+            throw CheckpointError(path, "GGUF tensor \"\(info.name)\": shape \(Shape.describe(info.shape)) overflows")
         }
-        defer { at += n }
-        return at
+        if let dtype = GGMLType.dtype(info.type) {
+            guard let bytes = Shape.byteCount(info.shape, dtype) else { throw CheckpointError(path, "GGUF tensor \"\(info.name)\" is absurdly large") }
+            return bytes
+        }
+        guard let quantized = GGMLType.quantized[info.type] else {
+            throw CheckpointError(path, "GGUF tensor \"\(info.name)\" has unknown ggml type \(info.type)")
+        }
+        let row = info.shape.last ?? 1
+        guard row % quantized.blockElements == 0 else {
+            throw CheckpointError(path, "GGUF tensor \"\(info.name)\" (\(quantized.name)): its rows of \(row) elements are not a multiple of its block of \(quantized.blockElements)")
+        }
+        let (bytes, overflow) = (elements / quantized.blockElements).multipliedReportingOverflow(by: quantized.blockBytes)
+        guard !overflow else {
+            throw CheckpointError(path, "GGUF tensor \"\(info.name)\" (\(quantized.name), shape \(Shape.describe(info.shape))): its byte count overflows 64 bits (damaged file?)")
+        }
+        return bytes
     }
 
-    mutating func u32() throws -> UInt32 { bytes.loadUnaligned(fromByteOffset: try take(4), as: UInt32.self).littleEndian }
-    mutating func u64() throws -> UInt64 { bytes.loadUnaligned(fromByteOffset: try take(8), as: UInt64.self).littleEndian }
-
-    /// A u64 count or size, refused when it could not fit the file.
-    mutating func count(_ what: String) throws -> Int {
-        let value = try u64()
-        guard value < 1 << 48 else { throw CheckpointError(path, "GGUF \(what) is absurd (\(value))") }
-        return Int(value)
-    }
-
-    mutating func string() throws -> String {
-        let length = try count("string length")
-        let start = try take(length)
-        return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<(start + length)]), as: UTF8.self)
-    }
-
-    /// Moves past one value of `type`, returning it as text for people.
-    mutating func skipValue(_ type: UInt32, depth: Int) throws -> String {
-        func load<T: FixedWidthInteger>(_: T.Type) throws -> T { T(littleEndian: bytes.loadUnaligned(fromByteOffset: try take(MemoryLayout<T>.size), as: T.self)) }
-        switch type {
-        case 0: return "\(try load(UInt8.self))"
-        case 1: return "\(try load(Int8.self))"
-        case 2: return "\(try load(UInt16.self))"
-        case 3: return "\(try load(Int16.self))"
-        case 4: return "\(try load(UInt32.self))"
-        case 5: return "\(try load(Int32.self))"
-        case 6: return "\(Float(bitPattern: try load(UInt32.self)))"
-        case 7: return try load(UInt8.self) != 0 ? "true" : "false"
-        case 8: return try string()
-        case 9:
-            guard depth < 4 else { throw CheckpointError(path, "GGUF metadata arrays nest too deeply") }
-            let elementType = try u32()
-            let n = try count("array length")
-            guard n <= bytes.count - at else { throw CheckpointError(path, "GGUF metadata array of \(n) elements cannot fit the file") }
-            var shown: [String] = []
-            for i in 0..<n {
-                let text = try skipValue(elementType, depth: depth + 1)
-                if i < 8 { shown.append(elementType == 8 ? "\"\(text)\"" : text) }
+    /// A big-endian tensor's elements in little-endian order.
+    static func swapped(_ data: UnsafeRawBufferPointer, dtype: DType, shape: [Int]) -> TensorView {
+        TensorView.make(dtype: dtype, shape: shape) { out in
+            out.copyMemory(from: data)
+            let size = dtype.size
+            guard size > 1 else { return }
+            for element in 0..<(out.count / size) {
+                for p in 0..<(size / 2) { out.swapAt(element * size + p, element * size + size - 1 - p) }
             }
-            return n <= 8 ? "[" + shown.joined(separator: ", ") + "]" : "[\(n) \(Self.typeName(elementType)) values]"
-        case 10: return "\(try load(UInt64.self))"
-        case 11: return "\(try load(Int64.self))"
-        case 12: return "\(Double(bitPattern: try load(UInt64.self)))"
-        default: throw CheckpointError(path, "GGUF metadata value type \(type) is unknown (damaged file?)")
         }
     }
-
-    static func typeName(_ type: UInt32) -> String {
-        ["uint8", "int8", "uint16", "int16", "uint32", "int32", "float32", "bool", "string", "array", "uint64", "int64", "float64"][safe: Int(type)] ?? "type \(type)"
-    }
-}
-
-extension Array {
-    subscript(safe index: Int) -> Element? { indices.contains(index) ? self[index] : nil }
 }

@@ -63,12 +63,13 @@ public enum FormatExtras: Sendable {
     case pytorch(archiveName: String, tied: [[String]])
 }
 
-/// One GGUF metadata pair, kept as stored so that it is written back bit for bit.
+/// One GGUF metadata pair, kept as stored so that it is written back bit for bit (a
+/// big-endian file's value as the same value in little-endian order, as Scalpel writes GGUF).
 public struct GGUFKeyValue: Sendable, Equatable {
     public let key: String
     /// The GGUF value type (8 is a string).
     public let type: UInt32
-    /// The value's bytes as stored after the type.
+    /// The value's bytes after the type, little-endian.
     public let raw: [UInt8]
     /// The value for people: strings as they are, numbers in decimal, arrays summarised.
     public let text: String

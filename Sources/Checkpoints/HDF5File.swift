@@ -27,6 +27,22 @@ enum HDF5 {
         atexit { scalpel_h5_quiet() }
     }()
 
+    /// Forks under the lock, so that no other thread is inside libhdf5 while the child's copy
+    /// of it is made (its state would be caught half-changed). The parent releases the lock
+    /// at once; the child's copy of the lock stays held, so the child calls libhdf5 directly
+    /// and never through `locked` (see `IsolatedProcess`).
+    static func forkLocked() -> pid_t {
+        lock.lock()
+        _ = quietAtExit
+        let pid = fork()
+        if pid == 0 {
+            scalpel_h5_quiet()
+        } else {
+            lock.unlock()
+        }
+        return pid
+    }
+
     static func check(_ id: hid_t, _ path: String, _ what: @autoclosure () -> String) throws -> hid_t {
         guard id >= 0 else { throw CheckpointError(path, what()) }
         return id
@@ -34,71 +50,6 @@ enum HDF5 {
 
     static func check(_ status: herr_t, _ path: String, _ what: @autoclosure () -> String) throws {
         guard status >= 0 else { throw CheckpointError(path, what()) }
-    }
-
-    /// Runs `body` on the attribute `name` of `object` (its id, type and dataspace), if it has one.
-    static func withAttribute<T>(_ object: hid_t, _ name: String, _ body: (hid_t, hid_t, hid_t) -> T?) -> T? {
-        guard H5Aexists(object, name) > 0 else { return nil }
-        let attribute = H5Aopen(object, name, scalpel_h5p_default())
-        guard attribute >= 0 else { return nil }
-        defer { H5Aclose(attribute) }
-        let type = H5Aget_type(attribute)
-        defer { H5Tclose(type) }
-        let space = H5Aget_space(attribute)
-        defer { H5Sclose(space) }
-        guard H5Tget_class(type) == H5T_STRING else { return nil }
-        return body(attribute, type, space)
-    }
-
-    /// A string attribute (fixed or variable length), if `object` has one named `name`.
-    static func stringAttribute(_ object: hid_t, _ name: String) -> String? {
-        withAttribute(object, name) { attribute, type, space in
-            guard H5Sget_simple_extent_npoints(space) == 1 else { return nil }
-            return readString(attribute, type)
-        }
-    }
-
-    private static func readString(_ attribute: hid_t, _ type: hid_t) -> String? {
-        if H5Tis_variable_str(type) > 0 {
-            let memory = H5Tcopy(scalpel_c_s1())
-            defer { H5Tclose(memory) }
-            H5Tset_size(memory, scalpel_h5t_variable())
-            H5Tset_cset(memory, H5T_CSET_UTF8)
-            var pointer: UnsafeMutablePointer<CChar>?
-            guard H5Aread(attribute, memory, &pointer) >= 0, let pointer else { return nil }
-            defer { H5free_memory(pointer) }
-            return String(cString: pointer)
-        }
-        let size = H5Tget_size(type)
-        guard size > 0, size < 1 << 24 else { return nil }
-        var buffer = [UInt8](repeating: 0, count: size + 1)
-        guard H5Aread(attribute, type, &buffer) >= 0 else { return nil }
-        return String(decoding: buffer.prefix { $0 != 0 }, as: UTF8.self)
-    }
-
-    /// A list of strings stored as one attribute (a fixed-length string array, as h5py writes
-    /// NumPy byte strings),
-    /// or, as Keras 2 splits long lists, as `name0`, `name1`, ... in order.
-    static func stringListAttribute(_ object: hid_t, _ name: String) -> [String]? {
-        if let whole = stringArray(object, name) { return whole }
-        var parts: [String] = []
-        var chunk = 0
-        while let part = stringArray(object, "\(name)\(chunk)") {
-            parts += part
-            chunk += 1
-        }
-        return chunk == 0 ? nil : parts
-    }
-
-    private static func stringArray(_ object: hid_t, _ name: String) -> [String]? {
-        withAttribute(object, name) { attribute, type, space in
-            guard H5Tis_variable_str(type) <= 0 else { return nil }
-            let count = Int(H5Sget_simple_extent_npoints(space)), size = H5Tget_size(type)
-            guard count >= 0, count < 1 << 20, size > 0, size < 1 << 16 else { return nil }
-            var buffer = [UInt8](repeating: 0, count: count * size)
-            guard count > 0, H5Aread(attribute, type, &buffer) >= 0 else { return count == 0 ? [] : nil }
-            return (0..<count).map { i in String(decoding: buffer[(i * size)..<((i + 1) * size)].prefix { $0 != 0 }, as: UTF8.self) }
-        }
     }
 
     /// Writes (or replaces) a variable-length UTF-8 string attribute, the kind h5py writes for

@@ -8,10 +8,20 @@ import Tensors
 /// as it was, so the framework that wrote the file loads the result. From another format,
 /// each tensor becomes a contiguous dataset at its name's path (groups made on the way).
 public enum HDF5Writer {
+    /// The metadata key the reader adds (the objects that are not tensors): a note, not an
+    /// attribute, so it is never written back.
+    static let notTensorsKey = "hdf5.not_tensors"
+
+    static func isNote(_ key: String) -> Bool { key.utf8.elementsEqual(notTensorsKey.utf8) }
+
+    /// Writes `tensors` and `metadata` (root string attributes) to `path` atomically, from a
+    /// copy of `base` when it is HDF5. Throws, before writing anything, for an F8 tensor or a
+    /// name HDF5 would store changed (`HDF5Names`); and when libhdf5 fails.
     public static func write(_ tensors: [OutputTensor], metadata: [(String, String)], base: Checkpoint?, to path: String) throws {
         for tensor in tensors where tensor.dtype == .f8e4m3 || tensor.dtype == .f8e5m2 {
             throw CheckpointError(path, "HDF5 output has no \(tensor.dtype.rawValue) type (\"\(tensor.name)\"): convert with --dtype, or keep safetensors")
         }
+        try HDF5Names.check(tensors: tensors.map(\.name), metadata: metadata.map(\.0).filter { !isNote($0) }, path: path)
         let file = try AtomicFile(path: path, named: true)
         defer { file.discard() }
         let source = base?.format == .hdf5 ? base : nil
@@ -26,8 +36,9 @@ public enum HDF5Writer {
             let h5 = try HDF5.check(handle, path, "cannot create the HDF5 file")
             var closed = false
             defer { if !closed { H5Fclose(h5) } }
-            let wanted = Set(tensors.map(\.name))
-            for entry in source?.tensors ?? [] where !wanted.contains(entry.name) {
+            // Names compare as bytes: two spellings of one Unicode name are two tensors.
+            let wanted = Set(tensors.map { Array($0.name.utf8) })
+            for entry in source?.tensors ?? [] where !wanted.contains(Array(entry.name.utf8)) {
                 try HDF5.check(H5Ldelete(h5, entry.name, scalpel_h5p_default()), path, "cannot remove dataset \(entry.name)")
             }
             for tensor in tensors {
@@ -42,12 +53,12 @@ public enum HDF5Writer {
                 }
                 try create(h5, tensor.name, view, path: path)
             }
-            let previous = Dictionary(source?.metadata ?? [], uniquingKeysWith: { a, _ in a })
-            let next = Dictionary(metadata, uniquingKeysWith: { _, b in b })
-            for (key, _) in previous where next[key] == nil && !key.hasPrefix("hdf5.") {
+            let previous = Dictionary((source?.metadata ?? []).map { (Array($0.0.utf8), $0.1) }, uniquingKeysWith: { a, _ in a })
+            let next = Dictionary(metadata.map { (Array($0.0.utf8), $0.1) }, uniquingKeysWith: { _, b in b })
+            for (key, _) in source?.metadata ?? [] where next[Array(key.utf8)] == nil && !isNote(key) {
                 H5Adelete(h5, key)
             }
-            for (key, value) in metadata where previous[key] != value && !key.hasPrefix("hdf5.") {
+            for (key, value) in metadata where previous[Array(key.utf8)] != value && !isNote(key) {
                 try HDF5.setStringAttribute(h5, key, value, path: path)
             }
             closed = true
@@ -63,7 +74,8 @@ public enum HDF5Writer {
         defer { H5Dclose(dataset) }
         let type = H5Dget_type(dataset)
         defer { H5Tclose(type) }
-        guard let (_, memoryType) = HDF5Types.dtype(of: type, dataset: dataset) else {
+        let attributes = HDF5Attributes(path: path, fileSize: Int.max)
+        guard let (_, memoryType) = try HDF5Types.dtype(of: type, dataset: dataset, named: name, attributes: attributes) else {
             throw CheckpointError(path, "dataset \(name) changed type")
         }
         defer { if let memoryType, memoryType.owned { H5Tclose(memoryType.id) } }

@@ -4,11 +4,13 @@ Called by the Swift tests (Tests/CheckpointsTests/GGUFTests.swift).
 
   gguf_interop.py write DIR      write GGUF files with gguf.GGUFWriter (metadata of every
                                  value type, F32/F16/BF16/F64/I32 tensors, and one with a
-                                 quantized Q8_0 tensor) and DIR/manifest.json describing the
-                                 plain tensors as row-major bytes
+                                 quantized Q8_0 tensor; tiny_be.gguf is tiny.gguf big-endian)
+                                 and DIR/manifest.json describing the plain tensors as
+                                 row-major little-endian bytes
   gguf_interop.py check FILE MANIFEST
                                  read FILE (written by Scalpel) with gguf.GGUFReader and compare
-                                 tensors and metadata with MANIFEST; exit 1 listing differences
+                                 tensors, metadata and (optional "types") metadata value types
+                                 with MANIFEST; exit 1 listing differences
   gguf_interop.py hostile DIR    write damaged GGUF files for the refusal tests
 """
 import json
@@ -47,8 +49,8 @@ def add_metadata(writer):
     writer.add_array("tokenizer.ggml.scores", [float(i) / 2 for i in range(20)])
 
 
-def write_file(path, named, quantized=False):
-    writer = gguf.GGUFWriter(path, "tiny")
+def write_file(path, named, quantized=False, endian=gguf.GGUFEndian.LITTLE):
+    writer = gguf.GGUFWriter(path, "tiny", endianess=endian)
     add_metadata(writer)
     for name, (dtype, array) in named.items():
         writer.add_tensor(name, array, raw_dtype=CODES[dtype])
@@ -66,6 +68,7 @@ def write(folder):
     named = tensors()
     write_file(os.path.join(folder, "tiny.gguf"), named)
     write_file(os.path.join(folder, "quantized.gguf"), named, quantized=True)
+    write_file(os.path.join(folder, "tiny_be.gguf"), named, endian=gguf.GGUFEndian.BIG)
     manifest = {"tensors": {name: {"dtype": dtype, "shape": list(array.shape), "hex": np.ascontiguousarray(array).tobytes().hex()}
                             for name, (dtype, array) in named.items()}}
     with open(os.path.join(folder, "manifest.json"), "w") as f:
@@ -98,7 +101,10 @@ def check(path, manifest_path):
             problems.append(f"{name}: type {tensor.tensor_type.name} != {want['dtype']}")
         if list(reversed(tensor.shape.tolist())) != want["shape"]:
             problems.append(f"{name}: shape {list(reversed(tensor.shape.tolist()))} != {want['shape']}")
-        if np.ascontiguousarray(tensor.data).tobytes().hex() != want["hex"]:
+        data = np.ascontiguousarray(tensor.data)
+        if data.dtype.byteorder == ">":
+            data = data.astype(data.dtype.newbyteorder("<"))
+        if data.tobytes().hex() != want["hex"]:
             problems.append(f"{name}: bytes differ")
         if tensor.data_offset % reader.alignment:
             problems.append(f"{name}: data at {tensor.data_offset} not aligned to {reader.alignment}")
@@ -107,6 +113,11 @@ def check(path, manifest_path):
         value = None if field is None else field_value(field)
         if value != want:
             problems.append(f"metadata {key}: {value!r} != {want!r}")
+    for key, want in manifest.get("types", {}).items():
+        field = reader.get_field(key)
+        got = None if field is None else [t.name for t in field.types]
+        if got != want:
+            problems.append(f"metadata {key}: types {got} != {want}")
     if problems:
         print("\n".join(problems))
         sys.exit(1)

@@ -14,6 +14,20 @@ Called by the Swift tests (Tests/CheckpointsTests/HDF5Tests.swift).
                                  tensor with MANIFEST; with BASE, also that every attribute and
                                  non-tensor dataset of BASE is unchanged in FILE
   hdf5_interop.py hostile DIR    write a truncated HDF5 file
+  hdf5_interop.py attributes DIR write DIR/attributes.h5, whose root has string attributes of
+                                 every kind (fixed or variable length, ASCII or UTF-8, each
+                                 padding) beside numbers and lists, and DIR/expected.json: the
+                                 single strings in name order, as h5py reads them; beside it
+                                 two bfloat16 datasets whose dtype attribute is variable-length
+                                 ASCII and fixed-length
+  hdf5_interop.py unbacked DIR   write chunked datasets that declare more values than they
+                                 store: huge.h5 (2^40 gzip elements, none written),
+                                 partial.h5 (2^36 elements, 2 chunks written), many.h5 (20
+                                 unwritten 4 MiB datasets), small.h5 (1000 unwritten
+                                 elements, fill value 7); DIR/stored.json: partial's stored bytes
+  hdf5_interop.py heap DIR       write heap.h5, a variable-length root attribute "backend",
+                                 and copies whose global heap collection is damaged:
+                                 heap_size.h5 (collection size), heap_object.h5 (object length)
 """
 import json
 import os
@@ -137,6 +151,82 @@ def hostile(folder):
         f.write(data[: len(data) // 3])
 
 
+def attributes(folder):
+    path = os.path.join(folder, "attributes.h5")
+    with h5py.File(path, "w") as f:
+        f["x"] = np.zeros(2, np.float32)
+        bf16 = np.array([0x3F80, 0xC000], np.uint16)
+        f["bf16_vlen_ascii"] = bf16
+        f["bf16_vlen_ascii"].attrs["dtype"] = np.array(b"bfloat16", dtype=h5py.string_dtype("ascii"))
+        f["bf16_fixed"] = bf16
+        f["bf16_fixed"].attrs.create("dtype", b"bfloat16", dtype=h5py.string_dtype("ascii", 8))
+        f.attrs["m_vlen_utf8"] = "ünïcode ✓"
+        f.attrs["c_vlen_ascii"] = np.array(b"bytes value", dtype=h5py.string_dtype("ascii"))
+        f.attrs.create("k_fixed_utf8", "grüße".encode(), dtype=h5py.string_dtype("utf-8", 12))
+        f.attrs.create("e_fixed_ascii_nullpad", b"padded", dtype=h5py.string_dtype("ascii", 10))
+        f.attrs["b_one_element_list"] = ["only"]
+        f.attrs["n_number"] = 3
+        f.attrs["l_two_strings"] = ["a", "b"]
+        f.attrs["a_empty_vlen"] = ""
+        for name, pad in ((b"g_fixed_nullterm", h5py.h5t.STR_NULLTERM), (b"h_fixed_spacepad", h5py.h5t.STR_SPACEPAD)):
+            tid = h5py.h5t.C_S1.copy()
+            tid.set_size(12)
+            tid.set_strpad(pad)
+            attr = h5py.h5a.create(f.id, name, tid, h5py.h5s.create(h5py.h5s.SCALAR))
+            attr.write(np.array(b"text" + (b"   " if pad == h5py.h5t.STR_SPACEPAD else b""), dtype="S12"))
+        f.attrs["z_vlen_utf8_last"] = "last"
+    expected = []
+    with h5py.File(path, "r") as f:
+        for name in sorted(f.attrs):
+            value = f.attrs[name]
+            if isinstance(value, np.ndarray):
+                if value.shape != (1,) or value.dtype.kind not in "OS":
+                    continue
+                value = value[0]
+            if isinstance(value, (bytes, np.bytes_)):
+                value = bytes(value).decode()
+            if isinstance(value, str):
+                expected.append([name, value])
+    with open(os.path.join(folder, "expected.json"), "w") as f:
+        json.dump(expected, f)
+
+
+def unbacked(folder):
+    with h5py.File(os.path.join(folder, "huge.h5"), "w") as f:
+        f.create_dataset("huge", shape=(2**40,), dtype=np.float32, chunks=(4096,), compression="gzip")
+    with h5py.File(os.path.join(folder, "partial.h5"), "w") as f:
+        d = f.create_dataset("partial", shape=(2**36,), dtype=np.float32, chunks=(1024,), compression="gzip")
+        d[:2048] = np.arange(2048, dtype=np.float32)
+        stored = d.id.get_storage_size()
+    with h5py.File(os.path.join(folder, "many.h5"), "w") as f:
+        for i in range(20):
+            f.create_dataset(f"d{i:02d}", shape=(1 << 20,), dtype=np.float32, chunks=(1 << 16,))
+    with h5py.File(os.path.join(folder, "small.h5"), "w") as f:
+        f.create_dataset("small", shape=(1000,), dtype=np.int16, chunks=(100,), fillvalue=7)
+    with open(os.path.join(folder, "stored.json"), "w") as f:
+        json.dump({"partial": stored}, f)
+
+
+def heap(folder):
+    path = os.path.join(folder, "heap.h5")
+    with h5py.File(path, "w") as f:
+        f["x"] = np.zeros(2, np.float32)
+        f.attrs["backend"] = "tensorflow"
+    with open(path, "rb") as f:
+        good = bytearray(f.read())
+    at = good.find(b"GCOL")
+    # Collection: "GCOL", version, 3 reserved bytes, 8-byte collection size; then objects:
+    # 2-byte index, 2-byte reference count, 4 reserved, 8-byte size, the data.
+    bad = bytearray(good)
+    bad[at + 8:at + 16] = (2**62).to_bytes(8, "little")
+    with open(os.path.join(folder, "heap_size.h5"), "wb") as f:
+        f.write(bad)
+    bad = bytearray(good)
+    bad[at + 16 + 8:at + 16 + 16] = (2**40).to_bytes(8, "little")
+    with open(os.path.join(folder, "heap_object.h5"), "wb") as f:
+        f.write(bad)
+
+
 if __name__ == "__main__":
     command = sys.argv[1]
     if command == "write":
@@ -145,5 +235,11 @@ if __name__ == "__main__":
         check(sys.argv[2], sys.argv[3], sys.argv[4] if len(sys.argv) > 4 else None)
     elif command == "hostile":
         hostile(sys.argv[2])
+    elif command == "attributes":
+        attributes(sys.argv[2])
+    elif command == "unbacked":
+        unbacked(sys.argv[2])
+    elif command == "heap":
+        heap(sys.argv[2])
     else:
         sys.exit(__doc__)
