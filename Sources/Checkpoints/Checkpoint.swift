@@ -34,14 +34,14 @@ public final class Checkpoint: @unchecked Sendable {
     private let positions: NameMap<Int>
     /// Tensors whose bytes are not stored as-is in a file (deflated, Fortran order,
     /// big-endian): decoded when the checkpoint was opened.
-    private let decoded: [String: TensorView]
+    private let decoded: NameMap<TensorView>
 
     /// True when opening found the journal of an interrupted in-place edit and restored the
     /// file's original bytes from it (commands say so on stderr).
     public internal(set) var recoveredInterruptedEdit = false
 
     init(path: String, format: CheckpointFormat, metadata: [(String, String)], tensors: [TensorEntry],
-         files: [File], indexMetadata: [(String, String)] = [], decoded: [String: TensorView] = [:],
+         files: [File], indexMetadata: [(String, String)] = [], decoded: NameMap<TensorView> = NameMap(),
          opaqueTensors: [OpaqueTensor] = [], extras: FormatExtras? = nil) throws {
         self.path = path
         self.opaqueTensors = opaqueTensors
@@ -114,7 +114,7 @@ public final class Checkpoint: @unchecked Sendable {
     }
 
     /// The tensors decoded into memory when opened, by name (for combining shards).
-    var decodedViews: [String: TensorView] { decoded }
+    var decodedViews: NameMap<TensorView> { decoded }
 
     public var parameterCount: Int { tensors.reduce(0) { $0 + $1.elementCount } }
     public var tensorByteCount: Int { tensors.reduce(0) { $0 + $1.byteCount } }

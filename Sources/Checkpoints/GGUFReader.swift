@@ -92,7 +92,7 @@ enum GGUFReader {
         let header = try Self.header(mapping.bytes, path: path)
         let (alignment, dataStart) = (header.alignment, header.dataStart)
         var tensors: [TensorEntry] = []
-        var decoded: [String: TensorView] = [:]
+        var decoded = NameMap<TensorView>()  // by name bytes
         var opaque: [OpaqueTensor] = []
         var ranges: [(Int, Int, String)] = []
         for info in header.infos {

@@ -54,7 +54,7 @@ enum HDF5Reader {
     struct Found {
         let path: String
         var tensors: [TensorEntry] = []
-        var decoded: [String: TensorView] = [:]
+        var decoded = NameMap<TensorView>()  // by name bytes
         var metadata: [(String, String)] = []
         var skipped: [String] = []
         /// The tensor whose bytes come in the next message.

@@ -18,7 +18,7 @@ enum NumpyReader {
         let name = tensorName(fromFile: path)
         let entry = TensorEntry(name: name, dtype: header.dtype, shape: header.shape, fileIndex: 0,
                                 offset: header.dataOffset, byteCount: header.byteCount)
-        var decoded: [String: TensorView] = [:]
+        var decoded = NameMap<TensorView>()  // by name bytes
         if header.bigEndian || header.fortranOrder {
             decoded[name] = try cOrder(UnsafeRawBufferPointer(rebasing: mapping.bytes[header.dataOffset...]), header, what: "NumPy array", path: path)
         }
@@ -28,7 +28,7 @@ enum NumpyReader {
 
     static func openNpz(_ path: String, mapping: MappedFile, archive: ZipArchive) throws -> Checkpoint {
         var tensors: [TensorEntry] = []
-        var decoded: [String: TensorView] = [:]
+        var decoded = NameMap<TensorView>()  // by name bytes
         var headerBytes = 0
         for member in archive.members {
             // Bytes, not Unicode text: a name ending in a combining mark after ".npy" does not end in ".npy".

@@ -42,7 +42,7 @@ enum PyTorchReader {
         try collect(stateDict(root, path: path), prefix: "", into: &found, skipped: &skipped, path: path)
 
         var tensors: [TensorEntry] = []
-        var decoded: [String: TensorView] = [:]
+        var decoded = NameMap<TensorView>()  // by name bytes
         var groups: [TieKey: [String]] = [:]
         var order: [TieKey] = []
         // Gathered views are copies: all of them together may hold no more bytes than the

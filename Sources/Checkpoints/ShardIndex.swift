@@ -66,7 +66,7 @@ enum ShardIndex {
         var files: [Checkpoint.File] = []
         var tensors: [TensorEntry] = []
         var metadata: [(String, String)] = []
-        var decoded: [String: TensorView] = [:]
+        var decoded = NameMap<TensorView>()  // by name bytes
         var tied: [[String]] = []
         var isPyTorch = false
         for (index, shard) in shardNames.enumerated() {
@@ -87,7 +87,7 @@ enum ShardIndex {
                 shardTensors = shardCheckpoint.tensors.map {
                     TensorEntry(name: $0.name, dtype: $0.dtype, shape: $0.shape, fileIndex: index, offset: $0.offset, byteCount: $0.byteCount)
                 }
-                decoded.merge(shardCheckpoint.decodedViews) { a, _ in a }
+                for (name, view) in shardCheckpoint.decodedViews { decoded.insertNew(name, view) }
                 if case .pytorch(_, let groups)? = shardCheckpoint.extras { tied += groups }
             } else {
                 let (safetensorsFile, header) = try SafetensorsReader.openFile(shardPath, fileIndex: index)
