@@ -36,7 +36,18 @@ struct FuzzHarnessTests {
         }
     }
 
+    /// The handed inputs found by fuzzing before the harnesses existed (field cases), by target.
+    static let handedFindings: [(target: String, file: String)] = [
+        ("pytorch", "pt_view_offset_overflow.pt"), ("pytorch", "pt_self_containing_list.pt"),
+        ("npz", "npz_zip64_extra_field_past_end.npz"), ("gguf", "gguf_quantized_size_overflow.gguf"),
+        ("hdf5", "h5_chunked_huge_declared_shape.h5"), ("hdf5", "h5_damaged_global_heap.h5"),
+    ]
+
     @Test func inputsThatOnceCrashedATargetStayHarmless() throws {
+        for (target, file) in Self.handedFindings {
+            let result = try Self.replay(target, Self.root + "/Tests/Fixtures/field-cases/" + file)
+            #expect(result.status == 0 && result.replayed == 1, "\(target) \(file): \(result.output)")
+        }
         let regressions = Self.root + "/Tests/Fixtures/fuzz-regressions"
         for target in (try? FileManager.default.contentsOfDirectory(atPath: regressions).sorted()) ?? [] {
             let result = try Self.replay(target, regressions + "/" + target)
