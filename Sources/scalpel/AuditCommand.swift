@@ -59,7 +59,7 @@ enum AuditReport {
             ("id", file.id),
             ("size", Format.bytes(file.fileSize)),
             ("entries", Format.count(header.entries.count)),
-            ("positions", Format.count(header.entries.reduce(0) { $0 + $1.nnz })),
+            ("positions", Format.count(header.entries.map(\.nnz).saturatingSum())),
         ]
         for (key, value) in header.metadata { rows.append(("metadata", "\(key) = \(value)")) }
         if let base { rows.append(("base", base.path)) }

@@ -1,6 +1,7 @@
 import Checkpoints
 import Foundation
 import Patches
+import Tensors
 
 /// The self-contained HTML page of `audit --report`: summary, metadata, a heat map of where
 /// the patch lives (layers × tensor kinds, shaded by density), and the entry table. No
@@ -118,7 +119,7 @@ enum AuditHTML {
             <tr><th>id</th><td><code>\(file.id)</code></td></tr>
             <tr><th>size</th><td>\(Format.bytes(file.fileSize))</td></tr>
             <tr><th>entries</th><td>\(Format.count(header.entries.count))</td></tr>
-            <tr><th>positions</th><td>\(Format.count(header.entries.reduce(0) { $0 + $1.nnz }))</td></tr>
+            <tr><th>positions</th><td>\(Format.count(header.entries.map(\.nnz).saturatingSum()))</td></tr>
             """
         for (key, value) in header.metadata { html += "<tr><th>\(escape(key))</th><td>\(escape(value))</td></tr>" }
         if let base { html += "<tr><th>audited against</th><td>\(escape(base.path))</td></tr>" }
