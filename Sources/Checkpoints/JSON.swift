@@ -114,7 +114,8 @@ struct JSONParser {
     }
 
     private func fail(_ message: String) -> JSONError {
-        JSONError(description: "\(message) at byte \(position)")
+        // The message may quote a byte of the file: kept terminal-safe.
+        JSONError(description: DisplayText.escaped("\(message) at byte \(position)"))
     }
 
     private mutating func skipWhitespace() {
@@ -171,7 +172,7 @@ struct JSONParser {
                 throw fail("expected a string key")
             }
             let key = try parseString()
-            if !seen.insert(key) { throw JSONError(description: "duplicate key \"\(key)\"") }
+            if !seen.insert(key) { throw JSONError(description: DisplayText.escaped("duplicate key \"\(key)\"")) }
             skipWhitespace()
             guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else {
                 throw fail("expected ':' after key \"\(key)\"")

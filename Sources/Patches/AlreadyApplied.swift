@@ -13,10 +13,12 @@ public struct AlreadyAppliedError: Error, CustomStringConvertible, Sendable {
     public let reasons: [String]
 
     public var description: String {
-        let list = zip(patches, reasons).map { "  \($0): \($1)" }.joined(separator: "\n")
+        let list = zip(patches, reasons).map { "  \($0): \($1)" }
         let advice = patches.count == given ? "the model already is what applying \(given == 1 ? "it" : "them") would give"
             : "apply the others alone"
-        return "\(model): \(patches.count == 1 ? "a patch is" : "\(patches.count) patches are") already applied, so nothing was written (\(advice)):\n\(list)"
+        // Paths are shown escaped (`DisplayText`), one per line.
+        return (["\(model): \(patches.count == 1 ? "a patch is" : "\(patches.count) patches are") already applied, so nothing was written (\(advice)):"] + list)
+            .map(DisplayText.escaped).joined(separator: "\n")
     }
 }
 

@@ -31,8 +31,8 @@ public struct CheckpointDifference: Sendable {
     public let typeChanges: [(String, TensorEntry, TensorEntry)]
 
     public var changedTensors: [TensorDifference] { tensors.filter { $0.changed > 0 } }
-    public var changedElements: Int { tensors.reduce(0) { $0 + $1.changed } }
-    public var comparedElements: Int { tensors.reduce(0) { $0 + $1.elementCount } }
+    public var changedElements: Int { tensors.map(\.changed).saturatingSum() }
+    public var comparedElements: Int { tensors.map(\.elementCount).saturatingSum() }
     public var isIdentical: Bool { changedElements == 0 && onlyInA.isEmpty && onlyInB.isEmpty && typeChanges.isEmpty }
 }
 

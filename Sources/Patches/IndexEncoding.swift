@@ -19,7 +19,7 @@ public enum IndexEncoding: String, Sendable {
             varintSize += Varint.size(UInt64(previous < 0 ? index : index - previous))
             previous = index
         }
-        let bitmapSize = (elementCount + 7) / 8
+        let bitmapSize = Self.bitmapSize(elementCount: elementCount)
         if bitmapSize < varintSize {
             var bitmap = [UInt8](repeating: 0, count: bitmapSize)
             for index in indices { bitmap[index >> 3] |= 1 << UInt8(index & 7) }
@@ -37,6 +37,12 @@ public enum IndexEncoding: String, Sendable {
             initialized = position
         }
         return (.deltaVarint, bytes)
+    }
+
+    /// ceil(elementCount / 8), the bytes of a bitmap, without the `+ 7` that overflows for a
+    /// count near `Int.max` (a one-byte dtype's count read from a file can be that large).
+    static func bitmapSize(elementCount: Int) -> Int {
+        elementCount / 8 + (elementCount % 8 == 0 ? 0 : 1)
     }
 
     /// Decodes and validates: exactly `count` indices, strictly increasing, all below
@@ -64,8 +70,8 @@ public enum IndexEncoding: String, Sendable {
                 if indices.count > count { break }
             }
         case .bitmap:
-            guard bytes.count == (elementCount + 7) / 8 else {
-                throw IndexDecodingError("bitmap is \(bytes.count) bytes, expected \((elementCount + 7) / 8) for \(elementCount) elements")
+            guard bytes.count == Self.bitmapSize(elementCount: elementCount) else {
+                throw IndexDecodingError("bitmap is \(bytes.count) bytes, expected \(Self.bitmapSize(elementCount: elementCount)) for \(elementCount) elements")
             }
             for byteIndex in 0..<bytes.count where bytes[byteIndex] != 0 {
                 var bits = bytes[byteIndex]

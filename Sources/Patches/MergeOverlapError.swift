@@ -65,7 +65,8 @@ public struct MergeOverlapError: Error, CustomStringConvertible, Sendable {
         } else {
             lines.append("Merge again with one of them, for example \(suggestion.rawValue).")
         }
-        return lines.joined(separator: "\n")
+        // Names and paths come from files and the command line: shown escaped, one per line.
+        return lines.map(DisplayText.escaped).joined(separator: "\n")
     }
 
     static func plural(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }

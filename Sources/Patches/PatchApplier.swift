@@ -89,7 +89,7 @@ public enum PatchApplier {
                 outputs.append(OutputTensor(name: name, dtype: entry.dtype, shape: entry.shape) { model.view(entry) })
                 continue
             }
-            changed += plan.steps.reduce(0) { $0 + $1.entry.nnz }
+            changed = [changed, plan.steps.map(\.entry.nnz).saturatingSum()].saturatingSum()
             guard let final = last.result else { continue }  // removed
             outputs.append(OutputTensor(name: name, dtype: final.dtype, shape: final.shape) {
                 let source = model.entry(named: name)

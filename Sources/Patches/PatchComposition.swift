@@ -309,16 +309,13 @@ enum PatchComposition {
         let combining = MergeMethod.allCases.filter { $0 != .disjoint }
         let width = combining.map(\.rawValue.count).max() ?? 0
         let methods = combining.map { "  \($0.rawValue)\(String(repeating: " ", count: width - $0.rawValue.count))  \($0.meaning)" }
-        return PatchError(model.path, """
-            these patches were made against the same tensors and change some of the same elements, \
-            so applying one after the other would not give either patch's values there:
-              \(lines.joined(separator: "\n  "))
-            Combine them into one patch first, choosing how shared elements are resolved:
-              scalpel merge \(quoted) --base \(shellQuoted(model.path)) --method METHOD -o merged.spatch
-              scalpel apply \(shellQuoted(model.path)) merged.spatch -o OUT
-            where METHOD is one of:
-            \(methods.joined(separator: "\n"))
-            """)
+        return PatchError(model.path, "these patches were made against the same tensors and change some of the same elements, so applying one after the other would not give either patch's values there:",
+                          details: lines.map { "  " + $0 } + [
+                              "Combine them into one patch first, choosing how shared elements are resolved:",
+                              "  scalpel merge \(quoted) --base \(shellQuoted(model.path)) --method METHOD -o merged.spatch",
+                              "  scalpel apply \(shellQuoted(model.path)) merged.spatch -o OUT",
+                              "where METHOD is one of:",
+                          ] + methods)
     }
 
     /// `text` as one shell word.

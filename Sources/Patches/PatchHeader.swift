@@ -157,6 +157,10 @@ public struct PatchHeader: Sendable {
                   let size = frame["size"]?.intValue, offset >= 0, length >= 0, size >= 0 else {
                 throw fail("tensor \"\(name)\": frame \"\(roleName)\" needs non-negative offset, length and size")
             }
+            // Bounds the memory a frame can ask for by what the file really stores.
+            guard Zstd.canExpand(stored: length, to: size) else {
+                throw fail("tensor \"\(name)\": frame \"\(roleName)\" claims \(size) bytes from \(length) stored bytes, more than zstd expands to (at most \(Zstd.maximumExpansion) times): the patch is corrupt")
+            }
             frames.append((role, FrameReference(offset: offset, length: length, rawLength: size)))
         }
         let encoding = value["index_encoding"]?.stringValue.flatMap(IndexEncoding.init(rawValue:))
@@ -169,10 +173,17 @@ public struct PatchHeader: Sendable {
             atPositions = PositionFingerprints(before: before.lowercased(), after: after.lowercased())
         }
 
-        // What each operation requires.
+        // What each operation requires. Every count is checked against the tensor it describes
+        // (Formats/spatch.md, the op table), so no later sum or product of counts read here
+        // can overflow or ask for more memory than the stored frames can expand to.
         let roles = frames.map(\.0)
         func require(_ condition: Bool, _ problem: String) throws {
             if !condition { throw fail("tensor \"\(name)\": \(operation.rawValue) entry \(problem)") }
+        }
+        /// nnz of a whole-tensor entry: the element count of the tensor it stores.
+        func requireElementCount(of state: TensorState?, _ which: String) throws {
+            let count = state?.elementCount ?? 0
+            try require(nnz == count, "has nnz \(nnz), but the \(which) tensor has \(count) elements (nnz is its element count)")
         }
         switch operation {
         case .xor:
@@ -182,27 +193,37 @@ public struct PatchHeader: Sendable {
             try require(encoding != nil, "needs an index_encoding")
             try require(roles == [.index, .values], "needs index and values frames")
             try require(nnz <= (before?.elementCount ?? 0), "has nnz \(nnz) above the tensor's \(before?.elementCount ?? 0) elements")
-            try require(frames[1].1.rawLength == nnz * (before?.dtype.size ?? 0), "values frame size does not match nnz")
+            let (valueBytes, overflow) = nnz.multipliedReportingOverflow(by: before?.dtype.size ?? 0)
+            try require(!overflow && frames[1].1.rawLength == valueBytes, "values frame size does not match nnz")
             try require(version < 2 || atPositions != nil, "needs \"at_positions\" (format version \(version))")
         case .mask:
             try require(kind == .mask, "in a patch")
             try require(before != nil, "needs before")
             try require(encoding != nil, "needs an index_encoding")
             try require(roles == [.index], "needs an index frame only")
-            try require(nnz <= (before?.elementCount ?? 0), "has nnz above the tensor's element count")
+            try require(nnz <= (before?.elementCount ?? 0), "has nnz \(nnz) above the tensor's \(before?.elementCount ?? 0) elements")
         case .add:
             try require(kind == .patch && before == nil && after != nil, "needs after only")
             try require(roles == [.afterData] && frames[0].1.rawLength == after?.byteCount, "needs an after_data frame of the tensor's size")
+            try requireElementCount(of: after, "added")
         case .remove:
             try require(kind == .patch && before != nil && after == nil, "needs before only")
             try require(roles == [.beforeData] && frames[0].1.rawLength == before?.byteCount, "needs a before_data frame of the tensor's size")
+            try requireElementCount(of: before, "removed")
         case .replace:
             try require(kind == .patch && before != nil && after != nil, "needs before and after")
             try require(roles == [.beforeData, .afterData], "needs before_data and after_data frames")
             try require(frames[0].1.rawLength == before?.byteCount && frames[1].1.rawLength == after?.byteCount, "frame sizes do not match the tensors")
+            try requireElementCount(of: after, "new")
         }
-        if let encoding, let state = before, let index = frames.first(where: { $0.0 == .index })?.1, encoding == .bitmap {
-            try require(index.rawLength == (state.elementCount + 7) / 8, "bitmap size does not match the tensor")
+        if let encoding, let state = before, let index = frames.first(where: { $0.0 == .index })?.1 {
+            switch encoding {
+            case .bitmap:
+                try require(index.rawLength == IndexEncoding.bitmapSize(elementCount: state.elementCount), "bitmap size does not match the tensor")
+            case .deltaVarint:
+                // Each position takes one byte at least.
+                try require(nnz <= index.rawLength, "has nnz \(nnz), more positions than its \(index.rawLength)-byte index can hold")
+            }
         }
         return PatchEntry(name: name, operation: operation, before: before, after: after, nnz: nnz,
                           indexEncoding: encoding, frames: frames, checksum: checksum.lowercased(), atPositions: atPositions)

@@ -91,7 +91,7 @@ public enum PatchMerger {
         fullMetadata += parameters.metadata(for: method, patchCount: patches.count)
         fullMetadata.append(("merge.parents", JSONValue.array(patches.map { .string($0.id) }).serialized))
         try PatchWriter.write(kind: .patch, metadata: fullMetadata, entries: try PatchWriter.compress(pending), to: path)
-        return Summary(entryCount: pending.count, changedElements: pending.reduce(0) { $0 + $1.nnz },
+        return Summary(entryCount: pending.count, changedElements: pending.map(\.nnz).saturatingSum(),
                        overlappingElements: merged.reduce(0) { $0 + $1.shared })
     }
 

@@ -78,7 +78,7 @@ public struct PatchEntry: Sendable {
     /// Elements in the tensor the entry describes.
     public var elementCount: Int { (before ?? after)?.elementCount ?? 0 }
     public var density: Double { elementCount == 0 ? 0 : Double(nnz) / Double(elementCount) }
-    public var storedBytes: Int { frames.reduce(0) { $0 + $1.1.length } }
+    public var storedBytes: Int { frames.map(\.1.length).saturatingSum() }
 }
 
 /// Whether a file is a patch (values) or a mask (positions only).

@@ -77,7 +77,7 @@ public enum PatchReverter {
             if base == nil, later.isEmpty {
                 advice += " Give the later patches with --later to check element by element, or --base BASE if this patch was made against BASE and the model is BASE plus its recorded patches."
             }
-            throw PatchError(patch.path, "cannot be reverted exactly from \(model.path):\n  " + problems.joined(separator: "\n  ") + "\n" + advice)
+            throw PatchError(patch.path, "cannot be reverted exactly from \(model.path):", details: problems.map { "  " + $0 } + [advice])
         }
         return try PatchApplier.run(.revert, model: model, patches: [patch], policy: .established, to: path)
     }

@@ -35,3 +35,21 @@ extension TensorView {
     /// Lowercase hex SHA-256 of the tensor's bytes.
     public var sha256: String { Fingerprint.sha256(bytes) }
 }
+
+/// SHA-256 over bytes given piece by piece (a file written in parts), as raw bytes.
+public struct StreamingSHA256 {
+    private var hasher = SHA256()
+
+    public init() {}
+
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        hasher.update(bufferPointer: bytes)
+    }
+
+    public mutating func update(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { update($0) }
+    }
+
+    /// The 32-byte digest of everything given so far.
+    public func digest() -> [UInt8] { Array(hasher.finalize()) }
+}

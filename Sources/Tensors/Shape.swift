@@ -32,8 +32,12 @@ public enum Shape {
         return strides
     }
 
-    /// `[768, 3072]` → `"[768, 3072]"`, the form used in every message and table.
+    /// `[768, 3072]` → `"[768, 3072]"`, the form used in every message and table. Shapes of
+    /// more than `describedDimensions` dimensions (only a damaged or hostile file has them)
+    /// show the first ones and a count of the rest.
     public static func describe(_ shape: [Int]) -> String {
-        "[" + shape.map(String.init).joined(separator: ", ") + "]"
+        "[" + DisplayText.list(shape.map(String.init), limit: describedDimensions) + "]"
     }
+
+    public static let describedDimensions = 8
 }

@@ -1,7 +1,8 @@
-/// Failures of the tensor layer: reading files and shaping bytes into tensors.
+/// Failures of the tensor layer: reading files and shaping bytes into tensors. The message
+/// is kept terminal-safe (`DisplayText.escaped`), as it may quote a path or bytes of a file.
 public struct TensorError: Error, CustomStringConvertible, Sendable {
     public let description: String
-    public init(_ description: String) { self.description = description }
+    public init(_ description: String) { self.description = DisplayText.escaped(description) }
 }
 
 /// `strerror` text for the current `errno`, for messages about system calls.

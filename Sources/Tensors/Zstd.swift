@@ -16,9 +16,27 @@ public enum Zstd {
         return output
     }
 
+    /// The most bytes one stored byte of zstd data can decompress to. A block holds at most
+    /// 128 KiB (RFC 8878 § 3.1.1.2.4), and the smallest block that yields that much is an RLE
+    /// block: a 3-byte header and the 1 byte it repeats. Frame headers only lower the ratio.
+    public static let maximumExpansion = (128 << 10) / 4
+
+    /// Whether `stored` bytes of zstd frames can decompress to `size` bytes. Sizes read from a
+    /// file are checked with this before any memory is reserved for them: a size beyond it is
+    /// a damaged or hostile header, whatever the machine's memory.
+    public static func canExpand(stored: Int, to size: Int) -> Bool {
+        guard stored >= 0, size >= 0 else { return false }
+        let (bound, overflow) = stored.multipliedReportingOverflow(by: maximumExpansion)
+        return overflow || size <= bound
+    }
+
     /// Decompresses one frame that must expand to exactly `expectedSize` bytes. A frame that
-    /// is corrupt, truncated, or of another size is an error, never a partial result.
+    /// is corrupt, truncated, or of another size is an error, never a partial result; so is an
+    /// `expectedSize` that `frame` cannot reach (`canExpand`), before any memory is reserved.
     public static func decompress(_ frame: UnsafeRawBufferPointer, expectedSize: Int) throws -> [UInt8] {
+        guard canExpand(stored: frame.count, to: expectedSize) else {
+            throw TensorError("a zstd frame of \(frame.count) bytes cannot expand to \(expectedSize) bytes (at most \(maximumExpansion) times its size)")
+        }
         let declared = ZSTD_getFrameContentSize(frame.baseAddress, frame.count)
         if declared == ZSTD_CONTENTSIZE_ERROR {
             throw TensorError("not a zstd frame (bad magic or header)")

@@ -199,8 +199,8 @@ public enum ContinualRunner {
         }
         let differences = settings.differences(from: recorded)
         guard differences.isEmpty else {
-            throw FileError(path, "the run there was made with other settings:\n  " + differences.joined(separator: "\n  ")
-                            + "\nresume it with the same settings, or " + advice)
+            throw FileError(path, "the run there was made with other settings:",
+                            details: differences.map { "  " + $0 } + ["resume it with the same settings, or " + advice])
         }
         func number(_ value: JSONValue?) -> Double? {
             switch value {

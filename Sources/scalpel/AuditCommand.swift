@@ -51,18 +51,20 @@ enum AuditReport {
 
     static func text(_ file: PatchFile, _ audits: [EntryAudit], base: Checkpoint?) -> String {
         let header = file.header
-        var out = "\(file.path)\n"
+        // Names, metadata and problems quote the patch: shown escaped (`DisplayText`), here
+        // and in the table (`Format.table`).
+        var out = "\(DisplayText.escaped(file.path))\n"
         var rows: [(String, String)] = [
             ("kind", "\(header.kind.rawValue) (spatch version \(header.version))"),
             ("id", file.id),
             ("size", Format.bytes(file.fileSize)),
             ("entries", Format.count(header.entries.count)),
-            ("positions", Format.count(header.entries.reduce(0) { $0 + $1.nnz })),
+            ("positions", Format.count(header.entries.map(\.nnz).saturatingSum())),
         ]
         for (key, value) in header.metadata { rows.append(("metadata", "\(key) = \(value)")) }
         if let base { rows.append(("base", base.path)) }
         let width = rows.map(\.0.count).max() ?? 0
-        for (key, value) in rows { out += "  " + key.padding(width) + "  " + value + "\n" }
+        for (key, value) in rows { out += "  " + key.padding(width) + "  " + DisplayText.escaped(value) + "\n" }
         out += "\n"
         var table: [[String]] = [["tensor", "op", "dtype / shape", "positions", "density", "index", "stored", "check"]]
         if base != nil { table[0] += ["base", "L2 Δ", "max |Δ|", "Δ > 0"] }
@@ -92,7 +94,7 @@ enum AuditReport {
         if problems.isEmpty {
             out += "all \(Format.plural(audits.count, "entry").replacingOccurrences(of: "entrys", with: "entries")) sound" + (base == nil ? "" : ", every fingerprint matches the base") + "\n"
         } else {
-            out += "\(problems.count) problem\(problems.count == 1 ? "" : "s"):\n" + problems.map { "  " + $0 + "\n" }.joined()
+            out += "\(problems.count) problem\(problems.count == 1 ? "" : "s"):\n" + problems.map { "  " + DisplayText.escaped($0) + "\n" }.joined()
         }
         return out
     }

@@ -119,7 +119,7 @@ enum AuditHTML {
             <tr><th>id</th><td><code>\(file.id)</code></td></tr>
             <tr><th>size</th><td>\(Format.bytes(file.fileSize))</td></tr>
             <tr><th>entries</th><td>\(Format.count(header.entries.count))</td></tr>
-            <tr><th>positions</th><td>\(Format.count(header.entries.reduce(0) { $0 + $1.nnz }))</td></tr>
+            <tr><th>positions</th><td>\(Format.count(header.entries.map(\.nnz).saturatingSum()))</td></tr>
             """
         for (key, value) in header.metadata { html += "<tr><th>\(escape(key))</th><td>\(escape(value))</td></tr>" }
         if let base { html += "<tr><th>audited against</th><td>\(escape(base.path))</td></tr>" }

@@ -30,7 +30,9 @@ enum CheckpointReport {
     }
 
     static func text(_ checkpoint: Checkpoint, listTensors: Bool, statistics: [TensorStatistics?]? = nil) -> String {
-        var out = "\(checkpoint.path)\n"
+        // Names, metadata and shard paths come from the file: shown escaped (`DisplayText`),
+        // here and in the table (`Format.table`).
+        var out = "\(DisplayText.escaped(checkpoint.path))\n"
         var rows: [(String, String)] = [
             ("format", checkpoint.format.displayName),
             ("tensors", Format.count(checkpoint.tensors.count)),
@@ -50,7 +52,7 @@ enum CheckpointReport {
             }
         }
         let keyWidth = rows.map(\.0.count).max() ?? 0
-        for (key, value) in rows { out += "  " + key.padding(keyWidth) + "  " + value + "\n" }
+        for (key, value) in rows { out += "  " + key.padding(keyWidth) + "  " + DisplayText.escaped(value) + "\n" }
         guard listTensors, !checkpoint.tensors.isEmpty || !checkpoint.opaqueTensors.isEmpty else { return out }
         out += "\n"
         var table: [[String]] = [["name", "dtype", "shape", "bytes"] + (statistics == nil ? [] : ["min", "max", "mean", "std", "NaN", "inf"])]

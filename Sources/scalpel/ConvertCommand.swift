@@ -44,9 +44,10 @@ struct ConvertCommand: ParsableCommand {
         let summary = try CheckpointConverter.convert(checkpoint, to: output, options: options)
         Format.notes(summary.skipped.map { "\($0) of the input's folder was not copied: other weights, which the output does not convert" })
         let dtypeNote = options.dtype.map { ", \(summary.convertedCount) converted to \($0.rawValue)" } ?? ""
-        print("wrote \(summary.outputs.count == 1 ? summary.outputs[0] : "\(summary.outputs.count) files") (\(Format.plural(summary.tensorCount, "tensor"))\(dtypeNote))")
+        // Shard names come from the input's index: shown escaped.
+        print(DisplayText.escaped("wrote \(summary.outputs.count == 1 ? summary.outputs[0] : "\(summary.outputs.count) files") (\(Format.plural(summary.tensorCount, "tensor"))\(dtypeNote))"))
         if summary.outputs.count > 1 {
-            for path in summary.outputs { print("  \(path)") }
+            for path in summary.outputs { print("  \(DisplayText.escaped(path))") }
         }
     }
 }

@@ -58,10 +58,11 @@ enum DiffReport {
             }
             out += Format.table(rows, rightAligned: [3, 4, 5, 6, 7, 8])
         }
-        for entry in d.onlyInA { out += "only in A: \(entry.name) \(entry.dtype.rawValue) \(Shape.describe(entry.shape))\n" }
-        for entry in d.onlyInB { out += "only in B: \(entry.name) \(entry.dtype.rawValue) \(Shape.describe(entry.shape))\n" }
+        // Names come from the files: shown escaped (`DisplayText`), as in the table.
+        for entry in d.onlyInA { out += "only in A: \(DisplayText.escaped(entry.name)) \(entry.dtype.rawValue) \(Shape.describe(entry.shape))\n" }
+        for entry in d.onlyInB { out += "only in B: \(DisplayText.escaped(entry.name)) \(entry.dtype.rawValue) \(Shape.describe(entry.shape))\n" }
         for (name, x, y) in d.typeChanges {
-            out += "changed type: \(name) \(x.dtype.rawValue) \(Shape.describe(x.shape)) -> \(y.dtype.rawValue) \(Shape.describe(y.shape))\n"
+            out += "changed type: \(DisplayText.escaped(name)) \(x.dtype.rawValue) \(Shape.describe(x.shape)) -> \(y.dtype.rawValue) \(Shape.describe(y.shape))\n"
         }
         if d.isIdentical {
             out += "identical: \(Format.plural(d.tensors.count, "tensor")), \(Format.count(d.comparedElements)) elements, bit for bit\n"

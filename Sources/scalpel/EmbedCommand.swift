@@ -65,7 +65,7 @@ struct EmbedCommand: ParsableCommand {
         } else {
             for (i, row) in rows.enumerated() {
                 let head = row.embedding.prefix(6).map { String(format: "%+.4f", $0) }.joined(separator: " ")
-                print("\(i + 1)  \(row.tokens.map { "\($0) tokens  " } ?? "")[\(head) …] (\(row.embedding.count) values)  \(row.label)")
+                print("\(i + 1)  \(row.tokens.map { "\($0) tokens  " } ?? "")[\(head) …] (\(row.embedding.count) values)  \(DisplayText.escaped(row.label))")
             }
         }
     }

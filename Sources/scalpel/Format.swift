@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 
 /// Number and table formatting for human-readable output.
 enum Format {
@@ -62,7 +63,9 @@ enum Format {
     }
 
     /// Left-aligned columns separated by two spaces; `rightAligned` columns padded on the left.
+    /// Cells are shown through `DisplayText.escaped`: tables list names read from files.
     static func table(_ rows: [[String]], rightAligned: Set<Int> = []) -> String {
+        let rows = rows.map { $0.map(DisplayText.escaped) }
         guard let columns = rows.map(\.count).max() else { return "" }
         var widths = [Int](repeating: 0, count: columns)
         for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
@@ -86,9 +89,10 @@ extension String {
 }
 
 extension Format {
-    /// Prints notes on standard error, one "note: " line each (stdout stays the result line).
+    /// Prints notes on standard error, one "note: " line each (stdout stays the result line),
+    /// escaped (`DisplayText`): notes name tensors and files.
     static func notes(_ lines: [String]) {
         guard !lines.isEmpty else { return }
-        FileHandle.standardError.write(Data(lines.map { "note: \($0)\n" }.joined().utf8))
+        FileHandle.standardError.write(Data(lines.map { "note: \(DisplayText.escaped($0))\n" }.joined().utf8))
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Checkpoints
 import Patches
+import Tensors
 
 struct LogCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -38,25 +39,27 @@ struct LogCommand: ParsableCommand {
             ]).pretty())
             return
         }
+        // Recorded ids, paths and metadata come from files: each line is shown escaped.
+        func show(_ line: String) { print(DisplayText.escaped(line)) }
         guard !ids.isEmpty else {
-            print("\(model): no patches recorded (scalpel.patches is absent)")
+            show("\(model): no patches recorded (scalpel.patches is absent)")
             return
         }
-        print("\(model): \(Format.plural(ids.count, "patch")) applied, oldest first")
+        show("\(model): \(Format.plural(ids.count, "patch")) applied, oldest first")
         for (index, id) in ids.enumerated() {
             guard let file = known[id] else {
-                print("\(index + 1). \(id.prefix(12))")
+                show("\(index + 1). \(id.prefix(12))")
                 continue
             }
             let task = file.header.metadataValue("task").map { "  task \($0)" } ?? ""
-            print("\(index + 1). \(id.prefix(12))  \(file.path)\(task)")
+            show("\(index + 1). \(id.prefix(12))  \(file.path)\(task)")
             for (key, value) in file.header.metadata where key != "task" {
-                print("     \(key) = \(value)")
+                show("     \(key) = \(value)")
             }
         }
         let unmatched = known.keys.filter { !ids.contains($0) }
         for id in unmatched.sorted() {
-            if let file = known[id] { print("not in this model: \(file.path) (\(id.prefix(12)))") }
+            if let file = known[id] { show("not in this model: \(file.path) (\(id.prefix(12)))") }
         }
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Checkpoints
 import Patches
+import Tensors
 
 extension MergeMethod: ExpressibleByArgument {}
 
@@ -88,7 +89,8 @@ enum MergePlanReport {
     static func text(_ files: [PatchFile], _ counts: [Int], _ overlaps: [PatchMerger.Overlap], perTensor: Bool) -> String {
         var out = ""
         for (i, file) in files.enumerated() {
-            out += "P\(i + 1)  \(file.shortId)  \(file.path)  \(Format.count(counts[i])) elements\(file.header.metadataValue("task").map { "  task \($0)" } ?? "")\n"
+            // Paths and tasks come from the command line and the patches: shown escaped.
+            out += DisplayText.escaped("P\(i + 1)  \(file.shortId)  \(file.path)  \(Format.count(counts[i])) elements\(file.header.metadataValue("task").map { "  task \($0)" } ?? "")") + "\n"
         }
         out += "\n"
         var rows: [[String]] = [["pair", "shared", "Jaccard", "disjoint", "priority", "arithmetic"]]

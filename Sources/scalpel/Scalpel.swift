@@ -7,11 +7,15 @@ import Tensors
 struct Scalpel: ParsableCommand {
     static func main() {
         InPlaceJournal.onRecovery = { message in
-            FileHandle.standardError.write(Data(("note: " + message + "\n").utf8))
+            FileHandle.standardError.write(Data(("note: " + DisplayText.escaped(message) + "\n").utf8))
         }
         do {
             var command = try parseAsRoot()
-            try command.run()
+            do {
+                try command.run()
+            } catch {
+                exit(withError: TerminalSafeError.wrapping(error))
+            }
         } catch {
             exit(withError: error)
         }

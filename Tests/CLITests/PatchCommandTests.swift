@@ -82,8 +82,9 @@ struct PatchCommandTests {
 }
 
 struct InPlaceCommandTests {
-    @Test func aCrashedInPlaceApplyIsRolledBackByTheNextCommand() throws {
-        let folder = try CLI.scratchFolder()
+    /// A base, a tuned model that changes values only (`values.safetensors`), and the patch
+    /// between them, which `apply --in-place` takes.
+    static func valuesOnlyPatch(in folder: String) throws -> (base: String, patch: String) {
         let (base, tuned) = try PatchCommandTests.models(in: folder, rows: 2_000)
         // Values-only tuned model: drop the added head.
         let tunedCheckpoint = try Checkpoint.open(tuned)
@@ -92,6 +93,12 @@ struct InPlaceCommandTests {
         }, metadata: [("format", "pt")], to: folder + "/values.safetensors")
         let patch = folder + "/p.spatch"
         #expect(try CLI.run(["create", base, folder + "/values.safetensors", "-o", patch]).status == 0)
+        return (base, patch)
+    }
+
+    @Test func aCrashedInPlaceApplyIsRolledBackByTheNextCommand() throws {
+        let folder = try CLI.scratchFolder()
+        let (base, patch) = try Self.valuesOnlyPatch(in: folder)
         let original = try Data(contentsOf: URL(fileURLWithPath: base))
 
         let crashed = try CLI.run(["apply", base, patch, "--in-place", "--no-record"],

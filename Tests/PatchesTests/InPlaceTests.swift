@@ -69,11 +69,12 @@ struct InPlaceTests {
         _ = pristine
     }
 
-    @Test func aJournalLeftBehindRestoresTheOriginalBytes() throws {
-        let (folder, base, patchPath, _) = try Self.setUp()
-        let original = try Data(contentsOf: URL(fileURLWithPath: base))
-        // Simulate a crash after the journal is synced and part of the edit is made: write
-        // the journal, then scribble over the touched bytes and the header.
+    /// A model in the middle of an in-place edit, and its genuine journal, as a crash after the
+    /// journal is synced and part of the edit is made leaves them: the journal is written, then
+    /// the recorded elements and the header are scribbled over.
+    static func interruptedEdit(_ label: String = #function) throws -> (model: String, original: [UInt8], edited: [UInt8], journal: [UInt8]) {
+        let (_, base, patchPath, _) = try setUp(label)
+        let original = Array(try Data(contentsOf: URL(fileURLWithPath: base)))
         let checkpoint = try Checkpoint.open(base)
         let patch = try PatchFile.open(patchPath)
         let regions = try patch.entries.map { entry in
@@ -87,13 +88,24 @@ struct InPlaceTests {
         }
         mapping.mutableBytes[20] = UInt8(ascii: "#")
         try mapping.sync()
-        #expect(try Data(contentsOf: URL(fileURLWithPath: base)) != original)
+        return (base, original, Array(try Data(contentsOf: URL(fileURLWithPath: base))),
+                Array(try Data(contentsOf: URL(fileURLWithPath: InPlaceJournal.path(for: base)))))
+    }
+
+    @Test func aJournalLeftBehindRestoresTheOriginalBytes() throws {
+        let (base, original, edited, journal) = try Self.interruptedEdit()
+        #expect(edited != original)
+        // Version 2 (Formats/undo-journal.md): closed by the SHA-256 of everything before it.
+        #expect(Array(journal.prefix(8)) == InPlaceJournal.magic)
+        #expect(Array(journal[16...].prefix(13)) == Array(#"{"version":2,"#.utf8))
+        var checksum = StreamingSHA256()
+        checksum.update(Array(journal.dropLast(32)))
+        #expect(Array(journal.suffix(32)) == checksum.digest())
         // The next open restores the file.
         let reopened = try Checkpoint.open(base)
         #expect(reopened.recoveredInterruptedEdit)
-        #expect(try Data(contentsOf: URL(fileURLWithPath: base)) == original)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: base)) == Data(original))
         #expect(!FileManager.default.fileExists(atPath: InPlaceJournal.path(for: base)))
-        _ = folder
     }
 }
 

@@ -154,7 +154,8 @@ struct RefusalTests {
         let cases: [([UInt8], Int, String)] = [
             ([12], 1, "index 12 is out of range for a tensor of 10 elements"),
             ([3, 0], 2, "not strictly increasing"),
-            ([3, 2], 3, "holds 2 indices, the header says 3"),
+            ([3, 2], 3, "xor entry has nnz 3, more positions than its 2-byte index can hold"),
+            ([3, 0x82, 0x00], 3, "holds 2 indices, the header says 3"),  // 2 as a two-byte varint
             ([0x80], 1, "malformed varint"),
         ]
         for (index, nnz, expected) in cases {

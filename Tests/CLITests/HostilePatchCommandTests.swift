@@ -1,0 +1,21 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// A patch whose header states an impossible count (fuzz/spatch_remove_entry_huge_nnz.spatch):
+/// refused by every command with one line, nothing written.
+struct HostilePatchCommandTests {
+    static let fieldCases = ReferencePython.packageRoot + "/Tests/Fixtures/field-cases"
+
+    @Test func aPatchWithAnImpossibleCountIsRefusedByAuditAndApply() throws {
+        let folder = try CLI.scratchFolder()
+        let patch = Self.fieldCases + "/spatch_remove_entry_huge_nnz.spatch", base = Self.fieldCases + "/spatch_base.safetensors"
+        let expected = "Error: \(patch): tensor \"gone\": remove entry has nnz 9223372036854775801, but the removed tensor has 6 elements (nnz is its element count)\n"
+        let audit = try CLI.run(["audit", patch])
+        #expect(audit.status == 1 && audit.stderr == expected, "\(audit.stderr)")
+        let out = folder + "/out.safetensors"
+        let apply = try CLI.run(["apply", base, patch, "-o", out])
+        #expect(apply.status == 1 && apply.stderr == expected, "\(apply.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder).isEmpty)
+    }
+}
