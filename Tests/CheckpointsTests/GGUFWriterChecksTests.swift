@@ -105,9 +105,9 @@ struct GGUFWriterChecksTests {
          "tensor \"\(String(repeating: "n", count: 64))\" has a 64-byte name; GGUF tensor names hold at most 63 bytes (ggml's GGML_MAX_NAME), so ggml could not load the file: rename the tensor, or keep safetensors"),
         ([(String(repeating: "é", count: 32), [1])], [],
          "tensor \"\(String(repeating: "é", count: 32))\" has a 64-byte name; GGUF tensor names hold at most 63 bytes (ggml's GGML_MAX_NAME), so ggml could not load the file: rename the tensor, or keep safetensors"),
-        ([("a\u{0}b", [1])], [], "tensor \"a\u{0}b\" has a NUL byte in its name, where ggml's C strings would end it: rename the tensor, or keep safetensors"),
+        ([("a\u{0}b", [1])], [], "tensor \"a\\x00b\" has a NUL byte in its name, where ggml's C strings would end it: rename the tensor, or keep safetensors"),
         ([("five", [1, 1, 1, 1, 2])], [], "tensor \"five\" has 5 dimensions; GGUF tensors have at most 4 (ggml's GGML_MAX_DIMS): keep safetensors"),
-        ([("a", [1])], [("k\u{0}", "v")], "metadata key \"k\u{0}\" has a NUL byte, where ggml's C strings would end it"),
+        ([("a", [1])], [("k\u{0}", "v")], "metadata key \"k\\x00\" has a NUL byte, where ggml's C strings would end it"),
         ([("a", [1])], [("k", "1"), ("k", "2")], "metadata key \"k\" is given twice"),
     ])
     func namesRanksAndKeysGgmlCannotHoldAreRefusedByName(_ tensors: [(String, [Int])], _ metadata: [(String, String)], _ message: String) throws {

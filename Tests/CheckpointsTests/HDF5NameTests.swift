@@ -19,11 +19,11 @@ struct HDF5NameTests {
         (["trail/"], [], "tensor \"trail/\" cannot be stored in HDF5 under that name: it ends with \"/\", which HDF5 drops; rename it, or keep safetensors"),
         (["a/./b"], [], "tensor \"a/./b\" cannot be stored in HDF5 under that name: it holds a \".\" segment, which HDF5 reads as the group itself; rename it, or keep safetensors"),
         (["."], [], "tensor \".\" cannot be stored in HDF5 under that name: it holds a \".\" segment, which HDF5 reads as the group itself; rename it, or keep safetensors"),
-        (["nul\u{0}x"], [], "tensor \"nul\u{0}x\" cannot be stored in HDF5 under that name: it holds a NUL byte, which ends an HDF5 name; rename it, or keep safetensors"),
+        (["nul\u{0}x"], [], "tensor \"nul\\x00x\" cannot be stored in HDF5 under that name: it holds a NUL byte, which ends an HDF5 name; rename it, or keep safetensors"),
         ([""], [], "tensor \"\" cannot be stored in HDF5 under that name: an empty name is not a dataset path; rename it, or keep safetensors"),
         (["a", "a/b"], [], "tensors \"a\" and \"a/b\" cannot both be stored in HDF5: \"a\" would have to be a dataset and the group holding the other"),
         (["x"], [""], "metadata key \"\" cannot be an HDF5 attribute name: HDF5 attributes need a name"),
-        (["x"], ["k\u{0}"], "metadata key \"k\u{0}\" cannot be an HDF5 attribute name: it holds a NUL byte, which ends an HDF5 name"),
+        (["x"], ["k\u{0}"], "metadata key \"k\\x00\" cannot be an HDF5 attribute name: it holds a NUL byte, which ends an HDF5 name"),
     ])
     func namesHDF5WouldChangeAreRefused(_ names: [String], _ keys: [String], _ message: String) throws {
         let path = try Fixtures.scratchFolder("h5-refused") + "/out.h5"
