@@ -48,8 +48,14 @@ struct ContinualRunnerTests {
         // The same update: every entry's stored bytes, and the metadata but for the training time.
         let (resumedPatch, wholePatch) = (try PatchFile.open(s.root + "/run-b/task2.spatch"), try PatchFile.open(s.root + "/run-a/task2.spatch"))
         #expect(resumedPatch.entries.map(\.checksum) == wholePatch.entries.map(\.checksum) && !resumedPatch.entries.isEmpty)
-        let untimed = { (patch: PatchFile) in patch.header.metadata.filter { $0.0 != "train.seconds" }.map { "\($0.0)=\($0.1)" } }
+        // train.on names the task-1 patch by id, and that id covers its own training time: each
+        // run's task-2 patch names its own run's task-1 patch.
+        let untimed = { (patch: PatchFile) in patch.header.metadata.filter { $0.0 != "train.seconds" && $0.0 != "train.on" }.map { "\($0.0)=\($0.1)" } }
         #expect(untimed(resumedPatch) == untimed(wholePatch))
+        for (patch, run) in [(resumedPatch, "run-b"), (wholePatch, "run-a")] {
+            let earlier = try PatchFile.open(s.root + "/" + run + "/task1.spatch").id
+            #expect(patch.header.metadataValue("train.on") == JSONValue.array([.string(earlier)]).serialized, "\(run)")
+        }
         // A state over other tasks is refused.
         #expect { try ContinualRunner.run(base: s.model, tasks: [s.tasks[1]], control: s.control, folder: s.root + "/run-a", options: Self.options()) { _ in } }
             throws: { "\($0)".contains("  tasks: [\"t1\",\"t2\"] → [\"t2\"]\n") }
