@@ -10,17 +10,8 @@ struct FuzzHarnessTests {
     static var fuzz: String { URL(fileURLWithPath: CLI.executable).deletingLastPathComponent().path + "/scalpel-fuzz" }
 
     static func replay(_ target: String, _ folder: String) throws -> (status: Int32, replayed: Int, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: fuzz)
-        process.arguments = ["replay", target, folder]
-        process.currentDirectoryURL = URL(fileURLWithPath: root)
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count, output)
+        let (status, output) = try CLI.runProgram(fuzz, ["replay", target, folder], in: root)
+        return (status, output.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count, output)
     }
 
     @Test func everyTargetReplaysItsSeedCorpus() throws {

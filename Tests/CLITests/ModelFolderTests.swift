@@ -161,9 +161,7 @@ struct ModelFolderTests {
         #expect(try CLI.run(["convert", model, folder + "/sharded/", "--shard-size", "30MB"]).status == 0)
         let applied = try CLI.run(["apply", folder + "/sharded", folder + "/p.spatch", "-o", folder + "/out/"])
         try #require(applied.status == 0, "\(applied.stderr)")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = ["-c", """
+        let (status, output) = try CLI.runProgram(python, ["-c", """
             import json, sys, torch
             from transformers import AutoModel
             from safetensors.torch import load_file
@@ -176,14 +174,8 @@ struct ModelFolderTests {
                     if name in state:
                         assert torch.equal(state[name], value), name
             print("loaded", type(model).__name__)
-            """, folder + "/out"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0 && output.contains("loaded BertModel"), "\(output)")
+            """, folder + "/out"])
+        #expect(status == 0 && output.contains("loaded BertModel"), "\(output)")
     }
 
     @Test func aStaleModelFolderOfADeadProcessIsRemoved() throws {
