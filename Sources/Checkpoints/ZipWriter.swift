@@ -20,6 +20,10 @@ struct ZipWriter {
     /// Adds a member whose `size` bytes `write` produces, with CRC-32 `crc`.
     mutating func add(_ name: String, size: Int, crc: UInt32, write: () throws -> Void) throws {
         let nameBytes = Array(name.utf8)
+        // General purpose bit 11 (APPNOTE 4.4.4): the name is UTF-8. Without it readers
+        // (Python's zipfile, so NumPy) decode non-ASCII names as CP437. ASCII names keep 0,
+        // as PyTorch writes them.
+        let flags: UInt16 = nameBytes.contains { $0 >= 0x80 } ? 0x0800 : 0
         let offset = file.bytesWritten
         let big = size >= 0xFFFF_FFFF, farOffset = offset >= 0xFFFF_FFFF
         var extra = ZipBytes()
@@ -33,7 +37,7 @@ struct ZipWriter {
             extra.bytes += [UInt8](repeating: 0x5A, count: padding)
         }
         var local = ZipBytes()
-        local.u32(0x0403_4B50); local.u16(big ? 45 : 20); local.u16(0); local.u16(0)
+        local.u32(0x0403_4B50); local.u16(big ? 45 : 20); local.u16(Int(flags)); local.u16(0)
         local.u16(0); local.u16(0x21)  // time 00:00, date 1980-01-01
         local.u32(crc); local.u32(big ? 0xFFFF_FFFF : size); local.u32(big ? 0xFFFF_FFFF : size)
         local.u16(nameBytes.count); local.u16(extra.bytes.count)
@@ -44,7 +48,7 @@ struct ZipWriter {
         if farOffset { centralExtra.u64(offset) }
         var entry = ZipBytes()
         entry.u32(0x0201_4B50); entry.u16(big || farOffset ? 45 : 20); entry.u16(big || farOffset ? 45 : 20)
-        entry.u16(0); entry.u16(0); entry.u16(0); entry.u16(0x21)
+        entry.u16(Int(flags)); entry.u16(0); entry.u16(0); entry.u16(0x21)
         entry.u32(crc); entry.u32(big ? 0xFFFF_FFFF : size); entry.u32(big ? 0xFFFF_FFFF : size)
         entry.u16(nameBytes.count); entry.u16(centralExtra.bytes.isEmpty ? 0 : centralExtra.bytes.count + 4); entry.u16(0)
         entry.u16(0); entry.u16(0); entry.u32(0)
