@@ -53,7 +53,8 @@ class Patch:
         for entry in self.header["entries"]:
             if version >= 2 and entry["op"] == "xor" and "at_positions" not in entry:
                 raise PatchError(f"{path}: xor entry {entry['name']} has no at_positions (version 2)")
-        # Frames tile the data section in entry order, roles in ROLE_ORDER.
+        # Frames tile the data section in entry order, roles in ROLE_ORDER; no frame claims
+        # more than zstd can expand its stored bytes to; nnz agrees with the tensor.
         cursor = 0
         for entry in self.header["entries"]:
             for role in ROLE_ORDER:
@@ -62,7 +63,19 @@ class Patch:
                     continue
                 if frame["offset"] != cursor:
                     raise PatchError(f"{path}: frames of {entry['name']} do not tile the data section")
+                if frame["size"] > 32768 * frame["length"]:
+                    raise PatchError(f"{path}: {entry['name']}: {role} frame claims more than zstd can expand")
                 cursor += frame["length"]
+            state = entry["before"] if entry["before"] is not None else entry["after"]
+            n = numel(state["shape"]) if state is not None else 0
+            if entry["op"] in ("xor", "mask"):
+                index = entry["frames"].get("index", {"size": 0})
+                if entry["nnz"] > n or (entry.get("index_encoding") == "delta-varint" and entry["nnz"] > index["size"]):
+                    raise PatchError(f"{path}: {entry['name']}: nnz {entry['nnz']} does not fit the tensor or its index")
+                if entry.get("index_encoding") == "bitmap" and index["size"] != (n + 7) // 8:
+                    raise PatchError(f"{path}: {entry['name']}: bitmap size does not match the tensor")
+            elif entry["nnz"] != numel((entry["after"] or entry["before"])["shape"]):
+                raise PatchError(f"{path}: {entry['name']}: nnz must equal the element count for {entry['op']}")
             stored = b"".join(self.stored(entry, r) for r in ROLE_ORDER if r in entry["frames"])
             if hashlib.sha256(stored).hexdigest() != entry["sha256"]:
                 raise PatchError(f"{path}: entry {entry['name']} fails its checksum")

@@ -205,3 +205,12 @@ struct RefusalTests {
         #expect(try PatchFile.open(folder + "/p.spatch").positions(PatchFile.open(folder + "/p.spatch").entries[0]) == [3, 50, 99])
     }
 }
+
+/// The Python reference reader makes the specification's reader checks too.
+struct ReferenceReaderChecksTests {
+    @Test func theReferenceReaderRefusesAnEntryCountThatDoesNotFitItsTensor() throws {
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().path + "/Fixtures/field-cases"
+        let result = try PatchFixtures.runPython([PatchFixtures.referenceReader, "info", fixtures + "/spatch_remove_entry_huge_nnz.spatch"])
+        #expect(result.status == 1 && result.output.contains("nnz must equal the element count for remove"), "\(result.output)")
+    }
+}
