@@ -48,7 +48,9 @@ public final class AtomicFile {
             throw CheckpointError(path, "exists; pass --overwrite to replace it (Scalpel never replaces a file unasked)")
         }
         StaleTemporaryFiles.removeOnce(in: folder)
-        descriptor = named ? -1 : open(folder, Self.unnamedFlags | O_WRONLY | O_CLOEXEC, 0o644)
+        // An unnamed file is linked into place through /proc/self/fd at commit: without /proc,
+        // use a named one from the start.
+        descriptor = named || !Self.canLinkUnnamed ? -1 : open(folder, Self.unnamedFlags | O_WRONLY | O_CLOEXEC, 0o644)
         if descriptor < 0 {
             let name = Self.hiddenName(for: path)
             descriptor = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
@@ -68,6 +70,8 @@ public final class AtomicFile {
         set { replacing.withLock { $0 = newValue } }
     }
     private static let replacing = Mutex(true)
+
+    private static let canLinkUnnamed = FileManager.default.fileExists(atPath: "/proc/self/fd")
 
     /// `O_TMPFILE` (Linux: an unnamed regular file in the given folder).
     private static let unnamedFlags: Int32 = 0o20000000 | O_DIRECTORY

@@ -149,6 +149,12 @@ public enum ModelFolderWriter {
                                                  in: folder, headerRoom: headerRoom)
     }
 
+    /// Files that mark a folder as a model's (Hugging Face, sentence-transformers, diffusers):
+    /// only then are its other files copied. Weights lying in an ordinary folder (a home or
+    /// download folder) come out alone, never with their neighbours.
+    static let modelFolderMarkers = ["config.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt", "modules.json",
+                                     "model_index.json", "open_clip_config.json", "generation_config.json"]
+
     /// Extensions of weight files other than the base's own: left out of the copy.
     static let weightExtensions = ["safetensors", "bin", "pt", "pth", "ckpt", "h5", "hdf5", "msgpack", "gguf", "npz", "npy", "onnx", "pb", "tflite", "ot"]
 
@@ -157,6 +163,9 @@ public enum ModelFolderWriter {
     static func companions(of base: Checkpoint, layout: Layout) -> (copy: [String], skipped: [String]) {
         let own = Set((layout.files + (layout.index.map { [$0] } ?? [])).map { Array($0.utf8) })
         var copy: [String] = [], skipped: [String] = []
+        let isModelFolder = layout.index != nil || layout.files.count > 1
+            || modelFolderMarkers.contains { FileManager.default.fileExists(atPath: layout.folder + "/" + $0) }
+        guard isModelFolder else { return ([], []) }
         guard let walker = FileManager.default.enumerator(atPath: layout.folder) else { return ([], []) }
         while let relative = walker.nextObject() as? String {
             let name = URL(fileURLWithPath: relative).lastPathComponent

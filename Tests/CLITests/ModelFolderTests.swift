@@ -105,6 +105,21 @@ struct ModelFolderTests {
         #expect(try CLI.run(["diff", out, tuned]).stdout.contains("identical"))
     }
 
+    @Test func weightsInAnOrdinaryFolderComeOutAlone() throws {
+        // No config, tokenizer or index beside them: the folder is not a model's, and its
+        // other files (the user's) are not copied.
+        let folder = try CLI.scratchFolder()
+        let (base, tuned) = try PatchCommandTests.models(in: folder)
+        let patch = folder + "/p.spatch"
+        #expect(try CLI.run(["create", base, tuned, "-o", patch]).status == 0)
+        try FileManager.default.createDirectory(atPath: folder + "/photos", withIntermediateDirectories: true)
+        try Data("private".utf8).write(to: URL(fileURLWithPath: folder + "/photos/notes.txt"))
+        let applied = try CLI.run(["apply", base, patch, "-o", folder + "/out/"])
+        #expect(applied.status == 0, "\(applied.stderr)")
+        #expect(try Self.files(folder + "/out") == ["base.safetensors"])
+        #expect(try CLI.run(["diff", folder + "/out", tuned]).stdout.contains("identical"))
+    }
+
     @Test func convertWritesAFolderKeepingOrChangingTheSharding() throws {
         let folder = try CLI.scratchFolder()
         let (base, _) = try PatchCommandTests.models(in: folder)
