@@ -38,11 +38,11 @@ seeds() {
 }
 
 run() {
-    local target=$1 seconds=$2
+    local target=$1 seconds=$2 seed=${3:-0}
     mkdir -p "$build/findings/$target" "$build/corpus/$target"
     # -rss_limit_mb: an input may not make a parser allocate what the file cannot back.
     "$build/debug/scalpel-fuzz" "$target" "$build/corpus/$target" \
-        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+        -max_total_time="$seconds" -seed="$seed" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
         -artifact_prefix="$build/findings/$target/" -print_final_stats=1 2>&1 | tee "$build/findings/$target.log" \
         | grep -E "^(#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units|stat::peak_rss_mb|INFO: seed corpus|==[0-9]+==ERROR|SUMMARY|Done)" || true
     local status=${PIPESTATUS[0]}
@@ -63,7 +63,8 @@ case "${1:-}" in
         failed=0
         for target in $("$build/debug/scalpel-fuzz" list | awk '{print $1}'); do
             echo "--- fuzzing $target for $2 s"
-            run "$target" "$2" || failed=1
+            # A fixed seed: the smoke run explores the same inputs each time (a long run, seed 0, draws one).
+            run "$target" "$2" 1 || failed=1
         done
         exit $failed ;;
     *) sed -n '2,16p' "$0" >&2; exit 2 ;;
