@@ -7,7 +7,7 @@ import TestSupport
 /// NumPy and PyTorch treat them, through every command (the field cases name_nfc, name_nfd
 /// and names_nfc_and_nfd, made with the Python safetensors and numpy packages).
 struct ByteNameTests {
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().path + "/Fixtures/field-cases"
+    static let fixtures = ReferencePython.fieldCases
     static let composed = Array("caf\u{E9}.weight".utf8), decomposed = Array("cafe\u{301}.weight".utf8)
 
     /// The tensor names of `inspect --json`, as bytes.

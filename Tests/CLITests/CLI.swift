@@ -42,21 +42,6 @@ enum CLI {
         return (process, out, err)
     }
 
-    /// Runs any program (another test tool, an interpreter) with stdout and stderr together.
-    static func runProgram(_ path: String, _ arguments: [String], in directory: String? = nil) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
-    }
-
     static func scratchFolder(_ label: String = #function) throws -> String {
         let safe = label.filter { $0.isLetter || $0.isNumber }
         let path = NSTemporaryDirectory() + "scalpel-cli-\(safe)-\(UUID().uuidString.prefix(8))"

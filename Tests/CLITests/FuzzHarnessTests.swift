@@ -10,7 +10,7 @@ struct FuzzHarnessTests {
     static var fuzz: String { URL(fileURLWithPath: CLI.executable).deletingLastPathComponent().path + "/scalpel-fuzz" }
 
     static func replay(_ target: String, _ folder: String) throws -> (status: Int32, replayed: Int, output: String) {
-        let (status, output) = try CLI.runProgram(fuzz, ["replay", target, folder], in: root)
+        let (status, output) = try runProgram(fuzz, ["replay", target, folder], in: root)
         return (status, output.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count, output)
     }
 

@@ -7,7 +7,7 @@ import Tensors
 /// The GGUF files of issue 15's field cases (copied into Tests/Fixtures/field-cases), through
 /// the command line as users ran them.
 struct GGUFFieldCaseTests {
-    static let fieldCases = ReferencePython.packageRoot + "/Tests/Fixtures/field-cases"
+    static let fieldCases = ReferencePython.fieldCases
 
     /// Runs Python `code` with the test venv; stdout and stderr together.
     static func python(_ code: String) throws -> (status: Int32, output: String) {

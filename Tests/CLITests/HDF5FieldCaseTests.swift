@@ -7,7 +7,7 @@ import Tensors
 /// The HDF5 files of issue 15's field cases (copied into Tests/Fixtures/field-cases), through
 /// the command line as users ran them.
 struct HDF5FieldCaseTests {
-    static let fieldCases = ReferencePython.packageRoot + "/Tests/Fixtures/field-cases"
+    static let fieldCases = ReferencePython.fieldCases
 
     /// Damaged files: a one-line error naming the file and the problem, exit status 1.
     @Test(arguments: [

@@ -5,7 +5,7 @@ import TestSupport
 /// A patch whose header states an impossible count (fuzz/spatch_remove_entry_huge_nnz.spatch):
 /// refused by every command with one line, nothing written.
 struct HostilePatchCommandTests {
-    static let fieldCases = ReferencePython.packageRoot + "/Tests/Fixtures/field-cases"
+    static let fieldCases = ReferencePython.fieldCases
 
     @Test func aPatchWithAnImpossibleCountIsRefusedByAuditAndApply() throws {
         let folder = try CLI.scratchFolder()

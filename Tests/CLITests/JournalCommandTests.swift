@@ -7,7 +7,7 @@ import Tensors
 /// Damaged and unverifiable undo journals from the command line: one line of error, a non-zero
 /// exit, neither the model nor the journal changed (Formats/undo-journal.md).
 struct JournalCommandTests {
-    static let fieldCases = ReferencePython.packageRoot + "/Tests/Fixtures/field-cases"
+    static let fieldCases = ReferencePython.fieldCases
 
     static func bytes(_ path: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: path)) }
 

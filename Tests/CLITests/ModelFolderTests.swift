@@ -176,7 +176,7 @@ struct ModelFolderTests {
         #expect(try CLI.run(["convert", model, folder + "/sharded/", "--shard-size", "30MB"]).status == 0)
         let applied = try CLI.run(["apply", folder + "/sharded", folder + "/p.spatch", "-o", folder + "/out/"])
         try #require(applied.status == 0, "\(applied.stderr)")
-        let (status, output) = try CLI.runProgram(python, ["-c", """
+        let (status, output) = try runProgram(python, ["-c", """
             import json, sys, torch
             from transformers import AutoModel
             from safetensors.torch import load_file

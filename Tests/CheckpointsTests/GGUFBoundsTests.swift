@@ -7,7 +7,7 @@ import Tensors
 /// Every count, length, dimension and offset a GGUF header gives is checked for overflow and
 /// against what the file can hold, before any arithmetic or loop uses it.
 struct GGUFBoundsTests {
-    static let fieldCases = ReferencePython.packageRoot + "/Tests/Fixtures/field-cases"
+    static let fieldCases = ReferencePython.fieldCases
 
     /// The field case: a Q8_K tensor of [61440, 2^47] elements, whose byte count (292 bytes per
     /// 256 elements) no longer fits 64 bits; Scalpel trapped on it.

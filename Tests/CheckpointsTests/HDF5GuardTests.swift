@@ -8,7 +8,7 @@ import Tensors
 /// memory only in proportion to what the file stores. Each is a one-line error naming the
 /// file and what was being read; nothing crashes, hangs or takes terabytes.
 struct HDF5GuardTests {
-    static let fieldCases = ReferencePython.packageRoot + "/Tests/Fixtures/field-cases"
+    static let fieldCases = ReferencePython.fieldCases
 
     static func made(_ command: String, _ label: String = #function) throws -> String {
         let folder = try Fixtures.scratchFolder(label)

@@ -9,7 +9,7 @@ import Tensors
 /// entry and the bytes the file stores, when the patch is opened: a hostile header is refused
 /// with a message, never a trap or an allocation beyond what its frames can expand to.
 struct HostilePatchTests {
-    static let fieldCases = ReferencePython.packageRoot + "/Tests/Fixtures/field-cases"
+    static let fieldCases = ReferencePython.fieldCases
 
     @Test func handedRemoveEntryWithHugeNnzIsRefused() throws {
         // fuzz/spatch_remove_entry_huge_nnz.spatch: audit and apply trapped summing nnz.

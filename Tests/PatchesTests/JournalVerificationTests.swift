@@ -9,7 +9,7 @@ import Tensors
 /// (Formats/undo-journal.md): a damaged, truncated, unverifiable or nonsensical journal is
 /// refused, and then neither the model nor the journal changes.
 struct JournalVerificationTests {
-    static let fieldCases = ReferencePython.packageRoot + "/Tests/Fixtures/field-cases"
+    static let fieldCases = ReferencePython.fieldCases
 
     static func read(_ path: String) throws -> [UInt8] { Array(try Data(contentsOf: URL(fileURLWithPath: path))) }
     static func write(_ bytes: [UInt8], _ path: String) throws { try Data(bytes).write(to: URL(fileURLWithPath: path)) }

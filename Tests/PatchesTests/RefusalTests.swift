@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import Tensors
 @testable import Checkpoints
 @testable import Patches
@@ -209,7 +210,7 @@ struct RefusalTests {
 /// The Python reference reader makes the specification's reader checks too.
 struct ReferenceReaderChecksTests {
     @Test func theReferenceReaderRefusesAnEntryCountThatDoesNotFitItsTensor() throws {
-        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().path + "/Fixtures/field-cases"
+        let fixtures = ReferencePython.fieldCases
         let result = try PatchFixtures.runPython([PatchFixtures.referenceReader, "info", fixtures + "/spatch_remove_entry_huge_nnz.spatch"])
         #expect(result.status == 1 && result.output.contains("nnz must equal the element count for remove"), "\(result.output)")
     }
