@@ -38,6 +38,8 @@ let package = Package(
         .systemLibrary(
             name: "CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
+        // prctl(2) for the forked reader of HDF5 files (a header only; libc has the code).
+        .systemLibrary(name: "CProcess"),
 
         .target(
             name: "Tensors",
@@ -47,7 +49,7 @@ let package = Package(
             ]),
         .target(
             name: "Checkpoints",
-            dependencies: ["Tensors", "CZlib", "CHDF5"]),
+            dependencies: ["Tensors", "CZlib", "CHDF5", "CProcess"]),
         // The element-wise activations, in C so they vectorise whole; optimised and without
         // fused multiply-adds in every configuration (bit-identical results, debug or release).
         .target(

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CHDF5
 import Tensors
 
@@ -12,9 +15,20 @@ import Tensors
 /// calls it for reading: a crash or a hang there is an error naming the file and the object
 /// being read, and this process keeps running.
 enum HDF5Reader {
-    /// Seconds the reading process may go without reporting before it is taken to hang. Each
-    /// dataset read reports, so this bounds one libhdf5 call, not the whole file.
-    static let silenceLimit = 120
+    /// Seconds the reading process may go without reporting before it is taken to hang: 120,
+    /// or SCALPEL_HDF5_SILENCE_SECONDS (the fuzzer sets it below its own time limit for one
+    /// input). Each dataset read reports, so this bounds one libhdf5 call, not the whole file.
+    /// `setting` is the variable's value (nil when unset). Throws `CheckpointError` naming
+    /// `path` when it is not a whole number of seconds from 1 to 86,400.
+    static func silenceLimit(_ setting: String?, reading path: String) throws -> Int {
+        guard let text = setting else { return 120 }
+        guard let seconds = Int(text), (1...86_400).contains(seconds) else {
+            throw CheckpointError(path, "\(silenceVariable)=\(DisplayText.escaped(text)) is not a whole number of seconds from 1 to 86400")
+        }
+        return seconds
+    }
+
+    static let silenceVariable = "SCALPEL_HDF5_SILENCE_SECONDS"
 
     /// Opens `path`. Throws `CheckpointError` naming the file for a file libhdf5 cannot open,
     /// a damaged or truncated one, one whose datasets declare more than it stores, and when
@@ -24,7 +38,7 @@ enum HDF5Reader {
         let fileSize = mapping.bytes.count
         var found = Found(path: path)
         do {
-            try IsolatedProcess.run(silence: silenceLimit, memory: HDF5Walk.workingMemory, fork: HDF5.forkLocked, child: { channel in
+            try IsolatedProcess.run(silence: try silenceLimit(getenv(silenceVariable).map { String(cString: $0) }, reading: path), memory: HDF5Walk.workingMemory, fork: HDF5.forkLocked, child: { channel in
                 var walk = HDF5Walk(path: path, fileSize: fileSize, channel: channel)
                 try walk.run()
             }, receive: { kind, payload in try found.take(kind, payload) })

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CProcess
 import Tensors
 
 /// Runs work that may take the process down (a C library crashing, looping or allocating
@@ -15,7 +16,9 @@ import Tensors
 /// parent's code and open mappings, and its death is contained. The child runs on the one
 /// thread fork leaves it: the caller makes sure no other thread is inside the library being
 /// guarded at fork time (HDF5 forks under its lock), glibc keeps malloc usable across fork,
-/// and the child never returns into the parent's code: it leaves with `_exit`.
+/// and the child never returns into the parent's code: it leaves with `_exit`. Nor does it
+/// outlive the parent: a parent stopped while waiting (Ctrl-C, a fuzzer's timeout, a kill)
+/// takes the child with it, so no orphan goes on looping with the parent's stdout open.
 enum IsolatedProcess {
     /// How a child ended without finishing its work.
     struct Failure: Error, Equatable {
@@ -100,9 +103,10 @@ enum IsolatedProcess {
         // hold the child's end open, or the end of the stream would wait for it. (A socket
         // pair, since Glibc's module does not offer pipe2.)
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &ends) == 0 else { throw Failure(kind: .failed(message: "cannot make a socket pair (errno \(errno))"), step: "starting") }
+        let parent = getpid()
         let pid = makeChild()
         if pid == 0 {
-            becomeChild(keeping: ends[1], memory: memory)
+            becomeChild(of: parent, keeping: ends[1], memory: memory)
             let channel = Channel(fd: ends[1])
             do {
                 try child(channel)
@@ -147,11 +151,14 @@ enum IsolatedProcess {
         guard finished, code == 0 else { throw Failure(kind: .exited(status: code), step: step) }
     }
 
-    /// Sets the child up: only its own end of the pipe open (another child's pipe, inherited,
-    /// would keep that stream from ending), default handlers for crash signals (a runtime's
-    /// crash reporter would print pages to stderr and take seconds), no core files, stderr
-    /// silenced (the parent reports), and an address-space limit.
-    private static func becomeChild(keeping channel: Int32, memory: Int) {
+    /// Sets the child up: it dies with its parent (killed when the parent ends, and gone at
+    /// once if the parent already has), only its own end of the pipe open (another child's
+    /// pipe, inherited, would keep that stream from ending), default handlers for crash
+    /// signals (a runtime's crash reporter would print pages to stderr and take seconds), no
+    /// core files, stdin, stdout and stderr on /dev/null (the parent reports; an inherited
+    /// stdout would keep whatever reads the parent's output waiting), and an address-space limit.
+    private static func becomeChild(of parent: pid_t, keeping channel: Int32, memory: Int) {
+        if scalpel_die_with_parent() != 0 || getppid() != parent { _exit(4) }
         var open: [Int32] = []
         if let folder = opendir("/proc/self/fd") {
             while let entry = readdir(folder) {
@@ -164,8 +171,11 @@ enum IsolatedProcess {
         for signal in [SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP] { Glibc.signal(signal, SIG_DFL) }
         var noCore = rlimit(rlim_cur: 0, rlim_max: 0)
         setrlimit(__rlimit_resource_t(RLIMIT_CORE.rawValue), &noCore)
-        let null = Glibc.open("/dev/null", O_WRONLY)
-        if null >= 0 { dup2(null, 2); close(null) }
+        let null = Glibc.open("/dev/null", O_RDWR)
+        if null >= 0 {
+            for fd: Int32 in 0...2 { dup2(null, fd) }
+            if null > 2 { close(null) }
+        }
         limitMemory(extra: memory)
     }
 

@@ -78,4 +78,16 @@ struct HDF5GuardTests {
              "cannot read the attribute \"backend\" of \"/\" (damaged file?)"].map { "\(path): \($0)" }.contains("\(error)")
         }
     }
+
+    /// SCALPEL_HDF5_SILENCE_SECONDS sets how long the reading process may stay silent; unset
+    /// it is 120 s, and a value that is not 1 to 86,400 whole seconds is refused by name.
+    @Test func theSilenceLimitComesFromItsVariable() throws {
+        #expect(try HDF5Reader.silenceLimit(nil, reading: "m.h5") == 120)
+        #expect(try HDF5Reader.silenceLimit("5", reading: "m.h5") == 5)
+        for bad in ["0", "-3", "2.5", "", "86401", "ten"] {
+            #expect {
+                try HDF5Reader.silenceLimit(bad, reading: "m.h5")
+            } throws: { "\($0)" == "m.h5: SCALPEL_HDF5_SILENCE_SECONDS=\(bad) is not a whole number of seconds from 1 to 86400" }
+        }
+    }
 }

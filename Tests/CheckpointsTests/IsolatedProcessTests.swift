@@ -84,4 +84,60 @@ struct IsolatedProcessTests {
             }) { _, _ in throw CheckpointError("f", "enough") }
         }
     }
+
+    /// The child's standard streams are /dev/null: an inherited stdout would keep whatever
+    /// reads the parent's output (a pipe into `tee`, a CI log) waiting for as long as the
+    /// child lives.
+    @Test func theChildsStandardStreamsAreDevNull() throws {
+        let received = try Self.run { channel in
+            for fd in 0...2 {
+                var target = [UInt8](repeating: 0, count: 256)
+                let n = target.withUnsafeMutableBytes { readlink("/proc/self/fd/\(fd)", $0.baseAddress!.assumingMemoryBound(to: CChar.self), 255) }
+                channel.send(1, Array(target.prefix(max(n, 0))))
+            }
+        }
+        #expect(received.map { String(decoding: $0.1, as: UTF8.self) } == ["/dev/null", "/dev/null", "/dev/null"])
+    }
+
+    /// A parent stopped while its child hangs (Ctrl-C, a fuzzer's time limit) takes the child
+    /// with it: no orphan goes on looping. A middle process starts a child that hangs, passes
+    /// its pid on, and ends; the child must be gone (or a zombie awaiting init) within 5 s.
+    @Test func aChildDiesWithItsParent() throws {
+        var ends: [Int32] = [-1, -1]
+        #expect(pipe(&ends) == 0)
+        let middle = fork()
+        if middle == 0 {
+            close(ends[0])
+            try? IsolatedProcess.run(silence: 60, memory: 64 << 20, fork: { fork() }, child: { channel in
+                channel.send(1, withUnsafeBytes(of: getpid()) { Array($0) })
+                while true { sleep(60) }
+            }) { _, payload in
+                _ = write(ends[1], payload.bytes.baseAddress!, payload.bytes.count)
+                _exit(0)
+            }
+            _exit(1)
+        }
+        close(ends[1])
+        var child: pid_t = 0
+        let got = read(ends[0], &child, MemoryLayout<pid_t>.size)
+        close(ends[0])
+        var status: Int32 = 0
+        while waitpid(middle, &status, 0) < 0, errno == EINTR {}
+        #expect(got == MemoryLayout<pid_t>.size && child > 0)
+        guard got == MemoryLayout<pid_t>.size, child > 0 else { return }
+        var running = true
+        for _ in 0..<50 where running {
+            running = Self.isRunning(child)
+            if running { usleep(100_000) }
+        }
+        if running { kill(child, SIGKILL) }
+        #expect(!running, "the child of a parent that ended still runs")
+    }
+
+    /// Whether `pid` exists and is not a zombie (/proc/PID/stat's state, after the name's ')').
+    static func isRunning(_ pid: pid_t) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return false }
+        return !stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
+    }
 }
