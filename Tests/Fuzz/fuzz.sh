@@ -7,6 +7,8 @@
 #                                            fuzz one target (SEED 0: libFuzzer draws one);
 #                                            findings go to .build-fuzz/findings/TARGET/
 #   Tests/Fuzz/fuzz.sh smoke SECONDS         every target for SECONDS each (what ./test.sh runs)
+#   Tests/Fuzz/fuzz.sh campaign SECONDS      every target for SECONDS each, resumable, growing
+#                                            corpora in .build-fuzz/campaign/ (see campaign())
 #
 # A finding is a crash, a sanitizer report, a hang (over 10 s for one input) or an input
 # that makes the target use over 2 GB. Reproduce one with
@@ -40,15 +42,15 @@ seeds() {
 }
 
 run() {
-    local target=$1 seconds=$2 seed=${3:-0} log="$build/findings/$1.log" status=0
-    mkdir -p "$build/findings/$target" "$build/corpus/$target"
+    local target=$1 seconds=$2 seed=${3:-0} corpus=${4:-$build/corpus/$1} log="$build/findings/$1.log" status=0
+    mkdir -p "$build/findings/$target" "$corpus"
     # -rss_limit_mb: an input may not make a parser allocate what the file cannot back.
     # The HDF5 reader gives up on a silent libhdf5 (a looping file) after 5 s, before
     # libFuzzer's 10 s limit for one input: that refusal is the right answer, not a finding.
     # The fuzzer writes to a file, not a pipe, and `timeout` bounds the whole run, so nothing
     # a target leaves behind can keep this script waiting.
     SCALPEL_HDF5_SILENCE_SECONDS=5 timeout --kill-after=10 "$((seconds + 120))" \
-        "$build/debug/scalpel-fuzz" "$target" "$build/corpus/$target" \
+        "$build/debug/scalpel-fuzz" "$target" "$corpus" \
         -max_total_time="$seconds" -seed="$seed" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
         -artifact_prefix="$build/findings/$target/" -print_final_stats=1 >"$log" 2>&1 || status=$?
     grep -E "^(#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units|stat::peak_rss_mb|INFO: seed corpus|==[0-9]+==ERROR|SUMMARY|Done)" "$log" || true
@@ -59,10 +61,37 @@ run() {
     fi
 }
 
+# The long campaign: every target for SECONDS, resumable. Its corpora (.build-fuzz/campaign/)
+# grow from run to run and `seeds` never clears them; campaign.tsv records each finished run
+# (target, seconds, inputs executed, exit status, when), and a target whose runs add up to
+# SECONDS is skipped, so a campaign interrupted or spread over several sittings goes on where
+# it stopped.
+campaign() {
+    local seconds=$1 record="$build/campaign.tsv" failed=0
+    [ -x "$build/debug/scalpel-fuzz" ] || build
+    [ -d "$build/corpus" ] || seeds
+    mkdir -p "$build/campaign"
+    for target in $("$build/debug/scalpel-fuzz" list | awk '{print $1}'); do
+        local done_seconds
+        done_seconds=$(awk -F'\t' -v t="$target" '$1 == t { s += $2 } END { print s + 0 }' "$record" 2>/dev/null || echo 0)
+        if [ "$done_seconds" -ge "$seconds" ]; then echo "--- $target: $done_seconds s fuzzed already"; continue; fi
+        local left=$((seconds - done_seconds)) corpus="$build/campaign/$target" status=0
+        [ -d "$corpus" ] || cp -r "$build/corpus/$target" "$corpus"
+        echo "--- fuzzing $target for $left s ($(date -u +%H:%M) UTC)"
+        run "$target" "$left" 0 "$corpus" || status=1
+        local executed
+        executed=$(awk '/^stat::number_of_executed_units/ { print $2 }' "$build/findings/$target.log")
+        printf '%s\t%s\t%s\t%s\t%s\n' "$target" "$left" "${executed:-0}" "$status" "$(date -u +%FT%TZ)" >>"$record"
+        [ "$status" -eq 0 ] || failed=1
+    done
+    return $failed
+}
+
 case "${1:-}" in
     build) build ;;
     seeds) seeds ;;
     run) [ $# -eq 3 ] || [ $# -eq 4 ] || { echo "usage: fuzz.sh run TARGET SECONDS [SEED]" >&2; exit 2; }; run "$2" "$3" "${4:-0}" ;;
+    campaign) [ $# -eq 2 ] || { echo "usage: fuzz.sh campaign SECONDS" >&2; exit 2; }; campaign "$2" ;;
     smoke)
         [ $# -eq 2 ] || { echo "usage: fuzz.sh smoke SECONDS" >&2; exit 2; }
         build
@@ -74,5 +103,5 @@ case "${1:-}" in
             run "$target" "$2" 1 || failed=1
         done
         exit $failed ;;
-    *) sed -n '2,18p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,20p' "$0" >&2; exit 2 ;;
 esac
