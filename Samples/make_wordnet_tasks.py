@@ -1,14 +1,23 @@
 #!/usr/bin/env python3
-"""Builds the demo's task sequence from WordNet 3.0 (Debian package wordnet-base).
+"""Builds the demo's task sequences from WordNet 3.0 (Debian package wordnet-base).
 
-Three verb tasks of five categories each: a verb synset's gloss (its definition, without the
-example sentences) is the text, its lexicographer file (verb.motion, verb.communication, ...)
-the class. The control set: retrieving a noun's lemma from its gloss among 300 held-out noun
-synsets (one class per synset, its first lemma the prompt, its gloss the one test example).
-The split is fixed by a seed; the same files come out on every machine.
+A verb synset's gloss (its definition, without the example sentences) is the text, its
+lexicographer file (verb.motion, verb.communication, ...) the class. Two sequences of the same
+fifteen categories:
+
+- OUT/verbs-1 .. verbs-3: three tasks of five categories (the main job's short sequence);
+- OUT/five/verbs-1 .. verbs-5: five tasks of three (the results harness: a longer sequence,
+  so that forgetting and control drift can accumulate, as in the method's 10-task sequences).
+
+The control set, OUT/control-nouns: retrieving a noun's lemma from its gloss among 2000
+held-out noun synsets (one class per synset, its first lemma the prompt, its gloss the one
+test example). With 2000 items one item is 0.05 points and a 95 % interval about ±2 points;
+the first 300 are the earlier 300-item control set. Nouns only: the tasks are verbs, and the
+generic text of knowledge-aware selection comes from other parts of speech.
+The splits are fixed by seeds; the same files come out on every machine.
 
   python3 Samples/make_wordnet_tasks.py [--wordnet /usr/share/wordnet] [--out .cache/tasks/wordnet]
-      [--train 60] [--test 40] [--seed 7]
+      [--train 60] [--test 40] [--seed 7] [--control 2000]
 """
 import argparse
 import json
@@ -23,6 +32,9 @@ TASKS = [
     ("verbs-2", ["possession", "social", "creation", "perception", "consumption"]),
     ("verbs-3", ["body", "emotion", "competition", "stative", "weather"]),
 ]
+# The same categories in the same order, three to a task.
+CATEGORIES = [category for _, categories in TASKS for category in categories]
+FIVE_TASKS = [(f"verbs-{k + 1}", CATEGORIES[3 * k:3 * k + 3]) for k in range(5)]
 PROMPTS = {
     "motion": "a verb of motion: moving or travelling", "communication": "a verb of communication: telling, asking, speaking",
     "contact": "a verb of contact: touching, hitting, attaching", "change": "a verb of change: becoming different",
@@ -66,33 +78,44 @@ def main():
     parser.add_argument("--train", type=int, default=60)
     parser.add_argument("--test", type=int, default=40)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--control", type=int, default=2000, help="held-out noun synsets in the control set")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     by_category = {}
     for lex_file, _, definition in synsets(os.path.join(args.wordnet, "data.verb")):
         if lex_file in VERB_FILES:
             by_category.setdefault(VERB_FILES[lex_file], []).append(definition)
-    for name, categories in TASKS:
-        train, test = [], []
-        for category in categories:
-            glosses = sorted(set(by_category[category]))
-            rng.shuffle(glosses)
-            take = min(len(glosses), args.train + args.test)
-            split = take * args.train // (args.train + args.test)
-            train += [(g, category) for g in glosses[:split]]
-            test += [(g, category) for g in glosses[split:take]]
-        rng.shuffle(train)
-        write_task(os.path.join(args.out, name), [(c, PROMPTS[c]) for c in categories], train, test)
+
+    def write_sequence(folder, tasks, rng):
+        for name, categories in tasks:
+            train, test = [], []
+            for category in categories:
+                glosses = sorted(set(by_category[category]))
+                rng.shuffle(glosses)
+                take = min(len(glosses), args.train + args.test)
+                split = take * args.train // (args.train + args.test)
+                train += [(g, category) for g in glosses[:split]]
+                test += [(g, category) for g in glosses[split:take]]
+            rng.shuffle(train)
+            write_task(os.path.join(folder, name), [(c, PROMPTS[c]) for c in categories], train, test)
+
+    write_sequence(args.out, TASKS, rng)
     nouns = sorted({(lemma, definition) for _, lemma, definition in synsets(os.path.join(args.wordnet, "data.noun"))})
     rng.shuffle(nouns)
     held, seen = [], set()
     for lemma, definition in nouns:
-        if lemma.lower() not in seen and len(held) < 300:
+        if lemma.lower() not in seen and len(held) < args.control:
             seen.add(lemma.lower())
             held.append((lemma, definition))
-    classes = [(f"n{i:03d}", lemma) for i, (lemma, _) in enumerate(held)]
-    write_task(os.path.join(args.out, "control-nouns"), classes, [], [(definition, f"n{i:03d}") for i, (_, definition) in enumerate(held)])
-    print(f"wrote {len(TASKS)} verb tasks and the control set to {args.out}")
+    # Labels n000 .. n299 as before, then n0300 and on: the first 300 classes keep their names.
+    label = lambda i: f"n{i:03d}" if i < 300 else f"n{i:04d}"
+    classes = [(label(i), lemma) for i, (lemma, _) in enumerate(held)]
+    write_task(os.path.join(args.out, "control-nouns"), classes, [], [(definition, label(i)) for i, (_, definition) in enumerate(held)])
+    # The five-task sequence draws its splits from a generator of its own, so the short
+    # sequence and the control set stay what they were.
+    write_sequence(os.path.join(args.out, "five"), FIVE_TASKS, random.Random(args.seed + 1))
+    print(f"wrote {len(TASKS)} verb tasks, the {len(FIVE_TASKS)}-task sequence (five/) and the control set "
+          f"of {len(held)} nouns to {args.out}")
 
 
 if __name__ == "__main__":
