@@ -46,36 +46,44 @@ public enum ContinualRunner {
         /// Experience replay: this many training examples of the earlier tasks join each
         /// later task's training set (0: none).
         public var replayBuffer = 0
+        /// The protocol of the progress lines and of report.json's "protocol" (both are
+        /// always measured and reported; the choice changes no patch).
+        public var evaluation = EvaluationProtocol.classIncremental
         public var metadata: [(String, String)] = []
         public init() {}
     }
 
-    /// What the run has measured so far (saved as state.json, and the final report.json).
+    /// What the run has measured so far (saved as state.json, and the final report.json): which
+    /// test items each model state classifies correctly under each protocol; every figure is
+    /// computed from these (`metrics`, `control`).
     public struct Report: Sendable {
         public var tasks: [String]
-        /// Row k: accuracy (percent) on tasks 1…k+1 after training task k+1.
-        public var accuracyMatrix: [[Double]]
-        /// Zero-shot accuracy (percent) of the base on each task.
-        public var taskAccuracyBase: [Double]
-        public var controlAccuracyBase: Double
-        /// Control accuracy after each task.
-        public var controlAccuracy: [Double]
+        /// State 0 is the base model, then one state per finished task.
+        public var states: [StateOutcomes]
         public var trainableParameters: Int
         public var changedParameters: Int
         public var seconds: Double
         /// What the run's patches were made with (its recorded settings).
         public var settings = ContinualSettings(values: [])
 
-        public var averageAccuracy: Double { accuracyMatrix.last.map { $0.reduce(0, +) / Double(max($0.count, 1)) } ?? 0 }
-        /// Mean over the earlier tasks of (best accuracy before the end − final accuracy).
-        public var forgetting: Double {
-            guard let last = accuracyMatrix.last, accuracyMatrix.count > 1 else { return 0 }
-            let drops = (0..<(last.count - 1)).map { j in
-                (accuracyMatrix.dropLast().compactMap { $0.count > j ? $0[j] : nil }.max() ?? last[j]) - last[j]
-            }
-            return drops.reduce(0, +) / Double(max(drops.count, 1))
+        public init(tasks: [String], states: [StateOutcomes], trainableParameters: Int, changedParameters: Int, seconds: Double,
+                    settings: ContinualSettings = ContinualSettings(values: [])) {
+            self.tasks = tasks
+            self.states = states
+            self.trainableParameters = trainableParameters
+            self.changedParameters = changedParameters
+            self.seconds = seconds
+            self.settings = settings
         }
-        public var finalControlAccuracy: Double { controlAccuracy.last ?? controlAccuracyBase }
+
+        /// Tasks learned so far.
+        public var finishedTasks: Int { max(states.count - 1, 0) }
+        /// counts[s][i]: task i's test items in state s under `evaluation`.
+        public func counts(_ evaluation: EvaluationProtocol) -> [[ItemCount]] { states.map { $0.tasks(evaluation).map(ItemCount.init) } }
+        /// The figures under `evaluation`.
+        public func metrics(_ evaluation: EvaluationProtocol) -> ProtocolMetrics { ProtocolMetrics(counts: counts(evaluation)) }
+        /// The control set's figures.
+        public var control: ControlMetrics { ControlMetrics(counts: states.map { ItemCount($0.control) }) }
     }
 
     /// Runs `tasks` in order from `base` in `folder`, evaluating each state on the tasks seen
@@ -97,20 +105,27 @@ public enum ContinualRunner {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let statePath = folder + "/state.json"
         let names = tasks.map { URL(fileURLWithPath: $0).lastPathComponent }
+        let evaluator = try ContinualEvaluator(tasks: tasks, control: control)
+        let headline = options.evaluation
+        func summary(_ report: Report) -> String {
+            let k = report.finishedTasks
+            let figures = k == 0 ? report.metrics(headline).taskAccuracyBase : report.metrics(headline).accuracyMatrix[k - 1]
+            return figures.map { String(format: "%.1f", $0) }.joined(separator: " ") + " % (\(headline.rawValue)-incremental), control "
+                + String(format: "%.2f", report.control.accuracy) + " %"
+        }
         var report: Report
-        if let saved = try resumed(folder, settings: settings, method: options.method) {
+        if let saved = try resumed(folder, settings: settings, method: options.method, evaluator: evaluator) {
             report = saved
-            progress("resuming after task \(saved.accuracyMatrix.count)")
+            progress("resuming after task \(saved.finishedTasks)")
         } else {
             let start = Date()
-            report = Report(tasks: names, accuracyMatrix: [], taskAccuracyBase: try tasks.map { try evaluate(base: base, patches: [], task: $0) * 100 },
-                            controlAccuracyBase: try evaluate(base: base, patches: [], task: control) * 100,
-                            controlAccuracy: [], trainableParameters: 0, changedParameters: 0, seconds: 0, settings: settings)
+            report = Report(tasks: names, states: [try evaluate(base: base, patches: [], evaluator, seen: 0)],
+                            trainableParameters: 0, changedParameters: 0, seconds: 0, settings: settings)
             report.seconds = Date().timeIntervalSince(start)
-            try save(report, method: options.method, to: statePath)
-            progress("base model: tasks " + report.taskAccuracyBase.map { String(format: "%.1f", $0) }.joined(separator: " ") + " %, control \(String(format: "%.2f", report.controlAccuracyBase)) %")
+            try save(report, method: options.method, evaluation: headline, to: statePath)
+            progress("base model: tasks " + summary(report))
         }
-        for (k, task) in tasks.enumerated() where k >= report.accuracyMatrix.count {
+        for (k, task) in tasks.enumerated() where k >= report.finishedTasks {
             let start = Date()
             let earlier = (0..<k).map { folder + "/task\($0 + 1).spatch" }
             let patch = folder + "/task\(k + 1).spatch"
@@ -128,24 +143,23 @@ public enum ContinualRunner {
                                              buffer: options.replayBuffer, settings: options.training, metadata: options.metadata, to: patch)
             progress("task \(k + 1) of \(tasks.count) (\(names[k])): evaluate")
             let patches = earlier + [patch]
-            report.accuracyMatrix.append(try tasks.prefix(k + 1).map { try evaluate(base: base, patches: patches, task: $0) * 100 })
-            report.controlAccuracy.append(try evaluate(base: base, patches: patches, task: control) * 100)
+            report.states.append(try evaluate(base: base, patches: patches, evaluator, seen: k + 1))
             let masks = (0...k).map { folder + "/task\($0 + 1)-mask.spatch" }
             report.trainableParameters = options.method == .full ? trained.trainableElements : try changedElements(masks)
             report.changedParameters = try changedElements(patches)
             report.seconds += Date().timeIntervalSince(start)
-            try save(report, method: options.method, to: statePath)
-            progress("task \(k + 1): " + report.accuracyMatrix[k].map { String(format: "%.1f", $0) }.joined(separator: " ") + " %, control \(String(format: "%.2f", report.controlAccuracy[k])) %")
+            try save(report, method: options.method, evaluation: headline, to: statePath)
+            progress("task \(k + 1): " + summary(report))
         }
         return report
     }
 
-    /// Zero-shot accuracy (0…1) of base + patches on a task's test set.
-    static func evaluate(base: String, patches: [String], task: String) throws -> Double {
+    /// The outcomes of base + patches, the state after `seen` tasks.
+    static func evaluate(base: String, patches: [String], _ evaluator: ContinualEvaluator, seen: Int) throws -> StateOutcomes {
         let checkpoint = try Checkpoint.open(base)
         let replacements = try PatchApplier.patchedTensors(model: checkpoint, patches: patches.map(PatchFile.open))
         let encoder = try Architecture.encoder(checkpoint, replacements: replacements, folder: PatchedModel.folder(of: base))
-        return try ZeroShot.evaluate(encoder, task: TaskFolder(folder: task)).accuracy
+        return try evaluator.outcomes(encoder, seen: seen)
     }
 
     /// Elements the patches (or masks) touch: the union of their positions.
@@ -156,80 +170,5 @@ public enum ContinualRunner {
             for entry in patch.entries { positions[entry.name, default: []].formUnion(try patch.positions(entry)) }
         }
         return positions.values.reduce(0) { $0 + $1.count }
-    }
-
-    public static func json(_ report: Report, method: String) -> JSONValue {
-        func number(_ x: Double) -> JSONValue { .number((x * 100).rounded() / 100) }
-        return .object([
-            ("method", .string(method)), ("tasks", .array(report.tasks.map { .string($0) })),
-            ("accuracy_matrix", .array(report.accuracyMatrix.map { .array($0.map(number)) })),
-            ("average_accuracy", number(report.averageAccuracy)),
-            ("average_accuracy_base", number(report.taskAccuracyBase.reduce(0, +) / Double(max(report.taskAccuracyBase.count, 1)))),
-            ("task_accuracy_base", .array(report.taskAccuracyBase.map(number))), ("forgetting", number(report.forgetting)),
-            ("control_accuracy_base", number(report.controlAccuracyBase)), ("control_accuracy", number(report.finalControlAccuracy)),
-            ("control_accuracy_after_each_task", .array(report.controlAccuracy.map(number))),
-            ("control_drop", number(report.controlAccuracyBase - report.finalControlAccuracy)),
-            ("trainable_parameters", .integer(report.trainableParameters)), ("changed_parameters", .integer(report.changedParameters)),
-            ("seconds", number(report.seconds)), ("settings", report.settings.json),
-        ])
-    }
-
-    static func save(_ report: Report, method: Method, to path: String) throws {
-        try AtomicFile.write(Array(json(report, method: method.rawValue).pretty().utf8), to: path)
-    }
-
-    /// The saved state of the run in `folder`, if there is one, when it was made with
-    /// `settings`; nil for a folder without a run.
-    static func resumed(_ folder: String, settings: ContinualSettings, method: Method) throws -> Report? {
-        let path = folder + "/state.json"
-        let advice = "start over with --restart (it removes the run's files from \(folder), and no other file), or use another output folder"
-        guard FileManager.default.fileExists(atPath: path) else {
-            let files = try ContinualRunFolder.runFiles(in: folder)
-            guard files.isEmpty else { throw FileError(folder, "holds \(files.joined(separator: ", ")) but no state.json, so there is no run to resume; \(advice)") }
-            return nil
-        }
-        let json: JSONValue
-        do {
-            json = try JSONValue.parse(contentsOf: path)
-        } catch let error as FileError {
-            throw FileError(path, error.problem + "; " + advice)
-        }
-        guard let recorded = ContinualSettings(json: json["settings"]) else {
-            throw FileError(path, "records no settings (an older Scalpel wrote it), so resuming its run cannot be checked; \(advice)")
-        }
-        let differences = settings.differences(from: recorded)
-        guard differences.isEmpty else {
-            throw FileError(path, "the run there was made with other settings:",
-                            details: differences.map { "  " + $0 } + ["resume it with the same settings, or " + advice])
-        }
-        func number(_ value: JSONValue?) -> Double? {
-            switch value {
-            case .number(let x)?: return x
-            case .integer(let i)?: return Double(i)
-            default: return nil
-            }
-        }
-        func numbers(_ value: JSONValue?) -> [Double]? {
-            guard let items = value?.arrayValue else { return nil }
-            let values = items.compactMap(number)
-            return values.count == items.count ? values : nil
-        }
-        let tasks = json["tasks"]?.arrayValue?.compactMap(\.stringValue) ?? []
-        let matrix = (json["accuracy_matrix"]?.arrayValue ?? []).map(numbers)
-        guard let base = numbers(json["task_accuracy_base"]), base.count == tasks.count, let controlBase = number(json["control_accuracy_base"]),
-              let control = numbers(json["control_accuracy_after_each_task"]), matrix.count == control.count, matrix.count <= tasks.count,
-              matrix.enumerated().allSatisfy({ $1?.count == $0 + 1 }),
-              let trainable = json["trainable_parameters"]?.intValue, let changed = json["changed_parameters"]?.intValue, let seconds = number(json["seconds"]) else {
-            throw FileError(path, "is damaged (its accuracies do not fit its list of tasks); \(advice)")
-        }
-        // Every finished task's files must still be there: the later tasks build on them.
-        for k in 0..<matrix.count {
-            for file in ["task\(k + 1).spatch"] + (method.score == nil ? [] : ["task\(k + 1)-mask.spatch"])
-            where !FileManager.default.fileExists(atPath: folder + "/" + file) {
-                throw FileError(folder + "/" + file, "is missing, though state.json records task \(k + 1) as finished; \(advice)")
-            }
-        }
-        return Report(tasks: tasks, accuracyMatrix: matrix.compactMap { $0 }, taskAccuracyBase: base, controlAccuracyBase: controlBase,
-                      controlAccuracy: control, trainableParameters: trainable, changedParameters: changed, seconds: seconds, settings: recorded)
     }
 }

@@ -162,7 +162,10 @@ struct CLIPSPUTests {
                                      "--epochs", "2", "--batch", "8", "--lr", "1e-2"])
         #expect(continual.status == 0, "\(continual.stderr)")
         let report = try JSONValue.parse(String(contentsOfFile: run + "/report.json", encoding: .utf8))
-        #expect(report["accuracy_matrix"]?.arrayValue?.map { $0.arrayValue?.count ?? 0 } == [1, 2])
+        #expect(report["protocol"]?.stringValue == "class")
+        for section in ["class_incremental", "task_incremental"] {
+            #expect(report[section]?["accuracy_matrix"]?.arrayValue?.map { $0.arrayValue?.count ?? 0 } == [1, 2], "\(section)")
+        }
         let trainable = report["trainable_parameters"]?.intValue ?? 0, changedCount = report["changed_parameters"]?.intValue ?? 0
         #expect(changedCount > 0 && changedCount <= trainable, "\(changedCount) of \(trainable)")
     }

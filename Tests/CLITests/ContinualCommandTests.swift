@@ -38,11 +38,25 @@ struct ContinualCommandTests {
         for k in 1...2 { #expect(try PatchFile.open(run + "/task\(k).spatch").header.metadataValue("train.epochs") == "3") }
         #expect(try String(contentsOfFile: run + "/notes.txt", encoding: .utf8) == "mine")
 
-        // The same settings again: resumed after the last task, nothing trained.
+        // The class-incremental protocol by default; both protocols in report.json.
+        let report = try JSONValue.parse(contentsOf: run + "/report.json")
+        #expect(report["protocol"]?.stringValue == "class")
+        #expect(try String(contentsOfFile: run + "/report.md", encoding: .utf8).contains("Protocol: class-incremental (after task k every seen task's"))
+        for key in ["class_incremental", "task_incremental"] {
+            #expect(report[key]?["accuracy_matrix"]?.arrayValue?.count == 2 && report[key]?["forgetting_interval"]?.arrayValue?.count == 2, "\(key)")
+        }
+
+        // The same settings again, under the task protocol: resumed after the last task,
+        // nothing trained (the protocol changes no patch), the headline task-incremental.
         let patch = FileManager.default.contents(atPath: run + "/task2.spatch")
-        let same = try continual(["--epochs", "3"])
+        let same = try continual(["--epochs", "3", "--protocol", "task"])
         #expect(same.status == 0 && same.stderr == "[continual] resuming after task 2\n", "\(same.stderr)")
         #expect(FileManager.default.contents(atPath: run + "/task2.spatch") == patch)
         #expect(try same.stdout == String(contentsOfFile: run + "/report.md", encoding: .utf8))
+        #expect(same.stdout.contains("Protocol: task-incremental (each task's test items are classified among its own classes)"))
+        let again = try JSONValue.parse(contentsOf: run + "/report.json")
+        #expect(again["protocol"]?.stringValue == "task" && again["outcomes"] == report["outcomes"])
+        let wrong = try continual(["--epochs", "3", "--protocol", "domain"])
+        #expect(wrong.status != 0 && wrong.stderr.contains("--protocol"), "\(wrong.stderr)")
     }
 }

@@ -34,7 +34,7 @@ struct ContinualResumeTests {
         let again = try Self.run(s, folder, base: s.root + "/moved", lines: &lines)
         #expect(lines == ["resuming after task 2"])
         #expect(files.map { Self.bytes(folder + "/" + $0) } == before && !before.contains(nil))
-        #expect(again.accuracyMatrix == first.accuracyMatrix && again.controlAccuracy == first.controlAccuracy)
+        #expect(again.states == first.states)
         #expect(again.settings == first.settings && again.settings.values.first { $0.0 == "epochs" }?.1 == "2")
     }
 
@@ -92,7 +92,7 @@ struct ContinualResumeTests {
         #expect(lines.contains("task 1 of 1 (t1): train"))
         let left = try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
         #expect(left == ["notes.txt", "report.md.d", "state.json", "task01.spatch", "task1-mask.spatch", "task1.spatch"])
-        #expect(report.accuracyMatrix.count == 1 && report.settings.values.first { $0.0 == "epochs" }?.1 == "3")
+        #expect(report.finishedTasks == 1 && report.settings.values.first { $0.0 == "epochs" }?.1 == "3")
         #expect(try PatchFile.open(folder + "/task1.spatch").header.metadataValue("train.epochs") == "3")
         let recorded = try JSONValue.parse(contentsOf: folder + "/state.json")["settings"]
         #expect(recorded == report.settings.json && recorded?["tasks"]?.stringValue == "[\"t1\"]")
@@ -111,10 +111,26 @@ struct ContinualResumeTests {
         #expect { try Self.run(s, folder, tasks: [s.tasks[0]], lines: &lines) } throws: {
             "\($0)" == folder + "/state.json: records no settings (an older Scalpel wrote it), so resuming its run cannot be checked; " + advice
         }
-        // A damaged state.
-        try "{\"settings\": \(state["settings"]!.serialized), \"tasks\": [\"t1\"], \"accuracy_matrix\": [[50, 50]]}".write(toFile: folder + "/state.json", atomically: true, encoding: .utf8)
+        // A state of a Scalpel that measured task-incremental accuracies alone: no outcomes.
+        try "{\"settings\": \(state["settings"]!.serialized), \"tasks\": [\"t1\"], \"accuracy_matrix\": [[50]]}".write(toFile: folder + "/state.json", atomically: true, encoding: .utf8)
         #expect { try Self.run(s, folder, tasks: [s.tasks[0]], lines: &lines) } throws: {
-            "\($0)" == folder + "/state.json: is damaged (its accuracies do not fit its list of tasks); " + advice
+            "\($0)" == folder + "/state.json: records no per-item outcomes (an older Scalpel wrote it, measuring task-incremental accuracy only); " + advice
+        }
+        // Damaged states: outcomes cut short, a character other than 0 or 1, a state too many.
+        let outcomes = try #require(state["outcomes"])
+        let control = try #require(outcomes["control"]?.arrayValue?.first?.stringValue)
+        let damaged: [(String, JSONValue)] = [
+            ("control", .array([.string(String(control.dropLast())), .string(control)])),
+            ("control", .array([.string("2" + control.dropFirst()), .string(control)])),
+            ("control", .array([.string(control), .string(control), .string(control)])),
+        ]
+        for (key, value) in damaged {
+            let members = (outcomes.objectMembers ?? []).map { $0.0 == key ? (key, value) : $0 }
+            let bad = JSONValue.object((state.objectMembers ?? []).map { $0.0 == "outcomes" ? ("outcomes", .object(members)) : $0 })
+            try bad.pretty().write(toFile: folder + "/state.json", atomically: true, encoding: .utf8)
+            #expect { try Self.run(s, folder, tasks: [s.tasks[0]], lines: &lines) } throws: {
+                "\($0)" == folder + "/state.json: is damaged (its outcomes do not fit the tasks' and the control's test items); " + advice
+            }
         }
         // A finished task's patch gone.
         try state.pretty().write(toFile: folder + "/state.json", atomically: true, encoding: .utf8)
@@ -129,7 +145,7 @@ struct ContinualResumeTests {
         }
         #expect(FileManager.default.fileExists(atPath: folder + "/task1.spatch"))
         let restarted = try Self.run(s, folder, tasks: [s.tasks[0]], restart: true, lines: &lines)
-        #expect(lines.first == "restart: removed task1.spatch" && restarted.accuracyMatrix.count == 1)
+        #expect(lines.first == "restart: removed task1.spatch" && restarted.finishedTasks == 1)
     }
 
     @Test func runFilesAreKnownByName() {

@@ -26,7 +26,8 @@ struct ContinualRunnerTests {
     @Test func aResumedRunEqualsAnUninterruptedOne() throws {
         let s = try Self.setUp()
         let whole = try ContinualRunner.run(base: s.model, tasks: s.tasks, control: s.control, folder: s.root + "/run-a", options: Self.options()) { _ in }
-        #expect(whole.accuracyMatrix.map(\.count) == [1, 2] && whole.controlAccuracy.count == 2 && whole.taskAccuracyBase.count == 2)
+        #expect(whole.states.count == 3 && whole.metrics(.classIncremental).accuracyMatrix.map(\.count) == [1, 2])
+        #expect(whole.states.allSatisfy { $0.classIncremental.count == 2 && $0.taskIncremental.count == 2 && !$0.control.isEmpty })
         #expect(whole.trainableParameters > 0 && whole.changedParameters > 0)
         // Interrupt after the first task: keep its files and a state with its row only.
         let first = try ContinualRunner.run(base: s.model, tasks: Array(s.tasks.prefix(1)), control: s.control, folder: s.root + "/run-b-first",
@@ -35,15 +36,14 @@ struct ContinualRunnerTests {
         for file in ["task1.spatch", "task1-mask.spatch"] {
             try FileManager.default.copyItem(atPath: s.root + "/run-b-first/" + file, toPath: s.root + "/run-b/" + file)
         }
-        var partial = first
-        partial.tasks = whole.tasks
-        partial.taskAccuracyBase = whole.taskAccuracyBase
-        partial.settings = whole.settings
-        try ContinualRunner.save(partial, method: .spu, to: s.root + "/run-b/state.json")
+        #expect(first.states.count == 2)
+        var partial = whole
+        partial.states = Array(whole.states.prefix(2))
+        try ContinualRunner.save(partial, method: .spu, evaluation: .classIncremental, to: s.root + "/run-b/state.json")
         var lines: [String] = []
         let resumed = try ContinualRunner.run(base: s.model, tasks: s.tasks, control: s.control, folder: s.root + "/run-b", options: Self.options()) { lines.append($0) }
         #expect(lines.first == "resuming after task 1")
-        #expect(resumed.accuracyMatrix == whole.accuracyMatrix && resumed.controlAccuracy == whole.controlAccuracy)
+        #expect(resumed.states == whole.states)
         #expect(resumed.changedParameters == whole.changedParameters && resumed.trainableParameters == whole.trainableParameters)
         // The same update: every entry's stored bytes, and the metadata but for the training time.
         let (resumedPatch, wholePatch) = (try PatchFile.open(s.root + "/run-b/task2.spatch"), try PatchFile.open(s.root + "/run-a/task2.spatch"))
