@@ -3,6 +3,7 @@
 //
 // Targets follow the layering of the design (arrows point down only):
 //   scalpel (CLI) → Patches / Models → Checkpoints → Tensors → CBLAS / CZstd / CHDF5
+//   (Checkpoints reads HDF5 files in a forked child, with prctl through CProcess.)
 //   (Checkpoints also reads zip containers, .npz and PyTorch, through CZlib.)
 // Relevance (task-relevance masks) and Training (masked optimisation) sit above Models.
 import PackageDescription
