@@ -52,13 +52,18 @@ public struct TextEncoder: Sendable {
         self.path = checkpoint.path
     }
 
-    /// Embeddings of `texts`, `batchSize` at a time, and each text's token count.
+    /// Embeddings of `texts`, `batchSize` at a time, and each text's token count, in the
+    /// order given. The texts are batched longest first, as sentence-transformers' `encode`
+    /// does: a batch is padded to its longest text, so texts of like length together cost the
+    /// least (on WordNet glosses, about half the work of batches in the given order).
     public func embed(_ texts: [String], batchSize: Int = 32) throws -> [(embedding: [Float], tokens: Int)] {
-        var out: [(embedding: [Float], tokens: Int)] = []
+        let tokens = texts.map(tokenizer.encode)
+        let order = tokens.indices.sorted { tokens[$0].count > tokens[$1].count || (tokens[$0].count == tokens[$1].count && $0 < $1) }
+        var out = [(embedding: [Float], tokens: Int)](repeating: ([], 0), count: texts.count)
         var start = 0
-        while start < texts.count {
-            let batch = texts[start..<min(texts.count, start + max(1, batchSize))].map(tokenizer.encode)
-            out += zip(try model.embed(batch), batch.map(\.count)).map { ($0, $1) }
+        while start < order.count {
+            let batch = Array(order[start..<min(order.count, start + max(1, batchSize))])
+            for (i, embedding) in zip(batch, try model.embed(batch.map { tokens[$0] })) { out[i] = (embedding, tokens[i].count) }
             start += batch.count
         }
         return out
