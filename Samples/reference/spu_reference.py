@@ -15,13 +15,18 @@ only, so the comparison tests the method and not a shared implementation:
   dropout as config.json says (train mode);
 - optional replay: a buffer of N earlier-task training examples, each scored against its
   own task's prompts;
-- evaluation: zero-shot, cosine between the test texts and the class prompts.
+- evaluation: zero-shot, cosine between the test texts and the class prompts, in the base
+  state and after each task, under both protocols of protocol_metrics.py: task-incremental
+  (an item among its own task's classes) and class-incremental (among the union of the seen
+  tasks' classes, as the SPU paper evaluates; an unseen task's items among the union of the
+  unseen tasks'); the control set among its own classes.
 
 The shuffles use Scalpel's documented generator (SplitMix64, Fisher-Yates), so both see the
 same batches in the same order; dropout draws different random numbers in the two. Writes a
-report.json with the keys of `scalpel continual`'s.
+report.json with the keys of `scalpel continual`'s, with every test item's outcome in every
+state (so that two runs can be compared item by item), headed by --protocol's figures.
 
-    python Samples/reference/spu_reference.py MODEL_FOLDER --tasks T1 T2 T3 --control C -o report.json
+    python Samples/reference/spu_reference.py MODEL_FOLDER --tasks T1 T2 T3 --control C -o report.json [--protocol class|task]
 """
 import argparse
 import json
@@ -34,6 +39,7 @@ import torch
 from transformers import AutoModel, AutoTokenizer, get_cosine_schedule_with_warmup
 
 from masked_adamw import masked_adamw_step
+from protocol_metrics import PROTOCOLS, candidate_tasks, control_figures, protocol_figures, round2, section, union_classes
 
 MASK64 = (1 << 64) - 1
 
@@ -81,6 +87,10 @@ class Task:
             for line in f:
                 if line.strip():
                     label, prompt = line.rstrip("\n").split("\t", 1)
+                    # The class protocol merges tasks' classes by label, so a label must name
+                    # one class within a task too (Scalpel's TaskFolder refuses it the same way).
+                    if label in self.labels:
+                        raise SystemExit(f"{folder}/classes.txt: class {label!r} appears twice")
                     self.labels.append(label)
                     self.prompts.append(prompt.strip())
 
@@ -113,16 +123,50 @@ class Encoder:
 
 
 @torch.no_grad()
-def accuracy(encoder, task, batch=32):
+def embed_once(encoder, texts, batch=64):
+    """text -> its embedding (numpy float32), each distinct text embedded once. Batches of
+    texts of similar length, so that little is padding (the attention mask keeps padding out
+    of the pooled embedding either way)."""
     encoder.model.eval()
-    prompts = encoder.embed(task.prompts)
-    examples = task.examples("test")
-    correct = 0
-    for start in range(0, len(examples), batch):
-        chunk = examples[start:start + batch]
-        scores = encoder.embed([t for t, _ in chunk]) @ prompts.T
-        correct += sum(int(p == y) for p, (_, y) in zip(scores.argmax(1).tolist(), chunk))
-    return 100.0 * correct / len(examples)
+    unique = sorted(set(texts), key=lambda text: (len(text), text))  # the same batches in every run
+    out = {}
+    for start in range(0, len(unique), batch):
+        chunk = unique[start:start + batch]
+        for text, vector in zip(chunk, encoder.embed(chunk).numpy()):
+            out[text] = vector
+    return out
+
+
+def outcome(vectors, items, candidates):
+    """One '0'/'1' per item (text, label): whether the candidate (label, prompt) with the
+    largest dot product has the item's label; np.argmax takes the first of equal scores, so
+    ties go to the earliest candidate."""
+    texts = np.stack([vectors[text] for text, _ in items])
+    prompts = np.stack([vectors[prompt] for _, prompt in candidates])
+    predicted = (texts @ prompts.T).argmax(1)
+    return "".join("1" if candidates[p][0] == label else "0" for p, (_, label) in zip(predicted.tolist(), items))
+
+
+def evaluate_state(encoder, tasks, control, state):
+    """Every outcome of one state (0 = base, k = after task k): per protocol a string per
+    task, and the control's string. One embedding pass over every test text and prompt."""
+    def labelled(task):
+        return [(text, task.labels[label]) for text, label in task.examples("test")]
+
+    items = [labelled(t) for t in tasks]
+    classes = [list(zip(t.labels, t.prompts)) for t in tasks]
+    control_items, control_classes = labelled(control), list(zip(control.labels, control.prompts))
+    vectors = embed_once(encoder, [text for its in items + [control_items] for text, _ in its]
+                         + [prompt for cs in classes + [control_classes] for _, prompt in cs])
+    n = len(tasks)
+    result = {protocol: [outcome(vectors, items[i], union_classes([classes[t] for t in candidate_tasks(protocol, state, i, n)]))
+                         for i in range(n)] for protocol in PROTOCOLS}
+    result["control"] = outcome(vectors, control_items, control_classes)
+    return result
+
+
+def percent(string):
+    return 100.0 * string.count("1") / len(string)
 
 
 def spu_mask(encoder, task, args):
@@ -211,6 +255,8 @@ def main():
     parser.add_argument("--buffer", type=int, default=0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--protocol", choices=PROTOCOLS, default="class",
+                        help="the protocol whose figures head the report and the summary (both are computed)")
     parser.add_argument("--no-dropout", dest="dropout", action="store_false", help="train in eval mode (as scalpel --no-dropout)")
     parser.add_argument("--save-first-mask", help="write task 1's mask here (.npz: each tensor's bits, np.packbits little-endian)")
     args = parser.parse_args()
@@ -223,10 +269,21 @@ def main():
     base = {name: p.detach().clone() for name, p in encoder.model.named_parameters()}
     tasks = [Task(folder) for folder in args.tasks]
     control = Task(args.control)
-    base_accuracy = [accuracy(encoder, t) for t in tasks]
-    control_base = accuracy(encoder, control)
-    print(f"base: tasks {[round(a, 1) for a in base_accuracy]} %, control {control_base:.2f} %", flush=True)
-    matrix, control_after, trainable, mask_sizes = [], [], {}, []
+    try:
+        union_classes([list(zip(t.labels, t.prompts)) for t in tasks])  # refused before any training
+    except ValueError as error:
+        raise SystemExit(f"--tasks: {error}")
+    outcomes = {key: [] for key in PROTOCOLS + ("control",)}
+
+    def evaluate(state):
+        for key, value in evaluate_state(encoder, tasks, control, state).items():
+            outcomes[key].append(value)
+        shown = slice(0, state) if state else slice(None)  # the seen tasks; in the base, every task
+        figures = ", ".join(f"{p}-incremental {[round(percent(o), 1) for o in outcomes[p][-1][shown]]} %" for p in PROTOCOLS)
+        print(f"{f'task {state}' if state else 'base'}: {figures}, control {percent(outcomes['control'][-1]):.2f} %", flush=True)
+
+    evaluate(0)
+    trainable, mask_sizes = {}, []
     for k, task in enumerate(tasks):
         masks = spu_mask(encoder, task, args)
         mask_sizes.append(int(sum(int(m.sum()) for m in masks.values())))
@@ -236,30 +293,26 @@ def main():
         for name, mask in masks.items():
             trainable[name] = trainable.get(name, torch.zeros_like(mask)) | mask
         train(encoder, task, tasks[:k] if args.buffer > 0 else [], masks, args)
-        matrix.append([accuracy(encoder, t) for t in tasks[:k + 1]])
-        control_after.append(accuracy(encoder, control))
-        print(f"task {k + 1}: {[round(a, 1) for a in matrix[-1]]} %, control {control_after[-1]:.2f} %", flush=True)
+        evaluate(k + 1)
     changed = sum(int((p.detach() != base[name]).sum()) for name, p in encoder.model.named_parameters())
-    final = matrix[-1]
-    forgetting = (sum(max(row[j] for row in matrix[:-1] if len(row) > j) - final[j] for j in range(len(final) - 1))
-                  / max(1, len(final) - 1)) if len(matrix) > 1 else 0.0
-    r2 = lambda x: round(x, 2)
     report = {
         "method": "spu", "implementation": f"PyTorch {torch.__version__} reference (Samples/reference/spu_reference.py)",
-        "tasks": [t.name for t in tasks], "accuracy_matrix": [[r2(a) for a in row] for row in matrix],
-        "average_accuracy": r2(sum(final) / len(final)), "average_accuracy_base": r2(sum(base_accuracy) / len(base_accuracy)),
-        "task_accuracy_base": [r2(a) for a in base_accuracy], "forgetting": r2(forgetting),
-        "control_accuracy_base": r2(control_base), "control_accuracy": r2(control_after[-1]),
-        "control_accuracy_after_each_task": [r2(a) for a in control_after], "control_drop": r2(control_base - control_after[-1]),
+        "protocol": args.protocol,
+        "tasks": [t.name for t in tasks], "test_items": [len(o) for o in outcomes["task"][0]],
+        **{section(p): {key: round2(value) for key, value in protocol_figures(outcomes[p]).items()} for p in PROTOCOLS},
+        **{key: round2(value) for key, value in control_figures(outcomes["control"]).items()},
         "trainable_parameters": int(sum(int(m.sum()) for m in trainable.values())), "changed_parameters": changed,
         "mask_sizes": mask_sizes,
-        "seconds": r2(time.time() - start),
+        "seconds": round2(time.time() - start),
         "settings": {key: getattr(args, key) for key in ["rate", "score_fraction", "epochs", "lr", "batch", "weight_decay", "warmup", "buffer", "seed", "dropout"]},
+        "outcomes": {**{section(p): outcomes[p] for p in PROTOCOLS}, "control": outcomes["control"]},
     }
     with open(args.output, "w") as f:
         json.dump(report, f, indent=2)
         f.write("\n")
-    print(json.dumps({k: report[k] for k in ["average_accuracy", "forgetting", "control_accuracy", "control_drop", "changed_parameters"]}))
+    headline = report[section(args.protocol)]
+    print(json.dumps({"protocol": args.protocol, **{k: headline[k] for k in ["average_accuracy", "forgetting", "learning_accuracy", "unseen_accuracy"]},
+                      **{k: report[k] for k in ["control_accuracy", "control_drop", "changed_parameters"]}}))
 
 
 if __name__ == "__main__":
