@@ -43,24 +43,19 @@ def candidate_tasks(protocol, state, task, n):
 
 
 def union_classes(classes):
-    """classes: per task, a list of (label, prompt). The union in order: a label that appears
-    in several tasks is one class, at its first position. Labels compare as UTF-8 bytes (as
-    Scalpel's TaskFolder does), so two spellings of one accented letter are two labels.
-    Raises ValueError when one label has two different prompts (the union would not know
-    which class it is)."""
-    seen = {}
+    """classes: per task, a list of (label, prompt). The union in order: a class that several
+    tasks list with the same label and the same prompt is one class, at its first position; the
+    same label with another prompt is another class (tasks reuse labels such as "positive" for
+    different things). Labels and prompts compare as UTF-8 bytes (as Scalpel does), so two
+    spellings of one accented letter are two labels."""
+    seen = set()
     out = []
-    for task, pairs in enumerate(classes):
+    for pairs in classes:
         for label, prompt in pairs:
-            key = label.encode("utf-8")
-            if key in seen:
-                first_task, first_prompt = seen[key]
-                if first_prompt != prompt:
-                    raise ValueError(f"class {label!r} has the prompt {first_prompt!r} in task {first_task + 1} "
-                                     f"and {prompt!r} in task {task + 1}: one label must name one class")
-                continue
-            seen[key] = (task, prompt)
-            out.append((label, prompt))
+            key = (label.encode("utf-8"), prompt.encode("utf-8"))
+            if key not in seen:
+                seen.add(key)
+                out.append((label, prompt))
     return out
 
 

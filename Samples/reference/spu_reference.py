@@ -87,8 +87,7 @@ class Task:
             for line in f:
                 if line.strip():
                     label, prompt = line.rstrip("\n").split("\t", 1)
-                    # The class protocol merges tasks' classes by label, so a label must name
-                    # one class within a task too (Scalpel's TaskFolder refuses it the same way).
+                    # A label names one class within a task (Scalpel's TaskFolder refuses it the same way).
                     if label in self.labels:
                         raise SystemExit(f"{folder}/classes.txt: class {label!r} appears twice")
                     self.labels.append(label)
@@ -138,20 +137,20 @@ def embed_once(encoder, texts, batch=64):
 
 
 def outcome(vectors, items, candidates):
-    """One '0'/'1' per item (text, label): whether the candidate (label, prompt) with the
-    largest dot product has the item's label; np.argmax takes the first of equal scores, so
-    ties go to the earliest candidate."""
+    """One '0'/'1' per item (text, its class (label, prompt)): whether the candidate class with
+    the largest dot product is the item's; np.argmax takes the first of equal scores, so ties
+    go to the earliest candidate."""
     texts = np.stack([vectors[text] for text, _ in items])
     prompts = np.stack([vectors[prompt] for _, prompt in candidates])
     predicted = (texts @ prompts.T).argmax(1)
-    return "".join("1" if candidates[p][0] == label else "0" for p, (_, label) in zip(predicted.tolist(), items))
+    return "".join("1" if candidates[p] == cls else "0" for p, (_, cls) in zip(predicted.tolist(), items))
 
 
 def evaluate_state(encoder, tasks, control, state):
     """Every outcome of one state (0 = base, k = after task k): per protocol a string per
     task, and the control's string. One embedding pass over every test text and prompt."""
     def labelled(task):
-        return [(text, task.labels[label]) for text, label in task.examples("test")]
+        return [(text, (task.labels[label], task.prompts[label])) for text, label in task.examples("test")]
 
     items = [labelled(t) for t in tasks]
     classes = [list(zip(t.labels, t.prompts)) for t in tasks]
@@ -269,10 +268,6 @@ def main():
     base = {name: p.detach().clone() for name, p in encoder.model.named_parameters()}
     tasks = [Task(folder) for folder in args.tasks]
     control = Task(args.control)
-    try:
-        union_classes([list(zip(t.labels, t.prompts)) for t in tasks])  # refused before any training
-    except ValueError as error:
-        raise SystemExit(f"--tasks: {error}")
     outcomes = {key: [] for key in PROTOCOLS + ("control",)}
 
     def evaluate(state):

@@ -117,9 +117,8 @@ class Union(unittest.TestCase):
         composed, decomposed = "caf\u00e9", "cafe\u0301"
         self.assertEqual(len(union_classes([[(composed, "x")], [(decomposed, "y")]])), 2)
 
-    def test_one_label_with_two_prompts_is_an_error(self):
-        with self.assertRaisesRegex(ValueError, "class 'a' has the prompt 'A' in task 1 and 'other' in task 2"):
-            union_classes([[("a", "A")], [("a", "other")]])
+    def test_one_label_with_two_prompts_is_two_classes(self):
+        self.assertEqual(union_classes([[("a", "A")], [("a", "other")], [("a", "A")]]), [("a", "A"), ("a", "other")])
 
 
 class Rounding(unittest.TestCase):
