@@ -6,10 +6,11 @@ cd "$(dirname "$0")"
 ./setup.sh --deps-only
 export SCALPEL_PYTHON="$PWD/.venv/bin/python"
 swift test "$@"
-# The continual protocols' definitions, on a hand-computed example (plain Python, no torch):
-# the PyTorch reference computes its fixtures' figures with them.
+# The continual protocols' definitions on a hand-computed example (plain Python, no torch; the
+# PyTorch reference computes its fixtures' figures with them), and the results page's statistics.
 if [ $# -eq 0 ]; then
     "$SCALPEL_PYTHON" Samples/reference/test_protocol_metrics.py
+    "$SCALPEL_PYTHON" Samples/results/test_statistics.py
 fi
 # The whole suite also fuzzes every parser briefly (coverage-guided, address sanitizer):
 # SCALPEL_FUZZ_SECONDS each (0 skips it). Tests/Fuzz/fuzz.sh runs longer campaigns.

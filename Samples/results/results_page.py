@@ -1,210 +1,206 @@
 #!/usr/bin/env python3
 """Writes the Manual's results page from the continual runs of Samples/results/run_all.sh.
 
-    results_page.py RUNS --model MODEL_FILE --reference FIXTURES --markdown OUT.md --svg OUT.svg [--protocol class|task]
+    results_page.py RUNS --model MODEL_FILE --reference FIXTURES --markdown OUT.md --svg OUT.svg
 
-RUNS holds one folder per configuration (report.json, task*.spatch); FIXTURES the PyTorch
-reference reports (spu-seedN.json). The page gives every run's figures, the trade-off plot of
-final accuracy against control drop with its Pareto front, and the fidelity comparison, under
---protocol (default class-incremental, the SPU paper's), with the other protocol's final
-accuracy beside it.
+RUNS holds RUNS/LABEL/seedN/ for each configuration and seed (report.json, task*.spatch); a
+label is METHOD-lrRATE. FIXTURES holds the PyTorch reference reports (spu-seedN.json). The page
+gives every configuration's means over seeds with 95 % intervals (items resampled, paired
+across runs; statistics.py), the trade-off plot of final accuracy against control drop with
+each method's learning-rate curve, the paired comparisons with full fine-tuning, the goal's
+verdict, and the fidelity comparison. Every sentence of the reading is computed from the
+figures, so a regenerated page cannot contradict itself.
 """
 import argparse
 import glob
 import json
 import os
+import re
 
-import fidelity
+import statistics as st
 
-# label: (what it is, colour)
-DESCRIPTIONS = {
-    "spu": ("SPU, first MLP, rate 0.1, lr 5e-4 (the defaults of the demo)", "#1f77b4"),
-    "spu-lr2e-5": ("SPU at full fine-tuning's learning rate, 2e-5", "#6baed6"),
-    "full-lr1e-5": ("full fine-tuning, lr 1e-5", "#d62728"),
-    "full-lr2e-5": ("full fine-tuning, lr 2e-5", "#e6550d"),
-    "full-lr5e-5": ("full fine-tuning, lr 5e-5", "#a50f15"),
-    "random-mask": ("random mask of the same sizes, lr 5e-4 (ablation)", "#7f7f7f"),
-    "spu-attention": ("SPU on the attention projections (query, key, value, output)", "#2ca02c"),
-    "spu-second-mlp": ("SPU on the second MLP linear (output.dense)", "#9467bd"),
-    "spu-replay": ("SPU with a replay buffer of 100 earlier-task examples", "#17becf"),
+PROTOCOL = "class"
+
+# method: (what it is, colour). Methods absent from RUNS are left out.
+METHODS = {
+    "full": ("full fine-tuning of every weight", "#d62728"),
+    "spu": ("SPU: |Σ gradient| on the task, rate 0.1 of the first MLP linear", "#1f77b4"),
+    "random-mask": ("a random mask of SPU's sizes (ablation)", "#7f7f7f"),
 }
+# Selections Scalpel ships, for the goal: all but full fine-tuning and the ablation.
+SELECTIONS = ["spu"]
 
 
-def load_runs(folder, protocol):
-    """label -> report, with the shown protocol's figures under "figures" and the other's
-    under "other_figures"."""
-    runs = {}
-    other = next(p for p in fidelity.PROTOCOLS if p != protocol)
-    for label in DESCRIPTIONS:
-        path = os.path.join(folder, label, "report.json")
-        if os.path.exists(path):
-            with open(path) as f:
-                report = json.load(f)
-            report["figures"] = fidelity.figures(report, protocol, path)
-            report["other_figures"] = fidelity.figures(report, other, path)
-            patches = [p for p in glob.glob(os.path.join(folder, label, "task*.spatch")) if not p.endswith("-mask.spatch")]
-            report["patch_bytes"] = sum(os.path.getsize(p) for p in patches)
-            runs[label] = report
-    return runs
+def load(folder):
+    """{label: [report per seed]} for the five-task configurations, and {label: [...]} for fidelity runs."""
+    configurations, fidelity_runs = {}, {}
+    for path in sorted(glob.glob(os.path.join(folder, "*", "seed*", "report.json"))):
+        label = os.path.basename(os.path.dirname(os.path.dirname(path)))
+        with open(path) as f:
+            report = json.load(f)
+        report["folder"] = os.path.dirname(path)
+        patches = [p for p in glob.glob(os.path.join(report["folder"], "task*.spatch")) if not p.endswith("-mask.spatch")]
+        report["patch_bytes"] = sum(os.path.getsize(p) for p in patches)
+        (fidelity_runs if label.startswith("fidelity-") else configurations).setdefault(label, []).append(report)
+    return configurations, fidelity_runs
 
 
-def pareto(runs):
-    """Labels no other run beats on both axes (higher accuracy, lower control drop)."""
-    front = []
-    accuracy = {label: r["figures"]["average_accuracy"] for label, r in runs.items()}
-    for a, ra in runs.items():
-        dominated = any(accuracy[b] >= accuracy[a] and rb["control_drop"] <= ra["control_drop"]
-                        and (accuracy[b] > accuracy[a] or rb["control_drop"] < ra["control_drop"])
-                        for b, rb in runs.items() if b != a)
-        if not dominated:
-            front.append(a)
-    return sorted(front, key=lambda label: runs[label]["control_drop"])
+def method_and_rate(label):
+    match = re.fullmatch(r"(.+)-lr([0-9.e-]+)", label)
+    return (match.group(1), float(match.group(2))) if match else (label, None)
 
 
-def fidelity_section(runs_folder, reference_folder, protocol):
-    """Scalpel's SPU runs against the committed PyTorch reference reports."""
+def summarise(configurations):
+    """Per label: means over seeds, intervals over items, seed ranges."""
+    rows = {}
+    for label, reports in configurations.items():
+        tasks, control = st.task_sizes(reports[0]), st.control_size(reports[0])
+        section = lambda r: r[PROTOCOL + "_incremental"]
+        mean = lambda values: sum(values) / len(values)
+        rows[label] = {
+            "seeds": len(reports),
+            "accuracy": st.seeds_mean(reports, st.final_accuracy(PROTOCOL), tasks),
+            "task_accuracy": mean([r["task_incremental"]["average_accuracy"] for r in reports]),
+            "drop": st.seeds_mean(reports, st.control_drop, control),
+            "forgetting": mean([section(r)["forgetting"] for r in reports]),
+            "learning": mean([section(r)["learning_accuracy"] for r in reports]),
+            "changed": mean([r["changed_parameters"] for r in reports]),
+            "patch_bytes": mean([r["patch_bytes"] for r in reports]),
+            "seconds": mean([r["seconds"] for r in reports]),
+            "base_accuracy": section(reports[0])["average_accuracy_base"],
+            "base_control": reports[0]["control_accuracy_base"],
+            "control_items": control[0],
+        }
+    return rows
+
+
+def pareto(rows):
+    """Labels no other configuration beats on both means (higher accuracy, lower control drop)."""
+    a, d = (lambda l: rows[l]["accuracy"][0]), (lambda l: rows[l]["drop"][0])
+    front = [l for l in rows if not any(a(m) >= a(l) and d(m) <= d(l) and (a(m) > a(l) or d(m) < d(l)) for m in rows if m != l)]
+    return sorted(front, key=d)
+
+
+def fmt(value, interval=None, digits=2):
+    text = f"{value:.{digits}f}"
+    return text + (f" [{interval[0]:.{digits}f}, {interval[1]:.{digits}f}]" if interval else "")
+
+
+def comparisons(configurations, rows):
+    """For each selection configuration against each full fine-tuning one: paired differences
+    of final accuracy and of control accuracy (= minus the difference of control drop)."""
+    out = {}
+    fulls = [l for l in rows if method_and_rate(l)[0] == "full"]
+    for label in rows:
+        if method_and_rate(label)[0] == "full":
+            continue
+        for full in fulls:
+            a, b = configurations[label], configurations[full]
+            accuracy = st.paired_difference(a, b, st.final_accuracy(PROTOCOL), st.task_sizes(a[0]))
+            control = st.paired_difference(a, b, st.control_accuracy, st.control_size(a[0]))
+            out[(label, full)] = (accuracy, control)
+    return out
+
+
+def goal(rows, paired):
+    """For each shipped selection method: for every full fine-tuning learning rate, a
+    configuration with at least its mean final accuracy and a smaller control drop whose paired
+    interval of the control difference excludes zero. Returns {method: [(full, winner or None)]}."""
+    fulls = sorted((l for l in rows if method_and_rate(l)[0] == "full"), key=lambda l: method_and_rate(l)[1])
+    verdict = {}
+    for method in SELECTIONS:
+        mine = [l for l in rows if method_and_rate(l)[0] == method]
+        if not mine:
+            continue
+        verdict[method] = []
+        for full in fulls:
+            winners = [l for l in mine if rows[l]["accuracy"][0] >= rows[full]["accuracy"][0] and paired[(l, full)][1][0] > 0
+                       and paired[(l, full)][1][2]]
+            verdict[method].append((full, max(winners, key=lambda l: rows[l]["accuracy"][0]) if winners else None))
+    return verdict
+
+
+def plot(rows, front, path):
+    """Final accuracy against control drop, intervals as error bars, each method's learning
+    rates joined in order (matplotlib)."""
+    import matplotlib
+    matplotlib.use("svg")
+    import matplotlib.pyplot as plt
+    matplotlib.rcParams["svg.hashsalt"] = "scalpel"  # the same file for the same figures
+    figure, axes = plt.subplots(figsize=(8, 5.5))
+    base = next(iter(rows.values()))
+    axes.axhline(base["base_accuracy"], color="#999", linestyle="--", linewidth=1)
+    axes.text(axes.get_xlim()[0], base["base_accuracy"], " zero-shot base", color="#666", va="bottom", fontsize=8)
+    axes.axvline(0, color="#ccc", linewidth=1)
+    for method, (what, colour) in METHODS.items():
+        labels = sorted((l for l in rows if method_and_rate(l)[0] == method), key=lambda l: method_and_rate(l)[1])
+        if not labels:
+            continue
+        xs = [rows[l]["drop"][0] for l in labels]
+        ys = [rows[l]["accuracy"][0] for l in labels]
+        xerr = [[x - rows[l]["drop"][1][0] for x, l in zip(xs, labels)], [rows[l]["drop"][1][1] - x for x, l in zip(xs, labels)]]
+        yerr = [[y - rows[l]["accuracy"][1][0] for y, l in zip(ys, labels)], [rows[l]["accuracy"][1][1] - y for y, l in zip(ys, labels)]]
+        axes.errorbar(xs, ys, xerr=xerr, yerr=yerr, color=colour, marker="o", markersize=5, linewidth=1.5, capsize=2,
+                      elinewidth=0.8, label=method)
+        for x, y, l in zip(xs, ys, labels):
+            axes.annotate(f"lr {method_and_rate(l)[1]:g}", (x, y), textcoords="offset points", xytext=(5, 4), fontsize=7, color=colour)
+    for l in front:
+        axes.plot(rows[l]["drop"][0], rows[l]["accuracy"][0], "o", markersize=11, markerfacecolor="none", markeredgecolor="black")
+    axes.set_xlabel("control drop (points; left is better)")
+    axes.set_ylabel(f"final average accuracy, {PROTOCOL}-incremental (%; up is better)")
+    axes.set_title("means over seeds; bars: 95 % intervals over test items; rings: Pareto front", fontsize=9)
+    axes.legend(fontsize=8)
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, metadata={"Date": None})
+
+
+def reading(rows, front, paired, verdict):
+    """The plain reading: the front, which differences are inside the noise, the goal."""
+    out = ["- The Pareto front of the means, from the gentlest on the control set to the most accurate: "
+           + ", ".join(f"`{l}` ({rows[l]['accuracy'][0]:.2f} %, drop {rows[l]['drop'][0]:.2f})" for l in front) + "."]
+    inside = [(l, f) for (l, f), (acc, ctl) in paired.items() if not acc[2] and not ctl[2]]
+    if inside:
+        out.append("- Inside the noise on both axes (both paired intervals contain zero): "
+                   + ", ".join(f"`{l}` against `{f}`" for l, f in inside) + ".")
+    for method, results in verdict.items():
+        met = all(winner for _, winner in results)
+        details = "; ".join(f"`{full}`: " + (f"`{winner}` ({rows[winner]['accuracy'][0]:.2f} % against {rows[full]['accuracy'][0]:.2f} %, "
+                                             f"control {paired[(winner, full)][1][0]:+.2f} points {fmt(0, paired[(winner, full)][1][1])[5:]})"
+                                             if winner else "no configuration") for full, winner in results)
+        out.append(f"- Goal for `{method}` (above full fine-tuning's curve: at every learning rate a configuration at least as accurate "
+                   f"with a smaller control drop, the paired control interval excluding zero): **{'met' if met else 'not met'}**. {details}.")
+    return out
+
+
+def fidelity_section(fidelity_runs, reference_folder):
+    """Scalpel's SPU runs on the three-task sequence against the committed PyTorch reference reports."""
+    import fidelity
+
     def report(path):
         with open(path) as f:
             return json.load(f)
 
-    def ours(label):
-        path = os.path.join(runs_folder, label, "report.json")
-        return report(path) if os.path.exists(path) else None
-
     out = ["## Fidelity: Scalpel against a PyTorch implementation of the same method", "",
            "`Samples/reference/spu_reference.py` implements SPU with torch and transformers alone: the same score, top-k,",
-           "loss, dropout, optimizer, schedule and replay, and the same seeded shuffles (Scalpel's generator is documented",
-           "and re-implemented there), so both see the same batches; dropout draws different random numbers. Its reports",
-           "are committed in `Tests/Fixtures/reference/` (made by `Samples/reference/make_fixtures.sh`), with every test",
-           "item's outcome in every state, so the two are compared item by item as well as by their figures.", ""]
+           "loss, dropout, optimizer, schedule and replay, the same seeded shuffles (Scalpel's generator is documented and",
+           "re-implemented there) and the same evaluation under both protocols, so both see the same batches; dropout draws",
+           "different random numbers. Its reports are committed in `Tests/Fixtures/reference/` (made by",
+           "`Samples/reference/make_fixtures.sh`); the runs here are on the three-task sequence, as the reference's.", ""]
     nodropout = os.path.join(reference_folder, "spu-nodropout-seed0.json")
-    if os.path.exists(nodropout) and ours("spu-nodropout"):
+    mine = fidelity_runs.get("fidelity-spu-nodropout", [])
+    if os.path.exists(nodropout) and mine:
         out += ["Without dropout both are deterministic, so this is the closest comparison:", ""]
-        out += fidelity.lines(ours("spu-nodropout"), report(nodropout), os.path.join(runs_folder, "spu-nodropout"), label="no dropout",
-                              protocol=protocol)
+        out += fidelity.lines(mine[0], report(nodropout), mine[0]["folder"], label="no dropout")
         out.append("")
+    seeds = {os.path.basename(r["folder"]): r for r in fidelity_runs.get("fidelity-spu", [])}
     seed0 = os.path.join(reference_folder, "spu-seed0.json")
-    if os.path.exists(seed0) and ours("spu"):
+    if os.path.exists(seed0) and "seed0" in seeds:
         out += ["With dropout (the defaults), seed 0:", ""]
-        out += fidelity.lines(ours("spu"), report(seed0), os.path.join(runs_folder, "spu"),
-                              seed0.replace(".json", "-task1-mask.npz"), label="dropout, seed 0", protocol=protocol)
+        out += fidelity.lines(seeds["seed0"], report(seed0), seeds["seed0"]["folder"], seed0.replace(".json", "-task1-mask.npz"),
+                              label="dropout, seed 0")
         out.append("")
-    theirs = [report(p) for p in sorted(glob.glob(os.path.join(reference_folder, "spu-seed*.json")))]
-    mine = [r for r in [ours("spu"), ours("spu-seed1"), ours("spu-seed2")] if r]
-    if len(theirs) > 1 and len(mine) > 1:
-        def mean(rows, key):
-            # the control accuracy is the same in both protocols, at the report's top level
-            return sum(r[key] if key == "control_accuracy" else fidelity.figures(r, protocol)[key] for r in rows) / len(rows)
-
-        out += [f"Means over seeds (Scalpel {len(mine)}, PyTorch {len(theirs)}), with dropout, {fidelity.NAMES[protocol]}:", "",
-                "| measure | Scalpel mean | PyTorch mean | gap | within 3 points |", "| --- | --- | --- | --- | --- |"]
-        for key, name in [("average_accuracy", "final average accuracy"), ("forgetting", "forgetting"),
-                          ("learning_accuracy", "learning accuracy"), ("control_accuracy", "control accuracy")]:
-            gap = mean(mine, key) - mean(theirs, key)
-            out.append(f"| {name} | {mean(mine, key):.2f} | {mean(theirs, key):.2f} | {gap:+.2f} | {'yes' if abs(gap) <= 3 else '**no**'} |")
-        out.append("")
-    out += ["Task 1's masks are computed from the same model and the same batches, so they can differ only where float",
-            "rounding orders two scores differently at the cut. The later tasks' masks are computed on models that dropout",
-            "has trained differently, so with dropout on their union, and the count of changed parameters, differ by a",
-            "little; without dropout nothing differs.", ""]
     return out
-
-
-def item_counts(report):
-    """(test items over the tasks, control items), from the report's outcomes; None where the
-    report has none."""
-    outcomes = report.get("outcomes", {})
-    control = len(outcomes["control"][0]) if outcomes.get("control") else None
-    return sum(report["test_items"]) if report.get("test_items") else None, control
-
-
-def reading(runs, front):
-    """What the table says, computed from it, so a regenerated page cannot contradict itself."""
-    spu = runs["spu"]
-    out = []
-    beaten_by = [l for l, r in runs.items() if l != "spu" and r["figures"]["average_accuracy"] >= spu["figures"]["average_accuracy"]
-                 and r["control_drop"] <= spu["control_drop"]]
-    ordered = sorted(front, key=lambda l: runs[l]["control_drop"])
-    out.append("- The Pareto front, from the gentlest on the control set to the most accurate: "
-               + ", ".join(f"`{l}` ({runs[l]['figures']['average_accuracy']:.2f} %, drop {runs[l]['control_drop']:.2f})" for l in ordered) + ".")
-    if "spu" in front:
-        others = [l for l in ordered if l != "spu" and runs[l]["control_drop"] < spu["control_drop"]]
-        line = (f"- SPU at its defaults is on the front: no other run reaches its final accuracy ({spu['figures']['average_accuracy']:.2f} %) "
-                f"with a smaller control drop ({spu['control_drop']:.2f} points).")
-        if others:
-            best = max(others, key=lambda l: runs[l]["figures"]["average_accuracy"])
-            line += (f" It is there by its accuracy alone: `{best}` is {spu['figures']['average_accuracy'] - runs[best]['figures']['average_accuracy']:.2f} "
-                     f"points less accurate and {spu['control_drop'] - runs[best]['control_drop']:.2f} points gentler on the control set, "
-                     "so on this data SPU's defaults trade generic knowledge for task accuracy rather than keep both.")
-        out.append(line)
-    else:
-        out.append("- SPU at its defaults **is not on the Pareto front** of this data: "
-                   + ", ".join(f"`{l}`" for l in beaten_by) + " match or beat it on both axes.")
-    fulls = {l: r for l, r in runs.items() if l.startswith("full")}
-    if fulls:
-        best = max(fulls, key=lambda l: fulls[l]["figures"]["average_accuracy"])
-        gentle = min(fulls, key=lambda l: fulls[l]["control_drop"])
-        out.append(f"- Full fine-tuning: the most accurate, `{best}`, ends at {fulls[best]['figures']['average_accuracy']:.2f} % with a control "
-                   f"drop of {fulls[best]['control_drop']:.2f}; the gentlest, `{gentle}`, at {fulls[gentle]['figures']['average_accuracy']:.2f} % "
-                   f"with a drop of {fulls[gentle]['control_drop']:.2f}. It changes every parameter "
-                   f"({fulls[best]['changed_parameters']:,}), SPU {spu['changed_parameters']:,}.")
-    if "random-mask" in runs:
-        r = runs["random-mask"]
-        out.append(f"- A random mask of the same sizes (a fresh one per task) reaches {r['figures']['average_accuracy']:.2f} % with a control drop of "
-                   f"{r['control_drop']:.2f}; SPU's relevance scores add {spu['figures']['average_accuracy'] - r['figures']['average_accuracy']:+.2f} points of "
-                   f"accuracy and {spu['control_drop'] - r['control_drop']:+.2f} points of control drop (a plausible reading, which these runs "
-                   "do not test: the scores put the update where the task's gradient is largest, where it also moves most of what the "
-                   "control set relies on).")
-    if "spu-lr2e-5" in runs:
-        r = runs["spu-lr2e-5"]
-        out.append(f"- At full fine-tuning's learning rate SPU reaches {r['figures']['average_accuracy']:.2f} % (drop {r['control_drop']:.2f})"
-                   + (": a sparse update needs a larger step than a dense one for the same effect."
-                      if r["figures"]["average_accuracy"] < spu["figures"]["average_accuracy"] - 5 else "."))
-    tasks, control = item_counts(spu)
-    sizes = []
-    if tasks:
-        sizes.append(f"{tasks} test items over the tasks (one item is {100 / tasks:.2f} points of the average accuracy)")
-    if control:
-        sizes.append(f"a noun-retrieval control of {control} items ({100 / control:.2f} points each)")
-    out.append("- The paper measured SPU's claim on CLIP with ImageNet as the control set; this is a small text encoder"
-               + (f" with {' and '.join(sizes)}" if sizes else "")
-               + ", and every run is a single seed, so differences under a point or two are within its noise.")
-    return out
-
-
-def svg(runs, front, base_accuracy, protocol):
-    width, height, left, right, top, bottom = 640, 400, 60, 200, 20, 50
-    drops = [r["control_drop"] for r in runs.values()] + [0]
-    accuracies = [r["figures"]["average_accuracy"] for r in runs.values()] + [base_accuracy]
-    x0, x1 = min(drops) - 1, max(drops) + 1
-    y0, y1 = min(accuracies) - 2, max(accuracies) + 2
-    x = lambda v: left + (width - left - right) * (v - x0) / (x1 - x0)
-    y = lambda v: height - bottom - (height - top - bottom) * (v - y0) / (y1 - y0)
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="11">',
-           '<rect width="100%" height="100%" fill="white"/>']
-    for i in range(6):
-        vx = x0 + (x1 - x0) * i / 5
-        vy = y0 + (y1 - y0) * i / 5
-        out.append(f'<line x1="{x(vx):.1f}" x2="{x(vx):.1f}" y1="{top}" y2="{height - bottom}" stroke="#eee"/>'
-                   f'<text x="{x(vx):.1f}" y="{height - bottom + 14}" text-anchor="middle">{vx:.1f}</text>')
-        out.append(f'<line x1="{left}" x2="{width - right}" y1="{y(vy):.1f}" y2="{y(vy):.1f}" stroke="#eee"/>'
-                   f'<text x="{left - 6}" y="{y(vy) + 4:.1f}" text-anchor="end">{vy:.1f}</text>')
-    out.append(f'<text x="{(left + width - right) / 2}" y="{height - 12}" text-anchor="middle">control drop (points; left is better)</text>')
-    out.append(f'<text transform="translate(16,{(top + height - bottom) / 2}) rotate(-90)" text-anchor="middle">final average accuracy, {fidelity.NAMES[protocol]} (%; up is better)</text>')
-    out.append(f'<line x1="{left}" x2="{width - right}" y1="{y(base_accuracy):.1f}" y2="{y(base_accuracy):.1f}" stroke="#999" stroke-dasharray="4 3"/>'
-               f'<text x="{width - right - 4}" y="{y(base_accuracy) - 4:.1f}" text-anchor="end" fill="#666">zero-shot base</text>')
-    points = " ".join(f"{x(runs[l]['control_drop']):.1f},{y(runs[l]['figures']['average_accuracy']):.1f}" for l in front)
-    out.append(f'<polyline fill="none" stroke="#444" stroke-width="1" stroke-dasharray="2 2" points="{points}"/>')
-    for k, (label, r) in enumerate(runs.items()):
-        colour = DESCRIPTIONS[label][1]
-        px, py = x(r["control_drop"]), y(r["figures"]["average_accuracy"])
-        marker = 5 if label in front else 4
-        out.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="{marker}" fill="{colour}" stroke="{"black" if label in front else "none"}"/>')
-        out.append(f'<circle cx="{width - right + 14}" cy="{top + 8 + 16 * k}" r="4" fill="{colour}"/>'
-                   f'<text x="{width - right + 22}" y="{top + 12 + 16 * k}">{label}</text>')
-    out.append(f'<text x="{width - right + 10}" y="{top + 12 + 16 * len(runs) + 8}" fill="#444">black ring: Pareto front</text>')
-    out.append("</svg>")
-    return "\n".join(out) + "\n"
 
 
 def main():
@@ -214,47 +210,50 @@ def main():
     parser.add_argument("--reference", required=True)
     parser.add_argument("--markdown", required=True)
     parser.add_argument("--svg", required=True)
-    parser.add_argument("--protocol", choices=fidelity.PROTOCOLS, default="class",
-                        help="the protocol of the table's main figures, the plot and the fidelity comparison")
     args = parser.parse_args()
-    runs = load_runs(args.runs, args.protocol)
-    if "spu" not in runs:
-        raise SystemExit(f"{args.runs}: no spu/report.json; run Samples/results/run_all.sh first")
+    configurations, fidelity_runs = load(args.runs)
+    if not configurations:
+        raise SystemExit(f"{args.runs}: no LABEL/seedN/report.json; run Samples/results/run_all.sh first")
+    rows = summarise(configurations)
+    front = pareto(rows)
+    paired = comparisons(configurations, rows)
+    verdict = goal(rows, paired)
+    plot(rows, front, args.svg)
     model_bytes = os.path.getsize(args.model)
-    base = runs["spu"]
-    front = pareto(runs)
-    parameters = max(r["trainable_parameters"] for r in runs.values())  # full fine-tuning trains them all
-    with open(args.svg, "w") as f:
-        f.write(svg(runs, front, base["figures"]["average_accuracy_base"], args.protocol))
-    name = fidelity.NAMES[args.protocol]
-    other = fidelity.NAMES[next(p for p in fidelity.PROTOCOLS if p != args.protocol)]
-    _, control_items = item_counts(base)
-
-    lines = ["# Results: SPU on the WordNet demo", "",
-             "Generated by `Samples/results/run_all.sh` (not the main job: it runs twelve continual sequences).",
-             "Model: all-MiniLM-L6-v2; tasks: three WordNet verb-category tasks learned in sequence; control: noun",
-             f"retrieval among {control_items or 'the'} held-out synsets (see [continual](continual.md)). Every run: 3 epochs per task,",
-             "batch 32, AdamW (weight decay 0.01), cosine schedule with 10 % warmup, dropout 0.1 in training, seed 0.",
-             f"Accuracies in percent, {name} unless said otherwise: each test item is classified among the classes",
-             "of every task learned so far (as the SPU paper evaluates; in the base, among all tasks' classes), and",
-             f"averages are pooled over the items; {other}, each item among its own task's classes only, is given",
-             "beside it. The control set is classified among its own classes. The zero-shot base averages",
-             f"{base['figures']['average_accuracy_base']:.2f} % on the tasks ({base['other_figures']['average_accuracy_base']:.2f} % {other}) "
-             f"and {base['control_accuracy_base']:.2f} % on the control.", "",
-             f"| run | what | final average accuracy | forgetting | learning accuracy | final average accuracy, {other} | "
-             "control accuracy | control drop | changed parameters (share of the encoder's) | patches / model | time |",
+    base = next(iter(rows.values()))
+    seeds = sorted({r["seeds"] for r in rows.values()})
+    lines = ["# Results: continual learning on the WordNet demo", "",
+             "Generated by `Samples/results/run_all.sh` (not the main job: it runs every configuration with several seeds, hours",
+             "on 2 cores). Model: all-MiniLM-L6-v2; tasks: five WordNet verb-category tasks of three categories each, learned",
+             f"in sequence; evaluation: {PROTOCOL}-incremental (after each task, every seen task's test items among the classes of",
+             f"all seen tasks; see [continual](continual.md)); control: noun retrieval among {base['control_items']:,} held-out synsets.",
+             "Every run: 3 epochs per task, batch 32, AdamW (weight decay 0.01), cosine schedule with 10 % warmup, dropout 0.1.",
+             f"Seeds per configuration: {', '.join(map(str, seeds))}. Accuracies in percent; the zero-shot base reaches "
+             f"{base['base_accuracy']:.2f} % on the tasks and {base['base_control']:.2f} % on the control.", "",
+             "Figures are means over seeds; [low, high] are 95 % percentile-bootstrap intervals over the test items (the items",
+             "resampled, the same draws for every seed and every run; `Samples/results/statistics.py`), and the seed range",
+             "shows the spread between seeds, which the item intervals do not include.", "",
+             "| configuration | final average accuracy | seed range | task-incremental | forgetting | learning accuracy | control drop | seed range | changed parameters | patches / model | time |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for label, r in runs.items():
-        lines.append(f"| `{label}`{' ★' if label in front else ''} | {DESCRIPTIONS[label][0]} | {r['figures']['average_accuracy']:.2f} | "
-                     f"{r['figures']['forgetting']:.2f} | {r['figures']['learning_accuracy']:.2f} | {r['other_figures']['average_accuracy']:.2f} | "
-                     f"{r['control_accuracy']:.2f} | {r['control_drop']:.2f} | "
-                     f"{r['changed_parameters']:,} ({100 * r['changed_parameters'] / parameters:.2f} %) | "
-                     f"1/{model_bytes / max(r['patch_bytes'], 1):.1f} | {r['seconds']:.0f} s |")
-    lines += ["", "★: on the Pareto front of final accuracy against control drop (no other run is at least as good on both",
-              "and better on one).", "", "![final accuracy against control drop](results.svg)", ""]
-    lines += ["## Reading it", ""] + reading(runs, front) + [""]
-
-    lines += fidelity_section(args.runs, args.reference, args.protocol)
+    order = sorted(rows, key=lambda l: (list(METHODS).index(method_and_rate(l)[0]) if method_and_rate(l)[0] in METHODS else 99, method_and_rate(l)[1] or 0))
+    for label in order:
+        r = rows[label]
+        lines.append(f"| `{label}`{' ★' if label in front else ''} | {fmt(*r['accuracy'][:2])} | {r['accuracy'][2][0]:.2f}–{r['accuracy'][2][1]:.2f} | "
+                     f"{r['task_accuracy']:.2f} | {r['forgetting']:.2f} | {r['learning']:.2f} | {fmt(*r['drop'][:2])} | "
+                     f"{r['drop'][2][0]:.2f}–{r['drop'][2][1]:.2f} | {r['changed']:,.0f} | 1/{model_bytes / max(r['patch_bytes'], 1):.1f} | {r['seconds']:.0f} s |")
+    lines += ["", "★: on the Pareto front of the means (no other configuration is at least as good on both and better on one).", "",
+              "![final accuracy against control drop](results.svg)", "", "Methods:", ""]
+    lines += [f"- `{m}`: {what}" for m, (what, _) in METHODS.items() if any(method_and_rate(l)[0] == m for l in rows)]
+    lines += ["", "## Paired comparisons with full fine-tuning", "",
+              "Each configuration minus each full fine-tuning one, over the same items (paired), means over seeds: a difference",
+              "whose interval contains zero is inside the noise of these test sets.", "",
+              "| configuration | against | final accuracy difference | control accuracy difference (= smaller control drop) |",
+              "| --- | --- | --- | --- |"]
+    for (label, full), (accuracy, control) in paired.items():
+        mark = lambda d: fmt(d[0], d[1]) + ("" if d[2] else " (noise)")
+        lines.append(f"| `{label}` | `{full}` | {mark(accuracy)} | {mark(control)} |")
+    lines += ["", "## Reading it", ""] + reading(rows, front, paired, verdict) + [""]
+    lines += fidelity_section(fidelity_runs, args.reference)
     with open(args.markdown, "w") as f:
         f.write("\n".join(lines) + "\n")
 
