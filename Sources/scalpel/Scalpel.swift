@@ -6,6 +6,13 @@ import Tensors
 @main
 struct Scalpel: ParsableCommand {
     static func main() {
+        // OpenBLAS fell back to generic kernels on a CPU it does not know: start again with
+        // the family the CPU runs (OPENBLAS_CORETYPE is read only when the library loads).
+        // Nothing has been read or written yet; if exec fails, the generic kernels still work.
+        if let core = OpenBLASKernels.recommendedRestart() {
+            setenv("OPENBLAS_CORETYPE", core, 1)
+            execv("/proc/self/exe", CommandLine.unsafeArgv)
+        }
         InPlaceJournal.onRecovery = { message in
             FileHandle.standardError.write(Data(("note: " + DisplayText.escaped(message) + "\n").utf8))
         }
