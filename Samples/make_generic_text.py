@@ -14,9 +14,9 @@ noun definition out of this file whichever nouns the control split happens to ho
 
 Each gloss is the definition without its example sentences (as the tasks take them), each
 distinct text once, shuffled by a seed and cut to --count lines: the same file on every
-machine. Scalpel reads the first --generic-examples lines (256 by default, see the manual),
-so the shuffle makes those a random sample of WordNet's adjectives rather than its first
-letters.
+machine. Scalpel reads the first --generic-examples lines (256 by default; why is in
+Manual/knowledge-aware.md), so the shuffle makes those a random sample of WordNet's
+adjectives rather than its first letters.
 
   python3 Samples/make_generic_text.py [--wordnet /usr/share/wordnet]
       [--out .cache/tasks/wordnet/generic-adjectives.txt] [--count 2000] [--seed 11]

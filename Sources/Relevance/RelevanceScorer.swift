@@ -58,8 +58,10 @@ public enum RelevanceScorer {
     ///   scores, `FileError` naming a missing, unreadable or too short generic text file, and
     ///   what `GenericImportance.mas` throws; what reading the task and the passes throw.
     public static func scores(_ encoder: any TrainableEncoder, task: TaskFolder, tensors: [String], settings: Settings) throws -> [String: [Float]] {
-        // The generic text first, so a bad file is refused before any pass runs.
-        let genericTexts = try settings.generic.textFile.map { try GenericImportance.texts($0, count: settings.generic.examples) }
+        // The generic text first, so a bad file is refused before any pass runs (and only
+        // where the score reads it).
+        let genericTexts = settings.method.usesGenericImportance
+            ? try settings.generic.textFile.map { try GenericImportance.texts($0, count: settings.generic.examples) } : nil
         var values: [String: [Float]] = [:]
         for name in tensors {
             guard let tensor = encoder.values(of: name) else { throw ModelError(name, "is not a trainable tensor of the model") }
