@@ -26,8 +26,9 @@ public struct ContinualSettings: Sendable, Equatable {
     /// not read it. Where the scoring and the training settings differ (the command line keeps
     /// them equal), the value shows both.
     /// - Throws: an error naming a file that cannot be read: the base's weights, a task's
-    ///   classes.txt or its train or test data (the control's test data), the generic text;
-    ///   `ModelError` naming the option for a knowledge-aware method without generic text.
+    ///   classes.txt or its train or test data (the control's test data), the generic text
+    ///   (or one that holds a control text, `ControlSeparation`); `ModelError` naming the
+    ///   option for a knowledge-aware method without generic text.
     public init(base: String, tasks: [String], control: String, options: ContinualRunner.Options) throws {
         let t = options.training, s = options.scoring
         func both<T: Equatable>(_ training: T, _ scoring: T, _ text: (T) -> String) -> String {
@@ -56,8 +57,9 @@ public struct ContinualSettings: Sendable, Equatable {
             scoring.method = score
             try KnowledgeAwareScores.check(scoring, rate: options.rate)
             let file = s.generic.textFile ?? ""
-            // Read now, so a file that is too short is refused before the run starts.
-            _ = try GenericImportance.texts(file, count: s.generic.examples)
+            // Read now, so a file that is too short, or holds control data, is refused before the run starts.
+            let texts = try GenericImportance.texts(file, count: s.generic.examples)
+            try ControlSeparation.check(genericTexts: texts, file: file, control: control)
             // The file's contents, not its path: 16 hex digits of its SHA-256 (as sha256sum prints it).
             let fingerprint = try GenericImportance.fingerprint(file)
             values += [("generic text", String(fingerprint.prefix(16))), ("generic-examples", "\(s.generic.examples)"),

@@ -8,9 +8,11 @@ import Patches
 /// The knowledge-aware scores from the command line, on the tiny BERT: `mask --score` and
 /// `continual --method` spu-mas-ratio and spu-mas-exclude, with their generic text.
 struct KnowledgeAwareCommandTests {
-    /// Generic text in the tiny model's vocabulary (w4 … w99), apart from the tasks' words.
-    static func genericText(in root: String, _ lines: [String] = ["w70 w71", "w80 w81 w82", "w90", "w75 w76 w77", "w95 w96"]) throws -> String {
-        let path = root + "/generic.txt"
+    /// Generic text in the tiny model's vocabulary (w4 … w99), apart from the tasks' and the
+    /// control set's words (TinyContinualRun: w4–w72, prompts w34 … w95).
+    static func genericText(in root: String, named name: String = "generic.txt",
+                            _ lines: [String] = ["w76 w77", "w80 w81 w82", "w90", "w78 w79 w83", "w96 w97"]) throws -> String {
+        let path = root + "/" + name
         try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
@@ -48,7 +50,7 @@ struct KnowledgeAwareCommandTests {
             }
         }
         // Other generic text is another run: resuming is refused, naming the setting.
-        let other = try Self.genericText(in: s.root + "/t1", ["w70 w71", "w80", "w90 w91", "w60", "w61"])
+        let other = try Self.genericText(in: s.root, named: "other.txt", ["w76 w77", "w80", "w90 w91", "w86", "w87"])
         let refused = try CLI.run(["continual", s.model, "--tasks"] + s.tasks + ["--control", s.control, "-o", s.root + "/spu-mas-exclude",
                                    "--rate", "0.2", "--batch", "8", "--lr", "5e-3", "--epochs", "1", "--method", "spu-mas-exclude",
                                    "--generic-text", other, "--generic-examples", "4"])
@@ -72,7 +74,11 @@ struct KnowledgeAwareCommandTests {
         let tooMuch = try CLI.run(base + ["-o", s.root + "/d", "--method", "spu-mas-exclude", "--generic-text", try Self.genericText(in: s.root),
                                           "--rate", "0.5", "--protected-fraction", "0.6"])
         #expect(tooMuch.status != 0 && tooMuch.stderr.contains("--protected-fraction 0.6 add up to more than 1"), "\(tooMuch.stderr)")
-        for run in ["a", "b", "c", "d"] { #expect(!FileManager.default.fileExists(atPath: s.root + "/\(run)/state.json"), "\(run)") }
+        // A control text among the generic texts: the control set would be part of the selection.
+        let leaking = try Self.genericText(in: s.root, named: "leaking.txt", ["w76 w77", "w80", "w56 w57", "w86", "w87"])
+        let leaked = try CLI.run(base + ["-o", s.root + "/e", "--method", "spu-mas-exclude", "--generic-text", leaking, "--generic-examples", "5"])
+        #expect(leaked.status != 0 && leaked.stderr.contains(leaking + ": text 3 (\"w56 w57\") is in the control set"), "\(leaked.stderr)")
+        for run in ["a", "b", "c", "d", "e"] { #expect(!FileManager.default.fileExists(atPath: s.root + "/\(run)/state.json"), "\(run)") }
     }
 
     @Test func maskWritesAKnowledgeAwareMaskOfSPUsSize() throws {
