@@ -29,7 +29,7 @@ public enum GenericImportance {
         /// How many of its texts, from the first, importance is measured on. 256 by default:
         /// on the WordNet demo's first task the spu-mas-ratio mask from 256 texts shares 95 % of
         /// its weights with the mask from 1,024 (89.5 % from 64, 97.1 % from 512), while each
-        /// text costs a forward and a backward pass, about 55 ms on 2 cores
+        /// text costs a forward and a backward pass, about 60 ms on 2 cores
         /// (Manual/knowledge-aware.md).
         public var examples = 256
         public init() {}
