@@ -23,6 +23,7 @@ import Tensors
 /// Each text is its own forward and backward pass, without dropout, on the model being
 /// updated (base + earlier patches), so the cost is N passes of batch 1.
 public enum GenericImportance {
+    /// Where the generic texts come from and how many are used.
     public struct Settings: Sendable {
         /// The generic text file: UTF-8, one text per line (blank lines skipped). nil: none given.
         public var textFile: String?

@@ -6,7 +6,9 @@ import Models
 /// relevant to the task, some of which the model leans on for everything else; these keep
 /// the task's weights that generic inputs depend on least.
 ///
-/// Both work per tensor, as SPU's selection does, and leave the mask's size unchanged.
+/// Both work per tensor, as SPU's selection does ("Overcoming Generic Knowledge Loss with
+/// Selective Parameter Update", CVPR 2024), and leave the mask's size unchanged; the
+/// importance is MAS's (Aljundi et al., ECCV 2018), see `GenericImportance`.
 public enum KnowledgeAwareScores {
     /// spu-mas-ratio: R / (Ω + ε) per position, R the task relevance |Σ g| and Ω the generic
     /// importance, with ε = `floor` · mean(Ω) over the tensor.

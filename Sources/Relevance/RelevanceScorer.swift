@@ -158,7 +158,9 @@ public enum MaskSelection {
 
     /// Fewer positions may be selected than the rate asks for.
     public struct Shortage: Error, CustomStringConvertible, Sendable {
+        /// Positions scoring above −∞.
         public let selectable: Int
+        /// k, the count the rate asks for.
         public let needed: Int
         public var description: String { "only \(selectable) positions may be selected, fewer than the \(needed) the rate keeps" }
     }
