@@ -56,6 +56,8 @@ fi
 
 step "building the WordNet task sequence (.cache/tasks/wordnet)"
 python3 Samples/make_wordnet_tasks.py
+# Unlabeled generic text (adjective glosses) for the knowledge-aware mask scores.
+python3 Samples/make_generic_text.py
 
 step "building scalpel (release)"
 swift build -c release

@@ -18,7 +18,11 @@ extension BertModel {
     /// computes activation gradients only down to the earliest of those tensors in forward
     /// order and parameter gradients for those tensors only. With `dropout`, the forward
     /// pass drops as BERT does in training and the backward pass through the same masks.
-    public func gradients(_ batch: [[Int32]], of names: Set<String>, dropout: Dropout? = nil, loss: EmbeddingLoss) throws -> Gradients {
+    /// `stage` says which vectors the loss sees: the L2-normalised sentence embeddings (the
+    /// default, what `embed` returns), or the mean-pooled last hidden states before that
+    /// normalisation (`.unnormalised`), whose norm carries information the normalised ones lose.
+    public func gradients(_ batch: [[Int32]], of names: Set<String>, dropout: Dropout? = nil, stage: EmbeddingStage = .normalised,
+                          loss: EmbeddingLoss) throws -> Gradients {
         var wanted: Set<Parameter> = []
         for name in names {
             guard let parameter = parameter(named: name) else {
@@ -29,14 +33,14 @@ extension BertModel {
         let lowest = wanted.map(\.depth).min() ?? Int.max
         let firstLayer = lowest == Int.max ? configuration.layers : max(0, lowest / LayerTensor.stages)
         let pass = try run(batch, recordFrom: firstLayer, recordEmbeddings: lowest < 0, dropout: dropout)
-        let (embeddings, norms, counts) = pool(pass.hidden, length: pass.length, mask: pass.mask, count: batch.count)
-        let (value, embeddingGradients) = loss(embeddings)
+        let (embeddings, pooled, norms, counts) = pool(pass.hidden, length: pass.length, mask: pass.mask, count: batch.count)
+        let (value, embeddingGradients) = loss(stage == .normalised ? embeddings : pooled)
         guard embeddingGradients.count == batch.count, embeddingGradients.allSatisfy({ $0.count == configuration.hidden }) else {
             throw ModelError("loss", "the loss returned gradients of the wrong shape")
         }
         guard !wanted.isEmpty else { return Gradients(loss: value, tensors: [:]) }
         var backward = Backward(model: self, pass: pass, batch: batch.count, wanted: wanted, lowest: lowest)
-        backward.poolBackward(embeddings: embeddings, gradients: embeddingGradients, norms: norms, counts: counts)
+        backward.poolBackward(embeddings: embeddings, gradients: embeddingGradients, norms: norms, counts: counts, normalised: stage == .normalised)
         for index in stride(from: configuration.layers - 1, through: firstLayer, by: -1) {
             guard backward.layer(index) else { break }
         }
@@ -72,13 +76,15 @@ extension BertModel {
         }
 
         /// Normalisation and mean pooling, backwards: dp = (de − e (e·de)) / |p|, spread over
-        /// the sequence's tokens.
-        mutating func poolBackward(embeddings: [[Float]], gradients: [[Float]], norms: [Float], counts: [Float]) {
+        /// the sequence's tokens. Without the normalisation (`normalised` false, `gradients`
+        /// are then with respect to the pooled vectors p), dp is the gradient given.
+        mutating func poolBackward(embeddings: [[Float]], gradients: [[Float]], norms: [Float], counts: [Float], normalised: Bool) {
             let h = model.configuration.hidden, length = pass.length
             for b in 0..<batch {
                 let e = embeddings[b], de = gradients[b]
-                let dot = zip(e, de).reduce(Float(0)) { $0 + $1.0 * $1.1 }
-                let scale = 1 / (norms[b] * counts[b])
+                // Unnormalised: no radial part to take out, and no 1 / |p|.
+                let dot = normalised ? zip(e, de).reduce(Float(0)) { $0 + $1.0 * $1.1 } : 0
+                let scale = 1 / ((normalised ? norms[b] : 1) * counts[b])
                 for t in 0..<length where pass.mask[b * length + t] != 0 {
                     let row = (b * length + t) * h
                     for i in 0..<h { dx[row + i] = (de[i] - e[i] * dot) * scale }

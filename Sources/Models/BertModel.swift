@@ -247,10 +247,12 @@ public final class BertModel: @unchecked Sendable {
         return pool(hidden, length: length, mask: mask, count: batch.count).embeddings
     }
 
-    /// Mean pooling and L2 normalisation; also the pooled vectors' norms (for the backward pass).
-    func pool(_ hidden: [Float], length: Int, mask: [Float], count batchCount: Int) -> (embeddings: [[Float]], norms: [Float], counts: [Float]) {
+    /// Mean pooling and L2 normalisation; also the pooled vectors before the normalisation and
+    /// their norms (for the backward pass).
+    func pool(_ hidden: [Float], length: Int, mask: [Float], count batchCount: Int)
+        -> (embeddings: [[Float]], pooled: [[Float]], norms: [Float], counts: [Float]) {
         let h = configuration.hidden
-        var norms: [Float] = [], counts: [Float] = []
+        var norms: [Float] = [], counts: [Float] = [], pooledRows: [[Float]] = []
         let embeddings = (0..<batchCount).map { b -> [Float] in
             var pooled = [Float](repeating: 0, count: h)
             var count: Float = 0
@@ -263,9 +265,10 @@ public final class BertModel: @unchecked Sendable {
             let norm = max(pooled.reduce(0) { $0 + $1 * $1 }.squareRoot(), 1e-12)
             norms.append(norm)
             counts.append(max(count, 1e-9))
+            pooledRows.append(pooled)
             return pooled.map { $0 / norm }
         }
-        return (embeddings, norms, counts)
+        return (embeddings, pooledRows, norms, counts)
     }
 
     func apply(_ linear: Linear, _ x: [Float], rows: Int, into out: inout [Float]) {

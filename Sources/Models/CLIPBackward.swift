@@ -15,7 +15,10 @@ extension CLIPModel {
     /// Gradients of `loss` with respect to first-MLP linear tensors (`mlp.c_fc` / `mlp.fc1`,
     /// weight or bias) of either tower, by checkpoint name. Each tower's backward pass stops
     /// at the earliest block asked for; a tower with nothing asked for runs forward only.
-    public func gradients(images: [[Float]], texts: [[Int32]], of names: Set<String>, loss: EmbeddingLoss) throws -> Gradients {
+    /// `stage` says which vectors the loss sees: the normalised embeddings (the default), or
+    /// the projected features before the normalisation (`.unnormalised`).
+    public func gradients(images: [[Float]], texts: [[Int32]], of names: Set<String>, stage: EmbeddingStage = .normalised,
+                          loss: EmbeddingLoss) throws -> Gradients {
         var wanted: [Bool: [Int: (weight: String?, bias: String?)]] = [false: [:], true: [:]]
         for name in names {
             guard let (vision, index, isBias) = firstMLP(name) else {
@@ -30,14 +33,15 @@ extension CLIPModel {
         let textPass = texts.isEmpty ? nil : try runText(texts, recordFrom: wanted[false]!.keys.min())
         let visionFeatures = visionPass.map { project($0, norm: postNorm, projection: visionProjection, tower: configuration.vision) }
         let textFeatures = textPass.map { project($0, norm: finalNorm, projection: textProjection, tower: configuration.text) }
-        let (value, dImages, dTexts) = loss(normalised(visionFeatures?.features ?? []), normalised(textFeatures?.features ?? []))
+        let seen = { (features: [[Float]]) in stage == .normalised ? self.normalised(features) : features }
+        let (value, dImages, dTexts) = loss(seen(visionFeatures?.features ?? []), seen(textFeatures?.features ?? []))
         guard dImages.count == images.count, dTexts.count == texts.count else { throw ModelError("loss", "returned gradients of the wrong shape") }
         var out: [String: [Float]] = [:]
         for (vision, pass, features, gradients) in [(true, visionPass, visionFeatures, dImages), (false, textPass, textFeatures, dTexts)] {
             guard let asked = wanted[vision], !asked.isEmpty, let pass, let features else { continue }
             let tower = vision ? configuration.vision : configuration.text
             var dx = poolBackward(pass, features: features, gradients: gradients, norm: vision ? postNorm : finalNorm,
-                                  projection: vision ? visionProjection : textProjection, tower: tower)
+                                  projection: vision ? visionProjection : textProjection, tower: tower, normalised: stage == .normalised)
             let blocks = vision ? visionBlocks : textBlocks
             let earliest = asked.keys.min()!
             for index in stride(from: tower.layers - 1, through: earliest, by: -1) {
@@ -58,9 +62,10 @@ extension CLIPModel {
     }
 
     /// From the embeddings' gradients to the last hidden state's: normalisation, projection,
-    /// the final LayerNorm of the pooled rows; zero elsewhere.
+    /// the final LayerNorm of the pooled rows; zero elsewhere. With `normalised` false the
+    /// gradients are with respect to the features before the normalisation, which is skipped.
     func poolBackward(_ pass: TowerPass, features: (features: [[Float]], normed: [[Float]]), gradients: [[Float]], norm: Norm,
-                      projection: [Float], tower: Tower) -> [Float] {
+                      projection: [Float], tower: Tower, normalised: Bool) -> [Float] {
         let w = tower.width, e = configuration.embedding
         var dx = [Float](repeating: 0, count: pass.batch * pass.length * w)
         for (b, row) in pass.pooledRows.enumerated() {
@@ -68,7 +73,7 @@ extension CLIPModel {
             let length = max(f.reduce(0) { $0 + $1 * $1 }.squareRoot(), 1e-12)
             let unit = f.map { $0 / length }
             let dot = zip(unit, de).reduce(Float(0)) { $0 + $1.0 * $1.1 }
-            let df = (0..<e).map { (de[$0] - unit[$0] * dot) / length }
+            let df = normalised ? (0..<e).map { (de[$0] - unit[$0] * dot) / length } : de
             var dNormed = [Float](repeating: 0, count: w)
             for i in 0..<w {
                 var total: Float = 0

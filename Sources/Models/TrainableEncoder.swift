@@ -1,7 +1,8 @@
 import Foundation
 
-/// A loss of a batch's normalised input embeddings against the normalised class-prompt
-/// embeddings, and its gradients with respect to each of them.
+/// A loss of a batch's input embeddings against the class-prompt embeddings (normalised, or
+/// before the normalisation where `EmbeddingStage` says so), and its gradients with respect to
+/// each of them.
 public typealias PairLoss = (_ inputs: [[Float]], _ prompts: [[Float]]) -> (loss: Float, inputs: [[Float]], prompts: [[Float]])
 
 /// A zero-shot encoder whose tensors can be scored and trained by name: what SPU's scorer and
@@ -25,9 +26,19 @@ public protocol TrainableEncoder: ZeroShotEncoder {
     /// Changes the tensor `name` in place (an optimizer step; the count is fixed).
     func modify(_ name: String, _ body: (inout [Float]) throws -> Void) throws
     /// The gradients of `loss` with respect to the tensors `names`, for `inputs` against the
-    /// class `prompts`; dropout from `dropoutSeed` when given (training), none otherwise.
-    func gradients(inputs: [EncoderInput], prompts: [String], of names: Set<String>, dropoutSeed: UInt64?,
+    /// class `prompts` (either may be empty); dropout from `dropoutSeed` when given
+    /// (training), none otherwise. The loss sees the embeddings at `stage`: normalised as the
+    /// encoder outputs them, or just before the normalisation.
+    func gradients(inputs: [EncoderInput], prompts: [String], of names: Set<String>, dropoutSeed: UInt64?, stage: EmbeddingStage,
                    loss: PairLoss) throws -> (loss: Float, tensors: [String: [Float]])
+}
+
+extension TrainableEncoder {
+    /// The gradients of `loss` of the normalised embeddings (what the encoder outputs).
+    public func gradients(inputs: [EncoderInput], prompts: [String], of names: Set<String>, dropoutSeed: UInt64?,
+                          loss: PairLoss) throws -> (loss: Float, tensors: [String: [Float]]) {
+        try gradients(inputs: inputs, prompts: prompts, of: names, dropoutSeed: dropoutSeed, stage: .normalised, loss: loss)
+    }
 }
 
 /// The named layer groups, by what each means; an architecture says which it can train.
@@ -72,7 +83,7 @@ extension TextEncoder: TrainableEncoder {
     public func values(of name: String) -> [Float]? { model.values(of: name) }
     public func modify(_ name: String, _ body: (inout [Float]) throws -> Void) throws { try model.modify(name, body) }
 
-    public func gradients(inputs: [EncoderInput], prompts: [String], of names: Set<String>, dropoutSeed: UInt64?,
+    public func gradients(inputs: [EncoderInput], prompts: [String], of names: Set<String>, dropoutSeed: UInt64?, stage: EmbeddingStage,
                           loss: PairLoss) throws -> (loss: Float, tensors: [String: [Float]]) {
         let texts = try inputs.map { input -> [Int32] in
             guard case .text(let text) = input else { throw ModelError(path, "is a BERT text encoder: it has no image tower (images need a CLIP model)") }
@@ -80,7 +91,7 @@ extension TextEncoder: TrainableEncoder {
         }
         let count = texts.count
         let dropout = dropoutSeed.map { Dropout(model.configuration, seed: $0) }
-        let result = try model.gradients(texts + prompts.map(tokenizer.encode), of: names, dropout: dropout) { embeddings in
+        let result = try model.gradients(texts + prompts.map(tokenizer.encode), of: names, dropout: dropout, stage: stage) { embeddings in
             let (value, dInputs, dPrompts) = loss(Array(embeddings[..<count]), Array(embeddings[count...]))
             return (value, dInputs + dPrompts)
         }
@@ -112,7 +123,7 @@ extension CLIPEncoder: TrainableEncoder {
 
     /// CLIP checkpoints train without dropout (open_clip's and OpenAI's configurations have
     /// none), so `dropoutSeed` changes nothing.
-    public func gradients(inputs: [EncoderInput], prompts: [String], of names: Set<String>, dropoutSeed: UInt64?,
+    public func gradients(inputs: [EncoderInput], prompts: [String], of names: Set<String>, dropoutSeed: UInt64?, stage: EmbeddingStage,
                           loss: PairLoss) throws -> (loss: Float, tensors: [String: [Float]]) {
         // Images through the image tower; input texts and prompts through the text tower in
         // one batch; the loss sees them in the caller's order.
@@ -129,7 +140,7 @@ extension CLIPEncoder: TrainableEncoder {
         }
         let inputTexts = texts.count
         texts += prompts.map(tokenizer.encode)
-        let result = try model.gradients(images: images, texts: texts, of: names) { imageEmbeddings, textEmbeddings in
+        let result = try model.gradients(images: images, texts: texts, of: names, stage: stage) { imageEmbeddings, textEmbeddings in
             let inputEmbeddings = place.map { $0.image ? imageEmbeddings[$0.index] : textEmbeddings[$0.index] }
             let (value, dInputs, dPrompts) = loss(inputEmbeddings, Array(textEmbeddings[inputTexts...]))
             var dImages = imageEmbeddings.map { $0.map { _ in Float(0) } }

@@ -12,6 +12,15 @@ public enum ScoreMethod: String, CaseIterable, Sendable {
     case magnitude
     /// Seeded uniform noise, the ablation.
     case random
+    /// SPU's relevance divided by the weight's MAS importance on generic text, plus a floor
+    /// (`KnowledgeAwareScores.ratio`).
+    case spuMASRatio = "spu-mas-ratio"
+    /// SPU's relevance, but the weights of the highest MAS importance on generic text (the
+    /// `protectedFraction` of each tensor) may not be selected (`KnowledgeAwareScores.excluding`).
+    case spuMASExclude = "spu-mas-exclude"
+
+    /// Whether the score needs generic text (`GenericImportance`).
+    public var usesGenericImportance: Bool { self == .spuMASRatio || self == .spuMASExclude }
 }
 
 /// Task-relevance scores of an encoder's eligible tensors (BERT or CLIP, by checkpoint name).
@@ -31,11 +40,28 @@ public enum RelevanceScorer {
         public var seed: UInt64 = 0
         /// nil: the checkpoint's learned scale, else 20.
         public var logitScale: Float?
+        /// The generic text and how much of it the knowledge-aware scores measure
+        /// importance on; unused by the other scores.
+        public var generic = GenericImportance.Settings()
+        /// spu-mas-ratio: ε as a fraction of each tensor's mean importance (`KnowledgeAwareScores.ratio`).
+        public var importanceFloor = 0.1
+        /// spu-mas-exclude: the fraction q of each tensor, highest generic importance first,
+        /// that the mask may not select. 0.1 by default, the size of SPU's mask: the update may
+        /// not touch as many of the weights generic text leans on most as it changes in all.
+        public var protectedFraction = 0.1
         public init() {}
     }
 
     /// Scores of each tensor in `tensors` (checkpoint names; same shapes as the tensors).
+    /// A position scoring −∞ may not be selected (spu-mas-exclude's protected weights).
+    /// - Throws: `ModelError` naming a tensor the model cannot train; for the knowledge-aware
+    ///   scores, `FileError` naming a missing, unreadable or too short generic text file, and
+    ///   what `GenericImportance.mas` throws; what reading the task and the passes throw.
     public static func scores(_ encoder: any TrainableEncoder, task: TaskFolder, tensors: [String], settings: Settings) throws -> [String: [Float]] {
+        // The generic text first, so a bad file is refused before any pass runs (and only
+        // where the score reads it).
+        let genericTexts = settings.method.usesGenericImportance
+            ? try settings.generic.textFile.map { try GenericImportance.texts($0, count: settings.generic.examples) } : nil
         var values: [String: [Float]] = [:]
         for name in tensors {
             guard let tensor = encoder.values(of: name) else { throw ModelError(name, "is not a trainable tensor of the model") }
@@ -53,7 +79,7 @@ public enum RelevanceScorer {
                 var generator = SeededGenerator(seed: settings.seed ^ Fingerprint.fnv1a(name) ^ Fingerprint.fnv1a("task " + taskName))
                 return (name, tensor.map { _ in Float(generator.next() >> 40) })
             })
-        case .spu, .fisher:
+        case .spu, .fisher, .spuMASRatio, .spuMASExclude:
             break
         }
         let (inputs, _) = try task.inputs("train")
@@ -77,7 +103,16 @@ public enum RelevanceScorer {
                 }
             }
         }
-        return settings.method == .spu ? totals.mapValues { $0.map { abs($0) } } : totals
+        if settings.method == .fisher { return totals }
+        let relevance = totals.mapValues { $0.map { abs($0) } }
+        guard settings.method.usesGenericImportance else { return relevance }
+        guard let genericTexts else { throw KnowledgeAwareScores.noGenericText(settings.method) }
+        let importance = try GenericImportance.mas(encoder, texts: genericTexts, tensors: tensors)
+        return Dictionary(uniqueKeysWithValues: relevance.map { name, r in
+            (name, settings.method == .spuMASRatio
+                ? KnowledgeAwareScores.ratio(relevance: r, importance: importance[name]!, floor: settings.importanceFloor)
+                : KnowledgeAwareScores.excluding(relevance: r, importance: importance[name]!, fraction: settings.protectedFraction))
+        })
     }
 
     /// mean_i Σ_c (s · e_i · p_c)² of the inputs' embeddings against the class prompts', and
@@ -104,12 +139,29 @@ public enum RelevanceScorer {
 
 /// Keeps each tensor's highest scores.
 public enum MaskSelection {
-    /// The flat positions of the k = max(1, round(rate · count)) highest scores, sorted; among
-    /// equal scores at the cut, the lower positions.
-    public static func top(_ scores: [Float], rate: Double) -> [Int] {
+    /// The flat positions of the k = `count(scores.count, rate:)` highest scores, sorted; among
+    /// equal scores at the cut, the lower positions. A position scoring −∞ is never selected.
+    /// - Throws: `Shortage` when fewer than k positions score above −∞.
+    public static func top(_ scores: [Float], rate: Double) throws -> [Int] {
         guard !scores.isEmpty else { return [] }
-        let k = min(scores.count, max(1, Int((rate * Double(scores.count)).rounded())))
-        let order = scores.indices.sorted { a, b in scores[a] != scores[b] ? scores[a] > scores[b] : a < b }
+        let k = count(scores.count, rate: rate)
+        let selectable = scores.indices.filter { scores[$0] != -.infinity }
+        guard selectable.count >= k else { throw Shortage(selectable: selectable.count, needed: k) }
+        let order = selectable.sorted { a, b in scores[a] != scores[b] ? scores[a] > scores[b] : a < b }
         return Array(order.prefix(k)).sorted()
+    }
+
+    /// k = max(1, round(rate · n)), at most n: how many of a tensor's n positions a mask keeps.
+    public static func count(_ n: Int, rate: Double) -> Int {
+        min(n, max(1, Int((rate * Double(n)).rounded())))
+    }
+
+    /// Fewer positions may be selected than the rate asks for.
+    public struct Shortage: Error, CustomStringConvertible, Sendable {
+        /// Positions scoring above −∞.
+        public let selectable: Int
+        /// k, the count the rate asks for.
+        public let needed: Int
+        public var description: String { "only \(selectable) positions may be selected, fewer than the \(needed) the rate keeps" }
     }
 }

@@ -23,14 +23,21 @@ public enum ContinualRunner {
         case fisherMask = "fisher-mask"
         /// Masks of the largest weights.
         case magnitudeMask = "magnitude-mask"
+        /// Masks by SPU relevance over MAS importance on generic text (knowledge-aware).
+        case spuMASRatio = "spu-mas-ratio"
+        /// SPU masks that may not take the weights most important on generic text (knowledge-aware).
+        case spuMASExclude = "spu-mas-exclude"
 
-        var score: ScoreMethod? {
+        /// The score of its masks; nil for full fine-tuning, which has none.
+        public var score: ScoreMethod? {
             switch self {
             case .spu: .spu
             case .full: nil
             case .randomMask: .random
             case .fisherMask: .fisher
             case .magnitudeMask: .magnitude
+            case .spuMASRatio: .spuMASRatio
+            case .spuMASExclude: .spuMASExclude
             }
         }
     }

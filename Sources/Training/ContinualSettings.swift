@@ -1,6 +1,7 @@
 import Checkpoints
 import Foundation
 import Models
+import Relevance
 import Tensors
 
 /// Everything that decides a continual run's result, recorded in its state.json and report.json:
@@ -20,10 +21,14 @@ public struct ContinualSettings: Sendable, Equatable {
     }
 
     /// The settings of a run of `tasks` (then `control`) from `base` with `options`. Mask
-    /// settings are left out for full fine-tuning, which has no mask. Where the scoring and the
-    /// training settings differ (the command line keeps them equal), the value shows both.
+    /// settings are left out for full fine-tuning, which has no mask, and the generic text's
+    /// (its file's fingerprint, how many texts, the score's parameter) for the scores that do
+    /// not read it. Where the scoring and the training settings differ (the command line keeps
+    /// them equal), the value shows both.
     /// - Throws: an error naming a file that cannot be read: the base's weights, a task's
-    ///   classes.txt or its train or test data (the control's test data).
+    ///   classes.txt or its train or test data (the control's test data), the generic text
+    ///   (or one that holds a control text, `ControlSeparation`); `ModelError` naming the
+    ///   option for a knowledge-aware method without generic text.
     public init(base: String, tasks: [String], control: String, options: ContinualRunner.Options) throws {
         let t = options.training, s = options.scoring
         func both<T: Equatable>(_ training: T, _ scoring: T, _ text: (T) -> String) -> String {
@@ -46,6 +51,19 @@ public struct ContinualSettings: Sendable, Equatable {
         if options.method.score != nil {
             values += [("rate", "\(options.rate)"), ("layers", options.layers), ("dense-bias", "\(options.denseBias)"),
                        ("score-fraction", "\(s.scoreFraction)")]
+        }
+        if let score = options.method.score, score.usesGenericImportance {
+            var scoring = s
+            scoring.method = score
+            try KnowledgeAwareScores.check(scoring, rate: options.rate)
+            let file = s.generic.textFile ?? ""
+            // Read now, so a file that is too short, or holds control data, is refused before the run starts.
+            let texts = try GenericImportance.texts(file, count: s.generic.examples)
+            try ControlSeparation.check(genericTexts: texts, file: file, control: control)
+            // The file's contents, not its path: 16 hex digits of its SHA-256 (as sha256sum prints it).
+            let fingerprint = try GenericImportance.fingerprint(file)
+            values += [("generic text", String(fingerprint.prefix(16))), ("generic-examples", "\(s.generic.examples)"),
+                       score == .spuMASRatio ? ("importance floor", "\(s.importanceFloor)") : ("protected-fraction", "\(s.protectedFraction)")]
         }
         values += [
             ("epochs", "\(t.epochs)"), ("lr", "\(t.learningRate)"),

@@ -17,10 +17,12 @@ public enum SPUSteps {
 
     /// Scores the tensors `layers` selects (a group name or globs, `LayerGroup`) in base +
     /// `patches` for `task` and writes the top `rate` of each (with their Linear layers'
-    /// biases whole when `denseBias`) as a mask.
+    /// biases whole when `denseBias`) as a mask. The knowledge-aware scores also read the
+    /// generic text file of `settings.generic`, whose SHA-256 the mask records.
     public static func mask(base: String, patches: [String], task: String, rate: Double, layers: String = "first-mlp",
                             settings: RelevanceScorer.Settings, denseBias: Bool, metadata: [(String, String)], to output: String) throws -> MaskSummary {
         guard rate > 0, rate <= 1 else { throw ModelError(output, "the mask rate must be in (0, 1], not \(rate)") }
+        try KnowledgeAwareScores.check(settings, rate: rate)
         let model = try PatchedModel(base: base, patches: patches, beside: output)
         let encoder = try model.encoder(base: base)
         let eligibleTensors = try LayerGroup.tensors(layers, of: encoder)
@@ -30,7 +32,12 @@ public enum SPUSteps {
         let biases = Set(denseBias ? eligibleTensors.compactMap { LayerGroup.bias(of: $0, in: encoder) } : [])
         for name in encoder.trainableNames {
             if let values = scores[name] {
-                let top = MaskSelection.top(values, rate: rate)
+                let top: [Int]
+                do {
+                    top = try MaskSelection.top(values, rate: rate)
+                } catch let shortage as MaskSelection.Shortage {
+                    throw ModelError(name, shortage.description + "; lower --rate or --protected-fraction")
+                }
                 positions.append((name, top))
                 kept += top.count
                 eligible += values.count
@@ -45,7 +52,7 @@ public enum SPUSteps {
             ("mask.rate", "\(rate)"), ("mask.layers", layers), ("mask.score_fraction", "\(settings.scoreFraction)"),
             ("mask.batch", "\(settings.batchSize)"), ("mask.seed", "\(settings.seed)"), ("mask.dense_bias", "\(denseBias)"),
             ("mask.logit_scale", "\(settings.logitScale ?? encoder.learnedLogitScale ?? 20)"), ("data.sha256", try dataFingerprint(task)),
-        ]
+        ] + (try genericMetadata(settings))
         try MaskWriter.write(positions: positions, base: model.checkpoint, metadata: recorded, to: output)
         return MaskSummary(tensors: positions.count, kept: kept, eligible: eligible, modelParameters: model.checkpoint.parameterCount)
     }
@@ -142,6 +149,19 @@ public enum SPUSteps {
             throw ModelError(path, "was trained on \(folder), which is not a task folder here; give the task folder to --replay instead")
         }
         return try TaskFolder(folder: folder)
+    }
+
+    /// What a knowledge-aware score was measured on and with (none for the other scores):
+    /// the generic text file, its SHA-256, how many of its texts, and the score's parameter.
+    static func genericMetadata(_ settings: RelevanceScorer.Settings) throws -> [(String, String)] {
+        guard settings.method.usesGenericImportance, let file = settings.generic.textFile else { return [] }
+        return [
+            ("mask.importance", "MAS: mean over the generic texts of |d ||p||^2 / dw|, p the embedding before its L2 normalisation"),
+            ("mask.generic_text", file), ("mask.generic_text.sha256", try GenericImportance.fingerprint(file)),
+            ("mask.generic_examples", "\(settings.generic.examples)"),
+            settings.method == .spuMASRatio ? ("mask.importance_floor", "\(settings.importanceFloor)")
+                                            : ("mask.protected_fraction", "\(settings.protectedFraction)"),
+        ]
     }
 
     /// The SHA-256 of the task's training data file (train.jsonl or train.npz).

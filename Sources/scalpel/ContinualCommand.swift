@@ -15,7 +15,9 @@ struct ContinualCommand: ParsableCommand {
             For each task in turn: scalpel mask on the model so far, scalpel train under the mask, \\
             RUN/taskK.spatch; then every task seen so far and the control set are evaluated. \\
             --method spu scores with SPU; random-mask, fisher-mask and magnitude-mask keep masks \\
-            of the same sizes by other scores; full trains every tensor (no mask). --buffer N \\
+            of the same sizes by other scores; spu-mas-ratio and spu-mas-exclude are SPU weighed \\
+            against MAS importance on --generic-text (see scalpel mask --help); full trains \\
+            every tensor (no mask). --buffer N \\
             replays N examples of the earlier tasks in each later task's training. \\
             RUN/report.json, RUN/report.md and RUN/report.svg hold the accuracy matrix, the \\
             average accuracy over the seen tasks, forgetting (mean over earlier tasks of best \\
@@ -31,7 +33,7 @@ struct ContinualCommand: ParsableCommand {
     @Option(name: .long, parsing: .upToNextOption, help: "The task folders, in order.") var tasks: [String]
     @Option(name: .long, help: "The control task folder (evaluated zero-shot).") var control: String
     @Option(name: .shortAndLong, help: "The run folder.") var output: String
-    @Option(name: .long, help: "spu, full, random-mask, fisher-mask or magnitude-mask.") var method: ContinualRunner.Method = .spu
+    @Option(name: .long, help: "spu, full, random-mask, fisher-mask, magnitude-mask, spu-mas-ratio or spu-mas-exclude.") var method: ContinualRunner.Method = .spu
     @Option(name: .long, help: "mask: fraction kept per tensor.") var rate: Double = 0.1
     @Option(name: .long, help: "mask: eligible tensors (first-mlp, second-mlp, attention, or globs).") var layers: String = "first-mlp"
     @Flag(inversion: .prefixedNo, help: "mask: include the eligible layers' biases whole.") var denseBias = true
@@ -39,6 +41,7 @@ struct ContinualCommand: ParsableCommand {
     @Option(name: .long, help: "train: replay buffer, examples of the earlier tasks (0: no replay).") var buffer: Int = 0
     @Option(name: .customLong("protocol"), help: "class or task: how the tasks' test items are classified in the report's headline (both are measured).")
     var evaluation: EvaluationProtocol = .classIncremental
+    @OptionGroup var knowledgeAware: KnowledgeAwareOptions
     @OptionGroup var training: TrainingOptions
     @Flag(name: .long, help: "Remove the run's files from the run folder (state.json, report.*, taskK.spatch, taskK-mask.spatch; no other file) and start over.")
     var restart = false
@@ -48,6 +51,7 @@ struct ContinualCommand: ParsableCommand {
         if buffer < 0 { throw ValidationError("--buffer must not be negative") }
         if !(rate > 0 && rate <= 1) { throw ValidationError("--rate must be in (0, 1], got \(rate)") }
         if !(scoreFraction > 0 && scoreFraction <= 1) { throw ValidationError("--score-fraction must be in (0, 1]") }
+        try knowledgeAware.validate(score: method.score, rate: rate)
     }
 
     func run() throws {
@@ -59,6 +63,7 @@ struct ContinualCommand: ParsableCommand {
         options.denseBias = denseBias
         options.replayBuffer = buffer
         options.evaluation = evaluation
+        options.scoring = knowledgeAware.applied(to: options.scoring)
         options.scoring.scoreFraction = scoreFraction
         options.scoring.batchSize = training.batch
         options.scoring.seed = training.seed

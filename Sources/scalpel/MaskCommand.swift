@@ -20,7 +20,13 @@ struct MaskCommand: ParsableCommand {
             first MLP linear of every layer, intermediate.dense: the default), second-mlp \\
             (output.dense), attention (query, key, value and attention.output.dense), or globs \\
             over tensor names (e.g. '*.layer.5.*.weight'), comma-separated. fisher (mean \\
-            squared gradient), magnitude and random exist for comparison.
+            squared gradient), magnitude and random exist for comparison. \\
+            Knowledge-aware scores weigh the task against what the model knows, its MAS \\
+            importance on generic text (--generic-text: mean over its first --generic-examples \\
+            texts of |d ||p||^2 / dw|, p the embedding before its L2 normalisation): \\
+            spu-mas-ratio scores SPU relevance / (importance + 0.1 x the tensor's mean importance); \\
+            spu-mas-exclude keeps SPU's ranking but never selects the --protected-fraction of each \\
+            tensor most important on the generic text. Both keep the same count per tensor.
             """)
 
     @Argument(help: "The base model: a model folder or its weights file.") var base: String
@@ -29,13 +35,14 @@ struct MaskCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "The mask to write (.spatch).") var output: String
     @Option(name: .long, help: "The fraction of each eligible tensor kept, in (0, 1].") var rate: Double = 0.1
     @Option(name: .long, help: "Eligible tensors: first-mlp, second-mlp, attention, or globs over tensor names, comma-separated.") var layers: String = "first-mlp"
-    @Option(name: .long, help: "spu, fisher, magnitude or random.") var score: ScoreMethod = .spu
+    @Option(name: .long, help: "spu, fisher, magnitude, random, or the knowledge-aware spu-mas-ratio or spu-mas-exclude.") var score: ScoreMethod = .spu
     @Option(name: .long, help: "The fraction of the training batches the gradient is summed over, in (0, 1].") var scoreFraction: Double = 0.25
     @Option(name: .long, help: "Inputs per scoring batch.") var batch: Int = 32
     @Option(name: .long, help: "The seed of the shuffle (and of --score random).") var seed: UInt64 = 0
     @Flag(inversion: .prefixedNo, help: "Include the eligible layers' biases whole.") var denseBias = true
     @Option(name: .long, help: "Similarity temperature of the loss (default: the checkpoint's learned logit scale, as CLIP has; else 0.05).")
     var temperature: Float?
+    @OptionGroup var knowledgeAware: KnowledgeAwareOptions
     @OptionGroup var overwriteOption: OverwriteOption
 
     func validate() throws {
@@ -43,12 +50,13 @@ struct MaskCommand: ParsableCommand {
         if !(rate > 0 && rate <= 1) { throw ValidationError("--rate must be in (0, 1], got \(rate)") }
         if !(scoreFraction > 0 && scoreFraction <= 1) { throw ValidationError("--score-fraction must be in (0, 1], got \(scoreFraction)") }
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
+        try knowledgeAware.validate(score: score, rate: rate)
     }
 
     func run() throws {
         TemporaryFiles.removeOnSignals()
-        try overwriteOption.prepare(outputs: [output], inputs: [base] + patches)
-        var settings = RelevanceScorer.Settings()
+        try overwriteOption.prepare(outputs: [output], inputs: [base] + patches + [knowledgeAware.genericText].compactMap { $0 })
+        var settings = knowledgeAware.applied(to: RelevanceScorer.Settings())
         settings.method = score
         settings.scoreFraction = scoreFraction
         settings.batchSize = batch

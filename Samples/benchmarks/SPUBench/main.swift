@@ -44,7 +44,7 @@ do {
     let score = try timed { scores = try RelevanceScorer.scores(encoder, task: task, tensors: eligible, settings: scoring) }
     var masks: [String: MaskedTrainer.TensorMask] = [:]
     for (name, values) in scores {
-        masks[name] = .positions(MaskSelection.top(values, rate: 0.1))
+        masks[name] = .positions(try MaskSelection.top(values, rate: 0.1))
         if let bias = LayerGroup.bias(of: name, in: encoder) { masks[bias] = .all }
     }
     var settings = MaskedTrainer.Settings()
