@@ -20,15 +20,24 @@ mkdir -p "$runs"
 # The plot is drawn with matplotlib (Samples/results/requirements.txt), into the same .venv.
 .venv/bin/python -c "import matplotlib" 2>/dev/null || .venv/bin/pip install --quiet -r Samples/results/requirements.txt
 
-# label | continual arguments. Each method at three learning rates: its curve on the plot.
+# label | continual arguments. Each method at three learning rates: its curve on the plot (the
+# sparse methods around their default 5e-4: a sparse update needs larger steps than a dense one). The
+# first seven come first in every seed: the defaults of each method and full fine-tuning's curve.
+generic="--generic-text $tasks/generic-adjectives.txt"
 configurations=(
-    "full-lr1e-5|--method full --lr 1e-5"
     "full-lr2e-5|--method full --lr 2e-5"
-    "full-lr5e-5|--method full --lr 5e-5"
-    "spu-lr1e-4|--method spu --lr 1e-4"
-    "spu-lr2e-4|--method spu --lr 2e-4"
     "spu-lr5e-4|--method spu --lr 5e-4"
+    "spu-mas-ratio-lr5e-4|--method spu-mas-ratio --lr 5e-4 $generic"
+    "spu-mas-exclude-lr5e-4|--method spu-mas-exclude --lr 5e-4 $generic"
+    "full-lr5e-5|--method full --lr 5e-5"
+    "full-lr1e-5|--method full --lr 1e-5"
     "random-mask-lr5e-4|--method random-mask --lr 5e-4"
+    "spu-lr2e-4|--method spu --lr 2e-4"
+    "spu-mas-ratio-lr2e-4|--method spu-mas-ratio --lr 2e-4 $generic"
+    "spu-mas-exclude-lr2e-4|--method spu-mas-exclude --lr 2e-4 $generic"
+    "spu-lr1e-3|--method spu --lr 1e-3"
+    "spu-mas-ratio-lr1e-3|--method spu-mas-ratio --lr 1e-3 $generic"
+    "spu-mas-exclude-lr1e-3|--method spu-mas-exclude --lr 1e-3 $generic"
 )
 five=("$tasks/five/verbs-1" "$tasks/five/verbs-2" "$tasks/five/verbs-3" "$tasks/five/verbs-4" "$tasks/five/verbs-5")
 three=("$tasks/verbs-1" "$tasks/verbs-2" "$tasks/verbs-3")
