@@ -12,21 +12,28 @@ struct ContinualCommand: ParsableCommand {
         commandName: "continual",
         abstract: "Learn a sequence of tasks with SPU (or a baseline), one patch per task; report accuracy, forgetting and the control set.",
         discussion: """
-            For each task in turn: scalpel mask on the model so far, scalpel train under the mask, \\
-            RUN/taskK.spatch; then every task seen so far and the control set are evaluated. \\
-            --method spu scores with SPU; random-mask, fisher-mask and magnitude-mask keep masks \\
-            of the same sizes by other scores; spu-mas-ratio and spu-mas-exclude are SPU weighed \\
-            against MAS importance on --generic-text (see scalpel mask --help); full trains \\
-            every tensor (no mask). --buffer N \\
-            replays N examples of the earlier tasks in each later task's training. \\
-            RUN/report.json, RUN/report.md and RUN/report.svg hold the accuracy matrix, the \\
-            average accuracy over the seen tasks, forgetting (mean over earlier tasks of best \\
-            earlier minus final accuracy), the control accuracy and its drop from the base, \\
-            trainable and changed parameter counts, the time, and the settings the patches were \\
-            made with. An interrupted run resumes from the last finished task when started \\
-            again with the same settings; with other settings it is refused (each named), and \\
-            --restart removes the run's files (state.json, report.*, taskK.spatch, \\
-            taskK-mask.spatch; no other file) and starts over. Progress goes to stderr.
+            For each task in turn: scalpel mask on the model so far, scalpel train under the \
+            mask, RUN/taskK.spatch; then every task and the control set are evaluated. \
+            --method spu scores with SPU; random-mask, fisher-mask and magnitude-mask keep masks \
+            of the same sizes by other scores; spu-mas-ratio and spu-mas-exclude are SPU weighed \
+            against MAS importance on --generic-text (see scalpel mask --help); full trains \
+            every tensor (no mask). --buffer N replays N examples of the earlier tasks in each \
+            later task's training.
+
+            Evaluation follows --protocol: class (the default, as the method's paper measures: \
+            after task k every seen task's test items are classified among the classes of all \
+            seen tasks) or task (each task among its own classes); report.json holds both. \
+            RUN/report.json, RUN/report.md and RUN/report.svg hold the accuracy matrix, the \
+            average accuracy over the seen tasks' items, forgetting (mean over earlier tasks of \
+            best earlier minus final accuracy), learning accuracy (each task right after it was \
+            learned), accuracy on the tasks not yet learned, the control accuracy and its drop \
+            from the base, each with a 95 % bootstrap interval over the test items, trainable \
+            and changed parameter counts, the time, and the settings the patches were made with.
+
+            An interrupted run resumes from the last finished task when started again with the \
+            same settings; with other settings it is refused (each named), and --restart \
+            removes the run's files (state.json, report.*, taskK.spatch, taskK-mask.spatch; no \
+            other file) and starts over. Progress goes to stderr.
             """)
 
     @Argument(help: "The base model: a model folder or its weights file.") var base: String

@@ -11,12 +11,12 @@ struct EmbedCommand: ParsableCommand {
         commandName: "embed",
         abstract: "Print the embeddings a model gives texts or images (BERT-family encoders, CLIP).",
         discussion: """
-            The architecture is recognised from the tensor names (--arch overrides). BERT: \\
-            vocab.txt and config.json beside the weights, as in a Hugging Face or \\
-            sentence-transformers folder; texts are tokenized with WordPiece, encoded, \\
-            mean-pooled and L2-normalised, as sentence-transformers does for all-MiniLM-L6-v2. \\
-            CLIP (OpenAI / open_clip or Hugging Face naming): texts through CLIP's BPE and the \\
-            text tower, --images (an .npz with float32 images (N, 3, H, H), preprocessed) \\
+            The architecture is recognised from the tensor names (--arch overrides). BERT: \
+            vocab.txt and config.json beside the weights, as in a Hugging Face or \
+            sentence-transformers folder; texts are tokenized with WordPiece, encoded, \
+            mean-pooled and L2-normalised, as sentence-transformers does for all-MiniLM-L6-v2. \
+            CLIP (OpenAI / open_clip or Hugging Face naming): texts through CLIP's BPE and the \
+            text tower, --images (an .npz with float32 images (N, 3, H, H), preprocessed) \
             through the image tower; both projected and L2-normalised.
             """)
 

@@ -9,9 +9,9 @@ struct EvalCommand: ParsableCommand {
         commandName: "eval",
         abstract: "Zero-shot classification accuracy of a model (with patches applied in memory) on a task.",
         discussion: """
-            Each test example (text, or image for a task with test.npz and a CLIP model) is \\
-            assigned the class whose prompt (classes.txt) has the most similar embedding; \\
-            accuracy is the fraction assigned their label. Patches are \\
+            Each test example (text, or image for a task with test.npz and a CLIP model) is \
+            assigned the class whose prompt (classes.txt) has the most similar embedding; \
+            accuracy is the fraction assigned their label. Patches are \
             checked and applied in memory, in order, as apply would; nothing is written.
             """)
 

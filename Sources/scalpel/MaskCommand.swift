@@ -11,21 +11,21 @@ struct MaskCommand: ParsableCommand {
         commandName: "mask",
         abstract: "Score the eligible weights by their relevance to a task and keep the top fraction: a mask.",
         discussion: """
-            SPU (the default): the score of a weight is the absolute value of its gradient summed \\
-            over the first --score-fraction of the task's training batches (shuffled with --seed), \\
-            of the output-norm loss: the mean over the batch's texts of the squared L2 norm of \\
-            their logits against the task's class prompts (scale 20). Each eligible tensor keeps \\
-            its own top --rate entries (equal scores: lower positions first); the eligible layers' \\
-            biases are included whole unless --no-dense-bias. Eligible (--layers): first-mlp (the \\
-            first MLP linear of every layer, intermediate.dense: the default), second-mlp \\
-            (output.dense), attention (query, key, value and attention.output.dense), or globs \\
-            over tensor names (e.g. '*.layer.5.*.weight'), comma-separated. fisher (mean \\
-            squared gradient), magnitude and random exist for comparison. \\
-            Knowledge-aware scores weigh the task against what the model knows, its MAS \\
-            importance on generic text (--generic-text: mean over its first --generic-examples \\
-            texts of |d ||p||^2 / dw|, p the embedding before its L2 normalisation): \\
-            spu-mas-ratio scores SPU relevance / (importance + 0.1 x the tensor's mean importance); \\
-            spu-mas-exclude keeps SPU's ranking but never selects the --protected-fraction of each \\
+            SPU (the default): the score of a weight is the absolute value of its gradient summed \
+            over the first --score-fraction of the task's training batches (shuffled with --seed), \
+            of the output-norm loss: the mean over the batch's texts of the squared L2 norm of \
+            their logits against the task's class prompts (scale 20). Each eligible tensor keeps \
+            its own top --rate entries (equal scores: lower positions first); the eligible layers' \
+            biases are included whole unless --no-dense-bias. Eligible (--layers): first-mlp (the \
+            first MLP linear of every layer, intermediate.dense: the default), second-mlp \
+            (output.dense), attention (query, key, value and attention.output.dense), or globs \
+            over tensor names (e.g. '*.layer.5.*.weight'), comma-separated. fisher (mean \
+            squared gradient), magnitude and random exist for comparison. \
+            Knowledge-aware scores weigh the task against what the model knows, its MAS \
+            importance on generic text (--generic-text: mean over its first --generic-examples \
+            texts of |d ||p||^2 / dw|, p the embedding before its L2 normalisation): \
+            spu-mas-ratio scores SPU relevance / (importance + 0.1 x the tensor's mean importance); \
+            spu-mas-exclude keeps SPU's ranking but never selects the --protected-fraction of each \
             tensor most important on the generic text. Both keep the same count per tensor.
             """)
 

@@ -10,8 +10,11 @@ struct TerminalSafeError: Error, CustomStringConvertible {
     let description: String
 
     /// `error`, unless it is one the argument parser shows itself (an exit code, a clean exit,
-    /// a usage error: those it formats with the usage text).
+    /// a usage error: those it formats with the usage text). Its help requests are among them:
+    /// `--help` parses into the parser's own help command, whose `run` throws an error of a type
+    /// the parser keeps internal, so errors of the parser's module pass by name.
     static func wrapping(_ error: Error) -> Error {
+        if String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") { return error }
         switch error {
         case is ExitCode, is CleanExit: return error
         case let error as ValidationError:

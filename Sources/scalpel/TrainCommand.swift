@@ -8,15 +8,15 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train the masked weights on a task with AdamW; write the update as a patch.",
         discussion: """
-            Loss: cross-entropy over the similarities between each training text and the task's \\
-            class prompts, divided by --temperature (0.05: a scale of 20). AdamW (β 0.9, 0.999; \\
-            decoupled decay on weights, not biases) at the masked positions only, learning rate \\
-            warmed up linearly over --warmup of the steps then decayed on a cosine. Every \\
-            position outside the mask ends bit-identical to the base: the patch is created \\
-            under the mask, which refuses anything else. --mask all trains every tensor (full \\
-            fine-tuning, the baseline). Dropout as the model's config.json says, while training \\
-            only. --replay adds a buffer of --buffer training examples from earlier tasks (task \\
-            folders, or patches that record theirs), spread evenly over them, each scored \\
+            Loss: cross-entropy over the similarities between each training text and the task's \
+            class prompts, divided by --temperature (0.05: a scale of 20). AdamW (β 0.9, 0.999; \
+            decoupled decay on weights, not biases) at the masked positions only, learning rate \
+            warmed up linearly over --warmup of the steps then decayed on a cosine. Every \
+            position outside the mask ends bit-identical to the base: the patch is created \
+            under the mask, which refuses anything else. --mask all trains every tensor (full \
+            fine-tuning, the baseline). Dropout as the model's config.json says, while training \
+            only. --replay adds a buffer of --buffer training examples from earlier tasks (task \
+            folders, or patches that record theirs), spread evenly over them, each scored \
             against its own task's prompts.
             """)
 
