@@ -167,11 +167,22 @@ def reading(rows, front, paired, verdict):
                    + ", ".join(f"`{l}` against `{f}`" for l, f in inside) + ".")
     for method, results in verdict.items():
         met = all(winner for _, winner in results)
-        details = "; ".join(f"`{full}`: " + (f"`{winner}` ({rows[winner]['accuracy'][0]:.2f} % against {rows[full]['accuracy'][0]:.2f} %, "
-                                             f"control {paired[(winner, full)][1][0]:+.2f} points {fmt(0, paired[(winner, full)][1][1])[5:]})"
-                                             if winner else "no configuration") for full, winner in results)
+        mine = [l for l in rows if method_and_rate(l)[0] == method]
+
+        def closest(full):
+            """The winner, or else the configuration nearest to winning: the gentlest of those at
+            least as accurate, or the most accurate when none is."""
+            accurate = [l for l in mine if rows[l]["accuracy"][0] >= rows[full]["accuracy"][0]]
+            return min(accurate, key=lambda l: rows[l]["drop"][0]) if accurate else max(mine, key=lambda l: rows[l]["accuracy"][0])
+
+        def describe(full, winner):
+            label = winner or closest(full)
+            accuracy, control = paired[(label, full)]
+            return (f"`{full}`: {'' if winner else 'closest '}`{label}` (accuracy {accuracy[0]:+.2f} {fmt(0, accuracy[1])[5:]}, "
+                    f"control {control[0]:+.2f} {fmt(0, control[1])[5:]})")
         out.append(f"- Goal for `{method}` (above full fine-tuning's curve: at every learning rate a configuration at least as accurate "
-                   f"with a smaller control drop, the paired control interval excluding zero): **{'met' if met else 'not met'}**. {details}.")
+                   f"with a smaller control drop, the paired control interval excluding zero): **{'met' if met else 'not met'}**. "
+                   + "; ".join(describe(full, winner) for full, winner in results) + ".")
     return out
 
 
