@@ -41,11 +41,11 @@ public final class AtomicFile {
         self.folder = folder
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw CheckpointError(path, "cannot write: folder \(folder) does not exist")
+            throw CheckpointError(path, "cannot write: folder \(folder) does not exist", kind: .output)
         }
         try Self.refuseInput(path)
         if !Self.replacesExistingFiles, FileManager.default.fileExists(atPath: path) {
-            throw CheckpointError(path, "exists; pass --overwrite to replace it (Scalpel never replaces a file unasked)")
+            throw CheckpointError(path, "exists; pass --overwrite to replace it (Scalpel never replaces a file unasked)", kind: .output)
         }
         StaleTemporaryFiles.removeOnce(in: folder)
         // An unnamed file is linked into place through /proc/self/fd at commit: without /proc,
@@ -55,7 +55,7 @@ public final class AtomicFile {
             let name = Self.hiddenName(for: path)
             descriptor = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
             guard descriptor >= 0 else {
-                throw CheckpointError(path, "cannot create a temporary file in \(folder): \(String(cString: strerror(errno)))")
+                throw CheckpointError(path, "cannot create a temporary file in \(folder): \(String(cString: strerror(errno)))", kind: .output)
             }
             temporaryPath = name
             TemporaryFiles.register(name)
@@ -87,7 +87,7 @@ public final class AtomicFile {
     static func refuseInput(_ path: String) throws {
         if let input = OpenInputs.input(sameAs: path) {
             throw CheckpointError(path, input == path ? "is an input of this command; Scalpel never writes over its own input (write to another path)"
-                                        : "is the same file as the input \(input) (a link); Scalpel never writes over its own input (write to another path)")
+                                        : "is the same file as the input \(input) (a link); Scalpel never writes over its own input (write to another path)", kind: .output)
         }
     }
 
@@ -210,6 +210,6 @@ public final class AtomicFile {
     private func failure(_ what: String) -> CheckpointError {
         let text = String(cString: strerror(errno))
         discard()
-        return CheckpointError(path, "\(what): \(text)")
+        return CheckpointError(path, "\(what): \(text)", kind: .output)
     }
 }

@@ -8,7 +8,7 @@ enum CheckpointLocator {
     static func resolve(_ path: String) throws -> String {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw CheckpointError(path, "no such file or folder")
+            throw CheckpointError.notFound(path, "no such file or folder")
         }
         guard isDirectory.boolValue else { return path }
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()

@@ -22,7 +22,7 @@ public enum DiskSpace {
         guard let free = available(in: folder) else { return }
         let needed = bytes + bytes / 100 + (1 << 20)
         if needed > free {
-            throw CheckpointError(path, "needs about \(describe(needed)) and the file system of \(folder) has \(describe(free)) free; nothing was written")
+            throw CheckpointError(path, "needs about \(describe(needed)) and the file system of \(folder) has \(describe(free)) free; nothing was written", kind: .output)
         }
     }
 

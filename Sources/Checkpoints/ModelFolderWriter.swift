@@ -25,15 +25,15 @@ public enum ModelFolderWriter {
         let path = normalized(folder)
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue else { throw CheckpointError(path, "is a file, not a folder (drop the trailing / to write a file)") }
+            guard isDirectory.boolValue else { throw CheckpointError(path, "is a file, not a folder (drop the trailing / to write a file)", kind: .output) }
             let contents = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
             guard contents.isEmpty else {
-                throw CheckpointError(path, "is a folder holding \(contents.count) file\(contents.count == 1 ? "" : "s"); name a new or empty folder (Scalpel never writes into a folder of other files)")
+                throw CheckpointError(path, "is a folder holding \(contents.count) file\(contents.count == 1 ? "" : "s"); name a new or empty folder (Scalpel never writes into a folder of other files)", kind: .output)
             }
         } else {
             let parent = URL(fileURLWithPath: path).deletingLastPathComponent().path
             guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue else {
-                throw CheckpointError(path, "cannot write: folder \(parent) does not exist")
+                throw CheckpointError(path, "cannot write: folder \(parent) does not exist", kind: .output)
             }
         }
     }
@@ -64,7 +64,7 @@ public enum ModelFolderWriter {
 
         let temporary = AtomicFile.hiddenName(for: destination)
         guard mkdir(temporary, 0o755) == 0 else {
-            throw CheckpointError(destination, "cannot create a temporary folder in \(parent): \(String(cString: strerror(errno)))")
+            throw CheckpointError(destination, "cannot create a temporary folder in \(parent): \(String(cString: strerror(errno)))", kind: .output)
         }
         // Everything made inside is registered too, so that Ctrl-C or `kill` removes the
         // files and then the folders (TemporaryFiles' handler).
@@ -90,7 +90,7 @@ public enum ModelFolderWriter {
             }
             // rename(2) replaces an empty folder and refuses a non-empty one.
             guard rename(temporary, destination) == 0 else {
-                throw CheckpointError(destination, "cannot move the finished folder into place: \(String(cString: strerror(errno)))")
+                throw CheckpointError(destination, "cannot move the finished folder into place: \(String(cString: strerror(errno)))", kind: .output)
             }
             AtomicFile.syncFolder(containing: destination)
             let prefix = temporary + "/"

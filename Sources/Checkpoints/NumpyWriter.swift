@@ -61,6 +61,7 @@ public enum NumpyWriter {
         guard view.dtype == tensor.dtype, view.shape == tensor.shape, view.byteCount == tensor.byteCount else {
             throw CheckpointError(path, "tensor \"\(tensor.name)\": produced \(view.dtype.rawValue) \(Shape.describe(view.shape)), expected \(tensor.dtype.rawValue) \(Shape.describe(tensor.shape))")
         }
+        WorkProgress.add(view.byteCount)
         return view
     }
 }

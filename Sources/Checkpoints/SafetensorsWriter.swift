@@ -229,6 +229,7 @@ public enum SafetensorsWriter {
             } else {
                 try file.write(view.bytes)
             }
+            WorkProgress.add(view.byteCount)
         }
     }
 }

@@ -49,6 +49,11 @@ public struct TaskFolder: Sendable {
     }
 
     /// True when the split's examples are images (`split.npz`) rather than texts.
+    /// Whether the folder holds `split` ("train" or "test"), as text or images.
+    public func hasSplit(_ split: String) -> Bool {
+        ["jsonl", "npz"].contains { FileManager.default.fileExists(atPath: folder + "/\(split).\($0)") }
+    }
+
     public func hasImages(_ split: String) -> Bool {
         FileManager.default.fileExists(atPath: folder + "/\(split).npz") && !FileManager.default.fileExists(atPath: folder + "/\(split).jsonl")
     }

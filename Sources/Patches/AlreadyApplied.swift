@@ -40,7 +40,7 @@ enum AlreadyApplied {
                 found.append((patch.path, recorded ? "the model's record lists it (\(patch.shortId)) and every tensor it touches holds its result"
                                                    : "every tensor it touches already has the fingerprint it produces"))
             } else if recorded {
-                throw PatchError(patch.path, "the record of \(model.path) lists this patch (\(patch.shortId)) as applied already, but the tensors it touches no longer hold its result; a patch is applied once (revert it from the model it was applied to, then apply again)")
+                throw PatchError(patch.path, "the record of \(model.path) lists this patch (\(patch.shortId)) as applied already, but the tensors it touches no longer hold its result; a patch is applied once (revert it from the model it was applied to, then apply again)", kind: .checkFailed)
             }
         }
         if !found.isEmpty {

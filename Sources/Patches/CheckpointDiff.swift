@@ -53,6 +53,7 @@ public enum CheckpointDiff {
         DispatchQueue.concurrentPerform(iterations: jobs.count) { i in
             let (x, y) = jobs[i]
             slots.set(i, .success(difference(x.name, a.view(x), b.view(y))))
+            WorkProgress.add(x.byteCount)
         }
         let tensors = (try? slots.values()) ?? []
         return CheckpointDifference(

@@ -95,9 +95,9 @@ public enum InPlaceApplier {
         }
         if let wrong = try slots.values().compactMap({ $0 }).first {
             try InPlaceJournal.recoverIfNeeded(path)
-            throw PatchError(path, "tensor \"\(wrong)\": the result does not match the patch's fingerprint; the file was restored")
+            throw PatchError(path, "tensor \"\(wrong)\": the result does not match the patch's fingerprint; the file was restored", kind: .checkFailed)
         }
-        let changed = work.reduce(0) { $0 + $1.1.reduce(0) { $0 + $1.positions.count } }
+        let changed = regions.reduce(0) { $0 + $1.positions.count }  // each element once, however many patches change it
         for (i, byte) in json.enumerated() { mapping.mutableBytes[8 + i] = byte }
         do {
             try mapping.sync()

@@ -89,7 +89,7 @@ public enum PatchApplier {
                 outputs.append(OutputTensor(name: name, dtype: entry.dtype, shape: entry.shape) { model.view(entry) })
                 continue
             }
-            changed = [changed, plan.steps.map(\.entry.nnz).saturatingSum()].saturatingSum()
+            changed = [changed, try distinctChanges(plan.steps)].saturatingSum()
             guard let final = last.result else { continue }  // removed
             outputs.append(OutputTensor(name: name, dtype: final.dtype, shape: final.shape) {
                 let source = model.entry(named: name)
@@ -116,7 +116,7 @@ public enum PatchApplier {
         // A file: the model's format (a sharded model is written as one file).
         let format: CheckpointFormat = model.format == .safetensorsIndex ? .safetensors : model.format == .pytorchIndex ? .pytorch : model.format
         if let named = CheckpointWriter.format(forOutput: path), named != format {
-            throw PatchError(path, "the model is \(model.format.displayName) and the result is written in the same format; name the output accordingly (convert it afterwards for another format)")
+            throw PatchError(path, "the model is \(model.format.displayName) and the result is written in the same format; name the output accordingly (convert it afterwards for another format)", kind: .output)
         }
         // Room in the header for later `apply --in-place` to record more patch ids.
         try CheckpointWriter.write(outputs, metadata: metadata, format: format, extras: model.extras, base: model, to: path, headerRoom: 1024)
@@ -167,7 +167,7 @@ public enum PatchApplier {
             throw PatchError(path, "tensor \"\(plan.name)\" has no result")
         }
         if let expected = plan.expectedResult, result.sha256 != expected {
-            throw PatchError(last.patch.path, "tensor \"\(plan.name)\": the result does not match the patch's fingerprint (the patch or the model is corrupt)")
+            throw PatchError(last.patch.path, "tensor \"\(plan.name)\": the result does not match the patch's fingerprint (the patch or the model is corrupt)", kind: .checkFailed)
         }
         return result
     }
@@ -186,5 +186,18 @@ public enum AppliedPatches {
         if !ids.isEmpty {
             metadata.append((PatchFormat.appliedPatchesKey, JSONValue.array(ids.map { .string($0) }).serialized))
         }
+    }
+}
+
+extension PatchApplier {
+    /// The elements `steps` change, each counted once: patches in a chain or siblings that
+    /// touch the same element count it once (the union of their positions), so the figure is
+    /// what differs between the input and the output at most. Whole-tensor steps count the
+    /// tensor's elements.
+    static func distinctChanges(_ steps: [Step]) throws -> Int {
+        guard steps.count > 1, steps.allSatisfy({ $0.entry.operation == .xor }) else {
+            return steps.count == 1 ? steps[0].entry.nnz : steps.map(\.entry.nnz).max() ?? 0
+        }
+        return PositionUnion.count(try steps.map { try $0.patch.positions($0.entry) })
     }
 }

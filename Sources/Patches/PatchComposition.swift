@@ -125,7 +125,7 @@ enum PatchComposition {
             return value
         }
         func problem(_ step: PatchApplier.Step, _ text: String) -> PatchError {
-            PatchError(step.patch.path, "tensor \"\(name)\" \(text)")
+            PatchError(step.patch.path, "tensor \"\(name)\" \(text)", kind: .checkFailed)
         }
 
         /// Checks step k against the state the steps before it leave, and moves on to its result.
@@ -133,7 +133,7 @@ enum PatchComposition {
             guard let expected = step.expected else {
                 // The step creates the tensor (add, or the revert of a remove).
                 guard state == nil else {
-                    throw k == 0 ? PatchError(step.patch.path, "tensor \"\(name)\" would be added but the model \(model.path) already has it")
+                    throw k == 0 ? PatchError(step.patch.path, "tensor \"\(name)\" would be added but the model \(model.path) already has it", kind: .checkFailed)
                         : problem(step, "would be added, but \(steps[k - 1].patch.path) leaves it in place")
                 }
                 state = step.result
@@ -144,7 +144,7 @@ enum PatchComposition {
             guard let current = state else {
                 let shard = ShardNames.parse(URL(fileURLWithPath: model.path).lastPathComponent) != nil
                     ? " (\(model.path) is one shard of a sharded model: name its folder or index, which hold every shard)" : ""
-                throw k == 0 ? PatchError(step.patch.path, "tensor \"\(name)\" (\(expected.typeDescription)) is not in the model \(model.path)\(shard)")
+                throw k == 0 ? PatchError(step.patch.path, "tensor \"\(name)\" (\(expected.typeDescription)) is not in the model \(model.path)\(shard)", kind: .checkFailed)
                     : problem(step, "is removed by \(steps[k - 1].patch.path), so this patch has nothing to change")
             }
             guard current.dtype == expected.dtype, current.shape == expected.shape else {

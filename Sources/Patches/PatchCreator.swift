@@ -35,6 +35,7 @@ public enum PatchCreator {
                     // Both tensors are done with: keep resident memory near one tensor pair.
                     if let old { base.releasePages(of: old) }
                     if let new { tuned.releasePages(of: new) }
+                    WorkProgress.add((old ?? new)?.byteCount ?? 0)
                 }
                 guard let name = (old ?? new)?.name else { return nil }
                 return try entry(old: old.map(base.view), new: new.map(tuned.view), name: name,
@@ -59,7 +60,7 @@ public enum PatchCreator {
                 let permitted = allowed[name] ?? []
                 let outside = changed.reduce(0) { $0 + (permitted.contains($1) ? 0 : 1) }
                 if outside > 0 {
-                    throw PatchError(maskPath ?? "mask", "tensor \"\(name)\": \(outside) changed element\(outside == 1 ? "" : "s") outside the mask (of \(changed.count) changed)")
+                    throw PatchError(maskPath ?? "mask", "tensor \"\(name)\": \(outside) changed element\(outside == 1 ? "" : "s") outside the mask (of \(changed.count) changed)", kind: .checkFailed)
                 }
             }
             let (encoding, index) = IndexEncoding.encode(changed, elementCount: old.elementCount)
@@ -73,18 +74,18 @@ public enum PatchCreator {
                                 atPositions: atPositions)
         case let (old?, new?):
             if allowed != nil {
-                throw PatchError(maskPath ?? "mask", "tensor \"\(name)\" changes from \(TensorState(old).typeDescription) to \(TensorState(new).typeDescription), which a mask cannot allow")
+                throw PatchError(maskPath ?? "mask", "tensor \"\(name)\" changes from \(TensorState(old).typeDescription) to \(TensorState(new).typeDescription), which a mask cannot allow", kind: .checkFailed)
             }
             return PendingEntry(name: name, operation: .replace, before: TensorState(old), after: TensorState(new),
                                 nnz: new.elementCount, indexEncoding: nil,
                                 streams: [(.beforeData, BytePlanes.split(old.bytes, elementSize: old.dtype.size)),
                                           (.afterData, BytePlanes.split(new.bytes, elementSize: new.dtype.size))])
         case let (old?, nil):
-            if allowed != nil { throw PatchError(maskPath ?? "mask", "tensor \"\(name)\" is removed, which a mask cannot allow") }
+            if allowed != nil { throw PatchError(maskPath ?? "mask", "tensor \"\(name)\" is removed, which a mask cannot allow", kind: .checkFailed) }
             return PendingEntry(name: name, operation: .remove, before: TensorState(old), after: nil, nnz: old.elementCount,
                                 indexEncoding: nil, streams: [(.beforeData, BytePlanes.split(old.bytes, elementSize: old.dtype.size))])
         case let (nil, new?):
-            if allowed != nil { throw PatchError(maskPath ?? "mask", "tensor \"\(name)\" is added, which a mask cannot allow") }
+            if allowed != nil { throw PatchError(maskPath ?? "mask", "tensor \"\(name)\" is added, which a mask cannot allow", kind: .checkFailed) }
             return PendingEntry(name: name, operation: .add, before: nil, after: TensorState(new), nnz: new.elementCount,
                                 indexEncoding: nil, streams: [(.afterData, BytePlanes.split(new.bytes, elementSize: new.dtype.size))])
         case (nil, nil):
@@ -102,13 +103,13 @@ public enum PatchCreator {
         var positions = NameMap<Set<Int>>()
         for entry in mask.entries {
             guard let tensor = base.entry(named: entry.name), let state = entry.before else {
-                throw PatchError(mask.path, "tensor \"\(entry.name)\" of the mask is not in the base \(base.path)")
+                throw PatchError(mask.path, "tensor \"\(entry.name)\" of the mask is not in the base \(base.path)", kind: .checkFailed)
             }
             guard tensor.dtype == state.dtype, tensor.shape == state.shape else {
-                throw PatchError(mask.path, "tensor \"\(entry.name)\": mask is for \(state.typeDescription), the base has \(tensor.dtype.rawValue) \(Shape.describe(tensor.shape))")
+                throw PatchError(mask.path, "tensor \"\(entry.name)\": mask is for \(state.typeDescription), the base has \(tensor.dtype.rawValue) \(Shape.describe(tensor.shape))", kind: .checkFailed)
             }
             guard base.view(tensor).sha256 == state.sha256 else {
-                throw PatchError(mask.path, "tensor \"\(entry.name)\": the mask was made for another base (fingerprints differ)")
+                throw PatchError(mask.path, "tensor \"\(entry.name)\": the mask was made for another base (fingerprints differ)", kind: .checkFailed)
             }
             positions[entry.name] = Set(try mask.positions(entry))
         }

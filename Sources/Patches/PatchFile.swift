@@ -23,10 +23,8 @@ public final class PatchFile: @unchecked Sendable {
         do {
             mapping = try MappedFile(path: path)
         } catch let error as TensorError {
-            var isDirectory: ObjCBool = false
-            if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
-                throw PatchError(path, "no such file")
-            }
+            if !FileManager.default.fileExists(atPath: path) { throw PatchError.notFound(path) }
+            if let folder = PatchError.folderGiven(path, expected: "a patch is a .spatch file") { throw folder }
             throw PatchError(path, error.description.hasPrefix(path + ": ") ? String(error.description.dropFirst(path.count + 2)) : error.description)
         }
         return try PatchFile(mapping: mapping, path: path)

@@ -131,11 +131,11 @@ public enum PatchMerger {
         }
         for other in contributions.dropFirst() {
             guard other.entry.before == first.entry.before else {
-                throw PatchError(other.patch.path, "tensor \"\(name)\": this patch was made against another base than \(first.patch.path) (\(other.entry.before?.typeDescription ?? "") vs \(first.entry.before?.typeDescription ?? ""), or different fingerprints)")
+                throw PatchError(other.patch.path, "tensor \"\(name)\": this patch was made against another base than \(first.patch.path) (\(other.entry.before?.typeDescription ?? "") vs \(first.entry.before?.typeDescription ?? ""), or different fingerprints)", kind: .checkFailed)
             }
         }
         guard let state = first.entry.before, let tensor = base.entry(named: name) else {
-            throw PatchError(base.path, "tensor \"\(name)\", which \(Self.list(paths)) change\(paths.count == 1 ? "s" : ""), is missing")
+            throw PatchError(base.path, "tensor \"\(name)\", which \(Self.list(paths)) change\(paths.count == 1 ? "s" : ""), is missing", kind: .checkFailed)
         }
         if method.isArithmetic, !state.dtype.isFloatingPoint {
             throw PatchError(Self.list(paths), "tensor \"\(name)\" is \(state.dtype.rawValue): \(method.rawValue) computes on floating-point values (F64, F32, F16, BF16); merge these patches with priority")
@@ -239,13 +239,13 @@ public enum PatchMerger {
     static func checkBase(_ entry: PatchEntry, of patch: PatchFile, base: Checkpoint) throws {
         guard let expected = entry.before else {
             if base.entry(named: entry.name) != nil {
-                throw PatchError(patch.path, "tensor \"\(entry.name)\" is added by the patch but the base \(base.path) already has it")
+                throw PatchError(patch.path, "tensor \"\(entry.name)\" is added by the patch but the base \(base.path) already has it", kind: .checkFailed)
             }
             return
         }
         guard let tensor = base.entry(named: entry.name), tensor.dtype == expected.dtype, tensor.shape == expected.shape,
               base.view(tensor).sha256 == expected.sha256 else {
-            throw PatchError(patch.path, "tensor \"\(entry.name)\": the patch was not made against the base \(base.path)")
+            throw PatchError(patch.path, "tensor \"\(entry.name)\": the patch was not made against the base \(base.path)", kind: .checkFailed)
         }
     }
 

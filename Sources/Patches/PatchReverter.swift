@@ -25,11 +25,11 @@ public enum PatchReverter {
         let stack = AppliedPatches.read(model.metadata)
         let recorded = stack.contains(patch.id)
         if !stack.isEmpty, !recorded {
-            throw PatchError(patch.path, "was not applied to \(model.path): its record lists \(describe(stack)), not \(patch.shortId)")
+            throw PatchError(patch.path, "was not applied to \(model.path): its record lists \(describe(stack)), not \(patch.shortId)", kind: .checkFailed)
         }
         let laterIds = stack.lastIndex(of: patch.id).map { Array(stack[($0 + 1)...]) } ?? []
         for file in later where !laterIds.contains(file.id) {
-            throw PatchError(file.path, "is not recorded in \(model.path) after \(patch.path) (the patches applied after it: \(laterIds.isEmpty ? "none" : describe(laterIds)))")
+            throw PatchError(file.path, "is not recorded in \(model.path) after \(patch.path) (the patches applied after it: \(laterIds.isEmpty ? "none" : describe(laterIds)))", kind: .checkFailed)
         }
         var problems: [String] = []
         for entry in patch.entries {
@@ -77,7 +77,7 @@ public enum PatchReverter {
             if base == nil, later.isEmpty {
                 advice += " Give the later patches with --later to check element by element, or --base BASE if this patch was made against BASE and the model is BASE plus its recorded patches."
             }
-            throw PatchError(patch.path, "cannot be reverted exactly from \(model.path):", details: problems.map { "  " + $0 } + [advice])
+            throw PatchError(patch.path, "cannot be reverted exactly from \(model.path):", details: problems.map { "  " + $0 } + [advice], kind: .checkFailed)
         }
         return try PatchApplier.run(.revert, model: model, patches: [patch], policy: .established, to: path)
     }

@@ -61,7 +61,9 @@ enum PatchWriter {
                 checksum: hasher.finalize().map { String(format: "%02x", $0) }.joined(),
                 atPositions: version >= 2 ? p.atPositions : nil))
         }
-        let header = PatchHeader(kind: kind, version: version, metadata: metadata, entries: described)
+        // Every patch says which base it belongs to (a mask's entries carry the same states).
+        let recorded = kind == .patch ? BaseProvenance.recording(metadata, entries: described) : metadata
+        let header = PatchHeader(kind: kind, version: version, metadata: recorded, entries: described)
         let json = Array(header.json.serialized.utf8)
         var length = UInt64(json.count).littleEndian
         let file = try AtomicFile(path: path)

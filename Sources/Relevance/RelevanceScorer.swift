@@ -89,7 +89,9 @@ public enum RelevanceScorer {
         let used = max(1, Int((Double(batches.count) * settings.scoreFraction).rounded(.up)))
         var totals = values.mapValues { [Float](repeating: 0, count: $0.count) }
         let scale = settings.logitScale ?? encoder.learnedLogitScale ?? 20
+        WorkProgress.expect(used)
         for batch in batches.prefix(used) {
+            defer { WorkProgress.add(1) }
             let gradients = try encoder.gradients(inputs: batch.map { inputs[$0] }, prompts: task.prompts, of: Set(tensors), dropoutSeed: nil) {
                 outputNormLoss(inputs: $0, prompts: $1, scale: scale)
             }.tensors

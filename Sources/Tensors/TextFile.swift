@@ -1,3 +1,5 @@
+import Foundation
+
 /// Text files as every Scalpel reader takes them (task folders, tokenizer vocabularies,
 /// configuration JSON): UTF-8, with or without a byte-order mark at the start, lines ended by
 /// LF or CRLF.
@@ -19,13 +21,17 @@ public enum TextFile {
         bytes.starts(with: byteOrderMark) ? byteOrderMark.count : 0
     }
 
-    /// The bytes of the file at `path`, as stored (a byte-order mark included).
+    /// The bytes of the file at `path` (standard input for "-"), as stored (a byte-order mark
+    /// included).
     /// - Throws: `FileError` naming `path` when it is missing, not a regular file, or unreadable.
     public static func contents(_ path: String) throws -> [UInt8] {
+        // "-" is standard input, as for every command-line tool that reads a text file.
+        if path == "-" { return Array(FileHandle.standardInput.readDataToEndOfFile()) }
         do {
             let mapping = try MappedFile(path: path)
             return Array(mapping.bytes)
         } catch let error as TensorError {
+            if !FileManager.default.fileExists(atPath: path) { throw FileError.notFound(path) }
             let prefix = path + ": "
             let problem = error.description.hasPrefix(prefix) ? String(error.description.dropFirst(prefix.count)) : error.description
             throw FileError(path, problem)

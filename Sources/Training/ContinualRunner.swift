@@ -102,6 +102,7 @@ public enum ContinualRunner {
     ///   Scalpel), files of a run without its state, a damaged state or a missing patch;
     ///   and what reading the inputs, masking, training or evaluating throws.
     public static func run(base: String, tasks: [String], control: String, folder: String, options: Options, restart: Bool = false,
+                           trainingStep: ((MaskedTrainer.StepProgress) -> Void)? = nil,
                            progress: (String) -> Void) throws -> Report {
         // The settings first: an unreadable input is refused before anything is removed.
         let settings = try ContinualSettings(base: base, tasks: tasks, control: control, options: options)
@@ -147,7 +148,8 @@ public enum ContinualRunner {
             }
             progress("task \(k + 1) of \(tasks.count) (\(names[k])): train")
             let trained = try SPUSteps.train(base: base, patches: earlier, task: task, mask: mask, replay: Array(tasks.prefix(k)),
-                                             buffer: options.replayBuffer, settings: options.training, metadata: options.metadata, to: patch)
+                                             buffer: options.replayBuffer, settings: options.training, metadata: options.metadata, to: patch,
+                                             reporting: SPUSteps.TrainReporting(evaluate: false, step: trainingStep))
             progress("task \(k + 1) of \(tasks.count) (\(names[k])): evaluate")
             let patches = earlier + [patch]
             report.states.append(try evaluate(base: base, patches: patches, evaluator, seen: k + 1))
@@ -156,6 +158,13 @@ public enum ContinualRunner {
             report.changedParameters = try changedElements(patches)
             report.seconds += Date().timeIntervalSince(start)
             try save(report, method: options.method, evaluation: headline, to: statePath)
+            let counts = report.counts(headline)
+            if counts.count > k + 1, counts[k].count > k, counts[k + 1].count > k {
+                let control = report.control
+                progress("task \(k + 1) (\(names[k])): test accuracy \(String(format: "%.1f", counts[k][k].percent)) % before, "
+                         + "\(String(format: "%.1f", counts[k + 1][k].percent)) % after (\(headline.rawValue)-incremental); control "
+                         + "\(String(format: "%.2f", control.accuracy)) %, \(String(format: "%+.2f", -control.drop)) points from the base")
+            }
             progress("task \(k + 1): " + summary(report))
         }
         return report

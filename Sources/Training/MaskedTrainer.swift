@@ -56,8 +56,34 @@ public enum MaskedTrainer {
         settings.temperature.map { 1 / $0 } ?? encoder.learnedLogitScale ?? 20
     }
 
+    /// Where training stands after one optimizer step, for a progress display.
+    public struct StepProgress: Sendable {
+        /// Steps done (1-based) of `totalSteps`.
+        public let step: Int
+        public let totalSteps: Int
+        /// The epoch (1-based) of `epochs`.
+        public let epoch: Int
+        public let epochs: Int
+        /// The mean loss over this epoch's examples so far.
+        public let loss: Double
+        /// The learning rate of the step just taken.
+        public let learningRate: Float
+    }
+
+    /// What a caller sees while training runs: each step, and the end of each epoch (1-based),
+    /// when the model holds that epoch's weights (an evaluation may run there).
+    public struct Observer {
+        public var step: ((StepProgress) -> Void)?
+        public var epochEnd: ((Int) throws -> Void)?
+        public init(step: ((StepProgress) -> Void)? = nil, epochEnd: ((Int) throws -> Void)? = nil) {
+            self.step = step
+            self.epochEnd = epochEnd
+        }
+    }
+
     /// Trains `encoder`'s model in place; `masks` by tensor name.
-    public static func train(_ encoder: any TrainableEncoder, data: TrainingData, masks: [String: TensorMask], settings: Settings) throws -> Result {
+    public static func train(_ encoder: any TrainableEncoder, data: TrainingData, masks: [String: TensorMask], settings: Settings,
+                             observer: Observer = Observer()) throws -> Result {
         let start = Date()
         guard masks.values.contains(where: { $0.count(of: 1) > 0 }) else { throw ModelError(data.tasks[0].folder, "the mask selects nothing to train") }
         var optimizer = try AdamW(encoder: encoder, masks: masks, settings: settings)
@@ -94,7 +120,10 @@ public enum MaskedTrainer {
                 try optimizer.step(encoder, gradients: gradients.tensors, rate: rate)
                 lastLoss += Double(gradients.loss) * Double(items.count)
                 lastCorrect += correct
+                observer.step?(StepProgress(step: step, totalSteps: totalSteps, epoch: epoch + 1, epochs: settings.epochs,
+                                            loss: lastLoss / Double(min(order.count, first + batchSize)), learningRate: rate))
             }
+            try observer.epochEnd?(epoch + 1)
         }
         return Result(steps: step, finalLoss: lastLoss / Double(max(examples.count, 1)),
                       finalAccuracy: Double(lastCorrect) / Double(max(examples.count, 1)), seconds: Date().timeIntervalSince(start))

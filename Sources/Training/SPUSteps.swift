@@ -48,6 +48,7 @@ public enum SPUSteps {
             }
         }
         let recorded = metadata + [
+            (BaseProvenance.nameKey, URL(fileURLWithPath: base).lastPathComponent),
             ("task", URL(fileURLWithPath: task).lastPathComponent), ("task.folder", task), ("mask.score", settings.method.rawValue),
             ("mask.rate", "\(rate)"), ("mask.layers", layers), ("mask.score_fraction", "\(settings.scoreFraction)"),
             ("mask.batch", "\(settings.batchSize)"), ("mask.seed", "\(settings.seed)"), ("mask.dense_bias", "\(denseBias)"),
@@ -63,6 +64,36 @@ public enum SPUSteps {
         public let tensors: Int
         /// Elements the optimizer could move (the mask's size; every element for full fine-tuning).
         public let trainableElements: Int
+        /// Accuracy (a fraction) on the task's test split before training and after it, nil
+        /// when the task has no test split.
+        public let testAccuracyBefore: Double?
+        public let testAccuracyAfter: Double?
+        /// With `evaluateEveryEpoch`: the test accuracy after each epoch (the last equals `testAccuracyAfter`).
+        public let testAccuracyPerEpoch: [Double]
+    }
+
+    /// How `train` reports while it runs: each step, and each evaluation of the test split
+    /// (the epoch, 0 before training, and the accuracy as a fraction).
+    public struct TrainReporting {
+        /// Whether the test split is evaluated at all (`continual` evaluates every state itself).
+        public var evaluate = true
+        public var evaluateEveryEpoch = false
+        public var step: ((MaskedTrainer.StepProgress) -> Void)?
+        public var evaluated: ((Int, Double) -> Void)?
+        public init(evaluate: Bool = true, evaluateEveryEpoch: Bool = false, step: ((MaskedTrainer.StepProgress) -> Void)? = nil,
+                    evaluated: ((Int, Double) -> Void)? = nil) {
+            self.evaluate = evaluate
+            self.evaluateEveryEpoch = evaluateEveryEpoch
+            self.step = step
+            self.evaluated = evaluated
+        }
+    }
+
+    /// Accuracy (a fraction) of `encoder` on `task`'s test split, nil when the task has none
+    /// or the encoder does not classify zero-shot.
+    static func testAccuracy(_ encoder: any TrainableEncoder, task: TaskFolder) throws -> Double? {
+        guard let classifier = encoder as? any ZeroShotEncoder, task.hasSplit("test") else { return nil }
+        return try ZeroShot.evaluate(classifier, task: task, split: "test").accuracy
     }
 
     /// Trains the masked weights of base + `patches` on `task` (with a replay buffer of
@@ -70,7 +101,8 @@ public enum SPUSteps {
     /// `patches` made under the mask. `mask` is a mask file, or nil to train every tensor of
     /// the encoder (full fine-tuning).
     public static func train(base: String, patches: [String], task: String, mask: String?, replay: [String] = [], buffer: Int = 0,
-                             settings: MaskedTrainer.Settings, metadata: [(String, String)], to output: String) throws -> TrainSummary {
+                             settings: MaskedTrainer.Settings, metadata: [(String, String)], to output: String,
+                             reporting: TrainReporting = TrainReporting()) throws -> TrainSummary {
         let patched = try PatchedModel(base: base, patches: patches, beside: output)
         let checkpoint = patched.checkpoint
         let encoder = try patched.encoder(base: base)
@@ -91,7 +123,17 @@ public enum SPUSteps {
         }
         let replayTasks = try replay.map(replayTask)
         let data = try TrainingData(task: TaskFolder(folder: task), replay: replayTasks, buffer: buffer, seed: settings.seed)
-        let result = try MaskedTrainer.train(encoder, data: data, masks: masks, settings: settings)
+        let taskFolder = data.tasks[0]
+        let before = reporting.evaluate ? try testAccuracy(encoder, task: taskFolder) : nil
+        if let before { reporting.evaluated?(0, before) }
+        var perEpoch: [Double] = []
+        let observer = MaskedTrainer.Observer(step: reporting.step, epochEnd: { epoch in
+            guard before != nil, reporting.evaluateEveryEpoch || epoch == settings.epochs,
+                  let accuracy = try testAccuracy(encoder, task: taskFolder) else { return }
+            perEpoch.append(accuracy)
+            reporting.evaluated?(epoch, accuracy)
+        })
+        let result = try MaskedTrainer.train(encoder, data: data, masks: masks, settings: settings, observer: observer)
 
         // The trained tensors in the base's dtypes, in a hidden file beside the output, from
         // which the patch is made (under the mask, when there is one).
@@ -112,6 +154,7 @@ public enum SPUSteps {
                                     metadata: checkpoint.metadata, to: tuned)
         let s = settings
         var recorded = metadata + [
+            (BaseProvenance.nameKey, URL(fileURLWithPath: base).lastPathComponent),
             ("task", URL(fileURLWithPath: task).lastPathComponent), ("task.folder", task), ("train.mask", maskFile?.id ?? "all"),
             ("train.on", JSONValue.array(try patches.map { .string(try PatchFile.open($0).id) }).serialized),
             ("train.epochs", "\(s.epochs)"), ("train.lr", "\(s.learningRate)"), ("train.batch", "\(s.batchSize)"),
@@ -132,7 +175,9 @@ public enum SPUSteps {
         let summary = try PatchCreator.create(base: checkpoint, tuned: Checkpoint.open(tuned),
                                               options: PatchCreator.Options(mask: maskFile, metadata: recorded), to: output)
         return TrainSummary(result: result, changedElements: summary.changedElements, tensors: summary.entryCount,
-                            trainableElements: masks.reduce(0) { $0 + $1.value.count(of: encoder.values(of: $1.key)?.count ?? 0) })
+                            trainableElements: masks.reduce(0) { $0 + $1.value.count(of: encoder.values(of: $1.key)?.count ?? 0) },
+                            testAccuracyBefore: before, testAccuracyAfter: perEpoch.last,
+                            testAccuracyPerEpoch: reporting.evaluateEveryEpoch ? perEpoch : [])
     }
 
     /// A replay source: a task folder, or a patch whose metadata says where its task's data is.
