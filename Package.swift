@@ -23,6 +23,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // The live progress line of long commands (ActivityIndicator), on stderr.
+        .package(url: "https://github.com/vapor/console-kit", from: "4.16.2"),
     ],
     targets: [
         // System libraries, located with pkg-config. Debian: libopenblas-dev libzstd-dev libhdf5-dev zlib1g-dev.
@@ -76,6 +78,7 @@ let package = Package(
             dependencies: [
                 "Training", "Relevance", "Patches", "Models", "Checkpoints", "Tensors",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ConsoleKitTerminal", package: "console-kit"),
             ]),
 
         // Times the runtime for Samples/benchmarks/runtime.py (not a product; built with -c release).

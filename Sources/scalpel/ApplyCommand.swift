@@ -23,8 +23,12 @@ struct ApplyCommand: ParsableCommand {
     @Flag(name: .long, help: "With --in-place: leave the header as it is (do not record the patch ids).") var noRecord = false
     @OptionGroup var overwriteOption: OverwriteOption
     @Flag(name: .long, help: "Apply onto a tensor that differs from the patch's base elsewhere, when the elements the patch changes hold the bits it was made against (checked; never an XOR onto other bits).") var force = false
+    @OptionGroup var outputOptions: OutputOptions
+
+    static let usage = "scalpel apply BASE PATCH... -o OUT"
 
     func validate() throws {
+        try ArgumentRoles.check(model: base, patches: patches, usage: Self.usage)
         if noRecord && !inPlace { throw ValidationError("--no-record goes with --in-place") }
         if inPlace == (output != nil) {
             throw ValidationError(inPlace ? "--in-place writes BASE itself: do not give -o" : "give -o OUT, or --in-place")
@@ -43,17 +47,27 @@ struct ApplyCommand: ParsableCommand {
                 summary = try InPlaceApplier.apply(base, patches: files, policy: policy, record: !noRecord)
             } catch let error as AlreadyAppliedError where error.patches.count == files.count {
                 // In place, the file already is what was asked for: nothing to do is success.
-                print("\(base) left as it is: \(error.patches.count == 1 ? "the patch is" : "all \(files.count) patches are") already applied")
+                outputOptions.emit("apply", [
+                    ("output", .string(base)), ("base", .string(base)), ("patches", .array(files.map(ResultJSON.patch))),
+                    ("already_applied", .bool(true)), ("tensors_touched", .integer(0)), ("elements_changed", .integer(0)),
+                ], text: "\(base) left as it is: \(error.patches.count == 1 ? "the patch is" : "all \(files.count) patches are") already applied")
                 return
             }
             written = "updated \(base) in place"
         } else {
             guard let output else { return }
-            summary = try PatchApplier.run(.apply, model: Checkpoint.open(base), patches: files, policy: policy, to: output)
+            let model = try Checkpoint.open(base)
+            let progress = ProgressDisplay.counting("apply", total: model.tensorByteCount, outputOptions)
+            defer { progress.finish() }
+            summary = try PatchApplier.run(.apply, model: model, patches: files, policy: policy, to: output)
             written = "wrote \(output)"
         }
         Format.notes(summary.notes)
-        print("\(written): applied \(Format.plural(files.count, "patch")) (\(files.map(\.shortId).joined(separator: ", "))), \(Format.plural(summary.touchedTensors, "tensor")) touched, \(Format.count(summary.changedElements)) elements changed")
+        outputOptions.emit("apply", [
+            ("output", .string(output ?? base)), ("base", .string(base)), ("patches", .array(files.map(ResultJSON.patch))),
+            ("already_applied", .bool(false)), ("in_place", .bool(inPlace)),
+            ("tensors_touched", .integer(summary.touchedTensors)), ("elements_changed", .integer(summary.changedElements)),
+        ], text: "\(written): applied \(Format.plural(files.count, "patch")) (\(files.map(\.shortId).joined(separator: ", "))), \(Format.plural(summary.touchedTensors, "tensor")) touched, \(Format.count(summary.changedElements)) elements changed\(files.count > 1 ? " (distinct elements, each counted once)" : "")")
     }
 }
 
@@ -77,8 +91,13 @@ struct RevertCommand: ParsableCommand {
     @Option(name: .long, parsing: .upToNextOption, help: "The patches applied after PATCH, to check that they touch other elements.") var later: [String] = []
     @OptionGroup var overwriteOption: OverwriteOption
     @Flag(name: .long, help: "Revert from a tensor that changed elsewhere since, when the elements the patch changed still hold what it left (checked; never an XOR onto other bits).") var force = false
+    @OptionGroup var outputOptions: OutputOptions
+
+    static let usage = "scalpel revert MODEL PATCH -o OUT"
 
     func validate() throws {
+        try ArgumentRoles.check(model: model, patches: [patch] + later, usage: Self.usage)
+        if let base { try ArgumentRoles.check(model: base, patches: [], usage: "scalpel revert MODEL PATCH --base BASE -o OUT") }
         if force, base != nil || !later.isEmpty { throw ValidationError("--force is a check of its own (the patch's elements hold what it left); it does not combine with --base or --later") }
     }
 
@@ -87,11 +106,19 @@ struct RevertCommand: ParsableCommand {
         try overwriteOption.prepare(outputs: [output], inputs: [model, patch] + (base.map { [$0] } ?? []) + later, folders: true)
         let checkpoint = try Checkpoint.open(model)
         let file = try PatchFile.open(patch)
-        let summary = force
-            ? try PatchApplier.run(.revert, model: checkpoint, patches: [file], policy: .force, to: output)
-            : try PatchReverter.revert(model: checkpoint, patch: file, base: base.map { try Checkpoint.open($0) },
-                                       later: later.map(PatchFile.open), to: output)
+        let progress = ProgressDisplay.counting("revert", total: checkpoint.tensorByteCount, outputOptions)
+        let summary: PatchApplier.Summary
+        do {
+            defer { progress.finish() }
+            summary = force
+                ? try PatchApplier.run(.revert, model: checkpoint, patches: [file], policy: .force, to: output)
+                : try PatchReverter.revert(model: checkpoint, patch: file, base: base.map { try Checkpoint.open($0) },
+                                           later: later.map(PatchFile.open), to: output)
+        }
         Format.notes(summary.notes)
-        print("wrote \(output): reverted \(file.shortId), \(Format.plural(summary.touchedTensors, "tensor")) restored")
+        outputOptions.emit("revert", [
+            ("output", .string(output)), ("model", .string(model)), ("patches", .array([ResultJSON.patch(file)])),
+            ("tensors_touched", .integer(summary.touchedTensors)), ("elements_changed", .integer(summary.changedElements)),
+        ], text: "wrote \(output): reverted \(file.shortId), \(Format.plural(summary.touchedTensors, "tensor")) restored")
     }
 }

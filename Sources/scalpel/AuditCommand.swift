@@ -19,9 +19,15 @@ struct AuditCommand: ParsableCommand {
 
     @Argument(help: "The .spatch file (patch or mask).") var patch: String
     @Option(name: .long, help: "The base checkpoint to verify against.") var base: String?
-    @Flag(name: .long, help: "Machine-readable JSON on stdout.") var json = false
     @Option(name: .long, help: "Write an HTML report here.") var report: String?
     @OptionGroup var overwriteOption: OverwriteOption
+    @OptionGroup var outputOptions: OutputOptions
+
+    var json: Bool { outputOptions.json }
+
+    func validate() throws {
+        try ArgumentRoles.check(model: base, patches: [patch], usage: "scalpel audit PATCH [--base BASE] [--report REPORT.html]")
+    }
 
     func run() throws {
         if let report { try overwriteOption.prepare(outputs: [report], inputs: [patch] + (base.map { [$0] } ?? [])) }
@@ -29,7 +35,7 @@ struct AuditCommand: ParsableCommand {
         let model = try base.map { try Checkpoint.open($0) }
         let audits = PatchAuditor.audit(file, base: model)
         if json {
-            print(AuditReport.json(file, audits, base: model).pretty())
+            print(ResultJSON.object("audit", AuditReport.json(file, audits, base: model, report: report)).pretty())
         } else {
             print(AuditReport.text(file, audits, base: model), terminator: "")
         }
@@ -99,26 +105,30 @@ enum AuditReport {
         return out
     }
 
-    static func json(_ file: PatchFile, _ audits: [EntryAudit], base: Checkpoint?) -> JSONValue {
+    static func json(_ file: PatchFile, _ audits: [EntryAudit], base: Checkpoint?, report: String?) -> [(String, JSONValue)] {
         func state(_ s: TensorState?) -> JSONValue {
             guard let s else { return .null }
             return .object([("dtype", .string(s.dtype.rawValue)), ("shape", .array(s.shape.map { .integer($0) })), ("sha256", .string(s.sha256))])
         }
-        return .object([
-            ("path", .string(file.path)),
-            ("id", .string(file.id)),
+        // A mask changes nothing: its positions are the elements it selects.
+        let elementsKey = file.header.kind == .mask ? "elements_selected" : "elements_changed"
+        return [
+            ("patch", ResultJSON.patch(file)),
             ("kind", .string(file.header.kind.rawValue)),
             ("version", .integer(file.header.version)),
             ("bytes", .integer(file.fileSize)),
             ("metadata", .object(file.header.metadata.map { ($0.0, .string($0.1)) })),
             ("base", base.map { .string($0.path) } ?? .null),
+            ("output", report.map { .string($0) } ?? .null),
             ("sound", .bool(audits.allSatisfy { $0.integrityProblem == nil && ($0.fingerprint == nil || $0.fingerprint == .matches) })),
+            ("tensors_touched", .integer(audits.count)),
+            (elementsKey, .integer(audits.reduce(0) { $0 + $1.entry.nnz })),
             ("entries", .array(audits.map { audit in
                 let e = audit.entry
                 var members: [(String, JSONValue)] = [
                     ("name", .string(e.name)), ("op", .string(e.operation.rawValue)),
                     ("before", state(e.before)), ("after", state(e.after)),
-                    ("nnz", .integer(e.nnz)), ("density", .number(e.density)),
+                    (elementsKey, .integer(e.nnz)), ("density", .number(e.density)),
                     ("index_encoding", e.indexEncoding.map { .string($0.rawValue) } ?? .null),
                     ("stored_bytes", .integer(e.storedBytes)),
                     ("integrity", audit.integrityProblem.map { .string($0) } ?? .string("ok")),
@@ -138,6 +148,6 @@ enum AuditReport {
                 }
                 return .object(members)
             })),
-        ])
+        ]
     }
 }

@@ -74,9 +74,9 @@ enum CheckpointReport {
         return out
     }
 
-    static func json(_ checkpoint: Checkpoint, statistics: [TensorStatistics?]? = nil) -> JSONValue {
+    static func json(_ checkpoint: Checkpoint, statistics: [TensorStatistics?]? = nil) -> [(String, JSONValue)] {
         var members: [(String, JSONValue)] = [
-            ("path", .string(checkpoint.path)),
+            ("model", .string(checkpoint.path)),
             ("format", .string(checkpoint.format.rawValue)),
             ("tensor_count", .integer(checkpoint.tensors.count)),
             ("parameter_count", .integer(checkpoint.parameterCount)),
@@ -116,7 +116,7 @@ enum CheckpointReport {
                          ("bytes", .integer($0.byteCount))])
             })))
         }
-        return .object(members)
+        return members
     }
 }
 

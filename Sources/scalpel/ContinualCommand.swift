@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Tensors
 import Checkpoints
 import Relevance
 import Training
@@ -52,6 +53,7 @@ struct ContinualCommand: ParsableCommand {
     @OptionGroup var training: TrainingOptions
     @Flag(name: .long, help: "Remove the run's files from the run folder (state.json, report.*, taskK.spatch, taskK-mask.spatch; no other file) and start over.")
     var restart = false
+    @OptionGroup var outputOptions: OutputOptions
 
     func validate() throws {
         if tasks.isEmpty { throw ValidationError("give the tasks with --tasks T1 T2 ...") }
@@ -77,14 +79,25 @@ struct ContinualCommand: ParsableCommand {
         options.scoring.logitScale = training.temperature.map { 1 / $0 }
         options.training = training.settings
         options.metadata = [("tool", "scalpel \(Scalpel.version)"), ("created", PatchMetadata.creationTime())]
-        let report = try ContinualRunner.run(base: base, tasks: tasks, control: control, folder: output, options: options, restart: restart) { line in
-            FileHandle.standardError.write(Data("[continual] \(line)\n".utf8))
+        for task in tasks where TaskIdentity.same(task, control) {
+            Format.warning("the control \(control) is also a task of the sequence (\(task)): its drop measures learning that task, not forgetting what the model knew")
+        }
+        let quiet = outputOptions.quiet
+        let progress = TrainingProgress("continual: train", quiet: quiet)
+        let report: ContinualRunner.Report
+        do {
+            defer { progress.finish() }
+            report = try ContinualRunner.run(base: base, tasks: tasks, control: control, folder: output, options: options, restart: restart,
+                                             trainingStep: progress.step) { line in
+                // Task folder names reach the terminal: escaped (by `say`).
+                progress.say("[continual] \(line)")
+            }
         }
         let json = ContinualRunner.json(report, method: method.rawValue, evaluation: evaluation)
         try AtomicFile.write(Array((json.pretty() + "\n").utf8), to: output + "/report.json")
         let markdown = ContinualReport.markdown(report, json: json, method: method.rawValue, evaluation: evaluation)
         try AtomicFile.write(Array(markdown.utf8), to: output + "/report.md")
         try AtomicFile.write(Array(ContinualReport.svg(report, json: json, evaluation: evaluation).utf8), to: output + "/report.svg")
-        print(markdown, terminator: "")
+        outputOptions.emit("continual", [("output", .string(output)), ("base", .string(base)), ("report", json)], text: markdown)
     }
 }

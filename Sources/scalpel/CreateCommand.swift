@@ -21,8 +21,11 @@ struct CreateCommand: ParsableCommand {
     @Option(name: .long, help: "Task name, recorded in the patch's metadata.") var task: String?
     @Option(name: .long, parsing: .singleValue, help: "Extra metadata, key=value (repeatable).") var meta: [String] = []
     @OptionGroup var overwriteOption: OverwriteOption
+    @OptionGroup var outputOptions: OutputOptions
 
     func validate() throws {
+        try ArgumentRoles.check(model: base, patches: [], usage: Self.usage)
+        try ArgumentRoles.check(model: tuned, patches: [], usage: Self.usage)
         for item in meta where !item.contains("=") || item.hasPrefix("=") {
             throw ValidationError("--meta takes key=value (got \"\(item)\")")
         }
@@ -48,10 +51,22 @@ struct CreateCommand: ParsableCommand {
             metadata.append((key, value))
         }
         let options = PatchCreator.Options(mask: try mask.map(PatchFile.open), metadata: metadata)
-        let summary = try PatchCreator.create(base: baseModel, tuned: tunedModel, options: options, to: output)
+        let progress = ProgressDisplay.counting("create", total: baseModel.tensorByteCount, outputOptions)
+        let summary: PatchCreator.Summary
+        do {
+            defer { progress.finish() }
+            summary = try PatchCreator.create(base: baseModel, tuned: tunedModel, options: options, to: output)
+        }
         let share = baseModel.parameterCount == 0 ? 0 : Double(summary.changedElements) / Double(baseModel.parameterCount)
-        print("wrote \(output): \(Format.plural(summary.entryCount, "tensor")) touched, \(Format.count(summary.changedElements)) elements changed (\(Format.fixed(share * 100, 3)) % of the model), \(Format.bytes(summary.patchBytes))")
+        outputOptions.emit("create", [
+            ("output", .string(output)), ("patch_id", ResultJSON.writtenPatchID(output)),
+            ("base", .string(base)), ("tuned", .string(tuned)), ("mask", mask.map { .string($0) } ?? .null),
+            ("tensors_touched", .integer(summary.entryCount)), ("elements_changed", .integer(summary.changedElements)),
+            ("parameter_count", .integer(baseModel.parameterCount)), ("bytes", .integer(summary.patchBytes)),
+        ], text: "wrote \(output): \(Format.plural(summary.entryCount, "tensor")) touched, \(Format.count(summary.changedElements)) elements changed (\(Format.fixed(share * 100, 3)) % of the base's \(Format.count(baseModel.parameterCount)) parameters), \(Format.bytes(summary.patchBytes))")
     }
+
+    static let usage = "scalpel create BASE TUNED -o PATCH"
 }
 
 enum PatchMetadata {

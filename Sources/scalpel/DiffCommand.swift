@@ -17,8 +17,8 @@ struct DiffCommand: ParsableCommand {
 
     @Argument(help: "Checkpoint A.") var a: String
     @Argument(help: "Checkpoint B.") var b: String
-    @Flag(name: .long, help: "Machine-readable JSON on stdout.") var json = false
     @Option(name: .long, help: "Show at most N changed tensors.") var top: Int?
+    @OptionGroup var outputOptions: OutputOptions
 
     func validate() throws {
         if let top, top < 1 { throw ValidationError("--top must be at least 1") }
@@ -26,14 +26,13 @@ struct DiffCommand: ParsableCommand {
 
     func run() throws {
         let first = try Checkpoint.open(a), second = try Checkpoint.open(b)
+        let progress = ProgressDisplay.counting("diff", total: first.tensorByteCount, outputOptions)
         let difference = CheckpointDiff.compare(first, second)
+        progress.finish()
         var changed = difference.changedTensors.sorted { ($0.relative ?? 0, $0.changed) > ($1.relative ?? 0, $1.changed) }
         if let top { changed = Array(changed.prefix(top)) }
-        if json {
-            print(DiffReport.json(difference, shown: changed).pretty())
-        } else {
-            print(DiffReport.text(difference, shown: changed, a: a, b: b), terminator: "")
-        }
+        outputOptions.emit("diff", [("a", .string(a)), ("b", .string(b))] + DiffReport.json(difference, shown: changed),
+                           text: DiffReport.text(difference, shown: changed, a: a, b: b))
     }
 }
 
@@ -74,21 +73,21 @@ enum DiffReport {
         return out
     }
 
-    static func json(_ d: CheckpointDifference, shown: [TensorDifference]) -> JSONValue {
+    static func json(_ d: CheckpointDifference, shown: [TensorDifference]) -> [(String, JSONValue)] {
         func optional(_ value: Double?) -> JSONValue { value.map { $0.isFinite ? .number($0) : .string("inf") } ?? .null }
         func entry(_ e: TensorEntry) -> JSONValue {
             .object([("name", .string(e.name)), ("dtype", .string(e.dtype.rawValue)), ("shape", .array(e.shape.map { .integer($0) }))])
         }
-        return .object([
+        return [
             ("identical", .bool(d.isIdentical)),
             ("tensors_compared", .integer(d.tensors.count)),
-            ("tensors_changed", .integer(d.changedTensors.count)),
+            ("tensors_touched", .integer(d.changedTensors.count)),
             ("elements_compared", .integer(d.comparedElements)),
             ("elements_changed", .integer(d.changedElements)),
             ("changed", .array(shown.map { t in
                 .object([
                     ("name", .string(t.name)), ("dtype", .string(t.dtype.rawValue)), ("shape", .array(t.shape.map { .integer($0) })),
-                    ("changed", .integer(t.changed)), ("fraction", .number(t.fraction)),
+                    ("elements_changed", .integer(t.changed)), ("fraction", .number(t.fraction)),
                     ("l2", optional(t.l2)), ("max_abs", optional(t.maxAbs)), ("relative", optional(t.relative)), ("cosine", optional(t.cosine)),
                 ])
             })),
@@ -97,6 +96,6 @@ enum DiffReport {
             ("type_changes", .array(d.typeChanges.map { name, x, y in
                 .object([("name", .string(name)), ("a", entry(x)), ("b", entry(y))])
             })),
-        ])
+        ]
     }
 }

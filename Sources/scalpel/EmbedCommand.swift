@@ -22,11 +22,11 @@ struct EmbedCommand: ParsableCommand {
 
     @Argument(help: "The encoder: a model folder or its weights file.") var model: String
     @Option(name: .long, help: "A text to embed (repeat for several).") var text: [String] = []
-    @Option(name: .long, help: "A UTF-8 file of texts, one per line (LF or CRLF; empty lines skipped).") var textFile: String?
+    @Option(name: .long, help: "A UTF-8 file of texts, one per line (LF or CRLF; empty lines skipped); - reads standard input.") var textFile: String?
     @Option(name: .long, help: "Images to embed: an .npz holding float32 images (N, 3, H, H), preprocessed (CLIP).") var images: String?
     @Option(name: .long, help: "bert or clip (default: recognised from the tensor names).") var arch: Architecture?
     @Option(name: .long, help: "Texts per forward pass.") var batch: Int = 32
-    @Flag(name: .long, help: "Machine-readable JSON on stdout, every value.") var json = false
+    @OptionGroup var outputOptions: OutputOptions
 
     func validate() throws {
         if text.isEmpty, textFile == nil, images == nil { throw ValidationError("give --text TEXT, --text-file FILE or --images FILE.npz") }
@@ -52,8 +52,8 @@ struct EmbedCommand: ParsableCommand {
             let pictures = try ImageFile.read(images).images
             rows += try encoder.embed(images: pictures).enumerated().map { ("image \($0.offset) of \(images)", nil, $0.element) }
         }
-        if json {
-            let document = JSONValue.object([
+        if outputOptions.json {
+            let document = ResultJSON.object("embed", [
                 ("model", .string(checkpoint.path)), ("architecture", .string(encoder.architecture)),
                 ("dimension", .integer(encoder.dimension)),
                 ("embeddings", .array(rows.map { row in

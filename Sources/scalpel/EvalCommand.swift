@@ -20,25 +20,30 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .long, help: "The task folder (classes.txt, test.jsonl or test.npz).") var task: String
     @Option(name: .long, help: "bert or clip (default: recognised from the tensor names).") var arch: Architecture?
     @Option(name: .long, help: "Which examples: test or train.") var split: String = "test"
-    @Flag(name: .long, help: "Machine-readable JSON on stdout.") var json = false
+    @OptionGroup var outputOptions: OutputOptions
 
     func validate() throws {
         if split != "test", split != "train" { throw ValidationError("--split is test or train") }
+        try ArgumentRoles.check(model: model, patches: patches, usage: "scalpel eval MODEL [PATCH...] --task TASK")
     }
 
     func run() throws {
         let checkpoint = try Checkpoint.open(model)
-        let replacements = try PatchApplier.patchedTensors(model: checkpoint, patches: patches.map(PatchFile.open))
+        let files = try patches.map(PatchFile.open)
+        let replacements = try PatchApplier.patchedTensors(model: checkpoint, patches: files)
         let encoder = try Architecture.encoder(checkpoint, replacements: replacements, architecture: arch)
         let textTask = try TaskFolder(folder: task)
         let result = try ZeroShot.evaluate(encoder, task: textTask, split: split)
-        if json {
-            print(JSONValue.object([
-                ("model", .string(checkpoint.path)), ("architecture", .string(encoder.architecture)), ("patches", .array(patches.map { .string($0) })), ("task", .string(task)),
-                ("split", .string(split)), ("accuracy", .number(result.accuracy)), ("correct", .integer(result.correct)),
+        if outputOptions.json {
+            print(ResultJSON.object("eval", [
+                ("model", .string(checkpoint.path)), ("architecture", .string(encoder.architecture)),
+                ("patches", .array(files.map(ResultJSON.patch))), ("task", .string(task)),
+                ("split", .string(split)), ("accuracy", ResultJSON.percent(result.accuracy)), ("correct", .integer(result.correct)),
                 ("total", .integer(result.total)),
-                ("per_class", .object(zip(textTask.labels, result.perClass).map { label, counts in
-                    (label, .object([("correct", .integer(counts.correct)), ("total", .integer(counts.total))]))
+                // Labels may repeat or be canonically equivalent: a list keeps every class.
+                ("per_class", .array(zip(textTask.labels, result.perClass).map { label, counts in
+                    .object([("label", .string(label)), ("correct", .integer(counts.correct)), ("total", .integer(counts.total)),
+                             ("accuracy", ResultJSON.percent(counts.total == 0 ? nil : Double(counts.correct) / Double(counts.total)))])
                 })),
             ]).pretty())
         } else {

@@ -96,3 +96,10 @@ extension Format {
         FileHandle.standardError.write(Data(lines.map { "note: \(DisplayText.escaped($0))\n" }.joined().utf8))
     }
 }
+
+extension Format {
+    /// A warning on stderr: the command goes on, but the user should know.
+    static func warning(_ line: String) {
+        FileHandle.standardError.write(Data("warning: \(DisplayText.escaped(line))\n".utf8))
+    }
+}

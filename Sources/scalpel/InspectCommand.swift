@@ -15,14 +15,13 @@ struct InspectCommand: ParsableCommand {
     @Argument(help: "A checkpoint file, a *.safetensors.index.json, or a folder holding one.")
     var model: String
 
-    @Flag(name: .long, help: "Machine-readable JSON on stdout.")
-    var json = false
-
     @Flag(name: .long, help: "Summary only, without the per-tensor table.")
     var summary = false
 
     @Flag(name: .long, help: "Read every tensor: value statistics and NaN / infinity counts.")
     var stats = false
+
+    @OptionGroup var outputOptions: OutputOptions
 
     func validate() throws {
         if stats, summary { throw ValidationError("--stats adds to the per-tensor table; it does not combine with --summary") }
@@ -31,10 +30,7 @@ struct InspectCommand: ParsableCommand {
     func run() throws {
         let checkpoint = try Checkpoint.open(model, allowingOpaqueTensors: true)
         let statistics = stats ? CheckpointReport.statistics(checkpoint) : nil
-        if json {
-            print(CheckpointReport.json(checkpoint, statistics: statistics).pretty())
-        } else {
-            print(CheckpointReport.text(checkpoint, listTensors: !summary, statistics: statistics), terminator: "")
-        }
+        outputOptions.emit("inspect", CheckpointReport.json(checkpoint, statistics: statistics),
+                           text: CheckpointReport.text(checkpoint, listTensors: !summary, statistics: statistics))
     }
 }

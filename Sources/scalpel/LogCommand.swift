@@ -15,7 +15,11 @@ struct LogCommand: ParsableCommand {
 
     @Argument(help: "The model.") var model: String
     @Argument(help: "Patch files to match against the recorded ids.") var patches: [String] = []
-    @Flag(name: .long, help: "Machine-readable JSON on stdout.") var json = false
+    @OptionGroup var outputOptions: OutputOptions
+
+    func validate() throws {
+        try ArgumentRoles.check(model: model, patches: patches, usage: "scalpel log MODEL [PATCH...]")
+    }
 
     func run() throws {
         let checkpoint = try Checkpoint.open(model)
@@ -25,13 +29,13 @@ struct LogCommand: ParsableCommand {
             let file = try PatchFile.open(path)
             known[file.id] = file
         }
-        if json {
-            print(JSONValue.object([
+        if outputOptions.json {
+            print(ResultJSON.object("log", [
                 ("model", .string(model)),
                 ("patches", .array(ids.enumerated().map { index, id in
                     var members: [(String, JSONValue)] = [("position", .integer(index + 1)), ("id", .string(id))]
                     if let file = known[id] {
-                        members.append(("file", .string(file.path)))
+                        members.append(("path", .string(file.path)))
                         members.append(("metadata", .object(file.header.metadata.map { ($0.0, .string($0.1)) })))
                     }
                     return .object(members)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Checkpoints
+import Patches
 import Relevance
 import Training
 
@@ -44,8 +45,10 @@ struct MaskCommand: ParsableCommand {
     var temperature: Float?
     @OptionGroup var knowledgeAware: KnowledgeAwareOptions
     @OptionGroup var overwriteOption: OverwriteOption
+    @OptionGroup var outputOptions: OutputOptions
 
     func validate() throws {
+        try ArgumentRoles.check(model: base, patches: patches, usage: "scalpel mask BASE [PATCH...] --task TASK -o MASK")
         if let temperature, !(temperature > 0) { throw ValidationError("--temperature must be positive, got \(temperature)") }
         if !(rate > 0 && rate <= 1) { throw ValidationError("--rate must be in (0, 1], got \(rate)") }
         if !(scoreFraction > 0 && scoreFraction <= 1) { throw ValidationError("--score-fraction must be in (0, 1], got \(scoreFraction)") }
@@ -62,8 +65,19 @@ struct MaskCommand: ParsableCommand {
         settings.batchSize = batch
         settings.seed = seed
         settings.logitScale = temperature.map { 1 / $0 }
-        let summary = try SPUSteps.mask(base: base, patches: patches, task: task, rate: rate, layers: layers, settings: settings, denseBias: denseBias,
+        let progress = ProgressDisplay.counting("mask: scoring batches", total: 0, unit: .steps, outputOptions)
+        let summary: SPUSteps.MaskSummary
+        do {
+            defer { progress.finish() }
+            summary = try SPUSteps.mask(base: base, patches: patches, task: task, rate: rate, layers: layers, settings: settings, denseBias: denseBias,
                                         metadata: [("tool", "scalpel \(Scalpel.version)"), ("created", PatchMetadata.creationTime())], to: output)
-        print("wrote \(output): \(score.rawValue) mask of \(Format.plural(summary.tensors, "tensor")), \(Format.count(summary.kept)) of \(Format.count(summary.eligible)) eligible elements (\(Format.fixed(Double(summary.kept) / Double(max(summary.eligible, 1)) * 100, 2)) %), \(Format.fixed(Double(summary.kept) / Double(max(summary.modelParameters, 1)) * 100, 3)) % of the model")
+        }
+        outputOptions.emit("mask", [
+            ("output", .string(output)), ("patch_id", ResultJSON.writtenPatchID(output)), ("base", .string(base)),
+            ("patches", .array(try patches.map { ResultJSON.patch(try PatchFile.open($0)) })), ("task", .string(task)),
+            ("score", .string(score.rawValue)), ("rate", .number(rate)), ("layers", .string(layers)),
+            ("tensors_touched", .integer(summary.tensors)), ("elements_selected", .integer(summary.kept)),
+            ("elements_eligible", .integer(summary.eligible)), ("parameter_count", .integer(summary.modelParameters)),
+        ], text: "wrote \(output): \(score.rawValue) mask of \(Format.plural(summary.tensors, "tensor")), \(Format.count(summary.kept)) of \(Format.count(summary.eligible)) eligible elements (\(Format.fixed(Double(summary.kept) / Double(max(summary.eligible, 1)) * 100, 2)) %), \(Format.fixed(Double(summary.kept) / Double(max(summary.modelParameters, 1)) * 100, 3)) % of the model")
     }
 }

@@ -32,14 +32,14 @@ struct MergeCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "The merged patch to write.") var output: String?
     @Option(name: .long, help: "disjoint, priority, sum, mean, ties, dare or dare-ties.") var method: MergeMethod = .disjoint
     @Option(name: .long, help: "Arithmetic methods: one weight per patch, comma-separated (default 1 each).") var weights: String?
-    @Option(name: .long, help: "sum, ties, dare, dare-ties: the scale λ of the merged delta (default 1).") var lambda: Double = 1
+    @Option(name: .long, help: "sum, ties, dare, dare-ties: the scale λ of the merged delta.") var lambda: Double = 1
     @Option(name: .long, help: "ties: the fraction of each tensor's elements each patch keeps, by magnitude (default 1).") var density: Double?
     @Option(name: .long, help: "dare, dare-ties: the probability of dropping each delta element.") var drop: Double?
     @Option(name: .long, help: "dare, dare-ties: the seed of the drop; ties with --density below 1: of the choice among equal magnitudes at the cut (default 0).") var seed: UInt64?
     @Flag(name: .long, help: "Show the overlap between the patches; write nothing.") var plan = false
     @Flag(name: .long, help: "With --plan: the shared elements per tensor too.") var perTensor = false
-    @Flag(name: .long, help: "With --plan: machine-readable JSON on stdout.") var json = false
     @OptionGroup var overwriteOption: OverwriteOption
+    @OptionGroup var outputOptions: OutputOptions
 
     var parameters: MergeParameters {
         MergeParameters(weights: weights.map { $0.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) } },
@@ -48,6 +48,7 @@ struct MergeCommand: ParsableCommand {
 
     func validate() throws {
         if patches.count < 2 { throw ValidationError("give at least two patches") }
+        try ArgumentRoles.check(model: base, patches: patches, usage: "scalpel merge P1 P2... --base BASE -o MERGED")
         if plan { return }
         if base == nil || output == nil { throw ValidationError("merging needs --base BASE and -o OUT (or use --plan)") }
         if let weights, weights.split(separator: ",").contains(where: { Double($0.trimmingCharacters(in: .whitespaces)) == nil }) {
@@ -62,14 +63,15 @@ struct MergeCommand: ParsableCommand {
         let files = try patches.map(PatchFile.open)
         if plan {
             let (counts, overlaps) = try PatchMerger.plan(files)
-            print(json ? MergePlanReport.json(files, counts, overlaps).pretty() : MergePlanReport.text(files, counts, overlaps, perTensor: perTensor),
-                  terminator: json ? "\n" : "")
+            outputOptions.emit("merge", MergePlanReport.json(files, counts, overlaps),
+                               text: MergePlanReport.text(files, counts, overlaps, perTensor: perTensor))
             return
         }
         guard let base, let output else { return }
         TemporaryFiles.removeOnSignals()
         try overwriteOption.prepare(outputs: [output], inputs: patches + [base])
-        let metadata = [("tool", "scalpel \(Scalpel.version)"), ("created", PatchMetadata.creationTime())]
+        let metadata = [("tool", "scalpel \(Scalpel.version)"), ("created", PatchMetadata.creationTime()),
+                        (BaseProvenance.nameKey, URL(fileURLWithPath: base).lastPathComponent)]
         let summary: PatchMerger.Summary
         do {
             summary = try PatchMerger.merge(files, base: Checkpoint.open(base), method: method, parameters: parameters,
@@ -81,7 +83,12 @@ struct MergeCommand: ParsableCommand {
                 .map(Format.shellWord).joined(separator: " ")
             throw refusal
         }
-        print("wrote \(output): \(method.rawValue) merge of \(Format.plural(files.count, "patch")), \(Format.plural(summary.entryCount, "tensor")) touched, \(Format.count(summary.changedElements)) elements changed, \(Format.count(summary.overlappingElements)) overlapping")
+        outputOptions.emit("merge", [
+            ("output", .string(output)), ("patch_id", ResultJSON.writtenPatchID(output)), ("base", .string(base)),
+            ("patches", .array(files.map(ResultJSON.patch))), ("method", .string(method.rawValue)),
+            ("tensors_touched", .integer(summary.entryCount)), ("elements_changed", .integer(summary.changedElements)),
+            ("elements_overlapping", .integer(summary.overlappingElements)), ("bytes", ResultJSON.fileBytes(output)),
+        ], text: "wrote \(output): \(method.rawValue) merge of \(Format.plural(files.count, "patch")), \(Format.plural(summary.entryCount, "tensor")) touched, \(Format.count(summary.changedElements)) elements changed, \(Format.count(summary.overlappingElements)) overlapping")
     }
 }
 
@@ -110,10 +117,11 @@ enum MergePlanReport {
         return out
     }
 
-    static func json(_ files: [PatchFile], _ counts: [Int], _ overlaps: [PatchMerger.Overlap]) -> JSONValue {
-        .object([
+    static func json(_ files: [PatchFile], _ counts: [Int], _ overlaps: [PatchMerger.Overlap]) -> [(String, JSONValue)] {
+        [
+            ("plan", .bool(true)),
             ("patches", .array(files.enumerated().map { i, file in
-                .object([("path", .string(file.path)), ("id", .string(file.id)), ("elements", .integer(counts[i]))])
+                .object([("path", .string(file.path)), ("id", .string(file.id)), ("elements_changed", .integer(counts[i]))])
             })),
             ("overlaps", .array(overlaps.map { o in
                 .object([
@@ -122,6 +130,6 @@ enum MergePlanReport {
                     ("per_tensor", .object(o.perTensor.map { ($0.0, .integer($0.1)) })),
                 ])
             })),
-        ])
+        ]
     }
 }

@@ -59,11 +59,11 @@ struct GGUFFieldCaseTests {
         #expect(hex == ["000000000000803f0000004000004040", "003e80c0"])
     }
 
-    /// The fuzz case: one line naming the file and the problem, exit status 1 (it trapped).
-    @Test func aQuantizedByteCountOverflowIsOneLineAndExitStatusOne() throws {
+    /// The fuzz case (it trapped): one line naming the file and the problem, exit status 2 (bad input).
+    @Test func aQuantizedByteCountOverflowIsOneLineAndExitStatusTwo() throws {
         let path = Self.fieldCases + "/gguf_quantized_size_overflow.gguf"
         let result = try CLI.run(["inspect", path])
-        #expect(result.status == 1 && result.stdout.isEmpty)
+        #expect(result.status == 2 && result.stdout.isEmpty)
         #expect(result.stderr == "Error: \(path): GGUF tensor \"q\" (Q8_K, shape [61440, 140737488355328]): its byte count overflows 64 bits (damaged file?)\n")
     }
 }

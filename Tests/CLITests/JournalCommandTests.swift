@@ -20,7 +20,7 @@ struct JournalCommandTests {
             let modelBytes = try Self.bytes(model), journalBytes = try Self.bytes(journal)
             for arguments in [["inspect", model], ["inspect", model], ["diff", model, model]] {
                 let result = try CLI.run(arguments)
-                #expect(result.status == 1, "\(name) \(arguments)")
+                #expect(result.status == 2, "\(name) \(arguments)")
                 #expect(result.stderr.hasPrefix("Error: \(model): an in-place edit of this file did not finish, and its undo journal \(journal) cannot be used: it was written by an older Scalpel (journal version 1)"), "\(result.stderr)")
                 #expect(result.stderr.filter { $0 == "\n" }.count == 1, "\(result.stderr)")
                 #expect(try Self.bytes(model) == modelBytes && Self.bytes(journal) == journalBytes)
@@ -44,11 +44,11 @@ struct JournalCommandTests {
         damaged[damaged.count / 2] ^= 0x10
         try damaged.write(to: URL(fileURLWithPath: journal))
         let refused = try CLI.run(["inspect", base])
-        #expect(refused.status == 1)
+        #expect(refused.status == 2)
         #expect(refused.stderr.contains("cannot be used: it is damaged (its checksum does not match its content: truncated or changed)"), "\(refused.stderr)")
         #expect(try Self.bytes(base) == edited && Self.bytes(journal) == damaged)
         // apply --in-place does not write a new journal over the damaged one either.
-        #expect(try CLI.run(["apply", base, patch, "--in-place", "--no-record"]).status == 1)
+        #expect(try CLI.run(["apply", base, patch, "--in-place", "--no-record"]).status == 2)
         #expect(try Self.bytes(base) == edited && Self.bytes(journal) == damaged)
 
         try intact.write(to: URL(fileURLWithPath: journal))

@@ -45,7 +45,7 @@ struct KnowledgeAwareCommandTests {
                 // SPU's mask size: 20 % of each 64 × 32 first-MLP weight, its bias whole.
                 for entry in try #require(mask["entries"]?.arrayValue) {
                     let name = entry["name"]?.stringValue ?? ""
-                    #expect(entry["nnz"]?.intValue == (name.hasSuffix("weight") ? 410 : 64), "\(method) task \(k): \(name)")
+                    #expect(entry["elements_selected"]?.intValue == (name.hasSuffix("weight") ? 410 : 64), "\(method) task \(k): \(name)")
                 }
             }
         }

@@ -17,7 +17,7 @@ struct MaskCommandTests {
         for entry in entries {
             let name = entry["name"]?.stringValue ?? ""
             let expected = name.hasSuffix("weight") ? Int((0.05 * 1536 * 384).rounded()) : 1536
-            #expect(entry["nnz"]?.intValue == expected, "\(name)")
+            #expect(entry["elements_selected"]?.intValue == expected, "\(name)")
         }
         #expect(audit["metadata"]?["mask.score"]?.stringValue == "spu")
         for (arguments, message) in [(["--rate", "0"], "--rate must be in (0, 1]"), (["--rate", "1.5"], "--rate must be in (0, 1]"),

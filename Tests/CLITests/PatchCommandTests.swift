@@ -56,7 +56,7 @@ struct PatchCommandTests {
 
         let diff = try CLI.run(["diff", base, tuned, "--json"])
         let json = try JSONValue.parse(diff.stdout)
-        #expect(json["tensors_changed"]?.intValue == 1)
+        #expect(json["tensors_touched"]?.intValue == 1)
         #expect(json["only_in_b"]?.arrayValue?.count == 1)
 
         let report = folder + "/report.html"

@@ -7,7 +7,7 @@ import Tensors
 /// The field cases for PyTorch and zip files (Tests/Fixtures/field-cases), through the
 /// command line as a user meets them: files PyTorch 2.15 saved with float8 and uint16 tensors
 /// are inspected and converted with their dtypes and values; damaged files found by fuzzing
-/// end with one line naming the file and the problem and exit status 1, never a crash.
+/// end with one line naming the file and the problem and exit status 2, never a crash.
 struct PyTorchFieldCaseTests {
     static let fixtures = ReferencePython.packageRoot + "/Tests/Fixtures/field-cases/"
 
@@ -38,10 +38,10 @@ struct PyTorchFieldCaseTests {
         ("npz_zip64_extra_field_past_end.npz",
          "zip member \"a.npy\": an extra field record of 65535 bytes runs past the 4-byte extra field (damaged archive)"),
     ])
-    func fuzzedFilesEndWithOneLineAndStatusOne(_ file: String, _ problem: String) throws {
+    func fuzzedFilesEndWithOneLineAndStatusTwo(_ file: String, _ problem: String) throws {
         for arguments in [["inspect", Self.fixtures + file], ["convert", Self.fixtures + file, try CLI.scratchFolder() + "/out.safetensors"]] {
             let result = try CLI.run(arguments)
-            #expect(result.status == 1, "\(arguments[0]): \(result.stderr)")
+            #expect(result.status == 2, "\(arguments[0]): \(result.stderr)")
             #expect(result.stdout.isEmpty)
             #expect(result.stderr == "Error: \(Self.fixtures + file): \(problem)\n", "\(arguments[0])")
         }
