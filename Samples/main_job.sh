@@ -20,15 +20,15 @@ echo "--- scalpel inspect (summary) ---"
 "$scalpel" inspect --summary "$model"
 
 echo; echo "--- scalpel convert to bf16 ---"
-"$scalpel" convert "$model" "$out/minilm-bf16.safetensors" --dtype bf16
+"$scalpel" convert "$model" -o "$out/minilm-bf16.safetensors" --dtype bf16
 "$scalpel" inspect --summary "$out/minilm-bf16.safetensors"
 
 echo; echo "--- scalpel convert to 20 MB shards ---"
-"$scalpel" convert "$model" "$out/sharded/model.safetensors" --shard-size 20MB
+"$scalpel" convert "$model" -o "$out/sharded/model.safetensors" --shard-size 20MB
 "$scalpel" inspect --summary "$out/sharded"
 
 echo; echo "--- the shards joined again give the original file, byte for byte ---"
-"$scalpel" convert "$out/sharded" "$out/unsharded.safetensors"
+"$scalpel" convert "$out/sharded" -o "$out/unsharded.safetensors"
 cmp "$model" "$out/unsharded.safetensors"
 echo "identical: $(sha256sum < "$out/unsharded.safetensors" | cut -c1-16)… ($(stat -c %s "$model") bytes)"
 
@@ -47,8 +47,8 @@ echo; echo "--- a simulated SPU-shaped update: create, audit, apply, diff, rever
 # The same model in the formats other frameworks write, and the same patch applied to one.
 echo; echo "--- the model as PyTorch, NumPy, GGUF and HDF5, and back: identical tensors ---"
 for ext in bin npz gguf h5; do
-    "$scalpel" convert "$model" "$out/minilm.$ext"
-    "$scalpel" convert "$out/minilm.$ext" "$out/minilm-from-$ext.safetensors"
+    "$scalpel" convert "$model" -o "$out/minilm.$ext"
+    "$scalpel" convert "$out/minilm.$ext" -o "$out/minilm-from-$ext.safetensors"
     echo "$ext: $("$scalpel" diff "$out/minilm-from-$ext.safetensors" "$model" | tail -1)"
 done
 "$scalpel" apply "$out/minilm.bin" "$out/update.spatch" -o "$out/minilm-patched.bin"

@@ -54,7 +54,7 @@ def main():
         paths[ext] = os.path.join(args.work, f"bert-like-{args.gigabytes:g}GB.{ext}")
         if not os.path.exists(paths[ext]):
             print(f"writing {paths[ext]} ...", flush=True)
-            run([SCALPEL, "convert", base, paths[ext]])
+            run([SCALPEL, "convert", base, "-o", paths[ext]])
     runs = {}
     for ext, path in paths.items():
         warm(path)

@@ -83,8 +83,8 @@ def main():
     commands = {
         "cp": (["cp", big, out_cp], out_cp),
         "cp+sync": (["sh", "-c", f"cp '{big}' '{out_cp}' && sync '{out_cp}'"], out_cp),
-        "convert f32": ([SCALPEL, "convert", big, out_f32], out_f32),
-        "convert bf16": ([SCALPEL, "convert", big, out_bf16, "--dtype", "bf16"], out_bf16),
+        "convert f32": ([SCALPEL, "convert", big, "-o", out_f32], out_f32),
+        "convert bf16": ([SCALPEL, "convert", big, "-o", out_bf16, "--dtype", "bf16"], out_bf16),
     }
     warm(big)
     for _ in range(args.repeats):
