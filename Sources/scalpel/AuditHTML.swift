@@ -88,8 +88,9 @@ enum AuditHTML {
         if let spread = AuditSpreadHTML.section(audits) {
             html += "<h2>How the changes spread over neurons</h2><p>For each changed weight matrix, the share of each row "
             html += "(output neuron of a <code>[out, in]</code> linear weight; token of an embedding) and of each column (input feature) "
-            html += "that the patch changes, scaled to the busiest; the dashed line is the tensor's density, where every bar would be "
-            html += "if the changes were spread evenly. Gaps are rows or columns left alone. Vectors (biases, norms) have no rows and columns.</p>"
+            html += "that the patch changes, scaled to the busiest; the orange dashed line is the tensor's density, where every bar would be "
+            html += "if the changes were spread evenly. Gaps are rows or columns left alone. “Half the changes in x % of the rows” "
+            html += "says how concentrated they are: 50 % when even, small when a few neurons take most. Vectors (biases, norms) have no rows and columns.</p>"
             html += spread
         }
         if !header.metadata.isEmpty {

@@ -137,12 +137,32 @@ struct AuditMap {
         return svg + "</g>"
     }
 
-    /// Legend of one view: its scale's swatches, then the states it shows apart from it.
+    /// Legend of one view: its scale (for the change, a continuous bar with the decades
+    /// marked), then the states it shows apart from it.
     func legend(_ view: View) -> String {
+        var x = 0
+        var svg = ""
         var items: [(String, String)] = []  // (fill, label)
         switch view {
-        case .change: items = scale.decades.map { (scale.color($0), AuditHTML.roundPercent($0)) }
-        case .density: items = [0.001, 0.01, 0.1, 0.25, 0.5, 1].map { (AuditColors.density($0), AuditHTML.roundPercent($0)) }
+        case .change:
+            // The ramp's stops, evenly spaced as `DecadeScale.position` spreads them.
+            let decade = 60, width = decade * (scale.high - scale.low)
+            svg += "<defs><linearGradient id=\"change-scale\">"
+            for i in AuditColors.change.indices {
+                let t = Double(i) / Double(AuditColors.change.count - 1)
+                svg += "<stop offset=\"\(Format.fixed(t, 2))\" stop-color=\"\(AuditColors.ramp(t, AuditColors.change))\"/>"
+            }
+            svg += "</linearGradient></defs>"
+            // Room on the left for half the first label, which is centred on its tick.
+            svg += "<rect x=\"18\" y=\"3\" width=\"\(width)\" height=\"12\" fill=\"url(#change-scale)\" stroke=\"#888\" stroke-width=\"0.5\"/>"
+            for (i, value) in scale.decades.enumerated() {
+                let tick = 18 + i * decade
+                svg += "<line x1=\"\(tick)\" x2=\"\(tick)\" y1=\"15\" y2=\"19\" stroke=\"#555\"/>"
+                svg += "<text x=\"\(tick)\" y=\"29\" text-anchor=\"middle\">\(AuditHTML.roundPercent(value))</text>"
+            }
+            x = width + 46
+        case .density:
+            items = [0.001, 0.01, 0.1, 0.25, 0.5, 1].map { (AuditColors.density($0), AuditHTML.roundPercent($0)) }
         }
         if hasBase { items.append((AuditColors.untouched, "untouched")) }
         let all = rows.flatMap { $0.cells.values } + others
@@ -154,14 +174,12 @@ struct AuditMap {
                 items.append((AuditColors.unknown, "changed, size unknown"))
             }
         }
-        var x = 0
-        var svg = ""
         for (fill, label) in items {
             svg += "<rect x=\"\(x)\" y=\"3\" width=\"14\" height=\"14\" fill=\"\(fill)\" stroke=\"#888\" stroke-width=\"0.5\"/>"
             svg += "<text x=\"\(x + 18)\" y=\"14\">\(AuditHTML.escape(label))</text>"
             x += 18 + Int(Double(label.count) * 6.2) + 14
         }
-        return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(x)\" height=\"22\" font-family=\"sans-serif\" font-size=\"11\">\(svg)</svg>"
+        return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(x)\" height=\"32\" font-family=\"sans-serif\" font-size=\"11\">\(svg)</svg>"
     }
 
     /// The views there are: the size of the change needs the base.

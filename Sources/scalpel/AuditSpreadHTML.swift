@@ -65,7 +65,7 @@ enum AuditSpreadHTML {
         }
         // The tensor's density: where every bar would be if the changes were spread evenly.
         let even = Format.fixed(barTop(density), 1)
-        svg += "<line x1=\"0\" x2=\"\(width)\" y1=\"\(even)\" y2=\"\(even)\" stroke=\"#222\" stroke-dasharray=\"3,2\" stroke-width=\"0.8\"/>"
+        svg += "<line x1=\"0\" x2=\"\(width)\" y1=\"\(even)\" y2=\"\(even)\" stroke=\"#e6550d\" stroke-dasharray=\"4,2\" stroke-width=\"1.2\"/>"
         svg += "<text x=\"0\" y=\"\(barHeight + 11)\">0</text><text x=\"\(width)\" y=\"\(barHeight + 11)\" text-anchor=\"end\">\(Format.count(n - 1))</text>"
         if binLength > 1 {
             svg += "<text x=\"\(width / 2)\" y=\"\(barHeight + 11)\" text-anchor=\"middle\" fill=\"#666\">\(binLength) \(axis)s a bar</text>"
