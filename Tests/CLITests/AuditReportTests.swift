@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Patches
 import Tensors
 @testable import Checkpoints
 
@@ -78,6 +79,34 @@ struct AuditReportTests {
         #expect(html.contains("<title>encoder.layer.0.intermediate.dense.weight — F32 [4, 4]: xor, 4 of 16 elements changed (25.0 %)</title>"))
         // The positions alone give the spread's counts, not the sizes.
         #expect(html.contains("<title>row 0: 2 of 4 changed (50.0 %)</title>"))
+        #expect(html.contains("3 of 4 rows touched · busiest: row 0, 2 of 4 changed · half the changes in 25.0 % of the rows</div>"))
+    }
+
+    @Test func aFailedCheckIsFramedRedAndItsSizeIsUnknown() throws {
+        let folder = try CLI.scratchFolder()
+        let (_, patch) = try Self.patchedModel(in: folder)
+        let report = folder + "/report.html"
+        // Against the tuned model the matrix's fingerprint does not match: the report is
+        // still written, and says so on the square.
+        let audit = try CLI.run(["audit", patch, "--base", folder + "/tuned.safetensors", "--report", report])
+        #expect(audit.status == 1)
+        let html = try String(contentsOfFile: report, encoding: .utf8)
+        #expect(html.contains("<title>encoder.layer.0.intermediate.dense.weight — F32 [4, 4]: xor, FAILED: base tensor differs from the one the patch was made for, 4 of 16 elements changed (25.0 %)</title>"))
+        #expect(Self.occurrences("stroke=\"#b00020\" stroke-width=\"2.5\"", in: html) == 2)  // one square per view
+        #expect(html.contains(">?</text>") && html.contains("changed, size unknown"))
+    }
+
+    @Test func aMaskIsMappedByDensityOnly() throws {
+        let folder = try CLI.scratchFolder()
+        let (base, _) = try Self.patchedModel(in: folder)
+        let mask = folder + "/task.mask.spatch"
+        try MaskWriter.write(positions: [("encoder.layer.0.intermediate.dense.weight", [0, 3, 9, 15])],
+                             base: try Checkpoint.open(base), metadata: [], to: mask)
+        let report = folder + "/report.html"
+        #expect(try CLI.run(["audit", mask, "--base", base, "--report", report]).status == 0)
+        let html = try String(contentsOfFile: report, encoding: .utf8)
+        #expect(!html.contains("Relative change ‖Δ‖/‖W‖</figcaption>") && html.contains("<figcaption>Density"))
+        #expect(Self.occurrences("fill=\"#d4d4d4\"", in: html) == 4 + 1)  // one view, its legend
         #expect(html.contains("3 of 4 rows touched · busiest: row 0, 2 of 4 changed · half the changes in 25.0 % of the rows</div>"))
     }
 }
