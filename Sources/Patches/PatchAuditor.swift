@@ -8,6 +8,12 @@ public struct DeltaStatistics: Sendable {
     public let maxAbs: Double
     /// Share of the nonzero deltas that are positive (0.5: balanced).
     public let positiveShare: Double?
+    /// L2 norm of the base tensor's finite values.
+    public let baseL2: Double
+
+    /// How large the change is against the tensor: ‖new − old‖ / ‖old‖ (nil for an all-zero
+    /// base), the scale-free figure that compares layers of different sizes and inits.
+    public var relativeL2: Double? { baseL2 > 0 ? l2 / baseL2 : nil }
 }
 
 /// What `audit` finds about one entry.
@@ -24,6 +30,9 @@ public struct EntryAudit: Sendable {
     public let fingerprint: Fingerprint?
     /// With a base, for `xor` entries of floating tensors.
     public let delta: DeltaStatistics?
+    /// For sound `xor` and `mask` entries of tensors of rank 2 and up: how the changed
+    /// elements spread over rows and columns, with magnitudes when `delta` is known.
+    public let spread: ChangeSpread?
 }
 
 /// Checks every entry of a patch completely, collecting problems instead of stopping at the
@@ -56,7 +65,16 @@ public enum PatchAuditor {
         } catch {
             problem = "\(error)"
         }
-        guard let base else { return EntryAudit(entry: entry, integrityProblem: problem, fingerprint: nil, delta: nil) }
+        // Counts need only the positions. Until the base's fingerprint vouches for the shape it
+        // is the header's word, so the spread is only built when its counts take no more room
+        // than the positions already decoded (plus slack for small patches of wide tensors):
+        // a hostile header cannot make audit allocate a count for each of 2^40 rows.
+        let positional = problem == nil && (entry.operation == .xor || entry.operation == .mask)
+        func counts() -> ChangeSpread? { entry.before.flatMap { ChangeSpread.counting(positions, shape: $0.shape) } }
+        var spread = positional && ChangeSpread.fits(entry.before?.shape ?? [], slots: positions.count + 65_536) ? counts() : nil
+        guard let base else {
+            return EntryAudit(entry: entry, integrityProblem: problem, fingerprint: nil, delta: nil, spread: spread)
+        }
 
         let fingerprint: EntryAudit.Fingerprint
         var delta: DeltaStatistics?
@@ -73,15 +91,19 @@ public enum PatchAuditor {
                 fingerprint = .mismatch("base tensor differs from the one the patch was made for")
             } else {
                 fingerprint = .matches
+                if positional, spread == nil { spread = counts() }  // a real tensor of the base: its shape is sound
                 if problem == nil, entry.operation == .xor, state.dtype.isFloatingPoint {
-                    delta = statistics(view, positions: positions, planes: planes)
+                    spread = ChangeSpread(shape: state.shape, withMagnitudes: true)
+                    delta = statistics(view, positions: positions, planes: planes, spread: &spread)
                 }
             }
         }
-        return EntryAudit(entry: entry, integrityProblem: problem, fingerprint: fingerprint, delta: delta)
+        return EntryAudit(entry: entry, integrityProblem: problem, fingerprint: fingerprint, delta: delta, spread: spread)
     }
 
-    static func statistics(_ old: TensorView, positions: [Int], planes: [UInt8]) -> DeltaStatistics {
+    /// The changes' statistics, from the old tensor and the entry's positions and XOR planes;
+    /// adds each change's magnitude to `spread` when there is one.
+    static func statistics(_ old: TensorView, positions: [Int], planes: [UInt8], spread: inout ChangeSpread?) -> DeltaStatistics {
         let size = old.dtype.size
         let n = positions.count
         var element = [UInt8](repeating: 0, count: size)
@@ -92,6 +114,7 @@ public enum PatchAuditor {
                 let before = Double(ElementConversion.load(old.bytes, index, old.dtype))
                 let after = Double(ElementConversion.load(UnsafeRawBufferPointer(scratch), 0, old.dtype))
                 let d = after - before
+                spread?.add(index, magnitude: abs(d))  // counted even when not finite: its bits changed
                 guard d.isFinite else { continue }
                 squared += d * d
                 maxAbs = max(maxAbs, abs(d))
@@ -100,6 +123,7 @@ public enum PatchAuditor {
         }
         let signed = positive + negative
         return DeltaStatistics(l2: squared.squareRoot(), maxAbs: maxAbs,
-                               positiveShare: signed == 0 ? nil : Double(positive) / Double(signed))
+                               positiveShare: signed == 0 ? nil : Double(positive) / Double(signed),
+                               baseL2: TensorStatistics.of(old)?.l2 ?? 0)
     }
 }

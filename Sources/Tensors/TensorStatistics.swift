@@ -15,6 +15,8 @@ public struct TensorStatistics: Sendable, Equatable {
     /// Finite elements.
     public var finiteCount: Int { count - nanCount - infinityCount }
     public var mean: Double { finiteCount == 0 ? .nan : sum / Double(finiteCount) }
+    /// The L2 norm of the finite elements, √Σx².
+    public var l2: Double { sumOfSquares.squareRoot() }
     /// The population standard deviation of the finite elements.
     public var standardDeviation: Double {
         guard finiteCount > 0 else { return .nan }

@@ -3,9 +3,11 @@ import Foundation
 import Patches
 import Tensors
 
-/// The self-contained HTML page of `audit --report`: summary, metadata, a heat map of where
-/// the patch lives (layers × tensor kinds, shaded by density), and the entry table. No
-/// scripts, no external resources: it opens from a file in any browser.
+/// The self-contained HTML page of `audit --report`: summary, metadata, a map of the model
+/// (blocks × tensor kinds, shaded by the relative size of the change and, second, by
+/// density; see `AuditMap`), how the changes spread over each weight matrix's rows and
+/// columns (`AuditSpreadHTML`), and the entry table. No scripts, no external resources: it
+/// opens from a file in any browser.
 enum AuditHTML {
     /// Splits "encoder.layer.3.intermediate.dense.weight" into ("encoder.layer", 3,
     /// "intermediate.dense.weight"), for the names that number their blocks.
@@ -25,80 +27,30 @@ enum AuditHTML {
             .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
     }
 
-    /// White at 0, deep red at 1; densities are spread on a square-root scale so 1 % and
-    /// 10 % stay distinguishable.
-    static func color(_ density: Double) -> String {
-        let t = min(1, max(0, density)).squareRoot()
-        let r = Int(255 - t * (255 - 165)), g = Int(255 - t * 255), b = Int(255 - t * (255 - 38))
-        return String(format: "#%02x%02x%02x", r, g, b)
+    /// `share` (0.0123) as a percentage with about three significant digits ("1.23 %"),
+    /// scientific below 0.001 %.
+    static func percent(_ share: Double) -> String {
+        let p = share * 100
+        if p == 0 { return "0 %" }
+        if p >= 10 { return Format.fixed(p, 1) + " %" }
+        if p >= 1 { return Format.fixed(p, 2) + " %" }
+        if p >= 0.001 { return Format.fixed(p, 3) + " %" }
+        return String(format: "%.2e %%", p)
     }
 
-    static func heatMap(_ audits: [EntryAudit]) -> String {
-        var rows: [String] = []  // "group layer" labels, in first-seen order
-        var columns: [String] = []
-        var cells = NameMap<EntryAudit>()  // by name bytes
-        var others: [EntryAudit] = []
-        for audit in audits {
-            guard let (group, layer, kind) = layerParts(audit.entry.name) else { others.append(audit); continue }
-            let row = "\(group) \(layer)"
-            if !rows.contains(row) { rows.append(row) }
-            if !columns.contains(kind) { columns.append(kind) }
-            cells[row + "|" + kind] = audit
-        }
-        // Column labels are written at 55°: they need about 0.82 × their length above the
-        // grid and 0.57 × their length to the right of their column.
-        let longest = Double(columns.map(\.count).max() ?? 0) * 6.2
-        let cell = 26, labelWidth = 200, headerHeight = Int(longest * 0.82) + 16
-        let width = labelWidth + columns.count * cell + Int(longest * 0.57) + 20
-        let height = headerHeight + rows.count * cell + 10
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" font-family=\"sans-serif\" font-size=\"11\">"
-        for (c, kind) in columns.enumerated() {
-            let x = labelWidth + c * cell + cell / 2
-            svg += "<text transform=\"translate(\(x),\(headerHeight - 6)) rotate(-55)\">\(escape(kind))</text>"
-        }
-        for (r, row) in rows.enumerated() {
-            let y = headerHeight + r * cell
-            svg += "<text x=\"\(labelWidth - 6)\" y=\"\(y + cell / 2 + 4)\" text-anchor=\"end\">\(escape(row))</text>"
-            for (c, kind) in columns.enumerated() {
-                let x = labelWidth + c * cell
-                if let audit = cells[row + "|" + kind] {
-                    let e = audit.entry
-                    let density = e.operation == .xor || e.operation == .mask ? e.density : 1
-                    svg += "<rect x=\"\(x)\" y=\"\(y)\" width=\"\(cell - 2)\" height=\"\(cell - 2)\" fill=\"\(color(density))\" stroke=\"#999\">"
-                    svg += "<title>\(escape(e.name)): \(e.operation.rawValue), \(Format.count(e.nnz)) positions, \(Format.fixed(density * 100, 2)) %</title></rect>"
-                } else {
-                    svg += "<rect x=\"\(x)\" y=\"\(y)\" width=\"\(cell - 2)\" height=\"\(cell - 2)\" fill=\"none\" stroke=\"#eee\"/>"
-                }
-            }
-        }
-        svg += "</svg>"
-        var html = rows.isEmpty ? "<p>No entry belongs to a numbered block.</p>" : svg + "<div>" + legend() + "</div>"
-        if !others.isEmpty {
-            html += "<h3>Outside numbered blocks</h3><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"720\" height=\"\(others.count * 20 + 10)\" font-family=\"sans-serif\" font-size=\"11\">"
-            for (i, audit) in others.enumerated() {
-                let e = audit.entry
-                let density = e.operation == .xor || e.operation == .mask ? e.density : 1
-                let y = i * 20 + 4
-                html += "<text x=\"0\" y=\"\(y + 12)\">\(escape(e.name))</text>"
-                html += "<rect x=\"330\" y=\"\(y)\" width=\"\(max(1, Int(density * 200)))\" height=\"14\" fill=\"\(color(max(density, 0.3)))\"><title>\(Format.fixed(density * 100, 2)) %</title></rect>"
-                html += "<text x=\"540\" y=\"\(y + 12)\">\(e.operation.rawValue) \(Format.fixed(density * 100, 2)) %</text>"
-            }
-            html += "</svg>"
-        }
-        return html
+    /// A legend's round percentage: 0.001 → "0.1 %", 0.25 → "25 %".
+    static func roundPercent(_ share: Double) -> String {
+        var text = Format.fixed(share * 100, 4)
+        while text.hasSuffix("0") { text.removeLast() }
+        if text.hasSuffix(".") { text.removeLast() }
+        return text + " %"
     }
 
-    /// Swatches for the density scale.
-    static func legend() -> String {
-        let stops: [Double] = [0.001, 0.01, 0.1, 0.25, 0.5, 1]
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(stops.count * 70 + 60)\" height=\"34\" font-family=\"sans-serif\" font-size=\"11\">"
-        svg += "<text x=\"0\" y=\"14\">density</text>"
-        for (i, stop) in stops.enumerated() {
-            let x = 60 + i * 70
-            svg += "<rect x=\"\(x)\" y=\"2\" width=\"18\" height=\"18\" fill=\"\(color(stop))\" stroke=\"#999\"/>"
-            svg += "<text x=\"\(x + 22)\" y=\"15\">\(Format.fixed(stop * 100, stop < 0.01 ? 1 : 0)) %</text>"
-        }
-        return svg + "</svg>"
+    /// The entry's failed check, if any: integrity first, then the base's fingerprint.
+    static func problem(_ audit: EntryAudit) -> String? {
+        if let problem = audit.integrityProblem { return problem }
+        if case let .mismatch(reason)? = audit.fingerprint { return reason }
+        return nil
     }
 
     static func page(_ file: PatchFile, _ audits: [EntryAudit], base: Checkpoint?) -> String {
@@ -110,7 +62,9 @@ enum AuditHTML {
             <style>
             body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;font-size:13px}
             td,th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:left}td.n{text-align:right;font-variant-numeric:tabular-nums}
-            .ok{color:#176f2c}.bad{color:#b00020;font-weight:bold}code{font-size:12px}
+            .ok{color:#176f2c}.bad{color:#b00020;font-weight:bold}code{font-size:12px}p{max-width:60em}
+            .views{display:flex;flex-wrap:wrap;gap:1em 3em}figure{margin:0}figcaption{font-weight:bold;margin-bottom:.3em}
+            table.spread td,table.others td{vertical-align:top}.figures{font-size:12px;color:#444;max-width:384px}
             </style></head><body>
             <h1>\(escape(URL(fileURLWithPath: file.path).lastPathComponent))</h1>
             <p class="\(sound ? "ok" : "bad")">\(sound ? "Every entry is sound" + (base == nil ? "." : " and matches the base.") : "Problems found: see the table.")</p>
@@ -121,12 +75,31 @@ enum AuditHTML {
             <tr><th>entries</th><td>\(Format.count(header.entries.count))</td></tr>
             <tr><th>positions</th><td>\(Format.count(header.entries.map(\.nnz).saturatingSum()))</td></tr>
             """
-        for (key, value) in header.metadata { html += "<tr><th>\(escape(key))</th><td>\(escape(value))</td></tr>" }
-        if let base { html += "<tr><th>audited against</th><td>\(escape(base.path))</td></tr>" }
-        html += "</table><h2>Where the patch lives</h2><p>Density of each entry (share of the tensor's elements it changes; whole-tensor entries count as 1). Hover a cell for details.</p>"
-        html += heatMap(audits)
+        if let base {
+            html += "<tr><th>audited against</th><td>\(escape(base.path))</td></tr>"
+            // How much of the model the patch reaches: positions over the base's parameters.
+            let positions = header.entries.filter { base.entry(named: $0.name) != nil }.map(\.nnz).saturatingSum()
+            let inPatch = NameSet(header.entries.map(\.name))
+            let touched = base.tensors.count(where: { inPatch.contains($0.name) })
+            html += "<tr><th>of the model</th><td>\(Format.count(touched)) of \(Format.count(base.tensors.count)) tensors, "
+            html += "\(Format.count(positions)) of \(Format.count(base.parameterCount)) elements (\(percent(Double(positions) / Double(max(1, base.parameterCount)))))</td></tr>"
+        }
+        html += "</table>" + mapSection(audits, base: base)
+        if let spread = AuditSpreadHTML.section(audits) {
+            html += "<h2>How the changes spread over neurons</h2><p>For each changed weight matrix, the share of each row "
+            html += "(output neuron of a <code>[out, in]</code> linear weight; token of an embedding) and of each column (input feature) "
+            html += "that the patch changes, scaled to the busiest; the orange dashed line is the tensor's density, where every bar would be "
+            html += "if the changes were spread evenly. Gaps are rows or columns left alone. “Half the changes in x % of the rows” "
+            html += "says how concentrated they are: 50 % when even, small when a few neurons take most. Vectors (biases, norms) have no rows and columns.</p>"
+            html += spread
+        }
+        if !header.metadata.isEmpty {
+            html += "<h2>Metadata</h2><table>"
+            for (key, value) in header.metadata { html += "<tr><th>\(escape(key))</th><td>\(escape(value))</td></tr>" }
+            html += "</table>"
+        }
         html += "<h2>Entries</h2><table><tr><th>tensor</th><th>op</th><th>dtype / shape</th><th>positions</th><th>density</th><th>index</th><th>stored</th><th>check</th>"
-        if base != nil { html += "<th>base</th><th>L2 Δ</th><th>max |Δ|</th><th>Δ &gt; 0</th>" }
+        if base != nil { html += "<th>base</th><th>L2 Δ</th><th>‖Δ‖/‖W‖</th><th>max |Δ|</th><th>Δ &gt; 0</th>" }
         html += "</tr>"
         for audit in audits {
             let e = audit.entry
@@ -139,12 +112,46 @@ enum AuditHTML {
                 case let .mismatch(reason)?: html += "<td class=\"bad\">\(escape(reason))</td>"
                 case nil: html += "<td>-</td>"
                 }
-                html += "<td class=\"n\">\(DiffReport.number(audit.delta?.l2))</td><td class=\"n\">\(DiffReport.number(audit.delta?.maxAbs))</td>"
+                html += "<td class=\"n\">\(DiffReport.number(audit.delta?.l2))</td><td class=\"n\">\(audit.delta?.relativeL2.map(percent) ?? "-")</td>"
+                html += "<td class=\"n\">\(DiffReport.number(audit.delta?.maxAbs))</td>"
                 html += "<td class=\"n\">\(audit.delta?.positiveShare.map { Format.fixed($0 * 100, 1) + " %" } ?? "-")</td>"
             }
             html += "</tr>"
         }
         html += "</table><p><small>Written by scalpel \(Scalpel.version).</small></p></body></html>\n"
+        return html
+    }
+
+    /// The map of the model in its two views, the tensors outside numbered blocks, and what
+    /// the shades mean.
+    static func mapSection(_ audits: [EntryAudit], base: Checkpoint?) -> String {
+        let map = AuditMap(audits, base: base)
+        var html = "<h2>Where the patch lives</h2>"
+        if base != nil {
+            html += "<p>Every tensor of the base, by block (rows) and kind (columns); grey: untouched. "
+        } else {
+            html += "<p>The entries by block (rows) and kind (columns). Give <code>--base</code> for the full picture: "
+            html += "every tensor of the model, untouched ones in grey, shaded by the relative size of the change. "
+        }
+        if map.showsChange {
+            html += "<b>Relative change</b> is ‖Δ‖/‖W‖, the L2 norm of the change over the L2 norm of the base tensor (log scale); "
+        }
+        html += "<b>\(map.showsChange ? "density" : "Density")</b> is the share of the tensor's elements changed (whole-tensor entries count as 100 %). "
+        html += "Hover a square for its figures; a red frame marks a failed check.</p>"
+        if map.rows.isEmpty {
+            html += "<p>No tensor belongs to a numbered block.</p>"
+        } else {
+            html += "<div class=\"views\">"
+            if map.showsChange {
+                html += "<figure><figcaption>Relative change ‖Δ‖/‖W‖</figcaption>" + map.grid(.change) + "<div>" + map.legend(.change) + "</div></figure>"
+            }
+            html += "<figure><figcaption>Density (changed elements / elements)</figcaption>" + map.grid(.density) + "<div>" + map.legend(.density) + "</div></figure>"
+            html += "</div>"
+        }
+        if !map.others.isEmpty {
+            html += "<h3>Outside numbered blocks</h3>" + map.othersTable()
+            if map.rows.isEmpty { html += map.views.map { "<div>" + map.legend($0) + "</div>" }.joined() }
+        }
         return html
     }
 }
