@@ -43,6 +43,7 @@ public enum PatchAuditor {
         let slots = ResultSlots<EntryAudit>(count: entries.count)
         DispatchQueue.concurrentPerform(iterations: entries.count) { i in
             slots.set(i, .success(audit(entries[i], in: patch, base: base)))
+            WorkProgress.add(entries[i].elementCount)
         }
         return (try? slots.values()) ?? []
     }

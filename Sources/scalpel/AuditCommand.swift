@@ -33,7 +33,10 @@ struct AuditCommand: ParsableCommand {
         if let report { try overwriteOption.prepare(outputs: [report], inputs: [patch] + (base.map { [$0] } ?? [])) }
         let file = try PatchFile.open(patch)
         let model = try base.map { try Checkpoint.open($0) }
+        // Counted in elements: the entries' sizes, whatever their dtypes.
+        let progress = ProgressDisplay.counting("audit", total: file.entries.reduce(0) { $0 + $1.elementCount }, unit: .elements, outputOptions)
         let audits = PatchAuditor.audit(file, base: model)
+        progress.finish()
         if json {
             print(ResultJSON.object("audit", AuditReport.json(file, audits, base: model, report: report)).pretty())
         } else {
@@ -73,7 +76,7 @@ enum AuditReport {
         for (key, value) in rows { out += "  " + key.padding(width) + "  " + DisplayText.escaped(value) + "\n" }
         out += "\n"
         var table: [[String]] = [["tensor", "op", "dtype / shape", "positions", "density", "index", "stored", "check"]]
-        if base != nil { table[0] += ["base", "L2 Δ", "max |Δ|", "Δ > 0"] }
+        if base != nil { table[0] += ["base", "L2 Δ", "‖Δ‖/‖W‖", "max |Δ|", "Δ > 0"] }
         for audit in audits {
             let e = audit.entry
             var row = [e.name, e.operation.rawValue, describe(e.before ?? e.after), Format.count(e.nnz),
@@ -85,12 +88,12 @@ enum AuditReport {
                 case .mismatch?: row.append("MISMATCH")
                 case nil: row.append("-")
                 }
-                row += [DiffReport.number(audit.delta?.l2), DiffReport.number(audit.delta?.maxAbs),
+                row += [DiffReport.number(audit.delta?.l2), DiffReport.number(audit.delta?.relativeL2), DiffReport.number(audit.delta?.maxAbs),
                         audit.delta?.positiveShare.map { Format.fixed($0 * 100, 1) + " %" } ?? "-"]
             }
             table.append(row)
         }
-        out += Format.table(table, rightAligned: base != nil ? [3, 4, 6, 9, 10, 11] : [3, 4, 6])
+        out += Format.table(table, rightAligned: base != nil ? [3, 4, 6, 9, 10, 11, 12] : [3, 4, 6])
         var problems: [String] = []
         for audit in audits {
             if let problem = audit.integrityProblem { problems.append("\(audit.entry.name): \(problem)") }
@@ -143,6 +146,7 @@ enum AuditReport {
                         members.append(("delta", .object([
                             ("l2", .number(d.l2)), ("max_abs", .number(d.maxAbs)),
                             ("positive_share", d.positiveShare.map { .number($0) } ?? .null),
+                            ("relative", d.relativeL2.map { .number($0) } ?? .null),
                         ])))
                     }
                 }

@@ -25,6 +25,7 @@ enum CheckpointReport {
             let entry = checkpoint.tensors[i]
             results.set(i, TensorStatistics.of(checkpoint.view(entry)))
             checkpoint.releasePages(of: entry)
+            WorkProgress.add(entry.byteCount)
         }
         return results.values
     }

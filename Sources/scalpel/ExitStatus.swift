@@ -35,9 +35,44 @@ enum ExitStatus {
     /// Shows `error` as `Error: FILE: problem` on stderr (every line escaped) and exits with
     /// its status. Errors of the argument parser (usage, help, exit codes) go to the parser.
     static func exit(with error: Error) -> Never {
+        let error = fileForm(error)
         let safe = TerminalSafeError.wrapping(error)
         guard safe is TerminalSafeError else { Scalpel.exit(withError: safe) }
         FileHandle.standardError.write(Data("Error: \(safe)\n".utf8))
         Foundation.exit(code(for: error))
+    }
+
+    /// A Foundation file error (from FileManager, Data) as `FileError`, so it shows in the
+    /// `Error: FILE: problem` form with the status of its kind; any other error as it is.
+    static func fileForm(_ error: Error) -> Error {
+        guard !(error is FileError) else { return error }
+        let ns = error as NSError
+        guard ns.domain == NSCocoaErrorDomain, let path = ns.userInfo[NSFilePathErrorKey] as? String else { return error }
+        let problem: String
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            problem = String(cString: strerror(Int32(underlying.code)))
+        } else if let file = firstFileOnTheWay(path) {
+            problem = "\(file) is a file, not a folder"
+        } else {
+            problem = ns.localizedDescription
+        }
+        // CocoaError's write failures are codes 512 to 1023 (fileWriteUnknown ...).
+        let writing = (512..<1024).contains(ns.code)
+        return FileError(path, (writing ? "cannot write: " : "cannot read: ") + problem, kind: writing ? .output : .badInput)
+    }
+
+    /// The first ancestor of `path` that exists and is not a folder: why a folder cannot be
+    /// made there (Foundation's error then carries no system error to quote).
+    static func firstFileOnTheWay(_ path: String) -> String? {
+        var ancestors: [String] = []
+        var folder = (path as NSString).deletingLastPathComponent
+        while !folder.isEmpty, folder != "/" {
+            ancestors.append(folder)
+            folder = (folder as NSString).deletingLastPathComponent
+        }
+        return ancestors.reversed().first { ancestor in
+            var isDirectory: ObjCBool = false
+            return FileManager.default.fileExists(atPath: ancestor, isDirectory: &isDirectory) && !isDirectory.boolValue
+        }
     }
 }

@@ -29,7 +29,9 @@ struct InspectCommand: ParsableCommand {
 
     func run() throws {
         let checkpoint = try Checkpoint.open(model, allowingOpaqueTensors: true)
+        let progress = ProgressDisplay.counting("inspect --stats", total: stats ? checkpoint.tensorByteCount : 0, outputOptions)
         let statistics = stats ? CheckpointReport.statistics(checkpoint) : nil
+        progress.finish()
         outputOptions.emit("inspect", CheckpointReport.json(checkpoint, statistics: statistics),
                            text: CheckpointReport.text(checkpoint, listTensors: !summary, statistics: statistics))
     }

@@ -11,8 +11,8 @@ import Training
 /// clears the previous line, so the work never waits for the terminal. Its own `Terminal`
 /// writes to stdout, which carries results, hence the small console on stderr here.
 final class ProgressDisplay: @unchecked Sendable {
-    /// What is counted: bytes (shown as sizes and a byte rate) or steps.
-    enum Unit { case bytes, steps }
+    /// What is counted: bytes (shown as sizes and a byte rate), tensor elements, or steps.
+    enum Unit { case bytes, elements, steps }
 
     private let state: ProgressState
     private var indicator: ActivityIndicator<ProgressLine>?
@@ -68,7 +68,9 @@ final class ProgressDisplay: @unchecked Sendable {
 final class ProgressState: @unchecked Sendable {
     let title: String
     let unit: ProgressDisplay.Unit
-    let started = Date()
+    /// When the first work was counted, and how much: the rate is measured from there, so
+    /// the setup before the first step (loading, a first evaluation) does not skew it.
+    private var first: (time: Date, done: Int)?
     private var done = 0
     private var total: Int
     private var detail = ""
@@ -80,10 +82,16 @@ final class ProgressState: @unchecked Sendable {
         self.unit = unit
     }
 
-    func advance(_ amount: Int) { lock.withLock { done += amount } }
+    func advance(_ amount: Int) {
+        lock.withLock {
+            if first == nil { first = (Date(), done) }
+            done += amount
+        }
+    }
 
     func set(done: Int, total: Int?, detail: String) {
         lock.withLock {
+            if first == nil, done > 0 { first = (Date(), self.done) }
             self.done = done
             if let total { self.total = total }
             self.detail = detail
@@ -91,6 +99,15 @@ final class ProgressState: @unchecked Sendable {
     }
 
     var snapshot: (done: Int, total: Int, detail: String) { lock.withLock { (done, total, detail) } }
+
+    /// Work per second since the first work was counted (nil until there is a measure).
+    var rate: Double? {
+        lock.withLock {
+            guard let first else { return nil }
+            let seconds = Date().timeIntervalSince(first.time), amount = done - first.done
+            return seconds > 0.2 && amount > 0 ? Double(amount) / seconds : nil
+        }
+    }
 }
 
 /// One line: `title [=====     ] 45 % 1.2 GB of 2.6 GB  310 MB/s  0:05 left  detail`.
@@ -106,14 +123,14 @@ struct ProgressLine: ActivityIndicatorType {
     func render(width: Int) -> String {
         let (done, total, detail) = state.snapshot
         let fraction = total > 0 ? min(1, Double(done) / Double(total)) : 0
-        let elapsed = Date().timeIntervalSince(state.started)
         let counts: String
-        let rate = elapsed > 0 ? Double(done) / elapsed : 0
+        let rate = state.rate
         switch state.unit {
-        case .bytes: counts = "\(Format.bytes(done)) of \(Format.bytes(total))  \(Format.bytes(Int(rate)))/s"
+        case .bytes: counts = "\(Format.bytes(done)) of \(Format.bytes(total))" + (rate.map { "  \(Format.bytes(Int($0)))/s" } ?? "")
+        case .elements: counts = "\(Format.count(done)) of \(Format.count(total)) elements"
         case .steps: counts = "step \(done) of \(total)"
         }
-        let left = done > 0 && fraction < 1 ? "  \(Self.clock(elapsed * (1 - fraction) / fraction)) left" : ""
+        let left = rate.map { fraction < 1 ? "  \(Self.clock(Double(total - done) / $0)) left" : "" } ?? ""
         let bar = String(repeating: "=", count: Int(fraction * 20)) + String(repeating: " ", count: 20 - Int(fraction * 20))
         let line = "\(DisplayText.escaped(state.title)) [\(bar)] \(Int(fraction * 100)) %  \(counts)\(left)\(detail.isEmpty ? "" : "  " + detail)"
         // One terminal line, or the clearing would leave pieces of wrapped lines behind.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Tensors
+import TestSupport
 @testable import Checkpoints
 
 /// Exit statuses (0 success, 1 a check failed, 2 a bad input file, 64 usage, 73 an output that
@@ -63,6 +64,19 @@ struct ExitStatusTests {
         let create = try CLI.run(["create", base, patch, "-o", folder + "/p.spatch"])
         #expect(create.status == 64 && create.stderr.contains("scalpel create BASE TUNED -o PATCH"), "\(create.stderr)")
         #expect(!FileManager.default.fileExists(atPath: out))
+    }
+
+    /// Foundation's file errors in the `Error: FILE: problem` form too; a control that is also a
+    /// task is warned about before anything runs.
+    @Test func aRunFolderUnderAFileIsAnOutputErrorNamingIt() throws {
+        let (model, tasks, _, root) = try TinyContinualRun.setUp(#function)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let file = root + "/a-file"
+        try Data("x".utf8).write(to: URL(fileURLWithPath: file))
+        let result = try CLI.run(["continual", model, "--tasks", tasks[0], "--control", tasks[0], "-o", file + "/run", "--epochs", "1"])
+        #expect(result.status == 73)
+        #expect(result.stderr == "warning: the control \(tasks[0]) is also a task of the sequence (\(tasks[0])): its drop measures learning that task, not forgetting what the model knew\n"
+                + "Error: \(file)/run: cannot write: \(file) is a file, not a folder\n", "\(result.stderr)")
     }
 
     @Test func aMaskMadeForAnotherTaskIsWarnedAbout() throws {
