@@ -103,11 +103,14 @@ struct MalformedFileTests {
         }
     }
 
+    /// A missing file, and a missing folder on its way named as the folder; both bad input.
     @Test func missingFileNamesThePath() {
         #expect(throws: CheckpointError.self) { try Checkpoint.open("/nonexistent/model.safetensors") }
-        do { _ = try Checkpoint.open("/nonexistent/model.safetensors") } catch {
-            #expect("\(error)" == "/nonexistent/model.safetensors: no such file or folder")
-        }
+        do { _ = try Checkpoint.open("/nonexistent/model.safetensors") } catch let error as CheckpointError {
+            #expect("\(error)" == "/nonexistent/model.safetensors: folder /nonexistent does not exist" && error.kind == .badInput)
+        } catch { Issue.record("\(error)") }
+        let inTemporary = NSTemporaryDirectory() + "scalpel-absent-\(UUID().uuidString).safetensors"
+        #expect { try Checkpoint.open(inTemporary) } throws: { "\($0)" == inTemporary + ": no such file or folder" }
     }
 
     @Test func brokenShardIndexesAreRefused() throws {

@@ -49,7 +49,8 @@ struct TextFileTests {
         try Data(TextFile.byteOrderMark + Array("one\r\ntwo\r\n".utf8)).write(to: URL(fileURLWithPath: folder + "/crlf.txt"))
         #expect(try TextFile.lines(folder + "/crlf.txt") == ["one", "two"])
         #expect(try TextFile.contents(folder + "/crlf.txt").count == 13)
-        #expect { try TextFile.lines(folder + "/none.txt") } throws: { "\($0)".hasPrefix(folder + "/none.txt: cannot open") }
+        #expect { try TextFile.lines(folder + "/none.txt") } throws: { "\($0)" == folder + "/none.txt: no such file" }
+        #expect { try TextFile.lines(folder + "/no-folder/none.txt") } throws: { "\($0)" == folder + "/no-folder/none.txt: folder \(folder)/no-folder does not exist" }
         #expect { try TextFile.lines(folder) } throws: { "\($0)" == folder + ": not a regular file" }
     }
 }
