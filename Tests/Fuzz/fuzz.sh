@@ -62,12 +62,12 @@ run() {
 }
 
 # The long campaign: every target for SECONDS, resumable. Its corpora (.build-fuzz/campaign/)
-# grow from run to run and `seeds` never clears them; campaign.tsv records each finished run
-# (target, seconds, inputs executed, exit status, when), and a target whose runs add up to
-# SECONDS is skipped, so a campaign interrupted or spread over several sittings goes on where
-# it stopped.
+# grow from run to run and `seeds` never clears them; Tests/Fuzz/campaign.tsv (committed, so
+# the record outlives a build folder) records each finished run (target, seconds, inputs
+# executed, exit status, when), and a target whose runs add up to SECONDS is skipped, so a
+# campaign interrupted or spread over several sittings and machines goes on where it stopped.
 campaign() {
-    local seconds=$1 record="$build/campaign.tsv" failed=0
+    local seconds=$1 record="Tests/Fuzz/campaign.tsv" failed=0
     [ -x "$build/debug/scalpel-fuzz" ] || build
     [ -d "$build/corpus" ] || seeds
     mkdir -p "$build/campaign"
