@@ -65,6 +65,7 @@ public struct TextEncoder: Sendable {
             let batch = Array(order[start..<min(order.count, start + max(1, batchSize))])
             for (i, embedding) in zip(batch, try model.embed(batch.map { tokens[$0] })) { out[i] = (embedding, tokens[i].count) }
             start += batch.count
+            WorkProgress.add(batch.count)
         }
         return out
     }

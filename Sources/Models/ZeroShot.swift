@@ -13,8 +13,9 @@ public enum ZeroShot {
 
     /// Texts against the class prompts, or images when the split is `split.npz`.
     public static func evaluate(_ encoder: any ZeroShotEncoder, task: TaskFolder, split: String = "test") throws -> Result {
-        let classEmbeddings = try encoder.embed(texts: task.prompts)
         let (examples, labels) = try task.inputs(split)
+        WorkProgress.expect(task.prompts.count + examples.count)
+        let classEmbeddings = try encoder.embed(texts: task.prompts)
         let predicted = predictions(try encoder.embed(inputs: examples), among: classEmbeddings)
         var perClass = Array(repeating: (correct: 0, total: 0), count: task.labels.count)
         var correct = 0

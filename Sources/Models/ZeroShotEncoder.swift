@@ -80,11 +80,15 @@ public struct CLIPEncoder: ZeroShotEncoder {
 
     public func embed(texts: [String]) throws -> [[Float]] {
         try stride(from: 0, to: texts.count, by: 32).flatMap { start in
-            try model.embedTexts(texts[start..<min(texts.count, start + 32)].map(tokenizer.encode))
+            defer { WorkProgress.add(min(texts.count, start + 32) - start) }
+            return try model.embedTexts(texts[start..<min(texts.count, start + 32)].map(tokenizer.encode))
         }
     }
 
     public func embed(images: [[Float]]) throws -> [[Float]] {
-        try stride(from: 0, to: images.count, by: 32).flatMap { start in try model.embedImages(Array(images[start..<min(images.count, start + 32)])) }
+        try stride(from: 0, to: images.count, by: 32).flatMap { start in
+            defer { WorkProgress.add(min(images.count, start + 32) - start) }
+            return try model.embedImages(Array(images[start..<min(images.count, start + 32)]))
+        }
     }
 }

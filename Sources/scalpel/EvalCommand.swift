@@ -33,7 +33,12 @@ struct EvalCommand: ParsableCommand {
         let replacements = try PatchApplier.patchedTensors(model: checkpoint, patches: files)
         let encoder = try Architecture.encoder(checkpoint, replacements: replacements, architecture: arch)
         let textTask = try TaskFolder(folder: task)
-        let result = try ZeroShot.evaluate(encoder, task: textTask, split: split)
+        let progress = ProgressDisplay.counting("eval", total: 0, unit: .inputs, outputOptions)
+        let result: ZeroShot.Result
+        do {
+            defer { progress.finish() }
+            result = try ZeroShot.evaluate(encoder, task: textTask, split: split)
+        }
         if outputOptions.json {
             print(ResultJSON.object("eval", [
                 ("model", .string(checkpoint.path)), ("architecture", .string(encoder.architecture)),

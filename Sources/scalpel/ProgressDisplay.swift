@@ -12,7 +12,7 @@ import Training
 /// writes to stdout, which carries results, hence the small console on stderr here.
 final class ProgressDisplay: @unchecked Sendable {
     /// What is counted: bytes (shown as sizes and a byte rate), tensor elements, or steps.
-    enum Unit { case bytes, elements, steps }
+    enum Unit { case bytes, elements, inputs, steps }
 
     private let state: ProgressState
     private var indicator: ActivityIndicator<ProgressLine>?
@@ -128,6 +128,7 @@ struct ProgressLine: ActivityIndicatorType {
         switch state.unit {
         case .bytes: counts = "\(Format.bytes(done)) of \(Format.bytes(total))" + (rate.map { "  \(Format.bytes(Int($0)))/s" } ?? "")
         case .elements: counts = "\(Format.count(done)) of \(Format.count(total)) elements"
+        case .inputs: counts = "\(Format.count(done)) of \(Format.count(total)) inputs embedded"
         case .steps: counts = "step \(done) of \(total)"
         }
         let left = rate.map { fraction < 1 ? "  \(Self.clock(Double(total - done) / $0)) left" : "" } ?? ""
