@@ -16,13 +16,19 @@ struct ApplyCommand: ParsableCommand {
             edit restores them.
             """)
 
-    @Argument(help: "The base checkpoint.") var base: String
-    @Argument(help: "Patches (.spatch), applied in the order given.") var patches: [String]
-    @Option(name: .shortAndLong, help: "The checkpoint to write: a file, or a folder (ending in /, or an empty one) for a model folder in the base's layout with its other files.") var output: String?
-    @Flag(name: .long, help: "Rewrite only the changed bytes of BASE (a safetensors file), crash-safe.") var inPlace = false
-    @Flag(name: .long, help: "With --in-place: leave the header as it is (do not record the patch ids).") var noRecord = false
+    @Argument(help: "The base checkpoint.")
+    var base: String
+    @Argument(help: "Patches (.spatch), applied in the order given.")
+    var patches: [String]
+    @Option(name: .shortAndLong, help: "The checkpoint to write: a file, or a folder (ending in /, or an empty one) for a model folder in the base's layout with its other files.")
+    var output: String?
+    @Flag(name: .long, help: "Rewrite only the changed bytes of BASE (a safetensors file), crash-safe.")
+    var inPlace = false
+    @Flag(name: .long, help: "With --in-place: leave the header as it is (do not record the patch ids).")
+    var noRecord = false
     @OptionGroup var overwriteOption: OverwriteOption
-    @Flag(name: .long, help: "Apply onto a tensor that differs from the patch's base elsewhere, when the elements the patch changes hold the bits it was made against (checked; never an XOR onto other bits).") var force = false
+    @Flag(name: .long, help: "Apply onto a tensor that differs from the patch's base elsewhere, when the elements the patch changes hold the bits it was made against (checked; never an XOR onto other bits).")
+    var force = false
     @OptionGroup var outputOptions: OutputOptions
 
     static let usage = "scalpel apply BASE PATCH... -o OUT"
@@ -84,13 +90,19 @@ struct RevertCommand: ParsableCommand {
             unless --force.
             """)
 
-    @Argument(help: "The patched checkpoint.") var model: String
-    @Argument(help: "The patch to undo.") var patch: String
-    @Option(name: .shortAndLong, help: "The checkpoint to write: a file, or a folder (ending in /, or an empty one) for a model folder in the model's layout with its other files.") var output: String
-    @Option(name: .long, help: "The base PATCH was made against (for a patch further down the stack).") var base: String?
-    @Option(name: .long, parsing: .upToNextOption, help: "The patches applied after PATCH, to check that they touch other elements.") var later: [String] = []
+    @Argument(help: "The patched checkpoint.")
+    var model: String
+    @Argument(help: "The patch to undo.")
+    var patch: String
+    @Option(name: .shortAndLong, help: "The checkpoint to write: a file, or a folder (ending in /, or an empty one) for a model folder in the model's layout with its other files.")
+    var output: String
+    @Option(name: .long, help: "The base PATCH was made against (for a patch further down the stack).")
+    var base: String?
+    @Option(name: .long, parsing: .upToNextOption, help: "The patches applied after PATCH, to check that they touch other elements.")
+    var later: [String] = []
     @OptionGroup var overwriteOption: OverwriteOption
-    @Flag(name: .long, help: "Revert from a tensor that changed elsewhere since, when the elements the patch changed still hold what it left (checked; never an XOR onto other bits).") var force = false
+    @Flag(name: .long, help: "Revert from a tensor that changed elsewhere since, when the elements the patch changed still hold what it left (checked; never an XOR onto other bits).")
+    var force = false
     @OptionGroup var outputOptions: OutputOptions
 
     static let usage = "scalpel revert MODEL PATCH -o OUT"

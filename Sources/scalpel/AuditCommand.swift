@@ -17,9 +17,12 @@ struct AuditCommand: ParsableCommand {
             Exit status 1 when any check fails.
             """)
 
-    @Argument(help: "The .spatch file (patch or mask).") var patch: String
-    @Option(name: .long, help: "The base checkpoint to verify against.") var base: String?
-    @Option(name: .long, help: "Write an HTML report here.") var report: String?
+    @Argument(help: "The .spatch file (patch or mask).")
+    var patch: String
+    @Option(name: .long, help: "The base checkpoint to verify against.")
+    var base: String?
+    @Option(name: .long, help: "Write an HTML report here.")
+    var report: String?
     @OptionGroup var overwriteOption: OverwriteOption
     @OptionGroup var outputOptions: OutputOptions
 

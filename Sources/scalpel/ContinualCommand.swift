@@ -37,16 +37,26 @@ struct ContinualCommand: ParsableCommand {
             other file) and starts over. Progress goes to stderr.
             """)
 
-    @Argument(help: "The base model: a model folder or its weights file.") var base: String
-    @Option(name: .long, parsing: .upToNextOption, help: "The task folders, in order.") var tasks: [String]
-    @Option(name: .long, help: "The control task folder (evaluated zero-shot).") var control: String
-    @Option(name: .shortAndLong, help: "The run folder.") var output: String
-    @Option(name: .long, help: "spu, full, random-mask, fisher-mask, magnitude-mask, spu-mas-ratio or spu-mas-exclude.") var method: ContinualRunner.Method = .spu
-    @Option(name: .long, help: "mask: fraction kept per tensor.") var rate: Double = 0.1
-    @Option(name: .long, help: "mask: eligible tensors (first-mlp, second-mlp, attention, or globs).") var layers: String = "first-mlp"
-    @Flag(inversion: .prefixedNo, help: "mask: include the eligible layers' biases whole.") var denseBias = true
-    @Option(name: .long, help: "mask: fraction of the batches scored.") var scoreFraction: Double = 0.25
-    @Option(name: .long, help: "train: replay buffer, examples of the earlier tasks (0: no replay).") var buffer: Int = 0
+    @Argument(help: "The base model: a model folder or its weights file.")
+    var base: String
+    @Option(name: .long, parsing: .upToNextOption, help: "The task folders, in order.")
+    var tasks: [String]
+    @Option(name: .long, help: "The control task folder (evaluated zero-shot).")
+    var control: String
+    @Option(name: .shortAndLong, help: "The run folder.")
+    var output: String
+    @Option(name: .long, help: "spu, full, random-mask, fisher-mask, magnitude-mask, spu-mas-ratio or spu-mas-exclude.")
+    var method: ContinualRunner.Method = .spu
+    @Option(name: .long, help: "mask: fraction kept per tensor.")
+    var rate: Double = 0.1
+    @Option(name: .long, help: "mask: eligible tensors (first-mlp, second-mlp, attention, or globs).")
+    var layers: String = "first-mlp"
+    @Flag(inversion: .prefixedNo, help: "mask: include the eligible layers' biases whole.")
+    var denseBias = true
+    @Option(name: .long, help: "mask: fraction of the batches scored.")
+    var scoreFraction: Double = 0.25
+    @Option(name: .long, help: "train: replay buffer, examples of the earlier tasks (0: no replay).")
+    var buffer: Int = 0
     @Option(name: .customLong("protocol"), help: "class or task: how the tasks' test items are classified in the report's headline (both are measured).")
     var evaluation: EvaluationProtocol = .classIncremental
     @OptionGroup var knowledgeAware: KnowledgeAwareOptions

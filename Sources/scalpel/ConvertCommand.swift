@@ -20,7 +20,8 @@ struct ConvertCommand: ParsableCommand {
 
     // The output as a second argument, as the first versions took it; -o is the one spelling
     // every command shares, so this one is no longer shown.
-    @Argument(help: .hidden) var positionalOutput: String?
+    @Argument(help: .hidden)
+    var positionalOutput: String?
 
     @OptionGroup var outputOptions: OutputOptions
 

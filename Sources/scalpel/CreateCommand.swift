@@ -14,12 +14,18 @@ struct CreateCommand: ParsableCommand {
             may differ; any other difference is an error naming the tensor and the count.
             """)
 
-    @Argument(help: "The base checkpoint.") var base: String
-    @Argument(help: "The tuned checkpoint (same tensors, some values changed).") var tuned: String
-    @Option(name: .shortAndLong, help: "The patch file to write (.spatch).") var output: String
-    @Option(name: .long, help: "A mask (.spatch of kind mask): only its positions may change.") var mask: String?
-    @Option(name: .long, help: "Task name, recorded in the patch's metadata.") var task: String?
-    @Option(name: .long, parsing: .singleValue, help: "Extra metadata, key=value (repeatable).") var meta: [String] = []
+    @Argument(help: "The base checkpoint.")
+    var base: String
+    @Argument(help: "The tuned checkpoint (same tensors, some values changed).")
+    var tuned: String
+    @Option(name: .shortAndLong, help: "The patch file to write (.spatch).")
+    var output: String
+    @Option(name: .long, help: "A mask (.spatch of kind mask): only its positions may change.")
+    var mask: String?
+    @Option(name: .long, help: "Task name, recorded in the patch's metadata.")
+    var task: String?
+    @Option(name: .long, parsing: .singleValue, help: "Extra metadata, key=value (repeatable).")
+    var meta: [String] = []
     @OptionGroup var overwriteOption: OverwriteOption
     @OptionGroup var outputOptions: OutputOptions
 

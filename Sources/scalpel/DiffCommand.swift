@@ -15,9 +15,12 @@ struct DiffCommand: ParsableCommand {
             values, computed in double precision. Exit status 0 either way.
             """)
 
-    @Argument(help: "Checkpoint A.") var a: String
-    @Argument(help: "Checkpoint B.") var b: String
-    @Option(name: .long, help: "Show at most N changed tensors.") var top: Int?
+    @Argument(help: "Checkpoint A.")
+    var a: String
+    @Argument(help: "Checkpoint B.")
+    var b: String
+    @Option(name: .long, help: "Show at most N changed tensors.")
+    var top: Int?
     @OptionGroup var outputOptions: OutputOptions
 
     func validate() throws {

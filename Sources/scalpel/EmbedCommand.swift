@@ -20,12 +20,18 @@ struct EmbedCommand: ParsableCommand {
             through the image tower; both projected and L2-normalised.
             """)
 
-    @Argument(help: "The encoder: a model folder or its weights file.") var model: String
-    @Option(name: .long, help: "A text to embed (repeat for several).") var text: [String] = []
-    @Option(name: .long, help: "A UTF-8 file of texts, one per line (LF or CRLF; empty lines skipped); - reads standard input.") var textFile: String?
-    @Option(name: .long, help: "Images to embed: an .npz holding float32 images (N, 3, H, H), preprocessed (CLIP).") var images: String?
-    @Option(name: .long, help: "bert or clip (default: recognised from the tensor names).") var arch: Architecture?
-    @Option(name: .long, help: "Texts per forward pass.") var batch: Int = 32
+    @Argument(help: "The encoder: a model folder or its weights file.")
+    var model: String
+    @Option(name: .long, help: "A text to embed (repeat for several).")
+    var text: [String] = []
+    @Option(name: .long, help: "A UTF-8 file of texts, one per line (LF or CRLF; empty lines skipped); - reads standard input.")
+    var textFile: String?
+    @Option(name: .long, help: "Images to embed: an .npz holding float32 images (N, 3, H, H), preprocessed (CLIP).")
+    var images: String?
+    @Option(name: .long, help: "bert or clip (default: recognised from the tensor names).")
+    var arch: Architecture?
+    @Option(name: .long, help: "Texts per forward pass.")
+    var batch: Int = 32
     @OptionGroup var outputOptions: OutputOptions
 
     func validate() throws {

@@ -15,11 +15,16 @@ struct EvalCommand: ParsableCommand {
             checked and applied in memory, in order, as apply would; nothing is written.
             """)
 
-    @Argument(help: "The encoder: a model folder or its weights file.") var model: String
-    @Argument(help: "Patches to apply in memory first, in order.") var patches: [String] = []
-    @Option(name: .long, help: "The task folder (classes.txt, test.jsonl or test.npz).") var task: String
-    @Option(name: .long, help: "bert or clip (default: recognised from the tensor names).") var arch: Architecture?
-    @Option(name: .long, help: "Which examples: test or train.") var split: String = "test"
+    @Argument(help: "The encoder: a model folder or its weights file.")
+    var model: String
+    @Argument(help: "Patches to apply in memory first, in order.")
+    var patches: [String] = []
+    @Option(name: .long, help: "The task folder (classes.txt, test.jsonl or test.npz).")
+    var task: String
+    @Option(name: .long, help: "bert or clip (default: recognised from the tensor names).")
+    var arch: Architecture?
+    @Option(name: .long, help: "Which examples: test or train.")
+    var split: String = "test"
     @OptionGroup var outputOptions: OutputOptions
 
     func validate() throws {

@@ -13,8 +13,10 @@ struct LogCommand: ParsableCommand {
             file and shown with its task and metadata.
             """)
 
-    @Argument(help: "The model.") var model: String
-    @Argument(help: "Patch files to match against the recorded ids.") var patches: [String] = []
+    @Argument(help: "The model.")
+    var model: String
+    @Argument(help: "Patch files to match against the recorded ids.")
+    var patches: [String] = []
     @OptionGroup var outputOptions: OutputOptions
 
     func validate() throws {

@@ -30,17 +30,28 @@ struct MaskCommand: ParsableCommand {
             tensor most important on the generic text. Both keep the same count per tensor.
             """)
 
-    @Argument(help: "The base model: a model folder or its weights file.") var base: String
-    @Argument(help: "Patches applied first, in order (earlier tasks): the mask is for the patched model.") var patches: [String] = []
-    @Option(name: .long, help: "The task folder (classes.txt, train.jsonl or train.npz).") var task: String
-    @Option(name: .shortAndLong, help: "The mask to write (.spatch).") var output: String
-    @Option(name: .long, help: "The fraction of each eligible tensor kept, in (0, 1].") var rate: Double = 0.1
-    @Option(name: .long, help: "Eligible tensors: first-mlp, second-mlp, attention, or globs over tensor names, comma-separated.") var layers: String = "first-mlp"
-    @Option(name: .long, help: "spu, fisher, magnitude, random, or the knowledge-aware spu-mas-ratio or spu-mas-exclude.") var score: ScoreMethod = .spu
-    @Option(name: .long, help: "The fraction of the training batches the gradient is summed over, in (0, 1].") var scoreFraction: Double = 0.25
-    @Option(name: .long, help: "Inputs per scoring batch.") var batch: Int = 32
-    @Option(name: .long, help: "The seed of the shuffle (and of --score random).") var seed: UInt64 = 0
-    @Flag(inversion: .prefixedNo, help: "Include the eligible layers' biases whole.") var denseBias = true
+    @Argument(help: "The base model: a model folder or its weights file.")
+    var base: String
+    @Argument(help: "Patches applied first, in order (earlier tasks): the mask is for the patched model.")
+    var patches: [String] = []
+    @Option(name: .long, help: "The task folder (classes.txt, train.jsonl or train.npz).")
+    var task: String
+    @Option(name: .shortAndLong, help: "The mask to write (.spatch).")
+    var output: String
+    @Option(name: .long, help: "The fraction of each eligible tensor kept, in (0, 1].")
+    var rate: Double = 0.1
+    @Option(name: .long, help: "Eligible tensors: first-mlp, second-mlp, attention, or globs over tensor names, comma-separated.")
+    var layers: String = "first-mlp"
+    @Option(name: .long, help: "spu, fisher, magnitude, random, or the knowledge-aware spu-mas-ratio or spu-mas-exclude.")
+    var score: ScoreMethod = .spu
+    @Option(name: .long, help: "The fraction of the training batches the gradient is summed over, in (0, 1].")
+    var scoreFraction: Double = 0.25
+    @Option(name: .long, help: "Inputs per scoring batch.")
+    var batch: Int = 32
+    @Option(name: .long, help: "The seed of the shuffle (and of --score random).")
+    var seed: UInt64 = 0
+    @Flag(inversion: .prefixedNo, help: "Include the eligible layers' biases whole.")
+    var denseBias = true
     @Option(name: .long, help: "Similarity temperature of the loss (default: the checkpoint's learned logit scale, as CLIP has; else 0.05).")
     var temperature: Float?
     @OptionGroup var knowledgeAware: KnowledgeAwareOptions

@@ -27,17 +27,28 @@ struct MergeCommand: ParsableCommand {
             patches instead.
             """)
 
-    @Argument(help: "Patches (.spatch), in order.") var patches: [String]
-    @Option(name: .long, help: "The base the patches were made against.") var base: String?
-    @Option(name: .shortAndLong, help: "The merged patch to write.") var output: String?
-    @Option(name: .long, help: "disjoint, priority, sum, mean, ties, dare or dare-ties.") var method: MergeMethod = .disjoint
-    @Option(name: .long, help: "Arithmetic methods: one weight per patch, comma-separated (default 1 each).") var weights: String?
-    @Option(name: .long, help: "sum, ties, dare, dare-ties: the scale λ of the merged delta.") var lambda: Double = 1
-    @Option(name: .long, help: "ties: the fraction of each tensor's elements each patch keeps, by magnitude (default 1).") var density: Double?
-    @Option(name: .long, help: "dare, dare-ties: the probability of dropping each delta element.") var drop: Double?
-    @Option(name: .long, help: "dare, dare-ties: the seed of the drop; ties with --density below 1: of the choice among equal magnitudes at the cut (default 0).") var seed: UInt64?
-    @Flag(name: .long, help: "Show the overlap between the patches; write nothing.") var plan = false
-    @Flag(name: .long, help: "With --plan: the shared elements per tensor too.") var perTensor = false
+    @Argument(help: "Patches (.spatch), in order.")
+    var patches: [String]
+    @Option(name: .long, help: "The base the patches were made against.")
+    var base: String?
+    @Option(name: .shortAndLong, help: "The merged patch to write.")
+    var output: String?
+    @Option(name: .long, help: "disjoint, priority, sum, mean, ties, dare or dare-ties.")
+    var method: MergeMethod = .disjoint
+    @Option(name: .long, help: "Arithmetic methods: one weight per patch, comma-separated (default 1 each).")
+    var weights: String?
+    @Option(name: .long, help: "sum, ties, dare, dare-ties: the scale λ of the merged delta.")
+    var lambda: Double = 1
+    @Option(name: .long, help: "ties: the fraction of each tensor's elements each patch keeps, by magnitude (default 1).")
+    var density: Double?
+    @Option(name: .long, help: "dare, dare-ties: the probability of dropping each delta element.")
+    var drop: Double?
+    @Option(name: .long, help: "dare, dare-ties: the seed of the drop; ties with --density below 1: of the choice among equal magnitudes at the cut (default 0).")
+    var seed: UInt64?
+    @Flag(name: .long, help: "Show the overlap between the patches; write nothing.")
+    var plan = false
+    @Flag(name: .long, help: "With --plan: the shared elements per tensor too.")
+    var perTensor = false
     @OptionGroup var overwriteOption: OverwriteOption
     @OptionGroup var outputOptions: OutputOptions
 

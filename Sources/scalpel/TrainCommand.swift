@@ -21,13 +21,20 @@ struct TrainCommand: ParsableCommand {
             against its own task's prompts.
             """)
 
-    @Argument(help: "The base model: a model folder or its weights file.") var base: String
-    @Argument(help: "Patches applied first, in order (earlier tasks): the update is a patch against base + these.") var patches: [String] = []
-    @Option(name: .long, help: "The task folder (classes.txt, train.jsonl or train.npz).") var task: String
-    @Option(name: .long, help: "The mask (from scalpel mask) of what may train, or all (full fine-tuning).") var mask: String
-    @Option(name: .shortAndLong, help: "The patch to write (.spatch).") var output: String
-    @Option(name: .long, parsing: .upToNextOption, help: "Earlier tasks to replay: task folders or their patches.") var replay: [String] = []
-    @Option(name: .long, help: "Replay buffer size: examples drawn from the --replay tasks.") var buffer: Int = 100
+    @Argument(help: "The base model: a model folder or its weights file.")
+    var base: String
+    @Argument(help: "Patches applied first, in order (earlier tasks): the update is a patch against base + these.")
+    var patches: [String] = []
+    @Option(name: .long, help: "The task folder (classes.txt, train.jsonl or train.npz).")
+    var task: String
+    @Option(name: .long, help: "The mask (from scalpel mask) of what may train, or all (full fine-tuning).")
+    var mask: String
+    @Option(name: .shortAndLong, help: "The patch to write (.spatch).")
+    var output: String
+    @Option(name: .long, parsing: .upToNextOption, help: "Earlier tasks to replay: task folders or their patches.")
+    var replay: [String] = []
+    @Option(name: .long, help: "Replay buffer size: examples drawn from the --replay tasks.")
+    var buffer: Int = 100
     @OptionGroup var training: TrainingOptions
     @Flag(name: .long, help: "Evaluate the task's test split after every epoch, not only before and after training.")
     var evalEveryEpoch = false
