@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
 import Synchronization
 import Tensors
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// An output file that appears at its final path complete or not at all.
 ///
@@ -45,7 +46,8 @@ public final class AtomicFile {
         }
         try Self.refuseInput(path)
         if !Self.replacesExistingFiles, FileManager.default.fileExists(atPath: path) {
-            throw CheckpointError(path, "exists; pass --overwrite to replace it (Scalpel never replaces a file unasked)", kind: .output)
+            throw CheckpointError(
+                path, "exists; pass --overwrite to replace it (Scalpel never replaces a file unasked)", kind: .output)
         }
         StaleTemporaryFiles.removeOnce(in: folder)
         // An unnamed file is linked into place through /proc/self/fd at commit: without /proc,
@@ -55,7 +57,9 @@ public final class AtomicFile {
             let name = Self.hiddenName(for: path)
             descriptor = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
             guard descriptor >= 0 else {
-                throw CheckpointError(path, "cannot create a temporary file in \(folder): \(String(cString: strerror(errno)))", kind: .output)
+                throw CheckpointError(
+                    path, "cannot create a temporary file in \(folder): \(String(cString: strerror(errno)))",
+                    kind: .output)
             }
             temporaryPath = name
             TemporaryFiles.register(name)
@@ -86,8 +90,12 @@ public final class AtomicFile {
     /// Refuses a destination that is one of the process's open inputs.
     static func refuseInput(_ path: String) throws {
         if let input = OpenInputs.input(sameAs: path) {
-            throw CheckpointError(path, input == path ? "is an input of this command; Scalpel never writes over its own input (write to another path)"
-                                        : "is the same file as the input \(input) (a link); Scalpel never writes over its own input (write to another path)", kind: .output)
+            throw CheckpointError(
+                path,
+                input == path
+                    ? "is an input of this command; Scalpel never writes over its own input (write to another path)"
+                    : "is the same file as the input \(input) (a link); Scalpel never writes over its own input (write to another path)",
+                kind: .output)
         }
     }
 
@@ -120,8 +128,9 @@ public final class AtomicFile {
         var sourceOffset = offset
         var remaining = count
         while remaining > 0 {
-            let copied = KernelIO.copy(from: source, offset: &sourceOffset, to: descriptor,
-                                       count: min(remaining, AtomicFile.writebackWindow))
+            let copied = KernelIO.copy(
+                from: source, offset: &sourceOffset, to: descriptor,
+                count: min(remaining, AtomicFile.writebackWindow))
             if copied > 0 {
                 remaining -= copied
                 bytesWritten += copied
@@ -171,7 +180,10 @@ public final class AtomicFile {
             temporaryPath = name
             TemporaryFiles.register(name)
         }
-        if close(descriptor) != 0 { descriptor = -1; throw failure("close failed") }
+        if close(descriptor) != 0 {
+            descriptor = -1
+            throw failure("close failed")
+        }
         descriptor = -1
         do {
             try Self.refuseInput(path)  // again: the destination may have appeared meanwhile

@@ -40,9 +40,11 @@ public final class Checkpoint: @unchecked Sendable {
     /// file's original bytes from it (commands say so on stderr).
     public internal(set) var recoveredInterruptedEdit = false
 
-    init(path: String, format: CheckpointFormat, metadata: [(String, String)], tensors: [TensorEntry],
-         files: [File], indexMetadata: [(String, String)] = [], decoded: NameMap<TensorView> = NameMap(),
-         opaqueTensors: [OpaqueTensor] = [], extras: FormatExtras? = nil) throws {
+    init(
+        path: String, format: CheckpointFormat, metadata: [(String, String)], tensors: [TensorEntry],
+        files: [File], indexMetadata: [(String, String)] = [], decoded: NameMap<TensorView> = NameMap(),
+        opaqueTensors: [OpaqueTensor] = [], extras: FormatExtras? = nil
+    ) throws {
         self.path = path
         self.opaqueTensors = opaqueTensors
         self.extras = extras
@@ -54,7 +56,11 @@ public final class Checkpoint: @unchecked Sendable {
         self.indexMetadata = indexMetadata
         var positions = NameMap<Int>()
         for (i, tensor) in tensors.enumerated() where !positions.insertNew(tensor.name, i) {
-            throw CheckpointError(path, files.count > 1 ? "tensor \"\(tensor.name)\" appears in more than one shard" : "tensor \"\(tensor.name)\" appears twice")
+            throw CheckpointError(
+                path,
+                files.count > 1
+                    ? "tensor \"\(tensor.name)\" appears in more than one shard"
+                    : "tensor \"\(tensor.name)\" appears twice")
         }
         self.positions = positions
     }
@@ -67,7 +73,10 @@ public final class Checkpoint: @unchecked Sendable {
         let checkpoint = try openAnyFormat(path)
         if !allowingOpaqueTensors, let first = checkpoint.opaqueTensors.first {
             let count = checkpoint.opaqueTensors.count
-            throw CheckpointError(checkpoint.path, "holds \(count) quantized tensor\(count == 1 ? "" : "s") (\"\(first.name)\" is \(first.typeName)): Scalpel computes on F64, F32, F16 and BF16 tensors and does not dequantize; use the unquantized (F32/F16/BF16) GGUF of the model (scalpel inspect lists the tensors)")
+            throw CheckpointError(
+                checkpoint.path,
+                "holds \(count) quantized tensor\(count == 1 ? "" : "s") (\"\(first.name)\" is \(first.typeName)): Scalpel computes on F64, F32, F16 and BF16 tensors and does not dequantize; use the unquantized (F32/F16/BF16) GGUF of the model (scalpel inspect lists the tensors)"
+            )
         }
         return checkpoint
     }
@@ -103,7 +112,10 @@ public final class Checkpoint: @unchecked Sendable {
         case .hdf5:
             return try HDF5Reader.open(resolved)
         case .pytorchLegacy:
-            throw CheckpointError(resolved, "this is a legacy (pre-1.6) PyTorch pickle, which can only be read by running it; convert it once where you trust it: torch.save(torch.load(f), f2) writes the zip format (or save it with safetensors)")
+            throw CheckpointError(
+                resolved,
+                "this is a legacy (pre-1.6) PyTorch pickle, which can only be read by running it; convert it once where you trust it: torch.save(torch.load(f), f2) writes the zip format (or save it with safetensors)"
+            )
         }
     }
 
@@ -127,8 +139,9 @@ public final class Checkpoint: @unchecked Sendable {
     /// The bytes of `entry`, viewed in place (no copy).
     public func view(_ entry: TensorEntry) -> TensorView {
         if !decoded.isEmpty, let view = decoded[entry.name] { return view }
-        return TensorView(dtype: entry.dtype, shape: entry.shape, file: files[entry.fileIndex].mapping,
-                   offset: entry.offset, length: entry.byteCount)
+        return TensorView(
+            dtype: entry.dtype, shape: entry.shape, file: files[entry.fileIndex].mapping,
+            offset: entry.offset, length: entry.byteCount)
     }
 
     /// Lets the kernel drop the mapped pages of `entry` from this process once it has been

@@ -52,7 +52,8 @@ public enum CheckpointConverter {
         for file in source.files { file.mapping.advise(.sequential) }
         if folder {
             // A model folder in the source's layout and format (or, with --shard-size, safetensors shards).
-            let written = try ModelFolderWriter.write(outputs, metadata: source.metadata, base: source, to: path, shardSize: options.shardSize)
+            let written = try ModelFolderWriter.write(
+                outputs, metadata: source.metadata, base: source, to: path, shardSize: options.shardSize)
             var summary = Summary(outputs: written.files, tensorCount: outputs.count, convertedCount: converted)
             summary.skipped = written.skipped
             return summary
@@ -61,11 +62,13 @@ public enum CheckpointConverter {
         let format = CheckpointWriter.format(forOutput: path) ?? .safetensors
         if format != .safetensors {
             if options.shardSize != nil { throw CheckpointError(path, "--shard-size applies to safetensors output") }
-            try CheckpointWriter.write(outputs, metadata: source.metadata, format: format,
-                                       extras: source.format == format ? source.extras : nil, base: source, to: path)
+            try CheckpointWriter.write(
+                outputs, metadata: source.metadata, format: format,
+                extras: source.format == format ? source.extras : nil, base: source, to: path)
             written = [path]
         } else if let shardSize = options.shardSize {
-            written = try SafetensorsWriter.writeSharded(outputs, metadata: source.metadata, to: path, shardSize: shardSize)
+            written = try SafetensorsWriter.writeSharded(
+                outputs, metadata: source.metadata, to: path, shardSize: shardSize)
         } else {
             try SafetensorsWriter.write(outputs, metadata: source.metadata, to: path)
             written = [path]
@@ -79,7 +82,10 @@ public enum CheckpointConverter {
         let ext = URL(fileURLWithPath: path).pathExtension.lowercased()
         let others = ["ckpt", "keras"]
         if others.contains(ext) {
-            throw CheckpointError(path, "writing .\(ext) files is not supported by this version; name the output .safetensors, .bin/.pt, .npz, .gguf or .h5")
+            throw CheckpointError(
+                path,
+                "writing .\(ext) files is not supported by this version; name the output .safetensors, .bin/.pt, .npz, .gguf or .h5"
+            )
         }
     }
 }

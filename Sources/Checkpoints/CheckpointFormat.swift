@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Tensors
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Checkpoint formats, recognised from a file's first bytes rather than its extension (a
 /// `.bin` may be a PyTorch zip, a legacy pickle, or anything else).
@@ -51,7 +52,8 @@ public enum CheckpointFormat: String, Sendable, CaseIterable {
             throw CheckpointError(path, "cannot read: \(String(cString: strerror(errno)))")
         }
         if head.prefix(count).starts(with: [0x89] + Array("SPATCH".utf8) + [0x0A]) {
-            throw CheckpointError(path, "this is a Scalpel patch (.spatch), not a checkpoint: give it to apply, revert or audit")
+            throw CheckpointError(
+                path, "this is a Scalpel patch (.spatch), not a checkpoint: give it to apply, revert or audit")
         }
         if let format = detect(leadingBytes: Array(head.prefix(count))) { return format }
         if count < 8 {
@@ -77,7 +79,8 @@ public enum CheckpointFormat: String, Sendable, CaseIterable {
         // A byte-order mark may open the JSON, when a Windows tool saved the index.
         let text = head.starts(with: TextFile.byteOrderMark) ? head.dropFirst(TextFile.byteOrderMark.count) : head[...]
         if let first = text.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }),
-           first == UInt8(ascii: "{"), !text.contains(0) {
+            first == UInt8(ascii: "{"), !text.contains(0)
+        {
             return .safetensorsIndex  // a JSON document: the index of a sharded checkpoint
         }
         // safetensors: u64 header length, then '{'. The length check keeps random bytes out.

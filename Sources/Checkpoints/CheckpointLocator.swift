@@ -18,14 +18,21 @@ enum CheckpointLocator {
         if indexes.isEmpty, singles.count == 1 { return (path as NSString).appendingPathComponent(singles[0]) }
         // Hugging Face folders saved with PyTorch's format instead.
         if indexes.isEmpty, singles.isEmpty {
-            if names.contains("pytorch_model.bin.index.json") { return (path as NSString).appendingPathComponent("pytorch_model.bin.index.json") }
-            if names.contains("pytorch_model.bin") { return (path as NSString).appendingPathComponent("pytorch_model.bin") }
+            if names.contains("pytorch_model.bin.index.json") {
+                return (path as NSString).appendingPathComponent("pytorch_model.bin.index.json")
+            }
+            if names.contains("pytorch_model.bin") {
+                return (path as NSString).appendingPathComponent("pytorch_model.bin")
+            }
         }
         if indexes.isEmpty, ShardNames.completeSet(singles) != nil {
             return path  // the shards of one model without an index: read as one (ShardIndex.openFolder)
         }
         if indexes.count > 1 || singles.count > 1 {
-            throw CheckpointError(path, "folder holds several checkpoints (\((indexes.isEmpty ? singles : indexes).joined(separator: ", "))); name one")
+            throw CheckpointError(
+                path,
+                "folder holds several checkpoints (\((indexes.isEmpty ? singles : indexes).joined(separator: ", "))); name one"
+            )
         }
         throw CheckpointError(path, "folder holds no .safetensors file, .safetensors.index.json or pytorch_model.bin")
     }
@@ -41,10 +48,15 @@ public enum ShardNames {
         while start > 0, (0x30...0x39).contains(bytes[start - 1]) { start -= 1 }
         var end = of + 4
         while end < bytes.count, (0x30...0x39).contains(bytes[end]) { end += 1 }
-        guard start > 0, start < of, end > of + 4, bytes[start - 1] == UInt8(ascii: "-"), end < bytes.count, bytes[end] == UInt8(ascii: "."),
-              let index = Int(String(decoding: bytes[start..<of], as: UTF8.self)),
-              let count = Int(String(decoding: bytes[(of + 4)..<end], as: UTF8.self)), index >= 1, index <= count else { return nil }
-        return (String(decoding: bytes[..<(start - 1)], as: UTF8.self), index, count, String(decoding: bytes[end...], as: UTF8.self))
+        guard start > 0, start < of, end > of + 4, bytes[start - 1] == UInt8(ascii: "-"), end < bytes.count,
+            bytes[end] == UInt8(ascii: "."),
+            let index = Int(String(decoding: bytes[start..<of], as: UTF8.self)),
+            let count = Int(String(decoding: bytes[(of + 4)..<end], as: UTF8.self)), index >= 1, index <= count
+        else { return nil }
+        return (
+            String(decoding: bytes[..<(start - 1)], as: UTF8.self), index, count,
+            String(decoding: bytes[end...], as: UTF8.self)
+        )
     }
 
     /// `names` sorted by shard number when they are exactly shards 1…N of one model (one
@@ -52,14 +64,19 @@ public enum ShardNames {
     public static func completeSet(_ names: [String]) -> [String]? {
         let parsed = names.compactMap { name in parse(name).map { (name, $0) } }
         guard names.count >= 2, parsed.count == names.count, let first = parsed.first?.1 else { return nil }
-        guard parsed.allSatisfy({ $0.1.prefix == first.prefix && $0.1.count == first.count && $0.1.suffix == first.suffix }),
-              first.count == names.count, Set(parsed.map(\.1.index)) == Set(1...first.count) else { return nil }
+        guard
+            parsed.allSatisfy({
+                $0.1.prefix == first.prefix && $0.1.count == first.count && $0.1.suffix == first.suffix
+            }),
+            first.count == names.count, Set(parsed.map(\.1.index)) == Set(1...first.count)
+        else { return nil }
         return parsed.sorted { $0.1.index < $1.1.index }.map(\.0)
     }
 
     private static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
         guard haystack.count >= needle.count else { return nil }
-        for i in stride(from: haystack.count - needle.count, through: 0, by: -1) where Array(haystack[i..<(i + needle.count)]) == needle {
+        for i in stride(from: haystack.count - needle.count, through: 0, by: -1)
+        where Array(haystack[i..<(i + needle.count)]) == needle {
             return i
         }
         return nil

@@ -11,13 +11,21 @@ public enum Deflate {
     /// Inflates `compressed` into exactly `size` bytes, refusing a stream that ends early,
     /// runs longer, or is damaged. `gzip`: the stream has gzip's header and trailer (whose
     /// CRC zlib checks) rather than being raw deflate.
-    static func inflate(_ compressed: UnsafeRawBufferPointer, size: Int, member: String, path: String, gzip: Bool = false) throws -> ByteBuffer {
+    static func inflate(
+        _ compressed: UnsafeRawBufferPointer, size: Int, member: String, path: String, gzip: Bool = false
+    ) throws -> ByteBuffer {
         guard size <= max(compressed.count, 1) * maximumRatio + 64 else {
-            throw CheckpointError(path, "zip member \"\(member)\" claims \(size) bytes from \(compressed.count) compressed, more than deflate can expand: a zip bomb or a damaged archive")
+            throw CheckpointError(
+                path,
+                "zip member \"\(member)\" claims \(size) bytes from \(compressed.count) compressed, more than deflate can expand: a zip bomb or a damaged archive"
+            )
         }
         let output = ByteBuffer(count: size)
         var stream = z_stream()
-        guard inflateInit2_(&stream, gzip ? 16 + MAX_WBITS : -MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+        guard
+            inflateInit2_(&stream, gzip ? 16 + MAX_WBITS : -MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+                == Z_OK
+        else {
             throw CheckpointError(path, "zip member \"\(member)\": zlib could not start inflating")
         }
         defer { inflateEnd(&stream) }
@@ -30,14 +38,16 @@ public enum Deflate {
         while status == Z_OK {
             if stream.avail_in == 0, consumed < compressed.count {
                 let chunk = min(step, compressed.count - consumed)
-                stream.next_in = UnsafeMutablePointer(mutating: compressed.baseAddress!.advanced(by: consumed).assumingMemoryBound(to: Bytef.self))
+                stream.next_in = UnsafeMutablePointer(
+                    mutating: compressed.baseAddress!.advanced(by: consumed).assumingMemoryBound(to: Bytef.self))
                 stream.avail_in = uInt(chunk)
                 consumed += chunk
             }
             if stream.avail_out == 0 {
                 if produced < size {
                     let chunk = min(step, size - produced)
-                    stream.next_out = output.bytes.baseAddress!.advanced(by: produced).assumingMemoryBound(to: Bytef.self)
+                    stream.next_out = output.bytes.baseAddress!.advanced(by: produced).assumingMemoryBound(
+                        to: Bytef.self)
                     stream.avail_out = uInt(chunk)
                     produced += chunk
                 } else {
@@ -53,14 +63,18 @@ public enum Deflate {
         }
         let total = Int(stream.total_out)
         guard total <= size else {
-            throw CheckpointError(path, "zip member \"\(member)\" inflates to more than the \(size) bytes its directory entry declares")
+            throw CheckpointError(
+                path, "zip member \"\(member)\" inflates to more than the \(size) bytes its directory entry declares")
         }
         guard status == Z_STREAM_END else {
             let reason = status == Z_DATA_ERROR ? "the compressed data is damaged" : "the compressed data ends early"
             throw CheckpointError(path, "zip member \"\(member)\": \(reason) (\(total) of \(size) bytes inflated)")
         }
         guard total == size else {
-            throw CheckpointError(path, "zip member \"\(member)\" inflates to \(total > size ? "more than" : "\(total) bytes, not") the \(size) bytes its directory entry declares")
+            throw CheckpointError(
+                path,
+                "zip member \"\(member)\" inflates to \(total > size ? "more than" : "\(total) bytes, not") the \(size) bytes its directory entry declares"
+            )
         }
         return output
     }
@@ -68,7 +82,8 @@ public enum Deflate {
     /// The contents of a single-member gzip file (`.gz`), its size from the trailer.
     public static func gunzip(path: String) throws -> [UInt8] {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw CheckpointError(path, FileManager.default.fileExists(atPath: path) ? "cannot be read" : "no such file")
+            throw CheckpointError(
+                path, FileManager.default.fileExists(atPath: path) ? "cannot be read" : "no such file")
         }
         guard data.count >= 18, data[data.startIndex] == 0x1f, data[data.startIndex + 1] == 0x8b else {
             throw CheckpointError(path, "is not a gzip file")
@@ -85,7 +100,8 @@ public enum Deflate {
         var offset = 0
         while offset < bytes.count {
             let chunk = min(1 << 30, bytes.count - offset)
-            value = CZlib.crc32(value, bytes.baseAddress!.advanced(by: offset).assumingMemoryBound(to: Bytef.self), uInt(chunk))
+            value = CZlib.crc32(
+                value, bytes.baseAddress!.advanced(by: offset).assumingMemoryBound(to: Bytef.self), uInt(chunk))
             offset += chunk
         }
         return UInt32(truncatingIfNeeded: value)

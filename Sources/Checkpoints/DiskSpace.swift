@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// The free space an output needs, checked before its first byte is written, so that a
 /// multi-gigabyte write does not fill the disk and fail at the end.
@@ -22,14 +23,19 @@ public enum DiskSpace {
         guard let free = available(in: folder) else { return }
         let needed = bytes + bytes / 100 + (1 << 20)
         if needed > free {
-            throw CheckpointError(path, "needs about \(describe(needed)) and the file system of \(folder) has \(describe(free)) free; nothing was written", kind: .output)
+            throw CheckpointError(
+                path,
+                "needs about \(describe(needed)) and the file system of \(folder) has \(describe(free)) free; nothing was written",
+                kind: .output)
         }
     }
 
     /// Decimal sizes, as `df -H` prints them.
     static func describe(_ n: Int) -> String {
         let units: [(Double, String)] = [(1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "kB")]
-        for (scale, unit) in units where Double(n) >= scale { return String(format: "%.1f %@", Double(n) / scale, unit) }
+        for (scale, unit) in units where Double(n) >= scale {
+            return String(format: "%.1f %@", Double(n) / scale, unit)
+        }
         return "\(n) B"
     }
 }

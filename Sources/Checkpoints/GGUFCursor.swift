@@ -19,7 +19,8 @@ struct GGUFCursor {
 
     mutating func take(_ n: Int) throws -> Int {
         guard n >= 0, n <= bytes.count - at else {
-            throw CheckpointError(path, "GGUF header is truncated or damaged (needs \(n) bytes at offset \(at) of \(bytes.count))")
+            throw CheckpointError(
+                path, "GGUF header is truncated or damaged (needs \(n) bytes at offset \(at) of \(bytes.count))")
         }
         defer { at += n }
         return at
@@ -92,13 +93,16 @@ struct GGUFCursor {
             guard depth < 4 else { throw CheckpointError(path, "GGUF metadata arrays nest too deeply") }
             let elementType = try number(UInt32.self)
             guard let smallest = Self.smallestSize(elementType) else {
-                throw CheckpointError(path, "GGUF metadata array of value type \(elementType) is unknown (damaged file?)")
+                throw CheckpointError(
+                    path, "GGUF metadata array of value type \(elementType) is unknown (damaged file?)")
             }
             let n = try count("array length")
             if copy != nil { copy!.u64(n) }
             // Each element takes at least `smallest` bytes: a count the rest of the file
             // cannot hold is refused before any loop runs over it.
-            guard n <= remaining / smallest else { throw CheckpointError(path, "GGUF metadata array of \(n) elements cannot fit the file") }
+            guard n <= remaining / smallest else {
+                throw CheckpointError(path, "GGUF metadata array of \(n) elements cannot fit the file")
+            }
             var shown: [String] = []
             for i in 0..<n {
                 let text = try value(elementType, depth: depth + 1, copy: &copy)
@@ -126,7 +130,10 @@ struct GGUFCursor {
     }
 
     static func typeName(_ type: UInt32) -> String {
-        ["uint8", "int8", "uint16", "int16", "uint32", "int32", "float32", "bool", "string", "array", "uint64", "int64", "float64"][safe: Int(type)] ?? "type \(type)"
+        [
+            "uint8", "int8", "uint16", "int16", "uint32", "int32", "float32", "bool", "string", "array", "uint64",
+            "int64", "float64",
+        ][safe: Int(type)] ?? "type \(type)"
     }
 }
 

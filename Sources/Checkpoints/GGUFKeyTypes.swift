@@ -14,11 +14,11 @@ enum GGUFKeyTypes {
     static func specType(_ key: String) -> (type: UInt32, element: UInt32?)? {
         switch key {
         case "general.alignment", "general.quantization_version", "general.file_type", "general.base_model.count",
-             "tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id", "tokenizer.ggml.unknown_token_id",
-             "tokenizer.ggml.separator_token_id", "tokenizer.ggml.padding_token_id":
+            "tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id", "tokenizer.ggml.unknown_token_id",
+            "tokenizer.ggml.separator_token_id", "tokenizer.ggml.padding_token_id":
             return (uint32, nil)
         case "general.tags", "general.languages", "general.datasets",
-             "tokenizer.ggml.tokens", "tokenizer.ggml.merges", "tokenizer.ggml.added_tokens":
+            "tokenizer.ggml.tokens", "tokenizer.ggml.merges", "tokenizer.ggml.added_tokens":
             return (array, string)
         case "tokenizer.ggml.scores": return (array, 6)
         case "tokenizer.ggml.token_type": return (array, 5)
@@ -60,7 +60,8 @@ enum GGUFKeyTypes {
     static func alignment(type: UInt32, text: String, path: String) throws -> Int {
         guard type == uint32, let value = Int(text), value > 0, value & (value - 1) == 0, value <= 1 << 20 else {
             let typeName = GGUFCursor.typeName(type)
-            throw CheckpointError(path, "GGUF general.alignment must be a power of two stored as a uint32, got \(typeName) \(text)")
+            throw CheckpointError(
+                path, "GGUF general.alignment must be a power of two stored as a uint32, got \(typeName) \(text)")
         }
         return value
     }

@@ -38,7 +38,9 @@ enum GGUFReader {
     /// its own), every count bounded by the bytes there are. Throws naming `path`.
     static func header(_ bytes: UnsafeRawBufferPointer, path: String) throws -> Header {
         var cursor = GGUFCursor(bytes: bytes, path: path)
-        guard bytes.count >= 4, Array(bytes.prefix(4)) == Array("GGUF".utf8) else { throw CheckpointError(path, "not a GGUF file") }
+        guard bytes.count >= 4, Array(bytes.prefix(4)) == Array("GGUF".utf8) else {
+            throw CheckpointError(path, "not a GGUF file")
+        }
         cursor.at = 4
         var version = try cursor.u32()
         if version & 0xFFFF == 0, version.byteSwapped == 2 || version.byteSwapped == 3 {
@@ -46,13 +48,19 @@ enum GGUFReader {
             version = version.byteSwapped
         }
         guard version == 2 || version == 3 else {
-            throw CheckpointError(path, "GGUF version \(version) is not supported (versions 2 and 3 are read, in either byte order; convert older files with llama.cpp's tools)")
+            throw CheckpointError(
+                path,
+                "GGUF version \(version) is not supported (versions 2 and 3 are read, in either byte order; convert older files with llama.cpp's tools)"
+            )
         }
         var header = Header(bigEndian: cursor.bigEndian)
         let tensorCount = try cursor.count("tensor count")
         let keyValueCount = try cursor.count("metadata count")
         guard keyValueCount <= cursor.remaining / smallestPair else {
-            throw CheckpointError(path, "GGUF header declares \(keyValueCount) metadata pairs, more than the file's \(bytes.count) bytes can hold (damaged file?)")
+            throw CheckpointError(
+                path,
+                "GGUF header declares \(keyValueCount) metadata pairs, more than the file's \(bytes.count) bytes can hold (damaged file?)"
+            )
         }
         var keys = Set<[UInt8]>()
         for _ in 0..<keyValueCount {
@@ -65,16 +73,23 @@ enum GGUFReader {
             if key == "general.alignment" {
                 header.alignment = try GGUFKeyTypes.alignment(type: type, text: text, path: path)
             }
-            guard keys.insert(Array(key.utf8)).inserted else { throw CheckpointError(path, "GGUF metadata key \"\(key)\" appears twice") }
+            guard keys.insert(Array(key.utf8)).inserted else {
+                throw CheckpointError(path, "GGUF metadata key \"\(key)\" appears twice")
+            }
             header.keyValues.append(GGUFKeyValue(key: key, type: type, raw: raw, text: text))
         }
         guard tensorCount <= cursor.remaining / smallestTensorInfo else {
-            throw CheckpointError(path, "GGUF header declares \(tensorCount) tensors, more than the file's \(bytes.count) bytes can hold (damaged file?)")
+            throw CheckpointError(
+                path,
+                "GGUF header declares \(tensorCount) tensors, more than the file's \(bytes.count) bytes can hold (damaged file?)"
+            )
         }
         var names = Set<[UInt8]>()
         for _ in 0..<tensorCount {
             let name = try cursor.name("tensor name")
-            guard names.insert(Array(name.utf8)).inserted else { throw CheckpointError(path, "GGUF tensor \"\(name)\" appears twice") }
+            guard names.insert(Array(name.utf8)).inserted else {
+                throw CheckpointError(path, "GGUF tensor \"\(name)\" appears twice")
+            }
             let rank = try cursor.u32()
             guard rank <= 8 else { throw CheckpointError(path, "GGUF tensor \"\(name)\" has \(rank) dimensions") }
             var dims: [Int] = []
@@ -98,29 +113,43 @@ enum GGUFReader {
         for info in header.infos {
             let byteCount = try Self.byteCount(info, path: path)
             guard info.offset % alignment == 0 else {
-                throw CheckpointError(path, "GGUF tensor \"\(info.name)\": offset \(info.offset) is not aligned to \(alignment)")
+                throw CheckpointError(
+                    path, "GGUF tensor \"\(info.name)\": offset \(info.offset) is not aligned to \(alignment)")
             }
             let (begin, overflow) = dataStart.addingReportingOverflow(info.offset)
             guard !overflow, begin <= mapping.bytes.count, byteCount <= mapping.bytes.count - begin else {
-                throw CheckpointError(path, "GGUF tensor \"\(info.name)\": its \(byteCount) bytes at offset \(info.offset) lie outside the \(mapping.bytes.count)-byte file (truncated or damaged)")
+                throw CheckpointError(
+                    path,
+                    "GGUF tensor \"\(info.name)\": its \(byteCount) bytes at offset \(info.offset) lie outside the \(mapping.bytes.count)-byte file (truncated or damaged)"
+                )
             }
             ranges.append((begin, begin + byteCount, info.name))
             if let dtype = GGMLType.dtype(info.type) {
-                tensors.append(TensorEntry(name: info.name, dtype: dtype, shape: info.shape, fileIndex: 0, offset: begin, byteCount: byteCount))
+                tensors.append(
+                    TensorEntry(
+                        name: info.name, dtype: dtype, shape: info.shape, fileIndex: 0, offset: begin,
+                        byteCount: byteCount))
                 if header.bigEndian {
-                    decoded[info.name] = swapped(UnsafeRawBufferPointer(rebasing: mapping.bytes[begin..<(begin + byteCount)]), dtype: dtype, shape: info.shape)
+                    decoded[info.name] = swapped(
+                        UnsafeRawBufferPointer(rebasing: mapping.bytes[begin..<(begin + byteCount)]), dtype: dtype,
+                        shape: info.shape)
                 }
             } else if let quantized = GGMLType.quantized[info.type] {
-                opaque.append(OpaqueTensor(name: info.name, typeName: quantized.name, shape: info.shape, byteCount: byteCount))
+                opaque.append(
+                    OpaqueTensor(name: info.name, typeName: quantized.name, shape: info.shape, byteCount: byteCount))
             }
         }
         ranges.sort { $0.0 < $1.0 }
         for (a, b) in zip(ranges, ranges.dropFirst()) where b.0 < a.1 {
             throw CheckpointError(path, "GGUF tensors \"\(a.2)\" and \"\(b.2)\" overlap")
         }
-        let file = Checkpoint.File(path: path, size: mapping.bytes.count, headerLength: dataStart, tensorCount: header.infos.count, mapping: mapping)
-        return try Checkpoint(path: path, format: .gguf, metadata: header.keyValues.map { ($0.key, $0.text) }, tensors: tensors, files: [file],
-                              decoded: decoded, opaqueTensors: opaque, extras: .gguf(alignment: alignment, keyValues: header.keyValues))
+        let file = Checkpoint.File(
+            path: path, size: mapping.bytes.count, headerLength: dataStart, tensorCount: header.infos.count,
+            mapping: mapping)
+        return try Checkpoint(
+            path: path, format: .gguf, metadata: header.keyValues.map { ($0.key, $0.text) }, tensors: tensors,
+            files: [file],
+            decoded: decoded, opaqueTensors: opaque, extras: .gguf(alignment: alignment, keyValues: header.keyValues))
     }
 
     /// The bytes a tensor's data takes, every product checked: a plain type's elements times
@@ -131,7 +160,9 @@ enum GGUFReader {
             throw CheckpointError(path, "GGUF tensor \"\(info.name)\": shape \(Shape.describe(info.shape)) overflows")
         }
         if let dtype = GGMLType.dtype(info.type) {
-            guard let bytes = Shape.byteCount(info.shape, dtype) else { throw CheckpointError(path, "GGUF tensor \"\(info.name)\" is absurdly large") }
+            guard let bytes = Shape.byteCount(info.shape, dtype) else {
+                throw CheckpointError(path, "GGUF tensor \"\(info.name)\" is absurdly large")
+            }
             return bytes
         }
         guard let quantized = GGMLType.quantized[info.type] else {
@@ -139,11 +170,18 @@ enum GGUFReader {
         }
         let row = info.shape.last ?? 1
         guard row % quantized.blockElements == 0 else {
-            throw CheckpointError(path, "GGUF tensor \"\(info.name)\" (\(quantized.name)): its rows of \(row) elements are not a multiple of its block of \(quantized.blockElements)")
+            throw CheckpointError(
+                path,
+                "GGUF tensor \"\(info.name)\" (\(quantized.name)): its rows of \(row) elements are not a multiple of its block of \(quantized.blockElements)"
+            )
         }
-        let (bytes, overflow) = (elements / quantized.blockElements).multipliedReportingOverflow(by: quantized.blockBytes)
+        let (bytes, overflow) = (elements / quantized.blockElements).multipliedReportingOverflow(
+            by: quantized.blockBytes)
         guard !overflow else {
-            throw CheckpointError(path, "GGUF tensor \"\(info.name)\" (\(quantized.name), shape \(Shape.describe(info.shape))): its byte count overflows 64 bits (damaged file?)")
+            throw CheckpointError(
+                path,
+                "GGUF tensor \"\(info.name)\" (\(quantized.name), shape \(Shape.describe(info.shape))): its byte count overflows 64 bits (damaged file?)"
+            )
         }
         return bytes
     }

@@ -18,12 +18,16 @@ public enum GGUFWriter {
     /// for a dtype GGUF lacks, a tensor name or rank beyond ggml's limits, a NUL in a name or
     /// key, duplicate names or keys (as bytes), or a key the spec types whose text is not a
     /// value of that type.
-    public static func write(_ tensors: [OutputTensor], metadata: [(String, String)], extras: FormatExtras?, to path: String) throws {
+    public static func write(
+        _ tensors: [OutputTensor], metadata: [(String, String)], extras: FormatExtras?, to path: String
+    ) throws {
         try check(tensors, path: path)
         let (alignment, keyValues) = try pairs(metadata, extras: extras, path: path)
         var header = ZipBytes()
         header.bytes += Array("GGUF".utf8)
-        header.u32(3); header.u64(tensors.count); header.u64(keyValues.count)
+        header.u32(3)
+        header.u64(tensors.count)
+        header.u64(keyValues.count)
         for pair in keyValues {
             header.bytes += stringBytes(pair.key)
             header.u32(pair.type)
@@ -52,7 +56,8 @@ public enum GGUFWriter {
             if padding > 0 { try file.write([UInt8](repeating: 0, count: padding)) }
             let view = try NumpyWriter.produce(tensor, path: path)
             if let range = view.fileRange {
-                try file.copy(from: range.fileDescriptor, offset: range.offset, count: view.byteCount, fallback: view.bytes)
+                try file.copy(
+                    from: range.fileDescriptor, offset: range.offset, count: view.byteCount, fallback: view.bytes)
             } else {
                 try view.withBytes { try file.write($0) }
             }
@@ -65,19 +70,33 @@ public enum GGUFWriter {
         var names = Set<[UInt8]>()
         for tensor in tensors {
             guard GGMLType.code(tensor.dtype) != nil else {
-                throw CheckpointError(path, "GGUF has no \(tensor.dtype.rawValue) tensors (\"\(tensor.name)\"): it stores F32, F16, BF16, F64 and I8…I64; convert with --dtype, or keep safetensors")
+                throw CheckpointError(
+                    path,
+                    "GGUF has no \(tensor.dtype.rawValue) tensors (\"\(tensor.name)\"): it stores F32, F16, BF16, F64 and I8…I64; convert with --dtype, or keep safetensors"
+                )
             }
             let bytes = Array(tensor.name.utf8)
             guard bytes.count <= maxNameBytes else {
-                throw CheckpointError(path, "tensor \"\(tensor.name)\" has a \(bytes.count)-byte name; GGUF tensor names hold at most \(maxNameBytes) bytes (ggml's GGML_MAX_NAME), so ggml could not load the file: rename the tensor, or keep safetensors")
+                throw CheckpointError(
+                    path,
+                    "tensor \"\(tensor.name)\" has a \(bytes.count)-byte name; GGUF tensor names hold at most \(maxNameBytes) bytes (ggml's GGML_MAX_NAME), so ggml could not load the file: rename the tensor, or keep safetensors"
+                )
             }
             guard !bytes.contains(0) else {
-                throw CheckpointError(path, "tensor \"\(tensor.name)\" has a NUL byte in its name, where ggml's C strings would end it: rename the tensor, or keep safetensors")
+                throw CheckpointError(
+                    path,
+                    "tensor \"\(tensor.name)\" has a NUL byte in its name, where ggml's C strings would end it: rename the tensor, or keep safetensors"
+                )
             }
             guard tensor.shape.count <= maxRank else {
-                throw CheckpointError(path, "tensor \"\(tensor.name)\" has \(tensor.shape.count) dimensions; GGUF tensors have at most \(maxRank) (ggml's GGML_MAX_DIMS): keep safetensors")
+                throw CheckpointError(
+                    path,
+                    "tensor \"\(tensor.name)\" has \(tensor.shape.count) dimensions; GGUF tensors have at most \(maxRank) (ggml's GGML_MAX_DIMS): keep safetensors"
+                )
             }
-            guard names.insert(bytes).inserted else { throw CheckpointError(path, "tensor \"\(tensor.name)\" is given twice") }
+            guard names.insert(bytes).inserted else {
+                throw CheckpointError(path, "tensor \"\(tensor.name)\" is given twice")
+            }
         }
     }
 
@@ -98,12 +117,18 @@ public enum GGUFWriter {
     static func pairs(_ metadata: [(String, String)], extras: FormatExtras?, path: String) throws -> (Int, [Pair]) {
         var wanted: [[UInt8]: String] = [:]
         for (key, value) in metadata {
-            guard wanted.updateValue(value, forKey: Array(key.utf8)) == nil else { throw CheckpointError(path, "metadata key \"\(key)\" is given twice") }
+            guard wanted.updateValue(value, forKey: Array(key.utf8)) == nil else {
+                throw CheckpointError(path, "metadata key \"\(key)\" is given twice")
+            }
             guard !key.utf8.contains(0) else {
-                throw CheckpointError(path, "metadata key \"\(key)\" has a NUL byte, where ggml's C strings would end it")
+                throw CheckpointError(
+                    path, "metadata key \"\(key)\" has a NUL byte, where ggml's C strings would end it")
             }
             guard key.utf8.count <= maxKeyBytes else {
-                throw CheckpointError(path, "metadata key \"\(key.prefix(40))…\" has \(key.utf8.count) bytes; GGUF keys hold at most \(maxKeyBytes)")
+                throw CheckpointError(
+                    path,
+                    "metadata key \"\(key.prefix(40))…\" has \(key.utf8.count) bytes; GGUF keys hold at most \(maxKeyBytes)"
+                )
             }
         }
         var pairs: [Pair] = []
@@ -117,7 +142,11 @@ public enum GGUFWriter {
                 if value.utf8.elementsEqual(pair.text.utf8) {
                     pairs.append(Pair(key: pair.key, type: pair.type, raw: pair.raw))
                 } else {
-                    pairs.append(Pair(key: pair.key, type: pair.type, raw: try encode(value, key: pair.key, type: pair.type, typedBy: "the source GGUF", path: path)))
+                    pairs.append(
+                        Pair(
+                            key: pair.key, type: pair.type,
+                            raw: try encode(
+                                value, key: pair.key, type: pair.type, typedBy: "the source GGUF", path: path)))
                 }
             }
         }
@@ -134,26 +163,39 @@ public enum GGUFWriter {
     }
 
     /// `text` as a value of `type`, refused (naming the key and what typed it) when it is not one.
-    static func encode(_ text: String, key: String, type: UInt32, typedBy: String = "the GGUF spec", path: String) throws -> [UInt8] {
+    static func encode(_ text: String, key: String, type: UInt32, typedBy: String = "the GGUF spec", path: String)
+        throws -> [UInt8]
+    {
         if type == GGUFKeyTypes.string { return stringBytes(text) }
         if let raw = GGUFKeyTypes.scalar(text, as: type) { return raw }
         let typeName = GGUFCursor.typeName(type)
-        let advice = type == GGUFKeyTypes.array
+        let advice =
+            type == GGUFKeyTypes.array
             ? "other formats keep GGUF arrays only as a summary; convert from the original GGUF file, whose pairs are carried over with their types"
             : "give a \(typeName) value"
-        throw CheckpointError(path, "metadata key \"\(key)\" is typed \(typeName) by \(typedBy), but the metadata gives \"\(text.prefix(80))\": \(advice)")
+        throw CheckpointError(
+            path,
+            "metadata key \"\(key)\" is typed \(typeName) by \(typedBy), but the metadata gives \"\(text.prefix(80))\": \(advice)"
+        )
     }
 
     /// Parses the header about to be written as Scalpel reads GGUF and compares it with what
     /// was meant, so a file that would read back differently is never written.
-    static func readsBack(_ header: [UInt8], keyValues: [Pair], infos: [GGUFReader.Info], alignment: Int, path: String) throws {
+    static func readsBack(_ header: [UInt8], keyValues: [Pair], infos: [GGUFReader.Info], alignment: Int, path: String)
+        throws
+    {
         let back = try header.withUnsafeBytes { try GGUFReader.header($0, path: path) }
         let pairs = back.keyValues.map { Pair(key: $0.key, type: $0.type, raw: $0.raw) }
         for (index, pair) in keyValues.enumerated() where pairs[safe: index] != pair {
-            throw CheckpointError(path, "internal error: GGUF metadata key \"\(pair.key)\" would not read back as written; nothing was written")
+            throw CheckpointError(
+                path,
+                "internal error: GGUF metadata key \"\(pair.key)\" would not read back as written; nothing was written")
         }
-        guard pairs.count == keyValues.count, back.infos == infos, back.alignment == alignment, back.dataStart == header.count else {
-            throw CheckpointError(path, "internal error: the GGUF header would not read back as written; nothing was written")
+        guard pairs.count == keyValues.count, back.infos == infos, back.alignment == alignment,
+            back.dataStart == header.count
+        else {
+            throw CheckpointError(
+                path, "internal error: the GGUF header would not read back as written; nothing was written")
         }
         for info in infos { _ = try GGUFReader.byteCount(info, path: path) }
     }

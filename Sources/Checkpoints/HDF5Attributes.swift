@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CHDF5
 import Tensors
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Reads string attributes, each by its own type: fixed or variable length, ASCII or UTF-8,
 /// null-terminated, null-padded or space-padded. A variable-length string is read with a
@@ -30,7 +31,9 @@ struct HDF5Attributes {
     func list(_ object: hid_t, _ name: [UInt8], of owner: String) throws -> [String]? {
         try withStringAttribute(object, name, of: owner) { attribute, type, space in
             let count = H5Sget_simple_extent_npoints(space)
-            guard count >= 0 else { throw CheckpointError(path, "cannot read the size of \(describe(name, owner)) (damaged file?)") }
+            guard count >= 0 else {
+                throw CheckpointError(path, "cannot read the size of \(describe(name, owner)) (damaged file?)")
+            }
             return try strings(attribute, type, space: space, count: Int(count), describing: describe(name, owner))
         }
     }
@@ -41,17 +44,24 @@ struct HDF5Attributes {
         let names = Names()
         var index: hsize_t = 0
         let status = withUnsafeMutablePointer(to: &index) { indexPointer in
-            H5Aiterate2(object, H5_INDEX_NAME, H5_ITER_INC, indexPointer, { _, name, _, context in
-                guard let name, let context else { return -1 }
-                let bytes = UnsafeRawPointer(name).assumingMemoryBound(to: UInt8.self)
-                Unmanaged<Names>.fromOpaque(context).takeUnretainedValue().list.append(Array(UnsafeBufferPointer(start: bytes, count: strlen(name))))
-                return 0
-            }, Unmanaged.passUnretained(names).toOpaque())
+            H5Aiterate2(
+                object, H5_INDEX_NAME, H5_ITER_INC, indexPointer,
+                { _, name, _, context in
+                    guard let name, let context else { return -1 }
+                    let bytes = UnsafeRawPointer(name).assumingMemoryBound(to: UInt8.self)
+                    Unmanaged<Names>.fromOpaque(context).takeUnretainedValue().list.append(
+                        Array(UnsafeBufferPointer(start: bytes, count: strlen(name))))
+                    return 0
+                }, Unmanaged.passUnretained(names).toOpaque())
         }
-        guard status >= 0 else { throw CheckpointError(path, "cannot list the attributes of \"\(owner)\" (damaged file?)") }
+        guard status >= 0 else {
+            throw CheckpointError(path, "cannot list the attributes of \"\(owner)\" (damaged file?)")
+        }
         var out: [(String, String)] = []
         for name in names.list {
-            if let value = try string(object, name, of: owner) { out.append((String(decoding: name, as: UTF8.self), value)) }
+            if let value = try string(object, name, of: owner) {
+                out.append((String(decoding: name, as: UTF8.self), value))
+            }
         }
         return out
     }
@@ -61,28 +71,40 @@ struct HDF5Attributes {
     }
 
     /// Runs `body` on the attribute's id, type and dataspace when it exists and holds strings.
-    private func withStringAttribute<T>(_ object: hid_t, _ name: [UInt8], of owner: String,
-                                        _ body: (hid_t, hid_t, hid_t) throws -> T?) throws -> T? {
+    private func withStringAttribute<T>(
+        _ object: hid_t, _ name: [UInt8], of owner: String,
+        _ body: (hid_t, hid_t, hid_t) throws -> T?
+    ) throws -> T? {
         announce("reading \(describe(name, owner))")
         let cName = name.map { CChar(bitPattern: $0) } + [0]
         let exists = H5Aexists(object, cName)
-        guard exists >= 0 else { throw CheckpointError(path, "cannot look up \(describe(name, owner)) (damaged file?)") }
+        guard exists >= 0 else {
+            throw CheckpointError(path, "cannot look up \(describe(name, owner)) (damaged file?)")
+        }
         guard exists > 0 else { return nil }
         let attribute = H5Aopen(object, cName, scalpel_h5p_default())
-        guard attribute >= 0 else { throw CheckpointError(path, "cannot open \(describe(name, owner)) (damaged file?)") }
+        guard attribute >= 0 else {
+            throw CheckpointError(path, "cannot open \(describe(name, owner)) (damaged file?)")
+        }
         defer { H5Aclose(attribute) }
         let type = H5Aget_type(attribute)
-        guard type >= 0 else { throw CheckpointError(path, "cannot read the type of \(describe(name, owner)) (damaged file?)") }
+        guard type >= 0 else {
+            throw CheckpointError(path, "cannot read the type of \(describe(name, owner)) (damaged file?)")
+        }
         defer { H5Tclose(type) }
         let space = H5Aget_space(attribute)
-        guard space >= 0 else { throw CheckpointError(path, "cannot read the dataspace of \(describe(name, owner)) (damaged file?)") }
+        guard space >= 0 else {
+            throw CheckpointError(path, "cannot read the dataspace of \(describe(name, owner)) (damaged file?)")
+        }
         defer { H5Sclose(space) }
         guard H5Tget_class(type) == H5T_STRING else { return nil }
         return try body(attribute, type, space)
     }
 
     /// The `count` strings of an attribute of string type `type`.
-    private func strings(_ attribute: hid_t, _ type: hid_t, space: hid_t, count: Int, describing what: String) throws -> [String] {
+    private func strings(_ attribute: hid_t, _ type: hid_t, space: hid_t, count: Int, describing what: String) throws
+        -> [String]
+    {
         guard count > 0 else { return [] }
         let cannot = CheckpointError(path, "cannot read \(what) (damaged file?)")
         if H5Tis_variable_str(type) > 0 {

@@ -62,7 +62,9 @@ enum HDF5 {
         H5Tset_cset(type, H5T_CSET_UTF8)
         let space = H5Screate(H5S_SCALAR)
         defer { H5Sclose(space) }
-        let attribute = try check(H5Acreate2(object, name, type, space, scalpel_h5p_default(), scalpel_h5p_default()), path, "cannot write attribute \(name)")
+        let attribute = try check(
+            H5Acreate2(object, name, type, space, scalpel_h5p_default(), scalpel_h5p_default()), path,
+            "cannot write attribute \(name)")
         defer { H5Aclose(attribute) }
         try value.withCString { text in
             var pointer: UnsafePointer<CChar>? = text
@@ -80,5 +82,5 @@ final class NSLockShim: @unchecked Sendable {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif

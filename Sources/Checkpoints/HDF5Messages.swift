@@ -29,7 +29,9 @@ enum HDF5Message {
 
     struct Writer {
         var bytes: [UInt8] = []
-        mutating func int(_ value: Int) { withUnsafeBytes(of: UInt64(truncatingIfNeeded: value).littleEndian) { bytes += $0 } }
+        mutating func int(_ value: Int) {
+            withUnsafeBytes(of: UInt64(truncatingIfNeeded: value).littleEndian) { bytes += $0 }
+        }
         mutating func string(_ text: String) {
             withUnsafeBytes(of: UInt32(truncatingIfNeeded: text.utf8.count).littleEndian) { bytes += $0 }
             bytes += text.utf8
@@ -41,12 +43,16 @@ enum HDF5Message {
         var at = 0
 
         mutating func take(_ n: Int) throws -> UnsafeRawBufferPointer {
-            guard n >= 0, n <= bytes.count - at else { throw CheckpointError("HDF5 reader", "a message from the reading process is cut short") }
+            guard n >= 0, n <= bytes.count - at else {
+                throw CheckpointError("HDF5 reader", "a message from the reading process is cut short")
+            }
             defer { at += n }
             return UnsafeRawBufferPointer(rebasing: bytes[at..<(at + n)])
         }
 
-        mutating func int() throws -> Int { Int(truncatingIfNeeded: UInt64(littleEndian: try take(8).loadUnaligned(as: UInt64.self))) }
+        mutating func int() throws -> Int {
+            Int(truncatingIfNeeded: UInt64(littleEndian: try take(8).loadUnaligned(as: UInt64.self)))
+        }
 
         mutating func string() throws -> String {
             let length = Int(UInt32(littleEndian: try take(4).loadUnaligned(as: UInt32.self)))
@@ -73,10 +79,14 @@ enum HDF5Message {
         let rank = try reader.int()
         guard rank >= 0, rank <= 64 else { throw CheckpointError("HDF5 reader", "a tensor message has rank \(rank)") }
         let shape = try (0..<rank).map { _ in try reader.int() }
-        guard let dtype = DType(rawValue: dtypeName), let placement = Tensor.Placement(rawValue: UInt8(truncatingIfNeeded: try reader.int())) else {
+        guard let dtype = DType(rawValue: dtypeName),
+            let placement = Tensor.Placement(rawValue: UInt8(truncatingIfNeeded: try reader.int()))
+        else {
             throw CheckpointError("HDF5 reader", "a tensor message is damaged")
         }
-        return Tensor(name: name, dtype: dtype, shape: shape, placement: placement, offset: try reader.int(), byteCount: try reader.int())
+        return Tensor(
+            name: name, dtype: dtype, shape: shape, placement: placement, offset: try reader.int(),
+            byteCount: try reader.int())
     }
 
     static func pair(_ first: String, _ second: String) -> [UInt8] {

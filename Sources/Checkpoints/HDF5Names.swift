@@ -9,11 +9,15 @@ enum HDF5Names {
         let bytes = Array(name.utf8)
         if bytes.isEmpty { return "an empty name is not a dataset path" }
         if bytes.contains(0) { return "it holds a NUL byte, which ends an HDF5 name" }
-        if bytes.first == UInt8(ascii: "/") { return "it starts with \"/\", which HDF5 reads as the root (the name would lose it)" }
+        if bytes.first == UInt8(ascii: "/") {
+            return "it starts with \"/\", which HDF5 reads as the root (the name would lose it)"
+        }
         if bytes.last == UInt8(ascii: "/") { return "it ends with \"/\", which HDF5 drops" }
         let segments = bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
         if segments.contains(where: \.isEmpty) { return "it holds \"//\", which HDF5 reads as one \"/\"" }
-        if segments.contains(where: { $0.elementsEqual([UInt8(ascii: ".")]) }) { return "it holds a \".\" segment, which HDF5 reads as the group itself" }
+        if segments.contains(where: { $0.elementsEqual([UInt8(ascii: ".")]) }) {
+            return "it holds a \".\" segment, which HDF5 reads as the group itself"
+        }
         return nil
     }
 
@@ -31,7 +35,9 @@ enum HDF5Names {
         for name in names {
             var prefix: [UInt8] = []
             for byte in name.utf8.dropLast() {
-                if byte == UInt8(ascii: "/"), all.contains(prefix) { return (String(decoding: prefix, as: UTF8.self), name) }
+                if byte == UInt8(ascii: "/"), all.contains(prefix) {
+                    return (String(decoding: prefix, as: UTF8.self), name)
+                }
                 prefix.append(byte)
             }
         }
@@ -43,12 +49,20 @@ enum HDF5Names {
         var seen = Set<[UInt8]>()
         for name in tensors {
             if let problem = datasetProblem(name) {
-                throw CheckpointError(path, "tensor \"\(name)\" cannot be stored in HDF5 under that name: \(problem); rename it, or keep safetensors")
+                throw CheckpointError(
+                    path,
+                    "tensor \"\(name)\" cannot be stored in HDF5 under that name: \(problem); rename it, or keep safetensors"
+                )
             }
-            guard seen.insert(Array(name.utf8)).inserted else { throw CheckpointError(path, "tensor \"\(name)\" is given twice") }
+            guard seen.insert(Array(name.utf8)).inserted else {
+                throw CheckpointError(path, "tensor \"\(name)\" is given twice")
+            }
         }
         if let (group, inside) = clash(tensors) {
-            throw CheckpointError(path, "tensors \"\(group)\" and \"\(inside)\" cannot both be stored in HDF5: \"\(group)\" would have to be a dataset and the group holding the other")
+            throw CheckpointError(
+                path,
+                "tensors \"\(group)\" and \"\(inside)\" cannot both be stored in HDF5: \"\(group)\" would have to be a dataset and the group holding the other"
+            )
         }
         for key in metadata {
             if let problem = attributeProblem(key) {

@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CHDF5
 import Tensors
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Opens HDF5 files as checkpoints: every numeric dataset is a tensor named by its path
 /// (`layers/dense/vars/0` in a Keras 3 `.weights.h5`, `model_weights/dense/dense/kernel:0` in
@@ -23,7 +24,9 @@ enum HDF5Reader {
     static func silenceLimit(_ setting: String?, reading path: String) throws -> Int {
         guard let text = setting else { return 120 }
         guard let seconds = Int(text), (1...86_400).contains(seconds) else {
-            throw CheckpointError(path, "\(silenceVariable)=\(DisplayText.escaped(text)) is not a whole number of seconds from 1 to 86400")
+            throw CheckpointError(
+                path, "\(silenceVariable)=\(DisplayText.escaped(text)) is not a whole number of seconds from 1 to 86400"
+            )
         }
         return seconds
     }
@@ -38,10 +41,13 @@ enum HDF5Reader {
         let fileSize = mapping.bytes.count
         var found = Found(path: path)
         do {
-            try IsolatedProcess.run(silence: try silenceLimit(getenv(silenceVariable).map { String(cString: $0) }, reading: path), memory: HDF5Walk.workingMemory, fork: HDF5.forkLocked, child: { channel in
-                var walk = HDF5Walk(path: path, fileSize: fileSize, channel: channel)
-                try walk.run()
-            }, receive: { kind, payload in try found.take(kind, payload) })
+            try IsolatedProcess.run(
+                silence: try silenceLimit(getenv(silenceVariable).map { String(cString: $0) }, reading: path),
+                memory: HDF5Walk.workingMemory, fork: HDF5.forkLocked,
+                child: { channel in
+                    var walk = HDF5Walk(path: path, fileSize: fileSize, channel: channel)
+                    try walk.run()
+                }, receive: { kind, payload in try found.take(kind, payload) })
         } catch let failure as IsolatedProcess.Failure {
             throw CheckpointError(path, Self.describe(failure))
         }
@@ -49,8 +55,11 @@ enum HDF5Reader {
         if !found.skipped.isEmpty {
             metadata.append((HDF5Writer.notTensorsKey, found.skipped.joined(separator: ", ")))
         }
-        let fileInfo = Checkpoint.File(path: path, size: fileSize, headerLength: 0, tensorCount: found.tensors.count, mapping: mapping)
-        return try Checkpoint(path: path, format: .hdf5, metadata: metadata, tensors: found.tensors, files: [fileInfo], decoded: found.decoded)
+        let fileInfo = Checkpoint.File(
+            path: path, size: fileSize, headerLength: 0, tensorCount: found.tensors.count, mapping: mapping)
+        return try Checkpoint(
+            path: path, format: .hdf5, metadata: metadata, tensors: found.tensors, files: [fileInfo],
+            decoded: found.decoded)
     }
 
     /// One line for a reading process that did not finish.
@@ -58,9 +67,11 @@ enum HDF5Reader {
         switch failure.kind {
         case .failed(let message): return message
         case .crashed, .exited:
-            return "libhdf5 \(failure.summary) while \(failure.step): the file is damaged (it was read in a separate process, which alone stopped)"
+            return
+                "libhdf5 \(failure.summary) while \(failure.step): the file is damaged (it was read in a separate process, which alone stopped)"
         case .silent:
-            return "libhdf5 \(failure.summary) while \(failure.step): the file is damaged or its structure loops (the reading process was stopped)"
+            return
+                "libhdf5 \(failure.summary) while \(failure.step): the file is damaged or its structure loops (the reading process was stopped)"
         }
     }
 
@@ -80,7 +91,8 @@ enum HDF5Reader {
                 guard kind == HDF5Message.data, bytes.count == tensor.byteCount else {
                     throw CheckpointError(path, "the HDF5 reading process sent no data for \"\(tensor.name)\"")
                 }
-                decoded[tensor.name] = TensorView(dtype: tensor.dtype, shape: tensor.shape, bytes: bytes, owner: payload)
+                decoded[tensor.name] = TensorView(
+                    dtype: tensor.dtype, shape: tensor.shape, bytes: bytes, owner: payload)
                 awaiting = nil
                 return
             }
@@ -92,7 +104,10 @@ enum HDF5Reader {
                 skipped.append(String(decoding: bytes, as: UTF8.self))
             case HDF5Message.tensor:
                 let tensor = try HDF5Message.decodeTensor(bytes)
-                tensors.append(TensorEntry(name: tensor.name, dtype: tensor.dtype, shape: tensor.shape, fileIndex: 0, offset: tensor.offset, byteCount: tensor.byteCount))
+                tensors.append(
+                    TensorEntry(
+                        name: tensor.name, dtype: tensor.dtype, shape: tensor.shape, fileIndex: 0,
+                        offset: tensor.offset, byteCount: tensor.byteCount))
                 switch tensor.placement {
                 case .inPlace: break
                 case .empty: decoded[tensor.name] = TensorView.make(dtype: tensor.dtype, shape: tensor.shape) { _ in }
@@ -101,7 +116,9 @@ enum HDF5Reader {
             case HDF5Message.order:
                 var reader = HDF5Message.Reader(bytes: bytes)
                 let indices = try (0..<(bytes.count / 8)).map { _ in try reader.int() }
-                guard indices.sorted() == Array(tensors.indices) else { throw CheckpointError(path, "the HDF5 reading process sent a damaged order") }
+                guard indices.sorted() == Array(tensors.indices) else {
+                    throw CheckpointError(path, "the HDF5 reading process sent a damaged order")
+                }
                 tensors = indices.map { tensors[$0] }
             default:
                 throw CheckpointError(path, "the HDF5 reading process sent an unknown message (\(kind))")

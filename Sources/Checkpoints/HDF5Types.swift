@@ -13,7 +13,9 @@ enum HDF5Types {
     /// bytes (nil: read with the file type itself). bfloat16 is a 2-byte integer or opaque
     /// dataset with the attribute dtype = "bfloat16", as Keras 3 writes it. Throws when that
     /// attribute is there but cannot be read.
-    static func dtype(of type: hid_t, dataset: hid_t, named name: String, attributes: HDF5Attributes) throws -> (DType, MemoryType?)? {
+    static func dtype(of type: hid_t, dataset: hid_t, named name: String, attributes: HDF5Attributes) throws -> (
+        DType, MemoryType?
+    )? {
         let size = H5Tget_size(type)
         let native = { (id: hid_t) in MemoryType(id: id, owned: false) }
         let isBfloat16 = try size == 2 && attributes.string(dataset, Array("dtype".utf8), of: name) == "bfloat16"
@@ -23,9 +25,15 @@ enum HDF5Types {
             case 8: return (.f64, native(scalpel_native_double()))
             case 4: return (.f32, native(scalpel_native_float()))
             case 2:
-                var spos = 0, epos = 0, esize = 0, mpos = 0, msize = 0
+                var spos = 0
+                var epos = 0
+                var esize = 0
+                var mpos = 0
+                var msize = 0
                 H5Tget_fields(type, &spos, &epos, &esize, &mpos, &msize)
-                if (epos, esize, mpos, msize) == (10, 5, 0, 10) { return (.f16, MemoryType(id: scalpel_ieee_f16le(), owned: true)) }
+                if (epos, esize, mpos, msize) == (10, 5, 0, 10) {
+                    return (.f16, MemoryType(id: scalpel_ieee_f16le(), owned: true))
+                }
                 if (epos, esize, mpos, msize) == (7, 8, 0, 7) { return (.bf16, nil) }
                 return nil
             default: return nil

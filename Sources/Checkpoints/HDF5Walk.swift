@@ -49,15 +49,23 @@ struct HDF5Walk {
     }
 
     mutating func group(_ group: hid_t, prefix: String, depth: Int) throws {
-        guard depth < 64 else { throw CheckpointError(path, "HDF5 groups nest more than 64 deep at \"\(prefix)\" (a link cycle?)") }
+        guard depth < 64 else {
+            throw CheckpointError(path, "HDF5 groups nest more than 64 deep at \"\(prefix)\" (a link cycle?)")
+        }
         channel.step("listing the group \"/\(prefix)\"")
         var info = H5G_info_t()
         try HDF5.check(H5Gget_info(group, &info), path, "cannot list the group \"/\(prefix)\"")
         for index in 0..<info.nlinks {
-            let length = H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, index, nil, 0, scalpel_h5p_default())
-            guard length >= 0, length < 1 << 20 else { throw CheckpointError(path, "cannot read a link name in \"/\(prefix)\" (damaged file?)") }
+            let length = H5Lget_name_by_idx(
+                group, ".", H5_INDEX_NAME, H5_ITER_INC, index, nil, 0, scalpel_h5p_default())
+            guard length >= 0, length < 1 << 20 else {
+                throw CheckpointError(path, "cannot read a link name in \"/\(prefix)\" (damaged file?)")
+            }
             var buffer = [CChar](repeating: 0, count: Int(length) + 1)
-            guard H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, index, &buffer, buffer.count, scalpel_h5p_default()) >= 0 else {
+            guard
+                H5Lget_name_by_idx(
+                    group, ".", H5_INDEX_NAME, H5_ITER_INC, index, &buffer, buffer.count, scalpel_h5p_default()) >= 0
+            else {
                 throw CheckpointError(path, "cannot read a link name in \"/\(prefix)\" (damaged file?)")
             }
             // The link is opened by the bytes HDF5 gave, not by a decoded copy of them.
@@ -82,16 +90,23 @@ struct HDF5Walk {
     mutating func dataset(_ dataset: hid_t, name: String) throws {
         channel.step("reading the type of dataset \"\(name)\"")
         let type = H5Dget_type(dataset)
-        guard type >= 0 else { throw CheckpointError(path, "cannot read the type of dataset \"\(name)\" (damaged file?)") }
+        guard type >= 0 else {
+            throw CheckpointError(path, "cannot read the type of dataset \"\(name)\" (damaged file?)")
+        }
         defer { H5Tclose(type) }
-        guard let (dtype, memoryType) = try HDF5Types.dtype(of: type, dataset: dataset, named: "/" + name, attributes: attributes) else {
+        guard
+            let (dtype, memoryType) = try HDF5Types.dtype(
+                of: type, dataset: dataset, named: "/" + name, attributes: attributes)
+        else {
             channel.send(HDF5Message.skipped, Array(name.utf8))
             return
         }
         defer { if let memoryType, memoryType.owned { H5Tclose(memoryType.id) } }
         channel.step("reading the shape of dataset \"\(name)\"")
         let space = H5Dget_space(dataset)
-        guard space >= 0 else { throw CheckpointError(path, "cannot read the shape of dataset \"\(name)\" (damaged file?)") }
+        guard space >= 0 else {
+            throw CheckpointError(path, "cannot read the shape of dataset \"\(name)\" (damaged file?)")
+        }
         defer { H5Sclose(space) }
         let rank = H5Sget_simple_extent_ndims(space)
         guard rank >= 0, rank <= 32, H5Sget_simple_extent_type(space) != H5S_NULL else {
@@ -106,19 +121,28 @@ struct HDF5Walk {
         }
         channel.step("reading the layout of dataset \"\(name)\"")
         let plist = H5Dget_create_plist(dataset)
-        guard plist >= 0 else { throw CheckpointError(path, "cannot read the layout of dataset \"\(name)\" (damaged file?)") }
+        guard plist >= 0 else {
+            throw CheckpointError(path, "cannot read the layout of dataset \"\(name)\" (damaged file?)")
+        }
         defer { H5Pclose(plist) }
-        let layout = H5Pget_layout(plist), filters = H5Pget_nfilters(plist)
+        let layout = H5Pget_layout(plist)
+        let filters = H5Pget_nfilters(plist)
         let offset = H5Dget_offset(dataset)
         let contiguous = layout == H5D_CONTIGUOUS && offset != haddr_t.max
         if contiguous, offset > UInt64(fileSize) || byteCount > fileSize - Int(offset) {
-            throw CheckpointError(path, "HDF5 dataset \"\(name)\": its \(byteCount) bytes at offset \(offset) lie past the end of the \(fileSize)-byte file (truncated or damaged)")
+            throw CheckpointError(
+                path,
+                "HDF5 dataset \"\(name)\": its \(byteCount) bytes at offset \(offset) lie past the end of the \(fileSize)-byte file (truncated or damaged)"
+            )
         }
-        let inPlace = contiguous && filters == 0
+        let inPlace =
+            contiguous && filters == 0
             && (H5Tget_order(type) == H5T_ORDER_LE || dtype.size == 1 || memoryType == nil)
         if inPlace || byteCount == 0 {
-            send(HDF5Message.Tensor(name: name, dtype: dtype, shape: shape, placement: inPlace ? .inPlace : .empty,
-                                    offset: inPlace ? Int(offset) : 0, byteCount: byteCount))
+            send(
+                HDF5Message.Tensor(
+                    name: name, dtype: dtype, shape: shape, placement: inPlace ? .inPlace : .empty,
+                    offset: inPlace ? Int(offset) : 0, byteCount: byteCount))
             return
         }
         channel.step("reading the storage size of dataset \"\(name)\"")
@@ -129,15 +153,27 @@ struct HDF5Walk {
         storedBytes = min(storedBytes, Int.max - stored) + stored
         let (backed, overflow) = storedBytes.multipliedReportingOverflow(by: Self.expansion)
         guard overflow || decodedBytes <= backed + Self.unbacked else {
-            throw CheckpointError(path, "HDF5 dataset \"\(name)\" declares shape \(Shape.describe(shape)) (\(byteCount) bytes) but the file stores \(stored) bytes of it: refused, as Scalpel fills at most \(Self.unbacked >> 20) MiB in all with values a file does not store, beyond \(Self.expansion) bytes per stored byte (damaged file?)")
+            throw CheckpointError(
+                path,
+                "HDF5 dataset \"\(name)\" declares shape \(Shape.describe(shape)) (\(byteCount) bytes) but the file stores \(stored) bytes of it: refused, as Scalpel fills at most \(Self.unbacked >> 20) MiB in all with values a file does not store, beyond \(Self.expansion) bytes per stored byte (damaged file?)"
+            )
         }
         IsolatedProcess.limitMemory(extra: byteCount + Self.workingMemory)
         channel.step("reading the values of dataset \"\(name)\"")
         let buffer = ByteBuffer(count: byteCount)
-        guard H5Dread(dataset, memoryType?.id ?? type, scalpel_h5s_all(), scalpel_h5s_all(), scalpel_h5p_default(), buffer.bytes.baseAddress) >= 0 else {
-            throw CheckpointError(path, "HDF5 dataset \"\(name)\" cannot be read (damaged or truncated data, or a compression filter this HDF5 library lacks)")
+        guard
+            H5Dread(
+                dataset, memoryType?.id ?? type, scalpel_h5s_all(), scalpel_h5s_all(), scalpel_h5p_default(),
+                buffer.bytes.baseAddress) >= 0
+        else {
+            throw CheckpointError(
+                path,
+                "HDF5 dataset \"\(name)\" cannot be read (damaged or truncated data, or a compression filter this HDF5 library lacks)"
+            )
         }
-        send(HDF5Message.Tensor(name: name, dtype: dtype, shape: shape, placement: .decoded, offset: 0, byteCount: byteCount))
+        send(
+            HDF5Message.Tensor(
+                name: name, dtype: dtype, shape: shape, placement: .decoded, offset: 0, byteCount: byteCount))
         channel.send(HDF5Message.data, UnsafeRawBufferPointer(buffer.bytes))
     }
 

@@ -17,20 +17,29 @@ public enum HDF5Writer {
     /// Writes `tensors` and `metadata` (root string attributes) to `path` atomically, from a
     /// copy of `base` when it is HDF5. Throws, before writing anything, for an F8 tensor or a
     /// name HDF5 would store changed (`HDF5Names`); and when libhdf5 fails.
-    public static func write(_ tensors: [OutputTensor], metadata: [(String, String)], base: Checkpoint?, to path: String) throws {
+    public static func write(
+        _ tensors: [OutputTensor], metadata: [(String, String)], base: Checkpoint?, to path: String
+    ) throws {
         for tensor in tensors where tensor.dtype == .f8e4m3 || tensor.dtype == .f8e5m2 {
-            throw CheckpointError(path, "HDF5 output has no \(tensor.dtype.rawValue) type (\"\(tensor.name)\"): convert with --dtype, or keep safetensors")
+            throw CheckpointError(
+                path,
+                "HDF5 output has no \(tensor.dtype.rawValue) type (\"\(tensor.name)\"): convert with --dtype, or keep safetensors"
+            )
         }
-        try HDF5Names.check(tensors: tensors.map(\.name), metadata: metadata.map(\.0).filter { !isNote($0) }, path: path)
+        try HDF5Names.check(
+            tensors: tensors.map(\.name), metadata: metadata.map(\.0).filter { !isNote($0) }, path: path)
         let file = try AtomicFile(path: path, named: true)
         defer { file.discard() }
         let source = base?.format == .hdf5 ? base : nil
         if let source, let original = source.files.first {
-            try file.copy(from: original.mapping.fileDescriptor, offset: 0, count: original.size, fallback: original.mapping.bytes)
+            try file.copy(
+                from: original.mapping.fileDescriptor, offset: 0, count: original.size, fallback: original.mapping.bytes
+            )
         }
         guard let temporaryPath = file.temporaryPath else { throw CheckpointError(path, "no temporary file to write") }
         try HDF5.locked {
-            let handle = source == nil
+            let handle =
+                source == nil
                 ? H5Fcreate(temporaryPath, scalpel_h5f_acc_trunc(), scalpel_h5p_default(), scalpel_h5p_default())
                 : H5Fopen(temporaryPath, scalpel_h5f_acc_rdwr(), scalpel_h5p_default())
             let h5 = try HDF5.check(handle, path, "cannot create the HDF5 file")
@@ -39,7 +48,8 @@ public enum HDF5Writer {
             // Names compare as bytes: two spellings of one Unicode name are two tensors.
             let wanted = Set(tensors.map { Array($0.name.utf8) })
             for entry in source?.tensors ?? [] where !wanted.contains(Array(entry.name.utf8)) {
-                try HDF5.check(H5Ldelete(h5, entry.name, scalpel_h5p_default()), path, "cannot remove dataset \(entry.name)")
+                try HDF5.check(
+                    H5Ldelete(h5, entry.name, scalpel_h5p_default()), path, "cannot remove dataset \(entry.name)")
             }
             for tensor in tensors {
                 let view = try NumpyWriter.produce(tensor, path: path)
@@ -49,11 +59,14 @@ public enum HDF5Writer {
                         if !unchanged { try overwrite(h5, tensor.name, view, path: path) }
                         continue
                     }
-                    try HDF5.check(H5Ldelete(h5, tensor.name, scalpel_h5p_default()), path, "cannot replace dataset \(tensor.name)")
+                    try HDF5.check(
+                        H5Ldelete(h5, tensor.name, scalpel_h5p_default()), path, "cannot replace dataset \(tensor.name)"
+                    )
                 }
                 try create(h5, tensor.name, view, path: path)
             }
-            let previous = Dictionary((source?.metadata ?? []).map { (Array($0.0.utf8), $0.1) }, uniquingKeysWith: { a, _ in a })
+            let previous = Dictionary(
+                (source?.metadata ?? []).map { (Array($0.0.utf8), $0.1) }, uniquingKeysWith: { a, _ in a })
             let next = Dictionary(metadata.map { (Array($0.0.utf8), $0.1) }, uniquingKeysWith: { _, b in b })
             for (key, _) in source?.metadata ?? [] where next[Array(key.utf8)] == nil && !isNote(key) {
                 H5Adelete(h5, key)
@@ -75,14 +88,18 @@ public enum HDF5Writer {
         let type = H5Dget_type(dataset)
         defer { H5Tclose(type) }
         let attributes = HDF5Attributes(path: path, fileSize: Int.max)
-        guard let (_, memoryType) = try HDF5Types.dtype(of: type, dataset: dataset, named: name, attributes: attributes) else {
+        guard let (_, memoryType) = try HDF5Types.dtype(of: type, dataset: dataset, named: name, attributes: attributes)
+        else {
             throw CheckpointError(path, "dataset \(name) changed type")
         }
         defer { if let memoryType, memoryType.owned { H5Tclose(memoryType.id) } }
         guard view.byteCount > 0 else { return }
         try view.withBytes { bytes in
-            try HDF5.check(H5Dwrite(dataset, memoryType?.id ?? type, scalpel_h5s_all(), scalpel_h5s_all(), scalpel_h5p_default(), bytes.baseAddress),
-                           path, "cannot write dataset \(name)")
+            try HDF5.check(
+                H5Dwrite(
+                    dataset, memoryType?.id ?? type, scalpel_h5s_all(), scalpel_h5s_all(), scalpel_h5p_default(),
+                    bytes.baseAddress),
+                path, "cannot write dataset \(name)")
         }
     }
 
@@ -96,14 +113,16 @@ public enum HDF5Writer {
         let links = H5Pcreate(scalpel_h5p_link_create())
         defer { H5Pclose(links) }
         H5Pset_create_intermediate_group(links, 1)
-        let dataset = try HDF5.check(H5Dcreate2(file, name, type, space, links, scalpel_h5p_default(), scalpel_h5p_default()),
-                                     path, "cannot create dataset \(name) (a group or dataset of that name is in the way?)")
+        let dataset = try HDF5.check(
+            H5Dcreate2(file, name, type, space, links, scalpel_h5p_default(), scalpel_h5p_default()),
+            path, "cannot create dataset \(name) (a group or dataset of that name is in the way?)")
         defer { H5Dclose(dataset) }
         if view.dtype == .bf16 { try HDF5.setStringAttribute(dataset, "dtype", "bfloat16", path: path) }
         guard view.byteCount > 0 else { return }
         try view.withBytes { bytes in
-            try HDF5.check(H5Dwrite(dataset, type, scalpel_h5s_all(), scalpel_h5s_all(), scalpel_h5p_default(), bytes.baseAddress),
-                           path, "cannot write dataset \(name)")
+            try HDF5.check(
+                H5Dwrite(dataset, type, scalpel_h5s_all(), scalpel_h5s_all(), scalpel_h5p_default(), bytes.baseAddress),
+                path, "cannot write dataset \(name)")
         }
     }
 
@@ -125,7 +144,8 @@ public enum HDF5Writer {
         case .u8: return (scalpel_native_uint8(), false)
         case .bool:
             let type = H5Tenum_create(scalpel_native_int8())
-            var no: Int8 = 0, yes: Int8 = 1
+            var no: Int8 = 0
+            var yes: Int8 = 1
             H5Tenum_insert(type, "FALSE", &no)
             H5Tenum_insert(type, "TRUE", &yes)
             return (type, true)

@@ -56,7 +56,9 @@ public enum InPlaceJournal {
             let offset = dataLength
             frames.append(stored)
             dataLength += stored.count
-            return .object([("offset", .integer(offset)), ("length", .integer(stored.count)), ("size", .integer(raw.count))])
+            return .object([
+                ("offset", .integer(offset)), ("length", .integer(stored.count)), ("size", .integer(raw.count)),
+            ])
         }
         let headerFrame = try frame(Array(file.bytes[0..<(8 + headerLength)]))
         var described: [JSONValue] = []
@@ -72,11 +74,12 @@ public enum InPlaceJournal {
                 let start = region.offset + p * region.elementSize
                 for b in 0..<region.elementSize { values[k * region.elementSize + b] = file.bytes[start + b] }
             }
-            described.append(.object([
-                ("offset", .integer(region.offset)), ("element_size", .integer(region.elementSize)),
-                ("count", .integer(region.positions.count)),
-                ("positions", try frame(positions)), ("values", try frame(values)),
-            ]))
+            described.append(
+                .object([
+                    ("offset", .integer(region.offset)), ("element_size", .integer(region.elementSize)),
+                    ("count", .integer(region.positions.count)),
+                    ("positions", try frame(positions)), ("values", try frame(values)),
+                ]))
         }
         let header = JSONValue.object([
             ("version", .integer(version)), ("target_size", .integer(file.size)),
@@ -127,7 +130,10 @@ public enum InPlaceJournal {
         do {
             targetSize = try MappedFile(path: file).size
         } catch {
-            throw CheckpointError(file, "an in-place edit of this file did not finish and left its journal \(journalPath), but the file cannot be read (\(error))")
+            throw CheckpointError(
+                file,
+                "an in-place edit of this file did not finish and left its journal \(journalPath), but the file cannot be read (\(error))"
+            )
         }
         let restoration: InPlaceJournalReader.Restoration
         do {
@@ -140,10 +146,15 @@ public enum InPlaceJournal {
         do {
             target = try MappedFile(path: file, writable: true)
         } catch {
-            throw CheckpointError(file, "an in-place edit of this file did not finish, and its journal \(journalPath) holds the original bytes, but the file cannot be opened for writing to restore them (\(error)); make it writable and run the command again")
+            throw CheckpointError(
+                file,
+                "an in-place edit of this file did not finish, and its journal \(journalPath) holds the original bytes, but the file cannot be opened for writing to restore them (\(error)); make it writable and run the command again"
+            )
         }
         guard target.size == restoration.targetSize else {
-            throw refusal(file, journalPath, "it is for a file of \(restoration.targetSize) bytes and this one has \(target.size)")
+            throw refusal(
+                file, journalPath, "it is for a file of \(restoration.targetSize) bytes and this one has \(target.size)"
+            )
         }
         let out = target.mutableBytes
         for region in restoration.regions {
@@ -156,13 +167,17 @@ public enum InPlaceJournal {
         for (i, byte) in restoration.header.enumerated() { out[i] = byte }
         try target.sync()
         finish(file)
-        onRecovery?("\(file): an earlier in-place edit did not finish; the original bytes were restored from \(journalPath)")
+        onRecovery?(
+            "\(file): an earlier in-place edit did not finish; the original bytes were restored from \(journalPath)")
         return true
     }
 
     /// The refusal of an unusable journal: what happened, that nothing changed, and the
     /// choices the user has, since only they know whether the edit had started.
     static func refusal(_ file: String, _ journal: String, _ problem: String) -> CheckpointError {
-        CheckpointError(file, "an in-place edit of this file did not finish, and its undo journal \(journal) cannot be used: \(problem). Nothing was changed: the file and the journal are as they were. The file may hold part of that edit, so its values cannot be trusted: replace it with a copy of the original (and apply the patches again if you want them), then delete the journal; or, if you know the edit never started or had finished, delete the journal to use the file as it is")
+        CheckpointError(
+            file,
+            "an in-place edit of this file did not finish, and its undo journal \(journal) cannot be used: \(problem). Nothing was changed: the file and the journal are as they were. The file may hold part of that edit, so its values cannot be trusted: replace it with a copy of the original (and apply the patches again if you want them), then delete the journal; or, if you know the edit never started or had finished, delete the journal to use the file as it is"
+        )
     }
 }

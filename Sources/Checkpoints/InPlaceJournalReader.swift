@@ -48,9 +48,13 @@ enum InPlaceJournalReader {
         checksum.update(UnsafeRawBufferPointer(rebasing: bytes[0..<trailerStart]))
         guard checksum.digest() == Array(bytes[trailerStart...]) else {
             if Array(bytes[InPlaceJournal.prefixLength...].prefix(versionOnePrefix.count)) == versionOnePrefix {
-                throw Problem("it was written by an older Scalpel (journal version 1), which kept no checksum, so the bytes it would restore cannot be verified")
+                throw Problem(
+                    "it was written by an older Scalpel (journal version 1), which kept no checksum, so the bytes it would restore cannot be verified"
+                )
             }
-            throw Problem("it is damaged (its checksum does not match its content: truncated or changed), so the bytes it would restore cannot be trusted")
+            throw Problem(
+                "it is damaged (its checksum does not match its content: truncated or changed), so the bytes it would restore cannot be trusted"
+            )
         }
 
         // Sound bytes from here on; their content is still checked before it is used.
@@ -62,25 +66,38 @@ enum InPlaceJournalReader {
         let data = UnsafeRawBufferPointer(rebasing: bytes[dataStart..<trailerStart])
         let header: JSONValue
         do {
-            header = try JSONValue.parse(UnsafeRawBufferPointer(rebasing: bytes[InPlaceJournal.prefixLength..<dataStart]))
+            header = try JSONValue.parse(
+                UnsafeRawBufferPointer(rebasing: bytes[InPlaceJournal.prefixLength..<dataStart]))
         } catch {
             throw Problem("its header is not valid JSON (\(error))")
         }
         guard let version = header["version"]?.intValue else { throw Problem("its header has no integer \"version\"") }
         guard version <= InPlaceJournal.version else {
-            throw Problem("it is journal version \(version), newer than this Scalpel reads (\(InPlaceJournal.version)); a newer Scalpel restores it")
+            throw Problem(
+                "it is journal version \(version), newer than this Scalpel reads (\(InPlaceJournal.version)); a newer Scalpel restores it"
+            )
         }
-        guard version == InPlaceJournal.version else { throw Problem("it declares journal version \(version) but carries a checksum, which only version \(InPlaceJournal.version) has") }
-        guard let recordedSize = header["target_size"]?.intValue else { throw Problem("its header has no integer \"target_size\"") }
+        guard version == InPlaceJournal.version else {
+            throw Problem(
+                "it declares journal version \(version) but carries a checksum, which only version \(InPlaceJournal.version) has"
+            )
+        }
+        guard let recordedSize = header["target_size"]?.intValue else {
+            throw Problem("its header has no integer \"target_size\"")
+        }
         guard recordedSize == targetSize else {
-            throw Problem("it is for a file of \(recordedSize) bytes and this one has \(targetSize): the file was replaced or changed since")
+            throw Problem(
+                "it is for a file of \(recordedSize) bytes and this one has \(targetSize): the file was replaced or changed since"
+            )
         }
 
         let saved = try frame(header["header"], "the saved header", in: data)
         guard saved.count >= 8, saved.count <= targetSize else {
             throw Problem("its saved header is \(saved.count) bytes, outside 8…\(targetSize) (the file's size)")
         }
-        guard let described = header["regions"]?.arrayValue else { throw Problem("its header has no \"regions\" array") }
+        guard let described = header["regions"]?.arrayValue else {
+            throw Problem("its header has no \"regions\" array")
+        }
         var regions: [Region] = []
         for (n, value) in described.enumerated() {
             regions.append(try region(value, number: n + 1, in: data, savedHeader: saved.count, targetSize: targetSize))
@@ -89,14 +106,19 @@ enum InPlaceJournalReader {
     }
 
     /// One region, with every restored byte inside the file, after the saved header.
-    private static func region(_ value: JSONValue, number: Int, in data: UnsafeRawBufferPointer,
-                               savedHeader: Int, targetSize: Int) throws(Problem) -> Region {
+    private static func region(
+        _ value: JSONValue, number: Int, in data: UnsafeRawBufferPointer,
+        savedHeader: Int, targetSize: Int
+    ) throws(Problem) -> Region {
         let what = "region \(number)"
         guard let offset = value["offset"]?.intValue, let elementSize = value["element_size"]?.intValue,
-              let count = value["count"]?.intValue else {
+            let count = value["count"]?.intValue
+        else {
             throw Problem("\(what) lacks an integer offset, element_size or count")
         }
-        guard [1, 2, 4, 8].contains(elementSize) else { throw Problem("\(what) has element size \(elementSize), not 1, 2, 4 or 8") }
+        guard [1, 2, 4, 8].contains(elementSize) else {
+            throw Problem("\(what) has element size \(elementSize), not 1, 2, 4 or 8")
+        }
         guard offset >= savedHeader, offset <= targetSize else {
             throw Problem("\(what) starts at byte \(offset), outside the file's data (\(savedHeader)…\(targetSize))")
         }
@@ -132,9 +154,12 @@ enum InPlaceJournalReader {
     }
 
     /// A frame's bytes: inside the data section, no larger than its stored bytes expand to.
-    private static func frame(_ value: JSONValue?, _ what: String, in data: UnsafeRawBufferPointer) throws(Problem) -> [UInt8] {
+    private static func frame(_ value: JSONValue?, _ what: String, in data: UnsafeRawBufferPointer) throws(Problem)
+        -> [UInt8]
+    {
         guard let offset = value?["offset"]?.intValue, let length = value?["length"]?.intValue,
-              let size = value?["size"]?.intValue, offset >= 0, length >= 0, size >= 0 else {
+            let size = value?["size"]?.intValue, offset >= 0, length >= 0, size >= 0
+        else {
             throw Problem("\(what) has no frame of non-negative offset, length and size")
         }
         let (end, overflow) = offset.addingReportingOverflow(length)

@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CProcess
 import Tensors
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Runs work that may take the process down (a C library crashing, looping or allocating
 /// without bound on a malformed file: libhdf5 does all three) in a forked child process.
@@ -96,13 +97,17 @@ enum IsolatedProcess {
     /// the error's text; a `FileError`'s problem alone, the caller knows the file); rethrows what
     /// `receive` throws (the child is then killed). The child's address space may grow by
     /// `memory` bytes (see `limitMemory`).
-    static func run(silence: Int, memory: Int, fork makeChild: () -> pid_t, child: (Channel) throws -> Void,
-                    receive: (UInt8, ByteBuffer) throws -> Void) throws {
+    static func run(
+        silence: Int, memory: Int, fork makeChild: () -> pid_t, child: (Channel) throws -> Void,
+        receive: (UInt8, ByteBuffer) throws -> Void
+    ) throws {
         var ends: [Int32] = [-1, -1]
         // Close-on-exec from the start: a process another thread starts meanwhile must not
         // hold the child's end open, or the end of the stream would wait for it. (A socket
         // pair, since Glibc's module does not offer pipe2.)
-        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &ends) == 0 else { throw Failure(kind: .failed(message: "cannot make a socket pair (errno \(errno))"), step: "starting") }
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &ends) == 0 else {
+            throw Failure(kind: .failed(message: "cannot make a socket pair (errno \(errno))"), step: "starting")
+        }
         let parent = getpid()
         let pid = makeChild()
         if pid == 0 {
@@ -121,7 +126,9 @@ enum IsolatedProcess {
         }
         close(ends[1])
         defer { close(ends[0]) }
-        guard pid > 0 else { throw Failure(kind: .failed(message: "cannot start a process (errno \(errno))"), step: "starting") }
+        guard pid > 0 else {
+            throw Failure(kind: .failed(message: "cannot start a process (errno \(errno))"), step: "starting")
+        }
         var reaped = false
         defer {
             if !reaped {
@@ -145,7 +152,8 @@ enum IsolatedProcess {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0, errno == EINTR {}
         reaped = true
-        let signal = status & 0x7F, code = (status >> 8) & 0xFF
+        let signal = status & 0x7F
+        let code = (status >> 8) & 0xFF
         if signal != 0 { throw Failure(kind: .crashed(signal: signal), step: step) }
         if let failure { throw Failure(kind: .failed(message: failure), step: step) }
         guard finished, code == 0 else { throw Failure(kind: .exited(status: code), step: step) }
@@ -162,7 +170,9 @@ enum IsolatedProcess {
         var open: [Int32] = []
         if let folder = opendir("/proc/self/fd") {
             while let entry = readdir(folder) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                    String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+                }
                 if let fd = Int32(name), fd > 2, fd != channel { open.append(fd) }
             }
             closedir(folder)
@@ -200,7 +210,9 @@ enum IsolatedProcess {
         defer { close(fd) }
         var buffer = [UInt8](repeating: 0, count: 64)
         let n = read(fd, &buffer, buffer.count)
-        guard n > 0, let pages = Int(String(decoding: buffer.prefix(n).prefix { $0 != 0x20 }, as: UTF8.self)) else { return nil }
+        guard n > 0, let pages = Int(String(decoding: buffer.prefix(n).prefix { $0 != 0x20 }, as: UTF8.self)) else {
+            return nil
+        }
         return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
 
@@ -216,9 +228,13 @@ enum IsolatedProcess {
             if got == 0 { return nil }
             guard got == 9 else { throw Failure(kind: .failed(message: "sent a cut message"), step: step) }
             let length = header[1...].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-            guard length < 1 << 50 else { throw Failure(kind: .failed(message: "sent a message of \(length) bytes"), step: step) }
+            guard length < 1 << 50 else {
+                throw Failure(kind: .failed(message: "sent a message of \(length) bytes"), step: step)
+            }
             let payload = ByteBuffer(count: Int(length))
-            guard try fill(payload.bytes, step: step) == Int(length) else { throw Failure(kind: .failed(message: "sent a cut message"), step: step) }
+            guard try fill(payload.bytes, step: step) == Int(length) else {
+                throw Failure(kind: .failed(message: "sent a cut message"), step: step)
+            }
             return (header[0], payload)
         }
 

@@ -18,27 +18,37 @@ public indirect enum JSONValue: Equatable, Sendable {
     public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
         switch (lhs, rhs) {
         case (.null, .null): return true
-        case let (.bool(a), .bool(b)): return a == b
-        case let (.integer(a), .integer(b)): return a == b
-        case let (.number(a), .number(b)): return a == b
-        case let (.string(a), .string(b)): return a.hasSameBytes(as: b)
-        case let (.array(a), .array(b)): return a == b
-        case let (.object(a), .object(b)):
+        case (.bool(let a), .bool(let b)): return a == b
+        case (.integer(let a), .integer(let b)): return a == b
+        case (.number(let a), .number(let b)): return a == b
+        case (.string(let a), .string(let b)): return a.hasSameBytes(as: b)
+        case (.array(let a), .array(let b)): return a == b
+        case (.object(let a), .object(let b)):
             return a.count == b.count && zip(a, b).allSatisfy { $0.0.hasSameBytes(as: $1.0) && $0.1 == $1.1 }
         default: return false
         }
     }
 
     public subscript(key: String) -> JSONValue? {
-        if case let .object(members) = self { return members.first { $0.0.hasSameBytes(as: key) }?.1 }
+        if case .object(let members) = self { return members.first { $0.0.hasSameBytes(as: key) }?.1 }
         return nil
     }
 
-    public var stringValue: String? { if case let .string(s) = self { return s }; return nil }
-    public var intValue: Int? { if case let .integer(i) = self { return i }; return nil }
-    public var arrayValue: [JSONValue]? { if case let .array(a) = self { return a }; return nil }
+    public var stringValue: String? {
+        if case .string(let s) = self { return s }
+        return nil
+    }
+    public var intValue: Int? {
+        if case .integer(let i) = self { return i }
+        return nil
+    }
+    public var arrayValue: [JSONValue]? {
+        if case .array(let a) = self { return a }
+        return nil
+    }
     public var objectMembers: [(String, JSONValue)]? {
-        if case let .object(m) = self { return m }; return nil
+        if case .object(let m) = self { return m }
+        return nil
     }
 
     /// A short name of the value's kind, for error messages.
@@ -133,9 +143,15 @@ struct JSONParser {
         case UInt8(ascii: "{"): return try parseObject()
         case UInt8(ascii: "["): return try parseArray()
         case UInt8(ascii: "\""): return .string(try parseString())
-        case UInt8(ascii: "t"): try expectLiteral("true"); return .bool(true)
-        case UInt8(ascii: "f"): try expectLiteral("false"); return .bool(false)
-        case UInt8(ascii: "n"): try expectLiteral("null"); return .null
+        case UInt8(ascii: "t"):
+            try expectLiteral("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try expectLiteral("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try expectLiteral("null")
+            return .null
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try parseNumber()
         default: throw fail("unexpected character '\(Character(UnicodeScalar(bytes[position])))'")
         }
@@ -182,8 +198,14 @@ struct JSONParser {
             members.append((key, try parseValue()))
             skipWhitespace()
             guard position < bytes.count else { throw fail("unexpected end of JSON in an object") }
-            if bytes[position] == UInt8(ascii: ",") { position += 1; continue }
-            if bytes[position] == UInt8(ascii: "}") { position += 1; return .object(members) }
+            if bytes[position] == UInt8(ascii: ",") {
+                position += 1
+                continue
+            }
+            if bytes[position] == UInt8(ascii: "}") {
+                position += 1
+                return .object(members)
+            }
             throw fail("expected ',' or '}' in an object")
         }
     }
@@ -203,8 +225,14 @@ struct JSONParser {
             elements.append(try parseValue())
             skipWhitespace()
             guard position < bytes.count else { throw fail("unexpected end of JSON in an array") }
-            if bytes[position] == UInt8(ascii: ",") { position += 1; continue }
-            if bytes[position] == UInt8(ascii: "]") { position += 1; return .array(elements) }
+            if bytes[position] == UInt8(ascii: ",") {
+                position += 1
+                continue
+            }
+            if bytes[position] == UInt8(ascii: "]") {
+                position += 1
+                return .array(elements)
+            }
             throw fail("expected ',' or ']' in an array")
         }
     }
@@ -249,7 +277,8 @@ struct JSONParser {
             var scalar = try parseHex4()
             if (0xD800..<0xDC00).contains(scalar) {  // high surrogate: a low one must follow
                 guard position + 6 <= bytes.count, bytes[position] == UInt8(ascii: "\\"),
-                      bytes[position + 1] == UInt8(ascii: "u") else {
+                    bytes[position + 1] == UInt8(ascii: "u")
+                else {
                     throw fail("unpaired surrogate in \\u escape")
                 }
                 position += 2

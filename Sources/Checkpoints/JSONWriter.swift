@@ -17,18 +17,18 @@ extension JSONValue {
     private func write(into out: inout String) {
         switch self {
         case .null: out += "null"
-        case let .bool(b): out += b ? "true" : "false"
-        case let .integer(i): out += String(i)
-        case let .number(d): out += JSONValue.format(d)
-        case let .string(s): JSONValue.quote(s, into: &out)
-        case let .array(elements):
+        case .bool(let b): out += b ? "true" : "false"
+        case .integer(let i): out += String(i)
+        case .number(let d): out += JSONValue.format(d)
+        case .string(let s): JSONValue.quote(s, into: &out)
+        case .array(let elements):
             out += "["
             for (i, e) in elements.enumerated() {
                 if i > 0 { out += "," }
                 e.write(into: &out)
             }
             out += "]"
-        case let .object(members):
+        case .object(let members):
             out += "{"
             for (i, (k, v)) in members.enumerated() {
                 if i > 0 { out += "," }
@@ -44,9 +44,13 @@ extension JSONValue {
         let pad = String(repeating: " ", count: (level + 1) * indent)
         let closePad = String(repeating: " ", count: level * indent)
         switch self {
-        case let .array(elements) where !elements.isEmpty:
+        case .array(let elements) where !elements.isEmpty:
             // Arrays of scalars (shapes, offsets) stay on one line.
-            if elements.allSatisfy({ if case .array = $0 { return false }; if case .object = $0 { return false }; return true }) {
+            if elements.allSatisfy({
+                if case .array = $0 { return false }
+                if case .object = $0 { return false }
+                return true
+            }) {
                 write(into: &out)
                 return
             }
@@ -57,7 +61,7 @@ extension JSONValue {
                 out += i + 1 < elements.count ? ",\n" : "\n"
             }
             out += closePad + "]"
-        case let .object(members) where !members.isEmpty:
+        case .object(let members) where !members.isEmpty:
             out += "{\n"
             for (i, (k, v)) in members.enumerated() {
                 out += pad

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Linux calls that make output as fast as `cp` while staying durable:
@@ -14,9 +14,10 @@ import Darwin
 /// so the symbols are looked up at run time; where one is absent, callers fall back to
 /// `write` and a plain `fsync`.
 enum KernelIO {
-    private typealias CopyFileRange = @convention(c) (
-        Int32, UnsafeMutablePointer<Int64>?, Int32, UnsafeMutablePointer<Int64>?, Int, UInt32
-    ) -> Int
+    private typealias CopyFileRange =
+        @convention(c) (
+            Int32, UnsafeMutablePointer<Int64>?, Int32, UnsafeMutablePointer<Int64>?, Int, UInt32
+        ) -> Int
     private typealias SyncFileRange = @convention(c) (Int32, Int64, Int64, UInt32) -> Int32
 
     private static let copyFileRange: CopyFileRange? = symbol("copy_file_range")

@@ -25,14 +25,21 @@ public enum ModelFolderWriter {
         let path = normalized(folder)
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue else { throw CheckpointError(path, "is a file, not a folder (drop the trailing / to write a file)", kind: .output) }
+            guard isDirectory.boolValue else {
+                throw CheckpointError(
+                    path, "is a file, not a folder (drop the trailing / to write a file)", kind: .output)
+            }
             let contents = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
             guard contents.isEmpty else {
-                throw CheckpointError(path, "is a folder holding \(contents.count) file\(contents.count == 1 ? "" : "s"); name a new or empty folder (Scalpel never writes into a folder of other files)", kind: .output)
+                throw CheckpointError(
+                    path,
+                    "is a folder holding \(contents.count) file\(contents.count == 1 ? "" : "s"); name a new or empty folder (Scalpel never writes into a folder of other files)",
+                    kind: .output)
             }
         } else {
             let parent = URL(fileURLWithPath: path).deletingLastPathComponent().path
-            guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue else {
+            guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue
+            else {
                 throw CheckpointError(path, "cannot write: folder \(parent) does not exist", kind: .output)
             }
         }
@@ -52,19 +59,25 @@ public enum ModelFolderWriter {
     /// `model.safetensors.index.json`), then copies the base folder's other files. Throws
     /// `CheckpointError` before anything is written when the destination is not a new or
     /// empty folder, the base's layout cannot be written, or the disk lacks the space.
-    public static func write(_ tensors: [OutputTensor], metadata: [(String, String)], base: Checkpoint, to folder: String,
-                             shardSize: Int? = nil, headerRoom: Int = 0) throws -> Summary {
+    public static func write(
+        _ tensors: [OutputTensor], metadata: [(String, String)], base: Checkpoint, to folder: String,
+        shardSize: Int? = nil, headerRoom: Int = 0
+    ) throws -> Summary {
         let destination = normalized(folder)
         try checkDestination(destination)
         let layout = try Layout(base)
         let (companions, skipped) = Self.companions(of: base, layout: layout)
-        let companionBytes = companions.reduce(0) { $0 + ((try? FileManager.default.attributesOfItem(atPath: layout.folder + "/" + $1)[.size] as? Int) ?? 0) }
+        let companionBytes = companions.reduce(0) {
+            $0 + ((try? FileManager.default.attributesOfItem(atPath: layout.folder + "/" + $1)[.size] as? Int) ?? 0)
+        }
         let parent = URL(fileURLWithPath: destination).deletingLastPathComponent().path
         try DiskSpace.require(tensors.reduce(0) { $0 + $1.byteCount } + companionBytes, in: parent, for: destination)
 
         let temporary = AtomicFile.hiddenName(for: destination)
         guard mkdir(temporary, 0o755) == 0 else {
-            throw CheckpointError(destination, "cannot create a temporary folder in \(parent): \(String(cString: strerror(errno)))", kind: .output)
+            throw CheckpointError(
+                destination, "cannot create a temporary folder in \(parent): \(String(cString: strerror(errno)))",
+                kind: .output)
         }
         // Everything made inside is registered too, so that Ctrl-C or `kill` removes the
         // files and then the folders (TemporaryFiles' handler).
@@ -72,8 +85,9 @@ public enum ModelFolderWriter {
         TemporaryFiles.register(temporary)
         defer { made.forEach(TemporaryFiles.unregister) }
         do {
-            var written = try writeWeights(tensors, metadata: metadata, base: base, layout: layout, shardSize: shardSize,
-                                           into: temporary, headerRoom: headerRoom)
+            var written = try writeWeights(
+                tensors, metadata: metadata, base: base, layout: layout, shardSize: shardSize,
+                into: temporary, headerRoom: headerRoom)
             written.forEach(TemporaryFiles.register)
             made += written
             for name in companions {
@@ -90,7 +104,9 @@ public enum ModelFolderWriter {
             }
             // rename(2) replaces an empty folder and refuses a non-empty one.
             guard rename(temporary, destination) == 0 else {
-                throw CheckpointError(destination, "cannot move the finished folder into place: \(String(cString: strerror(errno)))", kind: .output)
+                throw CheckpointError(
+                    destination, "cannot move the finished folder into place: \(String(cString: strerror(errno)))",
+                    kind: .output)
             }
             AtomicFile.syncFolder(containing: destination)
             let prefix = temporary + "/"
@@ -118,7 +134,10 @@ public enum ModelFolderWriter {
 
         init(_ base: Checkpoint) throws {
             guard base.format != .pytorchIndex else {
-                throw CheckpointError(base.path, "is a sharded PyTorch model; Scalpel writes PyTorch checkpoints as one file: convert it to safetensors first, or name a .bin file")
+                throw CheckpointError(
+                    base.path,
+                    "is a sharded PyTorch model; Scalpel writes PyTorch checkpoints as one file: convert it to safetensors first, or name a .bin file"
+                )
             }
             guard let first = base.files.first else { throw CheckpointError(base.path, "has no weight files") }
             folder = URL(fileURLWithPath: first.path).deletingLastPathComponent().path
@@ -127,15 +146,19 @@ public enum ModelFolderWriter {
         }
     }
 
-    private static func writeWeights(_ tensors: [OutputTensor], metadata: [(String, String)], base: Checkpoint, layout: Layout,
-                                     shardSize: Int?, into folder: String, headerRoom: Int) throws -> [String] {
+    private static func writeWeights(
+        _ tensors: [OutputTensor], metadata: [(String, String)], base: Checkpoint, layout: Layout,
+        shardSize: Int?, into folder: String, headerRoom: Int
+    ) throws -> [String] {
         if let shardSize {
-            return try SafetensorsWriter.writeSharded(tensors, metadata: metadata, to: folder + "/model.safetensors", shardSize: shardSize)
+            return try SafetensorsWriter.writeSharded(
+                tensors, metadata: metadata, to: folder + "/model.safetensors", shardSize: shardSize)
         }
         guard base.format == .safetensorsIndex else {
             let path = folder + "/" + layout.files[0]
-            try CheckpointWriter.write(tensors, metadata: metadata, format: base.format, extras: base.extras, base: base, to: path,
-                                       headerRoom: headerRoom)
+            try CheckpointWriter.write(
+                tensors, metadata: metadata, format: base.format, extras: base.extras, base: base, to: path,
+                headerRoom: headerRoom)
             return [path]
         }
         // The same shards: each tensor where the base kept it, new ones in the last shard.
@@ -144,26 +167,36 @@ public enum ModelFolderWriter {
         var groups = [[OutputTensor]](repeating: [], count: layout.files.count)
         for tensor in tensors { groups[shardOf[Array(tensor.name.utf8)] ?? (groups.count - 1)].append(tensor) }
         let shards = zip(layout.files, groups).filter { !$0.1.isEmpty }.map { (file: $0.0, tensors: $0.1) }
-        let indexMetadata = base.indexMetadata.map { key, value in (key, (try? JSONValue.parse(value)) ?? .string(value)) }
-        return try SafetensorsWriter.writeShards(shards, metadata: metadata, index: layout.index, indexMetadata: indexMetadata,
-                                                 in: folder, headerRoom: headerRoom)
+        let indexMetadata = base.indexMetadata.map { key, value in
+            (key, (try? JSONValue.parse(value)) ?? .string(value))
+        }
+        return try SafetensorsWriter.writeShards(
+            shards, metadata: metadata, index: layout.index, indexMetadata: indexMetadata,
+            in: folder, headerRoom: headerRoom)
     }
 
     /// Files that mark a folder as a model's (Hugging Face, sentence-transformers, diffusers):
     /// only then are its other files copied. Weights lying in an ordinary folder (a home or
     /// download folder) come out alone, never with their neighbours.
-    static let modelFolderMarkers = ["config.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt", "modules.json",
-                                     "model_index.json", "open_clip_config.json", "generation_config.json"]
+    static let modelFolderMarkers = [
+        "config.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt", "modules.json",
+        "model_index.json", "open_clip_config.json", "generation_config.json",
+    ]
 
     /// Extensions of weight files other than the base's own: left out of the copy.
-    static let weightExtensions = ["safetensors", "bin", "pt", "pth", "ckpt", "h5", "hdf5", "msgpack", "gguf", "npz", "npy", "onnx", "pb", "tflite", "ot"]
+    static let weightExtensions = [
+        "safetensors", "bin", "pt", "pth", "ckpt", "h5", "hdf5", "msgpack", "gguf", "npz", "npy", "onnx", "pb",
+        "tflite", "ot",
+    ]
 
     /// The base folder's files to copy (relative paths, subfolders walked, hidden names and
     /// Scalpel's own journals left out), and the other weight files skipped.
     static func companions(of base: Checkpoint, layout: Layout) -> (copy: [String], skipped: [String]) {
         let own = Set((layout.files + (layout.index.map { [$0] } ?? [])).map { Array($0.utf8) })
-        var copy: [String] = [], skipped: [String] = []
-        let isModelFolder = layout.index != nil || layout.files.count > 1
+        var copy: [String] = []
+        var skipped: [String] = []
+        let isModelFolder =
+            layout.index != nil || layout.files.count > 1
             || modelFolderMarkers.contains { FileManager.default.fileExists(atPath: layout.folder + "/" + $0) }
         guard isModelFolder else { return ([], []) }
         guard let walker = FileManager.default.enumerator(atPath: layout.folder) else { return ([], []) }
@@ -175,7 +208,9 @@ public enum ModelFolderWriter {
             }
             let path = layout.folder + "/" + relative
             var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+                continue
+            }
             if own.contains(Array(relative.utf8)) { continue }
             let lower = relative.lowercased()
             if weightExtensions.contains(where: { lower.hasSuffix("." + $0) }) || lower.hasSuffix(".index.json") {
@@ -184,7 +219,10 @@ public enum ModelFolderWriter {
                 copy.append(relative)
             }
         }
-        return (copy.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }, skipped.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
+        return (
+            copy.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) },
+            skipped.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        )
     }
 
     /// Copies `source` to `folder/relative` (subfolders created), synced; returns the path.

@@ -19,7 +19,9 @@ struct NumpyHeader: Equatable {
     /// it in errors.
     init(_ bytes: UnsafeRawBufferPointer, what: String, path: String) throws {
         func fail(_ message: String) -> CheckpointError { CheckpointError(path, "\(what): \(message)") }
-        guard bytes.count >= 10, bytes.starts(with: Self.magic) else { throw fail("not a NumPy array (no \\x93NUMPY magic)") }
+        guard bytes.count >= 10, bytes.starts(with: Self.magic) else {
+            throw fail("not a NumPy array (no \\x93NUMPY magic)")
+        }
         let major = bytes[6]
         let lengthSize: Int
         switch major {
@@ -28,15 +30,21 @@ struct NumpyHeader: Equatable {
         default: throw fail("NumPy format version \(major).\(bytes[7]) is not one of 1.0, 2.0, 3.0")
         }
         guard bytes.count >= 8 + lengthSize else { throw fail("truncated header") }
-        let length = lengthSize == 2 ? Int(bytes.loadUnaligned(fromByteOffset: 8, as: UInt16.self).littleEndian)
+        let length =
+            lengthSize == 2
+            ? Int(bytes.loadUnaligned(fromByteOffset: 8, as: UInt16.self).littleEndian)
             : Int(bytes.loadUnaligned(fromByteOffset: 8, as: UInt32.self).littleEndian)
         let start = 8 + lengthSize
         guard length <= 1 << 20 else { throw fail("the header claims \(length) bytes, more than any array needs") }
-        guard start + length <= bytes.count else { throw fail("truncated: the header needs \(length) bytes, \(bytes.count - start) remain") }
+        guard start + length <= bytes.count else {
+            throw fail("truncated: the header needs \(length) bytes, \(bytes.count - start) remain")
+        }
         let text = Array(bytes[start..<(start + length)])
         var literal = try PythonLiteral.Parser(text, fail: fail)
         guard case .dict(let entries) = try literal.parseDocument() else { throw fail("the header is not a dict") }
-        var descr: String?, fortran: Bool?, shape: [Int]?
+        var descr: String?
+        var fortran: Bool?
+        var shape: [Int]?
         for (key, value) in entries {
             switch (key, value) {
             case ("descr", .string(let s)): descr = s
@@ -44,7 +52,9 @@ struct NumpyHeader: Equatable {
             case ("fortran_order", .bool(let b)): fortran = b
             case ("shape", .tuple(let items)):
                 shape = try items.map { item in
-                    guard case .int(let n) = item, n >= 0 else { throw fail("shape entries must be non-negative integers") }
+                    guard case .int(let n) = item, n >= 0 else {
+                        throw fail("shape entries must be non-negative integers")
+                    }
                     return n
                 }
             default: throw fail("unexpected header entry \"\(key)\"")
@@ -55,7 +65,9 @@ struct NumpyHeader: Equatable {
         fortranOrder = fortran
         self.shape = shape
         dataOffset = start + length
-        guard let count = Shape.byteCount(shape, dtype), count < 1 << 50 else { throw fail("shape \(Shape.describe(shape)) is absurdly large") }
+        guard let count = Shape.byteCount(shape, dtype), count < 1 << 50 else {
+            throw fail("shape \(Shape.describe(shape)) is absurdly large")
+        }
         byteCount = count
     }
 
@@ -71,7 +83,9 @@ struct NumpyHeader: Equatable {
             let why: String
             switch kind {
             case "O": why = "object arrays hold pickled Python objects, which Scalpel never loads"
-            case "V": why = "raw void data (a bfloat16 or float8 array saved through ml_dtypes is stored like this: save it as float32, or as safetensors)"
+            case "V":
+                why =
+                    "raw void data (a bfloat16 or float8 array saved through ml_dtypes is stored like this: save it as float32, or as safetensors)"
             case "c": why = "complex numbers are not tensor weights Scalpel handles"
             case "U", "S", "a": why = "strings are not tensors"
             case "M", "m": why = "dates and time deltas are not tensors"
@@ -91,7 +105,9 @@ struct NumpyHeader: Equatable {
     /// The `.npy` header for a C-order little-endian array (version 1.0 when it fits, as
     /// NumPy writes it; the dict padded with spaces and a newline to a multiple of 64 bytes).
     static func encode(dtype: DType, shape: [Int]) -> [UInt8] {
-        guard let kind = kinds[dtype] else { preconditionFailure("NumPy has no \(dtype.rawValue); callers refuse it first") }
+        guard let kind = kinds[dtype] else {
+            preconditionFailure("NumPy has no \(dtype.rawValue); callers refuse it first")
+        }
         let descr = "\(dtype.size == 1 ? "|" : "<")\(kind)\(dtype.size)"
         let shapeText = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
         let dict = Array("{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shapeText), }".utf8)
@@ -101,7 +117,9 @@ struct NumpyHeader: Equatable {
             let length = total - 6 - 2 - lengthSize
             if lengthSize == 2, length > 0xFFFF { continue }
             var out = magic + [version, 0]
-            out += lengthSize == 2 ? [UInt8(length & 0xFF), UInt8(length >> 8)]
+            out +=
+                lengthSize == 2
+                ? [UInt8(length & 0xFF), UInt8(length >> 8)]
                 : (0..<4).map { UInt8((length >> (8 * $0)) & 0xFF) }
             out += dict + [UInt8](repeating: 0x20, count: total - unpadded) + [0x0A]
             return out
@@ -126,11 +144,12 @@ enum PythonLiteral: Equatable {
 
     static func == (a: PythonLiteral, b: PythonLiteral) -> Bool {
         switch (a, b) {
-        case let (.dict(x), .dict(y)): return x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
-        case let (.tuple(x), .tuple(y)), let (.list(x), .list(y)): return x == y
-        case let (.string(x), .string(y)): return x == y
-        case let (.int(x), .int(y)): return x == y
-        case let (.bool(x), .bool(y)): return x == y
+        case (.dict(let x), .dict(let y)):
+            return x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+        case (.tuple(let x), .tuple(let y)), (.list(let x), .list(let y)): return x == y
+        case (.string(let x), .string(let y)): return x == y
+        case (.int(let x), .int(let y)): return x == y
+        case (.bool(let x), .bool(let y)): return x == y
         case (.none, .none): return true
         default: return false
         }
@@ -170,10 +189,15 @@ enum PythonLiteral: Equatable {
                 var entries: [(String, PythonLiteral)] = []
                 while true {
                     skipSpace()
-                    if at < text.count, text[at] == UInt8(ascii: "}") { at += 1; return .dict(entries) }
+                    if at < text.count, text[at] == UInt8(ascii: "}") {
+                        at += 1
+                        return .dict(entries)
+                    }
                     guard case .string(let key) = try parseValue() else { throw fail("dict keys must be strings") }
                     skipSpace()
-                    guard at < text.count, text[at] == UInt8(ascii: ":") else { throw fail("expected ':' after '\(key)'") }
+                    guard at < text.count, text[at] == UInt8(ascii: ":") else {
+                        throw fail("expected ':' after '\(key)'")
+                    }
                     at += 1
                     if entries.contains(where: { $0.0 == key }) { throw fail("key '\(key)' appears twice") }
                     entries.append((key, try parseValue()))
@@ -207,8 +231,10 @@ enum PythonLiteral: Equatable {
                 return .string(value)
             default:
                 let start = at
-                while at < text.count, text[at] == UInt8(ascii: "-") || (text[at] >= 0x30 && text[at] <= 0x39)
-                    || (text[at] >= 0x41 && text[at] <= 0x5A) || (text[at] >= 0x61 && text[at] <= 0x7A) { at += 1 }
+                while at < text.count,
+                    text[at] == UInt8(ascii: "-") || (text[at] >= 0x30 && text[at] <= 0x39)
+                        || (text[at] >= 0x41 && text[at] <= 0x5A) || (text[at] >= 0x61 && text[at] <= 0x7A)
+                { at += 1 }
                 let word = String(decoding: text[start..<at], as: UTF8.self)
                 switch word {
                 case "True": return .bool(true)
@@ -217,7 +243,10 @@ enum PythonLiteral: Equatable {
                 default:
                     // NumPy writes Python ints; an "L" suffix comes from Python 2.
                     let digits = word.hasSuffix("L") ? String(word.dropLast()) : word
-                    guard let value = Int(digits) else { throw fail("unexpected '\(word.isEmpty ? String(UnicodeScalar(text[at])) : word)' in the header") }
+                    guard let value = Int(digits) else {
+                        throw fail(
+                            "unexpected '\(word.isEmpty ? String(UnicodeScalar(text[at])) : word)' in the header")
+                    }
                     return .int(value)
                 }
             }
@@ -226,7 +255,10 @@ enum PythonLiteral: Equatable {
         mutating func separator(closing: Character) throws {
             skipSpace()
             guard at < text.count else { throw fail("the header ends early") }
-            if text[at] == UInt8(ascii: ",") { at += 1; return }
+            if text[at] == UInt8(ascii: ",") {
+                at += 1
+                return
+            }
             guard text[at] == closing.asciiValue else { throw fail("expected ',' or '\(closing)'") }
         }
     }

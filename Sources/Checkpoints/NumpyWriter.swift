@@ -35,7 +35,8 @@ public enum NumpyWriter {
 
     public static func writeNpy(_ tensors: [OutputTensor], to path: String) throws {
         guard tensors.count == 1, let tensor = tensors.first else {
-            throw CheckpointError(path, "an .npy file holds one array and this model has \(tensors.count) tensors: write an .npz instead")
+            throw CheckpointError(
+                path, "an .npy file holds one array and this model has \(tensors.count) tensors: write an .npz instead")
         }
         try checkDTypes(tensors, path: path)
         let file = try AtomicFile(path: path)
@@ -49,9 +50,13 @@ public enum NumpyWriter {
     static func checkDTypes(_ tensors: [OutputTensor], path: String) throws {
         let unsupported = tensors.filter { !NumpyHeader.supports($0.dtype) }
         if let first = unsupported.first {
-            throw CheckpointError(path, "NumPy has no \(first.dtype.rawValue): \(unsupported.count) tensor\(unsupported.count == 1 ? "" : "s") (\"\(first.name)\"\(unsupported.count > 1 ? ", ..." : "")) cannot be written to .npz/.npy; convert them with --dtype f32 or f16, or keep safetensors")
+            throw CheckpointError(
+                path,
+                "NumPy has no \(first.dtype.rawValue): \(unsupported.count) tensor\(unsupported.count == 1 ? "" : "s") (\"\(first.name)\"\(unsupported.count > 1 ? ", ..." : "")) cannot be written to .npz/.npy; convert them with --dtype f32 or f16, or keep safetensors"
+            )
         }
-        for tensor in tensors where tensor.name.isEmpty || tensor.name.hasPrefix("/") || tensor.name.split(separator: "/").contains("..") {
+        for tensor in tensors
+        where tensor.name.isEmpty || tensor.name.hasPrefix("/") || tensor.name.split(separator: "/").contains("..") {
             throw CheckpointError(path, "tensor name \"\(tensor.name)\" cannot be an .npz member name")
         }
     }
@@ -59,7 +64,10 @@ public enum NumpyWriter {
     static func produce(_ tensor: OutputTensor, path: String) throws -> TensorView {
         let view = try tensor.produce()
         guard view.dtype == tensor.dtype, view.shape == tensor.shape, view.byteCount == tensor.byteCount else {
-            throw CheckpointError(path, "tensor \"\(tensor.name)\": produced \(view.dtype.rawValue) \(Shape.describe(view.shape)), expected \(tensor.dtype.rawValue) \(Shape.describe(tensor.shape))")
+            throw CheckpointError(
+                path,
+                "tensor \"\(tensor.name)\": produced \(view.dtype.rawValue) \(Shape.describe(view.shape)), expected \(tensor.dtype.rawValue) \(Shape.describe(tensor.shape))"
+            )
         }
         WorkProgress.add(view.byteCount)
         return view
@@ -91,19 +99,25 @@ public enum CheckpointWriter {
 
     /// `headerRoom` applies to safetensors; NumPy files have no metadata; `extras` carries a
     /// GGUF source's metadata pairs over; an HDF5 `base` is the file an HDF5 output starts from.
-    public static func write(_ tensors: [OutputTensor], metadata: [(String, String)], format: CheckpointFormat,
-                             extras: FormatExtras? = nil, base: Checkpoint? = nil, to path: String, headerRoom: Int = 0) throws {
+    public static func write(
+        _ tensors: [OutputTensor], metadata: [(String, String)], format: CheckpointFormat,
+        extras: FormatExtras? = nil, base: Checkpoint? = nil, to path: String, headerRoom: Int = 0
+    ) throws {
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
         try DiskSpace.require(tensors.reduce(0) { $0 + $1.byteCount }, in: folder, for: path)
         switch format {
         case .hdf5: try HDF5Writer.write(tensors, metadata: metadata, base: base, to: path)
         case .pytorch, .pytorchIndex: try PyTorchWriter.write(tensors, extras: extras, to: path)
         case .gguf: try GGUFWriter.write(tensors, metadata: metadata, extras: extras, to: path)
-        case .safetensors, .safetensorsIndex: try SafetensorsWriter.write(tensors, metadata: metadata, to: path, headerRoom: headerRoom)
+        case .safetensors, .safetensorsIndex:
+            try SafetensorsWriter.write(tensors, metadata: metadata, to: path, headerRoom: headerRoom)
         case .npz: try NumpyWriter.writeNpz(tensors, to: path)
         case .numpy: try NumpyWriter.writeNpy(tensors, to: path)
         case .zipArchive, .pytorchLegacy:
-            throw CheckpointError(path, "writing \(format.displayName) files is not supported by this version; write safetensors or NumPy (.npz)")
+            throw CheckpointError(
+                path,
+                "writing \(format.displayName) files is not supported by this version; write safetensors or NumPy (.npz)"
+            )
         }
     }
 }

@@ -62,12 +62,19 @@ extension RestrictedUnpickler {
 
     final class ListBox: Box {
         private(set) var items: [Value] = []
-        func append(_ item: Value) { grow(toHold: item); items.append(item) }
+        func append(_ item: Value) {
+            grow(toHold: item)
+            items.append(item)
+        }
     }
 
     final class DictBox: Box {
         private(set) var items: [(Value, Value)] = []
-        func append(_ key: Value, _ value: Value) { grow(toHold: key); grow(toHold: value); items.append((key, value)) }
+        func append(_ key: Value, _ value: Value) {
+            grow(toHold: key)
+            grow(toHold: value)
+            items.append((key, value))
+        }
     }
 
     /// A storage named by a persistent id `('storage', type, key, location, count)`.

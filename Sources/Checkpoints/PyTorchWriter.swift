@@ -29,7 +29,9 @@ public enum PyTorchWriter {
         for (tensor, key) in zip(tensors, storageOf) where key == written {
             let view = try NumpyWriter.produce(tensor, path: path)
             let crc = view.withBytes { Deflate.crc32($0) }
-            try archive.add(archiveName + "/data/\(key)", size: view.byteCount, crc: crc) { try NumpyWriter.write(view, to: file) }
+            try archive.add(archiveName + "/data/\(key)", size: view.byteCount, crc: crc) {
+                try NumpyWriter.write(view, to: file)
+            }
             written += 1
         }
         try archive.add(archiveName + "/version", bytes: Array("3\n".utf8))
@@ -43,14 +45,21 @@ public enum PyTorchWriter {
     /// one at a time when written. Names are matched as UTF-8 bytes.
     static func storages(_ tensors: [OutputTensor], tied: [[String]], path: String) throws -> [Int] {
         var position: [[UInt8]: Int] = [:]
-        for (i, tensor) in tensors.enumerated() where position[Array(tensor.name.utf8)] == nil { position[Array(tensor.name.utf8)] = i }
+        for (i, tensor) in tensors.enumerated() where position[Array(tensor.name.utf8)] == nil {
+            position[Array(tensor.name.utf8)] = i
+        }
         var leader = Array(tensors.indices)
         for group in tied {
             let members = Set(group.compactMap { position[Array($0.utf8)] }).sorted()
             guard members.count > 1, let first = members.first,
-                  members.allSatisfy({ tensors[$0].dtype == tensors[first].dtype && tensors[$0].shape == tensors[first].shape }) else { continue }
+                members.allSatisfy({
+                    tensors[$0].dtype == tensors[first].dtype && tensors[$0].shape == tensors[first].shape
+                })
+            else { continue }
             let views = try members.map { try NumpyWriter.produce(tensors[$0], path: path) }
-            let same = views.dropFirst().allSatisfy { view in view.withBytes { a in views[0].withBytes { b in a.elementsEqual(b) } } }
+            let same = views.dropFirst().allSatisfy { view in
+                view.withBytes { a in views[0].withBytes { b in a.elementsEqual(b) } }
+            }
             if same { for member in members.dropFirst() { leader[member] = first } }
         }
         var keys: [Int] = []

@@ -56,7 +56,9 @@ struct RestrictedUnpickler {
     mutating func line() throws -> String {
         var end = at
         while end < bytes.count, end - at < 256, bytes[end] != 0x0A { end += 1 }
-        guard end < bytes.count, bytes[end] == 0x0A else { throw fail("a GLOBAL name is unterminated or longer than 256 bytes") }
+        guard end < bytes.count, bytes[end] == 0x0A else {
+            throw fail("a GLOBAL name is unterminated or longer than 256 bytes")
+        }
         let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[at..<end]), as: UTF8.self)
         at = end + 1
         return text
@@ -65,7 +67,9 @@ struct RestrictedUnpickler {
     mutating func text(_ n: Int) throws -> String { String(decoding: try read(n), as: UTF8.self) }
 
     mutating func push(_ value: Value) throws {
-        guard stack.count < Self.maximumStack else { throw fail("the pickle stack grows beyond \(Self.maximumStack) entries") }
+        guard stack.count < Self.maximumStack else {
+            throw fail("the pickle stack grows beyond \(Self.maximumStack) entries")
+        }
         stack.append(value)
     }
 
@@ -77,7 +81,12 @@ struct RestrictedUnpickler {
 
     /// Values since the last MARK, which is removed.
     mutating func popToMark() throws -> [Value] {
-        guard let mark = stack.lastIndex(where: { if case .mark = $0 { return true }; return false }) else {
+        guard
+            let mark = stack.lastIndex(where: {
+                if case .mark = $0 { return true }
+                return false
+            })
+        else {
             throw fail("no MARK on the stack")
         }
         let items = Array(stack[(mark + 1)...])
@@ -109,7 +118,9 @@ struct RestrictedUnpickler {
     /// Refuses to change `box` once it has been placed in another value (see `Box`).
     func checkUnsealed(_ box: Box) throws {
         if box.sealed {
-            throw fail("a list or dict is changed after being placed in another value, as pickle does only for a value that contains itself: not supported by Scalpel")
+            throw fail(
+                "a list or dict is changed after being placed in another value, as pickle does only for a value that contains itself: not supported by Scalpel"
+            )
         }
     }
 
@@ -152,9 +163,12 @@ struct RestrictedUnpickler {
 
     mutating func global(_ module: String, _ name: String) throws -> Value {
         guard let meaning = TorchGlobal.lookup(module: module, name: name) else {
-            let advice = module.hasPrefix("torch.nn.modules") || module.hasPrefix("__main__")
+            let advice =
+                module.hasPrefix("torch.nn.modules") || module.hasPrefix("__main__")
                 ? " (a whole model saved with torch.save(model): save model.state_dict() instead)" : ""
-            throw fail("refuses the global \((module + "." + name).escapedForMessage): torch.load(weights_only=True) refuses it too, and unpickling it would import and run code the file names (unsafe); Scalpel runs nothing from the file\(advice)")
+            throw fail(
+                "refuses the global \((module + "." + name).escapedForMessage): torch.load(weights_only=True) refuses it too, and unpickling it would import and run code the file names (unsafe); Scalpel runs nothing from the file\(advice)"
+            )
         }
         return .global(meaning)
     }
@@ -167,63 +181,85 @@ struct RestrictedUnpickler {
             opcodeStart = at
             let opcode = try u8()
             switch opcode {
-            case 0x80: _ = try u8()                                   // PROTO
-            case 0x95: _ = try read(8)                                // FRAME
-            case 0x2E: return try pop()                               // STOP
-            case 0x28: try push(.mark)                                // MARK
-            case 0x4E: try push(.none)                                // NONE
-            case 0x88: try push(.bool(true))                          // NEWTRUE
-            case 0x89: try push(.bool(false))                         // NEWFALSE
-            case 0x4B: try push(.int(try u8()))                       // BININT1
-            case 0x4D: try push(.int(try count(2)))                   // BININT2
+            case 0x80: _ = try u8()  // PROTO
+            case 0x95: _ = try read(8)  // FRAME
+            case 0x2E: return try pop()  // STOP
+            case 0x28: try push(.mark)  // MARK
+            case 0x4E: try push(.none)  // NONE
+            case 0x88: try push(.bool(true))  // NEWTRUE
+            case 0x89: try push(.bool(false))  // NEWFALSE
+            case 0x4B: try push(.int(try u8()))  // BININT1
+            case 0x4D: try push(.int(try count(2)))  // BININT2
             case 0x4A: try push(.int(Int(Int32(truncatingIfNeeded: try count(4)))))  // BININT
-            case 0x8A: try push(try long(try u8()))                   // LONG1
-            case 0x47:                                                // BINFLOAT (big-endian)
+            case 0x8A: try push(try long(try u8()))  // LONG1
+            case 0x47:  // BINFLOAT (big-endian)
                 let raw = try read(8)
                 try push(.float(Double(bitPattern: raw.reduce(UInt64(0)) { $0 << 8 | UInt64($1) })))
-            case 0x58: try push(.string(try text(try count(4))))      // BINUNICODE
-            case 0x8C: try push(.string(try text(try u8())))          // SHORT_BINUNICODE
-            case 0x8D: try push(.string(try text(try count(8))))      // BINUNICODE8
-            case 0x55: try push(.string(try text(try u8())))          // SHORT_BINSTRING
-            case 0x54: try push(.string(try text(try count(4))))      // BINSTRING
-            case 0x43: try push(.bytes(Array(try read(try u8()))))    // SHORT_BINBYTES
+            case 0x58: try push(.string(try text(try count(4))))  // BINUNICODE
+            case 0x8C: try push(.string(try text(try u8())))  // SHORT_BINUNICODE
+            case 0x8D: try push(.string(try text(try count(8))))  // BINUNICODE8
+            case 0x55: try push(.string(try text(try u8())))  // SHORT_BINSTRING
+            case 0x54: try push(.string(try text(try count(4))))  // BINSTRING
+            case 0x43: try push(.bytes(Array(try read(try u8()))))  // SHORT_BINBYTES
             case 0x42: try push(.bytes(Array(try read(try count(4)))))  // BINBYTES
             case 0x29: try push(.tuple(Tuple(items: [], height: 1)))  // EMPTY_TUPLE
-            case 0x85: let a = try pop(); try push(try tuple([a]))    // TUPLE1
-            case 0x86: let b = try pop(), a = try pop(); try push(try tuple([a, b]))                    // TUPLE2
-            case 0x87: let c = try pop(), b = try pop(), a = try pop(); try push(try tuple([a, b, c]))  // TUPLE3
-            case 0x74: try push(try tuple(try popToMark()))           // TUPLE
-            case 0x5D: try push(.list(ListBox()))                     // EMPTY_LIST
-            case 0x7D: try push(.dict(DictBox()))                     // EMPTY_DICT
-            case 0x8F: try push(.object("set"))                       // EMPTY_SET
-            case 0x61: let item = try pop(); try appendItems([item], opcode: "APPEND")  // APPEND
-            case 0x65: try appendItems(try popToMark(), opcode: "APPENDS")              // APPENDS
-            case 0x73: let value = try pop(), key = try pop(); try setItems([key, value], opcode: "SETITEM")  // SETITEM
-            case 0x75: try setItems(try popToMark(), opcode: "SETITEMS")               // SETITEMS
-            case 0x71: try memoize(try u8())                          // BINPUT
-            case 0x72: try memoize(try count(4))                      // LONG_BINPUT
-            case 0x94: try memoize(memo.count)                        // MEMOIZE
-            case 0x68: try fetch(try u8())                            // BINGET
-            case 0x6A: try fetch(try count(4))                        // LONG_BINGET
-            case 0x63:                                                // GLOBAL
-                let module = try line(), name = try line()
+            case 0x85:
+                let a = try pop()
+                try push(try tuple([a]))  // TUPLE1
+            case 0x86:
+                let b = try pop()
+                let a = try pop()
+                try push(try tuple([a, b]))  // TUPLE2
+            case 0x87:
+                let c = try pop()
+                let b = try pop()
+                let a = try pop()
+                try push(try tuple([a, b, c]))  // TUPLE3
+            case 0x74: try push(try tuple(try popToMark()))  // TUPLE
+            case 0x5D: try push(.list(ListBox()))  // EMPTY_LIST
+            case 0x7D: try push(.dict(DictBox()))  // EMPTY_DICT
+            case 0x8F: try push(.object("set"))  // EMPTY_SET
+            case 0x61:
+                let item = try pop()
+                try appendItems([item], opcode: "APPEND")  // APPEND
+            case 0x65: try appendItems(try popToMark(), opcode: "APPENDS")  // APPENDS
+            case 0x73:
+                let value = try pop()
+                let key = try pop()
+                try setItems([key, value], opcode: "SETITEM")  // SETITEM
+            case 0x75: try setItems(try popToMark(), opcode: "SETITEMS")  // SETITEMS
+            case 0x71: try memoize(try u8())  // BINPUT
+            case 0x72: try memoize(try count(4))  // LONG_BINPUT
+            case 0x94: try memoize(memo.count)  // MEMOIZE
+            case 0x68: try fetch(try u8())  // BINGET
+            case 0x6A: try fetch(try count(4))  // LONG_BINGET
+            case 0x63:  // GLOBAL
+                let module = try line()
+                let name = try line()
                 try push(try global(module, name))
-            case 0x93:                                                // STACK_GLOBAL
-                guard case .string(let name) = try pop(), case .string(let module) = try pop() else { throw fail("STACK_GLOBAL needs two strings") }
+            case 0x93:  // STACK_GLOBAL
+                guard case .string(let name) = try pop(), case .string(let module) = try pop() else {
+                    throw fail("STACK_GLOBAL needs two strings")
+                }
                 try push(try global(module, name))
-            case 0x51:                                                // BINPERSID
+            case 0x51:  // BINPERSID
                 try push(try TorchCalls(fail: fail).storage(try pop()))
-            case 0x52, 0x81:                                          // REDUCE, NEWOBJ
-                let arguments = try pop(), callable = try pop()
+            case 0x52, 0x81:  // REDUCE, NEWOBJ
+                let arguments = try pop()
+                let callable = try pop()
                 seal(arguments)
                 try push(try TorchCalls(fail: fail).call(callable, arguments))
-            case 0x62:                                                // BUILD
+            case 0x62:  // BUILD
                 // Object state (an OrderedDict's `_metadata`, a tensor's Python attributes):
                 // not part of the tensors, dropped.
                 _ = try pop()
                 guard !stack.isEmpty else { throw fail("BUILD on an empty stack") }
             default:
-                throw fail(String(format: "opcode 0x%02X is refused: torch.load(weights_only=True) refuses it too, and a state dict never uses it", opcode))
+                throw fail(
+                    String(
+                        format:
+                            "opcode 0x%02X is refused: torch.load(weights_only=True) refuses it too, and a state dict never uses it",
+                        opcode))
             }
         }
     }

@@ -18,7 +18,9 @@ public struct SafetensorsHeader: Sendable {
 
     /// Parses the header of `file` (the whole file's bytes, usually a mapping: only the
     /// header pages are touched). `fileIndex` is recorded in each entry.
-    public static func parse(_ file: UnsafeRawBufferPointer, path: String, fileIndex: Int = 0) throws -> SafetensorsHeader {
+    public static func parse(_ file: UnsafeRawBufferPointer, path: String, fileIndex: Int = 0) throws
+        -> SafetensorsHeader
+    {
         func fail(_ problem: String) -> CheckpointError { CheckpointError(path, problem) }
         guard file.count >= 8 else {
             throw fail("truncated: \(file.count) bytes, shorter than the 8-byte header length of a safetensors file")
@@ -28,11 +30,15 @@ public struct SafetensorsHeader: Sendable {
             if let format = CheckpointFormat.detect(leadingBytes: Array(file.prefix(16))), format != .safetensors {
                 throw fail("this is a \(format.displayName), not a safetensors file")
             }
-            throw fail("header length \(declared) exceeds the safetensors limit of \(maximumHeaderLength) bytes; the file is corrupt or not safetensors")
+            throw fail(
+                "header length \(declared) exceeds the safetensors limit of \(maximumHeaderLength) bytes; the file is corrupt or not safetensors"
+            )
         }
         let headerLength = Int(declared)
         guard 8 + headerLength <= file.count else {
-            throw fail("header length \(headerLength) runs past the end of the file (\(file.count) bytes): the file is truncated or corrupt")
+            throw fail(
+                "header length \(headerLength) runs past the end of the file (\(file.count) bytes): the file is truncated or corrupt"
+            )
         }
         let headerBytes = UnsafeRawBufferPointer(rebasing: file[8..<(8 + headerLength)])
         guard headerBytes.first == UInt8(ascii: "{") else {
@@ -60,11 +66,14 @@ public struct SafetensorsHeader: Sendable {
             tensors.append(try parseTensor(name, value, dataStart: dataStart, fileIndex: fileIndex, fail: fail))
         }
         try validateLayout(&tensors, dataStart: dataStart, fileSize: file.count, fail: fail)
-        return SafetensorsHeader(dataStart: dataStart, headerLength: headerLength,
-                                 metadata: metadata, tensors: tensors)
+        return SafetensorsHeader(
+            dataStart: dataStart, headerLength: headerLength,
+            metadata: metadata, tensors: tensors)
     }
 
-    private static func parseMetadata(_ value: JSONValue, fail: (String) -> CheckpointError) throws -> [(String, String)] {
+    private static func parseMetadata(_ value: JSONValue, fail: (String) -> CheckpointError) throws -> [(
+        String, String
+    )] {
         guard let pairs = value.objectMembers else {
             throw fail("__metadata__ must be an object of strings, found \(value.kindName)")
         }
@@ -76,8 +85,10 @@ public struct SafetensorsHeader: Sendable {
         }
     }
 
-    private static func parseTensor(_ name: String, _ value: JSONValue, dataStart: Int, fileIndex: Int,
-                                    fail: (String) -> CheckpointError) throws -> TensorEntry {
+    private static func parseTensor(
+        _ name: String, _ value: JSONValue, dataStart: Int, fileIndex: Int,
+        fail: (String) -> CheckpointError
+    ) throws -> TensorEntry {
         guard value.objectMembers != nil else {
             throw fail("tensor \"\(name)\": entry must be an object, found \(value.kindName)")
         }
@@ -98,7 +109,7 @@ public struct SafetensorsHeader: Sendable {
             shape.append(size)
         }
         guard let offsets = value["data_offsets"]?.arrayValue, offsets.count == 2,
-              let begin = offsets[0].intValue, let end = offsets[1].intValue, begin >= 0, end >= 0
+            let begin = offsets[0].intValue, let end = offsets[1].intValue, begin >= 0, end >= 0
         else {
             throw fail("tensor \"\(name)\": \"data_offsets\" must be two non-negative integers")
         }
@@ -109,17 +120,22 @@ public struct SafetensorsHeader: Sendable {
             throw fail("tensor \"\(name)\": shape \(Shape.describe(shape)) has more elements than fit in 64 bits")
         }
         guard end - begin == needed else {
-            throw fail("tensor \"\(name)\": \(dtype.rawValue) \(Shape.describe(shape)) needs \(needed) bytes but data_offsets [\(begin), \(end)] span \(end - begin)")
+            throw fail(
+                "tensor \"\(name)\": \(dtype.rawValue) \(Shape.describe(shape)) needs \(needed) bytes but data_offsets [\(begin), \(end)] span \(end - begin)"
+            )
         }
         let (absolute, overflow) = dataStart.addingReportingOverflow(begin)
         guard !overflow else { throw fail("tensor \"\(name)\": data_offsets out of range") }
-        return TensorEntry(name: name, dtype: dtype, shape: shape, fileIndex: fileIndex,
-                           offset: absolute, byteCount: needed)
+        return TensorEntry(
+            name: name, dtype: dtype, shape: shape, fileIndex: fileIndex,
+            offset: absolute, byteCount: needed)
     }
 
     /// Sorts `tensors` by offset and checks that they tile the data section exactly.
-    private static func validateLayout(_ tensors: inout [TensorEntry], dataStart: Int, fileSize: Int,
-                                       fail: (String) -> CheckpointError) throws {
+    private static func validateLayout(
+        _ tensors: inout [TensorEntry], dataStart: Int, fileSize: Int,
+        fail: (String) -> CheckpointError
+    ) throws {
         tensors.sort { ($0.offset, $0.byteCount) < ($1.offset, $1.byteCount) }
         let dataLength = fileSize - dataStart
         var cursor = dataStart
@@ -128,10 +144,14 @@ public struct SafetensorsHeader: Sendable {
             let relativeStart = tensor.offset - dataStart
             let relativeEnd = relativeStart + tensor.byteCount
             if relativeEnd > dataLength {
-                throw fail("tensor \"\(tensor.name)\": data_offsets [\(relativeStart), \(relativeEnd)] run past the end of the data section (\(dataLength) bytes): the file is truncated")
+                throw fail(
+                    "tensor \"\(tensor.name)\": data_offsets [\(relativeStart), \(relativeEnd)] run past the end of the data section (\(dataLength) bytes): the file is truncated"
+                )
             }
             if tensor.offset < cursor {
-                throw fail("tensor \"\(tensor.name)\" overlaps tensor \"\(previous ?? "")\" (data_offsets start at \(relativeStart), before \(cursor - dataStart))")
+                throw fail(
+                    "tensor \"\(tensor.name)\" overlaps tensor \"\(previous ?? "")\" (data_offsets start at \(relativeStart), before \(cursor - dataStart))"
+                )
             }
             if tensor.offset > cursor {
                 let after = previous.map { "after tensor \"\($0)\"" } ?? "at the start of the data section"

@@ -4,8 +4,9 @@ import Tensors
 enum SafetensorsReader {
     static func open(_ path: String, fileIndex: Int = 0) throws -> Checkpoint {
         let (file, header) = try openFile(path, fileIndex: fileIndex)
-        return try Checkpoint(path: path, format: .safetensors, metadata: header.metadata,
-                              tensors: header.tensors, files: [file])
+        return try Checkpoint(
+            path: path, format: .safetensors, metadata: header.metadata,
+            tensors: header.tensors, files: [file])
     }
 
     /// Maps one safetensors file and validates its header.
@@ -21,8 +22,9 @@ enum SafetensorsReader {
         mapping.advise(.random)
         defer { mapping.advise(.normal) }
         let header = try SafetensorsHeader.parse(mapping.bytes, path: path, fileIndex: fileIndex)
-        let file = Checkpoint.File(path: path, size: mapping.size, headerLength: header.headerLength,
-                                   tensorCount: header.tensors.count, mapping: mapping)
+        let file = Checkpoint.File(
+            path: path, size: mapping.size, headerLength: header.headerLength,
+            tensorCount: header.tensors.count, mapping: mapping)
         return (file, header)
     }
 }

@@ -75,8 +75,10 @@ public enum SafetensorsWriter {
     /// Writes one file at `path`, atomically.
     /// `headerRoom` extra bytes of spaces are left at the end of the header (still a multiple
     /// of 8), so that metadata can later be updated in place (`apply --in-place`).
-    public static func write(_ tensors: [OutputTensor], metadata: [(String, String)], to path: String,
-                             headerRoom: Int = 0) throws {
+    public static func write(
+        _ tensors: [OutputTensor], metadata: [(String, String)], to path: String,
+        headerRoom: Int = 0
+    ) throws {
         let ordered = try layoutOrder(tensors, path: path)
         let file = try AtomicFile(path: path)
         do {
@@ -94,8 +96,10 @@ public enum SafetensorsWriter {
     /// shard of its own. Every file is written to a temporary name first; the shards are
     /// renamed into place only when all are complete, the index last. Returns the paths.
     @discardableResult
-    public static func writeSharded(_ tensors: [OutputTensor], metadata: [(String, String)], to path: String,
-                                    shardSize: Int) throws -> [String] {
+    public static func writeSharded(
+        _ tensors: [OutputTensor], metadata: [(String, String)], to path: String,
+        shardSize: Int
+    ) throws -> [String] {
         guard shardSize > 0 else { throw CheckpointError(path, "shard size must be positive") }
         let ordered = try layoutOrder(tensors, path: path)
         var groups: [[OutputTensor]] = [[]]
@@ -114,7 +118,9 @@ public enum SafetensorsWriter {
         if stem.hasSuffix(".safetensors") { stem.removeLast(".safetensors".count) }
         let digits = max(5, String(groups.count).count)
         func pad(_ n: Int) -> String { String(repeating: "0", count: max(0, digits - String(n).count)) + String(n) }
-        let shards = groups.enumerated().map { i, group in ("\(stem)-\(pad(i + 1))-of-\(pad(groups.count)).safetensors", group) }
+        let shards = groups.enumerated().map { i, group in
+            ("\(stem)-\(pad(i + 1))-of-\(pad(groups.count)).safetensors", group)
+        }
         return try writeShards(shards, metadata: metadata, index: stem + ".safetensors.index.json", in: folder)
     }
 
@@ -122,25 +128,32 @@ public enum SafetensorsWriter {
     /// `metadata`, and with `index` the index naming each tensor's shard (`indexMetadata`
     /// kept, `total_size` set). Nothing appears until every file is complete; returns the
     /// paths written, shards then index.
-    public static func writeShards(_ shards: [(file: String, tensors: [OutputTensor])], metadata: [(String, String)],
-                                   index: String?, indexMetadata: [(String, JSONValue)] = [], in folder: String,
-                                   headerRoom: Int = 0) throws -> [String] {
+    public static func writeShards(
+        _ shards: [(file: String, tensors: [OutputTensor])], metadata: [(String, String)],
+        index: String?, indexMetadata: [(String, JSONValue)] = [], in folder: String,
+        headerRoom: Int = 0
+    ) throws -> [String] {
         _ = try layoutOrder(shards.flatMap(\.tensors), path: folder + "/" + (index ?? shards.first?.file ?? ""))
-        try DiskSpace.require(shards.flatMap(\.tensors).reduce(0) { $0 + $1.byteCount }, in: folder, for: folder + "/" + (index ?? ""))
+        try DiskSpace.require(
+            shards.flatMap(\.tensors).reduce(0) { $0 + $1.byteCount }, in: folder, for: folder + "/" + (index ?? ""))
         var pending: [AtomicFile] = []
         do {
             var weightMap: [(String, String)] = []
             for (shardName, group) in shards {
                 let shard = try AtomicFile(path: folder + "/" + shardName)
                 pending.append(shard)
-                try writeBody(try layoutOrder(group, path: shard.path), metadata: metadata, into: shard, headerRoom: headerRoom)
+                try writeBody(
+                    try layoutOrder(group, path: shard.path), metadata: metadata, into: shard, headerRoom: headerRoom)
                 weightMap += group.map { ($0.name, shardName) }
             }
             if let index {
                 let total = shards.flatMap(\.tensors).reduce(0) { $0 + $1.byteCount }
                 let file = try AtomicFile(path: folder + "/" + index)
                 pending.append(file)
-                try file.write(Array((ShardIndex.document(totalSize: total, shardOfTensor: weightMap, metadata: indexMetadata).pretty() + "\n").utf8))
+                try file.write(
+                    Array(
+                        (ShardIndex.document(totalSize: total, shardOfTensor: weightMap, metadata: indexMetadata)
+                            .pretty() + "\n").utf8))
             }
             for file in pending { try file.commit() }
             return pending.map(\.path)
@@ -171,23 +184,30 @@ public enum SafetensorsWriter {
     /// The header JSON for `entries` at the given offsets (relative to the data section), in
     /// the given order: what an in-place edit writes back when only metadata changes.
     public static func headerJSON(_ entries: [TensorEntry], dataStart: Int, metadata: [(String, String)]) -> [UInt8] {
-        headerJSON(entries.map { ($0.name, $0.dtype, $0.shape, $0.offset - dataStart, $0.byteCount) }, metadata: metadata)
+        headerJSON(
+            entries.map { ($0.name, $0.dtype, $0.shape, $0.offset - dataStart, $0.byteCount) }, metadata: metadata)
     }
 
     /// Compact header JSON: `__metadata__` first (when present), then each tensor as
     /// dtype, shape and data_offsets, in the order given.
-    static func headerJSON(_ tensors: [(name: String, dtype: DType, shape: [Int], begin: Int, length: Int)],
-                           metadata: [(String, String)]) -> [UInt8] {
+    static func headerJSON(
+        _ tensors: [(name: String, dtype: DType, shape: [Int], begin: Int, length: Int)],
+        metadata: [(String, String)]
+    ) -> [UInt8] {
         var members: [(String, JSONValue)] = []
         if !metadata.isEmpty {
             members.append(("__metadata__", .object(metadata.map { ($0.0, .string($0.1)) })))
         }
         for tensor in tensors {
-            members.append((tensor.name, .object([
-                ("dtype", .string(tensor.dtype.rawValue)),
-                ("shape", .array(tensor.shape.map { .integer($0) })),
-                ("data_offsets", .array([.integer(tensor.begin), .integer(tensor.begin + tensor.length)])),
-            ])))
+            members.append(
+                (
+                    tensor.name,
+                    .object([
+                        ("dtype", .string(tensor.dtype.rawValue)),
+                        ("shape", .array(tensor.shape.map { .integer($0) })),
+                        ("data_offsets", .array([.integer(tensor.begin), .integer(tensor.begin + tensor.length)])),
+                    ])
+                ))
         }
         return Array(JSONValue.object(members).serialized.utf8)
     }
@@ -206,8 +226,10 @@ public enum SafetensorsWriter {
         return withUnsafeBytes(of: &length) { Array($0) } + json
     }
 
-    private static func writeBody(_ ordered: [OutputTensor], metadata: [(String, String)], into file: AtomicFile,
-                                  headerRoom: Int = 0) throws {
+    private static func writeBody(
+        _ ordered: [OutputTensor], metadata: [(String, String)], into file: AtomicFile,
+        headerRoom: Int = 0
+    ) throws {
         try file.write(header(ordered, metadata: metadata, headerRoom: headerRoom))
         // Produce tensor i + 1 on another core while tensor i is written: computed tensors
         // (converted, patched) then cost little more than copied ones. At most two are in
@@ -222,10 +244,14 @@ public enum SafetensorsWriter {
             next = i + 1 < ordered.count ? Future { [ordered] in try ordered[i + 1].produce() } : nil
             guard let view = try current?.value() else { break }
             guard view.dtype == tensor.dtype, view.shape == tensor.shape, view.byteCount == tensor.byteCount else {
-                throw CheckpointError(file.path, "tensor \"\(tensor.name)\": produced \(view.dtype.rawValue) \(Shape.describe(view.shape)), expected \(tensor.dtype.rawValue) \(Shape.describe(tensor.shape))")
+                throw CheckpointError(
+                    file.path,
+                    "tensor \"\(tensor.name)\": produced \(view.dtype.rawValue) \(Shape.describe(view.shape)), expected \(tensor.dtype.rawValue) \(Shape.describe(tensor.shape))"
+                )
             }
             if let range = view.fileRange {
-                try file.copy(from: range.fileDescriptor, offset: range.offset, count: view.byteCount, fallback: view.bytes)
+                try file.copy(
+                    from: range.fileDescriptor, offset: range.offset, count: view.byteCount, fallback: view.bytes)
             } else {
                 try file.write(view.bytes)
             }

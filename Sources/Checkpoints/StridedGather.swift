@@ -6,11 +6,15 @@ enum StridedGather {
     /// The C-order copy of the view of `shape` with element `strides` from element `offset`
     /// of `source`; nil when the view reaches past the end of `source` or its extent does
     /// not fit in 64 bits (so a damaged view is refused by the caller, never read).
-    static func gather(_ source: UnsafeRawBufferPointer, dtype: DType, shape: [Int], strides: [Int], offset: Int) -> TensorView? {
+    static func gather(_ source: UnsafeRawBufferPointer, dtype: DType, shape: [Int], strides: [Int], offset: Int)
+        -> TensorView?
+    {
         let size = dtype.size
-        guard shape.count == strides.count, let count = Shape.elementCount(shape), Shape.byteCount(shape, dtype) != nil else { return nil }
+        guard shape.count == strides.count, let count = Shape.elementCount(shape), Shape.byteCount(shape, dtype) != nil
+        else { return nil }
         if count > 0 {
-            guard let last = lastElement(shape: shape, strides: strides, offset: offset), last < source.count / size else { return nil }
+            guard let last = lastElement(shape: shape, strides: strides, offset: offset), last < source.count / size
+            else { return nil }
         }
         // A dimension of length 1 never steps, so its stride (which may be anything) is not used.
         let strides = zip(shape, strides).map { $0 == 1 ? 0 : $1 }

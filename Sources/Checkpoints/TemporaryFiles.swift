@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// The temporary files (and folders) being written, so that an interrupted command (Ctrl-C,
 /// `kill`) removes them before it exits instead of leaving hidden partial files behind.
@@ -13,7 +14,8 @@ import Synchronization
 /// strings in a fixed table that it reads without locking or allocating.
 public enum TemporaryFiles {
     private static let capacity = 256
-    nonisolated(unsafe) private static let table = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: capacity)
+    nonisolated(unsafe) private static let table = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(
+        capacity: capacity)
     private static let lock = Mutex<Bool>(false)  // holds "table initialised"
 
     public static func register(_ path: String) {
@@ -97,7 +99,8 @@ public enum StaleTemporaryFiles {
         let marker = Array(".scalpel-".utf8)
         guard bytes.first == UInt8(ascii: "."), bytes.count > marker.count else { return nil }
         var start: Int?
-        for i in stride(from: bytes.count - marker.count, through: 1, by: -1) where Array(bytes[i..<(i + marker.count)]) == marker {
+        for i in stride(from: bytes.count - marker.count, through: 1, by: -1)
+        where Array(bytes[i..<(i + marker.count)]) == marker {
             start = i + marker.count
             break
         }

@@ -12,8 +12,9 @@ struct TorchCalls {
     /// elements of its dtype, `torch.storage.UntypedStorage` counts bytes.
     func storage(_ id: Value) throws -> Value {
         guard case .tuple(let tuple) = id, tuple.items.count == 5, tuple.items[0].isString("storage"),
-              case .global(let type) = tuple.items[1], case .string(let key) = tuple.items[2],
-              case .int(let count) = tuple.items[4], count >= 0 else {
+            case .global(let type) = tuple.items[1], case .string(let key) = tuple.items[2],
+            case .int(let count) = tuple.items[4], count >= 0
+        else {
             throw fail("a persistent id is not a PyTorch storage reference ('storage', type, key, location, size)")
         }
         let kind: RestrictedUnpickler.Storage.Kind
@@ -28,12 +29,18 @@ struct TorchCalls {
 
     /// The value `callable(*arguments)` would give.
     func call(_ callable: Value, _ arguments: Value) throws -> Value {
-        guard case .global(let global) = callable else { throw fail("REDUCE applies something other than an allowed global") }
+        guard case .global(let global) = callable else {
+            throw fail("REDUCE applies something other than an allowed global")
+        }
         guard case .tuple(let tuple) = arguments else { throw fail("REDUCE arguments are not a tuple") }
         let args = tuple.items
         switch global {
         case .orderedDict:
-            guard args.isEmpty else { throw fail("collections.OrderedDict built from arguments, which torch.save never writes, is not supported by Scalpel") }
+            guard args.isEmpty else {
+                throw fail(
+                    "collections.OrderedDict built from arguments, which torch.save never writes, is not supported by Scalpel"
+                )
+            }
             return .dict(RestrictedUnpickler.DictBox())
         case .rebuild(.tensor):
             return try tensor(args, dtypeArgument: nil, function: "_rebuild_tensor_v2")
@@ -76,8 +83,11 @@ struct TorchCalls {
         guard args.count >= 4, case .storage(let storage) = args[0] else {
             throw fail("\(function) has unexpected arguments")
         }
-        guard case .int(let offset) = args[1], offset >= 0 else { throw fail("a tensor's storage offset is not a non-negative integer") }
-        let shape = try integers(args[2], "size"), stride = try integers(args[3], "stride")
+        guard case .int(let offset) = args[1], offset >= 0 else {
+            throw fail("a tensor's storage offset is not a non-negative integer")
+        }
+        let shape = try integers(args[2], "size")
+        let stride = try integers(args[3], "stride")
         guard shape.count == stride.count else {
             throw fail("a tensor has \(shape.count) sizes but \(stride.count) strides")
         }

@@ -95,41 +95,56 @@ enum TorchGlobal {
             "torch._utils._rebuild_parameter_with_state": .rebuild(.parameter),
             "torch._tensor._rebuild_from_type_v2": .rebuild(.fromType),
             "torch._utils._rebuild_qtensor": .unsupportedTensor("a quantized tensor (torch._utils._rebuild_qtensor)"),
-            "torch._utils._rebuild_sparse_tensor": .unsupportedTensor("a sparse tensor (torch._utils._rebuild_sparse_tensor)"),
-            "torch._utils._rebuild_nested_tensor": .unsupportedTensor("a nested tensor (torch._utils._rebuild_nested_tensor)"),
-            "torch._utils._rebuild_meta_tensor_no_storage": .unsupportedTensor("a meta tensor, which holds no data (torch._utils._rebuild_meta_tensor_no_storage)"),
-            "torch._utils._rebuild_wrapper_subclass": .unsupportedTensor("a tensor subclass (torch._utils._rebuild_wrapper_subclass)"),
-            "torch._utils._rebuild_device_tensor_from_numpy": .unsupportedTensor("a device tensor saved through NumPy (torch._utils._rebuild_device_tensor_from_numpy)"),
-            "torch._utils._rebuild_device_tensor_from_cpu_tensor": .unsupportedTensor("a device tensor saved through a CPU copy (torch._utils._rebuild_device_tensor_from_cpu_tensor)"),
+            "torch._utils._rebuild_sparse_tensor": .unsupportedTensor(
+                "a sparse tensor (torch._utils._rebuild_sparse_tensor)"),
+            "torch._utils._rebuild_nested_tensor": .unsupportedTensor(
+                "a nested tensor (torch._utils._rebuild_nested_tensor)"),
+            "torch._utils._rebuild_meta_tensor_no_storage": .unsupportedTensor(
+                "a meta tensor, which holds no data (torch._utils._rebuild_meta_tensor_no_storage)"),
+            "torch._utils._rebuild_wrapper_subclass": .unsupportedTensor(
+                "a tensor subclass (torch._utils._rebuild_wrapper_subclass)"),
+            "torch._utils._rebuild_device_tensor_from_numpy": .unsupportedTensor(
+                "a device tensor saved through NumPy (torch._utils._rebuild_device_tensor_from_numpy)"),
+            "torch._utils._rebuild_device_tensor_from_cpu_tensor": .unsupportedTensor(
+                "a device tensor saved through a CPU copy (torch._utils._rebuild_device_tensor_from_cpu_tensor)"),
             "torch.nn.parameter.Parameter": .parameterClass,
             "torch.Tensor": .tensorClass("torch.Tensor"),
             "torch.storage.UntypedStorage": .untypedStorage,
             "torch.storage.TypedStorage": .value("torch.storage.TypedStorage"),
         ]
         // Accepted by torch once torch.distributed.tensor is imported.
-        for name in ["torch.distributed.device_mesh.DeviceMesh", "torch.distributed.tensor._dtensor_spec.DTensorSpec",
-                     "torch.distributed.tensor._dtensor_spec.TensorMeta", "torch.distributed.tensor.DTensor",
-                     "torch.distributed.tensor.placement_types.Partial", "torch.distributed.tensor.placement_types.Replicate",
-                     "torch.distributed.tensor.placement_types.Shard"] {
+        for name in [
+            "torch.distributed.device_mesh.DeviceMesh", "torch.distributed.tensor._dtensor_spec.DTensorSpec",
+            "torch.distributed.tensor._dtensor_spec.TensorMeta", "torch.distributed.tensor.DTensor",
+            "torch.distributed.tensor.placement_types.Partial", "torch.distributed.tensor.placement_types.Replicate",
+            "torch.distributed.tensor.placement_types.Shard",
+        ] {
             table[name] = .unsupportedTensor("a distributed tensor (\(name))")
         }
-        for name in ["collections.Counter", "torch.Size", "torch.device", "torch.serialization._get_layout", "_codecs.encode",
-                     "builtins.bytearray", "builtins.set", "builtins.complex", "torch.per_tensor_affine",
-                     "torch.per_tensor_symmetric", "torch.per_channel_affine", "torch.per_channel_symmetric",
-                     "torch.per_channel_affine_float_qparams"] {
+        for name in [
+            "collections.Counter", "torch.Size", "torch.device", "torch.serialization._get_layout", "_codecs.encode",
+            "builtins.bytearray", "builtins.set", "builtins.complex", "torch.per_tensor_affine",
+            "torch.per_tensor_symmetric", "torch.per_channel_affine", "torch.per_channel_symmetric",
+            "torch.per_channel_affine_float_qparams",
+        ] {
             table[name] = .value(name)
         }
         for dtype in DType.allCases { table["torch." + torchName(dtype)] = .dtype(name: torchName(dtype), dtype) }
-        let otherDTypes = ["complex32", "complex64", "complex128", "qint8", "quint8", "qint32", "quint4x2", "quint2x4",
-                           "float8_e4m3fnuz", "float8_e5m2fnuz", "float8_e8m0fnu", "float4_e2m1fn_x2",
-                           "bits8", "bits16", "bits1x8", "bits2x4", "bits4x2"]
+        let otherDTypes =
+            [
+                "complex32", "complex64", "complex128", "qint8", "quint8", "qint32", "quint4x2", "quint2x4",
+                "float8_e4m3fnuz", "float8_e5m2fnuz", "float8_e8m0fnu", "float4_e2m1fn_x2",
+                "bits8", "bits16", "bits1x8", "bits2x4", "bits4x2",
+            ]
             + (1...7).flatMap { ["int\($0)", "uint\($0)"] }
         for name in otherDTypes { table["torch." + name] = .dtype(name: name, nil) }
         for module in ["torch", "torch.cuda"] {
             for dtype in DType.allCases {
                 if let name = storageName(dtype) { table["\(module).\(name)"] = .typedStorage(name: name, dtype) }
             }
-            for name in ["ComplexDoubleStorage", "ComplexFloatStorage"] { table["\(module).\(name)"] = .typedStorage(name: name, nil) }
+            for name in ["ComplexDoubleStorage", "ComplexFloatStorage"] {
+                table["\(module).\(name)"] = .typedStorage(name: name, nil)
+            }
         }
         for name in ["QUInt8Storage", "QInt8Storage", "QInt32Storage", "QUInt4x2Storage", "QUInt2x4Storage"] {
             table["torch." + name] = .typedStorage(name: name, nil)
@@ -137,7 +152,10 @@ enum TorchGlobal {
         let kinds = ["Double", "Float", "Half", "BFloat16", "Long", "Int", "Short", "Char", "Byte"]
         for module in ["torch", "torch.cuda"] {
             for kind in kinds + ["Bool"] { table["\(module).\(kind)Tensor"] = .tensorClass("\(module).\(kind)Tensor") }
-            for kind in kinds { table["\(module).sparse.\(kind)Tensor"] = .unsupportedTensor("a sparse tensor (\(module).sparse.\(kind)Tensor)") }
+            for kind in kinds {
+                table["\(module).sparse.\(kind)Tensor"] = .unsupportedTensor(
+                    "a sparse tensor (\(module).sparse.\(kind)Tensor)")
+            }
         }
         return Dictionary(uniqueKeysWithValues: table.map { (Array($0.key.utf8), $0.value) })
     }()

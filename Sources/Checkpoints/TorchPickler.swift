@@ -33,7 +33,10 @@ enum TorchPickler {
             values.forEach(int)
             out.append(0x74)
         }
-        func orderedDict() { global("collections", "OrderedDict"); out += [0x29, 0x52] }
+        func orderedDict() {
+            global("collections", "OrderedDict")
+            out += [0x29, 0x52]
+        }
         orderedDict()
         out.append(0x28)  // MARK for SETITEMS
         for (tensor, storage) in tensors {
@@ -57,7 +60,7 @@ enum TorchPickler {
             tuple(tensor.shape)
             tuple(Shape.contiguousStrides(tensor.shape))
             out.append(0x89)  // requires_grad False
-            orderedDict()     // backward hooks
+            orderedDict()  // backward hooks
             if legacy == nil { global("torch", TorchGlobal.torchName(tensor.dtype)) }
             out += [0x74, 0x52]  // TUPLE, REDUCE
         }

@@ -28,17 +28,25 @@ struct ZipArchive {
         func u32(_ at: Int) -> Int { Int(bytes.loadUnaligned(fromByteOffset: at, as: UInt32.self).littleEndian) }
         func u64(_ at: Int) throws -> Int {
             let value = bytes.loadUnaligned(fromByteOffset: at, as: UInt64.self).littleEndian
-            guard value < 1 << 62 else { throw CheckpointError(path, "zip archive: a zip64 size or offset is absurd (\(value))") }
+            guard value < 1 << 62 else {
+                throw CheckpointError(path, "zip archive: a zip64 size or offset is absurd (\(value))")
+            }
             return Int(value)
         }
         // The end-of-central-directory record: 22 bytes plus a comment of up to 65,535.
         var end = -1
         var at = bytes.count - 22
         while at >= max(0, bytes.count - 22 - 65_535) {
-            if u32(at) == 0x0605_4B50 { end = at; break }
+            if u32(at) == 0x0605_4B50 {
+                end = at
+                break
+            }
             at -= 1
         }
-        guard end >= 0 else { throw CheckpointError(path, "zip archive: no end-of-central-directory record (the file is truncated or not a zip archive)") }
+        guard end >= 0 else {
+            throw CheckpointError(
+                path, "zip archive: no end-of-central-directory record (the file is truncated or not a zip archive)")
+        }
         var count = u16(end + 10)
         var directorySize = u32(end + 12)
         var directoryOffset = u32(end + 16)
@@ -56,7 +64,10 @@ struct ZipArchive {
             directoryOffset = try u64(record + 48)
         }
         guard directoryOffset + directorySize <= bytes.count, count <= directorySize / 46 + 1 else {
-            throw CheckpointError(path, "zip archive: the central directory (\(count) members at \(directoryOffset)) lies outside the \(bytes.count)-byte file (truncated?)")
+            throw CheckpointError(
+                path,
+                "zip archive: the central directory (\(count) members at \(directoryOffset)) lies outside the \(bytes.count)-byte file (truncated?)"
+            )
         }
         var members: [Member] = []
         var cursor = directoryOffset
@@ -64,14 +75,20 @@ struct ZipArchive {
             guard cursor + 46 <= directoryOffset + directorySize, u32(cursor) == 0x0201_4B50 else {
                 throw CheckpointError(path, "zip archive: central directory entry \(members.count) is damaged")
             }
-            let flags = u16(cursor + 8), method = u16(cursor + 10)
+            let flags = u16(cursor + 8)
+            let method = u16(cursor + 10)
             let crc = UInt32(u32(cursor + 16))
-            var compressed = u32(cursor + 20), uncompressed = u32(cursor + 24)
-            let nameLength = u16(cursor + 28), extraLength = u16(cursor + 30), commentLength = u16(cursor + 32)
+            var compressed = u32(cursor + 20)
+            var uncompressed = u32(cursor + 24)
+            let nameLength = u16(cursor + 28)
+            let extraLength = u16(cursor + 30)
+            let commentLength = u16(cursor + 32)
             var localOffset = u32(cursor + 42)
-            let nameStart = cursor + 46, extraStart = nameStart + nameLength
+            let nameStart = cursor + 46
+            let extraStart = nameStart + nameLength
             guard extraStart + extraLength + commentLength <= directoryOffset + directorySize else {
-                throw CheckpointError(path, "zip archive: central directory entry \(members.count) runs past the directory")
+                throw CheckpointError(
+                    path, "zip archive: central directory entry \(members.count) runs past the directory")
             }
             let nameBytes = Array(bytes[nameStart..<extraStart])
             let name = String(decoding: nameBytes, as: UTF8.self)
@@ -83,18 +100,28 @@ struct ZipArchive {
             var extra = extraStart
             while extra < extraEnd {
                 guard extraEnd - extra >= 4 else {
-                    throw CheckpointError(path, "zip member \"\(name.escapedForMessage)\": its extra field ends inside a record header (damaged archive)")
+                    throw CheckpointError(
+                        path,
+                        "zip member \"\(name.escapedForMessage)\": its extra field ends inside a record header (damaged archive)"
+                    )
                 }
-                let id = u16(extra), size = u16(extra + 2)
+                let id = u16(extra)
+                let size = u16(extra + 2)
                 let data = extra + 4
                 guard size <= extraEnd - data else {
-                    throw CheckpointError(path, "zip member \"\(name.escapedForMessage)\": an extra field record of \(size) bytes runs past the \(extraLength)-byte extra field (damaged archive)")
+                    throw CheckpointError(
+                        path,
+                        "zip member \"\(name.escapedForMessage)\": an extra field record of \(size) bytes runs past the \(extraLength)-byte extra field (damaged archive)"
+                    )
                 }
                 if id == 0x0001 {
                     var field = data
                     func next(_ what: String) throws -> Int {
                         guard data + size - field >= 8 else {
-                            throw CheckpointError(path, "zip member \"\(name.escapedForMessage)\": its \(what) is marked as stored in the zip64 extra field, which is too short to hold it (damaged archive)")
+                            throw CheckpointError(
+                                path,
+                                "zip member \"\(name.escapedForMessage)\": its \(what) is marked as stored in the zip64 extra field, which is too short to hold it (damaged archive)"
+                            )
                         }
                         defer { field += 8 }
                         return try u64(field)
@@ -107,25 +134,42 @@ struct ZipArchive {
             }
             if flags & 1 != 0 { throw CheckpointError(path, "zip member \"\(name.escapedForMessage)\" is encrypted") }
             guard method == 0 || method == 8 else {
-                throw CheckpointError(path, "zip member \"\(name.escapedForMessage)\" uses compression method \(method); only stored (0) and deflated (8) are read")
+                throw CheckpointError(
+                    path,
+                    "zip member \"\(name.escapedForMessage)\" uses compression method \(method); only stored (0) and deflated (8) are read"
+                )
             }
             guard localOffset + 30 <= bytes.count, u32(localOffset) == 0x0403_4B50 else {
-                throw CheckpointError(path, "zip member \"\(name.escapedForMessage)\": its local header at \(localOffset) is missing (truncated file?)")
+                throw CheckpointError(
+                    path,
+                    "zip member \"\(name.escapedForMessage)\": its local header at \(localOffset) is missing (truncated file?)"
+                )
             }
             let dataOffset = localOffset + 30 + u16(localOffset + 26) + u16(localOffset + 28)
             guard dataOffset + compressed <= bytes.count else {
-                throw CheckpointError(path, "zip member \"\(name.escapedForMessage)\": its \(compressed) bytes at \(dataOffset) run past the end of the \(bytes.count)-byte file (truncated?)")
+                throw CheckpointError(
+                    path,
+                    "zip member \"\(name.escapedForMessage)\": its \(compressed) bytes at \(dataOffset) run past the end of the \(bytes.count)-byte file (truncated?)"
+                )
             }
             if method == 0, compressed != uncompressed {
-                throw CheckpointError(path, "zip member \"\(name.escapedForMessage)\" is stored but its sizes differ (\(compressed) vs \(uncompressed))")
+                throw CheckpointError(
+                    path,
+                    "zip member \"\(name.escapedForMessage)\" is stored but its sizes differ (\(compressed) vs \(uncompressed))"
+                )
             }
-            members.append(Member(nameBytes: nameBytes, name: name, method: UInt16(method), crc32: crc, compressedSize: compressed,
-                                  uncompressedSize: uncompressed, dataOffset: dataOffset))
+            members.append(
+                Member(
+                    nameBytes: nameBytes, name: name, method: UInt16(method), crc32: crc, compressedSize: compressed,
+                    uncompressedSize: uncompressed, dataOffset: dataOffset))
             cursor = extraStart + extraLength + commentLength
         }
         var seen = Set<[UInt8]>()
         for member in members where !seen.insert(member.nameBytes).inserted {
-            throw CheckpointError(path, "zip archive: the member name \"\(member.name.escapedForMessage)\" appears twice, so which one is meant is ambiguous (damaged archive)")
+            throw CheckpointError(
+                path,
+                "zip archive: the member name \"\(member.name.escapedForMessage)\" appears twice, so which one is meant is ambiguous (damaged archive)"
+            )
         }
         self.members = members
     }

@@ -25,36 +25,68 @@ struct ZipWriter {
         // as PyTorch writes them.
         let flags: UInt16 = nameBytes.contains { $0 >= 0x80 } ? 0x0800 : 0
         let offset = file.bytesWritten
-        let big = size >= 0xFFFF_FFFF, farOffset = offset >= 0xFFFF_FFFF
+        let big = size >= 0xFFFF_FFFF
+        let farOffset = offset >= 0xFFFF_FFFF
         var extra = ZipBytes()
-        if big { extra.u16(1); extra.u16(16); extra.u64(size); extra.u64(size) }
+        if big {
+            extra.u16(1)
+            extra.u16(16)
+            extra.u64(size)
+            extra.u64(size)
+        }
         // Padding in an extra field of its own (id 0xFFFF, as PyTorch's writer does), so the
         // data lands on the alignment.
         let unpadded = offset + 30 + nameBytes.count + extra.bytes.count
         if alignment > 1, unpadded % alignment != 0 {
             let padding = (alignment - (unpadded + 4) % alignment) % alignment
-            extra.u16(0xFFFF); extra.u16(padding)
+            extra.u16(0xFFFF)
+            extra.u16(padding)
             extra.bytes += [UInt8](repeating: 0x5A, count: padding)
         }
         var local = ZipBytes()
-        local.u32(0x0403_4B50); local.u16(big ? 45 : 20); local.u16(Int(flags)); local.u16(0)
-        local.u16(0); local.u16(0x21)  // time 00:00, date 1980-01-01
-        local.u32(crc); local.u32(big ? 0xFFFF_FFFF : size); local.u32(big ? 0xFFFF_FFFF : size)
-        local.u16(nameBytes.count); local.u16(extra.bytes.count)
+        local.u32(0x0403_4B50)
+        local.u16(big ? 45 : 20)
+        local.u16(Int(flags))
+        local.u16(0)
+        local.u16(0)
+        local.u16(0x21)  // time 00:00, date 1980-01-01
+        local.u32(crc)
+        local.u32(big ? 0xFFFF_FFFF : size)
+        local.u32(big ? 0xFFFF_FFFF : size)
+        local.u16(nameBytes.count)
+        local.u16(extra.bytes.count)
         try file.write(local.bytes + nameBytes + extra.bytes)
         try write()
         var centralExtra = ZipBytes()
-        if big { centralExtra.u64(size); centralExtra.u64(size) }
+        if big {
+            centralExtra.u64(size)
+            centralExtra.u64(size)
+        }
         if farOffset { centralExtra.u64(offset) }
         var entry = ZipBytes()
-        entry.u32(0x0201_4B50); entry.u16(big || farOffset ? 45 : 20); entry.u16(big || farOffset ? 45 : 20)
-        entry.u16(Int(flags)); entry.u16(0); entry.u16(0); entry.u16(0x21)
-        entry.u32(crc); entry.u32(big ? 0xFFFF_FFFF : size); entry.u32(big ? 0xFFFF_FFFF : size)
-        entry.u16(nameBytes.count); entry.u16(centralExtra.bytes.isEmpty ? 0 : centralExtra.bytes.count + 4); entry.u16(0)
-        entry.u16(0); entry.u16(0); entry.u32(0)
+        entry.u32(0x0201_4B50)
+        entry.u16(big || farOffset ? 45 : 20)
+        entry.u16(big || farOffset ? 45 : 20)
+        entry.u16(Int(flags))
+        entry.u16(0)
+        entry.u16(0)
+        entry.u16(0x21)
+        entry.u32(crc)
+        entry.u32(big ? 0xFFFF_FFFF : size)
+        entry.u32(big ? 0xFFFF_FFFF : size)
+        entry.u16(nameBytes.count)
+        entry.u16(centralExtra.bytes.isEmpty ? 0 : centralExtra.bytes.count + 4)
+        entry.u16(0)
+        entry.u16(0)
+        entry.u16(0)
+        entry.u32(0)
         entry.u32(farOffset ? 0xFFFF_FFFF : offset)
         entry.bytes += nameBytes
-        if !centralExtra.bytes.isEmpty { entry.u16(1); entry.u16(centralExtra.bytes.count); entry.bytes += centralExtra.bytes }
+        if !centralExtra.bytes.isEmpty {
+            entry.u16(1)
+            entry.u16(centralExtra.bytes.count)
+            entry.bytes += centralExtra.bytes
+        }
         directory += entry.bytes
         count += 1
     }
@@ -72,13 +104,29 @@ struct ZipWriter {
         var end = ZipBytes()
         if count >= 0xFFFF || directoryOffset >= 0xFFFF_FFFF || directory.count >= 0xFFFF_FFFF {
             let record = file.bytesWritten
-            end.u32(0x0606_4B50); end.u64(44); end.u16(45); end.u16(45); end.u32(0); end.u32(0)
-            end.u64(count); end.u64(count); end.u64(directory.count); end.u64(directoryOffset)
-            end.u32(0x0706_4B50); end.u32(0); end.u64(record); end.u32(1)
+            end.u32(0x0606_4B50)
+            end.u64(44)
+            end.u16(45)
+            end.u16(45)
+            end.u32(0)
+            end.u32(0)
+            end.u64(count)
+            end.u64(count)
+            end.u64(directory.count)
+            end.u64(directoryOffset)
+            end.u32(0x0706_4B50)
+            end.u32(0)
+            end.u64(record)
+            end.u32(1)
         }
-        end.u32(0x0605_4B50); end.u16(0); end.u16(0)
-        end.u16(min(count, 0xFFFF)); end.u16(min(count, 0xFFFF))
-        end.u32(min(directory.count, 0xFFFF_FFFF)); end.u32(min(directoryOffset, 0xFFFF_FFFF)); end.u16(0)
+        end.u32(0x0605_4B50)
+        end.u16(0)
+        end.u16(0)
+        end.u16(min(count, 0xFFFF))
+        end.u16(min(count, 0xFFFF))
+        end.u32(min(directory.count, 0xFFFF_FFFF))
+        end.u32(min(directoryOffset, 0xFFFF_FFFF))
+        end.u16(0)
         try file.write(end.bytes)
     }
 }

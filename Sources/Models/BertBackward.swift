@@ -21,31 +21,43 @@ extension BertModel {
     /// `stage` says which vectors the loss sees: the L2-normalised sentence embeddings (the
     /// default, what `embed` returns), or the mean-pooled last hidden states before that
     /// normalisation (`.unnormalised`), whose norm carries information the normalised ones lose.
-    public func gradients(_ batch: [[Int32]], of names: Set<String>, dropout: Dropout? = nil, stage: EmbeddingStage = .normalised,
-                          loss: EmbeddingLoss) throws -> Gradients {
+    public func gradients(
+        _ batch: [[Int32]], of names: Set<String>, dropout: Dropout? = nil, stage: EmbeddingStage = .normalised,
+        loss: EmbeddingLoss
+    ) throws -> Gradients {
         var wanted: Set<Parameter> = []
         for name in names {
             guard let parameter = parameter(named: name) else {
-                throw ModelError(name, "is not a trainable tensor of this BERT model (\(parameterNames.first ?? "") … \(parameterNames.last ?? ""))")
+                throw ModelError(
+                    name,
+                    "is not a trainable tensor of this BERT model (\(parameterNames.first ?? "") … \(parameterNames.last ?? ""))"
+                )
             }
             wanted.insert(parameter)
         }
         let lowest = wanted.map(\.depth).min() ?? Int.max
         let firstLayer = lowest == Int.max ? configuration.layers : max(0, lowest / LayerTensor.stages)
         let pass = try run(batch, recordFrom: firstLayer, recordEmbeddings: lowest < 0, dropout: dropout)
-        let (embeddings, pooled, norms, counts) = pool(pass.hidden, length: pass.length, mask: pass.mask, count: batch.count)
+        let (embeddings, pooled, norms, counts) = pool(
+            pass.hidden, length: pass.length, mask: pass.mask, count: batch.count)
         let (value, embeddingGradients) = loss(stage == .normalised ? embeddings : pooled)
-        guard embeddingGradients.count == batch.count, embeddingGradients.allSatisfy({ $0.count == configuration.hidden }) else {
+        guard embeddingGradients.count == batch.count,
+            embeddingGradients.allSatisfy({ $0.count == configuration.hidden })
+        else {
             throw ModelError("loss", "the loss returned gradients of the wrong shape")
         }
         guard !wanted.isEmpty else { return Gradients(loss: value, tensors: [:]) }
         var backward = Backward(model: self, pass: pass, batch: batch.count, wanted: wanted, lowest: lowest)
-        backward.poolBackward(embeddings: embeddings, gradients: embeddingGradients, norms: norms, counts: counts, normalised: stage == .normalised)
+        backward.poolBackward(
+            embeddings: embeddings, gradients: embeddingGradients, norms: norms, counts: counts,
+            normalised: stage == .normalised)
         for index in stride(from: configuration.layers - 1, through: firstLayer, by: -1) {
             guard backward.layer(index) else { break }
         }
         if lowest < 0 { backward.embeddings() }
-        return Gradients(loss: value, tensors: Dictionary(uniqueKeysWithValues: backward.gradients.map { (name(of: $0.key), $0.value) }))
+        return Gradients(
+            loss: value,
+            tensors: Dictionary(uniqueKeysWithValues: backward.gradients.map { (name(of: $0.key), $0.value) }))
     }
 
     /// One backward pass: the gradient flowing down (`dx`, with respect to the current
@@ -71,17 +83,26 @@ extension BertModel {
             rows = batch * pass.length
             let h = model.configuration.hidden
             dx = [Float](repeating: 0, count: rows * h)
-            dSum = dx; dDense = dx; dContext = dx; dq = dx; dk = dx; dv = dx
+            dSum = dx
+            dDense = dx
+            dContext = dx
+            dq = dx
+            dk = dx
+            dv = dx
             dInner = [Float](repeating: 0, count: rows * model.configuration.intermediate)
         }
 
         /// Normalisation and mean pooling, backwards: dp = (de − e (e·de)) / |p|, spread over
         /// the sequence's tokens. Without the normalisation (`normalised` false, `gradients`
         /// are then with respect to the pooled vectors p), dp is the gradient given.
-        mutating func poolBackward(embeddings: [[Float]], gradients: [[Float]], norms: [Float], counts: [Float], normalised: Bool) {
-            let h = model.configuration.hidden, length = pass.length
+        mutating func poolBackward(
+            embeddings: [[Float]], gradients: [[Float]], norms: [Float], counts: [Float], normalised: Bool
+        ) {
+            let h = model.configuration.hidden
+            let length = pass.length
             for b in 0..<batch {
-                let e = embeddings[b], de = gradients[b]
+                let e = embeddings[b]
+                let de = gradients[b]
                 // Unnormalised: no radial part to take out, and no 1 / |p|.
                 let dot = normalised ? zip(e, de).reduce(Float(0)) { $0 + $1.0 * $1.1 } : 0
                 let scale = 1 / ((normalised ? norms[b] : 1) * counts[b])
@@ -95,8 +116,11 @@ extension BertModel {
         /// Layer `index` backwards, from `dx` at its output to `dx` at its input; false when
         /// no tensor below the point reached is wanted (the pass stops).
         mutating func layer(_ index: Int) -> Bool {
-            let c = model.configuration, h = c.hidden, f = c.intermediate
-            let layer = model.layers[index], saved = pass.activations[index - (c.layers - pass.activations.count)]
+            let c = model.configuration
+            let h = c.hidden
+            let f = c.intermediate
+            let layer = model.layers[index]
+            let saved = pass.activations[index - (c.layers - pass.activations.count)]
             let depth = index * LayerTensor.stages
             func needed(below stage: Int) -> Bool { lowest < depth + stage }
 
@@ -105,13 +129,18 @@ extension BertModel {
             guard needed(below: 5) else { return false }
             model.layerNormBackward(saved.outputSum, dx, layer.outputNorm, rows: rows, into: &dSum)
             dropped(dSum, saved.outputDropout, into: &dDense)
-            linearParameters(index, .outputWeight, .outputBias, dy: dDense, input: saved.activation, outWidth: h, inWidth: f)
+            linearParameters(
+                index, .outputWeight, .outputBias, dy: dDense, input: saved.activation, outWidth: h, inWidth: f)
             guard needed(below: 4) else { return false }
             inputGradient(dDense, layer.output, rows: rows, accumulate: false, into: &dInner)
             saved.preActivation.withUnsafeBufferPointer { a in
-                dInner.withUnsafeMutableBufferPointer { Kernels.geluBackward(a.baseAddress!, $0.baseAddress!, count: rows * f) }
+                dInner.withUnsafeMutableBufferPointer {
+                    Kernels.geluBackward(a.baseAddress!, $0.baseAddress!, count: rows * f)
+                }
             }
-            linearParameters(index, .intermediateWeight, .intermediateBias, dy: dInner, input: saved.attentionOutput, outWidth: f, inWidth: h)
+            linearParameters(
+                index, .intermediateWeight, .intermediateBias, dy: dInner, input: saved.attentionOutput, outWidth: f,
+                inWidth: h)
             guard needed(below: 3) else { return false }
             // d(attention block output) = the residual's share plus the first MLP linear's input gradient.
             inputGradient(dInner, layer.intermediate, rows: rows, accumulate: true, into: &dSum)
@@ -121,7 +150,9 @@ extension BertModel {
             // gradient: the residual's share, to which the projections' shares are added below.
             model.layerNormBackward(saved.attentionSum, dSum, layer.attentionNorm, rows: rows, into: &dx)
             dropped(dx, saved.attentionOutputDropout, into: &dDense)
-            linearParameters(index, .attentionOutputWeight, .attentionOutputBias, dy: dDense, input: saved.context, outWidth: h, inWidth: h)
+            linearParameters(
+                index, .attentionOutputWeight, .attentionOutputBias, dy: dDense, input: saved.context, outWidth: h,
+                inWidth: h)
             guard needed(below: 1) else { return false }
             inputGradient(dDense, layer.attentionOutput, rows: rows, accumulate: false, into: &dContext)
             attentionBackward(saved)
@@ -139,13 +170,16 @@ extension BertModel {
         /// The embedding block backwards from `dx` at its output: LayerNorm, then each
         /// token's word, position and token-type rows.
         mutating func embeddings() {
-            let c = model.configuration, h = c.hidden
+            let c = model.configuration
+            let h = c.hidden
             var dNorm = dx
             if !pass.embeddingDropout.isEmpty { for i in dNorm.indices { dNorm[i] *= pass.embeddingDropout[i] } }
             if wanted.contains(.embedding(.normWeight)) || wanted.contains(.embedding(.normBias)) {
-                var dGamma = [Float](repeating: 0, count: h), dBeta = dGamma
+                var dGamma = [Float](repeating: 0, count: h)
+                var dBeta = dGamma
                 model.withPointers(pass.embeddingSum, dNorm) { x, dy in
-                    Kernels.layerNormParameterGradients(x, dy, rows: rows, width: h, eps: c.layerNormEpsilon, dGamma: &dGamma, dBeta: &dBeta)
+                    Kernels.layerNormParameterGradients(
+                        x, dy, rows: rows, width: h, eps: c.layerNormEpsilon, dGamma: &dGamma, dBeta: &dBeta)
                 }
                 keep(.embedding(.normWeight), dGamma)
                 keep(.embedding(.normBias), dBeta)
@@ -155,10 +189,12 @@ extension BertModel {
             var dSum = [Float](repeating: 0, count: rows * h)
             model.layerNormBackward(pass.embeddingSum, dNorm, model.embeddings.norm, rows: rows, into: &dSum)
             var dWord = wanted.contains(.embedding(.word)) ? [Float](repeating: 0, count: c.vocabulary * h) : []
-            var dPosition = wanted.contains(.embedding(.position)) ? [Float](repeating: 0, count: c.maxPositions * h) : []
+            var dPosition =
+                wanted.contains(.embedding(.position)) ? [Float](repeating: 0, count: c.maxPositions * h) : []
             var dType = wanted.contains(.embedding(.type)) ? [Float](repeating: 0, count: c.typeVocabulary * h) : []
             for r in 0..<rows {
-                let token = pass.tokens[r], t = r % pass.length
+                let token = pass.tokens[r]
+                let t = r % pass.length
                 for i in 0..<h {
                     let g = dSum[r * h + i]
                     if !dWord.isEmpty { dWord[token * h + i] += g }
@@ -173,18 +209,31 @@ extension BertModel {
 
         mutating func attentionBackward(_ saved: LayerActivations) {
             let c = model.configuration
-            saved.q.withUnsafeBufferPointer { q in saved.k.withUnsafeBufferPointer { k in saved.v.withUnsafeBufferPointer { v in
-                saved.probabilities.withUnsafeBufferPointer { p in saved.probabilityDropout.withUnsafeBufferPointer { mask in
-                    dContext.withUnsafeBufferPointer { dOut in
-                        dq.withUnsafeMutableBufferPointer { dqp in dk.withUnsafeMutableBufferPointer { dkp in dv.withUnsafeMutableBufferPointer { dvp in
-                            Kernels.attentionBackward(dOut: dOut.baseAddress!, q: q.baseAddress!, k: k.baseAddress!, v: v.baseAddress!,
-                                                      probabilities: p.baseAddress!, dropout: mask.isEmpty ? nil : mask.baseAddress!,
-                                                      batch: batch, length: pass.length, width: c.hidden, heads: c.heads,
-                                                      dq: dqp.baseAddress!, dk: dkp.baseAddress!, dv: dvp.baseAddress!)
-                        } } }
+            saved.q.withUnsafeBufferPointer { q in
+                saved.k.withUnsafeBufferPointer { k in
+                    saved.v.withUnsafeBufferPointer { v in
+                        saved.probabilities.withUnsafeBufferPointer { p in
+                            saved.probabilityDropout.withUnsafeBufferPointer { mask in
+                                dContext.withUnsafeBufferPointer { dOut in
+                                    dq.withUnsafeMutableBufferPointer { dqp in
+                                        dk.withUnsafeMutableBufferPointer { dkp in
+                                            dv.withUnsafeMutableBufferPointer { dvp in
+                                                Kernels.attentionBackward(
+                                                    dOut: dOut.baseAddress!, q: q.baseAddress!, k: k.baseAddress!,
+                                                    v: v.baseAddress!,
+                                                    probabilities: p.baseAddress!,
+                                                    dropout: mask.isEmpty ? nil : mask.baseAddress!,
+                                                    batch: batch, length: pass.length, width: c.hidden, heads: c.heads,
+                                                    dq: dqp.baseAddress!, dk: dkp.baseAddress!, dv: dvp.baseAddress!)
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
                     }
-                } }
-            } } }
+                }
+            }
         }
 
         /// `out` = `dy` times a dropout mask (or `dy` itself without one).
@@ -199,35 +248,46 @@ extension BertModel {
         func inputGradient(_ dy: [Float], _ linear: Linear, rows: Int, accumulate: Bool, into dx: inout [Float]) {
             model.withPointers(dy, linear.weight) { dyp, w in
                 dx.withUnsafeMutableBufferPointer {
-                    Kernels.linearInputGradient(dyp, rows: rows, outWidth: linear.outWidth, weight: w, inWidth: linear.inWidth,
-                                                accumulate: accumulate, dx: $0.baseAddress!)
+                    Kernels.linearInputGradient(
+                        dyp, rows: rows, outWidth: linear.outWidth, weight: w, inWidth: linear.inWidth,
+                        accumulate: accumulate, dx: $0.baseAddress!)
                 }
             }
         }
 
-        mutating func linearParameters(_ index: Int, _ weight: LayerTensor, _ bias: LayerTensor, dy: [Float], input: [Float], outWidth: Int, inWidth: Int) {
+        mutating func linearParameters(
+            _ index: Int, _ weight: LayerTensor, _ bias: LayerTensor, dy: [Float], input: [Float], outWidth: Int,
+            inWidth: Int
+        ) {
             if wanted.contains(.layer(index, weight)) {
                 var dw = [Float](repeating: 0, count: outWidth * inWidth)
                 model.withPointers(dy, input) { dyp, x in
                     dw.withUnsafeMutableBufferPointer {
-                        Kernels.linearWeightGradient(dyp, x, rows: rows, outWidth: outWidth, inWidth: inWidth, dw: $0.baseAddress!)
+                        Kernels.linearWeightGradient(
+                            dyp, x, rows: rows, outWidth: outWidth, inWidth: inWidth, dw: $0.baseAddress!)
                     }
                 }
                 gradients[.layer(index, weight)] = dw
             }
             if wanted.contains(.layer(index, bias)) {
                 var db = [Float](repeating: 0, count: outWidth)
-                dy.withUnsafeBufferPointer { Kernels.columnSums($0.baseAddress!, rows: rows, width: outWidth, into: &db) }
+                dy.withUnsafeBufferPointer {
+                    Kernels.columnSums($0.baseAddress!, rows: rows, width: outWidth, into: &db)
+                }
                 gradients[.layer(index, bias)] = db
             }
         }
 
-        mutating func normParameters(_ index: Int, _ weight: LayerTensor, _ bias: LayerTensor, input: [Float], dy: [Float]) {
+        mutating func normParameters(
+            _ index: Int, _ weight: LayerTensor, _ bias: LayerTensor, input: [Float], dy: [Float]
+        ) {
             guard wanted.contains(.layer(index, weight)) || wanted.contains(.layer(index, bias)) else { return }
             let c = model.configuration
-            var dGamma = [Float](repeating: 0, count: c.hidden), dBeta = dGamma
+            var dGamma = [Float](repeating: 0, count: c.hidden)
+            var dBeta = dGamma
             model.withPointers(input, dy) { x, dyp in
-                Kernels.layerNormParameterGradients(x, dyp, rows: rows, width: c.hidden, eps: c.layerNormEpsilon, dGamma: &dGamma, dBeta: &dBeta)
+                Kernels.layerNormParameterGradients(
+                    x, dyp, rows: rows, width: c.hidden, eps: c.layerNormEpsilon, dGamma: &dGamma, dBeta: &dBeta)
             }
             keep(.layer(index, weight), dGamma)
             keep(.layer(index, bias), dBeta)
@@ -242,7 +302,9 @@ extension BertModel {
         withPointers(x, dy) { xp, dyp in
             norm.gamma.withUnsafeBufferPointer { g in
                 dx.withUnsafeMutableBufferPointer {
-                    Kernels.layerNormBackward(xp, dyp, rows: rows, width: configuration.hidden, gamma: g.baseAddress!, eps: configuration.layerNormEpsilon, dx: $0.baseAddress!)
+                    Kernels.layerNormBackward(
+                        xp, dyp, rows: rows, width: configuration.hidden, gamma: g.baseAddress!,
+                        eps: configuration.layerNormEpsilon, dx: $0.baseAddress!)
                 }
             }
         }

@@ -54,33 +54,48 @@ public final class BertModel: @unchecked Sendable {
                 throw ModelError(checkpoint.path, "BERT tensor \"\(p + name)\" is missing")
             }
             guard entry.shape == shape else {
-                throw ModelError(checkpoint.path, "BERT tensor \"\(p + name)\" is \(Shape.describe(entry.shape)), expected \(Shape.describe(shape)) from the other tensors and the configuration")
+                throw ModelError(
+                    checkpoint.path,
+                    "BERT tensor \"\(p + name)\" is \(Shape.describe(entry.shape)), expected \(Shape.describe(shape)) from the other tensors and the configuration"
+                )
             }
             guard entry.dtype.isFloatingPoint else {
-                throw ModelError(checkpoint.path, "BERT tensor \"\(p + name)\" is \(entry.dtype.rawValue), not floating point")
+                throw ModelError(
+                    checkpoint.path, "BERT tensor \"\(p + name)\" is \(entry.dtype.rawValue), not floating point")
             }
             let view = replacements[p + name] ?? checkpoint.view(entry)
             guard view.shape == shape else {
-                throw ModelError(checkpoint.path, "BERT tensor \"\(p + name)\" is \(Shape.describe(view.shape)) after the patches, expected \(Shape.describe(shape))")
+                throw ModelError(
+                    checkpoint.path,
+                    "BERT tensor \"\(p + name)\" is \(Shape.describe(view.shape)) after the patches, expected \(Shape.describe(shape))"
+                )
             }
             return view.floatValues()
         }
-        let h = configuration.hidden, f = configuration.intermediate
+        let h = configuration.hidden
+        let f = configuration.intermediate
         func linear(_ name: String, _ out: Int, _ inWidth: Int) throws -> Linear {
-            Linear(weight: try load(name + ".weight", [out, inWidth]), bias: try load(name + ".bias", [out]), inWidth: inWidth, outWidth: out)
+            Linear(
+                weight: try load(name + ".weight", [out, inWidth]), bias: try load(name + ".bias", [out]),
+                inWidth: inWidth, outWidth: out)
         }
-        func norm(_ name: String) throws -> Norm { Norm(gamma: try load(name + ".weight", [h]), beta: try load(name + ".bias", [h])) }
-        embeddings = Embeddings(word: try load("embeddings.word_embeddings.weight", [configuration.vocabulary, h]),
-                                position: try load("embeddings.position_embeddings.weight", [configuration.maxPositions, h]),
-                                type: try load("embeddings.token_type_embeddings.weight", [configuration.typeVocabulary, h]),
-                                norm: try norm("embeddings.LayerNorm"))
+        func norm(_ name: String) throws -> Norm {
+            Norm(gamma: try load(name + ".weight", [h]), beta: try load(name + ".bias", [h]))
+        }
+        embeddings = Embeddings(
+            word: try load("embeddings.word_embeddings.weight", [configuration.vocabulary, h]),
+            position: try load("embeddings.position_embeddings.weight", [configuration.maxPositions, h]),
+            type: try load("embeddings.token_type_embeddings.weight", [configuration.typeVocabulary, h]),
+            norm: try norm("embeddings.LayerNorm"))
         layers = try (0..<configuration.layers).map { i in
             let l = "encoder.layer.\(i)."
-            return Layer(query: try linear(l + "attention.self.query", h, h), key: try linear(l + "attention.self.key", h, h),
-                         value: try linear(l + "attention.self.value", h, h), attentionOutput: try linear(l + "attention.output.dense", h, h),
-                         attentionNorm: try norm(l + "attention.output.LayerNorm"),
-                         intermediate: try linear(l + "intermediate.dense", f, h), output: try linear(l + "output.dense", h, f),
-                         outputNorm: try norm(l + "output.LayerNorm"))
+            return Layer(
+                query: try linear(l + "attention.self.query", h, h), key: try linear(l + "attention.self.key", h, h),
+                value: try linear(l + "attention.self.value", h, h),
+                attentionOutput: try linear(l + "attention.output.dense", h, h),
+                attentionNorm: try norm(l + "attention.output.LayerNorm"),
+                intermediate: try linear(l + "intermediate.dense", f, h), output: try linear(l + "output.dense", h, f),
+                outputNorm: try norm(l + "output.LayerNorm"))
         }
     }
 
@@ -89,22 +104,33 @@ public final class BertModel: @unchecked Sendable {
         let names = checkpoint.tensors.map(\.name)
         guard let embedding = names.first(where: { $0.hasSuffix("embeddings.word_embeddings.weight") }) else {
             let sample = names.prefix(5).joined(separator: ", ")
-            throw ModelError(checkpoint.path, "not a BERT checkpoint: no embeddings.word_embeddings.weight among its \(names.count) tensors (\(sample)\(names.count > 5 ? ", ..." : ""))")
+            throw ModelError(
+                checkpoint.path,
+                "not a BERT checkpoint: no embeddings.word_embeddings.weight among its \(names.count) tensors (\(sample)\(names.count > 5 ? ", ..." : ""))"
+            )
         }
         let prefix = String(embedding.dropLast("embeddings.word_embeddings.weight".count))
         guard let word = checkpoint.entry(named: embedding), word.shape.count == 2,
-              let position = checkpoint.entry(named: prefix + "embeddings.position_embeddings.weight"), position.shape.count == 2,
-              let type = checkpoint.entry(named: prefix + "embeddings.token_type_embeddings.weight"), type.shape.count == 2,
-              let intermediate = checkpoint.entry(named: prefix + "encoder.layer.0.intermediate.dense.weight"), intermediate.shape.count == 2 else {
-            throw ModelError(checkpoint.path, "BERT embeddings or the first layer's tensors are missing or not matrices")
+            let position = checkpoint.entry(named: prefix + "embeddings.position_embeddings.weight"),
+            position.shape.count == 2,
+            let type = checkpoint.entry(named: prefix + "embeddings.token_type_embeddings.weight"),
+            type.shape.count == 2,
+            let intermediate = checkpoint.entry(named: prefix + "encoder.layer.0.intermediate.dense.weight"),
+            intermediate.shape.count == 2
+        else {
+            throw ModelError(
+                checkpoint.path, "BERT embeddings or the first layer's tensors are missing or not matrices")
         }
         var layers = 0
-        while checkpoint.entry(named: prefix + "encoder.layer.\(layers).attention.self.query.weight") != nil { layers += 1 }
+        while checkpoint.entry(named: prefix + "encoder.layer.\(layers).attention.self.query.weight") != nil {
+            layers += 1
+        }
         let hidden = word.shape[1]
-        var configuration = Configuration(prefix: prefix, layers: layers, hidden: hidden, heads: max(1, hidden / 64),
-                                          intermediate: intermediate.shape[0], vocabulary: word.shape[0], maxPositions: position.shape[0],
-                                          typeVocabulary: type.shape[0], layerNormEpsilon: 1e-12,
-                                          hiddenDropout: 0.1, attentionDropout: 0.1)
+        var configuration = Configuration(
+            prefix: prefix, layers: layers, hidden: hidden, heads: max(1, hidden / 64),
+            intermediate: intermediate.shape[0], vocabulary: word.shape[0], maxPositions: position.shape[0],
+            typeVocabulary: type.shape[0], layerNormEpsilon: 1e-12,
+            hiddenDropout: 0.1, attentionDropout: 0.1)
         if let configFile {
             let json = try JSONValue.parse(contentsOf: configFile)
             if let heads = json["num_attention_heads"]?.intValue { configuration.heads = heads }
@@ -123,7 +149,8 @@ public final class BertModel: @unchecked Sendable {
             }
         }
         guard configuration.heads > 0, hidden % configuration.heads == 0 else {
-            throw ModelError(checkpoint.path, "hidden size \(hidden) does not split into \(configuration.heads) attention heads")
+            throw ModelError(
+                checkpoint.path, "hidden size \(hidden) does not split into \(configuration.heads) attention heads")
         }
         guard (0..<1).contains(configuration.hiddenDropout), (0..<1).contains(configuration.attentionDropout) else {
             throw ModelError(configFile ?? checkpoint.path, "dropout probabilities must be in [0, 1)")
@@ -135,7 +162,8 @@ public final class BertModel: @unchecked Sendable {
     /// element 0 or 1 / (1 − p)) are empty when the pass ran without dropout.
     struct LayerActivations {
         var input: [Float], q: [Float], k: [Float], v: [Float], probabilities: [Float], context: [Float]
-        var attentionSum: [Float], attentionOutput: [Float], preActivation: [Float], activation: [Float], outputSum: [Float]
+        var attentionSum: [Float], attentionOutput: [Float], preActivation: [Float], activation: [Float],
+            outputSum: [Float]
         var probabilityDropout: [Float], attentionOutputDropout: [Float], outputDropout: [Float]
     }
 
@@ -164,25 +192,37 @@ public final class BertModel: @unchecked Sendable {
     /// embeddings' when `recordFrom` is 0 and `recordEmbeddings`); with `dropout`, BERT's
     /// training-time dropout after the embeddings, on the attention probabilities and on both
     /// sublayers' outputs before their residual sums.
-    func run(_ batch: [[Int32]], recordFrom: Int?, recordEmbeddings: Bool = false, dropout: Dropout? = nil) throws -> Pass {
+    func run(_ batch: [[Int32]], recordFrom: Int?, recordEmbeddings: Bool = false, dropout: Dropout? = nil) throws
+        -> Pass
+    {
         let c = configuration
         let length = batch.map(\.count).max() ?? 0
         guard length <= c.maxPositions else {
-            throw ModelError("input", "a sequence of \(length) tokens is longer than the model's \(c.maxPositions) positions")
+            throw ModelError(
+                "input", "a sequence of \(length) tokens is longer than the model's \(c.maxPositions) positions")
         }
-        let rows = batch.count * length, h = c.hidden
-        guard rows > 0 else { return Pass(hidden: [], length: length, mask: [], tokens: [], activations: [], embeddingSum: [], embeddingDropout: []) }
+        let rows = batch.count * length
+        let h = c.hidden
+        guard rows > 0 else {
+            return Pass(
+                hidden: [], length: length, mask: [], tokens: [], activations: [], embeddingSum: [],
+                embeddingDropout: [])
+        }
         var mask = [Float](repeating: 0, count: rows)
         var tokens = [Int](repeating: 0, count: rows)
         var x = [Float](repeating: 0, count: rows * h)
         for (b, ids) in batch.enumerated() {
             for t in 0..<length {
                 let id = t < ids.count ? Int(ids[t]) : 0
-                guard id >= 0, id < c.vocabulary else { throw ModelError("input", "token id \(id) is outside the vocabulary of \(c.vocabulary)") }
+                guard id >= 0, id < c.vocabulary else {
+                    throw ModelError("input", "token id \(id) is outside the vocabulary of \(c.vocabulary)")
+                }
                 if t < ids.count { mask[b * length + t] = 1 }
                 tokens[b * length + t] = id
                 let row = (b * length + t) * h
-                for i in 0..<h { x[row + i] = embeddings.word[id * h + i] + embeddings.position[t * h + i] + embeddings.type[i] }
+                for i in 0..<h {
+                    x[row + i] = embeddings.word[id * h + i] + embeddings.position[t * h + i] + embeddings.type[i]
+                }
             }
         }
         var draws = dropout.map { Dropout.Draws($0) }
@@ -197,21 +237,32 @@ public final class BertModel: @unchecked Sendable {
             // the layer before may still hold the last ones.
             let record = recordFrom.map { index >= $0 } ?? false
             let input = x
-            var q = [Float].scratch(rows * h), k = [Float].scratch(rows * h), v = [Float].scratch(rows * h)
+            var q = [Float].scratch(rows * h)
+            var k = [Float].scratch(rows * h)
+            var v = [Float].scratch(rows * h)
             apply(layer.query, x, rows: rows, into: &q)
             apply(layer.key, x, rows: rows, into: &k)
             apply(layer.value, x, rows: rows, into: &v)
-            var probabilities = [Float].scratch(batch.count * c.heads * length * length), context = [Float].scratch(rows * h)
+            var probabilities = [Float].scratch(batch.count * c.heads * length * length)
+            var context = [Float].scratch(rows * h)
             let probabilityDropout = draws?.attention(count: probabilities.count) ?? []
-            q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
-                probabilities.withUnsafeMutableBufferPointer { pp in context.withUnsafeMutableBufferPointer { cp in
-                    probabilityDropout.withUnsafeBufferPointer { dp in
-                        Kernels.attention(q: qp.baseAddress!, k: kp.baseAddress!, v: vp.baseAddress!, batch: batch.count, length: length,
-                                          width: h, heads: c.heads, keyMask: mask, probabilities: pp.baseAddress!,
-                                          dropout: dp.isEmpty ? nil : dp.baseAddress!, out: cp.baseAddress!)
+            q.withUnsafeBufferPointer { qp in
+                k.withUnsafeBufferPointer { kp in
+                    v.withUnsafeBufferPointer { vp in
+                        probabilities.withUnsafeMutableBufferPointer { pp in
+                            context.withUnsafeMutableBufferPointer { cp in
+                                probabilityDropout.withUnsafeBufferPointer { dp in
+                                    Kernels.attention(
+                                        q: qp.baseAddress!, k: kp.baseAddress!, v: vp.baseAddress!, batch: batch.count,
+                                        length: length,
+                                        width: h, heads: c.heads, keyMask: mask, probabilities: pp.baseAddress!,
+                                        dropout: dp.isEmpty ? nil : dp.baseAddress!, out: cp.baseAddress!)
+                                }
+                            }
+                        }
                     }
-                } }
-            } } }
+                }
+            }
             var attentionSum = [Float].scratch(rows * h)
             apply(layer.attentionOutput, context, rows: rows, into: &attentionSum)
             let attentionOutputDropout = draws?.hidden(&attentionSum) ?? []
@@ -230,14 +281,17 @@ public final class BertModel: @unchecked Sendable {
             layerNorm(outputSum, layer.outputNorm, rows: rows, into: &output)
             x = output
             if record {
-                recorded.append(LayerActivations(input: input, q: q, k: k, v: v, probabilities: probabilities, context: context,
-                                                 attentionSum: attentionSum, attentionOutput: attentionOutput, preActivation: inner,
-                                                 activation: activated, outputSum: outputSum, probabilityDropout: probabilityDropout,
-                                                 attentionOutputDropout: attentionOutputDropout, outputDropout: outputDropout))
+                recorded.append(
+                    LayerActivations(
+                        input: input, q: q, k: k, v: v, probabilities: probabilities, context: context,
+                        attentionSum: attentionSum, attentionOutput: attentionOutput, preActivation: inner,
+                        activation: activated, outputSum: outputSum, probabilityDropout: probabilityDropout,
+                        attentionOutputDropout: attentionOutputDropout, outputDropout: outputDropout))
             }
         }
-        return Pass(hidden: x, length: length, mask: mask, tokens: tokens, activations: recorded,
-                    embeddingSum: embeddingSum, embeddingDropout: recordEmbeddings ? embeddingDropout : [])
+        return Pass(
+            hidden: x, length: length, mask: mask, tokens: tokens, activations: recorded,
+            embeddingSum: embeddingSum, embeddingDropout: recordEmbeddings ? embeddingDropout : [])
     }
 
     /// Sentence embeddings as sentence-transformers computes them for this family: the mean of
@@ -250,9 +304,12 @@ public final class BertModel: @unchecked Sendable {
     /// Mean pooling and L2 normalisation; also the pooled vectors before the normalisation and
     /// their norms (for the backward pass).
     func pool(_ hidden: [Float], length: Int, mask: [Float], count batchCount: Int)
-        -> (embeddings: [[Float]], pooled: [[Float]], norms: [Float], counts: [Float]) {
+        -> (embeddings: [[Float]], pooled: [[Float]], norms: [Float], counts: [Float])
+    {
         let h = configuration.hidden
-        var norms: [Float] = [], counts: [Float] = [], pooledRows: [[Float]] = []
+        var norms: [Float] = []
+        var counts: [Float] = []
+        var pooledRows: [[Float]] = []
         let embeddings = (0..<batchCount).map { b -> [Float] in
             var pooled = [Float](repeating: 0, count: h)
             var count: Float = 0
@@ -272,21 +329,33 @@ public final class BertModel: @unchecked Sendable {
     }
 
     func apply(_ linear: Linear, _ x: [Float], rows: Int, into out: inout [Float]) {
-        x.withUnsafeBufferPointer { xp in linear.weight.withUnsafeBufferPointer { wp in linear.bias.withUnsafeBufferPointer { bp in
-            out.withUnsafeMutableBufferPointer { op in
-                Kernels.linear(xp.baseAddress!, rows: rows, inWidth: linear.inWidth, weight: wp.baseAddress!, bias: bp.baseAddress!,
-                               outWidth: linear.outWidth, out: op.baseAddress!)
+        x.withUnsafeBufferPointer { xp in
+            linear.weight.withUnsafeBufferPointer { wp in
+                linear.bias.withUnsafeBufferPointer { bp in
+                    out.withUnsafeMutableBufferPointer { op in
+                        Kernels.linear(
+                            xp.baseAddress!, rows: rows, inWidth: linear.inWidth, weight: wp.baseAddress!,
+                            bias: bp.baseAddress!,
+                            outWidth: linear.outWidth, out: op.baseAddress!)
+                    }
+                }
             }
-        } } }
+        }
     }
 
     func layerNorm(_ x: [Float], _ norm: Norm, rows: Int, into out: inout [Float]) {
-        x.withUnsafeBufferPointer { xp in norm.gamma.withUnsafeBufferPointer { gp in norm.beta.withUnsafeBufferPointer { bp in
-            out.withUnsafeMutableBufferPointer { op in
-                Kernels.layerNorm(xp.baseAddress!, rows: rows, width: configuration.hidden, gamma: gp.baseAddress!, beta: bp.baseAddress!,
-                                  eps: configuration.layerNormEpsilon, out: op.baseAddress!)
+        x.withUnsafeBufferPointer { xp in
+            norm.gamma.withUnsafeBufferPointer { gp in
+                norm.beta.withUnsafeBufferPointer { bp in
+                    out.withUnsafeMutableBufferPointer { op in
+                        Kernels.layerNorm(
+                            xp.baseAddress!, rows: rows, width: configuration.hidden, gamma: gp.baseAddress!,
+                            beta: bp.baseAddress!,
+                            eps: configuration.layerNormEpsilon, out: op.baseAddress!)
+                    }
+                }
             }
-        } } }
+        }
     }
 }
 

@@ -14,14 +14,22 @@ extension BertModel {
 
     /// One encoder layer's tensors (names after `encoder.layer.N.`).
     enum LayerTensor: String, CaseIterable {
-        case queryWeight = "attention.self.query.weight", queryBias = "attention.self.query.bias"
-        case keyWeight = "attention.self.key.weight", keyBias = "attention.self.key.bias"
-        case valueWeight = "attention.self.value.weight", valueBias = "attention.self.value.bias"
-        case attentionOutputWeight = "attention.output.dense.weight", attentionOutputBias = "attention.output.dense.bias"
-        case attentionNormWeight = "attention.output.LayerNorm.weight", attentionNormBias = "attention.output.LayerNorm.bias"
-        case intermediateWeight = "intermediate.dense.weight", intermediateBias = "intermediate.dense.bias"
-        case outputWeight = "output.dense.weight", outputBias = "output.dense.bias"
-        case outputNormWeight = "output.LayerNorm.weight", outputNormBias = "output.LayerNorm.bias"
+        case queryWeight = "attention.self.query.weight"
+        case queryBias = "attention.self.query.bias"
+        case keyWeight = "attention.self.key.weight"
+        case keyBias = "attention.self.key.bias"
+        case valueWeight = "attention.self.value.weight"
+        case valueBias = "attention.self.value.bias"
+        case attentionOutputWeight = "attention.output.dense.weight"
+        case attentionOutputBias = "attention.output.dense.bias"
+        case attentionNormWeight = "attention.output.LayerNorm.weight"
+        case attentionNormBias = "attention.output.LayerNorm.bias"
+        case intermediateWeight = "intermediate.dense.weight"
+        case intermediateBias = "intermediate.dense.bias"
+        case outputWeight = "output.dense.weight"
+        case outputBias = "output.dense.bias"
+        case outputNormWeight = "output.LayerNorm.weight"
+        case outputNormBias = "output.LayerNorm.bias"
 
         var keyPath: WritableKeyPath<Layer, [Float]> {
             switch self {
@@ -78,7 +86,9 @@ extension BertModel {
     /// The checkpoint names of every trainable tensor, in forward order.
     public var parameterNames: [String] {
         EmbeddingTensor.allCases.map { configuration.prefix + $0.rawValue }
-            + (0..<configuration.layers).flatMap { layer in LayerTensor.allCases.map { tensorName(layer: layer, $0.rawValue) } }
+            + (0..<configuration.layers).flatMap { layer in
+                LayerTensor.allCases.map { tensorName(layer: layer, $0.rawValue) }
+            }
     }
 
     /// The checkpoint name of a layer's tensor (with the model's prefix).
@@ -92,7 +102,8 @@ extension BertModel {
         if let tensor = EmbeddingTensor(rawValue: local) { return .embedding(tensor) }
         let parts = local.split(separator: ".", maxSplits: 3)
         guard parts.count == 4, parts[0] == "encoder", parts[1] == "layer", let index = Int(parts[2]),
-              (0..<configuration.layers).contains(index), let tensor = LayerTensor(rawValue: String(parts[3])) else { return nil }
+            (0..<configuration.layers).contains(index), let tensor = LayerTensor(rawValue: String(parts[3]))
+        else { return nil }
         return .layer(index, tensor)
     }
 
@@ -116,14 +127,18 @@ extension BertModel {
     /// Replaces the values of the tensor `name` (the count must stay).
     public func setValues(_ values: [Float], of name: String) throws {
         try modify(name) { current in
-            guard current.count == values.count else { throw ModelError(name, "has \(current.count) elements, not \(values.count)") }
+            guard current.count == values.count else {
+                throw ModelError(name, "has \(current.count) elements, not \(values.count)")
+            }
             current = values
         }
     }
 
     /// Changes the values of the tensor `name` in place (an optimizer step; the count is fixed).
     public func modify(_ name: String, _ body: (inout [Float]) throws -> Void) throws {
-        guard let parameter = parameter(named: name) else { throw ModelError(name, "is not a trainable tensor of this BERT model") }
+        guard let parameter = parameter(named: name) else {
+            throw ModelError(name, "is not a trainable tensor of this BERT model")
+        }
         switch parameter {
         case .embedding(let tensor):
             let count = embeddings[keyPath: Self.keyPath(tensor)].count

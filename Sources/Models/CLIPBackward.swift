@@ -4,7 +4,9 @@ import Tensors
 extension CLIPModel {
     /// A loss of a batch's normalised image and text embeddings, and its gradients with
     /// respect to each of them.
-    public typealias EmbeddingLoss = (_ images: [[Float]], _ texts: [[Float]]) -> (loss: Float, images: [[Float]], texts: [[Float]])
+    public typealias EmbeddingLoss = (_ images: [[Float]], _ texts: [[Float]]) -> (
+        loss: Float, images: [[Float]], texts: [[Float]]
+    )
 
     public struct Gradients: Sendable {
         public let loss: Float
@@ -17,12 +19,17 @@ extension CLIPModel {
     /// at the earliest block asked for; a tower with nothing asked for runs forward only.
     /// `stage` says which vectors the loss sees: the normalised embeddings (the default), or
     /// the projected features before the normalisation (`.unnormalised`).
-    public func gradients(images: [[Float]], texts: [[Int32]], of names: Set<String>, stage: EmbeddingStage = .normalised,
-                          loss: EmbeddingLoss) throws -> Gradients {
+    public func gradients(
+        images: [[Float]], texts: [[Int32]], of names: Set<String>, stage: EmbeddingStage = .normalised,
+        loss: EmbeddingLoss
+    ) throws -> Gradients {
         var wanted: [Bool: [Int: (weight: String?, bias: String?)]] = [false: [:], true: [:]]
         for name in names {
             guard let (vision, index, isBias) = firstMLP(name) else {
-                throw ModelError(name, "is not a first-MLP tensor of this CLIP model (\(firstMLPNames.text.first ?? "") …, \(firstMLPNames.vision.first ?? "") …)")
+                throw ModelError(
+                    name,
+                    "is not a first-MLP tensor of this CLIP model (\(firstMLPNames.text.first ?? "") …, \(firstMLPNames.vision.first ?? "") …)"
+                )
             }
             var entry = wanted[vision]![index] ?? (nil, nil)
             if isBias { entry.bias = name } else { entry.weight = name }
@@ -31,22 +38,33 @@ extension CLIPModel {
         // A tower with no inputs (a text task has no images) does not run.
         let visionPass = images.isEmpty ? nil : try runVision(images, recordFrom: wanted[true]!.keys.min())
         let textPass = texts.isEmpty ? nil : try runText(texts, recordFrom: wanted[false]!.keys.min())
-        let visionFeatures = visionPass.map { project($0, norm: postNorm, projection: visionProjection, tower: configuration.vision) }
-        let textFeatures = textPass.map { project($0, norm: finalNorm, projection: textProjection, tower: configuration.text) }
+        let visionFeatures = visionPass.map {
+            project($0, norm: postNorm, projection: visionProjection, tower: configuration.vision)
+        }
+        let textFeatures = textPass.map {
+            project($0, norm: finalNorm, projection: textProjection, tower: configuration.text)
+        }
         let seen = { (features: [[Float]]) in stage == .normalised ? self.normalised(features) : features }
         let (value, dImages, dTexts) = loss(seen(visionFeatures?.features ?? []), seen(textFeatures?.features ?? []))
-        guard dImages.count == images.count, dTexts.count == texts.count else { throw ModelError("loss", "returned gradients of the wrong shape") }
+        guard dImages.count == images.count, dTexts.count == texts.count else {
+            throw ModelError("loss", "returned gradients of the wrong shape")
+        }
         var out: [String: [Float]] = [:]
-        for (vision, pass, features, gradients) in [(true, visionPass, visionFeatures, dImages), (false, textPass, textFeatures, dTexts)] {
+        for (vision, pass, features, gradients) in [
+            (true, visionPass, visionFeatures, dImages), (false, textPass, textFeatures, dTexts),
+        ] {
             guard let asked = wanted[vision], !asked.isEmpty, let pass, let features else { continue }
             let tower = vision ? configuration.vision : configuration.text
-            var dx = poolBackward(pass, features: features, gradients: gradients, norm: vision ? postNorm : finalNorm,
-                                  projection: vision ? visionProjection : textProjection, tower: tower, normalised: stage == .normalised)
+            var dx = poolBackward(
+                pass, features: features, gradients: gradients, norm: vision ? postNorm : finalNorm,
+                projection: vision ? visionProjection : textProjection, tower: tower, normalised: stage == .normalised)
             let blocks = vision ? visionBlocks : textBlocks
             let earliest = asked.keys.min()!
             for index in stride(from: tower.layers - 1, through: earliest, by: -1) {
                 let saved = pass.activations[index - earliest]
-                blockBackward(blocks[index], saved, tower: tower, pass: pass, dx: &dx, wanted: asked[index], into: &out, last: index == earliest)
+                blockBackward(
+                    blocks[index], saved, tower: tower, pass: pass, dx: &dx, wanted: asked[index], into: &out,
+                    last: index == earliest)
             }
         }
         return Gradients(loss: value, tensors: out)
@@ -56,7 +74,9 @@ extension CLIPModel {
     func firstMLP(_ name: String) -> (Bool, Int, Bool)? {
         for (vision, weights) in [(false, firstMLPNames.text), (true, firstMLPNames.vision)] {
             if let index = weights.firstIndex(of: name) { return (vision, index, false) }
-            if let index = weights.firstIndex(where: { String($0.dropLast("weight".count)) + "bias" == name }) { return (vision, index, true) }
+            if let index = weights.firstIndex(where: { String($0.dropLast("weight".count)) + "bias" == name }) {
+                return (vision, index, true)
+            }
         }
         return nil
     }
@@ -64,12 +84,16 @@ extension CLIPModel {
     /// From the embeddings' gradients to the last hidden state's: normalisation, projection,
     /// the final LayerNorm of the pooled rows; zero elsewhere. With `normalised` false the
     /// gradients are with respect to the features before the normalisation, which is skipped.
-    func poolBackward(_ pass: TowerPass, features: (features: [[Float]], normed: [[Float]]), gradients: [[Float]], norm: Norm,
-                      projection: [Float], tower: Tower, normalised: Bool) -> [Float] {
-        let w = tower.width, e = configuration.embedding
+    func poolBackward(
+        _ pass: TowerPass, features: (features: [[Float]], normed: [[Float]]), gradients: [[Float]], norm: Norm,
+        projection: [Float], tower: Tower, normalised: Bool
+    ) -> [Float] {
+        let w = tower.width
+        let e = configuration.embedding
         var dx = [Float](repeating: 0, count: pass.batch * pass.length * w)
         for (b, row) in pass.pooledRows.enumerated() {
-            let f = features.features[b], de = gradients[b]
+            let f = features.features[b]
+            let de = gradients[b]
             let length = max(f.reduce(0) { $0 + $1 * $1 }.squareRoot(), 1e-12)
             let unit = f.map { $0 / length }
             let dot = zip(unit, de).reduce(Float(0)) { $0 + $1.0 * $1.1 }
@@ -90,22 +114,33 @@ extension CLIPModel {
 
     /// One pre-LayerNorm block backwards, `dx` from its output to its input; the first MLP
     /// linear's gradients when wanted. `last`: nothing below is wanted, stop after the MLP.
-    func blockBackward(_ block: Block, _ saved: BlockActivations, tower: Tower, pass: TowerPass, dx: inout [Float],
-                       wanted: (weight: String?, bias: String?)?, into out: inout [String: [Float]], last: Bool) {
-        let rows = pass.batch * pass.length, w = tower.width, f = tower.intermediate
+    func blockBackward(
+        _ block: Block, _ saved: BlockActivations, tower: Tower, pass: TowerPass, dx: inout [Float],
+        wanted: (weight: String?, bias: String?)?, into out: inout [String: [Float]], last: Bool
+    ) {
+        let rows = pass.batch * pass.length
+        let w = tower.width
+        let f = tower.intermediate
         var dInner = [Float](repeating: 0, count: rows * f)
         inputGradient(dx, block.projection, rows: rows, accumulate: false, into: &dInner)
-        saved.preActivation.withUnsafeBufferPointer { x in dInner.withUnsafeMutableBufferPointer { dy in
-            switch configuration.activation {
-            case .quickGELU: Kernels.quickGELUBackward(x.baseAddress!, dy.baseAddress!, count: rows * f)
-            case .gelu: Kernels.geluBackward(x.baseAddress!, dy.baseAddress!, count: rows * f)
+        saved.preActivation.withUnsafeBufferPointer { x in
+            dInner.withUnsafeMutableBufferPointer { dy in
+                switch configuration.activation {
+                case .quickGELU: Kernels.quickGELUBackward(x.baseAddress!, dy.baseAddress!, count: rows * f)
+                case .gelu: Kernels.geluBackward(x.baseAddress!, dy.baseAddress!, count: rows * f)
+                }
             }
-        } }
+        }
         if let name = wanted?.weight {
             var dw = [Float](repeating: 0, count: f * w)
-            dInner.withUnsafeBufferPointer { dy in saved.normed2.withUnsafeBufferPointer { x in dw.withUnsafeMutableBufferPointer {
-                Kernels.linearWeightGradient(dy.baseAddress!, x.baseAddress!, rows: rows, outWidth: f, inWidth: w, dw: $0.baseAddress!)
-            } } }
+            dInner.withUnsafeBufferPointer { dy in
+                saved.normed2.withUnsafeBufferPointer { x in
+                    dw.withUnsafeMutableBufferPointer {
+                        Kernels.linearWeightGradient(
+                            dy.baseAddress!, x.baseAddress!, rows: rows, outWidth: f, inWidth: w, dw: $0.baseAddress!)
+                    }
+                }
+            }
             out[name] = dw
         }
         if let name = wanted?.bias {
@@ -121,17 +156,33 @@ extension CLIPModel {
         layerNormBackward(saved.middle, dNormed, block.norm2, rows: rows, width: w, into: &dMiddle)
         for i in dx.indices { dx[i] += dMiddle[i] }
         // Through the attention and LN₁.
-        var dContext = [Float](repeating: 0, count: rows * w), dq = dContext, dk = dContext, dv = dContext
+        var dContext = [Float](repeating: 0, count: rows * w)
+        var dq = dContext
+        var dk = dContext
+        var dv = dContext
         inputGradient(dx, block.out, rows: rows, accumulate: false, into: &dContext)
-        saved.q.withUnsafeBufferPointer { q in saved.k.withUnsafeBufferPointer { k in saved.v.withUnsafeBufferPointer { v in
-            saved.probabilities.withUnsafeBufferPointer { p in dContext.withUnsafeBufferPointer { dOut in
-                dq.withUnsafeMutableBufferPointer { dqp in dk.withUnsafeMutableBufferPointer { dkp in dv.withUnsafeMutableBufferPointer { dvp in
-                    Kernels.attentionBackward(dOut: dOut.baseAddress!, q: q.baseAddress!, k: k.baseAddress!, v: v.baseAddress!,
-                                              probabilities: p.baseAddress!, batch: pass.batch, length: pass.length, width: w, heads: tower.heads,
-                                              dq: dqp.baseAddress!, dk: dkp.baseAddress!, dv: dvp.baseAddress!)
-                } } }
-            } }
-        } } }
+        saved.q.withUnsafeBufferPointer { q in
+            saved.k.withUnsafeBufferPointer { k in
+                saved.v.withUnsafeBufferPointer { v in
+                    saved.probabilities.withUnsafeBufferPointer { p in
+                        dContext.withUnsafeBufferPointer { dOut in
+                            dq.withUnsafeMutableBufferPointer { dqp in
+                                dk.withUnsafeMutableBufferPointer { dkp in
+                                    dv.withUnsafeMutableBufferPointer { dvp in
+                                        Kernels.attentionBackward(
+                                            dOut: dOut.baseAddress!, q: q.baseAddress!, k: k.baseAddress!,
+                                            v: v.baseAddress!,
+                                            probabilities: p.baseAddress!, batch: pass.batch, length: pass.length,
+                                            width: w, heads: tower.heads,
+                                            dq: dqp.baseAddress!, dk: dkp.baseAddress!, dv: dvp.baseAddress!)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
         inputGradient(dq, block.query, rows: rows, accumulate: false, into: &dNormed)
         inputGradient(dk, block.key, rows: rows, accumulate: true, into: &dNormed)
         inputGradient(dv, block.value, rows: rows, accumulate: true, into: &dNormed)
@@ -141,18 +192,29 @@ extension CLIPModel {
     }
 
     func inputGradient(_ dy: [Float], _ linear: Linear, rows: Int, accumulate: Bool, into dx: inout [Float]) {
-        dy.withUnsafeBufferPointer { dyp in linear.weight.withUnsafeBufferPointer { wp in dx.withUnsafeMutableBufferPointer {
-            Kernels.linearInputGradient(dyp.baseAddress!, rows: rows, outWidth: linear.outWidth, weight: wp.baseAddress!, inWidth: linear.inWidth,
-                                        accumulate: accumulate, dx: $0.baseAddress!)
-        } } }
+        dy.withUnsafeBufferPointer { dyp in
+            linear.weight.withUnsafeBufferPointer { wp in
+                dx.withUnsafeMutableBufferPointer {
+                    Kernels.linearInputGradient(
+                        dyp.baseAddress!, rows: rows, outWidth: linear.outWidth, weight: wp.baseAddress!,
+                        inWidth: linear.inWidth,
+                        accumulate: accumulate, dx: $0.baseAddress!)
+                }
+            }
+        }
     }
 
     func layerNormBackward(_ x: [Float], _ dy: [Float], _ norm: Norm, rows: Int, width: Int, into dx: inout [Float]) {
-        x.withUnsafeBufferPointer { xp in dy.withUnsafeBufferPointer { dyp in norm.gamma.withUnsafeBufferPointer { g in
-            dx.withUnsafeMutableBufferPointer {
-                Kernels.layerNormBackward(xp.baseAddress!, dyp.baseAddress!, rows: rows, width: width, gamma: g.baseAddress!,
-                                          eps: configuration.layerNormEpsilon, dx: $0.baseAddress!)
+        x.withUnsafeBufferPointer { xp in
+            dy.withUnsafeBufferPointer { dyp in
+                norm.gamma.withUnsafeBufferPointer { g in
+                    dx.withUnsafeMutableBufferPointer {
+                        Kernels.layerNormBackward(
+                            xp.baseAddress!, dyp.baseAddress!, rows: rows, width: width, gamma: g.baseAddress!,
+                            eps: configuration.layerNormEpsilon, dx: $0.baseAddress!)
+                    }
+                }
             }
-        } } }
+        }
     }
 }

@@ -21,48 +21,65 @@ extension CLIPModel {
     /// Normalised text embeddings of token-id sequences (from `CLIPTokenizer.encode`).
     public func embedTexts(_ batch: [[Int32]]) throws -> [[Float]] {
         let pass = try runText(batch, recordFrom: nil)
-        return normalised(project(pass, norm: finalNorm, projection: textProjection, tower: configuration.text).features)
+        return normalised(
+            project(pass, norm: finalNorm, projection: textProjection, tower: configuration.text).features)
     }
 
     /// Normalised image embeddings of preprocessed images, each 3 × size × size floats
     /// (channel-major, as `images` in a task's .npz).
     public func embedImages(_ images: [[Float]]) throws -> [[Float]] {
         let pass = try runVision(images, recordFrom: nil)
-        return normalised(project(pass, norm: postNorm, projection: visionProjection, tower: configuration.vision).features)
+        return normalised(
+            project(pass, norm: postNorm, projection: visionProjection, tower: configuration.vision).features)
     }
 
     /// The text tower: token and position embeddings, causal blocks; pooled at each
     /// sequence's highest token id (the end token), as OpenAI's CLIP does.
     func runText(_ batch: [[Int32]], recordFrom: Int?) throws -> TowerPass {
-        let c = configuration, w = c.text.width
+        let c = configuration
+        let w = c.text.width
         let length = batch.map(\.count).max() ?? 0
         guard length <= c.contextLength else {
-            throw ModelError("input", "a sequence of \(length) tokens is longer than the model's context of \(c.contextLength)")
+            throw ModelError(
+                "input", "a sequence of \(length) tokens is longer than the model's context of \(c.contextLength)")
         }
         var x = [Float](repeating: 0, count: batch.count * length * w)
         var pooled: [Int] = []
         for (b, ids) in batch.enumerated() {
-            guard !ids.isEmpty else { throw ModelError("input", "an empty token sequence (the tokenizer frames every text with start and end tokens)") }
+            guard !ids.isEmpty else {
+                throw ModelError(
+                    "input", "an empty token sequence (the tokenizer frames every text with start and end tokens)")
+            }
             for t in 0..<length {
                 let id = t < ids.count ? Int(ids[t]) : 0
-                guard id >= 0, id < c.vocabulary else { throw ModelError("input", "token id \(id) is outside the vocabulary of \(c.vocabulary)") }
+                guard id >= 0, id < c.vocabulary else {
+                    throw ModelError("input", "token id \(id) is outside the vocabulary of \(c.vocabulary)")
+                }
                 let row = (b * length + t) * w
                 for i in 0..<w { x[row + i] = tokenEmbedding[id * w + i] + textPositions[t * w + i] }
             }
             let end = ids.indices.max { ids[$0] < ids[$1] || (ids[$0] == ids[$1] && $0 > $1) } ?? 0  // the first highest id
             pooled.append(b * length + end)
         }
-        let activations = runBlocks(textBlocks, tower: c.text, x: &x, batch: batch.count, length: length, causal: true, recordFrom: recordFrom)
+        let activations = runBlocks(
+            textBlocks, tower: c.text, x: &x, batch: batch.count, length: length, causal: true, recordFrom: recordFrom)
         return TowerPass(hidden: x, batch: batch.count, length: length, pooledRows: pooled, activations: activations)
     }
 
     /// The image tower: patches through the convolution (a matrix product), the class token,
     /// positions, the pre-norm, blocks; pooled at the class token.
     func runVision(_ images: [[Float]], recordFrom: Int?) throws -> TowerPass {
-        let c = configuration, w = c.vision.width, p = c.patchSize, size = c.imageSize, grid = size / p
-        let length = grid * grid + 1, patchLength = 3 * p * p
+        let c = configuration
+        let w = c.vision.width
+        let p = c.patchSize
+        let size = c.imageSize
+        let grid = size / p
+        let length = grid * grid + 1
+        let patchLength = 3 * p * p
         for (n, image) in images.enumerated() where image.count != 3 * size * size {
-            throw ModelError("input", "image \(n) has \(image.count) values; this model takes 3 × \(size) × \(size) = \(3 * size * size)")
+            throw ModelError(
+                "input",
+                "image \(n) has \(image.count) values; this model takes 3 × \(size) × \(size) = \(3 * size * size)")
         }
         // Each patch as a row of (channel, y, x) values: the convolution's weight layout.
         var patches = [Float](repeating: 0, count: images.count * grid * grid * patchLength)
@@ -81,10 +98,16 @@ extension CLIPModel {
             }
         }
         var embedded = [Float](repeating: 0, count: images.count * grid * grid * w)
-        patches.withUnsafeBufferPointer { x in patchWeight.withUnsafeBufferPointer { weight in embedded.withUnsafeMutableBufferPointer { out in
-            Kernels.linear(x.baseAddress!, rows: images.count * grid * grid, inWidth: patchLength, weight: weight.baseAddress!, bias: nil,
-                           outWidth: w, out: out.baseAddress!)
-        } } }
+        patches.withUnsafeBufferPointer { x in
+            patchWeight.withUnsafeBufferPointer { weight in
+                embedded.withUnsafeMutableBufferPointer { out in
+                    Kernels.linear(
+                        x.baseAddress!, rows: images.count * grid * grid, inWidth: patchLength,
+                        weight: weight.baseAddress!, bias: nil,
+                        outWidth: w, out: out.baseAddress!)
+                }
+            }
+        }
         var tokens = [Float](repeating: 0, count: images.count * length * w)
         for n in 0..<images.count {
             for t in 0..<length {
@@ -97,13 +120,20 @@ extension CLIPModel {
         }
         var x = [Float](repeating: 0, count: tokens.count)
         layerNorm(tokens, preNorm, rows: images.count * length, width: w, into: &x)
-        let activations = runBlocks(visionBlocks, tower: c.vision, x: &x, batch: images.count, length: length, causal: false, recordFrom: recordFrom)
-        return TowerPass(hidden: x, batch: images.count, length: length, pooledRows: (0..<images.count).map { $0 * length }, activations: activations)
+        let activations = runBlocks(
+            visionBlocks, tower: c.vision, x: &x, batch: images.count, length: length, causal: false,
+            recordFrom: recordFrom)
+        return TowerPass(
+            hidden: x, batch: images.count, length: length, pooledRows: (0..<images.count).map { $0 * length },
+            activations: activations)
     }
 
     /// Pre-LayerNorm blocks: x + attention(LN₁(x)), then + MLP(LN₂(·)); `x` becomes the output.
-    func runBlocks(_ blocks: [Block], tower: Tower, x: inout [Float], batch: Int, length: Int, causal: Bool, recordFrom: Int?) -> [BlockActivations] {
-        let rows = batch * length, w = tower.width
+    func runBlocks(
+        _ blocks: [Block], tower: Tower, x: inout [Float], batch: Int, length: Int, causal: Bool, recordFrom: Int?
+    ) -> [BlockActivations] {
+        let rows = batch * length
+        let w = tower.width
         let everyKey = [Float](repeating: 1, count: rows)
         var recorded: [BlockActivations] = []
         for (index, block) in blocks.enumerated() {
@@ -112,17 +142,29 @@ extension CLIPModel {
             let record = recordFrom.map { index >= $0 } ?? false
             var normed1 = [Float].scratch(rows * w)
             layerNorm(x, block.norm1, rows: rows, width: w, into: &normed1)
-            var q = [Float].scratch(rows * w), k = [Float].scratch(rows * w), v = [Float].scratch(rows * w)
+            var q = [Float].scratch(rows * w)
+            var k = [Float].scratch(rows * w)
+            var v = [Float].scratch(rows * w)
             apply(block.query, normed1, rows: rows, into: &q)
             apply(block.key, normed1, rows: rows, into: &k)
             apply(block.value, normed1, rows: rows, into: &v)
-            var probabilities = [Float].scratch(batch * tower.heads * length * length), context = [Float].scratch(rows * w)
-            q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
-                probabilities.withUnsafeMutableBufferPointer { pp in context.withUnsafeMutableBufferPointer { cp in
-                    Kernels.attention(q: qp.baseAddress!, k: kp.baseAddress!, v: vp.baseAddress!, batch: batch, length: length, width: w,
-                                      heads: tower.heads, keyMask: everyKey, probabilities: pp.baseAddress!, causal: causal, out: cp.baseAddress!)
-                } }
-            } } }
+            var probabilities = [Float].scratch(batch * tower.heads * length * length)
+            var context = [Float].scratch(rows * w)
+            q.withUnsafeBufferPointer { qp in
+                k.withUnsafeBufferPointer { kp in
+                    v.withUnsafeBufferPointer { vp in
+                        probabilities.withUnsafeMutableBufferPointer { pp in
+                            context.withUnsafeMutableBufferPointer { cp in
+                                Kernels.attention(
+                                    q: qp.baseAddress!, k: kp.baseAddress!, v: vp.baseAddress!, batch: batch,
+                                    length: length, width: w,
+                                    heads: tower.heads, keyMask: everyKey, probabilities: pp.baseAddress!,
+                                    causal: causal, out: cp.baseAddress!)
+                            }
+                        }
+                    }
+                }
+            }
             var attended = [Float].scratch(rows * w)
             apply(block.out, context, rows: rows, into: &attended)
             var middle = [Float].scratch(rows * w)
@@ -138,8 +180,10 @@ extension CLIPModel {
             var output = [Float].scratch(rows * w)
             for i in 0..<(rows * w) { output[i] = middle[i] + projected[i] }
             if record {
-                recorded.append(BlockActivations(input: x, normed1: normed1, q: q, k: k, v: v, probabilities: probabilities,
-                                                 middle: middle, normed2: normed2, preActivation: preActivation))
+                recorded.append(
+                    BlockActivations(
+                        input: x, normed1: normed1, q: q, k: k, v: v, probabilities: probabilities,
+                        middle: middle, normed2: normed2, preActivation: preActivation))
             }
             x = output
         }
@@ -147,9 +191,13 @@ extension CLIPModel {
     }
 
     /// The pooled rows through the final LayerNorm and the projection: features [batch][embedding].
-    func project(_ pass: TowerPass, norm: Norm, projection: [Float], tower: Tower) -> (features: [[Float]], normed: [[Float]]) {
-        let w = tower.width, e = configuration.embedding
-        var features: [[Float]] = [], normedRows: [[Float]] = []
+    func project(_ pass: TowerPass, norm: Norm, projection: [Float], tower: Tower) -> (
+        features: [[Float]], normed: [[Float]]
+    ) {
+        let w = tower.width
+        let e = configuration.embedding
+        var features: [[Float]] = []
+        var normedRows: [[Float]] = []
         for row in pass.pooledRows {
             var normed = [Float](repeating: 0, count: w)
             layerNorm(Array(pass.hidden[(row * w)..<((row + 1) * w)]), norm, rows: 1, width: w, into: &normed)
@@ -182,20 +230,31 @@ extension CLIPModel {
     }
 
     func apply(_ linear: Linear, _ x: [Float], rows: Int, into out: inout [Float]) {
-        x.withUnsafeBufferPointer { xp in linear.weight.withUnsafeBufferPointer { wp in linear.bias.withUnsafeBufferPointer { bp in
-            out.withUnsafeMutableBufferPointer { op in
-                Kernels.linear(xp.baseAddress!, rows: rows, inWidth: linear.inWidth, weight: wp.baseAddress!, bias: bp.baseAddress!,
-                               outWidth: linear.outWidth, out: op.baseAddress!)
+        x.withUnsafeBufferPointer { xp in
+            linear.weight.withUnsafeBufferPointer { wp in
+                linear.bias.withUnsafeBufferPointer { bp in
+                    out.withUnsafeMutableBufferPointer { op in
+                        Kernels.linear(
+                            xp.baseAddress!, rows: rows, inWidth: linear.inWidth, weight: wp.baseAddress!,
+                            bias: bp.baseAddress!,
+                            outWidth: linear.outWidth, out: op.baseAddress!)
+                    }
+                }
             }
-        } } }
+        }
     }
 
     func layerNorm(_ x: [Float], _ norm: Norm, rows: Int, width: Int, into out: inout [Float]) {
-        x.withUnsafeBufferPointer { xp in norm.gamma.withUnsafeBufferPointer { gp in norm.beta.withUnsafeBufferPointer { bp in
-            out.withUnsafeMutableBufferPointer { op in
-                Kernels.layerNorm(xp.baseAddress!, rows: rows, width: width, gamma: gp.baseAddress!, beta: bp.baseAddress!,
-                                  eps: configuration.layerNormEpsilon, out: op.baseAddress!)
+        x.withUnsafeBufferPointer { xp in
+            norm.gamma.withUnsafeBufferPointer { gp in
+                norm.beta.withUnsafeBufferPointer { bp in
+                    out.withUnsafeMutableBufferPointer { op in
+                        Kernels.layerNorm(
+                            xp.baseAddress!, rows: rows, width: width, gamma: gp.baseAddress!, beta: bp.baseAddress!,
+                            eps: configuration.layerNormEpsilon, out: op.baseAddress!)
+                    }
+                }
             }
-        } } }
+        }
     }
 }

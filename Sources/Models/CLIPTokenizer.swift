@@ -25,9 +25,12 @@ public struct CLIPTokenizer: Sendable {
     /// - Throws: `FileError` naming the file when it cannot be read or inflated, is not UTF-8
     ///   or has a lone CR (naming the line), has too few lines, or a merge is not two symbols.
     public init(vocabularyFile path: String, contextLength: Int = 77) throws {
-        let lines = try TextFile.lines(of: path.hasSuffix(".gz") ? try Deflate.gunzip(path: path) : try TextFile.contents(path), path: path)
+        let lines = try TextFile.lines(
+            of: path.hasSuffix(".gz") ? try Deflate.gunzip(path: path) : try TextFile.contents(path), path: path)
         guard lines.count > Self.mergeCount else {
-            throw ModelError(path, "has \(lines.count) lines; CLIP's BPE vocabulary has a header and at least \(Self.mergeCount) merges")
+            throw ModelError(
+                path,
+                "has \(lines.count) lines; CLIP's BPE vocabulary has a header and at least \(Self.mergeCount) merges")
         }
         var merges: [(String, String)] = []
         merges.reserveCapacity(Self.mergeCount)
@@ -54,7 +57,9 @@ public struct CLIPTokenizer: Sendable {
         for (id, token) in vocabulary.enumerated() { encoder[token] = Int32(id) }  // later duplicates win, as dict(zip(...))
         self.encoder = encoder
         var ranks: [String: Int] = [:]
-        for (rank, merge) in merges.enumerated() where ranks[merge.0 + " " + merge.1] == nil { ranks[merge.0 + " " + merge.1] = rank }
+        for (rank, merge) in merges.enumerated() where ranks[merge.0 + " " + merge.1] == nil {
+            ranks[merge.0 + " " + merge.1] = rank
+        }
         self.ranks = ranks
         byteCharacters = characters
         startToken = encoder["<start_of_text>"]!
@@ -114,7 +119,9 @@ public struct CLIPTokenizer: Sendable {
         while word.count > 1 {
             var best: (rank: Int, first: String, second: String)?
             for i in 0..<(word.count - 1) {
-                if let rank = ranks[word[i] + " " + word[i + 1]], rank < (best?.rank ?? .max) { best = (rank, word[i], word[i + 1]) }
+                if let rank = ranks[word[i] + " " + word[i + 1]], rank < (best?.rank ?? .max) {
+                    best = (rank, word[i], word[i + 1])
+                }
             }
             guard let (_, first, second) = best else { break }
             var merged: [String] = []
@@ -156,7 +163,9 @@ public struct CLIPTokenizer: Sendable {
         func hasPrefix(_ literal: String, at index: Int) -> Bool {
             let pattern = Array(literal.unicodeScalars)
             guard index + pattern.count <= scalars.count else { return false }
-            for (k, scalar) in pattern.enumerated() where String(scalars[index + k]).lowercased() != String(scalar) { return false }
+            for (k, scalar) in pattern.enumerated() where String(scalars[index + k]).lowercased() != String(scalar) {
+                return false
+            }
             return true
         }
         func take(_ count: Int) {
@@ -169,7 +178,9 @@ public struct CLIPTokenizer: Sendable {
             let s = scalars[i]
             if let special = ["<start_of_text>", "<end_of_text>"].first(where: { hasPrefix($0, at: i) }) {
                 take(special.unicodeScalars.count)
-            } else if s == "'", let contraction = ["'s", "'t", "'re", "'ve", "'m", "'ll", "'d"].first(where: { hasPrefix($0, at: i) }) {
+            } else if s == "'",
+                let contraction = ["'s", "'t", "'re", "'ve", "'m", "'ll", "'d"].first(where: { hasPrefix($0, at: i) })
+            {
                 take(contraction.unicodeScalars.count)
             } else if isLetter(s) {
                 var end = i + 1
@@ -181,7 +192,9 @@ public struct CLIPTokenizer: Sendable {
                 i += 1
             } else {
                 var end = i + 1
-                while end < scalars.count, !isLetter(scalars[end]), !isNumber(scalars[end]), !scalars[end].properties.isWhitespace { end += 1 }
+                while end < scalars.count, !isLetter(scalars[end]), !isNumber(scalars[end]),
+                    !scalars[end].properties.isWhitespace
+                { end += 1 }
                 take(end - i)
             }
         }

@@ -46,7 +46,8 @@ public struct Dropout: Sendable {
         /// the generator per element.
         mutating func draw(count: Int, probability p: Float) -> [Float] {
             guard p > 0 else { return [] }
-            let keep = 1 / (1 - p), threshold = UInt64((Double(p) * 16_777_216).rounded())
+            let keep = 1 / (1 - p)
+            let threshold = UInt64((Double(p) * 16_777_216).rounded())
             return (0..<count).map { _ in generator.next() >> 40 < threshold ? 0 : keep }
         }
     }

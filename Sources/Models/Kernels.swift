@@ -7,57 +7,80 @@ import Tensors
 /// OpenBLAS sgemm.
 enum Kernels {
     /// out[r, :] = LayerNorm(x[r, :]) · gamma + beta, over `rows` rows of `width`.
-    static func layerNorm(_ x: UnsafePointer<Float>, rows: Int, width: Int, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
-                          eps: Float, out: UnsafeMutablePointer<Float>) {
-        Parallel.chunks(rows, minimum: 16) { chunk in layerNormRows(x, chunk, width: width, gamma: gamma, beta: beta, eps: eps, out: out) }
+    static func layerNorm(
+        _ x: UnsafePointer<Float>, rows: Int, width: Int, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
+        eps: Float, out: UnsafeMutablePointer<Float>
+    ) {
+        Parallel.chunks(rows, minimum: 16) { chunk in
+            layerNormRows(x, chunk, width: width, gamma: gamma, beta: beta, eps: eps, out: out)
+        }
     }
 
-    static func layerNormRows(_ x: UnsafePointer<Float>, _ chunk: Range<Int>, width: Int, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
-                              eps: Float, out: UnsafeMutablePointer<Float>) {
+    static func layerNormRows(
+        _ x: UnsafePointer<Float>, _ chunk: Range<Int>, width: Int, gamma: UnsafePointer<Float>,
+        beta: UnsafePointer<Float>,
+        eps: Float, out: UnsafeMutablePointer<Float>
+    ) {
         for r in chunk {
-            let row = x + r * width, target = out + r * width
+            let row = x + r * width
+            let target = out + r * width
             let (mean, scale) = statistics(row, width: width, eps: eps)
             for i in 0..<width { target[i] = (row[i] - mean) * scale * gamma[i] + beta[i] }
         }
     }
 
     /// A row's mean and 1 / √(variance + eps), the population variance as LayerNorm uses it.
-    @inline(__always) static func statistics(_ row: UnsafePointer<Float>, width: Int, eps: Float) -> (mean: Float, rstd: Float) {
+    @inline(__always) static func statistics(_ row: UnsafePointer<Float>, width: Int, eps: Float) -> (
+        mean: Float, rstd: Float
+    ) {
         var mean: Float = 0
         for i in 0..<width { mean += row[i] }
         mean /= Float(width)
         var variance: Float = 0
-        for i in 0..<width { let d = row[i] - mean; variance += d * d }
+        for i in 0..<width {
+            let d = row[i] - mean
+            variance += d * d
+        }
         variance /= Float(width)
         return (mean, 1 / (variance + eps).squareRoot())
     }
 
     /// out[rows × outWidth] = x[rows × inWidth] · Wᵀ + b, with W stored [outWidth × inWidth]
     /// (PyTorch's Linear layout).
-    static func linear(_ x: UnsafePointer<Float>, rows: Int, inWidth: Int, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                       outWidth: Int, out: UnsafeMutablePointer<Float>) {
+    static func linear(
+        _ x: UnsafePointer<Float>, rows: Int, inWidth: Int, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+        outWidth: Int, out: UnsafeMutablePointer<Float>
+    ) {
         Parallel.chunks(rows, minimum: 8) { chunk in
             if let bias {
                 for r in chunk { (out + r * outWidth).update(from: bias, count: outWidth) }
             }
-            Blas.sgemm(transposeB: true, m: chunk.count, n: outWidth, k: inWidth, a: x + chunk.lowerBound * inWidth, lda: inWidth,
-                       b: weight, ldb: inWidth, beta: bias == nil ? 0 : 1, c: out + chunk.lowerBound * outWidth, ldc: outWidth)
+            Blas.sgemm(
+                transposeB: true, m: chunk.count, n: outWidth, k: inWidth, a: x + chunk.lowerBound * inWidth,
+                lda: inWidth,
+                b: weight, ldb: inWidth, beta: bias == nil ? 0 : 1, c: out + chunk.lowerBound * outWidth, ldc: outWidth)
         }
     }
 
     /// GELU with the erf form, x · Φ(x), into `out` (which is `x` or does not overlap it).
     static func gelu(_ x: UnsafePointer<Float>, count: Int, into out: UnsafeMutablePointer<Float>) {
-        Parallel.chunks(count, minimum: 4096) { chunk in scalpel_gelu(x + chunk.lowerBound, out + chunk.lowerBound, chunk.count) }
+        Parallel.chunks(count, minimum: 4096) { chunk in
+            scalpel_gelu(x + chunk.lowerBound, out + chunk.lowerBound, chunk.count)
+        }
     }
 
     /// x · σ(1.702 x), CLIP's QuickGELU, into `out` (which is `x` or does not overlap it).
     static func quickGELU(_ x: UnsafePointer<Float>, count: Int, into out: UnsafeMutablePointer<Float>) {
-        Parallel.chunks(count, minimum: 4096) { chunk in scalpel_quick_gelu(x + chunk.lowerBound, out + chunk.lowerBound, chunk.count) }
+        Parallel.chunks(count, minimum: 4096) { chunk in
+            scalpel_quick_gelu(x + chunk.lowerBound, out + chunk.lowerBound, chunk.count)
+        }
     }
 
     /// d(input) of QuickGELU: dy · (σ + 1.702 x σ (1 − σ)), σ = σ(1.702 x), in place over `dy`.
     static func quickGELUBackward(_ x: UnsafePointer<Float>, _ dy: UnsafeMutablePointer<Float>, count: Int) {
-        Parallel.chunks(count, minimum: 4096) { chunk in scalpel_quick_gelu_backward(x + chunk.lowerBound, dy + chunk.lowerBound, chunk.count) }
+        Parallel.chunks(count, minimum: 4096) { chunk in
+            scalpel_quick_gelu_backward(x + chunk.lowerBound, dy + chunk.lowerBound, chunk.count)
+        }
     }
 
     /// Multi-head self-attention for `batch` sequences of `length` tokens: q, k, v and out are
@@ -68,42 +91,51 @@ enum Kernels {
     /// the same layout, the values are multiplied by the dropped-out weights (the mask times
     /// the probabilities), as in training. `causal`: each query sees the keys up to its own
     /// position only (CLIP's text tower).
-    static func attention(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, batch: Int, length: Int,
-                          width: Int, heads: Int, keyMask: [Float], probabilities: UnsafeMutablePointer<Float>,
-                          dropout: UnsafePointer<Float>? = nil, causal: Bool = false, out: UnsafeMutablePointer<Float>) {
+    static func attention(
+        q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, batch: Int, length: Int,
+        width: Int, heads: Int, keyMask: [Float], probabilities: UnsafeMutablePointer<Float>,
+        dropout: UnsafePointer<Float>? = nil, causal: Bool = false, out: UnsafeMutablePointer<Float>
+    ) {
         let headWidth = width / heads
         let scale = 1 / Float(headWidth).squareRoot()
         Parallel.chunks(batch) { items in
-          let dropped = dropout == nil ? nil : UnsafeMutablePointer<Float>.allocate(capacity: max(1, length * length))
-          defer { dropped?.deallocate() }
-          for b in items {
-            for h in 0..<heads {
-                let offset = b * length * width + h * headWidth
-                let scores = probabilities + (b * heads + h) * length * length
-                Blas.sgemm(transposeB: true, m: length, n: length, k: headWidth, alpha: scale,
-                           a: q + offset, lda: width, b: k + offset, ldb: width, c: scores, ldc: length)
-                for i in 0..<length {
-                    let row = scores + i * length
-                    var highest = -Float.infinity
-                    for j in 0..<length {
-                        if keyMask[b * length + j] == 0 || (causal && j > i) { row[j] += -Float.greatestFiniteMagnitude }
-                        highest = max(highest, row[j])
+            let dropped = dropout == nil ? nil : UnsafeMutablePointer<Float>.allocate(capacity: max(1, length * length))
+            defer { dropped?.deallocate() }
+            for b in items {
+                for h in 0..<heads {
+                    let offset = b * length * width + h * headWidth
+                    let scores = probabilities + (b * heads + h) * length * length
+                    Blas.sgemm(
+                        transposeB: true, m: length, n: length, k: headWidth, alpha: scale,
+                        a: q + offset, lda: width, b: k + offset, ldb: width, c: scores, ldc: length)
+                    for i in 0..<length {
+                        let row = scores + i * length
+                        var highest = -Float.infinity
+                        for j in 0..<length {
+                            if keyMask[b * length + j] == 0 || (causal && j > i) {
+                                row[j] += -Float.greatestFiniteMagnitude
+                            }
+                            highest = max(highest, row[j])
+                        }
+                        var sum: Float = 0
+                        for j in 0..<length {
+                            row[j] = exp(row[j] - highest)
+                            sum += row[j]
+                        }
+                        let inverse = 1 / sum
+                        for j in 0..<length { row[j] *= inverse }
                     }
-                    var sum: Float = 0
-                    for j in 0..<length { row[j] = exp(row[j] - highest); sum += row[j] }
-                    let inverse = 1 / sum
-                    for j in 0..<length { row[j] *= inverse }
+                    var weights = UnsafePointer(scores)
+                    if let dropout, let dropped {
+                        let mask = dropout + (b * heads + h) * length * length
+                        for i in 0..<(length * length) { dropped[i] = scores[i] * mask[i] }
+                        weights = UnsafePointer(dropped)
+                    }
+                    Blas.sgemm(
+                        m: length, n: headWidth, k: length, a: weights, lda: length, b: v + offset, ldb: width,
+                        c: out + offset, ldc: width)
                 }
-                var weights = UnsafePointer(scores)
-                if let dropout, let dropped {
-                    let mask = dropout + (b * heads + h) * length * length
-                    for i in 0..<(length * length) { dropped[i] = scores[i] * mask[i] }
-                    weights = UnsafePointer(dropped)
-                }
-                Blas.sgemm(m: length, n: headWidth, k: length, a: weights, lda: length, b: v + offset, ldb: width,
-                           c: out + offset, ldc: width)
             }
-          }
         }
     }
 
@@ -111,17 +143,26 @@ enum Kernels {
 
     /// The gradient of LayerNorm with respect to its input, given the output gradient `dy`,
     /// recomputing the statistics from the input `x`. Writes (or, with `accumulate`, adds) `dx`.
-    static func layerNormBackward(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, rows: Int, width: Int,
-                                  gamma: UnsafePointer<Float>, eps: Float, dx: UnsafeMutablePointer<Float>) {
-        Parallel.chunks(rows, minimum: 16) { chunk in layerNormBackwardRows(x, dy, chunk, width: width, gamma: gamma, eps: eps, dx: dx) }
+    static func layerNormBackward(
+        _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, rows: Int, width: Int,
+        gamma: UnsafePointer<Float>, eps: Float, dx: UnsafeMutablePointer<Float>
+    ) {
+        Parallel.chunks(rows, minimum: 16) { chunk in
+            layerNormBackwardRows(x, dy, chunk, width: width, gamma: gamma, eps: eps, dx: dx)
+        }
     }
 
-    static func layerNormBackwardRows(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ chunk: Range<Int>, width: Int,
-                                      gamma: UnsafePointer<Float>, eps: Float, dx: UnsafeMutablePointer<Float>) {
+    static func layerNormBackwardRows(
+        _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ chunk: Range<Int>, width: Int,
+        gamma: UnsafePointer<Float>, eps: Float, dx: UnsafeMutablePointer<Float>
+    ) {
         for r in chunk {
-            let row = x + r * width, grad = dy + r * width, target = dx + r * width
+            let row = x + r * width
+            let grad = dy + r * width
+            let target = dx + r * width
             let (mean, rstd) = statistics(row, width: width, eps: eps)
-            var meanGrad: Float = 0, meanGradXhat: Float = 0
+            var meanGrad: Float = 0
+            var meanGradXhat: Float = 0
             for i in 0..<width {
                 let g = grad[i] * gamma[i]
                 meanGrad += g
@@ -137,10 +178,13 @@ enum Kernels {
     }
 
     /// dγ += Σ_rows dy ⊙ x̂ and dβ += Σ_rows dy for a LayerNorm of input `x`.
-    static func layerNormParameterGradients(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, rows: Int, width: Int, eps: Float,
-                                            dGamma: UnsafeMutablePointer<Float>, dBeta: UnsafeMutablePointer<Float>) {
+    static func layerNormParameterGradients(
+        _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, rows: Int, width: Int, eps: Float,
+        dGamma: UnsafeMutablePointer<Float>, dBeta: UnsafeMutablePointer<Float>
+    ) {
         for r in 0..<rows {
-            let row = x + r * width, grad = dy + r * width
+            let row = x + r * width
+            let grad = dy + r * width
             let (mean, rstd) = statistics(row, width: width, eps: eps)
             for i in 0..<width {
                 dGamma[i] += grad[i] * (row[i] - mean) * rstd
@@ -161,75 +205,96 @@ enum Kernels {
 
     /// d(input) of the erf GELU: dy · (Φ(x) + x · φ(x)), in place over `dy`.
     static func geluBackward(_ x: UnsafePointer<Float>, _ dy: UnsafeMutablePointer<Float>, count: Int) {
-        Parallel.chunks(count, minimum: 4096) { chunk in scalpel_gelu_backward(x + chunk.lowerBound, dy + chunk.lowerBound, chunk.count) }
+        Parallel.chunks(count, minimum: 4096) { chunk in
+            scalpel_gelu_backward(x + chunk.lowerBound, dy + chunk.lowerBound, chunk.count)
+        }
     }
 
     /// dx (+)= dy · W for a Linear of weight [outWidth × inWidth].
-    static func linearInputGradient(_ dy: UnsafePointer<Float>, rows: Int, outWidth: Int, weight: UnsafePointer<Float>, inWidth: Int,
-                                    accumulate: Bool, dx: UnsafeMutablePointer<Float>) {
+    static func linearInputGradient(
+        _ dy: UnsafePointer<Float>, rows: Int, outWidth: Int, weight: UnsafePointer<Float>, inWidth: Int,
+        accumulate: Bool, dx: UnsafeMutablePointer<Float>
+    ) {
         Parallel.chunks(rows, minimum: 8) { chunk in
-            Blas.sgemm(m: chunk.count, n: inWidth, k: outWidth, a: dy + chunk.lowerBound * outWidth, lda: outWidth, b: weight, ldb: inWidth,
-                       beta: accumulate ? 1 : 0, c: dx + chunk.lowerBound * inWidth, ldc: inWidth)
+            Blas.sgemm(
+                m: chunk.count, n: inWidth, k: outWidth, a: dy + chunk.lowerBound * outWidth, lda: outWidth, b: weight,
+                ldb: inWidth,
+                beta: accumulate ? 1 : 0, c: dx + chunk.lowerBound * inWidth, ldc: inWidth)
         }
     }
 
     /// dW (+)= dyᵀ · x, [outWidth × inWidth].
-    static func linearWeightGradient(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, rows: Int, outWidth: Int, inWidth: Int,
-                                     dw: UnsafeMutablePointer<Float>) {
+    static func linearWeightGradient(
+        _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, rows: Int, outWidth: Int, inWidth: Int,
+        dw: UnsafeMutablePointer<Float>
+    ) {
         // Split over the weight's rows: each part reads its columns of dy.
         Parallel.chunks(outWidth, minimum: 8) { chunk in
-            Blas.sgemm(transposeA: true, m: chunk.count, n: inWidth, k: rows, a: dy + chunk.lowerBound, lda: outWidth, b: x, ldb: inWidth,
-                       beta: 1, c: dw + chunk.lowerBound * inWidth, ldc: inWidth)
+            Blas.sgemm(
+                transposeA: true, m: chunk.count, n: inWidth, k: rows, a: dy + chunk.lowerBound, lda: outWidth, b: x,
+                ldb: inWidth,
+                beta: 1, c: dw + chunk.lowerBound * inWidth, ldc: inWidth)
         }
     }
 
     /// The gradients of q, k and v from that of the attention output, through the saved
     /// `probabilities` (and the `dropout` mask the forward pass applied to them, if any).
-    static func attentionBackward(dOut: UnsafePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
-                                  probabilities: UnsafePointer<Float>, dropout: UnsafePointer<Float>? = nil, batch: Int, length: Int, width: Int,
-                                  heads: Int, dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>) {
+    static func attentionBackward(
+        dOut: UnsafePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+        probabilities: UnsafePointer<Float>, dropout: UnsafePointer<Float>? = nil, batch: Int, length: Int, width: Int,
+        heads: Int, dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>
+    ) {
         let headWidth = width / heads
         let scale = 1 / Float(headWidth).squareRoot()
         Parallel.chunks(batch) { items in
-          let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, length * length))
-          let dropped = dropout == nil ? nil : UnsafeMutablePointer<Float>.allocate(capacity: max(1, length * length))
-          defer {
-              scratch.deallocate()
-              dropped?.deallocate()
-          }
-          for b in items {
-            for h in 0..<heads {
-                let offset = b * length * width + h * headWidth
-                let p = probabilities + (b * heads + h) * length * length
-                let mask = dropout.map { $0 + (b * heads + h) * length * length }
-                // dP' = dOut · Vᵀ; dV = P'ᵀ · dOut, P' the weights the values were multiplied by
-                // (P, or P times the dropout mask); dP = dP' times the mask.
-                Blas.sgemm(transposeB: true, m: length, n: length, k: headWidth, a: dOut + offset, lda: width, b: v + offset, ldb: width,
-                           c: scratch, ldc: length)
-                var weights = p
-                if let mask, let dropped {
-                    for i in 0..<(length * length) {
-                        dropped[i] = p[i] * mask[i]
-                        scratch[i] *= mask[i]
-                    }
-                    weights = UnsafePointer(dropped)
-                }
-                Blas.sgemm(transposeA: true, m: length, n: headWidth, k: length, a: weights, lda: length, b: dOut + offset, ldb: width,
-                           c: dv + offset, ldc: width)
-                // Softmax: dS = P ⊙ (dP − Σⱼ dP ⊙ P), in place in the scratch.
-                for i in 0..<length {
-                    let row = scratch + i * length, probability = p + i * length
-                    var dot: Float = 0
-                    for j in 0..<length { dot += row[j] * probability[j] }
-                    for j in 0..<length { row[j] = probability[j] * (row[j] - dot) }
-                }
-                // S = scale · Q Kᵀ: dQ = scale · dS · K; dK = scale · dSᵀ · Q.
-                Blas.sgemm(m: length, n: headWidth, k: length, alpha: scale, a: scratch, lda: length, b: k + offset, ldb: width,
-                           c: dq + offset, ldc: width)
-                Blas.sgemm(transposeA: true, m: length, n: headWidth, k: length, alpha: scale, a: scratch, lda: length, b: q + offset, ldb: width,
-                           c: dk + offset, ldc: width)
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, length * length))
+            let dropped = dropout == nil ? nil : UnsafeMutablePointer<Float>.allocate(capacity: max(1, length * length))
+            defer {
+                scratch.deallocate()
+                dropped?.deallocate()
             }
-          }
+            for b in items {
+                for h in 0..<heads {
+                    let offset = b * length * width + h * headWidth
+                    let p = probabilities + (b * heads + h) * length * length
+                    let mask = dropout.map { $0 + (b * heads + h) * length * length }
+                    // dP' = dOut · Vᵀ; dV = P'ᵀ · dOut, P' the weights the values were multiplied by
+                    // (P, or P times the dropout mask); dP = dP' times the mask.
+                    Blas.sgemm(
+                        transposeB: true, m: length, n: length, k: headWidth, a: dOut + offset, lda: width,
+                        b: v + offset, ldb: width,
+                        c: scratch, ldc: length)
+                    var weights = p
+                    if let mask, let dropped {
+                        for i in 0..<(length * length) {
+                            dropped[i] = p[i] * mask[i]
+                            scratch[i] *= mask[i]
+                        }
+                        weights = UnsafePointer(dropped)
+                    }
+                    Blas.sgemm(
+                        transposeA: true, m: length, n: headWidth, k: length, a: weights, lda: length, b: dOut + offset,
+                        ldb: width,
+                        c: dv + offset, ldc: width)
+                    // Softmax: dS = P ⊙ (dP − Σⱼ dP ⊙ P), in place in the scratch.
+                    for i in 0..<length {
+                        let row = scratch + i * length
+                        let probability = p + i * length
+                        var dot: Float = 0
+                        for j in 0..<length { dot += row[j] * probability[j] }
+                        for j in 0..<length { row[j] = probability[j] * (row[j] - dot) }
+                    }
+                    // S = scale · Q Kᵀ: dQ = scale · dS · K; dK = scale · dSᵀ · Q.
+                    Blas.sgemm(
+                        m: length, n: headWidth, k: length, alpha: scale, a: scratch, lda: length, b: k + offset,
+                        ldb: width,
+                        c: dq + offset, ldc: width)
+                    Blas.sgemm(
+                        transposeA: true, m: length, n: headWidth, k: length, alpha: scale, a: scratch, lda: length,
+                        b: q + offset, ldb: width,
+                        c: dk + offset, ldc: width)
+                }
+            }
         }
     }
 }

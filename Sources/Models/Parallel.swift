@@ -20,7 +20,8 @@ enum Parallel {
         withoutActuallyEscaping(body) { body in
             let work = UncheckedSendable(body)
             DispatchQueue.concurrentPerform(iterations: parts) { part in
-                let start = count * part / parts, end = count * (part + 1) / parts
+                let start = count * part / parts
+                let end = count * (part + 1) / parts
                 if start < end { work.value(start..<end) }
             }
         }

@@ -29,7 +29,8 @@ public struct TaskFolder: Sendable {
         guard FileManager.default.fileExists(atPath: path) else {
             throw ModelError(path, "is missing: a task folder needs classes.txt (label<TAB>prompt per line)")
         }
-        var labels: [String] = [], prompts: [String] = []
+        var labels: [String] = []
+        var prompts: [String] = []
         for (number, line) in try TextFile.lines(path).enumerated() {
             let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
             if trimmed.isEmpty { continue }
@@ -39,11 +40,16 @@ public struct TaskFolder: Sendable {
             }
             let label = String(parts[0])
             // Labels are names: compared by their bytes, not by Unicode equivalence.
-            guard !labels.contains(where: { $0.utf8.elementsEqual(label.utf8) }) else { throw ModelError(path, "line \(number + 1): class \"\(label)\" appears twice") }
+            guard !labels.contains(where: { $0.utf8.elementsEqual(label.utf8) }) else {
+                throw ModelError(path, "line \(number + 1): class \"\(label)\" appears twice")
+            }
             labels.append(label)
             prompts.append(String(parts[1]).trimmingCharacters(in: .whitespacesAndNewlines))
         }
-        guard labels.count >= 2 else { throw ModelError(path, "has \(labels.count) class\(labels.count == 1 ? "" : "es"); a task needs at least two") }
+        guard labels.count >= 2 else {
+            throw ModelError(
+                path, "has \(labels.count) class\(labels.count == 1 ? "" : "es"); a task needs at least two")
+        }
         self.labels = labels
         self.prompts = prompts
     }
@@ -55,7 +61,8 @@ public struct TaskFolder: Sendable {
     }
 
     public func hasImages(_ split: String) -> Bool {
-        FileManager.default.fileExists(atPath: folder + "/\(split).npz") && !FileManager.default.fileExists(atPath: folder + "/\(split).jsonl")
+        FileManager.default.fileExists(atPath: folder + "/\(split).npz")
+            && !FileManager.default.fileExists(atPath: folder + "/\(split).jsonl")
     }
 
     /// The images and labels of `split` ("train" or "test") from `split.npz`: each image
@@ -65,14 +72,21 @@ public struct TaskFolder: Sendable {
         let archive = try Checkpoint.open(path)
         let (images, size) = try ImageFile.images(in: archive)
         guard let labels = archive.entry(named: "labels") else {
-            throw ModelError(path, "needs an array \"labels\" beside \"images\"; it has \(archive.tensors.map(\.name).joined(separator: ", "))")
+            throw ModelError(
+                path,
+                "needs an array \"labels\" beside \"images\"; it has \(archive.tensors.map(\.name).joined(separator: ", "))"
+            )
         }
         guard [.i64, .i32].contains(labels.dtype), labels.shape == [images.count] else {
-            throw ModelError(path, "\"labels\" must be int64 of shape [\(images.count)], not \(labels.dtype.rawValue) \(Shape.describe(labels.shape))")
+            throw ModelError(
+                path,
+                "\"labels\" must be int64 of shape [\(images.count)], not \(labels.dtype.rawValue) \(Shape.describe(labels.shape))"
+            )
         }
         let indices = archive.view(labels).floatValues().map { Int($0) }
         if let bad = indices.firstIndex(where: { !self.labels.indices.contains($0) }) {
-            throw ModelError(path, "\"labels\"[\(bad)] is \(indices[bad]), outside the \(self.labels.count) classes of classes.txt")
+            throw ModelError(
+                path, "\"labels\"[\(bad)] is \(indices[bad]), outside the \(self.labels.count) classes of classes.txt")
         }
         return (images, indices, size)
     }
@@ -91,16 +105,23 @@ public struct TaskFolder: Sendable {
             guard let json = try? JSONValue.parse(line), json.objectMembers != nil else {
                 throw ModelError(path, "\(where_): not a JSON object")
             }
-            guard let exampleText = json["text"]?.stringValue else { throw ModelError(path, "\(where_): no \"text\" string") }
+            guard let exampleText = json["text"]?.stringValue else {
+                throw ModelError(path, "\(where_): no \"text\" string")
+            }
             let label: Int
             switch json["label"] {
             case .string(let name)?:
                 guard let index = labels.firstIndex(where: { $0.utf8.elementsEqual(name.utf8) }) else {
-                    throw ModelError(path, "\(where_): label \"\(name)\" is not a class in classes.txt (\(labels.prefix(5).joined(separator: ", "))\(labels.count > 5 ? ", ..." : ""))")
+                    throw ModelError(
+                        path,
+                        "\(where_): label \"\(name)\" is not a class in classes.txt (\(labels.prefix(5).joined(separator: ", "))\(labels.count > 5 ? ", ..." : ""))"
+                    )
                 }
                 label = index
             case .integer(let index)?:
-                guard labels.indices.contains(index) else { throw ModelError(path, "\(where_): label \(index) is outside the \(labels.count) classes") }
+                guard labels.indices.contains(index) else {
+                    throw ModelError(path, "\(where_): label \(index) is outside the \(labels.count) classes")
+                }
                 label = index
             default:
                 throw ModelError(path, "\(where_): no \"label\" (a class label or index)")

@@ -19,10 +19,12 @@ public enum TextCleaning {
             scalars.append(contentsOf: fixScalar(scalar).unicodeScalars)
         }
         text = String(scalars).replacingOccurrences(of: "\r\n", with: "\n")
-        text = String(String.UnicodeScalarView(text.unicodeScalars.compactMap { scalar -> Unicode.Scalar? in
-            if ["\r", "\u{2028}", "\u{2029}", "\u{85}"].contains(scalar) { return "\n" }
-            return isControl(scalar) ? nil : scalar
-        }))
+        text = String(
+            String.UnicodeScalarView(
+                text.unicodeScalars.compactMap { scalar -> Unicode.Scalar? in
+                    if ["\r", "\u{2028}", "\u{2029}", "\u{85}"].contains(scalar) { return "\n" }
+                    return isControl(scalar) ? nil : scalar
+                }))
         text = text.precomposedStringWithCanonicalMapping
         text = unescapeHTML(unescapeHTML(text))
         // Python's str.split(): runs of whitespace scalars separate, ends trimmed.
@@ -30,7 +32,10 @@ public enum TextCleaning {
         var word = String.UnicodeScalarView()
         for scalar in text.unicodeScalars {
             if scalar.properties.isWhitespace {
-                if !word.isEmpty { words.append(String(word)); word = String.UnicodeScalarView() }
+                if !word.isEmpty {
+                    words.append(String(word))
+                    word = String.UnicodeScalarView()
+                }
             } else {
                 word.append(scalar)
             }
@@ -56,7 +61,9 @@ public enum TextCleaning {
     /// ftfy's control characters (tab, line feed, form feed and carriage return stay).
     static func isControl(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.value {
-        case 0x00...0x08, 0x0B, 0x0E...0x1F, 0x7F, 0x206A...0x206F, 0xFEFF, 0xFFF9...0xFFFC, 0x1D173...0x1D17A, 0xE0000...0xE007F: true
+        case 0x00...0x08, 0x0B, 0x0E...0x1F, 0x7F, 0x206A...0x206F, 0xFEFF, 0xFFF9...0xFFFC, 0x1D173...0x1D17A,
+            0xE0000...0xE007F:
+            true
         default: false
         }
     }
@@ -92,7 +99,9 @@ public enum TextCleaning {
     static func decodeEntity(_ entity: Substring) -> String? {
         if entity.hasPrefix("#") {
             let digits = entity.dropFirst()
-            let value = digits.first == "x" || digits.first == "X" ? UInt32(digits.dropFirst(), radix: 16) : UInt32(digits, radix: 10)
+            let value =
+                digits.first == "x" || digits.first == "X"
+                ? UInt32(digits.dropFirst(), radix: 16) : UInt32(digits, radix: 10)
             guard let value else { return nil }
             if let windows = windows1252[value] { return windows }  // html.unescape's own rule for &#128;…&#159;
             if value == 0 || (0xD800...0xDFFF).contains(value) || value > 0x10FFFF { return "\u{FFFD}" }
@@ -105,15 +114,19 @@ public enum TextCleaning {
 
     static let ligatures: [UInt32: String] = [
         0x0132: "IJ", 0x0133: "ij", 0x0149: "\u{2BC}n", 0x01F1: "DZ", 0x01F2: "Dz", 0x01F3: "dz", 0x01C4: "D\u{17D}",
-        0x01C5: "D\u{17E}", 0x01C6: "d\u{17E}", 0x01C7: "LJ", 0x01C8: "Lj", 0x01C9: "lj", 0x01CA: "NJ", 0x01CB: "Nj", 0x01CC: "nj",
+        0x01C5: "D\u{17E}", 0x01C6: "d\u{17E}", 0x01C7: "LJ", 0x01C8: "Lj", 0x01C9: "lj", 0x01CA: "NJ", 0x01CB: "Nj",
+        0x01CC: "nj",
         0xFB00: "ff", 0xFB01: "fi", 0xFB02: "fl", 0xFB03: "ffi", 0xFB04: "ffl", 0xFB05: "\u{17F}t", 0xFB06: "st",
     ]
 
     /// The characters Windows-1252 puts at 0x80…0x9F (five positions are undefined there).
     static let windows1252: [UInt32: String] = [
-        0x80: "\u{20AC}", 0x82: "\u{201A}", 0x83: "\u{0192}", 0x84: "\u{201E}", 0x85: "\u{2026}", 0x86: "\u{2020}", 0x87: "\u{2021}",
-        0x88: "\u{02C6}", 0x89: "\u{2030}", 0x8A: "\u{0160}", 0x8B: "\u{2039}", 0x8C: "\u{0152}", 0x8E: "\u{017D}", 0x91: "\u{2018}",
-        0x92: "\u{2019}", 0x93: "\u{201C}", 0x94: "\u{201D}", 0x95: "\u{2022}", 0x96: "\u{2013}", 0x97: "\u{2014}", 0x98: "\u{02DC}",
+        0x80: "\u{20AC}", 0x82: "\u{201A}", 0x83: "\u{0192}", 0x84: "\u{201E}", 0x85: "\u{2026}", 0x86: "\u{2020}",
+        0x87: "\u{2021}",
+        0x88: "\u{02C6}", 0x89: "\u{2030}", 0x8A: "\u{0160}", 0x8B: "\u{2039}", 0x8C: "\u{0152}", 0x8E: "\u{017D}",
+        0x91: "\u{2018}",
+        0x92: "\u{2019}", 0x93: "\u{201C}", 0x94: "\u{201D}", 0x95: "\u{2022}", 0x96: "\u{2013}", 0x97: "\u{2014}",
+        0x98: "\u{02DC}",
         0x99: "\u{2122}", 0x9A: "\u{0161}", 0x9B: "\u{203A}", 0x9C: "\u{0153}", 0x9E: "\u{017E}", 0x9F: "\u{0178}",
     ]
 }

@@ -26,9 +26,12 @@ public struct TextEncoder: Sendable {
 
     /// `tokenizerFolder`: where vocab.txt and the configuration files are, when not beside the
     /// weights (a patched copy of a model written elsewhere).
-    public init(checkpoint: Checkpoint, replacements: [String: TensorView] = [:], tokenizerFolder: String? = nil) throws {
+    public init(checkpoint: Checkpoint, replacements: [String: TensorView] = [:], tokenizerFolder: String? = nil) throws
+    {
         let path = checkpoint.path
-        let folder = tokenizerFolder ?? URL(fileURLWithPath: checkpoint.files.first?.path ?? checkpoint.path).deletingLastPathComponent().path
+        let folder =
+            tokenizerFolder
+            ?? URL(fileURLWithPath: checkpoint.files.first?.path ?? checkpoint.path).deletingLastPathComponent().path
         func file(_ name: String) -> String? {
             let candidate = folder + "/" + name
             return FileManager.default.fileExists(atPath: candidate) ? candidate : nil
@@ -37,17 +40,21 @@ public struct TextEncoder: Sendable {
             try file(name).map(JSONValue.parse(contentsOf:))
         }
         guard file("vocab.txt") != nil || file("tokenizer.json") != nil else {
-            throw ModelError(path, "no vocab.txt or tokenizer.json beside the weights (in \(folder)): the tokenizer needs one")
+            throw ModelError(
+                path, "no vocab.txt or tokenizer.json beside the weights (in \(folder)): the tokenizer needs one")
         }
         model = try BertModel(checkpoint: checkpoint, configFile: file("config.json"), replacements: replacements)
         var lowercase = true
         if case .bool(let value)? = try json("tokenizer.json")?["normalizer"]?["lowercase"] { lowercase = value }
         if case .bool(let value)? = try json("tokenizer_config.json")?["do_lower_case"] { lowercase = value }
-        let maxLength = min(try json("sentence_bert_config.json")?["max_seq_length"]?.intValue ?? model.configuration.maxPositions, model.configuration.maxPositions)
+        let maxLength = min(
+            try json("sentence_bert_config.json")?["max_seq_length"]?.intValue ?? model.configuration.maxPositions,
+            model.configuration.maxPositions)
         if let vocabulary = file("vocab.txt") {
             tokenizer = try WordPieceTokenizer(vocabularyFile: vocabulary, lowercase: lowercase, maxLength: maxLength)
         } else {
-            tokenizer = try WordPieceTokenizer(tokenizerJSON: folder + "/tokenizer.json", lowercase: lowercase, maxLength: maxLength)
+            tokenizer = try WordPieceTokenizer(
+                tokenizerJSON: folder + "/tokenizer.json", lowercase: lowercase, maxLength: maxLength)
         }
         self.path = checkpoint.path
     }
@@ -58,12 +65,16 @@ public struct TextEncoder: Sendable {
     /// least (on WordNet glosses, about half the work of batches in the given order).
     public func embed(_ texts: [String], batchSize: Int = 32) throws -> [(embedding: [Float], tokens: Int)] {
         let tokens = texts.map(tokenizer.encode)
-        let order = tokens.indices.sorted { tokens[$0].count > tokens[$1].count || (tokens[$0].count == tokens[$1].count && $0 < $1) }
+        let order = tokens.indices.sorted {
+            tokens[$0].count > tokens[$1].count || (tokens[$0].count == tokens[$1].count && $0 < $1)
+        }
         var out = [(embedding: [Float], tokens: Int)](repeating: ([], 0), count: texts.count)
         var start = 0
         while start < order.count {
             let batch = Array(order[start..<min(order.count, start + max(1, batchSize))])
-            for (i, embedding) in zip(batch, try model.embed(batch.map { tokens[$0] })) { out[i] = (embedding, tokens[i].count) }
+            for (i, embedding) in zip(batch, try model.embed(batch.map { tokens[$0] })) {
+                out[i] = (embedding, tokens[i].count)
+            }
             start += batch.count
             WorkProgress.add(batch.count)
         }

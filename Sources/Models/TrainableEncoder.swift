@@ -3,7 +3,9 @@ import Foundation
 /// A loss of a batch's input embeddings against the class-prompt embeddings (normalised, or
 /// before the normalisation where `EmbeddingStage` says so), and its gradients with respect to
 /// each of them.
-public typealias PairLoss = (_ inputs: [[Float]], _ prompts: [[Float]]) -> (loss: Float, inputs: [[Float]], prompts: [[Float]])
+public typealias PairLoss = (_ inputs: [[Float]], _ prompts: [[Float]]) -> (
+    loss: Float, inputs: [[Float]], prompts: [[Float]]
+)
 
 /// A zero-shot encoder whose tensors can be scored and trained by name: what SPU's scorer and
 /// the masked trainer see of a model, whatever its architecture.
@@ -29,27 +31,35 @@ public protocol TrainableEncoder: ZeroShotEncoder {
     /// class `prompts` (either may be empty); dropout from `dropoutSeed` when given
     /// (training), none otherwise. The loss sees the embeddings at `stage`: normalised as the
     /// encoder outputs them, or just before the normalisation.
-    func gradients(inputs: [EncoderInput], prompts: [String], of names: Set<String>, dropoutSeed: UInt64?, stage: EmbeddingStage,
-                   loss: PairLoss) throws -> (loss: Float, tensors: [String: [Float]])
+    func gradients(
+        inputs: [EncoderInput], prompts: [String], of names: Set<String>, dropoutSeed: UInt64?, stage: EmbeddingStage,
+        loss: PairLoss
+    ) throws -> (loss: Float, tensors: [String: [Float]])
 }
 
 extension TrainableEncoder {
     /// The gradients of `loss` of the normalised embeddings (what the encoder outputs).
-    public func gradients(inputs: [EncoderInput], prompts: [String], of names: Set<String>, dropoutSeed: UInt64?,
-                          loss: PairLoss) throws -> (loss: Float, tensors: [String: [Float]]) {
-        try gradients(inputs: inputs, prompts: prompts, of: names, dropoutSeed: dropoutSeed, stage: .normalised, loss: loss)
+    public func gradients(
+        inputs: [EncoderInput], prompts: [String], of names: Set<String>, dropoutSeed: UInt64?,
+        loss: PairLoss
+    ) throws -> (loss: Float, tensors: [String: [Float]]) {
+        try gradients(
+            inputs: inputs, prompts: prompts, of: names, dropoutSeed: dropoutSeed, stage: .normalised, loss: loss)
     }
 }
 
 /// The named layer groups, by what each means; an architecture says which it can train.
 public enum LayerGroupName: String, CaseIterable, Sendable {
-    case firstMLP = "first-mlp", secondMLP = "second-mlp", attention
+    case firstMLP = "first-mlp"
+    case secondMLP = "second-mlp"
+    case attention
 }
 
 extension ZeroShotEncoder {
     /// Embeddings of mixed texts and images, in the order given.
     public func embed(inputs: [EncoderInput]) throws -> [[Float]] {
-        var texts: [(Int, String)] = [], images: [(Int, [Float])] = []
+        var texts: [(Int, String)] = []
+        var images: [(Int, [Float])] = []
         for (index, input) in inputs.enumerated() {
             switch input {
             case .text(let text): texts.append((index, text))
@@ -68,30 +78,41 @@ extension TextEncoder: TrainableEncoder {
     public var learnedLogitScale: Float? { nil }
     public var symmetricLoss: Bool { false }
     public var trainsEveryTensor: Bool { true }
-    public var dropoutDescription: String { "hidden \(model.configuration.hiddenDropout), attention \(model.configuration.attentionDropout)" }
+    public var dropoutDescription: String {
+        "hidden \(model.configuration.hiddenDropout), attention \(model.configuration.attentionDropout)"
+    }
 
     public func layerGroup(_ group: String) throws -> [String]? {
         guard let named = LayerGroupName(rawValue: group) else { return nil }
-        let suffixes: [BertModel.LayerTensor] = switch named {
-        case .firstMLP: [.intermediateWeight]
-        case .secondMLP: [.outputWeight]
-        case .attention: [.queryWeight, .keyWeight, .valueWeight, .attentionOutputWeight]
+        let suffixes: [BertModel.LayerTensor] =
+            switch named {
+            case .firstMLP: [.intermediateWeight]
+            case .secondMLP: [.outputWeight]
+            case .attention: [.queryWeight, .keyWeight, .valueWeight, .attentionOutputWeight]
+            }
+        return (0..<model.configuration.layers).flatMap { layer in
+            suffixes.map { model.tensorName(layer: layer, $0.rawValue) }
         }
-        return (0..<model.configuration.layers).flatMap { layer in suffixes.map { model.tensorName(layer: layer, $0.rawValue) } }
     }
 
     public func values(of name: String) -> [Float]? { model.values(of: name) }
     public func modify(_ name: String, _ body: (inout [Float]) throws -> Void) throws { try model.modify(name, body) }
 
-    public func gradients(inputs: [EncoderInput], prompts: [String], of names: Set<String>, dropoutSeed: UInt64?, stage: EmbeddingStage,
-                          loss: PairLoss) throws -> (loss: Float, tensors: [String: [Float]]) {
+    public func gradients(
+        inputs: [EncoderInput], prompts: [String], of names: Set<String>, dropoutSeed: UInt64?, stage: EmbeddingStage,
+        loss: PairLoss
+    ) throws -> (loss: Float, tensors: [String: [Float]]) {
         let texts = try inputs.map { input -> [Int32] in
-            guard case .text(let text) = input else { throw ModelError(path, "is a BERT text encoder: it has no image tower (images need a CLIP model)") }
+            guard case .text(let text) = input else {
+                throw ModelError(path, "is a BERT text encoder: it has no image tower (images need a CLIP model)")
+            }
             return tokenizer.encode(text)
         }
         let count = texts.count
         let dropout = dropoutSeed.map { Dropout(model.configuration, seed: $0) }
-        let result = try model.gradients(texts + prompts.map(tokenizer.encode), of: names, dropout: dropout, stage: stage) { embeddings in
+        let result = try model.gradients(
+            texts + prompts.map(tokenizer.encode), of: names, dropout: dropout, stage: stage
+        ) { embeddings in
             let (value, dInputs, dPrompts) = loss(Array(embeddings[..<count]), Array(embeddings[count...]))
             return (value, dInputs + dPrompts)
         }
@@ -103,7 +124,9 @@ extension CLIPEncoder: TrainableEncoder {
     /// The first MLP linears (weight and bias) of every block, text tower then image tower:
     /// the tensors the CLIP runtime computes gradients for.
     public var trainableNames: [String] {
-        (model.firstMLPNames.text + model.firstMLPNames.vision).flatMap { [$0, String($0.dropLast("weight".count)) + "bias"] }
+        (model.firstMLPNames.text + model.firstMLPNames.vision).flatMap {
+            [$0, String($0.dropLast("weight".count)) + "bias"]
+        }
     }
     public var learnedLogitScale: Float? { exp(model.logitScale) }
     public var symmetricLoss: Bool { true }
@@ -113,7 +136,10 @@ extension CLIPEncoder: TrainableEncoder {
     public func layerGroup(_ group: String) throws -> [String]? {
         guard let named = LayerGroupName(rawValue: group) else { return nil }
         guard named == .firstMLP else {
-            throw ModelError(path, "is a CLIP model, whose runtime computes gradients of the first MLP linears (mlp.c_fc / mlp.fc1) only: --layers \(group) cannot train here; use first-mlp or globs over those names")
+            throw ModelError(
+                path,
+                "is a CLIP model, whose runtime computes gradients of the first MLP linears (mlp.c_fc / mlp.fc1) only: --layers \(group) cannot train here; use first-mlp or globs over those names"
+            )
         }
         return model.firstMLPNames.text + model.firstMLPNames.vision
     }
@@ -123,11 +149,15 @@ extension CLIPEncoder: TrainableEncoder {
 
     /// CLIP checkpoints train without dropout (open_clip's and OpenAI's configurations have
     /// none), so `dropoutSeed` changes nothing.
-    public func gradients(inputs: [EncoderInput], prompts: [String], of names: Set<String>, dropoutSeed: UInt64?, stage: EmbeddingStage,
-                          loss: PairLoss) throws -> (loss: Float, tensors: [String: [Float]]) {
+    public func gradients(
+        inputs: [EncoderInput], prompts: [String], of names: Set<String>, dropoutSeed: UInt64?, stage: EmbeddingStage,
+        loss: PairLoss
+    ) throws -> (loss: Float, tensors: [String: [Float]]) {
         // Images through the image tower; input texts and prompts through the text tower in
         // one batch; the loss sees them in the caller's order.
-        var images: [[Float]] = [], texts: [[Int32]] = [], place: [(image: Bool, index: Int)] = []
+        var images: [[Float]] = []
+        var texts: [[Int32]] = []
+        var place: [(image: Bool, index: Int)] = []
         for input in inputs {
             switch input {
             case .image(let image):
@@ -140,7 +170,8 @@ extension CLIPEncoder: TrainableEncoder {
         }
         let inputTexts = texts.count
         texts += prompts.map(tokenizer.encode)
-        let result = try model.gradients(images: images, texts: texts, of: names, stage: stage) { imageEmbeddings, textEmbeddings in
+        let result = try model.gradients(images: images, texts: texts, of: names, stage: stage) {
+            imageEmbeddings, textEmbeddings in
             let inputEmbeddings = place.map { $0.image ? imageEmbeddings[$0.index] : textEmbeddings[$0.index] }
             let (value, dInputs, dPrompts) = loss(inputEmbeddings, Array(textEmbeddings[inputTexts...]))
             var dImages = imageEmbeddings.map { $0.map { _ in Float(0) } }

@@ -48,12 +48,17 @@ public struct WordPieceTokenizer: Sendable {
     ///   `Failure.unreadable` when it is not a WordPiece tokenizer or an id is invalid.
     public init(tokenizerJSON path: String, lowercase: Bool = true, maxLength: Int = 512) throws {
         let json = try JSONValue.parse(contentsOf: path)
-        guard json["model"]?["type"]?.stringValue == "WordPiece", let entries = json["model"]?["vocab"]?.objectMembers else {
-            throw Failure.unreadable("\(path): not a WordPiece tokenizer (model.type is \(json["model"]?["type"]?.stringValue ?? "missing"))")
+        guard json["model"]?["type"]?.stringValue == "WordPiece", let entries = json["model"]?["vocab"]?.objectMembers
+        else {
+            throw Failure.unreadable(
+                "\(path): not a WordPiece tokenizer (model.type is \(json["model"]?["type"]?.stringValue ?? "missing"))"
+            )
         }
         var vocabulary: [ByteName: Int32] = [:]
         for (token, id) in entries {
-            guard let id = id.intValue, id >= 0, id <= Int(Int32.max) else { throw Failure.unreadable("\(path): token \"\(token)\" has no valid id") }
+            guard let id = id.intValue, id >= 0, id <= Int(Int32.max) else {
+                throw Failure.unreadable("\(path): token \"\(token)\" has no valid id")
+            }
             vocabulary[ByteName(token)] = Int32(id)
         }
         try self.init(tokens: vocabulary, lowercase: lowercase, maxLength: maxLength, path: path)
@@ -62,8 +67,9 @@ public struct WordPieceTokenizer: Sendable {
     /// A tokenizer over `vocabulary` (token → id); `path` names it in errors.
     /// - Throws: `Failure.missingToken` when [UNK], [CLS], [SEP] or [PAD] is not in it.
     public init(vocabulary: [String: Int32], lowercase: Bool, maxLength: Int, path: String = "vocabulary") throws {
-        try self.init(tokens: Dictionary(vocabulary.map { (ByteName($0.key), $0.value) }, uniquingKeysWith: { _, last in last }),
-                      lowercase: lowercase, maxLength: maxLength, path: path)
+        try self.init(
+            tokens: Dictionary(vocabulary.map { (ByteName($0.key), $0.value) }, uniquingKeysWith: { _, last in last }),
+            lowercase: lowercase, maxLength: maxLength, path: path)
     }
 
     /// A tokenizer over `tokens` (token bytes → id); `path` names it in errors.
@@ -105,7 +111,9 @@ public struct WordPieceTokenizer: Sendable {
             if Self.isWhitespace(scalar) {
                 cleaned.append(" ")
             } else if Self.isCJK(scalar) {
-                cleaned.append(" "); cleaned.append(scalar); cleaned.append(" ")
+                cleaned.append(" ")
+                cleaned.append(scalar)
+                cleaned.append(" ")
             } else {
                 cleaned.append(scalar)
             }
@@ -116,15 +124,20 @@ public struct WordPieceTokenizer: Sendable {
             if lowercase {
                 // Lowercase, then NFD and drop combining marks (accents).
                 token = token.lowercased()
-                token = String(String.UnicodeScalarView(token.decomposedStringWithCanonicalMapping.unicodeScalars.filter {
-                    $0.properties.generalCategory != .nonspacingMark
-                }))
+                token = String(
+                    String.UnicodeScalarView(
+                        token.decomposedStringWithCanonicalMapping.unicodeScalars.filter {
+                            $0.properties.generalCategory != .nonspacingMark
+                        }))
             }
             // Split on punctuation: each mark is a token of its own.
             var current = String.UnicodeScalarView()
             for scalar in token.unicodeScalars {
                 if Self.isPunctuation(scalar) {
-                    if !current.isEmpty { tokens.append(String(current)); current = String.UnicodeScalarView() }
+                    if !current.isEmpty {
+                        tokens.append(String(current))
+                        current = String.UnicodeScalarView()
+                    }
                     tokens.append(String(scalar))
                 } else {
                     current.append(scalar)
@@ -147,7 +160,10 @@ public struct WordPieceTokenizer: Sendable {
             while start < end {
                 var candidate = String(String.UnicodeScalarView(scalars[start..<end]))
                 if start > 0 { candidate = "##" + candidate }
-                if let id = vocabulary[ByteName(candidate)] { found = id; break }
+                if let id = vocabulary[ByteName(candidate)] {
+                    found = id
+                    break
+                }
                 end -= 1
             }
             guard let id = found else { return [unknown] }
@@ -173,10 +189,13 @@ public struct WordPieceTokenizer: Sendable {
     /// ASCII symbols count as punctuation too, as in BERT's original tokenizer.
     static func isPunctuation(_ s: Unicode.Scalar) -> Bool {
         let v = s.value
-        if (33...47).contains(v) || (58...64).contains(v) || (91...96).contains(v) || (123...126).contains(v) { return true }
+        if (33...47).contains(v) || (58...64).contains(v) || (91...96).contains(v) || (123...126).contains(v) {
+            return true
+        }
         switch s.properties.generalCategory {
         case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
-             .initialPunctuation, .finalPunctuation, .otherPunctuation: return true
+            .initialPunctuation, .finalPunctuation, .otherPunctuation:
+            return true
         default: return false
         }
     }

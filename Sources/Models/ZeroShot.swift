@@ -12,7 +12,9 @@ public enum ZeroShot {
     }
 
     /// Texts against the class prompts, or images when the split is `split.npz`.
-    public static func evaluate(_ encoder: any ZeroShotEncoder, task: TaskFolder, split: String = "test") throws -> Result {
+    public static func evaluate(_ encoder: any ZeroShotEncoder, task: TaskFolder, split: String = "test") throws
+        -> Result
+    {
         let (examples, labels) = try task.inputs(split)
         WorkProgress.expect(task.prompts.count + examples.count)
         let classEmbeddings = try encoder.embed(texts: task.prompts)
@@ -34,14 +36,18 @@ public enum ZeroShot {
     /// `inputs` is N × d, `classes` C × d (C ≥ 1); the scores are one N × C product (OpenBLAS).
     public static func predictions(_ inputs: [[Float]], among classes: [[Float]]) -> [Int] {
         guard let d = classes.first?.count, !inputs.isEmpty else { return [] }
-        precondition(classes.allSatisfy { $0.count == d } && inputs.allSatisfy { $0.count == d }, "embeddings of different lengths")
-        let a = inputs.flatMap { $0 }, b = classes.flatMap { $0 }
+        precondition(
+            classes.allSatisfy { $0.count == d } && inputs.allSatisfy { $0.count == d },
+            "embeddings of different lengths")
+        let a = inputs.flatMap { $0 }
+        let b = classes.flatMap { $0 }
         var scores = [Float](repeating: 0, count: inputs.count * classes.count)
         a.withUnsafeBufferPointer { a in
             b.withUnsafeBufferPointer { b in
                 scores.withUnsafeMutableBufferPointer { c in
-                    Blas.sgemm(transposeB: true, m: inputs.count, n: classes.count, k: d,
-                               a: a.baseAddress!, lda: d, b: b.baseAddress!, ldb: d, c: c.baseAddress!, ldc: classes.count)
+                    Blas.sgemm(
+                        transposeB: true, m: inputs.count, n: classes.count, k: d,
+                        a: a.baseAddress!, lda: d, b: b.baseAddress!, ldb: d, c: c.baseAddress!, ldc: classes.count)
                 }
             }
         }

@@ -28,18 +28,27 @@ public enum Architecture: String, CaseIterable, Sendable {
 
     /// The architecture `checkpoint`'s tensor names show, or an error listing what was found.
     public static func detect(_ checkpoint: Checkpoint) throws -> Architecture {
-        if checkpoint.tensors.contains(where: { $0.name.hasSuffix("embeddings.word_embeddings.weight") }) { return .bert }
-        if checkpoint.entry(named: "visual.conv1.weight") != nil || checkpoint.entry(named: "vision_model.embeddings.patch_embedding.weight") != nil {
+        if checkpoint.tensors.contains(where: { $0.name.hasSuffix("embeddings.word_embeddings.weight") }) {
+            return .bert
+        }
+        if checkpoint.entry(named: "visual.conv1.weight") != nil
+            || checkpoint.entry(named: "vision_model.embeddings.patch_embedding.weight") != nil
+        {
             return .clip
         }
         let names = checkpoint.tensors.map(\.name)
-        throw ModelError(checkpoint.path, "is of no architecture Scalpel runs: no BERT embeddings.word_embeddings.weight, no CLIP visual.conv1.weight or vision_model.embeddings.patch_embedding.weight among its \(names.count) tensors (\(names.prefix(6).joined(separator: ", "))\(names.count > 6 ? ", ..." : ""))")
+        throw ModelError(
+            checkpoint.path,
+            "is of no architecture Scalpel runs: no BERT embeddings.word_embeddings.weight, no CLIP visual.conv1.weight or vision_model.embeddings.patch_embedding.weight among its \(names.count) tensors (\(names.prefix(6).joined(separator: ", "))\(names.count > 6 ? ", ..." : ""))"
+        )
     }
 
     /// The zero-shot encoder of `checkpoint` (with `replacements` standing in for tensors),
     /// its tokenizer and configuration read from `folder` (default: beside the weights).
-    public static func encoder(_ checkpoint: Checkpoint, replacements: [String: TensorView] = [:], folder: String? = nil,
-                               architecture: Architecture? = nil) throws -> any TrainableEncoder {
+    public static func encoder(
+        _ checkpoint: Checkpoint, replacements: [String: TensorView] = [:], folder: String? = nil,
+        architecture: Architecture? = nil
+    ) throws -> any TrainableEncoder {
         switch try architecture ?? detect(checkpoint) {
         case .bert: return try TextEncoder(checkpoint: checkpoint, replacements: replacements, tokenizerFolder: folder)
         case .clip: return try CLIPEncoder(checkpoint: checkpoint, replacements: replacements, folder: folder)
@@ -59,20 +68,29 @@ public struct CLIPEncoder: ZeroShotEncoder {
     /// Face's `merges.txt` beside the weights, else the file `SCALPEL_CLIP_VOCABULARY` names,
     /// else the copy ./setup.sh fetched into the source tree's `.cache/models/clip-bpe`.
     public init(checkpoint: Checkpoint, replacements: [String: TensorView] = [:], folder: String? = nil) throws {
-        let folder = folder ?? URL(fileURLWithPath: checkpoint.files.first?.path ?? checkpoint.path).deletingLastPathComponent().path
+        let folder =
+            folder
+            ?? URL(fileURLWithPath: checkpoint.files.first?.path ?? checkpoint.path).deletingLastPathComponent().path
         let fileManager = FileManager.default
-        let config = ["config.json", "open_clip_config.json"].map { folder + "/" + $0 }.first(where: fileManager.fileExists)
+        let config = ["config.json", "open_clip_config.json"].map { folder + "/" + $0 }.first(
+            where: fileManager.fileExists)
         model = try CLIPModel(checkpoint: checkpoint, configFile: config, replacements: replacements)
         // The source tree's copy: the executable lives in .build/release/ (a link) or
         // .build/<triple>/release/, so look two and three folders up.
-        let executable = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath().deletingLastPathComponent()
+        let executable = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath()
+            .deletingLastPathComponent()
         let sourceTree = ["../..", "../../.."].map {
-            executable.appendingPathComponent($0 + "/.cache/models/clip-bpe/bpe_simple_vocab_16e6.txt.gz").standardizedFileURL.path
+            executable.appendingPathComponent($0 + "/.cache/models/clip-bpe/bpe_simple_vocab_16e6.txt.gz")
+                .standardizedFileURL.path
         }
-        let candidates = [folder + "/bpe_simple_vocab_16e6.txt.gz", folder + "/merges.txt"]
+        let candidates =
+            [folder + "/bpe_simple_vocab_16e6.txt.gz", folder + "/merges.txt"]
             + [ProcessInfo.processInfo.environment["SCALPEL_CLIP_VOCABULARY"]].compactMap { $0 } + sourceTree
         guard let vocabulary = candidates.first(where: fileManager.fileExists) else {
-            throw ModelError(checkpoint.path, "CLIP's tokenizer vocabulary was not found: looked for \(candidates.joined(separator: ", ")) (set SCALPEL_CLIP_VOCABULARY to open_clip's bpe_simple_vocab_16e6.txt.gz)")
+            throw ModelError(
+                checkpoint.path,
+                "CLIP's tokenizer vocabulary was not found: looked for \(candidates.joined(separator: ", ")) (set SCALPEL_CLIP_VOCABULARY to open_clip's bpe_simple_vocab_16e6.txt.gz)"
+            )
         }
         tokenizer = try CLIPTokenizer(vocabularyFile: vocabulary, contextLength: model.configuration.contextLength)
         path = checkpoint.path

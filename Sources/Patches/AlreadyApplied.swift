@@ -14,10 +14,15 @@ public struct AlreadyAppliedError: Error, CustomStringConvertible, Sendable {
 
     public var description: String {
         let list = zip(patches, reasons).map { "  \($0): \($1)" }
-        let advice = patches.count == given ? "the model already is what applying \(given == 1 ? "it" : "them") would give"
+        let advice =
+            patches.count == given
+            ? "the model already is what applying \(given == 1 ? "it" : "them") would give"
             : "apply the others alone"
         // Paths are shown escaped (`DisplayText`), one per line.
-        return (["\(model): \(patches.count == 1 ? "a patch is" : "\(patches.count) patches are") already applied, so nothing was written (\(advice)):"] + list)
+        return
+            ([
+                "\(model): \(patches.count == 1 ? "a patch is" : "\(patches.count) patches are") already applied, so nothing was written (\(advice)):"
+            ] + list)
             .map(DisplayText.escaped).joined(separator: "\n")
     }
 }
@@ -35,26 +40,40 @@ enum AlreadyApplied {
         var found: [(String, String)] = []
         for patch in patches where !patch.entries.isEmpty {
             let recorded = record.contains(patch.id)
-            let holds = try patch.entries.allSatisfy { try holdsResult($0, of: patch, model: model, fingerprints: fingerprints, byPositions: recorded) }
+            let holds = try patch.entries.allSatisfy {
+                try holdsResult($0, of: patch, model: model, fingerprints: fingerprints, byPositions: recorded)
+            }
             if holds {
-                found.append((patch.path, recorded ? "the model's record lists it (\(patch.shortId)) and every tensor it touches holds its result"
-                                                   : "every tensor it touches already has the fingerprint it produces"))
+                found.append(
+                    (
+                        patch.path,
+                        recorded
+                            ? "the model's record lists it (\(patch.shortId)) and every tensor it touches holds its result"
+                            : "every tensor it touches already has the fingerprint it produces"
+                    ))
             } else if recorded {
-                throw PatchError(patch.path, "the record of \(model.path) lists this patch (\(patch.shortId)) as applied already, but the tensors it touches no longer hold its result; a patch is applied once (revert it from the model it was applied to, then apply again)", kind: .checkFailed)
+                throw PatchError(
+                    patch.path,
+                    "the record of \(model.path) lists this patch (\(patch.shortId)) as applied already, but the tensors it touches no longer hold its result; a patch is applied once (revert it from the model it was applied to, then apply again)",
+                    kind: .checkFailed)
             }
         }
         if !found.isEmpty {
-            throw AlreadyAppliedError(model: model.path, patches: found.map(\.0), given: patches.count, reasons: found.map(\.1))
+            throw AlreadyAppliedError(
+                model: model.path, patches: found.map(\.0), given: patches.count, reasons: found.map(\.1))
         }
     }
 
     /// Whether the model's tensor holds what `entry` produces.
-    private static func holdsResult(_ entry: PatchEntry, of patch: PatchFile, model: Checkpoint,
-                                    fingerprints: NameMap<String>, byPositions: Bool) throws -> Bool {
+    private static func holdsResult(
+        _ entry: PatchEntry, of patch: PatchFile, model: Checkpoint,
+        fingerprints: NameMap<String>, byPositions: Bool
+    ) throws -> Bool {
         guard let after = entry.after else { return model.entry(named: entry.name) == nil }
         // An entry that claims no change (before = after) cannot tell applied from not.
         guard entry.before != after, let tensor = model.entry(named: entry.name),
-              tensor.dtype == after.dtype, tensor.shape == after.shape else { return false }
+            tensor.dtype == after.dtype, tensor.shape == after.shape
+        else { return false }
         if fingerprints[entry.name] == after.sha256 { return true }
         // Composed with a sibling, the tensor matches no single patch: its elements tell.
         guard byPositions, entry.operation == .xor, let expected = entry.atPositions else { return false }

@@ -24,7 +24,10 @@ public enum BaseProvenance {
     public static func fingerprint(_ states: [(name: String, before: TensorState?)]) -> String {
         var hasher = SHA256()
         for (name, before) in states.sorted(by: { $0.name.precedesByBytes($1.name) }) {
-            let line = before.map { "\(name)\t\($0.dtype.rawValue)\t\($0.shape.map(String.init).joined(separator: ","))\t\($0.sha256)\n" }
+            let line =
+                before.map {
+                    "\(name)\t\($0.dtype.rawValue)\t\($0.shape.map(String.init).joined(separator: ","))\t\($0.sha256)\n"
+                }
                 ?? "\(name)\t-\n"
             hasher.update(data: Array(line.utf8))
         }

@@ -6,7 +6,9 @@
 /// unrolls the plane loop; they run on every changed element of `create` and `apply`.
 enum BytePlanes {
     /// Planes of the XOR of `old` and `new` at `indices` (elements of `elementSize` bytes).
-    static func xor(_ old: UnsafeRawBufferPointer, _ new: UnsafeRawBufferPointer, at indices: [Int], elementSize: Int) -> [UInt8] {
+    static func xor(_ old: UnsafeRawBufferPointer, _ new: UnsafeRawBufferPointer, at indices: [Int], elementSize: Int)
+        -> [UInt8]
+    {
         var planes = [UInt8](repeating: 0, count: indices.count * elementSize)
         planes.withUnsafeMutableBytes { out in
             switch elementSize {
@@ -26,7 +28,8 @@ enum BytePlanes {
         let size = MemoryLayout<Word>.size
         let n = indices.count
         for (k, index) in indices.enumerated() {
-            let d = old.loadUnaligned(fromByteOffset: index * size, as: Word.self)
+            let d =
+                old.loadUnaligned(fromByteOffset: index * size, as: Word.self)
                 ^ new.loadUnaligned(fromByteOffset: index * size, as: Word.self)
             let bytes = Word(littleEndian: d)
             for p in 0..<size { out[p * n + k] = UInt8(truncatingIfNeeded: bytes >> (8 * p)) }
@@ -34,7 +37,10 @@ enum BytePlanes {
     }
 
     /// XORs `planes` into `buffer` at `indices` (the inverse and the forward step alike).
-    static func applyXor(_ planes: UnsafeRawBufferPointer, into buffer: UnsafeMutableRawBufferPointer, at indices: [Int], elementSize: Int) {
+    static func applyXor(
+        _ planes: UnsafeRawBufferPointer, into buffer: UnsafeMutableRawBufferPointer, at indices: [Int],
+        elementSize: Int
+    ) {
         switch elementSize {
         case 8: applyXor(planes, buffer, indices, UInt64.self)
         case 4: applyXor(planes, buffer, indices, UInt32.self)
@@ -72,10 +78,13 @@ enum BytePlanes {
         return planes
     }
 
-    private static func split<Word: FixedWidthInteger & UnsignedInteger>(_ bytes: UnsafeRawBufferPointer, _ out: UnsafeMutableRawBufferPointer, _: Word.Type) {
+    private static func split<Word: FixedWidthInteger & UnsignedInteger>(
+        _ bytes: UnsafeRawBufferPointer, _ out: UnsafeMutableRawBufferPointer, _: Word.Type
+    ) {
         let size = MemoryLayout<Word>.size
         let n = bytes.count / size
-        guard n > 0, let source = bytes.baseAddress, let target = out.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
+        guard n > 0, let source = bytes.baseAddress, let target = out.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        else { return }
         for k in 0..<n {
             let word = Word(littleEndian: source.loadUnaligned(fromByteOffset: k * size, as: Word.self))
             for p in 0..<size { target[p * n + k] = UInt8(truncatingIfNeeded: word >> (8 * p)) }

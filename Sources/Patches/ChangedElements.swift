@@ -15,8 +15,10 @@ enum ChangedElements {
     /// compared as an integer of its width, without a branch: its index and XOR are written
     /// at the end of the output and the count advances only when they differ (a 10 %-dense
     /// update would mispredict a branch on every tenth element).
-    static func scan(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer, elementSize: Int,
-                     keepingXor: Bool) -> (indices: [Int], xor: [UInt8]) {
+    static func scan(
+        _ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer, elementSize: Int,
+        keepingXor: Bool
+    ) -> (indices: [Int], xor: [UInt8]) {
         precondition(a.count == b.count)
         switch elementSize {
         case 8: return scan(a, b, as: UInt64.self, keepingXor: keepingXor)
@@ -26,23 +28,32 @@ enum ChangedElements {
         }
     }
 
-    private static func scan<Word: FixedWidthInteger & BitwiseCopyable>(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer, as _: Word.Type,
-                                                      keepingXor: Bool) -> (indices: [Int], xor: [UInt8]) {
+    private static func scan<Word: FixedWidthInteger & BitwiseCopyable>(
+        _ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer, as _: Word.Type,
+        keepingXor: Bool
+    ) -> (indices: [Int], xor: [UInt8]) {
         let size = MemoryLayout<Word>.size
         let count = a.count / size
         guard count > 0, let pa = a.baseAddress, let pb = b.baseAddress else { return ([], []) }
         let block = 1024  // elements per memcmp
-        var found = GrowingBuffer<Int>(), words = GrowingBuffer<Word>()
-        defer { found.deallocate(); words.deallocate() }
+        var found = GrowingBuffer<Int>()
+        var words = GrowingBuffer<Word>()
+        defer {
+            found.deallocate()
+            words.deallocate()
+        }
         var n = 0
         var start = 0
         while start < count {
             let end = min(count, start + block)
             if memcmp(pa + start * size, pb + start * size, (end - start) * size) != 0 {
                 // Room for the whole block, as every element is written before it is counted.
-                let indices = found.reserve(n + block), xors = words.reserve(n + block)
+                let indices = found.reserve(n + block)
+                let xors = words.reserve(n + block)
                 for i in start..<end {
-                    let x = pa.loadUnaligned(fromByteOffset: i * size, as: Word.self) ^ pb.loadUnaligned(fromByteOffset: i * size, as: Word.self)
+                    let x =
+                        pa.loadUnaligned(fromByteOffset: i * size, as: Word.self)
+                        ^ pb.loadUnaligned(fromByteOffset: i * size, as: Word.self)
                     indices[n] = i
                     if keepingXor { xors[n] = x }
                     n &+= Int(unsafeBitCast(x != 0, to: UInt8.self))  // 0 or 1: no branch to mispredict
@@ -82,7 +93,7 @@ private struct GrowingBuffer<Element: BitwiseCopyable> {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif

@@ -67,15 +67,19 @@ public enum CheckpointDiff {
         let changed = ChangedElements.find(a.bytes, b.bytes, elementSize: a.dtype.size)
         let count = a.elementCount
         if a.dtype.isOpaque {
-            return TensorDifference(name: name, dtype: a.dtype, shape: a.shape, elementCount: count, changed: changed.count,
-                                    l2: nil, maxAbs: nil, relative: nil, cosine: nil)
+            return TensorDifference(
+                name: name, dtype: a.dtype, shape: a.shape, elementCount: count, changed: changed.count,
+                l2: nil, maxAbs: nil, relative: nil, cosine: nil)
         }
         if changed.isEmpty {
-            return TensorDifference(name: name, dtype: a.dtype, shape: a.shape, elementCount: count, changed: 0,
-                                    l2: 0, maxAbs: 0, relative: 0, cosine: 1)
+            return TensorDifference(
+                name: name, dtype: a.dtype, shape: a.shape, elementCount: count, changed: 0,
+                l2: 0, maxAbs: 0, relative: 0, cosine: 1)
         }
         // Norms over the whole tensor, the difference over the changed elements only.
-        var normA = 0.0, normB = 0.0, dot = 0.0
+        var normA = 0.0
+        var normB = 0.0
+        var dot = 0.0
         for i in 0..<count {
             let x = Double(ElementConversion.load(a.bytes, i, a.dtype))
             let y = Double(ElementConversion.load(b.bytes, i, b.dtype))
@@ -84,9 +88,12 @@ public enum CheckpointDiff {
             normB += y * y
             dot += x * y
         }
-        var squared = 0.0, maxAbs = 0.0
+        var squared = 0.0
+        var maxAbs = 0.0
         for i in changed {
-            let d = Double(ElementConversion.load(b.bytes, i, b.dtype)) - Double(ElementConversion.load(a.bytes, i, a.dtype))
+            let d =
+                Double(ElementConversion.load(b.bytes, i, b.dtype))
+                - Double(ElementConversion.load(a.bytes, i, a.dtype))
             guard d.isFinite else { continue }
             squared += d * d
             maxAbs = max(maxAbs, abs(d))
@@ -94,7 +101,8 @@ public enum CheckpointDiff {
         let l2 = squared.squareRoot()
         let relative = normA > 0 ? l2 / normA.squareRoot() : (l2 > 0 ? .infinity : 0)
         let cosine = normA > 0 && normB > 0 ? dot / (normA.squareRoot() * normB.squareRoot()) : nil
-        return TensorDifference(name: name, dtype: a.dtype, shape: a.shape, elementCount: count, changed: changed.count,
-                                l2: l2, maxAbs: maxAbs, relative: relative, cosine: cosine)
+        return TensorDifference(
+            name: name, dtype: a.dtype, shape: a.shape, elementCount: count, changed: changed.count,
+            l2: l2, maxAbs: maxAbs, relative: relative, cosine: cosine)
     }
 }

@@ -22,9 +22,20 @@ public enum InPlaceApplier {
     static func union(_ a: [Int], _ b: [Int]) -> [Int] {
         var out: [Int] = []
         out.reserveCapacity(a.count + b.count)
-        var i = 0, j = 0
+        var i = 0
+        var j = 0
         while i < a.count, j < b.count {
-            if a[i] < b[j] { out.append(a[i]); i += 1 } else if b[j] < a[i] { out.append(b[j]); j += 1 } else { out.append(a[i]); i += 1; j += 1 }
+            if a[i] < b[j] {
+                out.append(a[i])
+                i += 1
+            } else if b[j] < a[i] {
+                out.append(b[j])
+                j += 1
+            } else {
+                out.append(a[i])
+                i += 1
+                j += 1
+            }
         }
         out += a[i...]
         out += b[j...]
@@ -32,18 +43,24 @@ public enum InPlaceApplier {
     }
 
     @discardableResult
-    public static func apply(_ path: String, patches: [PatchFile], policy: CompositionPolicy = .strict, record: Bool = true) throws -> PatchApplier.Summary {
+    public static func apply(
+        _ path: String, patches: [PatchFile], policy: CompositionPolicy = .strict, record: Bool = true
+    ) throws -> PatchApplier.Summary {
         let model = try Checkpoint.open(path)
         guard model.format == .safetensors, model.files.count == 1 else {
             throw PatchError(path, "--in-place works on a single safetensors file; write a new file with -o instead")
         }
         for patch in patches {
             guard patch.header.kind == .patch else {
-                throw PatchError(patch.path, "is a mask, not a patch: a mask holds positions only and cannot be applied")
+                throw PatchError(
+                    patch.path, "is a mask, not a patch: a mask holds positions only and cannot be applied")
             }
             try patch.verifyIntegrity()
             if let moving = patch.entries.first(where: { $0.operation != .xor }) {
-                throw PatchError(patch.path, "tensor \"\(moving.name)\" is \(moving.operation == .add ? "added" : moving.operation == .remove ? "removed" : "replaced"): --in-place only changes values; write a new file with -o instead")
+                throw PatchError(
+                    patch.path,
+                    "tensor \"\(moving.name)\" is \(moving.operation == .add ? "added" : moving.operation == .remove ? "removed" : "replaced"): --in-place only changes values; write a new file with -o instead"
+                )
             }
         }
         let plans = try PatchApplier.prepare(.apply, model: model, patches: patches, policy: policy)
@@ -55,7 +72,10 @@ public enum InPlaceApplier {
         var json = SafetensorsWriter.headerJSON(model.tensors, dataStart: 8 + file.headerLength, metadata: metadata)
         if record {
             guard json.count <= file.headerLength else {
-                throw PatchError(path, "no room in the header to record the applied patches (\(json.count - file.headerLength) bytes short); write a new file once with -o (Scalpel leaves room there for later in-place applies), or pass --no-record")
+                throw PatchError(
+                    path,
+                    "no room in the header to record the applied patches (\(json.count - file.headerLength) bytes short); write a new file once with -o (Scalpel leaves room there for later in-place applies), or pass --no-record"
+                )
             }
             json += [UInt8](repeating: 0x20, count: file.headerLength - json.count)
         } else {
@@ -70,8 +90,9 @@ public enum InPlaceApplier {
             work.append((tensor, decoded, plan.expectedResult))
         }
         let regions = work.map { tensor, decoded, _ in
-            InPlaceJournal.Region(offset: tensor.offset, elementSize: tensor.dtype.size,
-                                  positions: decoded.dropFirst().reduce(decoded.first?.positions ?? []) { union($0, $1.positions) })
+            InPlaceJournal.Region(
+                offset: tensor.offset, elementSize: tensor.dtype.size,
+                positions: decoded.dropFirst().reduce(decoded.first?.positions ?? []) { union($0, $1.positions) })
         }
         let mapping = try MappedFile(path: path, writable: true)
         try InPlaceJournal.record(mapping, headerLength: file.headerLength, regions: regions)
@@ -84,9 +105,12 @@ public enum InPlaceApplier {
         let items = work
         DispatchQueue.concurrentPerform(iterations: items.count) { i in
             let (tensor, decoded, expected) = items[i]
-            let bytes = UnsafeMutableRawBufferPointer(rebasing: output.value[tensor.offset..<(tensor.offset + tensor.byteCount)])
+            let bytes = UnsafeMutableRawBufferPointer(
+                rebasing: output.value[tensor.offset..<(tensor.offset + tensor.byteCount)])
             for (positions, planes) in decoded {
-                planes.withUnsafeBytes { BytePlanes.applyXor($0, into: bytes, at: positions, elementSize: tensor.dtype.size) }
+                planes.withUnsafeBytes {
+                    BytePlanes.applyXor($0, into: bytes, at: positions, elementSize: tensor.dtype.size)
+                }
             }
             if let crashAfter, finished.increment() >= crashAfter { _exit(70) }
             // Composed tensors (no whole fingerprint expected) were checked position by position.
@@ -95,18 +119,22 @@ public enum InPlaceApplier {
         }
         if let wrong = try slots.values().compactMap({ $0 }).first {
             try InPlaceJournal.recoverIfNeeded(path)
-            throw PatchError(path, "tensor \"\(wrong)\": the result does not match the patch's fingerprint; the file was restored", kind: .checkFailed)
+            throw PatchError(
+                path, "tensor \"\(wrong)\": the result does not match the patch's fingerprint; the file was restored",
+                kind: .checkFailed)
         }
         let changed = regions.reduce(0) { $0 + $1.positions.count }  // each element once, however many patches change it
         for (i, byte) in json.enumerated() { mapping.mutableBytes[8 + i] = byte }
         do {
             try mapping.sync()
         } catch {
-            throw PatchError(path, "\(error); the journal \(InPlaceJournal.path(for: path)) restores the file on the next command")
+            throw PatchError(
+                path, "\(error); the journal \(InPlaceJournal.path(for: path)) restores the file on the next command")
         }
         InPlaceJournal.finish(path)
-        return PatchApplier.Summary(touchedTensors: work.count, changedElements: changed, outputs: [path],
-                                    notes: plans.names.sorted { $0.precedesByBytes($1) }.flatMap { plans[$0]?.notes ?? [] })
+        return PatchApplier.Summary(
+            touchedTensors: work.count, changedElements: changed, outputs: [path],
+            notes: plans.names.sorted { $0.precedesByBytes($1) }.flatMap { plans[$0]?.notes ?? [] })
     }
 }
 

@@ -31,7 +31,8 @@ public enum IndexEncoding: String, Sendable {
             var position = 0
             previous = -1
             for index in indices {
-                position = Varint.write(UInt64(previous < 0 ? index : index - previous), to: buffer.baseAddress!, at: position)
+                position = Varint.write(
+                    UInt64(previous < 0 ? index : index - previous), to: buffer.baseAddress!, at: position)
                 previous = index
             }
             initialized = position
@@ -63,7 +64,9 @@ public enum IndexEncoding: String, Sendable {
                 }
                 let (next, overflow) = (previous < 0 ? 0 : previous).addingReportingOverflow(Int(delta))
                 guard !overflow, next < elementCount else {
-                    throw IndexDecodingError("index \(overflow ? "beyond 64 bits" : String(next)) is out of range for a tensor of \(elementCount) elements")
+                    throw IndexDecodingError(
+                        "index \(overflow ? "beyond 64 bits" : String(next)) is out of range for a tensor of \(elementCount) elements"
+                    )
                 }
                 indices.append(next)
                 previous = next
@@ -71,7 +74,9 @@ public enum IndexEncoding: String, Sendable {
             }
         case .bitmap:
             guard bytes.count == Self.bitmapSize(elementCount: elementCount) else {
-                throw IndexDecodingError("bitmap is \(bytes.count) bytes, expected \(Self.bitmapSize(elementCount: elementCount)) for \(elementCount) elements")
+                throw IndexDecodingError(
+                    "bitmap is \(bytes.count) bytes, expected \(Self.bitmapSize(elementCount: elementCount)) for \(elementCount) elements"
+                )
             }
             for byteIndex in 0..<bytes.count where bytes[byteIndex] != 0 {
                 var bits = bytes[byteIndex]
@@ -87,7 +92,9 @@ public enum IndexEncoding: String, Sendable {
             }
         }
         guard indices.count == count else {
-            throw IndexDecodingError("index stream holds \(indices.count > count ? "more than \(count)" : String(indices.count)) indices, the header says \(count)")
+            throw IndexDecodingError(
+                "index stream holds \(indices.count > count ? "more than \(count)" : String(indices.count)) indices, the header says \(count)"
+            )
         }
         return indices
     }

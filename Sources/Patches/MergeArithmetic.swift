@@ -13,9 +13,12 @@ enum MergeArithmetic {
 
     /// The delta a patch's XOR planes encode against `base`. Non-finite values have no delta
     /// and are refused (such tensors merge exactly with `priority`).
-    static func delta(base: TensorView, positions: [Int], planes: [UInt8], weight: Double,
-                      tensor name: String, patchPath: String) throws -> Delta {
-        let size = base.dtype.size, dtype = base.dtype
+    static func delta(
+        base: TensorView, positions: [Int], planes: [UInt8], weight: Double,
+        tensor name: String, patchPath: String
+    ) throws -> Delta {
+        let size = base.dtype.size
+        let dtype = base.dtype
         var tuned = [UInt8](repeating: 0, count: positions.count * size)
         tuned.withUnsafeMutableBytes { out in
             planes.withUnsafeBytes { BytePlanes.join($0, into: out, elementSize: size) }
@@ -26,9 +29,13 @@ enum MergeArithmetic {
         var values = [Double](repeating: 0, count: positions.count)
         try tuned.withUnsafeBytes { tunedBytes in
             for (k, position) in positions.enumerated() {
-                let old = value(base.bytes, position, dtype), new = value(tunedBytes, k, dtype)
+                let old = value(base.bytes, position, dtype)
+                let new = value(tunedBytes, k, dtype)
                 guard old.isFinite, new.isFinite else {
-                    throw PatchError(patchPath, "tensor \"\(name)\" element \(position) goes from \(old) to \(new): a non-finite value has no delta, so it cannot be merged arithmetically (use --method priority)")
+                    throw PatchError(
+                        patchPath,
+                        "tensor \"\(name)\" element \(position) goes from \(old) to \(new): a non-finite value has no delta, so it cannot be merged arithmetically (use --method priority)"
+                    )
                 }
                 values[k] = new - old
             }
@@ -93,11 +100,13 @@ enum MergeArithmetic {
 
     /// Writes base + the merged delta into `buffer` (a copy of `base`) wherever a delta is
     /// nonzero, and returns those positions (some may round back to the base's bits).
-    static func combine(_ deltas: [Delta], method: MergeMethod, lambda: Double, base: TensorView,
-                        into buffer: UnsafeMutableRawBufferPointer) -> [Int] {
+    static func combine(
+        _ deltas: [Delta], method: MergeMethod, lambda: Double, base: TensorView,
+        into buffer: UnsafeMutableRawBufferPointer
+    ) -> [Int] {
         let union = PositionUnion(deltas.map(\.positions))
         let n = union.positions.count
-        var total = [Double](repeating: 0, count: n)    // Σ wᵢ·δᵢ
+        var total = [Double](repeating: 0, count: n)  // Σ wᵢ·δᵢ
         var divisor = [Double](repeating: 0, count: n)  // Σ wᵢ over the patches that count
         for (i, delta) in deltas.enumerated() {
             let slots = union.slots[i]
@@ -114,7 +123,8 @@ enum MergeArithmetic {
             for (i, delta) in deltas.enumerated() {
                 let slots = union.slots[i]
                 for (k, value) in delta.values.enumerated() {
-                    let weighted = delta.weight * value, slot = slots[k]
+                    let weighted = delta.weight * value
+                    let slot = slots[k]
                     if (weighted > 0 && total[slot] >= 0) || (weighted < 0 && total[slot] < 0) {
                         agreeing[slot] += weighted
                         divisor[slot] += delta.weight
@@ -137,7 +147,8 @@ enum MergeArithmetic {
     }
 
     static func value(_ bytes: UnsafeRawBufferPointer, _ index: Int, _ dtype: DType) -> Double {
-        dtype == .f64 ? bytes.loadUnaligned(fromByteOffset: index * 8, as: Double.self)
+        dtype == .f64
+            ? bytes.loadUnaligned(fromByteOffset: index * 8, as: Double.self)
             : Double(ElementConversion.load(bytes, index, dtype))
     }
 
@@ -156,17 +167,27 @@ enum Selection {
     /// The k-th largest value (1-based) of `values`, which it reorders.
     static func kthLargest<Value: Comparable>(_ values: inout [Value], _ k: Int) -> Value {
         precondition(k >= 1 && k <= values.count)
-        var low = 0, high = values.count - 1
+        var low = 0
+        var high = values.count - 1
         let target = k - 1  // index in descending order
         while low < high {
             // Median of three as the pivot, then a three-way partition (many equal values).
             let mid = low + (high - low) / 2
             let pivot = max(min(values[low], values[mid]), min(max(values[low], values[mid]), values[high]))
-            var lt = low, i = low, gt = high
+            var lt = low
+            var i = low
+            var gt = high
             while i <= gt {
-                if values[i] > pivot { values.swapAt(lt, i); lt += 1; i += 1 }
-                else if values[i] < pivot { values.swapAt(i, gt); gt -= 1 }
-                else { i += 1 }
+                if values[i] > pivot {
+                    values.swapAt(lt, i)
+                    lt += 1
+                    i += 1
+                } else if values[i] < pivot {
+                    values.swapAt(i, gt)
+                    gt -= 1
+                } else {
+                    i += 1
+                }
             }
             if target < lt { high = lt - 1 } else if target > gt { low = gt + 1 } else { return pivot }
         }

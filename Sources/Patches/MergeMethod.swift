@@ -27,8 +27,10 @@ public enum MergeMethod: String, CaseIterable, Sendable {
         case .priority: "the later patch on the command line wins, bit for bit"
         case .sum: "adds the deltas: base + λ·Σ wᵢ·δᵢ (task arithmetic)"
         case .mean: "averages the deltas of the patches that change the element"
-        case .ties: "elects the sign of the summed deltas and averages the deltas of that sign (--density D trims each delta first)"
-        case .dare: "drops each delta element with probability --drop P (required), divides the rest by 1 − P, adds them"
+        case .ties:
+            "elects the sign of the summed deltas and averages the deltas of that sign (--density D trims each delta first)"
+        case .dare:
+            "drops each delta element with probability --drop P (required), divides the rest by 1 − P, adds them"
         case .dareTies: "the dare drop (--drop P, required), then the ties sign election and average"
         }
     }
@@ -58,7 +60,9 @@ public struct MergeParameters: Sendable, Equatable {
     /// order that breaks equal magnitudes at the trim's cut.
     public var seed: UInt64?
 
-    public init(weights: [Double]? = nil, lambda: Double = 1, density: Double? = nil, drop: Double? = nil, seed: UInt64? = nil) {
+    public init(
+        weights: [Double]? = nil, lambda: Double = 1, density: Double? = nil, drop: Double? = nil, seed: UInt64? = nil
+    ) {
         self.weights = weights
         self.lambda = lambda
         self.density = density
@@ -69,12 +73,18 @@ public struct MergeParameters: Sendable, Equatable {
     /// Why these parameters do not fit `method` and `patchCount` patches, or nil when they do.
     public func problem(for method: MergeMethod, patchCount: Int) -> String? {
         if let weights {
-            if !method.isArithmetic { return "--weights applies to sum, mean, ties, dare and dare-ties, not \(method.rawValue)" }
-            if weights.count != patchCount { return "\(weights.count) weights for \(patchCount) patches: give one weight per patch" }
+            if !method.isArithmetic {
+                return "--weights applies to sum, mean, ties, dare and dare-ties, not \(method.rawValue)"
+            }
+            if weights.count != patchCount {
+                return "\(weights.count) weights for \(patchCount) patches: give one weight per patch"
+            }
             if weights.contains(where: { !$0.isFinite }) { return "the weights must be finite numbers" }
         }
         if lambda != 1 {
-            if !method.isArithmetic || method == .mean { return "--lambda applies to sum, ties, dare and dare-ties, not \(method.rawValue)" }
+            if !method.isArithmetic || method == .mean {
+                return "--lambda applies to sum, ties, dare and dare-ties, not \(method.rawValue)"
+            }
             if !lambda.isFinite { return "--lambda must be a finite number" }
         }
         if let density {
@@ -86,17 +96,25 @@ public struct MergeParameters: Sendable, Equatable {
             if !(drop >= 0 && drop < 1) { return "--drop must be in [0, 1) (got \(drop))" }
         }
         if seed != nil, !usesSeed(method) {
-            return method == .ties ? "--seed with ties orders the elements tied at the trim's cut, so it needs --density below 1"
+            return method == .ties
+                ? "--seed with ties orders the elements tied at the trim's cut, so it needs --density below 1"
                 : "--seed applies to dare, dare-ties and ties (with --density below 1), not \(method.rawValue)"
         }
-        if method.drops, drop == nil { return "\(method.rawValue) needs --drop P, the probability of dropping each delta element" }
+        if method.drops, drop == nil {
+            return "\(method.rawValue) needs --drop P, the probability of dropping each delta element"
+        }
         return nil
     }
 
     /// The parameters as recorded in the merged patch's metadata.
     func metadata(for method: MergeMethod, patchCount: Int) -> [(String, String)] {
         guard method.isArithmetic else { return [] }
-        var out = [("merge.weights", (weights ?? Array(repeating: 1, count: patchCount)).map { "\($0)" }.joined(separator: ","))]
+        var out = [
+            (
+                "merge.weights",
+                (weights ?? Array(repeating: 1, count: patchCount)).map { "\($0)" }.joined(separator: ",")
+            )
+        ]
         if method != .mean { out.append(("merge.lambda", "\(lambda)")) }
         if method == .ties { out.append(("merge.density", "\(density ?? 1)")) }
         if method.drops { out.append(("merge.drop", "\(drop ?? 0)")) }

@@ -30,7 +30,8 @@ public struct MergeOverlapError: Error, CustomStringConvertible, Sendable {
     init(patches: [PatchFile], tensors: [Tensor]) {
         self.patches = patches.map(\.path)
         self.tensors = tensors.sorted {
-            $0.elements != $1.elements ? $0.elements > $1.elements : $0.name.utf8.lexicographicallyPrecedes($1.name.utf8)
+            $0.elements != $1.elements
+                ? $0.elements > $1.elements : $0.name.utf8.lexicographicallyPrecedes($1.name.utf8)
         }
         let arithmeticRefuses = patches.contains { patch in
             patch.entries.contains { $0.operation == .xor && $0.before.map { !$0.dtype.isFloatingPoint } ?? false }
@@ -41,23 +42,30 @@ public struct MergeOverlapError: Error, CustomStringConvertible, Sendable {
     public var description: String {
         let concerned = Array(Set(tensors.flatMap(\.patches))).sorted().map { patches[$0] }
         let total = tensors.reduce(0) { $0 + $1.elements }
-        var lines = ["\(PatchMerger.list(concerned)) change some of the same elements (\(total) in \(Self.plural(tensors.count, "tensor"))), which --method disjoint, the default, refuses:"]
+        var lines = [
+            "\(PatchMerger.list(concerned)) change some of the same elements (\(total) in \(Self.plural(tensors.count, "tensor"))), which --method disjoint, the default, refuses:"
+        ]
         let width = tensors.prefix(Self.listedTensors).map(\.name.count).max() ?? 0
         for tensor in tensors.prefix(Self.listedTensors) {
             let padding = String(repeating: " ", count: width - tensor.name.count)
             // With two patches every overlap is between both; with more, say which.
             let which = patches.count > 2 ? "  (\(tensor.patches.map { patches[$0] }.joined(separator: ", ")))" : ""
-            lines.append("  \(tensor.name)\(padding)  \(tensor.elements) element\(tensor.elements == 1 ? "" : "s")\(which)")
+            lines.append(
+                "  \(tensor.name)\(padding)  \(tensor.elements) element\(tensor.elements == 1 ? "" : "s")\(which)")
         }
         if tensors.count > Self.listedTensors {
             let rest = tensors.dropFirst(Self.listedTensors)
-            lines.append("  and \(Self.plural(rest.count, "more tensor")) (\(rest.reduce(0) { $0 + $1.elements }) elements; --plan --per-tensor lists them all)")
+            lines.append(
+                "  and \(Self.plural(rest.count, "more tensor")) (\(rest.reduce(0) { $0 + $1.elements }) elements; --plan --per-tensor lists them all)"
+            )
         }
         lines.append("Methods that combine overlapping changes (--method):")
         let combining = MergeMethod.allCases.filter { $0 != .disjoint }
         let methodWidth = combining.map(\.rawValue.count).max() ?? 0
         for method in combining {
-            lines.append("  \(method.rawValue)\(String(repeating: " ", count: methodWidth - method.rawValue.count))  \(method.meaning)")
+            lines.append(
+                "  \(method.rawValue)\(String(repeating: " ", count: methodWidth - method.rawValue.count))  \(method.meaning)"
+            )
         }
         if let rerun {
             lines.append("Rerun with one of them, for example:")

@@ -42,11 +42,14 @@ public enum PatchApplier {
     /// already in the model (`AlreadyAppliedError`); and every step of every tensor lands
     /// on the bits it was made against (`PatchComposition`). Returns the checked plan of
     /// each touched tensor.
-    static func prepare(_ direction: Direction, model: Checkpoint, patches: [PatchFile],
-                        policy: CompositionPolicy) throws -> NameMap<PatchComposition.TensorPlan> {
+    static func prepare(
+        _ direction: Direction, model: Checkpoint, patches: [PatchFile],
+        policy: CompositionPolicy
+    ) throws -> NameMap<PatchComposition.TensorPlan> {
         for patch in patches {
             guard patch.header.kind == .patch else {
-                throw PatchError(patch.path, "is a mask, not a patch: a mask holds positions only and cannot be applied")
+                throw PatchError(
+                    patch.path, "is a mask, not a patch: a mask holds positions only and cannot be applied")
             }
             try patch.verifyIntegrity()
         }
@@ -68,8 +71,10 @@ public enum PatchApplier {
     /// written unless every check passes. Throws `PatchError` naming the patch, the tensor and
     /// the problem, or `AlreadyAppliedError`.
     @discardableResult
-    public static func run(_ direction: Direction, model: Checkpoint, patches: [PatchFile],
-                           policy: CompositionPolicy = .strict, to path: String) throws -> Summary {
+    public static func run(
+        _ direction: Direction, model: Checkpoint, patches: [PatchFile],
+        policy: CompositionPolicy = .strict, to path: String
+    ) throws -> Summary {
         if direction == .revert, patches.count != 1 {
             throw PatchError(patches.first?.path ?? path, "revert takes exactly one patch")
         }
@@ -91,11 +96,13 @@ public enum PatchApplier {
             }
             changed = [changed, try distinctChanges(plan.steps)].saturatingSum()
             guard let final = last.result else { continue }  // removed
-            outputs.append(OutputTensor(name: name, dtype: final.dtype, shape: final.shape) {
-                let source = model.entry(named: name)
-                return try rebuild(plan, start: source.map(model.view), path: path,
-                                   release: source.map { entry in { model.releasePages(of: entry) } })
-            })
+            outputs.append(
+                OutputTensor(name: name, dtype: final.dtype, shape: final.shape) {
+                    let source = model.entry(named: name)
+                    return try rebuild(
+                        plan, start: source.map(model.view), path: path,
+                        release: source.map { entry in { model.releasePages(of: entry) } })
+                })
         }
 
         var metadata = model.metadata
@@ -109,23 +116,35 @@ public enum PatchApplier {
         let notes = plans.names.sorted { $0.precedesByBytes($1) }.flatMap { plans[$0]?.notes ?? [] }
         if ModelFolderWriter.isFolder(path) {
             // A model folder: the base's layout (shards, index) and its other files.
-            let written = try ModelFolderWriter.write(outputs, metadata: metadata, base: model, to: path, headerRoom: 1024)
-            return Summary(touchedTensors: plans.count, changedElements: changed, outputs: written.files,
-                           notes: notes + written.skipped.map { "\($0) of the base's folder was not copied: other weights, which the result does not update" })
+            let written = try ModelFolderWriter.write(
+                outputs, metadata: metadata, base: model, to: path, headerRoom: 1024)
+            return Summary(
+                touchedTensors: plans.count, changedElements: changed, outputs: written.files,
+                notes: notes
+                    + written.skipped.map {
+                        "\($0) of the base's folder was not copied: other weights, which the result does not update"
+                    })
         }
         // A file: the model's format (a sharded model is written as one file).
-        let format: CheckpointFormat = model.format == .safetensorsIndex ? .safetensors : model.format == .pytorchIndex ? .pytorch : model.format
+        let format: CheckpointFormat =
+            model.format == .safetensorsIndex ? .safetensors : model.format == .pytorchIndex ? .pytorch : model.format
         if let named = CheckpointWriter.format(forOutput: path), named != format {
-            throw PatchError(path, "the model is \(model.format.displayName) and the result is written in the same format; name the output accordingly (convert it afterwards for another format)", kind: .output)
+            throw PatchError(
+                path,
+                "the model is \(model.format.displayName) and the result is written in the same format; name the output accordingly (convert it afterwards for another format)",
+                kind: .output)
         }
         // Room in the header for later `apply --in-place` to record more patch ids.
-        try CheckpointWriter.write(outputs, metadata: metadata, format: format, extras: model.extras, base: model, to: path, headerRoom: 1024)
+        try CheckpointWriter.write(
+            outputs, metadata: metadata, format: format, extras: model.extras, base: model, to: path, headerRoom: 1024)
         return Summary(touchedTensors: plans.count, changedElements: changed, outputs: [path], notes: notes)
     }
 
     /// The tensor after `steps`, starting from `start` (nil when it begins absent; nil
     /// returned when the steps remove it), without checks: callers have planned the steps.
-    static func applySteps(_ name: String, start: TensorView?, steps: [Step], release: (() -> Void)? = nil) throws -> TensorView? {
+    static func applySteps(_ name: String, start: TensorView?, steps: [Step], release: (() -> Void)? = nil) throws
+        -> TensorView?
+    {
         var current = start
         var owned: ByteBuffer?  // set once the bytes are a private, writable copy
         for step in steps {
@@ -141,7 +160,9 @@ public enum PatchApplier {
                     BytePlanes.applyXor($0, into: buffer.bytes, at: positions, elementSize: tensor.dtype.size)
                 }
                 owned = buffer
-                current = TensorView(dtype: tensor.dtype, shape: tensor.shape, bytes: UnsafeRawBufferPointer(buffer.bytes), owner: buffer)
+                current = TensorView(
+                    dtype: tensor.dtype, shape: tensor.shape, bytes: UnsafeRawBufferPointer(buffer.bytes), owner: buffer
+                )
             case (.add, false), (.replace, false):
                 current = try step.patch.wholeTensor(entry, after: true)
                 owned = nil
@@ -160,14 +181,20 @@ public enum PatchApplier {
 
     /// The tensor a checked plan produces, compared with the whole-tensor fingerprint the
     /// plan expects where it knows one (composed tensors were checked position by position).
-    static func rebuild(_ plan: PatchComposition.TensorPlan, start: TensorView?, path: String,
-                        release: (() -> Void)? = nil) throws -> TensorView {
+    static func rebuild(
+        _ plan: PatchComposition.TensorPlan, start: TensorView?, path: String,
+        release: (() -> Void)? = nil
+    ) throws -> TensorView {
         guard let result = try applySteps(plan.name, start: start, steps: plan.steps, release: release),
-              let last = plan.steps.last else {
+            let last = plan.steps.last
+        else {
             throw PatchError(path, "tensor \"\(plan.name)\" has no result")
         }
         if let expected = plan.expectedResult, result.sha256 != expected {
-            throw PatchError(last.patch.path, "tensor \"\(plan.name)\": the result does not match the patch's fingerprint (the patch or the model is corrupt)", kind: .checkFailed)
+            throw PatchError(
+                last.patch.path,
+                "tensor \"\(plan.name)\": the result does not match the patch's fingerprint (the patch or the model is corrupt)",
+                kind: .checkFailed)
         }
         return result
     }
@@ -177,7 +204,8 @@ public enum PatchApplier {
 public enum AppliedPatches {
     public static func read(_ metadata: [(String, String)]) -> [String] {
         guard let text = metadata.first(where: { $0.0.hasSameBytes(as: PatchFormat.appliedPatchesKey) })?.1,
-              let json = try? JSONValue.parse(text), let items = json.arrayValue else { return [] }
+            let json = try? JSONValue.parse(text), let items = json.arrayValue
+        else { return [] }
         return items.compactMap(\.stringValue)
     }
 

@@ -72,7 +72,8 @@ public enum PatchAuditor {
         // a hostile header cannot make audit allocate a count for each of 2^40 rows.
         let positional = problem == nil && (entry.operation == .xor || entry.operation == .mask)
         func counts() -> ChangeSpread? { entry.before.flatMap { ChangeSpread.counting(positions, shape: $0.shape) } }
-        var spread = positional && ChangeSpread.fits(entry.before?.shape ?? [], slots: positions.count + 65_536) ? counts() : nil
+        var spread =
+            positional && ChangeSpread.fits(entry.before?.shape ?? [], slots: positions.count + 65_536) ? counts() : nil
         guard let base else {
             return EntryAudit(entry: entry, integrityProblem: problem, fingerprint: nil, delta: nil, spread: spread)
         }
@@ -84,10 +85,12 @@ public enum PatchAuditor {
         case (nil, nil): fingerprint = .matches
         case (nil, _?): fingerprint = .mismatch("the base already has this tensor")
         case (_?, nil): fingerprint = .mismatch("not in the base")
-        case let (state?, tensor?):
+        case (let state?, let tensor?):
             let view = base.view(tensor)
             if tensor.dtype != state.dtype || tensor.shape != state.shape {
-                fingerprint = .mismatch("base has \(tensor.dtype.rawValue) \(Shape.describe(tensor.shape)), patch expects \(state.typeDescription)")
+                fingerprint = .mismatch(
+                    "base has \(tensor.dtype.rawValue) \(Shape.describe(tensor.shape)), patch expects \(state.typeDescription)"
+                )
             } else if view.sha256 != state.sha256 {
                 fingerprint = .mismatch("base tensor differs from the one the patch was made for")
             } else {
@@ -99,16 +102,22 @@ public enum PatchAuditor {
                 }
             }
         }
-        return EntryAudit(entry: entry, integrityProblem: problem, fingerprint: fingerprint, delta: delta, spread: spread)
+        return EntryAudit(
+            entry: entry, integrityProblem: problem, fingerprint: fingerprint, delta: delta, spread: spread)
     }
 
     /// The changes' statistics, from the old tensor and the entry's positions and XOR planes;
     /// adds each change's magnitude to `spread` when there is one.
-    static func statistics(_ old: TensorView, positions: [Int], planes: [UInt8], spread: inout ChangeSpread?) -> DeltaStatistics {
+    static func statistics(_ old: TensorView, positions: [Int], planes: [UInt8], spread: inout ChangeSpread?)
+        -> DeltaStatistics
+    {
         let size = old.dtype.size
         let n = positions.count
         var element = [UInt8](repeating: 0, count: size)
-        var squared = 0.0, maxAbs = 0.0, positive = 0, negative = 0
+        var squared = 0.0
+        var maxAbs = 0.0
+        var positive = 0
+        var negative = 0
         element.withUnsafeMutableBytes { scratch in
             for (k, index) in positions.enumerated() {
                 for p in 0..<size { scratch[p] = old.bytes[index * size + p] ^ planes[p * n + k] }
@@ -123,8 +132,9 @@ public enum PatchAuditor {
             }
         }
         let signed = positive + negative
-        return DeltaStatistics(l2: squared.squareRoot(), maxAbs: maxAbs,
-                               positiveShare: signed == 0 ? nil : Double(positive) / Double(signed),
-                               baseL2: TensorStatistics.of(old)?.l2 ?? 0)
+        return DeltaStatistics(
+            l2: squared.squareRoot(), maxAbs: maxAbs,
+            positiveShare: signed == 0 ? nil : Double(positive) / Double(signed),
+            baseL2: TensorStatistics.of(old)?.l2 ?? 0)
     }
 }

@@ -61,15 +61,20 @@ enum PatchComposition {
     /// Checks every tensor's steps (in parallel) and returns the plans; throws, before
     /// anything is written, the first problem, or every overlap between sibling patches
     /// with the merge command that combines them.
-    static func plan(model: Checkpoint, steps: NameMap<[PatchApplier.Step]>, policy: CompositionPolicy,
-                     fingerprints: NameMap<String>) throws -> NameMap<TensorPlan> {
+    static func plan(
+        model: Checkpoint, steps: NameMap<[PatchApplier.Step]>, policy: CompositionPolicy,
+        fingerprints: NameMap<String>
+    ) throws -> NameMap<TensorPlan> {
         let names = steps.names.sorted { $0.precedesByBytes($1) }
         let results = ResultSlots<Outcome>(count: names.count)
         DispatchQueue.concurrentPerform(iterations: names.count) { i in
-            results.set(i, Result {
-                try planTensor(names[i], steps: steps[names[i]] ?? [], model: model, policy: policy,
-                               fingerprint: fingerprints[names[i]])
-            })
+            results.set(
+                i,
+                Result {
+                    try planTensor(
+                        names[i], steps: steps[names[i]] ?? [], model: model, policy: policy,
+                        fingerprint: fingerprints[names[i]])
+                })
         }
         var plans = NameMap<TensorPlan>()
         var overlaps: [Overlap] = []
@@ -106,11 +111,15 @@ enum PatchComposition {
         let planes: [UInt8]
     }
 
-    private static func planTensor(_ name: String, steps: [PatchApplier.Step], model: Checkpoint, policy: CompositionPolicy,
-                                   fingerprint: String?) throws -> Outcome {
+    private static func planTensor(
+        _ name: String, steps: [PatchApplier.Step], model: Checkpoint, policy: CompositionPolicy,
+        fingerprint: String?
+    ) throws -> Outcome {
         let original = model.entry(named: name)
         let start = original.map(model.view)
-        var state: TensorState? = original.map { TensorState(dtype: $0.dtype, shape: $0.shape, sha256: fingerprint ?? model.view($0).sha256) }
+        var state: TensorState? = original.map {
+            TensorState(dtype: $0.dtype, shape: $0.shape, sha256: fingerprint ?? model.view($0).sha256)
+        }
         var known: String? = state?.sha256  // the current state's fingerprint, when known
         var history: [(fingerprint: String, steps: Int)] = known.map { [($0, 0)] } ?? []
         var decoded: [Int: Decoded] = [:]
@@ -120,7 +129,8 @@ enum PatchComposition {
         func decode(_ k: Int) throws -> Decoded {
             if let cached = decoded[k] { return cached }
             let step = steps[k]
-            let value = Decoded(positions: try step.patch.positions(step.entry), planes: try step.patch.xorPlanes(step.entry))
+            let value = Decoded(
+                positions: try step.patch.positions(step.entry), planes: try step.patch.xorPlanes(step.entry))
             decoded[k] = value
             return value
         }
@@ -133,7 +143,11 @@ enum PatchComposition {
             guard let expected = step.expected else {
                 // The step creates the tensor (add, or the revert of a remove).
                 guard state == nil else {
-                    throw k == 0 ? PatchError(step.patch.path, "tensor \"\(name)\" would be added but the model \(model.path) already has it", kind: .checkFailed)
+                    throw k == 0
+                        ? PatchError(
+                            step.patch.path,
+                            "tensor \"\(name)\" would be added but the model \(model.path) already has it",
+                            kind: .checkFailed)
                         : problem(step, "would be added, but \(steps[k - 1].patch.path) leaves it in place")
                 }
                 state = step.result
@@ -142,13 +156,22 @@ enum PatchComposition {
                 return
             }
             guard let current = state else {
-                let shard = ShardNames.parse(URL(fileURLWithPath: model.path).lastPathComponent) != nil
-                    ? " (\(model.path) is one shard of a sharded model: name its folder or index, which hold every shard)" : ""
-                throw k == 0 ? PatchError(step.patch.path, "tensor \"\(name)\" (\(expected.typeDescription)) is not in the model \(model.path)\(shard)", kind: .checkFailed)
+                let shard =
+                    ShardNames.parse(URL(fileURLWithPath: model.path).lastPathComponent) != nil
+                    ? " (\(model.path) is one shard of a sharded model: name its folder or index, which hold every shard)"
+                    : ""
+                throw k == 0
+                    ? PatchError(
+                        step.patch.path,
+                        "tensor \"\(name)\" (\(expected.typeDescription)) is not in the model \(model.path)\(shard)",
+                        kind: .checkFailed)
                     : problem(step, "is removed by \(steps[k - 1].patch.path), so this patch has nothing to change")
             }
             guard current.dtype == expected.dtype, current.shape == expected.shape else {
-                throw problem(step, "of \(model.path): the patch expects \(expected.typeDescription), \(k == 0 ? "the model has" : "the earlier patches leave") \(current.typeDescription)")
+                throw problem(
+                    step,
+                    "of \(model.path): the patch expects \(expected.typeDescription), \(k == 0 ? "the model has" : "the earlier patches leave") \(current.typeDescription)"
+                )
             }
             if known == nil {
                 // Composed so far: the whole fingerprint is needed to see whether this step chains.
@@ -164,8 +187,11 @@ enum PatchComposition {
             }
             // Not a chain: only an XOR whose elements are shown to hold the right bits.
             guard step.entry.operation == .xor else {
-                throw problem(step, mismatchText(step, k: k, model: model, steps: steps)
-                    + ", and the patch \(step.backwards ? "restores" : "sets") the whole tensor, which cannot be combined with another change")
+                throw problem(
+                    step,
+                    mismatchText(step, k: k, model: model, steps: steps)
+                        + ", and the patch \(step.backwards ? "restores" : "sets") the whole tensor, which cannot be combined with another change"
+                )
             }
             if policy == .established, !history.contains(where: { $0.fingerprint == expected.sha256 }) {
                 // The caller's evidence (revert --base or --later) stands in for the elements' bits,
@@ -175,8 +201,9 @@ enum PatchComposition {
                 return
             }
             let mine = try decode(k)
-            let bits = try bitsAt(mine.positions, start: start, steps: steps, before: k, decode: decode,
-                                  elementSize: expected.dtype.size, name: name)
+            let bits = try bitsAt(
+                mine.positions, start: start, steps: steps, before: k, decode: decode,
+                elementSize: expected.dtype.size, name: name)
             let checks = step.entry.atPositions.map { step.backwards ? ($0.after, $0.before) : ($0.before, $0.after) }
             let bitsMatch = checks.map { Fingerprint.sha256(bits) == $0.0 }
 
@@ -185,7 +212,9 @@ enum PatchComposition {
                 var shared: [Overlap] = []
                 for j in base.steps..<k where steps[j].entry.operation == .xor {
                     let count = PatchMerger.intersectionCount(try decode(j).positions, mine.positions)
-                    if count > 0 { shared.append(Overlap(tensor: name, earlier: steps[j].patch, later: step.patch, shared: count)) }
+                    if count > 0 {
+                        shared.append(Overlap(tensor: name, earlier: steps[j].patch, later: step.patch, shared: count))
+                    }
                 }
                 if !shared.isEmpty {
                     overlaps += shared
@@ -194,37 +223,62 @@ enum PatchComposition {
                     return
                 }
                 if bitsMatch == false {
-                    throw problem(step, "of \(model.path): the elements this patch changes do not hold the bits its own fingerprints describe: the patch is corrupt")
+                    throw problem(
+                        step,
+                        "of \(model.path): the elements this patch changes do not hold the bits its own fingerprints describe: the patch is corrupt"
+                    )
                 }
                 if checks == nil {
                     // Version 1: no position fingerprints; check the step alone on the state it was made against.
-                    let alone = try PatchApplier.applySteps(name, start: start, steps: Array(steps[..<base.steps]) + [step])
+                    let alone = try PatchApplier.applySteps(
+                        name, start: start, steps: Array(steps[..<base.steps]) + [step])
                     guard alone?.sha256 == step.result?.sha256 else {
-                        throw problem(step, "does not give the tensor its fingerprint describes on the state it was made against: the patch is corrupt")
+                        throw problem(
+                            step,
+                            "does not give the tensor its fingerprint describes on the state it was made against: the patch is corrupt"
+                        )
                     }
                 }
                 let since = Set(steps[base.steps..<k].map(\.patch.path))
                 if !since.isEmpty {
-                    notes.append("\"\(name)\": \(step.patch.path) and \(since.sorted().joined(separator: ", ")) change disjoint elements of it, made against the same tensor: applied together exactly")
+                    notes.append(
+                        "\"\(name)\": \(step.patch.path) and \(since.sorted().joined(separator: ", ")) change disjoint elements of it, made against the same tensor: applied together exactly"
+                    )
                 }
             } else {
                 let mismatch = mismatchText(step, k: k, model: model, steps: steps)
                 switch (policy, bitsMatch) {
                 case (.force, true?):
-                    notes.append("\"\(name)\": \(mismatch); the \(mine.positions.count) elements \(step.patch.path) changes hold the bits it was made against, so it was applied exactly on top of that change")
+                    notes.append(
+                        "\"\(name)\": \(mismatch); the \(mine.positions.count) elements \(step.patch.path) changes hold the bits it was made against, so it was applied exactly on top of that change"
+                    )
                 case (_, true?):
-                    throw problem(step, "\(mismatch). The \(mine.positions.count) elements the patch changes still hold the bits it was made against, so --force applies it exactly on top of that change; check that this is what you want")
+                    throw problem(
+                        step,
+                        "\(mismatch). The \(mine.positions.count) elements the patch changes still hold the bits it was made against, so --force applies it exactly on top of that change; check that this is what you want"
+                    )
                 case (_, false?):
-                    throw problem(step, "\(mismatch), and the elements the patch changes do not hold the bits it was made against: XOR would write wrong values there, so it is refused, --force or not")
+                    throw problem(
+                        step,
+                        "\(mismatch), and the elements the patch changes do not hold the bits it was made against: XOR would write wrong values there, so it is refused, --force or not"
+                    )
                 case (_, nil):
-                    throw problem(step, "\(mismatch). The patch is format version 1, which carries no fingerprints of the elements it changes, so applying it to a tensor that differs cannot be checked, --force or not; re-create it with this Scalpel (scalpel create) against its base")
+                    throw problem(
+                        step,
+                        "\(mismatch). The patch is format version 1, which carries no fingerprints of the elements it changes, so applying it to a tensor that differs cannot be checked, --force or not; re-create it with this Scalpel (scalpel create) against its base"
+                    )
                 }
             }
             if let checks {
                 var after = bits
-                mine.planes.withUnsafeBytes { PositionFingerprints.xor($0, into: &after, elementSize: expected.dtype.size) }
+                mine.planes.withUnsafeBytes {
+                    PositionFingerprints.xor($0, into: &after, elementSize: expected.dtype.size)
+                }
                 guard Fingerprint.sha256(after) == checks.1 else {
-                    throw problem(step, "does not give the elements it changes the bits its fingerprints describe: the patch is corrupt")
+                    throw problem(
+                        step,
+                        "does not give the elements it changes the bits its fingerprints describe: the patch is corrupt"
+                    )
                 }
             }
             known = nil
@@ -247,24 +301,34 @@ enum PatchComposition {
 
     /// "differs from the base the patch was made for (…)": how the tensor the step meets
     /// differs from the one it expects.
-    private static func mismatchText(_ step: PatchApplier.Step, k: Int, model: Checkpoint, steps: [PatchApplier.Step]) -> String {
+    private static func mismatchText(_ step: PatchApplier.Step, k: Int, model: Checkpoint, steps: [PatchApplier.Step])
+        -> String
+    {
         if k > 0 {
             let earlier = Set(steps[..<k].map(\.patch.path)).sorted().joined(separator: ", ")
-            return "is not the tensor this patch was made against after \(earlier) (the patches are not a chain, and it was not made against the same tensor as them either)"
+            return
+                "is not the tensor this patch was made against after \(earlier) (the patches are not a chain, and it was not made against the same tensor as them either)"
         }
         if step.backwards { return "of \(model.path) is not the tensor this patch produced" }
         let record = AppliedPatches.read(model.metadata)
-        let carried = record.isEmpty ? "" : " (the model's record lists \(record.count) applied patch\(record.count == 1 ? "" : "es"): \(record.map { String($0.prefix(12)) }.joined(separator: ", ")))"
+        let carried =
+            record.isEmpty
+            ? ""
+            : " (the model's record lists \(record.count) applied patch\(record.count == 1 ? "" : "es"): \(record.map { String($0.prefix(12)) }.joined(separator: ", ")))"
         return "of \(model.path) differs from the base the patch was made for\(carried)"
     }
 
     /// The bits at `positions` of the state before step `k`: the model's elements there with
     /// the earlier steps' XORs at the positions they share. Earlier whole-tensor steps make the
     /// state tensor-sized; it is built then.
-    private static func bitsAt(_ positions: [Int], start: TensorView?, steps: [PatchApplier.Step], before k: Int,
-                               decode: (Int) throws -> Decoded, elementSize: Int, name: String) throws -> [UInt8] {
+    private static func bitsAt(
+        _ positions: [Int], start: TensorView?, steps: [PatchApplier.Step], before k: Int,
+        decode: (Int) throws -> Decoded, elementSize: Int, name: String
+    ) throws -> [UInt8] {
         if steps[..<k].contains(where: { $0.entry.operation != .xor }) {
-            guard let state = try PatchApplier.applySteps(name, start: start, steps: Array(steps[..<k])) else { return [] }
+            guard let state = try PatchApplier.applySteps(name, start: start, steps: Array(steps[..<k])) else {
+                return []
+            }
             return PositionFingerprints.gather(state.bytes, at: positions, elementSize: elementSize)
         }
         guard let start else { return [] }
@@ -272,9 +336,14 @@ enum PatchComposition {
         for j in 0..<k {
             let earlier = try decode(j)
             let n = earlier.positions.count
-            var a = 0, b = 0
+            var a = 0
+            var b = 0
             while a < earlier.positions.count, b < positions.count {
-                if earlier.positions[a] < positions[b] { a += 1 } else if positions[b] < earlier.positions[a] { b += 1 } else {
+                if earlier.positions[a] < positions[b] {
+                    a += 1
+                } else if positions[b] < earlier.positions[a] {
+                    b += 1
+                } else {
                     for p in 0..<elementSize { bits[b * elementSize + p] ^= earlier.planes[p * n + a] }
                     a += 1
                     b += 1

@@ -15,7 +15,9 @@ extension PatchComposition {
         for (earlier, later) in pairs {
             let found = overlaps.filter { $0.earlier.path == earlier && $0.later.path == later }
             let total = found.reduce(0) { $0 + $1.shared }
-            lines.append("\(earlier) and \(later): \(total) shared element\(total == 1 ? "" : "s") in \(found.count) tensor\(found.count == 1 ? "" : "s")")
+            lines.append(
+                "\(earlier) and \(later): \(total) shared element\(total == 1 ? "" : "s") in \(found.count) tensor\(found.count == 1 ? "" : "s")"
+            )
             for overlap in found.prefix(8) { lines.append("  \"\(overlap.tensor)\": \(overlap.shared)") }
             if found.count > 8 { lines.append("  … and \(found.count - 8) more tensors") }
         }
@@ -26,20 +28,25 @@ extension PatchComposition {
         let quoted = patches.map(shellQuoted).joined(separator: " ")
         let combining = MergeMethod.allCases.filter { $0 != .disjoint }
         let width = combining.map(\.rawValue.count).max() ?? 0
-        let methods = combining.map { "  \($0.rawValue)\(String(repeating: " ", count: width - $0.rawValue.count))  \($0.meaning)" }
-        return PatchError(model.path, "these patches were made against the same tensors and change some of the same elements, so applying one after the other would not give either patch's values there:",
-                          details: lines.map { "  " + $0 } + [
-                              "Combine them into one patch first, choosing how shared elements are resolved:",
-                              "  scalpel merge \(quoted) --base \(shellQuoted(model.path)) --method METHOD -o merged.spatch",
-                              "  scalpel apply \(shellQuoted(model.path)) merged.spatch -o OUT",
-                              "where METHOD is one of:",
-                          ] + methods, kind: .checkFailed)
+        let methods = combining.map {
+            "  \($0.rawValue)\(String(repeating: " ", count: width - $0.rawValue.count))  \($0.meaning)"
+        }
+        return PatchError(
+            model.path,
+            "these patches were made against the same tensors and change some of the same elements, so applying one after the other would not give either patch's values there:",
+            details: lines.map { "  " + $0 } + [
+                "Combine them into one patch first, choosing how shared elements are resolved:",
+                "  scalpel merge \(quoted) --base \(shellQuoted(model.path)) --method METHOD -o merged.spatch",
+                "  scalpel apply \(shellQuoted(model.path)) merged.spatch -o OUT",
+                "where METHOD is one of:",
+            ] + methods, kind: .checkFailed)
     }
 
     /// `text` as one shell word.
     static func shellQuoted(_ text: String) -> String {
         let plain = text.utf8.allSatisfy { byte in
-            (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || "-_./=:+,@%".utf8.contains(byte)
+            (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+                || "-_./=:+,@%".utf8.contains(byte)
         }
         return plain && !text.isEmpty ? text : "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }

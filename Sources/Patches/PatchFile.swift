@@ -25,7 +25,10 @@ public final class PatchFile: @unchecked Sendable {
         } catch let error as TensorError {
             if !FileManager.default.fileExists(atPath: path) { throw PatchError.notFound(path) }
             if let folder = PatchError.folderGiven(path, expected: "a patch is a .spatch file") { throw folder }
-            throw PatchError(path, error.description.hasPrefix(path + ": ") ? String(error.description.dropFirst(path.count + 2)) : error.description)
+            throw PatchError(
+                path,
+                error.description.hasPrefix(path + ": ")
+                    ? String(error.description.dropFirst(path.count + 2)) : error.description)
         }
         return try PatchFile(mapping: mapping, path: path)
     }
@@ -47,9 +50,13 @@ public final class PatchFile: @unchecked Sendable {
         }
         let headerLength = Int(declared)
         guard PatchFormat.prefixLength + headerLength <= bytes.count else {
-            throw PatchError(path, "truncated: the header needs \(headerLength) bytes, the file has \(bytes.count - PatchFormat.prefixLength) after the prefix")
+            throw PatchError(
+                path,
+                "truncated: the header needs \(headerLength) bytes, the file has \(bytes.count - PatchFormat.prefixLength) after the prefix"
+            )
         }
-        let headerBytes = UnsafeRawBufferPointer(rebasing: bytes[PatchFormat.prefixLength..<(PatchFormat.prefixLength + headerLength)])
+        let headerBytes = UnsafeRawBufferPointer(
+            rebasing: bytes[PatchFormat.prefixLength..<(PatchFormat.prefixLength + headerLength)])
         self.path = path
         self.mapping = mapping
         self.fileSize = bytes.count
@@ -65,7 +72,8 @@ public final class PatchFile: @unchecked Sendable {
 
     /// The stored (compressed) bytes of a frame.
     func storedBytes(_ frame: FrameReference) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(rebasing: mapping.bytes[(dataStart + frame.offset)..<(dataStart + frame.offset + frame.length)])
+        UnsafeRawBufferPointer(
+            rebasing: mapping.bytes[(dataStart + frame.offset)..<(dataStart + frame.offset + frame.length)])
     }
 
     /// Checks `entry`'s stored bytes against its checksum.
@@ -74,7 +82,8 @@ public final class PatchFile: @unchecked Sendable {
         for (_, frame) in entry.frames { hasher.update(bufferPointer: storedBytes(frame)) }
         let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
         guard digest == entry.checksum else {
-            throw PatchError(path, "tensor \"\(entry.name)\": stored data does not match its checksum: the patch is corrupt")
+            throw PatchError(
+                path, "tensor \"\(entry.name)\": stored data does not match its checksum: the patch is corrupt")
         }
     }
 

@@ -42,8 +42,10 @@ public enum PatchMerger {
                 }
                 let shared = perTensor.reduce(0) { $0 + $1.1 }
                 let union = counts[i] + counts[j] - shared
-                overlaps.append(Overlap(first: i, second: j, shared: shared,
-                                        jaccard: union == 0 ? 0 : Double(shared) / Double(union), perTensor: perTensor))
+                overlaps.append(
+                    Overlap(
+                        first: i, second: j, shared: shared,
+                        jaccard: union == 0 ? 0 : Double(shared) / Double(union), perTensor: perTensor))
             }
         }
         return (counts, overlaps)
@@ -51,9 +53,11 @@ public enum PatchMerger {
 
     /// Merges `patches` (in order: later ones win for `priority`) with `method`. Nothing is
     /// written unless every check passes.
-    public static func merge(_ patches: [PatchFile], base: Checkpoint, method: MergeMethod,
-                             parameters: MergeParameters = MergeParameters(),
-                             metadata: [(String, String)], to path: String) throws -> Summary {
+    public static func merge(
+        _ patches: [PatchFile], base: Checkpoint, method: MergeMethod,
+        parameters: MergeParameters = MergeParameters(),
+        metadata: [(String, String)], to path: String
+    ) throws -> Summary {
         guard patches.count >= 2 else {
             throw PatchError(patches.first?.path ?? path, "merge needs at least two patches, got \(patches.count)")
         }
@@ -78,9 +82,11 @@ public enum PatchMerger {
         let groups = names.map { ($0, byTensor[$0] ?? []) }
         let results = ResultSlots<TensorResult>(count: groups.count)
         DispatchQueue.concurrentPerform(iterations: groups.count) { i in
-            results.set(i, Result {
-                try mergeTensor(groups[i].0, groups[i].1, base: base, method: method, parameters: parameters)
-            })
+            results.set(
+                i,
+                Result {
+                    try mergeTensor(groups[i].0, groups[i].1, base: base, method: method, parameters: parameters)
+                })
         }
         let merged = try results.values()
         let overlaps = merged.compactMap(\.overlap)
@@ -90,9 +96,11 @@ public enum PatchMerger {
         fullMetadata.append(("merge.method", method.rawValue))
         fullMetadata += parameters.metadata(for: method, patchCount: patches.count)
         fullMetadata.append(("merge.parents", JSONValue.array(patches.map { .string($0.id) }).serialized))
-        try PatchWriter.write(kind: .patch, metadata: fullMetadata, entries: try PatchWriter.compress(pending), to: path)
-        return Summary(entryCount: pending.count, changedElements: pending.map(\.nnz).saturatingSum(),
-                       overlappingElements: merged.reduce(0) { $0 + $1.shared })
+        try PatchWriter.write(
+            kind: .patch, metadata: fullMetadata, entries: try PatchWriter.compress(pending), to: path)
+        return Summary(
+            entryCount: pending.count, changedElements: pending.map(\.nnz).saturatingSum(),
+            overlappingElements: merged.reduce(0) { $0 + $1.shared })
     }
 
     /// One patch's entry for a tensor.
@@ -110,8 +118,10 @@ public enum PatchMerger {
         var overlap: MergeOverlapError.Tensor? = nil
     }
 
-    static func mergeTensor(_ name: String, _ contributions: [Contribution], base: Checkpoint, method: MergeMethod,
-                            parameters: MergeParameters) throws -> TensorResult {
+    static func mergeTensor(
+        _ name: String, _ contributions: [Contribution], base: Checkpoint, method: MergeMethod,
+        parameters: MergeParameters
+    ) throws -> TensorResult {
         let first = contributions[0]
         try checkBase(first.entry, of: first.patch, base: base)
         if contributions.count == 1, !method.isArithmetic || first.entry.operation != .xor {
@@ -119,7 +129,10 @@ public enum PatchMerger {
             return TensorResult(entry: try reencode(first.entry, of: first.patch, base: base), shared: 0)
         }
         if first.entry.operation != .xor,
-           contributions.allSatisfy({ $0.entry.operation == first.entry.operation && $0.entry.after == first.entry.after }) {
+            contributions.allSatisfy({
+                $0.entry.operation == first.entry.operation && $0.entry.after == first.entry.after
+            })
+        {
             // Several patches add (or replace, or remove) the tensor the same way: nothing to resolve.
             return TensorResult(entry: try reencode(first.entry, of: first.patch, base: base), shared: 0)
         }
@@ -127,18 +140,30 @@ public enum PatchMerger {
         if contributions.contains(where: { $0.entry.operation != .xor }) {
             // A whole-tensor change (add, remove, replace) and another change of the same tensor.
             let what = contributions.map { "\($0.patch.path) \(Self.verb($0.entry.operation))" }
-            throw PatchError(Self.list(paths), "tensor \"\(name)\": \(Self.list(what)); a whole-tensor change merges only with the very same change, so merge without one of these patches")
+            throw PatchError(
+                Self.list(paths),
+                "tensor \"\(name)\": \(Self.list(what)); a whole-tensor change merges only with the very same change, so merge without one of these patches"
+            )
         }
         for other in contributions.dropFirst() {
             guard other.entry.before == first.entry.before else {
-                throw PatchError(other.patch.path, "tensor \"\(name)\": this patch was made against another base than \(first.patch.path) (\(other.entry.before?.typeDescription ?? "") vs \(first.entry.before?.typeDescription ?? ""), or different fingerprints)", kind: .checkFailed)
+                throw PatchError(
+                    other.patch.path,
+                    "tensor \"\(name)\": this patch was made against another base than \(first.patch.path) (\(other.entry.before?.typeDescription ?? "") vs \(first.entry.before?.typeDescription ?? ""), or different fingerprints)",
+                    kind: .checkFailed)
             }
         }
         guard let state = first.entry.before, let tensor = base.entry(named: name) else {
-            throw PatchError(base.path, "tensor \"\(name)\", which \(Self.list(paths)) change\(paths.count == 1 ? "s" : ""), is missing", kind: .checkFailed)
+            throw PatchError(
+                base.path,
+                "tensor \"\(name)\", which \(Self.list(paths)) change\(paths.count == 1 ? "s" : ""), is missing",
+                kind: .checkFailed)
         }
         if method.isArithmetic, !state.dtype.isFloatingPoint {
-            throw PatchError(Self.list(paths), "tensor \"\(name)\" is \(state.dtype.rawValue): \(method.rawValue) computes on floating-point values (F64, F32, F16, BF16); merge these patches with priority")
+            throw PatchError(
+                Self.list(paths),
+                "tensor \"\(name)\" is \(state.dtype.rawValue): \(method.rawValue) computes on floating-point values (F64, F32, F16, BF16); merge these patches with priority"
+            )
         }
         let view = base.view(tensor)
         let positions = try contributions.map { try $0.patch.positions($0.entry) }
@@ -149,32 +174,38 @@ public enum PatchMerger {
         if method.isArithmetic {
             var deltas: [MergeArithmetic.Delta] = []
             for (c, contribution) in contributions.enumerated() {
-                var delta = try MergeArithmetic.delta(base: view, positions: positions[c], planes: planes[c],
-                                                      weight: parameters.weights?[contribution.index] ?? 1,
-                                                      tensor: name, patchPath: contribution.patch.path)
+                var delta = try MergeArithmetic.delta(
+                    base: view, positions: positions[c], planes: planes[c],
+                    weight: parameters.weights?[contribution.index] ?? 1,
+                    tensor: name, patchPath: contribution.patch.path)
                 let stream = SeededStream(seed: parameters.seed ?? 0, patch: contribution.index, tensor: name)
                 if method == .ties, let density = parameters.density {
-                    delta = MergeArithmetic.trim(delta, density: density, elementCount: state.elementCount, ties: stream)
+                    delta = MergeArithmetic.trim(
+                        delta, density: density, elementCount: state.elementCount, ties: stream)
                 }
                 if method.drops, let drop = parameters.drop {
                     delta = MergeArithmetic.drop(delta, probability: drop, stream: stream)
                 }
                 deltas.append(delta)
             }
-            candidates = MergeArithmetic.combine(deltas, method: method, lambda: parameters.lambda, base: view, into: buffer.bytes)
+            candidates = MergeArithmetic.combine(
+                deltas, method: method, lambda: parameters.lambda, base: view, into: buffer.bytes)
         } else {
             let union = PositionUnion(positions)
             if method == .disjoint, shared > 0 {
                 // Refused: no entry to build, only what to tell the user.
-                return TensorResult(entry: nil, shared: shared,
-                                    overlap: MergeOverlapError.Tensor(name: name, union: union, places: contributions.map(\.index)))
+                return TensorResult(
+                    entry: nil, shared: shared,
+                    overlap: MergeOverlapError.Tensor(name: name, union: union, places: contributions.map(\.index)))
             }
             // Each patch writes its tuned values in turn, so the later one wins where they overlap.
             let size = state.dtype.size
             for c in contributions.indices {
                 let n = positions[c].count
                 for (k, position) in positions[c].enumerated() {
-                    for p in 0..<size { buffer.bytes[position * size + p] = view.bytes[position * size + p] ^ planes[c][p * n + k] }
+                    for p in 0..<size {
+                        buffer.bytes[position * size + p] = view.bytes[position * size + p] ^ planes[c][p * n + k]
+                    }
                 }
             }
             candidates = union.positions
@@ -196,12 +227,15 @@ public enum PatchMerger {
 
     /// "a", "a and b", "a, b and c": the patches a message is about.
     static func list(_ items: [String]) -> String {
-        items.count <= 2 ? items.joined(separator: " and ") : items.dropLast().joined(separator: ", ") + " and " + (items.last ?? "")
+        items.count <= 2
+            ? items.joined(separator: " and ") : items.dropLast().joined(separator: ", ") + " and " + (items.last ?? "")
     }
 
     /// The entry that turns `base` into `merged`, whose changes all lie at `candidates`
     /// (sorted); nil when nothing changed.
-    static func xorEntry(_ name: String, state: TensorState, base: TensorView, merged: ByteBuffer, candidates: [Int]) -> PendingEntry? {
+    static func xorEntry(_ name: String, state: TensorState, base: TensorView, merged: ByteBuffer, candidates: [Int])
+        -> PendingEntry?
+    {
         let size = state.dtype.size
         let mergedBytes = UnsafeRawBufferPointer(merged.bytes)
         let positions = candidates.filter { position in
@@ -214,8 +248,9 @@ public enum PatchMerger {
         let atPositions = planes.withUnsafeBytes {
             PositionFingerprints.of(base.bytes, at: positions, planes: $0, elementSize: size)
         }
-        return PendingEntry(name: name, operation: .xor, before: state, after: after, nnz: positions.count,
-                            indexEncoding: encoding, streams: [(.index, index), (.values, planes)], atPositions: atPositions)
+        return PendingEntry(
+            name: name, operation: .xor, before: state, after: after, nnz: positions.count,
+            indexEncoding: encoding, streams: [(.index, index), (.values, planes)], atPositions: atPositions)
     }
 
     /// An entry that only one patch has, carried over unchanged (a version 1 `xor` entry gains
@@ -224,28 +259,39 @@ public enum PatchMerger {
         var streams: [(FrameRole, [UInt8])] = []
         for (role, _) in entry.frames { streams.append((role, try patch.decompress(entry, role))) }
         var atPositions = entry.atPositions
-        if entry.operation == .xor, atPositions == nil, let state = entry.before, let tensor = base.entry(named: entry.name),
-           let planes = streams.first(where: { $0.0 == .values })?.1 {
+        if entry.operation == .xor, atPositions == nil, let state = entry.before,
+            let tensor = base.entry(named: entry.name),
+            let planes = streams.first(where: { $0.0 == .values })?.1
+        {
             let positions = try patch.positions(entry)
             atPositions = planes.withUnsafeBytes {
-                PositionFingerprints.of(base.view(tensor).bytes, at: positions, planes: $0, elementSize: state.dtype.size)
+                PositionFingerprints.of(
+                    base.view(tensor).bytes, at: positions, planes: $0, elementSize: state.dtype.size)
             }
         }
-        return PendingEntry(name: entry.name, operation: entry.operation, before: entry.before, after: entry.after,
-                            nnz: entry.nnz, indexEncoding: entry.indexEncoding, streams: streams, atPositions: atPositions)
+        return PendingEntry(
+            name: entry.name, operation: entry.operation, before: entry.before, after: entry.after,
+            nnz: entry.nnz, indexEncoding: entry.indexEncoding, streams: streams, atPositions: atPositions)
     }
 
     /// The base must hold what the entry expects (the patches were made against it).
     static func checkBase(_ entry: PatchEntry, of patch: PatchFile, base: Checkpoint) throws {
         guard let expected = entry.before else {
             if base.entry(named: entry.name) != nil {
-                throw PatchError(patch.path, "tensor \"\(entry.name)\" is added by the patch but the base \(base.path) already has it", kind: .checkFailed)
+                throw PatchError(
+                    patch.path,
+                    "tensor \"\(entry.name)\" is added by the patch but the base \(base.path) already has it",
+                    kind: .checkFailed)
             }
             return
         }
-        guard let tensor = base.entry(named: entry.name), tensor.dtype == expected.dtype, tensor.shape == expected.shape,
-              base.view(tensor).sha256 == expected.sha256 else {
-            throw PatchError(patch.path, "tensor \"\(entry.name)\": the patch was not made against the base \(base.path)", kind: .checkFailed)
+        guard let tensor = base.entry(named: entry.name), tensor.dtype == expected.dtype,
+            tensor.shape == expected.shape,
+            base.view(tensor).sha256 == expected.sha256
+        else {
+            throw PatchError(
+                patch.path, "tensor \"\(entry.name)\": the patch was not made against the base \(base.path)",
+                kind: .checkFailed)
         }
     }
 
@@ -262,9 +308,19 @@ public enum PatchMerger {
     }
 
     static func intersectionCount(_ a: [Int], _ b: [Int]) -> Int {
-        var i = 0, j = 0, count = 0
+        var i = 0
+        var j = 0
+        var count = 0
         while i < a.count, j < b.count {
-            if a[i] < b[j] { i += 1 } else if b[j] < a[i] { j += 1 } else { count += 1; i += 1; j += 1 }
+            if a[i] < b[j] {
+                i += 1
+            } else if b[j] < a[i] {
+                j += 1
+            } else {
+                count += 1
+                i += 1
+                j += 1
+            }
         }
         return count
     }

@@ -16,8 +16,10 @@ import Tensors
 ///   this patch changes.
 public enum PatchReverter {
     @discardableResult
-    public static func revert(model: Checkpoint, patch: PatchFile, base: Checkpoint? = nil, later: [PatchFile] = [],
-                              to path: String) throws -> PatchApplier.Summary {
+    public static func revert(
+        model: Checkpoint, patch: PatchFile, base: Checkpoint? = nil, later: [PatchFile] = [],
+        to path: String
+    ) throws -> PatchApplier.Summary {
         guard patch.header.kind == .patch else {
             throw PatchError(patch.path, "is a mask, not a patch: there is nothing to revert")
         }
@@ -25,20 +27,30 @@ public enum PatchReverter {
         let stack = AppliedPatches.read(model.metadata)
         let recorded = stack.contains(patch.id)
         if !stack.isEmpty, !recorded {
-            throw PatchError(patch.path, "was not applied to \(model.path): its record lists \(describe(stack)), not \(patch.shortId)", kind: .checkFailed)
+            throw PatchError(
+                patch.path,
+                "was not applied to \(model.path): its record lists \(describe(stack)), not \(patch.shortId)",
+                kind: .checkFailed)
         }
         let laterIds = stack.lastIndex(of: patch.id).map { Array(stack[($0 + 1)...]) } ?? []
         for file in later where !laterIds.contains(file.id) {
-            throw PatchError(file.path, "is not recorded in \(model.path) after \(patch.path) (the patches applied after it: \(laterIds.isEmpty ? "none" : describe(laterIds)))", kind: .checkFailed)
+            throw PatchError(
+                file.path,
+                "is not recorded in \(model.path) after \(patch.path) (the patches applied after it: \(laterIds.isEmpty ? "none" : describe(laterIds)))",
+                kind: .checkFailed)
         }
         var problems: [String] = []
         for entry in patch.entries {
             guard let after = entry.after else {
-                if model.entry(named: entry.name) != nil { problems.append("\"\(entry.name)\": the patch removes it, but the model has it") }
+                if model.entry(named: entry.name) != nil {
+                    problems.append("\"\(entry.name)\": the patch removes it, but the model has it")
+                }
                 continue
             }
-            guard let tensor = model.entry(named: entry.name), tensor.dtype == after.dtype, tensor.shape == after.shape else {
-                problems.append("\"\(entry.name)\": the patch leaves \(after.typeDescription), which the model does not have")
+            guard let tensor = model.entry(named: entry.name), tensor.dtype == after.dtype, tensor.shape == after.shape
+            else {
+                problems.append(
+                    "\"\(entry.name)\": the patch leaves \(after.typeDescription), which the model does not have")
                 continue
             }
             let fingerprint = model.view(tensor).sha256
@@ -50,7 +62,9 @@ public enum PatchReverter {
             }
             if let base {
                 guard recorded else {
-                    problems.append("\"\(entry.name)\": changed since the patch; \(model.path) carries no record of applied patches, so nothing shows the patch was applied to it")
+                    problems.append(
+                        "\"\(entry.name)\": changed since the patch; \(model.path) carries no record of applied patches, so nothing shows the patch was applied to it"
+                    )
                     continue
                 }
                 guard let original = base.entry(named: entry.name), base.view(original).sha256 == before.sha256 else {
@@ -61,23 +75,32 @@ public enum PatchReverter {
                 let positions = try patch.positions(entry)
                 for file in later {
                     guard let other = file.entry(named: entry.name) else { continue }
-                    let shared = other.operation == .xor || other.operation == .mask
+                    let shared =
+                        other.operation == .xor || other.operation == .mask
                         ? PatchMerger.intersectionCount(positions, try file.positions(other)) : positions.count
                     if shared > 0 {
-                        problems.append("\"\(entry.name)\": \(file.path) changed \(shared) of the \(positions.count) elements this patch changed")
+                        problems.append(
+                            "\"\(entry.name)\": \(file.path) changed \(shared) of the \(positions.count) elements this patch changed"
+                        )
                     }
                 }
             } else {
-                let since = laterIds.isEmpty ? "" : " (the model's record lists \(laterIds.count) patch\(laterIds.count == 1 ? "" : "es") applied after it: \(describe(laterIds)))"
+                let since =
+                    laterIds.isEmpty
+                    ? ""
+                    : " (the model's record lists \(laterIds.count) patch\(laterIds.count == 1 ? "" : "es") applied after it: \(describe(laterIds)))"
                 problems.append("\"\(entry.name)\": changed since the patch was applied\(since)")
             }
         }
         if !problems.isEmpty {
             var advice = "Reverting a patch alone is exact only where no later change touched its elements."
             if base == nil, later.isEmpty {
-                advice += " Give the later patches with --later to check element by element, or --base BASE if this patch was made against BASE and the model is BASE plus its recorded patches."
+                advice +=
+                    " Give the later patches with --later to check element by element, or --base BASE if this patch was made against BASE and the model is BASE plus its recorded patches."
             }
-            throw PatchError(patch.path, "cannot be reverted exactly from \(model.path):", details: problems.map { "  " + $0 } + [advice], kind: .checkFailed)
+            throw PatchError(
+                patch.path, "cannot be reverted exactly from \(model.path):",
+                details: problems.map { "  " + $0 } + [advice], kind: .checkFailed)
         }
         return try PatchApplier.run(.revert, model: model, patches: [patch], policy: .established, to: path)
     }

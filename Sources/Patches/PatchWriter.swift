@@ -25,16 +25,20 @@ enum PatchWriter {
     }
 
     /// Compresses every stream of every entry, entries in parallel.
-    static func compress(_ entries: [PendingEntry], level: Int32 = PatchFormat.compressionLevel) throws -> [CompressedEntry] {
+    static func compress(_ entries: [PendingEntry], level: Int32 = PatchFormat.compressionLevel) throws
+        -> [CompressedEntry]
+    {
         let results = ResultSlots<CompressedEntry>(count: entries.count)
         DispatchQueue.concurrentPerform(iterations: entries.count) { i in
-            results.set(i, Result {
-                let entry = entries[i]
-                let frames = try entry.streams.map { role, raw in
-                    (role, try raw.withUnsafeBytes { try Zstd.compress($0, level: level) }, raw.count)
-                }
-                return CompressedEntry(pending: entry, frames: frames)
-            })
+            results.set(
+                i,
+                Result {
+                    let entry = entries[i]
+                    let frames = try entry.streams.map { role, raw in
+                        (role, try raw.withUnsafeBytes { try Zstd.compress($0, level: level) }, raw.count)
+                    }
+                    return CompressedEntry(pending: entry, frames: frames)
+                })
         }
         return try results.values()
     }
@@ -42,8 +46,10 @@ enum PatchWriter {
     /// Writes a patch or mask of `entries` (already compressed) to `path`.
     /// `version` is `PatchFormat.version` except in tests that need a file of an older version
     /// (version 1 has no `at_positions`).
-    static func write(kind: PatchKind, metadata: [(String, String)], entries: [CompressedEntry], to path: String,
-                      version: Int = PatchFormat.version) throws {
+    static func write(
+        kind: PatchKind, metadata: [(String, String)], entries: [CompressedEntry], to path: String,
+        version: Int = PatchFormat.version
+    ) throws {
         var offset = 0
         var described: [PatchEntry] = []
         for entry in entries {
@@ -55,11 +61,12 @@ enum PatchWriter {
                 offset += stored.count
             }
             let p = entry.pending
-            described.append(PatchEntry(
-                name: p.name, operation: p.operation, before: p.before, after: p.after, nnz: p.nnz,
-                indexEncoding: p.indexEncoding, frames: references,
-                checksum: hasher.finalize().map { String(format: "%02x", $0) }.joined(),
-                atPositions: version >= 2 ? p.atPositions : nil))
+            described.append(
+                PatchEntry(
+                    name: p.name, operation: p.operation, before: p.before, after: p.after, nnz: p.nnz,
+                    indexEncoding: p.indexEncoding, frames: references,
+                    checksum: hasher.finalize().map { String(format: "%02x", $0) }.joined(),
+                    atPositions: version >= 2 ? p.atPositions : nil))
         }
         // Every patch says which base it belongs to (a mask's entries carry the same states).
         let recorded = kind == .patch ? BaseProvenance.recording(metadata, entries: described) : metadata

@@ -21,8 +21,10 @@ public struct PositionFingerprints: Sendable, Equatable {
 
     /// The fingerprints of the elements at `positions` (sorted flat indices) of `old`, and of
     /// the same elements with `planes` (the entry's XOR byte planes) applied.
-    static func of(_ old: UnsafeRawBufferPointer, at positions: [Int], planes: UnsafeRawBufferPointer,
-                   elementSize: Int) -> PositionFingerprints {
+    static func of(
+        _ old: UnsafeRawBufferPointer, at positions: [Int], planes: UnsafeRawBufferPointer,
+        elementSize: Int
+    ) -> PositionFingerprints {
         var gathered = gather(old, at: positions, elementSize: elementSize)
         let before = Fingerprint.sha256(gathered)
         xor(planes, into: &gathered, elementSize: elementSize)
@@ -35,7 +37,8 @@ public struct PositionFingerprints: Sendable, Equatable {
         out.withUnsafeMutableBytes { target in
             guard let destination = target.baseAddress, let source = tensor.baseAddress else { return }
             for (k, position) in positions.enumerated() {
-                (destination + k * elementSize).copyMemory(from: source + position * elementSize, byteCount: elementSize)
+                (destination + k * elementSize).copyMemory(
+                    from: source + position * elementSize, byteCount: elementSize)
             }
         }
         return out

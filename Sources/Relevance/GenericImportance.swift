@@ -43,10 +43,16 @@ public enum GenericImportance {
     public static func texts(_ path: String, count: Int) throws -> [String] {
         let lines = try TextFile.lines(path).filter { !$0.allSatisfy(\.isWhitespace) }
         guard !lines.isEmpty else {
-            throw FileError(path, "holds no text: give a generic text file with one text per line (Samples/make_generic_text.py writes one)")
+            throw FileError(
+                path,
+                "holds no text: give a generic text file with one text per line (Samples/make_generic_text.py writes one)"
+            )
         }
         guard lines.count >= count else {
-            throw FileError(path, "holds \(lines.count) texts, fewer than the \(count) importance is to be measured on: give a smaller --generic-examples or more text")
+            throw FileError(
+                path,
+                "holds \(lines.count) texts, fewer than the \(count) importance is to be measured on: give a smaller --generic-examples or more text"
+            )
         }
         return Array(lines.prefix(count))
     }
@@ -62,15 +68,21 @@ public enum GenericImportance {
     /// - Throws: `ModelError` naming a tensor that the model cannot train, or one that no text
     ///   reaches (all its importance zero: a CLIP image-tower tensor never sees text), as the
     ///   knowledge-aware scores could not rank it; and what the encoder's passes throw.
-    public static func mas(_ encoder: any TrainableEncoder, texts: [String], tensors: [String]) throws -> [String: [Float]] {
+    public static func mas(_ encoder: any TrainableEncoder, texts: [String], tensors: [String]) throws -> [String:
+        [Float]]
+    {
         var totals: [String: [Float]] = [:]
         for name in tensors {
-            guard let count = encoder.values(of: name)?.count else { throw ModelError(name, "is not a trainable tensor of the model") }
+            guard let count = encoder.values(of: name)?.count else {
+                throw ModelError(name, "is not a trainable tensor of the model")
+            }
             totals[name] = [Float](repeating: 0, count: count)
         }
         let share = 1 / Float(max(texts.count, 1))
         for text in texts {
-            let gradients = try encoder.gradients(inputs: [.text(text)], prompts: [], of: Set(tensors), dropoutSeed: nil, stage: .unnormalised) {
+            let gradients = try encoder.gradients(
+                inputs: [.text(text)], prompts: [], of: Set(tensors), dropoutSeed: nil, stage: .unnormalised
+            ) {
                 squaredNormLoss(inputs: $0, prompts: $1)
             }.tensors
             for (name, gradient) in gradients {
@@ -80,14 +92,19 @@ public enum GenericImportance {
             }
         }
         for name in tensors where totals[name]!.allSatisfy({ $0 == 0 }) {
-            throw ModelError(name, "has no importance on generic text (no text reaches it: a CLIP image tower sees none), so it cannot be ranked by it; leave it out with --layers (for CLIP, 'transformer.*' selects the text tower)")
+            throw ModelError(
+                name,
+                "has no importance on generic text (no text reaches it: a CLIP image tower sees none), so it cannot be ranked by it; leave it out with --layers (for CLIP, 'transformer.*' selects the text tower)"
+            )
         }
         return totals
     }
 
     /// Σ_i ‖p_i‖² of the inputs' (unnormalised) embeddings, and its gradient 2 p_i; the
     /// prompts, if any, take no part.
-    static func squaredNormLoss(inputs: [[Float]], prompts: [[Float]]) -> (loss: Float, inputs: [[Float]], prompts: [[Float]]) {
+    static func squaredNormLoss(inputs: [[Float]], prompts: [[Float]]) -> (
+        loss: Float, inputs: [[Float]], prompts: [[Float]]
+    ) {
         let loss = inputs.reduce(Float(0)) { total, p in p.reduce(total) { $0 + $1 * $1 } }
         return (loss, inputs.map { $0.map { 2 * $0 } }, prompts.map { $0.map { _ in 0 } })
     }

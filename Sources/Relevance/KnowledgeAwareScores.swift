@@ -33,7 +33,9 @@ public enum KnowledgeAwareScores {
     public static func mostImportant(_ importance: [Float], fraction: Double) -> [Int] {
         let count = min(importance.count, Int((fraction * Double(importance.count)).rounded(.down)))
         guard count > 0 else { return [] }
-        let order = importance.indices.sorted { a, b in importance[a] != importance[b] ? importance[a] > importance[b] : a < b }
+        let order = importance.indices.sorted { a, b in
+            importance[a] != importance[b] ? importance[a] > importance[b] : a < b
+        }
         return Array(order.prefix(count)).sorted()
     }
 
@@ -47,7 +49,10 @@ public enum KnowledgeAwareScores {
 
     /// The refusal of a knowledge-aware score without generic text.
     static func noGenericText(_ method: ScoreMethod) -> ModelError {
-        ModelError("--generic-text", "the \(method.rawValue) score measures importance on generic text: give a file of it, one text per line (Samples/make_generic_text.py writes one)")
+        ModelError(
+            "--generic-text",
+            "the \(method.rawValue) score measures importance on generic text: give a file of it, one text per line (Samples/make_generic_text.py writes one)"
+        )
     }
 
     /// Refuses settings under which a knowledge-aware score cannot keep the mask's size.
@@ -57,7 +62,9 @@ public enum KnowledgeAwareScores {
     public static func check(_ settings: RelevanceScorer.Settings, rate: Double) throws {
         guard settings.method.usesGenericImportance else { return }
         guard settings.generic.textFile != nil else { throw noGenericText(settings.method) }
-        guard settings.generic.examples >= 1 else { throw ModelError("--generic-examples", "must be at least 1, not \(settings.generic.examples)") }
+        guard settings.generic.examples >= 1 else {
+            throw ModelError("--generic-examples", "must be at least 1, not \(settings.generic.examples)")
+        }
         guard settings.importanceFloor > 0, settings.importanceFloor.isFinite else {
             throw ModelError("importance floor", "must be positive, not \(settings.importanceFloor)")
         }
@@ -65,7 +72,10 @@ public enum KnowledgeAwareScores {
             let q = settings.protectedFraction
             guard q >= 0, q < 1 else { throw ModelError("--protected-fraction", "must be in [0, 1), not \(q)") }
             guard rate + q <= 1 else {
-                throw ModelError("--protected-fraction", "\(q) with --rate \(rate) leaves fewer weights than the mask keeps: rate + protected fraction must be at most 1")
+                throw ModelError(
+                    "--protected-fraction",
+                    "\(q) with --rate \(rate) leaves fewer weights than the mask keeps: rate + protected fraction must be at most 1"
+                )
             }
         }
     }

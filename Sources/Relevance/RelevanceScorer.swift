@@ -57,14 +57,20 @@ public enum RelevanceScorer {
     /// - Throws: `ModelError` naming a tensor the model cannot train; for the knowledge-aware
     ///   scores, `FileError` naming a missing, unreadable or too short generic text file, and
     ///   what `GenericImportance.mas` throws; what reading the task and the passes throw.
-    public static func scores(_ encoder: any TrainableEncoder, task: TaskFolder, tensors: [String], settings: Settings) throws -> [String: [Float]] {
+    public static func scores(_ encoder: any TrainableEncoder, task: TaskFolder, tensors: [String], settings: Settings)
+        throws -> [String: [Float]]
+    {
         // The generic text first, so a bad file is refused before any pass runs (and only
         // where the score reads it).
-        let genericTexts = settings.method.usesGenericImportance
-            ? try settings.generic.textFile.map { try GenericImportance.texts($0, count: settings.generic.examples) } : nil
+        let genericTexts =
+            settings.method.usesGenericImportance
+            ? try settings.generic.textFile.map { try GenericImportance.texts($0, count: settings.generic.examples) }
+            : nil
         var values: [String: [Float]] = [:]
         for name in tensors {
-            guard let tensor = encoder.values(of: name) else { throw ModelError(name, "is not a trainable tensor of the model") }
+            guard let tensor = encoder.values(of: name) else {
+                throw ModelError(name, "is not a trainable tensor of the model")
+            }
             values[name] = tensor
         }
         switch settings.method {
@@ -75,24 +81,30 @@ public enum RelevanceScorer {
             // other's, and by the task's folder name, so each task of a sequence draws its own
             // mask (as SPU's differ from task to task).
             let taskName = URL(fileURLWithPath: task.folder).lastPathComponent
-            return Dictionary(uniqueKeysWithValues: values.map { name, tensor in
-                var generator = SeededGenerator(seed: settings.seed ^ Fingerprint.fnv1a(name) ^ Fingerprint.fnv1a("task " + taskName))
-                return (name, tensor.map { _ in Float(generator.next() >> 40) })
-            })
+            return Dictionary(
+                uniqueKeysWithValues: values.map { name, tensor in
+                    var generator = SeededGenerator(
+                        seed: settings.seed ^ Fingerprint.fnv1a(name) ^ Fingerprint.fnv1a("task " + taskName))
+                    return (name, tensor.map { _ in Float(generator.next() >> 40) })
+                })
         case .spu, .fisher, .spuMASRatio, .spuMASExclude:
             break
         }
         let (inputs, _) = try task.inputs("train")
         let order = SeededGenerator.shuffled(Array(inputs.indices), seed: settings.seed)
         let batchSize = max(1, settings.batchSize)
-        let batches = stride(from: 0, to: order.count, by: batchSize).map { Array(order[$0..<min(order.count, $0 + batchSize)]) }
+        let batches = stride(from: 0, to: order.count, by: batchSize).map {
+            Array(order[$0..<min(order.count, $0 + batchSize)])
+        }
         let used = max(1, Int((Double(batches.count) * settings.scoreFraction).rounded(.up)))
         var totals = values.mapValues { [Float](repeating: 0, count: $0.count) }
         let scale = settings.logitScale ?? encoder.learnedLogitScale ?? 20
         WorkProgress.expect(used)
         for batch in batches.prefix(used) {
             defer { WorkProgress.add(1) }
-            let gradients = try encoder.gradients(inputs: batch.map { inputs[$0] }, prompts: task.prompts, of: Set(tensors), dropoutSeed: nil) {
+            let gradients = try encoder.gradients(
+                inputs: batch.map { inputs[$0] }, prompts: task.prompts, of: Set(tensors), dropoutSeed: nil
+            ) {
                 outputNormLoss(inputs: $0, prompts: $1, scale: scale)
             }.tensors
             for (name, gradient) in gradients {
@@ -110,16 +122,24 @@ public enum RelevanceScorer {
         guard settings.method.usesGenericImportance else { return relevance }
         guard let genericTexts else { throw KnowledgeAwareScores.noGenericText(settings.method) }
         let importance = try GenericImportance.mas(encoder, texts: genericTexts, tensors: tensors)
-        return Dictionary(uniqueKeysWithValues: relevance.map { name, r in
-            (name, settings.method == .spuMASRatio
-                ? KnowledgeAwareScores.ratio(relevance: r, importance: importance[name]!, floor: settings.importanceFloor)
-                : KnowledgeAwareScores.excluding(relevance: r, importance: importance[name]!, fraction: settings.protectedFraction))
-        })
+        return Dictionary(
+            uniqueKeysWithValues: relevance.map { name, r in
+                (
+                    name,
+                    settings.method == .spuMASRatio
+                        ? KnowledgeAwareScores.ratio(
+                            relevance: r, importance: importance[name]!, floor: settings.importanceFloor)
+                        : KnowledgeAwareScores.excluding(
+                            relevance: r, importance: importance[name]!, fraction: settings.protectedFraction)
+                )
+            })
     }
 
     /// mean_i Σ_c (s · e_i · p_c)² of the inputs' embeddings against the class prompts', and
     /// its gradient with respect to every embedding.
-    static func outputNormLoss(inputs: [[Float]], prompts: [[Float]], scale: Float) -> (loss: Float, inputs: [[Float]], prompts: [[Float]]) {
+    static func outputNormLoss(inputs: [[Float]], prompts: [[Float]], scale: Float) -> (
+        loss: Float, inputs: [[Float]], prompts: [[Float]]
+    ) {
         let samples = inputs.count
         var dInputs = inputs.map { [Float](repeating: 0, count: $0.count) }
         var dPrompts = prompts.map { [Float](repeating: 0, count: $0.count) }
@@ -164,6 +184,8 @@ public enum MaskSelection {
         public let selectable: Int
         /// k, the count the rate asks for.
         public let needed: Int
-        public var description: String { "only \(selectable) positions may be selected, fewer than the \(needed) the rate keeps" }
+        public var description: String {
+            "only \(selectable) positions may be selected, fewer than the \(needed) the rate keeps"
+        }
     }
 }

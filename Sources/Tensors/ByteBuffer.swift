@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// An owned, 64-byte aligned, zero-initialised block of memory: the storage of tensors that
@@ -20,8 +20,9 @@ public final class ByteBuffer: @unchecked Sendable {
 
     public init(count: Int) {
         if count >= ByteBuffer.mapThreshold,
-           let address = mmap(nil, count, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
-           address != MAP_FAILED {
+            let address = mmap(nil, count, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+            address != MAP_FAILED
+        {
             bytes = UnsafeMutableRawBufferPointer(start: address, count: count)
             mapped = true
             return

@@ -44,7 +44,10 @@ public enum DType: String, CaseIterable, Sendable {
     /// Parses a dtype name as written in a safetensors header (`"F32"`) or on a command
     /// line (`"f32"`, `"bfloat16"`).
     public init?(name: String) {
-        if let exact = DType(rawValue: name) { self = exact; return }
+        if let exact = DType(rawValue: name) {
+            self = exact
+            return
+        }
         switch name.lowercased() {
         case "f64", "float64", "double": self = .f64
         case "f32", "float32", "float": self = .f32

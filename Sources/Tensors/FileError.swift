@@ -40,7 +40,8 @@ public struct FileError: Error, CustomStringConvertible, Sendable {
     }
 
     public var description: String {
-        ([DisplayText.escaped(path) + ": " + DisplayText.escaped(problem)] + details.map(DisplayText.escaped)).joined(separator: "\n")
+        ([DisplayText.escaped(path) + ": " + DisplayText.escaped(problem)] + details.map(DisplayText.escaped)).joined(
+            separator: "\n")
     }
 }
 
@@ -63,7 +64,9 @@ extension FileError {
     /// given where a file is read.
     public static func folderGiven(_ path: String, expected: String) -> FileError? {
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else { return nil }
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            return nil
+        }
         return FileError(path, "is a folder; \(expected)")
     }
 }

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A read-only memory mapping of a whole file. Tensor views point into it without copying;
@@ -51,7 +51,7 @@ public final class MappedFile: @unchecked Sendable {
         }
         let protection = writable ? PROT_READ | PROT_WRITE : PROT_READ
         guard let address = mmap(nil, size, protection, writable ? MAP_SHARED : MAP_PRIVATE, fd, 0),
-              address != MAP_FAILED
+            address != MAP_FAILED
         else {
             let code = errno
             close(fd)
@@ -70,7 +70,8 @@ public final class MappedFile: @unchecked Sendable {
     /// Writes the mapping's dirty pages to the file and syncs it.
     public func sync() throws {
         if let base = bytes.baseAddress, size > 0,
-           msync(UnsafeMutableRawPointer(mutating: base), size, MS_SYNC) != 0 {
+            msync(UnsafeMutableRawPointer(mutating: base), size, MS_SYNC) != 0
+        {
             throw TensorError("\(path): msync failed: \(systemErrorText(errno))")
         }
         if fsync(fileDescriptor) != 0 {

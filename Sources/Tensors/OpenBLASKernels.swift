@@ -20,8 +20,10 @@ public enum OpenBLASKernels {
     }
 
     /// Families without AVX2: on a CPU with AVX2 and FMA, a choice among these is a fallback.
-    static let generic: Set<String> = ["Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Atom", "Katmai", "Coppermine",
-                                       "Northwood", "Banias", "Sandybridge", "Opteron", "Opteron_SSE3", "Barcelona", "Bobcat"]
+    static let generic: Set<String> = [
+        "Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Atom", "Katmai", "Coppermine",
+        "Northwood", "Banias", "Sandybridge", "Opteron", "Opteron_SSE3", "Barcelona", "Bobcat",
+    ]
 
     /// The family to ask for instead of `chosen` on a CPU with `flags` (/proc/cpuinfo's names):
     /// "SkylakeX" with AVX-512 (F, CD, BW, DQ, VL), else "Haswell" with AVX2 and FMA; nil when
@@ -36,8 +38,9 @@ public enum OpenBLASKernels {
     /// The CPU's feature flags, from the first "flags" line of /proc/cpuinfo (empty elsewhere).
     public static func cpuFlags(cpuinfo: String = "/proc/cpuinfo") -> Set<String> {
         guard let text = try? String(contentsOfFile: cpuinfo, encoding: .utf8),
-              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") }),
-              let colon = line.firstIndex(of: ":") else { return [] }
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") }),
+            let colon = line.firstIndex(of: ":")
+        else { return [] }
         return Set(line[line.index(after: colon)...].split(separator: " ").map(String.init))
     }
 

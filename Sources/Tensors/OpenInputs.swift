@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// The files this process has open as inputs (every memory-mapped checkpoint, shard and
 /// patch), identified by device and inode, so that no output is ever written over one of
@@ -48,7 +49,8 @@ public enum OpenInputs {
 
     /// Whether two paths name the same existing file (through links too).
     public static func sameFile(_ a: String, _ b: String) -> Bool {
-        var first = stat(), second = stat()
+        var first = stat()
+        var second = stat()
         guard stat(a, &first) == 0, stat(b, &second) == 0 else { return false }
         return identity(first) == identity(second)
     }

@@ -11,7 +11,7 @@ func systemErrorText(_ code: Int32) -> String {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif

@@ -52,35 +52,69 @@ public struct TensorStatistics: Sendable, Equatable {
         sumOfSquares += other.sumOfSquares
     }
 
-    static func blockStatistics(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, _ dtype: DType) -> TensorStatistics {
+    static func blockStatistics(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, _ dtype: DType)
+        -> TensorStatistics
+    {
         var out = TensorStatistics()
         switch dtype {
         case .f32 where Int(bitPattern: bytes.baseAddress) % 4 == 0:
-            let values = UnsafeBufferPointer(start: bytes.baseAddress?.assumingMemoryBound(to: Float.self), count: bytes.count / 4)
-            var low = Float.infinity, high = -Float.infinity, sum: Double = 0, squares: Double = 0
-            var nan = 0, infinite = 0
-            var blockSum: Float = 0, blockSquares: Float = 0
+            let values = UnsafeBufferPointer(
+                start: bytes.baseAddress?.assumingMemoryBound(to: Float.self), count: bytes.count / 4)
+            var low = Float.infinity
+            var high = -Float.infinity
+            var sum: Double = 0
+            var squares: Double = 0
+            var nan = 0
+            var infinite = 0
+            var blockSum: Float = 0
+            var blockSquares: Float = 0
             for i in range {
                 let v = values[i]
                 if v.isFinite {
-                    low = min(low, v); high = max(high, v)
-                    blockSum += v; blockSquares += v * v
-                    if (i & 255) == 255 { sum += Double(blockSum); squares += Double(blockSquares); blockSum = 0; blockSquares = 0 }
-                } else if v.isNaN { nan += 1 } else { infinite += 1 }
+                    low = min(low, v)
+                    high = max(high, v)
+                    blockSum += v
+                    blockSquares += v * v
+                    if (i & 255) == 255 {
+                        sum += Double(blockSum)
+                        squares += Double(blockSquares)
+                        blockSum = 0
+                        blockSquares = 0
+                    }
+                } else if v.isNaN {
+                    nan += 1
+                } else {
+                    infinite += 1
+                }
             }
-            sum += Double(blockSum); squares += Double(blockSquares)
-            out.minimum = Double(low); out.maximum = Double(high); out.sum = sum; out.sumOfSquares = squares
-            out.nanCount = nan; out.infinityCount = infinite
+            sum += Double(blockSum)
+            squares += Double(blockSquares)
+            out.minimum = Double(low)
+            out.maximum = Double(high)
+            out.sum = sum
+            out.sumOfSquares = squares
+            out.nanCount = nan
+            out.infinityCount = infinite
         default:
             for i in range {
-                let v = dtype == .f64 ? bytes.loadUnaligned(fromByteOffset: i * 8, as: Double.self)
-                    : dtype == .i64 ? Double(bytes.loadUnaligned(fromByteOffset: i * 8, as: Int64.self))
-                    : dtype == .u64 ? Double(bytes.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self))
-                    : Double(ElementConversion.load(bytes, i, dtype))
+                let v =
+                    dtype == .f64
+                    ? bytes.loadUnaligned(fromByteOffset: i * 8, as: Double.self)
+                    : dtype == .i64
+                        ? Double(bytes.loadUnaligned(fromByteOffset: i * 8, as: Int64.self))
+                        : dtype == .u64
+                            ? Double(bytes.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self))
+                            : Double(ElementConversion.load(bytes, i, dtype))
                 if v.isFinite {
-                    out.minimum = min(out.minimum, v); out.maximum = max(out.maximum, v)
-                    out.sum += v; out.sumOfSquares += v * v
-                } else if v.isNaN { out.nanCount += 1 } else { out.infinityCount += 1 }
+                    out.minimum = min(out.minimum, v)
+                    out.maximum = max(out.maximum, v)
+                    out.sum += v
+                    out.sumOfSquares += v * v
+                } else if v.isNaN {
+                    out.nanCount += 1
+                } else {
+                    out.infinityCount += 1
+                }
             }
         }
         return out

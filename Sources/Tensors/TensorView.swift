@@ -1,3 +1,5 @@
+import Dispatch
+
 /// A tensor's dtype, shape and bytes, pointing into memory it does not copy: a mapped file
 /// or an owned `ByteBuffer`, which `owner` keeps alive as long as the view exists.
 ///
@@ -21,8 +23,10 @@ public struct TensorView: @unchecked Sendable {
     }
 
     /// A view of `bytes`; the caller promises `bytes.count` matches dtype and shape.
-    public init(dtype: DType, shape: [Int], bytes: UnsafeRawBufferPointer, owner: AnyObject?,
-                fileRange: FileRange? = nil) {
+    public init(
+        dtype: DType, shape: [Int], bytes: UnsafeRawBufferPointer, owner: AnyObject?,
+        fileRange: FileRange? = nil
+    ) {
         self.dtype = dtype
         self.shape = shape
         self.bytes = bytes
@@ -33,18 +37,22 @@ public struct TensorView: @unchecked Sendable {
     /// A view over `length` bytes of a mapped file at `offset`.
     public init(dtype: DType, shape: [Int], file: MappedFile, offset: Int, length: Int) {
         let slice = UnsafeRawBufferPointer(rebasing: file.bytes[offset..<(offset + length)])
-        self.init(dtype: dtype, shape: shape, bytes: slice, owner: file,
-                  fileRange: FileRange(fileDescriptor: file.fileDescriptor, offset: offset))
+        self.init(
+            dtype: dtype, shape: shape, bytes: slice, owner: file,
+            fileRange: FileRange(fileDescriptor: file.fileDescriptor, offset: offset))
     }
 
     /// A tensor owning a fresh buffer that `fill` writes.
-    public static func make(dtype: DType, shape: [Int],
-                            fill: (UnsafeMutableRawBufferPointer) throws -> Void) rethrows -> TensorView {
+    public static func make(
+        dtype: DType, shape: [Int],
+        fill: (UnsafeMutableRawBufferPointer) throws -> Void
+    ) rethrows -> TensorView {
         let count = Shape.byteCount(shape, dtype) ?? 0
         let buffer = ByteBuffer(count: count)
         try fill(buffer.bytes)
-        return TensorView(dtype: dtype, shape: shape, bytes: UnsafeRawBufferPointer(buffer.bytes),
-                          owner: buffer)
+        return TensorView(
+            dtype: dtype, shape: shape, bytes: UnsafeRawBufferPointer(buffer.bytes),
+            owner: buffer)
     }
 
     /// Runs `body` on the bytes with the view (and so its owner) kept alive throughout.
@@ -67,8 +75,9 @@ public struct TensorView: @unchecked Sendable {
     public func aligned() -> TensorView {
         if isAligned { return self }
         let buffer = ByteBuffer(copying: bytes)
-        return TensorView(dtype: dtype, shape: shape, bytes: UnsafeRawBufferPointer(buffer.bytes),
-                          owner: buffer)
+        return TensorView(
+            dtype: dtype, shape: shape, bytes: UnsafeRawBufferPointer(buffer.bytes),
+            owner: buffer)
     }
 
     /// The tensor converted to another floating dtype (rounding to nearest even when
@@ -76,17 +85,20 @@ public struct TensorView: @unchecked Sendable {
     public func converted(to target: DType) -> TensorView {
         guard target != dtype, dtype.isFloatingPoint, target.isFloatingPoint else { return self }
         let count = elementCount
-        let source = UncheckedSendable(bytes), from = dtype
+        let source = UncheckedSendable(bytes)
+        let from = dtype
         return TensorView.make(dtype: target, shape: shape) { destination in
             // Large tensors are converted in slices on all cores; the slices are disjoint.
             let slice = 1 << 20
             let slices = (count + slice - 1) / slice
             let output = UncheckedSendable(destination)
             DispatchQueue.concurrentPerform(iterations: slices) { index in
-                let start = index * slice, end = min(count, start + slice)
+                let start = index * slice
+                let end = min(count, start + slice)
                 ElementConversion.convertFloats(
                     UnsafeRawBufferPointer(rebasing: source.value[(start * from.size)..<(end * from.size)]), from: from,
-                    into: UnsafeMutableRawBufferPointer(rebasing: output.value[(start * target.size)..<(end * target.size)]),
+                    into: UnsafeMutableRawBufferPointer(
+                        rebasing: output.value[(start * target.size)..<(end * target.size)]),
                     to: target, count: end - start)
             }
         }
@@ -114,9 +126,8 @@ public struct UncheckedSendable<T>: @unchecked Sendable {
     public init(_ value: T) { self.value = value }
 }
 
-import Dispatch
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif

@@ -33,7 +33,9 @@ public enum TextFile {
         } catch let error as TensorError {
             if !FileManager.default.fileExists(atPath: path) { throw FileError.notFound(path) }
             let prefix = path + ": "
-            let problem = error.description.hasPrefix(prefix) ? String(error.description.dropFirst(prefix.count)) : error.description
+            let problem =
+                error.description.hasPrefix(prefix)
+                ? String(error.description.dropFirst(prefix.count)) : error.description
             throw FileError(path, problem)
         }
     }
@@ -58,7 +60,10 @@ public enum TextFile {
         func endLine(_ end: Int) throws {
             let line = bytes[start..<end]
             guard let text = String(validating: line, as: UTF8.self) else {
-                throw FileError(path, "line \(lines.count + 1): not valid UTF-8 (at byte \(firstInvalidByte(line) + 1) of the line); save the file as UTF-8")
+                throw FileError(
+                    path,
+                    "line \(lines.count + 1): not valid UTF-8 (at byte \(firstInvalidByte(line) + 1) of the line); save the file as UTF-8"
+                )
             }
             lines.append(text)
         }
@@ -70,7 +75,10 @@ public enum TextFile {
                 start = position
             case 0x0D:
                 guard position + 1 < bytes.count, bytes[position + 1] == 0x0A else {
-                    throw FileError(path, "line \(lines.count + 1): a carriage return (CR) not followed by a line feed (LF); save the file with LF or CRLF line endings")
+                    throw FileError(
+                        path,
+                        "line \(lines.count + 1): a carriage return (CR) not followed by a line feed (LF); save the file with LF or CRLF line endings"
+                    )
                 }
                 try endLine(position)
                 position += 2

@@ -14,7 +14,8 @@ public enum Varint {
     /// returns the position after it.
     @inline(__always)
     public static func write(_ value: UInt64, to bytes: UnsafeMutablePointer<UInt8>, at position: Int) -> Int {
-        var v = value, p = position
+        var v = value
+        var p = position
         while v >= 0x80 {
             bytes[p] = UInt8(truncatingIfNeeded: v) | 0x80
             v >>= 7
@@ -42,8 +43,12 @@ public enum Varint {
     }
 
     public static func size(_ value: UInt64) -> Int {
-        var v = value, n = 1
-        while v >= 0x80 { v >>= 7; n += 1 }
+        var v = value
+        var n = 1
+        while v >= 0x80 {
+            v >>= 7
+            n += 1
+        }
         return n
     }
 }

@@ -35,7 +35,9 @@ public enum Zstd {
     /// `expectedSize` that `frame` cannot reach (`canExpand`), before any memory is reserved.
     public static func decompress(_ frame: UnsafeRawBufferPointer, expectedSize: Int) throws -> [UInt8] {
         guard canExpand(stored: frame.count, to: expectedSize) else {
-            throw TensorError("a zstd frame of \(frame.count) bytes cannot expand to \(expectedSize) bytes (at most \(maximumExpansion) times its size)")
+            throw TensorError(
+                "a zstd frame of \(frame.count) bytes cannot expand to \(expectedSize) bytes (at most \(maximumExpansion) times its size)"
+            )
         }
         let declared = ZSTD_getFrameContentSize(frame.baseAddress, frame.count)
         if declared == ZSTD_CONTENTSIZE_ERROR {

@@ -7,7 +7,10 @@ import Models
 struct AdamW {
     struct Moments {
         var m: [Float], v: [Float]
-        init(_ count: Int) { m = [Float](repeating: 0, count: count); v = m }
+        init(_ count: Int) {
+            m = [Float](repeating: 0, count: count)
+            v = m
+        }
     }
 
     let masks: [String: MaskedTrainer.TensorMask]
@@ -16,13 +19,19 @@ struct AdamW {
     var step = 0
     let beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8
 
-    init(encoder: any TrainableEncoder, masks: [String: MaskedTrainer.TensorMask], settings: MaskedTrainer.Settings) throws {
+    init(encoder: any TrainableEncoder, masks: [String: MaskedTrainer.TensorMask], settings: MaskedTrainer.Settings)
+        throws
+    {
         self.masks = masks
         decay = settings.weightDecay
         var moments: [String: Moments] = [:]
         for (name, mask) in masks {
-            guard let values = encoder.values(of: name) else { throw ModelError(name, "is not a trainable tensor of the model") }
-            if case .positions(let positions) = mask, let outside = positions.first(where: { $0 < 0 || $0 >= values.count }) {
+            guard let values = encoder.values(of: name) else {
+                throw ModelError(name, "is not a trainable tensor of the model")
+            }
+            if case .positions(let positions) = mask,
+                let outside = positions.first(where: { $0 < 0 || $0 >= values.count })
+            {
                 throw ModelError(name, "mask position \(outside) is outside the tensor's \(values.count) elements")
             }
             moments[name] = Moments(mask.count(of: values.count))
@@ -38,7 +47,8 @@ struct AdamW {
 
     mutating func step(_ encoder: any TrainableEncoder, gradients: [String: [Float]], rate: Float) throws {
         step += 1
-        let correction1 = 1 - pow(beta1, Float(step)), correction2 = 1 - pow(beta2, Float(step))
+        let correction1 = 1 - pow(beta1, Float(step))
+        let correction2 = 1 - pow(beta2, Float(step))
         for (name, mask) in masks {
             guard let gradient = gradients[name] else { continue }
             let decay = Self.decays(name) ? self.decay : 0
@@ -47,20 +57,24 @@ struct AdamW {
             var state = moments.removeValue(forKey: name)!
             defer { moments[name] = state }
             try encoder.modify(name) { values in
-                state.m.withUnsafeMutableBufferPointer { m in state.v.withUnsafeMutableBufferPointer { v in
-                    values.withUnsafeMutableBufferPointer { w in gradient.withUnsafeBufferPointer { g in
-                        func update(_ k: Int, _ i: Int) {
-                            m[k] = beta1 * m[k] + (1 - beta1) * g[i]
-                            v[k] = beta2 * v[k] + (1 - beta2) * g[i] * g[i]
-                            w[i] *= 1 - rate * decay
-                            w[i] -= rate * (m[k] / correction1) / ((v[k] / correction2).squareRoot() + epsilon)
+                state.m.withUnsafeMutableBufferPointer { m in
+                    state.v.withUnsafeMutableBufferPointer { v in
+                        values.withUnsafeMutableBufferPointer { w in
+                            gradient.withUnsafeBufferPointer { g in
+                                func update(_ k: Int, _ i: Int) {
+                                    m[k] = beta1 * m[k] + (1 - beta1) * g[i]
+                                    v[k] = beta2 * v[k] + (1 - beta2) * g[i] * g[i]
+                                    w[i] *= 1 - rate * decay
+                                    w[i] -= rate * (m[k] / correction1) / ((v[k] / correction2).squareRoot() + epsilon)
+                                }
+                                switch mask {
+                                case .all: for i in 0..<w.count { update(i, i) }
+                                case .positions(let positions): for (k, i) in positions.enumerated() { update(k, i) }
+                                }
+                            }
                         }
-                        switch mask {
-                        case .all: for i in 0..<w.count { update(i, i) }
-                        case .positions(let positions): for (k, i) in positions.enumerated() { update(k, i) }
-                        }
-                    } }
-                } }
+                    }
+                }
             }
         }
     }

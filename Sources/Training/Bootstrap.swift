@@ -47,14 +47,16 @@ public struct Bootstrap: Sendable {
     public func interval(_ values: [Double]) -> ClosedRange<Double>? {
         guard !values.isEmpty else { return nil }
         let sorted = values.sorted()
-        let low = Self.quantile(sorted, (1 - level) / 2), high = Self.quantile(sorted, (1 + level) / 2)
+        let low = Self.quantile(sorted, (1 - level) / 2)
+        let high = Self.quantile(sorted, (1 + level) / 2)
         return low...max(low, high)
     }
 
     /// The q-quantile of sorted values, linear between the closest ranks: position q · (N − 1).
     static func quantile(_ sorted: [Double], _ q: Double) -> Double {
         let position = q * Double(sorted.count - 1)
-        let below = Int(position.rounded(.down)), above = min(below + 1, sorted.count - 1)
+        let below = Int(position.rounded(.down))
+        let above = min(below + 1, sorted.count - 1)
         return sorted[below] + (sorted[above] - sorted[below]) * (position - Double(below))
     }
 }

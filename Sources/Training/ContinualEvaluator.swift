@@ -58,10 +58,15 @@ struct ContinualEvaluator {
                 }
             }
             for i in group {
-                byClass[i] = zip(ZeroShot.predictions(items[i], among: candidates), labels[i]).map { $0 == position[unionIndex[i][$1]]! }
+                byClass[i] = zip(ZeroShot.predictions(items[i], among: candidates), labels[i]).map {
+                    $0 == position[unionIndex[i][$1]]!
+                }
             }
         }
-        let controlPredictions = ZeroShot.predictions(try encoder.embed(inputs: controlInputs), among: try encoder.embed(texts: control.prompts))
-        return StateOutcomes(classIncremental: byClass, taskIncremental: byTask, control: zip(controlPredictions, controlLabels).map { $0 == $1 })
+        let controlPredictions = ZeroShot.predictions(
+            try encoder.embed(inputs: controlInputs), among: try encoder.embed(texts: control.prompts))
+        return StateOutcomes(
+            classIncremental: byClass, taskIncremental: byTask,
+            control: zip(controlPredictions, controlLabels).map { $0 == $1 })
     }
 }

@@ -18,7 +18,9 @@ public struct ItemCount: Sendable, Equatable {
 
     /// The items of several tasks pooled: their correct items over all their items.
     public static func pooled<S: Sequence>(_ counts: S) -> ItemCount where S.Element == ItemCount {
-        counts.reduce(ItemCount(correct: 0, total: 0)) { ItemCount(correct: $0.correct + $1.correct, total: $0.total + $1.total) }
+        counts.reduce(ItemCount(correct: 0, total: 0)) {
+            ItemCount(correct: $0.correct + $1.correct, total: $0.total + $1.total)
+        }
     }
 }
 

@@ -15,7 +15,8 @@ enum ContinualRunFolder {
         // A temporary file: "." + an output's name + ".scalpel-" + anything.
         let marker = Array(".scalpel-".utf8)
         guard bytes.first == UInt8(ascii: "."),
-              let end = (1..<max(1, bytes.count - marker.count + 1)).first(where: { bytes[$0...].starts(with: marker) }) else { return false }
+            let end = (1..<max(1, bytes.count - marker.count + 1)).first(where: { bytes[$0...].starts(with: marker) })
+        else { return false }
         return isOutput(bytes[1..<end])
     }
 
@@ -42,7 +43,8 @@ enum ContinualRunFolder {
         guard FileManager.default.fileExists(atPath: folder) else { return [] }
         return try FileManager.default.contentsOfDirectory(atPath: folder).filter { name in
             // Files and links only: a folder of that name is not something a run wrote.
-            let type = try? FileManager.default.attributesOfItem(atPath: folder + "/" + name)[.type] as? FileAttributeType
+            let type =
+                try? FileManager.default.attributesOfItem(atPath: folder + "/" + name)[.type] as? FileAttributeType
             return isRunFile(name) && (type == .typeRegular || type == .typeSymbolicLink)
         }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
     }

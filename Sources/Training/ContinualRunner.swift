@@ -73,8 +73,10 @@ public enum ContinualRunner {
         /// What the run's patches were made with (its recorded settings).
         public var settings = ContinualSettings(values: [])
 
-        public init(tasks: [String], states: [StateOutcomes], trainableParameters: Int, changedParameters: Int, seconds: Double,
-                    settings: ContinualSettings = ContinualSettings(values: [])) {
+        public init(
+            tasks: [String], states: [StateOutcomes], trainableParameters: Int, changedParameters: Int, seconds: Double,
+            settings: ContinualSettings = ContinualSettings(values: [])
+        ) {
             self.tasks = tasks
             self.states = states
             self.trainableParameters = trainableParameters
@@ -86,9 +88,13 @@ public enum ContinualRunner {
         /// Tasks learned so far.
         public var finishedTasks: Int { max(states.count - 1, 0) }
         /// counts[s][i]: task i's test items in state s under `evaluation`.
-        public func counts(_ evaluation: EvaluationProtocol) -> [[ItemCount]] { states.map { $0.tasks(evaluation).map(ItemCount.init) } }
+        public func counts(_ evaluation: EvaluationProtocol) -> [[ItemCount]] {
+            states.map { $0.tasks(evaluation).map(ItemCount.init) }
+        }
         /// The figures under `evaluation`.
-        public func metrics(_ evaluation: EvaluationProtocol) -> ProtocolMetrics { ProtocolMetrics(counts: counts(evaluation)) }
+        public func metrics(_ evaluation: EvaluationProtocol) -> ProtocolMetrics {
+            ProtocolMetrics(counts: counts(evaluation))
+        }
         /// The control set's figures.
         public var control: ControlMetrics { ControlMetrics(counts: states.map { ItemCount($0.control) }) }
     }
@@ -101,9 +107,11 @@ public enum ContinualRunner {
     ///   resumed: other settings (each named, recorded → new), no record of them (an older
     ///   Scalpel), files of a run without its state, a damaged state or a missing patch;
     ///   and what reading the inputs, masking, training or evaluating throws.
-    public static func run(base: String, tasks: [String], control: String, folder: String, options: Options, restart: Bool = false,
-                           trainingStep: ((MaskedTrainer.StepProgress) -> Void)? = nil,
-                           progress: (String) -> Void) throws -> Report {
+    public static func run(
+        base: String, tasks: [String], control: String, folder: String, options: Options, restart: Bool = false,
+        trainingStep: ((MaskedTrainer.StepProgress) -> Void)? = nil,
+        progress: (String) -> Void
+    ) throws -> Report {
         // The settings first: an unreadable input is refused before anything is removed.
         let settings = try ContinualSettings(base: base, tasks: tasks, control: control, options: options)
         if restart {
@@ -117,8 +125,10 @@ public enum ContinualRunner {
         let headline = options.evaluation
         func summary(_ report: Report) -> String {
             let k = report.finishedTasks
-            let figures = k == 0 ? report.metrics(headline).taskAccuracyBase : report.metrics(headline).accuracyMatrix[k - 1]
-            return figures.map { String(format: "%.1f", $0) }.joined(separator: " ") + " % (\(headline.rawValue)-incremental), control "
+            let figures =
+                k == 0 ? report.metrics(headline).taskAccuracyBase : report.metrics(headline).accuracyMatrix[k - 1]
+            return figures.map { String(format: "%.1f", $0) }.joined(separator: " ")
+                + " % (\(headline.rawValue)-incremental), control "
                 + String(format: "%.2f", report.control.accuracy) + " %"
         }
         var report: Report
@@ -127,8 +137,9 @@ public enum ContinualRunner {
             progress("resuming after task \(saved.finishedTasks)")
         } else {
             let start = Date()
-            report = Report(tasks: names, states: [try evaluate(base: base, patches: [], evaluator, seen: 0)],
-                            trainableParameters: 0, changedParameters: 0, seconds: 0, settings: settings)
+            report = Report(
+                tasks: names, states: [try evaluate(base: base, patches: [], evaluator, seen: 0)],
+                trainableParameters: 0, changedParameters: 0, seconds: 0, settings: settings)
             report.seconds = Date().timeIntervalSince(start)
             try save(report, method: options.method, evaluation: headline, to: statePath)
             progress("base model: tasks " + summary(report))
@@ -143,27 +154,33 @@ public enum ContinualRunner {
                 progress("task \(k + 1) of \(tasks.count) (\(names[k])): mask")
                 var scoring = options.scoring
                 scoring.method = score
-                _ = try SPUSteps.mask(base: base, patches: earlier, task: task, rate: options.rate, layers: options.layers, settings: scoring,
-                                      denseBias: options.denseBias, metadata: options.metadata, to: mask!)
+                _ = try SPUSteps.mask(
+                    base: base, patches: earlier, task: task, rate: options.rate, layers: options.layers,
+                    settings: scoring,
+                    denseBias: options.denseBias, metadata: options.metadata, to: mask!)
             }
             progress("task \(k + 1) of \(tasks.count) (\(names[k])): train")
-            let trained = try SPUSteps.train(base: base, patches: earlier, task: task, mask: mask, replay: Array(tasks.prefix(k)),
-                                             buffer: options.replayBuffer, settings: options.training, metadata: options.metadata, to: patch,
-                                             reporting: SPUSteps.TrainReporting(evaluate: false, step: trainingStep))
+            let trained = try SPUSteps.train(
+                base: base, patches: earlier, task: task, mask: mask, replay: Array(tasks.prefix(k)),
+                buffer: options.replayBuffer, settings: options.training, metadata: options.metadata, to: patch,
+                reporting: SPUSteps.TrainReporting(evaluate: false, step: trainingStep))
             progress("task \(k + 1) of \(tasks.count) (\(names[k])): evaluate")
             let patches = earlier + [patch]
             report.states.append(try evaluate(base: base, patches: patches, evaluator, seen: k + 1))
             let masks = (0...k).map { folder + "/task\($0 + 1)-mask.spatch" }
-            report.trainableParameters = options.method == .full ? trained.trainableElements : try changedElements(masks)
+            report.trainableParameters =
+                options.method == .full ? trained.trainableElements : try changedElements(masks)
             report.changedParameters = try changedElements(patches)
             report.seconds += Date().timeIntervalSince(start)
             try save(report, method: options.method, evaluation: headline, to: statePath)
             let counts = report.counts(headline)
             if counts.count > k + 1, counts[k].count > k, counts[k + 1].count > k {
                 let control = report.control
-                progress("task \(k + 1) (\(names[k])): test accuracy \(String(format: "%.1f", counts[k][k].percent)) % before, "
-                         + "\(String(format: "%.1f", counts[k + 1][k].percent)) % after (\(headline.rawValue)-incremental); control "
-                         + "\(String(format: "%.2f", control.accuracy)) %, \(String(format: "%+.2f", -control.drop)) points from the base")
+                progress(
+                    "task \(k + 1) (\(names[k])): test accuracy \(String(format: "%.1f", counts[k][k].percent)) % before, "
+                        + "\(String(format: "%.1f", counts[k + 1][k].percent)) % after (\(headline.rawValue)-incremental); control "
+                        + "\(String(format: "%.2f", control.accuracy)) %, \(String(format: "%+.2f", -control.drop)) points from the base"
+                )
             }
             progress("task \(k + 1): " + summary(report))
         }
@@ -171,10 +188,13 @@ public enum ContinualRunner {
     }
 
     /// The outcomes of base + patches, the state after `seen` tasks.
-    static func evaluate(base: String, patches: [String], _ evaluator: ContinualEvaluator, seen: Int) throws -> StateOutcomes {
+    static func evaluate(base: String, patches: [String], _ evaluator: ContinualEvaluator, seen: Int) throws
+        -> StateOutcomes
+    {
         let checkpoint = try Checkpoint.open(base)
         let replacements = try PatchApplier.patchedTensors(model: checkpoint, patches: patches.map(PatchFile.open))
-        let encoder = try Architecture.encoder(checkpoint, replacements: replacements, folder: PatchedModel.folder(of: base))
+        let encoder = try Architecture.encoder(
+            checkpoint, replacements: replacements, folder: PatchedModel.folder(of: base))
         return try evaluator.outcomes(encoder, seen: seen)
     }
 

@@ -30,9 +30,11 @@ public struct ContinualSettings: Sendable, Equatable {
     ///   (or one that holds a control text, `ControlSeparation`); `ModelError` naming the
     ///   option for a knowledge-aware method without generic text.
     public init(base: String, tasks: [String], control: String, options: ContinualRunner.Options) throws {
-        let t = options.training, s = options.scoring
+        let t = options.training
+        let s = options.scoring
         func both<T: Equatable>(_ training: T, _ scoring: T, _ text: (T) -> String) -> String {
-            training == scoring || options.method.score == nil ? text(training) : "\(text(training)) (scoring \(text(scoring)))"
+            training == scoring || options.method.score == nil
+                ? text(training) : "\(text(training)) (scoring \(text(scoring)))"
         }
         // Scoring takes a logit scale, training a temperature: the same when the scale is 1 / it.
         let model = "the model's"
@@ -44,13 +46,18 @@ public struct ContinualSettings: Sendable, Equatable {
             ("base weights", try Self.weightsFingerprint(base)),
             ("method", options.method.rawValue),
             ("tasks", JSONValue.array(tasks.map { .string(URL(fileURLWithPath: $0).lastPathComponent) }).serialized),
-            ("task files", try tasks.map { try Self.filesFingerprint($0, splits: ["train", "test"]) }.joined(separator: " ")),
+            (
+                "task files",
+                try tasks.map { try Self.filesFingerprint($0, splits: ["train", "test"]) }.joined(separator: " ")
+            ),
             ("control", URL(fileURLWithPath: control).lastPathComponent),
             ("control files", try Self.filesFingerprint(control, splits: ["test"])),
         ]
         if options.method.score != nil {
-            values += [("rate", "\(options.rate)"), ("layers", options.layers), ("dense-bias", "\(options.denseBias)"),
-                       ("score-fraction", "\(s.scoreFraction)")]
+            values += [
+                ("rate", "\(options.rate)"), ("layers", options.layers), ("dense-bias", "\(options.denseBias)"),
+                ("score-fraction", "\(s.scoreFraction)"),
+            ]
         }
         if let score = options.method.score, score.usesGenericImportance {
             var scoring = s
@@ -62,8 +69,11 @@ public struct ContinualSettings: Sendable, Equatable {
             try ControlSeparation.check(genericTexts: texts, file: file, control: control)
             // The file's contents, not its path: 16 hex digits of its SHA-256 (as sha256sum prints it).
             let fingerprint = try GenericImportance.fingerprint(file)
-            values += [("generic text", String(fingerprint.prefix(16))), ("generic-examples", "\(s.generic.examples)"),
-                       score == .spuMASRatio ? ("importance floor", "\(s.importanceFloor)") : ("protected-fraction", "\(s.protectedFraction)")]
+            values += [
+                ("generic text", String(fingerprint.prefix(16))), ("generic-examples", "\(s.generic.examples)"),
+                score == .spuMASRatio
+                    ? ("importance floor", "\(s.importanceFloor)") : ("protected-fraction", "\(s.protectedFraction)"),
+            ]
         }
         values += [
             ("epochs", "\(t.epochs)"), ("lr", "\(t.learningRate)"),
@@ -77,13 +87,16 @@ public struct ContinualSettings: Sendable, Equatable {
     }
 
     public static func == (a: ContinualSettings, b: ContinualSettings) -> Bool {
-        a.values.count == b.values.count && zip(a.values, b.values).allSatisfy { $0.0 == $1.0 && $0.1.utf8.elementsEqual($1.1.utf8) }
+        a.values.count == b.values.count
+            && zip(a.values, b.values).allSatisfy { $0.0 == $1.0 && $0.1.utf8.elementsEqual($1.1.utf8) }
     }
 
     /// One line per setting that differs, "name: recorded → new" ("(none)" where one side
     /// has no such setting), in the new settings' order.
     public func differences(from recorded: ContinualSettings) -> [String] {
-        func value(_ name: String, in settings: ContinualSettings) -> String? { settings.values.first { $0.0 == name }?.1 }
+        func value(_ name: String, in settings: ContinualSettings) -> String? {
+            settings.values.first { $0.0 == name }?.1
+        }
         let names = values.map(\.0) + recorded.values.map(\.0).filter { name in !values.contains { $0.0 == name } }
         return names.compactMap { name in
             let (old, new) = (value(name, in: recorded), value(name, in: self))

@@ -15,7 +15,10 @@ enum ControlSeparation {
         var controlTexts = NameSet(task.prompts)
         for case .text(let text) in try task.inputs("test").inputs { controlTexts.insert(text) }
         if let index = genericTexts.firstIndex(where: controlTexts.contains) {
-            throw FileError(file, "text \(index + 1) (\"\(genericTexts[index])\") is in the control set \(control), as a test text or a class prompt: the control set's data must stay out of selection, so take it out of the generic text")
+            throw FileError(
+                file,
+                "text \(index + 1) (\"\(genericTexts[index])\") is in the control set \(control), as a test text or a class prompt: the control set's data must stay out of selection, so take it out of the generic text"
+            )
         }
     }
 }

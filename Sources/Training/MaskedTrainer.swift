@@ -82,10 +82,14 @@ public enum MaskedTrainer {
     }
 
     /// Trains `encoder`'s model in place; `masks` by tensor name.
-    public static func train(_ encoder: any TrainableEncoder, data: TrainingData, masks: [String: TensorMask], settings: Settings,
-                             observer: Observer = Observer()) throws -> Result {
+    public static func train(
+        _ encoder: any TrainableEncoder, data: TrainingData, masks: [String: TensorMask], settings: Settings,
+        observer: Observer = Observer()
+    ) throws -> Result {
         let start = Date()
-        guard masks.values.contains(where: { $0.count(of: 1) > 0 }) else { throw ModelError(data.tasks[0].folder, "the mask selects nothing to train") }
+        guard masks.values.contains(where: { $0.count(of: 1) > 0 }) else {
+            throw ModelError(data.tasks[0].folder, "the mask selects nothing to train")
+        }
         var optimizer = try AdamW(encoder: encoder, masks: masks, settings: settings)
         let prompts = data.tasks.flatMap { $0.prompts }
         let scale = logitScale(settings, of: encoder)
@@ -96,7 +100,8 @@ public enum MaskedTrainer {
         let totalSteps = max(1, settings.epochs * ((examples.count + batchSize - 1) / batchSize))
         let warmupSteps = Int((settings.warmup * Double(totalSteps)).rounded())
         var step = 0
-        var lastLoss = 0.0, lastCorrect = 0
+        var lastLoss = 0.0
+        var lastCorrect = 0
         let names = Set(masks.keys)
         for epoch in 0..<max(0, settings.epochs) {
             let order = SeededGenerator.shuffled(Array(examples.indices), seed: settings.seed &+ UInt64(epoch))
@@ -105,28 +110,38 @@ public enum MaskedTrainer {
             for first in stride(from: 0, to: order.count, by: batchSize) {
                 let items = order[first..<min(order.count, first + batchSize)].map { examples[$0] }
                 let targets = items.map { item in
-                    Target(label: promptOffsets[item.task] + item.label, classes: promptOffsets[item.task]..<promptOffsets[item.task + 1])
+                    Target(
+                        label: promptOffsets[item.task] + item.label,
+                        classes: promptOffsets[item.task]..<promptOffsets[item.task + 1])
                 }
                 var correct = 0
                 step += 1
                 // Each step its own dropout stream, from the seed and the step.
                 let dropoutSeed = settings.dropout ? settings.seed ^ Fingerprint.fnv1a("dropout \(step)") : nil
-                let gradients = try encoder.gradients(inputs: items.map(\.input), prompts: prompts, of: names, dropoutSeed: dropoutSeed) { inputs, prompts in
-                    let result = crossEntropy(inputs: inputs, prompts: prompts, targets: targets, scale: scale, symmetric: symmetric)
+                let gradients = try encoder.gradients(
+                    inputs: items.map(\.input), prompts: prompts, of: names, dropoutSeed: dropoutSeed
+                ) { inputs, prompts in
+                    let result = crossEntropy(
+                        inputs: inputs, prompts: prompts, targets: targets, scale: scale, symmetric: symmetric)
                     correct = result.correct
                     return (result.loss, result.inputs, result.prompts)
                 }
-                let rate = learningRate(step: step - 1, total: totalSteps, warmup: warmupSteps, peak: settings.learningRate)
+                let rate = learningRate(
+                    step: step - 1, total: totalSteps, warmup: warmupSteps, peak: settings.learningRate)
                 try optimizer.step(encoder, gradients: gradients.tensors, rate: rate)
                 lastLoss += Double(gradients.loss) * Double(items.count)
                 lastCorrect += correct
-                observer.step?(StepProgress(step: step, totalSteps: totalSteps, epoch: epoch + 1, epochs: settings.epochs,
-                                            loss: lastLoss / Double(min(order.count, first + batchSize)), learningRate: rate))
+                observer.step?(
+                    StepProgress(
+                        step: step, totalSteps: totalSteps, epoch: epoch + 1, epochs: settings.epochs,
+                        loss: lastLoss / Double(min(order.count, first + batchSize)), learningRate: rate))
             }
             try observer.epochEnd?(epoch + 1)
         }
-        return Result(steps: step, finalLoss: lastLoss / Double(max(examples.count, 1)),
-                      finalAccuracy: Double(lastCorrect) / Double(max(examples.count, 1)), seconds: Date().timeIntervalSince(start))
+        return Result(
+            steps: step, finalLoss: lastLoss / Double(max(examples.count, 1)),
+            finalAccuracy: Double(lastCorrect) / Double(max(examples.count, 1)),
+            seconds: Date().timeIntervalSince(start))
     }
 
     /// The rate of the optimizer step `step` (0-based) of `total`: linear warmup from 0 over
@@ -150,8 +165,10 @@ public enum MaskedTrainer {
     /// CLIP's contrastive loss has with the class prompts as captions: each class prompt of the
     /// batch against the batch's inputs, the inputs of its class the positives
     /// (−log Σ_positives softmax), weighted by its share of the inputs.
-    static func crossEntropy(inputs: [[Float]], prompts: [[Float]], targets: [Target], scale: Float,
-                             symmetric: Bool = false) -> (loss: Float, inputs: [[Float]], prompts: [[Float]], correct: Int) {
+    static func crossEntropy(
+        inputs: [[Float]], prompts: [[Float]], targets: [Target], scale: Float,
+        symmetric: Bool = false
+    ) -> (loss: Float, inputs: [[Float]], prompts: [[Float]], correct: Int) {
         let n = targets.count
         var dInputs = inputs.map { [Float](repeating: 0, count: $0.count) }
         var dPrompts = prompts.map { [Float](repeating: 0, count: $0.count) }
@@ -188,7 +205,8 @@ public enum MaskedTrainer {
             let logits = inputs.map { e in scale * zip(e, p).reduce(Float(0)) { $0 + $1.0 * $1.1 } }
             let highest = logits.max() ?? 0
             let exps = logits.map { exp($0 - highest) }
-            let sum = exps.reduce(0, +), positiveSum = positives.reduce(Float(0)) { $0 + exps[$1] }
+            let sum = exps.reduce(0, +)
+            let positiveSum = positives.reduce(Float(0)) { $0 + exps[$1] }
             let share = weight * Float(positives.count) / Float(n)
             loss += share * (log(sum) - log(positiveSum))
             let isPositive = Set(positives)

@@ -1,5 +1,5 @@
-import Foundation
 import Checkpoints
+import Foundation
 import Models
 import Patches
 
@@ -18,7 +18,8 @@ public final class PatchedModel {
             return
         }
         let url = URL(fileURLWithPath: beside)
-        let path = url.deletingLastPathComponent().path + "/.\(url.lastPathComponent).scalpel-\(getpid())-base.safetensors"
+        let path =
+            url.deletingLastPathComponent().path + "/.\(url.lastPathComponent).scalpel-\(getpid())-base.safetensors"
         TemporaryFiles.register(path)
         temporary = path
         try PatchApplier.run(.apply, model: Checkpoint.open(base), patches: patches.map(PatchFile.open), to: path)

@@ -12,7 +12,9 @@ public enum TaskIdentity {
     /// `split` ("test" or "train") byte for byte.
     public static func same(_ a: String, _ b: String, split: String = "test") -> Bool {
         if OpenInputs.sameFile(a, b) { return true }
-        guard let first = try? fingerprint(a, split: split), let second = try? fingerprint(b, split: split) else { return false }
+        guard let first = try? fingerprint(a, split: split), let second = try? fingerprint(b, split: split) else {
+            return false
+        }
         return first == second
     }
 
@@ -35,6 +37,7 @@ public enum TaskIdentity {
         } else if let folder = header.metadataValue("task.folder"), OpenInputs.sameFile(folder, task) {
             return nil
         }
-        return "the mask \(mask.path) was made for the task \(recordedTask), not for \(task): it selects the weights relevant to that task"
+        return
+            "the mask \(mask.path) was made for the task \(recordedTask), not for \(task): it selects the weights relevant to that task"
     }
 }

@@ -31,7 +31,10 @@ public struct TrainingData: Sendable {
             for (k, earlier) in replay.enumerated() {
                 let share = buffer / replay.count + (k < buffer % replay.count ? 1 : 0)
                 let (pool, poolLabels) = try earlier.inputs("train")
-                let chosen = SeededGenerator.shuffled(Array(pool.indices), seed: seed ^ Fingerprint.fnv1a(URL(fileURLWithPath: earlier.folder).lastPathComponent)).prefix(share)
+                let chosen = SeededGenerator.shuffled(
+                    Array(pool.indices),
+                    seed: seed ^ Fingerprint.fnv1a(URL(fileURLWithPath: earlier.folder).lastPathComponent)
+                ).prefix(share)
                 examples += chosen.map { Example(input: pool[$0], label: poolLabels[$0], task: k + 1) }
             }
         }

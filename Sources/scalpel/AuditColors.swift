@@ -10,14 +10,19 @@ enum AuditColors {
     static let unknown = "#ffffff"
 
     /// Pale yellow to deep red (ColorBrewer YlOrRd), for the size of the change.
-    static let change: [(Double, Double, Double)] = [(255, 255, 178), (254, 204, 92), (253, 141, 60), (240, 59, 32), (189, 0, 38)]
+    static let change: [(Double, Double, Double)] = [
+        (255, 255, 178), (254, 204, 92), (253, 141, 60), (240, 59, 32), (189, 0, 38),
+    ]
     /// Pale to deep blue (ColorBrewer Blues), for density, so the two views are not confused.
-    static let density: [(Double, Double, Double)] = [(239, 243, 255), (189, 215, 231), (107, 174, 214), (49, 130, 189), (8, 81, 156)]
+    static let density: [(Double, Double, Double)] = [
+        (239, 243, 255), (189, 215, 231), (107, 174, 214), (49, 130, 189), (8, 81, 156),
+    ]
 
     /// The colour at `t` (0...1, clamped) along `stops`, interpolated linearly in RGB.
     static func ramp(_ t: Double, _ stops: [(Double, Double, Double)]) -> String {
         let x = min(1, max(0, t.isNaN ? 0 : t)) * Double(stops.count - 1)
-        let i = min(stops.count - 2, Int(x)), f = x - Double(i)
+        let i = min(stops.count - 2, Int(x))
+        let f = x - Double(i)
         let (a, b) = (stops[i], stops[i + 1])
         func mix(_ p: Double, _ q: Double) -> Int { Int((p + (q - p) * f).rounded()) }
         return String(format: "#%02x%02x%02x", mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
@@ -37,7 +42,11 @@ struct DecadeScale {
     /// The scale covering every positive value of `values`; 1e-4 ... 1e-2 when there is none.
     init(fitting values: [Double]) {
         let positive = values.filter { $0 > 0 && $0.isFinite }
-        guard let smallest = positive.min(), let largest = positive.max() else { low = -4; high = -2; return }
+        guard let smallest = positive.min(), let largest = positive.max() else {
+            low = -4
+            high = -2
+            return
+        }
         high = Int(log10(largest).rounded(.up))
         low = min(Int(log10(smallest).rounded(.down)), high - 2)
     }

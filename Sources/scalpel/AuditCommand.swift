@@ -29,7 +29,8 @@ struct AuditCommand: ParsableCommand {
     var json: Bool { outputOptions.json }
 
     func validate() throws {
-        try ArgumentRoles.check(model: base, patches: [patch], usage: "scalpel audit PATCH [--base BASE] [--report REPORT.html]")
+        try ArgumentRoles.check(
+            model: base, patches: [patch], usage: "scalpel audit PATCH [--base BASE] [--report REPORT.html]")
     }
 
     func run() throws {
@@ -37,7 +38,8 @@ struct AuditCommand: ParsableCommand {
         let file = try PatchFile.open(patch)
         let model = try base.map { try Checkpoint.open($0) }
         // Counted in elements: the entries' sizes, whatever their dtypes.
-        let progress = ProgressDisplay.counting("audit", total: file.entries.reduce(0) { $0 + $1.elementCount }, unit: .elements, outputOptions)
+        let progress = ProgressDisplay.counting(
+            "audit", total: file.entries.reduce(0) { $0 + $1.elementCount }, unit: .elements, outputOptions)
         let audits = PatchAuditor.audit(file, base: model)
         progress.finish()
         if json {
@@ -53,7 +55,9 @@ struct AuditCommand: ParsableCommand {
             try output.commit()
             if !json { print("report written to \(report)") }
         }
-        let failures = audits.filter { $0.integrityProblem != nil || ($0.fingerprint != nil && $0.fingerprint != .matches) }
+        let failures = audits.filter {
+            $0.integrityProblem != nil || ($0.fingerprint != nil && $0.fingerprint != .matches)
+        }
         if !failures.isEmpty { throw ExitCode(1) }
     }
 }
@@ -82,17 +86,22 @@ enum AuditReport {
         if base != nil { table[0] += ["base", "L2 Δ", "‖Δ‖/‖W‖", "max |Δ|", "Δ > 0"] }
         for audit in audits {
             let e = audit.entry
-            var row = [e.name, e.operation.rawValue, describe(e.before ?? e.after), Format.count(e.nnz),
-                       Format.fixed(e.density * 100, 2) + " %", e.indexEncoding?.rawValue ?? "-", Format.bytes(e.storedBytes),
-                       audit.integrityProblem == nil ? "ok" : "FAILED"]
+            var row = [
+                e.name, e.operation.rawValue, describe(e.before ?? e.after), Format.count(e.nnz),
+                Format.fixed(e.density * 100, 2) + " %", e.indexEncoding?.rawValue ?? "-", Format.bytes(e.storedBytes),
+                audit.integrityProblem == nil ? "ok" : "FAILED",
+            ]
             if base != nil {
                 switch audit.fingerprint {
                 case .matches?: row.append("matches")
                 case .mismatch?: row.append("MISMATCH")
                 case nil: row.append("-")
                 }
-                row += [DiffReport.number(audit.delta?.l2), DiffReport.number(audit.delta?.relativeL2), DiffReport.number(audit.delta?.maxAbs),
-                        audit.delta?.positiveShare.map { Format.fixed($0 * 100, 1) + " %" } ?? "-"]
+                row += [
+                    DiffReport.number(audit.delta?.l2), DiffReport.number(audit.delta?.relativeL2),
+                    DiffReport.number(audit.delta?.maxAbs),
+                    audit.delta?.positiveShare.map { Format.fixed($0 * 100, 1) + " %" } ?? "-",
+                ]
             }
             table.append(row)
         }
@@ -100,21 +109,30 @@ enum AuditReport {
         var problems: [String] = []
         for audit in audits {
             if let problem = audit.integrityProblem { problems.append("\(audit.entry.name): \(problem)") }
-            if case let .mismatch(reason)? = audit.fingerprint { problems.append("\(audit.entry.name): \(reason)") }
+            if case .mismatch(let reason)? = audit.fingerprint { problems.append("\(audit.entry.name): \(reason)") }
         }
         out += "\n"
         if problems.isEmpty {
-            out += "all \(Format.plural(audits.count, "entry").replacingOccurrences(of: "entrys", with: "entries")) sound" + (base == nil ? "" : ", every fingerprint matches the base") + "\n"
+            out +=
+                "all \(Format.plural(audits.count, "entry").replacingOccurrences(of: "entrys", with: "entries")) sound"
+                + (base == nil ? "" : ", every fingerprint matches the base") + "\n"
         } else {
-            out += "\(problems.count) problem\(problems.count == 1 ? "" : "s"):\n" + problems.map { "  " + DisplayText.escaped($0) + "\n" }.joined()
+            out +=
+                "\(problems.count) problem\(problems.count == 1 ? "" : "s"):\n"
+                + problems.map { "  " + DisplayText.escaped($0) + "\n" }.joined()
         }
         return out
     }
 
-    static func json(_ file: PatchFile, _ audits: [EntryAudit], base: Checkpoint?, report: String?) -> [(String, JSONValue)] {
+    static func json(_ file: PatchFile, _ audits: [EntryAudit], base: Checkpoint?, report: String?) -> [(
+        String, JSONValue
+    )] {
         func state(_ s: TensorState?) -> JSONValue {
             guard let s else { return .null }
-            return .object([("dtype", .string(s.dtype.rawValue)), ("shape", .array(s.shape.map { .integer($0) })), ("sha256", .string(s.sha256))])
+            return .object([
+                ("dtype", .string(s.dtype.rawValue)), ("shape", .array(s.shape.map { .integer($0) })),
+                ("sha256", .string(s.sha256)),
+            ])
         }
         // A mask changes nothing: its positions are the elements it selects.
         let elementsKey = file.header.kind == .mask ? "elements_selected" : "elements_changed"
@@ -126,35 +144,49 @@ enum AuditReport {
             ("metadata", .object(file.header.metadata.map { ($0.0, .string($0.1)) })),
             ("base", base.map { .string($0.path) } ?? .null),
             ("output", report.map { .string($0) } ?? .null),
-            ("sound", .bool(audits.allSatisfy { $0.integrityProblem == nil && ($0.fingerprint == nil || $0.fingerprint == .matches) })),
+            (
+                "sound",
+                .bool(
+                    audits.allSatisfy {
+                        $0.integrityProblem == nil && ($0.fingerprint == nil || $0.fingerprint == .matches)
+                    })
+            ),
             ("tensors_touched", .integer(audits.count)),
             (elementsKey, .integer(audits.reduce(0) { $0 + $1.entry.nnz })),
-            ("entries", .array(audits.map { audit in
-                let e = audit.entry
-                var members: [(String, JSONValue)] = [
-                    ("name", .string(e.name)), ("op", .string(e.operation.rawValue)),
-                    ("before", state(e.before)), ("after", state(e.after)),
-                    (elementsKey, .integer(e.nnz)), ("density", .number(e.density)),
-                    ("index_encoding", e.indexEncoding.map { .string($0.rawValue) } ?? .null),
-                    ("stored_bytes", .integer(e.storedBytes)),
-                    ("integrity", audit.integrityProblem.map { .string($0) } ?? .string("ok")),
-                ]
-                if base != nil {
-                    switch audit.fingerprint {
-                    case .matches?: members.append(("fingerprint", .string("matches")))
-                    case let .mismatch(reason)?: members.append(("fingerprint", .string("mismatch: \(reason)")))
-                    case nil: break
-                    }
-                    if let d = audit.delta {
-                        members.append(("delta", .object([
-                            ("l2", .number(d.l2)), ("max_abs", .number(d.maxAbs)),
-                            ("positive_share", d.positiveShare.map { .number($0) } ?? .null),
-                            ("relative", d.relativeL2.map { .number($0) } ?? .null),
-                        ])))
-                    }
-                }
-                return .object(members)
-            })),
+            (
+                "entries",
+                .array(
+                    audits.map { audit in
+                        let e = audit.entry
+                        var members: [(String, JSONValue)] = [
+                            ("name", .string(e.name)), ("op", .string(e.operation.rawValue)),
+                            ("before", state(e.before)), ("after", state(e.after)),
+                            (elementsKey, .integer(e.nnz)), ("density", .number(e.density)),
+                            ("index_encoding", e.indexEncoding.map { .string($0.rawValue) } ?? .null),
+                            ("stored_bytes", .integer(e.storedBytes)),
+                            ("integrity", audit.integrityProblem.map { .string($0) } ?? .string("ok")),
+                        ]
+                        if base != nil {
+                            switch audit.fingerprint {
+                            case .matches?: members.append(("fingerprint", .string("matches")))
+                            case .mismatch(let reason)?: members.append(("fingerprint", .string("mismatch: \(reason)")))
+                            case nil: break
+                            }
+                            if let d = audit.delta {
+                                members.append(
+                                    (
+                                        "delta",
+                                        .object([
+                                            ("l2", .number(d.l2)), ("max_abs", .number(d.maxAbs)),
+                                            ("positive_share", d.positiveShare.map { .number($0) } ?? .null),
+                                            ("relative", d.relativeL2.map { .number($0) } ?? .null),
+                                        ])
+                                    ))
+                            }
+                        }
+                        return .object(members)
+                    })
+            ),
         ]
     }
 }

@@ -49,13 +49,15 @@ enum AuditHTML {
     /// The entry's failed check, if any: integrity first, then the base's fingerprint.
     static func problem(_ audit: EntryAudit) -> String? {
         if let problem = audit.integrityProblem { return problem }
-        if case let .mismatch(reason)? = audit.fingerprint { return reason }
+        if case .mismatch(let reason)? = audit.fingerprint { return reason }
         return nil
     }
 
     static func page(_ file: PatchFile, _ audits: [EntryAudit], base: Checkpoint?) -> String {
         let header = file.header
-        let sound = audits.allSatisfy { $0.integrityProblem == nil && ($0.fingerprint == nil || $0.fingerprint == .matches) }
+        let sound = audits.allSatisfy {
+            $0.integrityProblem == nil && ($0.fingerprint == nil || $0.fingerprint == .matches)
+        }
         var html = """
             <!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
             <title>Scalpel audit: \(escape(URL(fileURLWithPath: file.path).lastPathComponent))</title>
@@ -81,16 +83,23 @@ enum AuditHTML {
             let positions = header.entries.filter { base.entry(named: $0.name) != nil }.map(\.nnz).saturatingSum()
             let inPatch = NameSet(header.entries.map(\.name))
             let touched = base.tensors.count(where: { inPatch.contains($0.name) })
-            html += "<tr><th>of the model</th><td>\(Format.count(touched)) of \(Format.count(base.tensors.count)) tensors, "
-            html += "\(Format.count(positions)) of \(Format.count(base.parameterCount)) elements (\(percent(Double(positions) / Double(max(1, base.parameterCount)))))</td></tr>"
+            html +=
+                "<tr><th>of the model</th><td>\(Format.count(touched)) of \(Format.count(base.tensors.count)) tensors, "
+            html +=
+                "\(Format.count(positions)) of \(Format.count(base.parameterCount)) elements (\(percent(Double(positions) / Double(max(1, base.parameterCount)))))</td></tr>"
         }
         html += "</table>" + mapSection(audits, base: base)
         if let spread = AuditSpreadHTML.section(audits) {
-            html += "<h2>How the changes spread over neurons</h2><p>For each changed weight matrix, the share of each row "
-            html += "(output neuron of a <code>[out, in]</code> linear weight; token of an embedding) and of each column (input feature) "
-            html += "that the patch changes, scaled to the busiest; the orange dashed line is the tensor's density, where every bar would be "
-            html += "if the changes were spread evenly. Gaps are rows or columns left alone. “Half the changes in x % of the rows” "
-            html += "says how concentrated they are: 50 % when even, small when a few neurons take most. Vectors (biases, norms) have no rows and columns.</p>"
+            html +=
+                "<h2>How the changes spread over neurons</h2><p>For each changed weight matrix, the share of each row "
+            html +=
+                "(output neuron of a <code>[out, in]</code> linear weight; token of an embedding) and of each column (input feature) "
+            html +=
+                "that the patch changes, scaled to the busiest; the orange dashed line is the tensor's density, where every bar would be "
+            html +=
+                "if the changes were spread evenly. Gaps are rows or columns left alone. “Half the changes in x % of the rows” "
+            html +=
+                "says how concentrated they are: 50 % when even, small when a few neurons take most. Vectors (biases, norms) have no rows and columns.</p>"
             html += spread
         }
         if !header.metadata.isEmpty {
@@ -98,23 +107,28 @@ enum AuditHTML {
             for (key, value) in header.metadata { html += "<tr><th>\(escape(key))</th><td>\(escape(value))</td></tr>" }
             html += "</table>"
         }
-        html += "<h2>Entries</h2><table><tr><th>tensor</th><th>op</th><th>dtype / shape</th><th>positions</th><th>density</th><th>index</th><th>stored</th><th>check</th>"
+        html +=
+            "<h2>Entries</h2><table><tr><th>tensor</th><th>op</th><th>dtype / shape</th><th>positions</th><th>density</th><th>index</th><th>stored</th><th>check</th>"
         if base != nil { html += "<th>base</th><th>L2 Δ</th><th>‖Δ‖/‖W‖</th><th>max |Δ|</th><th>Δ &gt; 0</th>" }
         html += "</tr>"
         for audit in audits {
             let e = audit.entry
-            html += "<tr><td><code>\(escape(e.name))</code></td><td>\(e.operation.rawValue)</td><td>\(escape(AuditReport.describe(e.before ?? e.after)))</td>"
-            html += "<td class=\"n\">\(Format.count(e.nnz))</td><td class=\"n\">\(Format.fixed(e.density * 100, 2)) %</td><td>\(e.indexEncoding?.rawValue ?? "-")</td><td class=\"n\">\(Format.bytes(e.storedBytes))</td>"
+            html +=
+                "<tr><td><code>\(escape(e.name))</code></td><td>\(e.operation.rawValue)</td><td>\(escape(AuditReport.describe(e.before ?? e.after)))</td>"
+            html +=
+                "<td class=\"n\">\(Format.count(e.nnz))</td><td class=\"n\">\(Format.fixed(e.density * 100, 2)) %</td><td>\(e.indexEncoding?.rawValue ?? "-")</td><td class=\"n\">\(Format.bytes(e.storedBytes))</td>"
             html += audit.integrityProblem.map { "<td class=\"bad\">\(escape($0))</td>" } ?? "<td class=\"ok\">ok</td>"
             if base != nil {
                 switch audit.fingerprint {
                 case .matches?: html += "<td class=\"ok\">matches</td>"
-                case let .mismatch(reason)?: html += "<td class=\"bad\">\(escape(reason))</td>"
+                case .mismatch(let reason)?: html += "<td class=\"bad\">\(escape(reason))</td>"
                 case nil: html += "<td>-</td>"
                 }
-                html += "<td class=\"n\">\(DiffReport.number(audit.delta?.l2))</td><td class=\"n\">\(audit.delta?.relativeL2.map(percent) ?? "-")</td>"
+                html +=
+                    "<td class=\"n\">\(DiffReport.number(audit.delta?.l2))</td><td class=\"n\">\(audit.delta?.relativeL2.map(percent) ?? "-")</td>"
                 html += "<td class=\"n\">\(DiffReport.number(audit.delta?.maxAbs))</td>"
-                html += "<td class=\"n\">\(audit.delta?.positiveShare.map { Format.fixed($0 * 100, 1) + " %" } ?? "-")</td>"
+                html +=
+                    "<td class=\"n\">\(audit.delta?.positiveShare.map { Format.fixed($0 * 100, 1) + " %" } ?? "-")</td>"
             }
             html += "</tr>"
         }
@@ -134,18 +148,24 @@ enum AuditHTML {
             html += "every tensor of the model, untouched ones in grey, shaded by the relative size of the change. "
         }
         if map.showsChange {
-            html += "<b>Relative change</b> is ‖Δ‖/‖W‖, the L2 norm of the change over the L2 norm of the base tensor (log scale); "
+            html +=
+                "<b>Relative change</b> is ‖Δ‖/‖W‖, the L2 norm of the change over the L2 norm of the base tensor (log scale); "
         }
-        html += "<b>\(map.showsChange ? "density" : "Density")</b> is the share of the tensor's elements changed (whole-tensor entries count as 100 %). "
+        html +=
+            "<b>\(map.showsChange ? "density" : "Density")</b> is the share of the tensor's elements changed (whole-tensor entries count as 100 %). "
         html += "Hover a square for its figures; a red frame marks a failed check.</p>"
         if map.rows.isEmpty {
             html += "<p>No tensor belongs to a numbered block.</p>"
         } else {
             html += "<div class=\"views\">"
             if map.showsChange {
-                html += "<figure><figcaption>Relative change ‖Δ‖/‖W‖</figcaption>" + map.grid(.change) + "<div>" + map.legend(.change) + "</div></figure>"
+                html +=
+                    "<figure><figcaption>Relative change ‖Δ‖/‖W‖</figcaption>" + map.grid(.change) + "<div>"
+                    + map.legend(.change) + "</div></figure>"
             }
-            html += "<figure><figcaption>Density (changed elements / elements)</figcaption>" + map.grid(.density) + "<div>" + map.legend(.density) + "</div></figure>"
+            html +=
+                "<figure><figcaption>Density (changed elements / elements)</figcaption>" + map.grid(.density) + "<div>"
+                + map.legend(.density) + "</div></figure>"
             html += "</div>"
         }
         if !map.others.isEmpty {

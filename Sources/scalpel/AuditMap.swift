@@ -39,14 +39,22 @@ struct AuditMap {
         if let base {
             var listed = NameSet()
             for entry in base.tensors {
-                tensors.append(Tensor(name: entry.name, type: "\(entry.dtype.rawValue) \(Shape.describe(entry.shape))", audit: byName[entry.name]))
+                tensors.append(
+                    Tensor(
+                        name: entry.name, type: "\(entry.dtype.rawValue) \(Shape.describe(entry.shape))",
+                        audit: byName[entry.name]))
                 listed.insert(entry.name)
             }
             for audit in audits where !listed.contains(audit.entry.name) {
-                tensors.append(Tensor(name: audit.entry.name, type: AuditReport.describe(audit.entry.before ?? audit.entry.after), audit: audit))
+                tensors.append(
+                    Tensor(
+                        name: audit.entry.name, type: AuditReport.describe(audit.entry.before ?? audit.entry.after),
+                        audit: audit))
             }
         } else {
-            tensors = audits.map { Tensor(name: $0.entry.name, type: AuditReport.describe($0.entry.before ?? $0.entry.after), audit: $0) }
+            tensors = audits.map {
+                Tensor(name: $0.entry.name, type: AuditReport.describe($0.entry.before ?? $0.entry.after), audit: $0)
+            }
         }
         hasBase = base != nil
         showsChange = base != nil && audits.contains { $0.entry.operation != .mask }
@@ -55,7 +63,10 @@ struct AuditMap {
         var rowIndex = NameMap<Int>()  // by group and layer
         var kindSet = NameSet()
         for tensor in tensors {
-            guard let (group, layer, kind) = AuditHTML.layerParts(tensor.name) else { others.append(tensor); continue }
+            guard let (group, layer, kind) = AuditHTML.layerParts(tensor.name) else {
+                others.append(tensor)
+                continue
+            }
             let key = "\(group)\u{0}\(layer)"
             if rowIndex[key] == nil {
                 rowIndex[key] = rows.count
@@ -77,7 +88,8 @@ struct AuditMap {
         case .add, .remove, .replace:
             return (view == .change ? AuditColors.whole : AuditColors.density(1), title + " (whole tensor)")
         case .xor, .mask:
-            title += ", \(Format.count(e.nnz)) of \(Format.count(e.elementCount)) elements changed (\(AuditHTML.percent(e.density)))"
+            title +=
+                ", \(Format.count(e.nnz)) of \(Format.count(e.elementCount)) elements changed (\(AuditHTML.percent(e.density)))"
             if let d = audit.delta {
                 title += ", ‖Δ‖ \(DiffReport.number(d.l2)), ‖W‖ \(DiffReport.number(d.baseL2))"
                 if let relative = d.relativeL2 { title += ", ‖Δ‖/‖W‖ \(AuditHTML.percent(relative))" }
@@ -104,19 +116,23 @@ struct AuditMap {
         let headerHeight = Int(longest * 0.82) + 16
         let width = labelWidth + kinds.count * cell + Int(longest * 0.57) + 10
         let height = headerHeight + rows.count * cell + 4
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" font-family=\"sans-serif\" font-size=\"11\">"
+        var svg =
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" font-family=\"sans-serif\" font-size=\"11\">"
         for (c, kind) in kinds.enumerated() {
             let x = labelWidth + c * cell + cell / 2
-            svg += "<text transform=\"translate(\(x),\(headerHeight - 6)) rotate(-55)\">\(AuditHTML.escape(kind))</text>"
+            svg +=
+                "<text transform=\"translate(\(x),\(headerHeight - 6)) rotate(-55)\">\(AuditHTML.escape(kind))</text>"
         }
         for (r, row) in rows.enumerated() {
             let y = headerHeight + r * cell
-            svg += "<text x=\"\(labelWidth - 6)\" y=\"\(y + cell / 2 + 4)\" text-anchor=\"end\">\(AuditHTML.escape(row.label))</text>"
+            svg +=
+                "<text x=\"\(labelWidth - 6)\" y=\"\(y + cell / 2 + 4)\" text-anchor=\"end\">\(AuditHTML.escape(row.label))</text>"
             for (c, kind) in kinds.enumerated() {
                 let x = labelWidth + c * cell
                 guard let tensor = row.cells[kind] else {
                     // This block has no tensor of this kind.
-                    svg += "<rect x=\"\(x + 1)\" y=\"\(y + 1)\" width=\"\(cell - 4)\" height=\"\(cell - 4)\" fill=\"none\" stroke=\"#eee\"/>"
+                    svg +=
+                        "<rect x=\"\(x + 1)\" y=\"\(y + 1)\" width=\"\(cell - 4)\" height=\"\(cell - 4)\" fill=\"none\" stroke=\"#eee\"/>"
                     continue
                 }
                 svg += rect(tensor, view, x: x + 1, y: y + 1, size: cell - 4)
@@ -129,8 +145,10 @@ struct AuditMap {
     /// change is unknown.
     func rect(_ tensor: Tensor, _ view: View, x: Int, y: Int, size: Int) -> String {
         let (fill, title) = paint(tensor, view)
-        let stroke = Self.failed(tensor) ? "stroke=\"#b00020\" stroke-width=\"2.5\"" : "stroke=\"#888\" stroke-width=\"0.5\""
-        var svg = "<g><title>\(title)</title><rect x=\"\(x)\" y=\"\(y)\" width=\"\(size)\" height=\"\(size)\" fill=\"\(fill)\" \(stroke)/>"
+        let stroke =
+            Self.failed(tensor) ? "stroke=\"#b00020\" stroke-width=\"2.5\"" : "stroke=\"#888\" stroke-width=\"0.5\""
+        var svg =
+            "<g><title>\(title)</title><rect x=\"\(x)\" y=\"\(y)\" width=\"\(size)\" height=\"\(size)\" fill=\"\(fill)\" \(stroke)/>"
         if fill == AuditColors.unknown {
             svg += "<text x=\"\(x + size / 2)\" y=\"\(y + size / 2 + 4)\" text-anchor=\"middle\" fill=\"#555\">?</text>"
         }
@@ -146,15 +164,18 @@ struct AuditMap {
         switch view {
         case .change:
             // The ramp's stops, evenly spaced as `DecadeScale.position` spreads them.
-            let decade = 60, width = decade * (scale.high - scale.low)
+            let decade = 60
+            let width = decade * (scale.high - scale.low)
             svg += "<defs><linearGradient id=\"change-scale\">"
             for i in AuditColors.change.indices {
                 let t = Double(i) / Double(AuditColors.change.count - 1)
-                svg += "<stop offset=\"\(Format.fixed(t, 2))\" stop-color=\"\(AuditColors.ramp(t, AuditColors.change))\"/>"
+                svg +=
+                    "<stop offset=\"\(Format.fixed(t, 2))\" stop-color=\"\(AuditColors.ramp(t, AuditColors.change))\"/>"
             }
             svg += "</linearGradient></defs>"
             // Room on the left for half the first label, which is centred on its tick.
-            svg += "<rect x=\"18\" y=\"3\" width=\"\(width)\" height=\"12\" fill=\"url(#change-scale)\" stroke=\"#888\" stroke-width=\"0.5\"/>"
+            svg +=
+                "<rect x=\"18\" y=\"3\" width=\"\(width)\" height=\"12\" fill=\"url(#change-scale)\" stroke=\"#888\" stroke-width=\"0.5\"/>"
             for (i, value) in scale.decades.enumerated() {
                 let tick = 18 + i * decade
                 svg += "<line x1=\"\(tick)\" x2=\"\(tick)\" y1=\"15\" y2=\"19\" stroke=\"#555\"/>"
@@ -167,7 +188,8 @@ struct AuditMap {
         if hasBase { items.append((AuditColors.untouched, "untouched")) }
         let all = rows.flatMap { $0.cells.values } + others
         if view == .change {
-            if all.contains(where: { $0.audit.map { [.add, .remove, .replace].contains($0.entry.operation) } ?? false }) {
+            if all.contains(where: { $0.audit.map { [.add, .remove, .replace].contains($0.entry.operation) } ?? false })
+            {
                 items.append((AuditColors.whole, "whole tensor (add, remove, replace)"))
             }
             if all.contains(where: { $0.audit != nil && paint($0, .change).fill == AuditColors.unknown }) {
@@ -175,11 +197,13 @@ struct AuditMap {
             }
         }
         for (fill, label) in items {
-            svg += "<rect x=\"\(x)\" y=\"3\" width=\"14\" height=\"14\" fill=\"\(fill)\" stroke=\"#888\" stroke-width=\"0.5\"/>"
+            svg +=
+                "<rect x=\"\(x)\" y=\"3\" width=\"14\" height=\"14\" fill=\"\(fill)\" stroke=\"#888\" stroke-width=\"0.5\"/>"
             svg += "<text x=\"\(x + 18)\" y=\"14\">\(AuditHTML.escape(label))</text>"
             x += 18 + Int(Double(label.count) * 6.2) + 14
         }
-        return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(x)\" height=\"32\" font-family=\"sans-serif\" font-size=\"11\">\(svg)</svg>"
+        return
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(x)\" height=\"32\" font-family=\"sans-serif\" font-size=\"11\">\(svg)</svg>"
     }
 
     /// The views there are: the size of the change needs the base.
@@ -190,9 +214,11 @@ struct AuditMap {
         var html = "<table class=\"others\"><tr><th>tensor</th><th>dtype / shape</th>"
         html += (showsChange ? "<th>change</th>" : "") + "<th>density</th><th></th></tr>"
         for tensor in others {
-            html += "<tr><td><code>\(AuditHTML.escape(tensor.name))</code></td><td>\(AuditHTML.escape(tensor.type))</td>"
+            html +=
+                "<tr><td><code>\(AuditHTML.escape(tensor.name))</code></td><td>\(AuditHTML.escape(tensor.type))</td>"
             for view in views {
-                html += "<td><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"18\" height=\"18\">\(rect(tensor, view, x: 1, y: 1, size: 16))</svg></td>"
+                html +=
+                    "<td><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"18\" height=\"18\">\(rect(tensor, view, x: 1, y: 1, size: 16))</svg></td>"
             }
             html += "<td>\(summary(tensor))</td></tr>"
         }
@@ -206,7 +232,9 @@ struct AuditMap {
         var text = e.operation.rawValue
         if e.operation == .xor || e.operation == .mask { text += ", \(AuditHTML.percent(e.density)) of the elements" }
         if let relative = audit.delta?.relativeL2 { text += ", ‖Δ‖/‖W‖ \(AuditHTML.percent(relative))" }
-        if let problem = AuditHTML.problem(audit) { text += ", <span class=\"bad\">\(AuditHTML.escape(problem))</span>" }
+        if let problem = AuditHTML.problem(audit) {
+            text += ", <span class=\"bad\">\(AuditHTML.escape(problem))</span>"
+        }
         return text
     }
 }

@@ -14,15 +14,25 @@ enum AuditSpreadHTML {
     static func section(_ audits: [EntryAudit]) -> String? {
         let spread = audits.compactMap { audit in audit.spread.map { (audit, $0) } }
         guard !spread.isEmpty else { return nil }
-        var html = "<table class=\"spread\"><tr><th>tensor</th><th>rows (dim 0: output neurons)</th><th>columns (dim 1: input features)</th></tr>"
+        var html =
+            "<table class=\"spread\"><tr><th>tensor</th><th>rows (dim 0: output neurons)</th><th>columns (dim 1: input features)</th></tr>"
         for (audit, s) in spread {
             let e = audit.entry
-            html += "<tr><td><code>\(AuditHTML.escape(e.name))</code><br><small>\(AuditHTML.escape(AuditReport.describe(e.before)))"
+            html +=
+                "<tr><td><code>\(AuditHTML.escape(e.name))</code><br><small>\(AuditHTML.escape(AuditReport.describe(e.before)))"
             html += "<br>\(AuditHTML.percent(e.density)) of the elements changed"
             if let relative = audit.delta?.relativeL2 { html += "<br>‖Δ‖/‖W‖ \(AuditHTML.percent(relative))" }
             html += "</small></td>"
-            html += "<td>" + strip(s.changedPerRow, magnitudes: s.magnitudePerRow, slotSize: s.columns * s.cellSize, axis: "row", density: e.density) + "</td>"
-            html += "<td>" + strip(s.changedPerColumn, magnitudes: s.magnitudePerColumn, slotSize: s.rows * s.cellSize, axis: "column", density: e.density) + "</td></tr>"
+            html +=
+                "<td>"
+                + strip(
+                    s.changedPerRow, magnitudes: s.magnitudePerRow, slotSize: s.columns * s.cellSize, axis: "row",
+                    density: e.density) + "</td>"
+            html +=
+                "<td>"
+                + strip(
+                    s.changedPerColumn, magnitudes: s.magnitudePerColumn, slotSize: s.rows * s.cellSize, axis: "column",
+                    density: e.density) + "</td></tr>"
         }
         return html + "</table>"
     }
@@ -44,15 +54,18 @@ enum AuditSpreadHTML {
         func barTop(_ share: Double) -> Double { share > 0 ? height - max(1, share / top * height) : height }
 
         let width = bins * barWidth
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width + 2)\" height=\"\(barHeight + 14)\" font-family=\"sans-serif\" font-size=\"10\">"
+        var svg =
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width + 2)\" height=\"\(barHeight + 14)\" font-family=\"sans-serif\" font-size=\"10\">"
         svg += "<rect x=\"0\" y=\"0\" width=\"\(width)\" height=\"\(barHeight)\" fill=\"#f4f4f4\"/>"
         if barWidth >= 3, binLength == 1 {
             // Wide enough to point at: one bar per row, with its figures on hover.
             for (b, share) in shares.enumerated() where share > 0 {
-                var title = "\(axis) \(Format.count(b)): \(Format.count(counts[b])) of \(Format.count(slotSize)) changed (\(AuditHTML.percent(share)))"
+                var title =
+                    "\(axis) \(Format.count(b)): \(Format.count(counts[b])) of \(Format.count(slotSize)) changed (\(AuditHTML.percent(share)))"
                 if let magnitudes { title += ", Σ|Δ| \(DiffReport.number(magnitudes[b]))" }
                 let y = barTop(share)
-                svg += "<rect x=\"\(b * barWidth)\" y=\"\(Format.fixed(y, 1))\" width=\"\(barWidth - 1)\" height=\"\(Format.fixed(height - y, 1))\" fill=\"#3182bd\"><title>\(title)</title></rect>"
+                svg +=
+                    "<rect x=\"\(b * barWidth)\" y=\"\(Format.fixed(y, 1))\" width=\"\(barWidth - 1)\" height=\"\(Format.fixed(height - y, 1))\" fill=\"#3182bd\"><title>\(title)</title></rect>"
             }
         } else {
             // Thousands of rows: one path keeps the page small.
@@ -65,17 +78,22 @@ enum AuditSpreadHTML {
         }
         // The tensor's density: where every bar would be if the changes were spread evenly.
         let even = Format.fixed(barTop(density), 1)
-        svg += "<line x1=\"0\" x2=\"\(width)\" y1=\"\(even)\" y2=\"\(even)\" stroke=\"#e6550d\" stroke-dasharray=\"4,2\" stroke-width=\"1.2\"/>"
-        svg += "<text x=\"0\" y=\"\(barHeight + 11)\">0</text><text x=\"\(width)\" y=\"\(barHeight + 11)\" text-anchor=\"end\">\(Format.count(n - 1))</text>"
+        svg +=
+            "<line x1=\"0\" x2=\"\(width)\" y1=\"\(even)\" y2=\"\(even)\" stroke=\"#e6550d\" stroke-dasharray=\"4,2\" stroke-width=\"1.2\"/>"
+        svg +=
+            "<text x=\"0\" y=\"\(barHeight + 11)\">0</text><text x=\"\(width)\" y=\"\(barHeight + 11)\" text-anchor=\"end\">\(Format.count(n - 1))</text>"
         if binLength > 1 {
-            svg += "<text x=\"\(width / 2)\" y=\"\(barHeight + 11)\" text-anchor=\"middle\" fill=\"#666\">\(binLength) \(axis)s a bar</text>"
+            svg +=
+                "<text x=\"\(width / 2)\" y=\"\(barHeight + 11)\" text-anchor=\"middle\" fill=\"#666\">\(binLength) \(axis)s a bar</text>"
         }
         svg += "</svg>"
 
         let plural = axis + "s"
         var figures = ["\(Format.count(counts.count(where: { $0 > 0 }))) of \(Format.count(n)) \(plural) touched"]
         if let busiest = counts.indices.max(by: { counts[$0] < counts[$1] }), counts[busiest] > 0 {
-            figures.append("busiest: \(axis) \(Format.count(busiest)), \(Format.count(counts[busiest])) of \(Format.count(slotSize)) changed")
+            figures.append(
+                "busiest: \(axis) \(Format.count(busiest)), \(Format.count(counts[busiest])) of \(Format.count(slotSize)) changed"
+            )
         }
         if let half = ChangeSpread.halfShare(counts.map(Double.init)) {
             figures.append("half the changes in \(AuditHTML.percent(half)) of the \(plural)")

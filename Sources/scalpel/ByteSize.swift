@@ -1,3 +1,5 @@
+import Foundation
+
 /// Sizes typed on the command line: "2GB" (decimal), "64MiB" (binary), or a plain byte count.
 enum ByteSize {
     static func parse(_ text: String) -> Int? {
@@ -18,5 +20,3 @@ enum ByteSize {
         return bytes
     }
 }
-
-import Foundation

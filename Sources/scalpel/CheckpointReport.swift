@@ -40,28 +40,44 @@ enum CheckpointReport {
             ("parameters", "\(Format.count(checkpoint.parameterCount)) (\(Format.scaled(checkpoint.parameterCount)))"),
             ("tensor bytes", Format.bytes(checkpoint.tensorByteCount)),
             ("file bytes", Format.bytes(checkpoint.fileByteCount)),
-            ("dtypes", dtypeCounts(checkpoint).map { "\($0.0.rawValue) ×\($0.tensors) (\(Format.scaled($0.parameters)) parameters)" }.joined(separator: ", ")),
+            (
+                "dtypes",
+                dtypeCounts(checkpoint).map {
+                    "\($0.0.rawValue) ×\($0.tensors) (\(Format.scaled($0.parameters)) parameters)"
+                }.joined(separator: ", ")
+            ),
         ]
         if !checkpoint.opaqueTensors.isEmpty {
-            rows.append(("quantized", "\(Format.plural(checkpoint.opaqueTensors.count, "tensor")) (\(Format.bytes(checkpoint.opaqueTensors.reduce(0) { $0 + $1.byteCount }))), listed, not computed on"))
+            rows.append(
+                (
+                    "quantized",
+                    "\(Format.plural(checkpoint.opaqueTensors.count, "tensor")) (\(Format.bytes(checkpoint.opaqueTensors.reduce(0) { $0 + $1.byteCount }))), listed, not computed on"
+                ))
         }
         for (key, value) in checkpoint.metadata { rows.append(("metadata", "\(key) = \(value)")) }
         for (key, value) in checkpoint.indexMetadata { rows.append(("index metadata", "\(key) = \(value)")) }
         if checkpoint.format == .safetensorsIndex || checkpoint.format == .pytorchIndex {
             for file in checkpoint.files {
-                rows.append(("shard", "\(file.path)  \(Format.plural(file.tensorCount, "tensor")), \(Format.bytes(file.size))"))
+                rows.append(
+                    ("shard", "\(file.path)  \(Format.plural(file.tensorCount, "tensor")), \(Format.bytes(file.size))"))
             }
         }
         let keyWidth = rows.map(\.0.count).max() ?? 0
         for (key, value) in rows { out += "  " + key.padding(keyWidth) + "  " + DisplayText.escaped(value) + "\n" }
         guard listTensors, !checkpoint.tensors.isEmpty || !checkpoint.opaqueTensors.isEmpty else { return out }
         out += "\n"
-        var table: [[String]] = [["name", "dtype", "shape", "bytes"] + (statistics == nil ? [] : ["min", "max", "mean", "std", "NaN", "inf"])]
+        var table: [[String]] = [
+            ["name", "dtype", "shape", "bytes"]
+                + (statistics == nil ? [] : ["min", "max", "mean", "std", "NaN", "inf"])
+        ]
         table += checkpoint.tensors.enumerated().map { i, entry in
             var row = [entry.name, entry.dtype.rawValue, Shape.describe(entry.shape), Format.bytes(entry.byteCount)]
             if let statistics {
                 if let s = statistics[i], s.finiteCount > 0 {
-                    row += [s.minimum, s.maximum, s.mean, s.standardDeviation].map { String(format: "%.4g", $0) } + [Format.count(s.nanCount), Format.count(s.infinityCount)]
+                    row +=
+                        [s.minimum, s.maximum, s.mean, s.standardDeviation].map { String(format: "%.4g", $0) } + [
+                            Format.count(s.nanCount), Format.count(s.infinityCount),
+                        ]
                 } else if let s = statistics[i] {
                     row += ["", "", "", "", Format.count(s.nanCount), Format.count(s.infinityCount)]
                 } else {
@@ -70,7 +86,9 @@ enum CheckpointReport {
             }
             return row
         }
-        table += checkpoint.opaqueTensors.map { [$0.name, $0.typeName, Shape.describe($0.shape), Format.bytes($0.byteCount)] }
+        table += checkpoint.opaqueTensors.map {
+            [$0.name, $0.typeName, Shape.describe($0.shape), Format.bytes($0.byteCount)]
+        }
         out += Format.table(table, rightAligned: statistics == nil ? [3] : [3, 4, 5, 6, 7, 8, 9])
         return out
     }
@@ -83,39 +101,73 @@ enum CheckpointReport {
             ("parameter_count", .integer(checkpoint.parameterCount)),
             ("tensor_bytes", .integer(checkpoint.tensorByteCount)),
             ("file_bytes", .integer(checkpoint.fileByteCount)),
-            ("dtypes", .object(dtypeCounts(checkpoint).map {
-                ($0.0.rawValue, .object([("tensors", .integer($0.tensors)), ("parameters", .integer($0.parameters))]))
-            })),
+            (
+                "dtypes",
+                .object(
+                    dtypeCounts(checkpoint).map {
+                        (
+                            $0.0.rawValue,
+                            .object([("tensors", .integer($0.tensors)), ("parameters", .integer($0.parameters))])
+                        )
+                    })
+            ),
             ("metadata", .object(checkpoint.metadata.map { ($0.0, .string($0.1)) })),
         ]
         if checkpoint.format == .safetensorsIndex || checkpoint.format == .pytorchIndex {
             members.append(("index_metadata", .object(checkpoint.indexMetadata.map { ($0.0, .string($0.1)) })))
-            members.append(("shards", .array(checkpoint.files.map {
-                .object([("path", .string($0.path)), ("tensor_count", .integer($0.tensorCount)), ("bytes", .integer($0.size))])
-            })))
+            members.append(
+                (
+                    "shards",
+                    .array(
+                        checkpoint.files.map {
+                            .object([
+                                ("path", .string($0.path)), ("tensor_count", .integer($0.tensorCount)),
+                                ("bytes", .integer($0.size)),
+                            ])
+                        })
+                ))
         }
-        members.append(("tensors", .array(checkpoint.tensors.enumerated().map { i, tensor in
-            var fields: [(String, JSONValue)] = [
-                ("name", .string(tensor.name)),
-                ("dtype", .string(tensor.dtype.rawValue)),
-                ("shape", .array(tensor.shape.map { .integer($0) })),
-                ("bytes", .integer(tensor.byteCount)),
-            ]
-            if checkpoint.files.count > 1 { fields.append(("shard", .integer(tensor.fileIndex))) }
-            if let s = statistics?[i] {
-                func number(_ x: Double) -> JSONValue { x.isFinite ? .number(x) : .null }
-                fields.append(("stats", .object([
-                    ("min", number(s.minimum)), ("max", number(s.maximum)), ("mean", number(s.mean)),
-                    ("std", number(s.standardDeviation)), ("nan", .integer(s.nanCount)), ("inf", .integer(s.infinityCount)),
-                ])))
-            }
-            return .object(fields)
-        })))
+        members.append(
+            (
+                "tensors",
+                .array(
+                    checkpoint.tensors.enumerated().map { i, tensor in
+                        var fields: [(String, JSONValue)] = [
+                            ("name", .string(tensor.name)),
+                            ("dtype", .string(tensor.dtype.rawValue)),
+                            ("shape", .array(tensor.shape.map { .integer($0) })),
+                            ("bytes", .integer(tensor.byteCount)),
+                        ]
+                        if checkpoint.files.count > 1 { fields.append(("shard", .integer(tensor.fileIndex))) }
+                        if let s = statistics?[i] {
+                            func number(_ x: Double) -> JSONValue { x.isFinite ? .number(x) : .null }
+                            fields.append(
+                                (
+                                    "stats",
+                                    .object([
+                                        ("min", number(s.minimum)), ("max", number(s.maximum)),
+                                        ("mean", number(s.mean)),
+                                        ("std", number(s.standardDeviation)), ("nan", .integer(s.nanCount)),
+                                        ("inf", .integer(s.infinityCount)),
+                                    ])
+                                ))
+                        }
+                        return .object(fields)
+                    })
+            ))
         if !checkpoint.opaqueTensors.isEmpty {
-            members.append(("quantized_tensors", .array(checkpoint.opaqueTensors.map {
-                .object([("name", .string($0.name)), ("type", .string($0.typeName)), ("shape", .array($0.shape.map { .integer($0) })),
-                         ("bytes", .integer($0.byteCount))])
-            })))
+            members.append(
+                (
+                    "quantized_tensors",
+                    .array(
+                        checkpoint.opaqueTensors.map {
+                            .object([
+                                ("name", .string($0.name)), ("type", .string($0.typeName)),
+                                ("shape", .array($0.shape.map { .integer($0) })),
+                                ("bytes", .integer($0.byteCount)),
+                            ])
+                        })
+                ))
         }
         return members
     }
@@ -134,5 +186,9 @@ final class StatisticsSlots: @unchecked Sendable {
         lock.unlock()
     }
 
-    var values: [TensorStatistics?] { lock.lock(); defer { lock.unlock() }; return slots }
+    var values: [TensorStatistics?] {
+        lock.lock()
+        defer { lock.unlock() }
+        return slots
+    }
 }

@@ -73,7 +73,9 @@ enum CommandExamples {
     /// `help` (the text the parser shows for a help request) with the examples of the command
     /// it is for, found from its usage line, at its end.
     static func withExamples(_ help: String) -> String {
-        guard let usage = help.split(separator: "\n").first(where: { $0.hasPrefix("USAGE: scalpel ") }) else { return help }
+        guard let usage = help.split(separator: "\n").first(where: { $0.hasPrefix("USAGE: scalpel ") }) else {
+            return help
+        }
         let name = usage.dropFirst("USAGE: scalpel ".count).prefix { $0 != " " }
         guard let examples = byCommand[String(name)] else { return help }
         var trimmed = Substring(help)

@@ -1,8 +1,8 @@
 import ArgumentParser
-import Foundation
-import Tensors
 import Checkpoints
+import Foundation
 import Relevance
+import Tensors
 import Training
 
 extension ContinualRunner.Method: ExpressibleByArgument {}
@@ -11,7 +11,8 @@ extension EvaluationProtocol: ExpressibleByArgument {}
 struct ContinualCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "continual",
-        abstract: "Learn a sequence of tasks with SPU (or a baseline), one patch per task; report accuracy, forgetting and the control set.",
+        abstract:
+            "Learn a sequence of tasks with SPU (or a baseline), one patch per task; report accuracy, forgetting and the control set.",
         discussion: """
             For each task in turn: scalpel mask on the model so far, scalpel train under the \
             mask, RUN/taskK.spatch; then every task and the control set are evaluated. \
@@ -57,11 +58,17 @@ struct ContinualCommand: ParsableCommand {
     var scoreFraction: Double = 0.25
     @Option(name: .long, help: "train: replay buffer, examples of the earlier tasks (0: no replay).")
     var buffer: Int = 0
-    @Option(name: .customLong("protocol"), help: "class or task: how the tasks' test items are classified in the report's headline (both are measured).")
+    @Option(
+        name: .customLong("protocol"),
+        help: "class or task: how the tasks' test items are classified in the report's headline (both are measured).")
     var evaluation: EvaluationProtocol = .classIncremental
     @OptionGroup var knowledgeAware: KnowledgeAwareOptions
     @OptionGroup var training: TrainingOptions
-    @Flag(name: .long, help: "Remove the run's files from the run folder (state.json, report.*, taskK.spatch, taskK-mask.spatch; no other file) and start over.")
+    @Flag(
+        name: .long,
+        help:
+            "Remove the run's files from the run folder (state.json, report.*, taskK.spatch, taskK-mask.spatch; no other file) and start over."
+    )
     var restart = false
     @OptionGroup var outputOptions: OutputOptions
 
@@ -90,15 +97,19 @@ struct ContinualCommand: ParsableCommand {
         options.training = training.settings
         options.metadata = [("tool", "scalpel \(Scalpel.version)"), ("created", PatchMetadata.creationTime())]
         for task in tasks where TaskIdentity.same(task, control) {
-            Format.warning("the control \(control) is also a task of the sequence (\(task)): its drop measures learning that task, not forgetting what the model knew")
+            Format.warning(
+                "the control \(control) is also a task of the sequence (\(task)): its drop measures learning that task, not forgetting what the model knew"
+            )
         }
         let quiet = outputOptions.quiet
         let progress = TrainingProgress("continual: train", quiet: quiet)
         let report: ContinualRunner.Report
         do {
             defer { progress.finish() }
-            report = try ContinualRunner.run(base: base, tasks: tasks, control: control, folder: output, options: options, restart: restart,
-                                             trainingStep: progress.step) { line in
+            report = try ContinualRunner.run(
+                base: base, tasks: tasks, control: control, folder: output, options: options, restart: restart,
+                trainingStep: progress.step
+            ) { line in
                 // Task folder names reach the terminal: escaped (by `say`).
                 progress.say("[continual] \(line)")
             }
@@ -107,7 +118,9 @@ struct ContinualCommand: ParsableCommand {
         try AtomicFile.write(Array((json.pretty() + "\n").utf8), to: output + "/report.json")
         let markdown = ContinualReport.markdown(report, json: json, method: method.rawValue, evaluation: evaluation)
         try AtomicFile.write(Array(markdown.utf8), to: output + "/report.md")
-        try AtomicFile.write(Array(ContinualReport.svg(report, json: json, evaluation: evaluation).utf8), to: output + "/report.svg")
-        outputOptions.emit("continual", [("output", .string(output)), ("base", .string(base)), ("report", json)], text: markdown)
+        try AtomicFile.write(
+            Array(ContinualReport.svg(report, json: json, evaluation: evaluation).utf8), to: output + "/report.svg")
+        outputOptions.emit(
+            "continual", [("output", .string(output)), ("base", .string(base)), ("report", json)], text: markdown)
     }
 }

@@ -15,7 +15,11 @@ struct ConvertCommand: ParsableCommand {
     @Argument(help: "The checkpoint to read (file, index, or folder).")
     var input: String
 
-    @Option(name: .shortAndLong, help: "The file to write (its extension names the format; with --shard-size, the name the shards and index derive from), or a folder (ending in /, or an empty one) for a model folder in the input's layout with its other files.")
+    @Option(
+        name: .shortAndLong,
+        help:
+            "The file to write (its extension names the format; with --shard-size, the name the shards and index derive from), or a folder (ending in /, or an empty one) for a model folder in the input's layout with its other files."
+    )
     var output: String?
 
     // The output as a second argument, as the first versions took it; -o is the one spelling
@@ -38,13 +42,16 @@ struct ConvertCommand: ParsableCommand {
 
     func validate() throws {
         if output != nil, positionalOutput != nil { throw ValidationError("give the output once, with -o OUT") }
-        if output == nil, positionalOutput == nil { throw ValidationError("give the output with -o OUT: scalpel convert IN -o OUT") }
+        if output == nil, positionalOutput == nil {
+            throw ValidationError("give the output with -o OUT: scalpel convert IN -o OUT")
+        }
         try ArgumentRoles.check(model: input, patches: [], usage: "scalpel convert IN -o OUT")
         if let dtype, DType(name: dtype)?.isFloatingPoint != true {
             throw ValidationError("--dtype must be one of f32, f16, bf16, f64 (got \"\(dtype)\")")
         }
         if let shardSize, ByteSize.parse(shardSize) == nil {
-            throw ValidationError("--shard-size must be a positive size such as 2GB, 500MB or 64MiB (got \"\(shardSize)\")")
+            throw ValidationError(
+                "--shard-size must be a positive size such as 2GB, 500MB or 64MiB (got \"\(shardSize)\")")
         }
     }
 
@@ -61,11 +68,16 @@ struct ConvertCommand: ParsableCommand {
             defer { progress.finish() }
             summary = try CheckpointConverter.convert(checkpoint, to: output, options: options)
         }
-        Format.notes(summary.skipped.map { "\($0) of the input's folder was not copied: other weights, which the output does not convert" })
+        Format.notes(
+            summary.skipped.map {
+                "\($0) of the input's folder was not copied: other weights, which the output does not convert"
+            })
         let dtypeNote = options.dtype.map { ", \(summary.convertedCount) converted to \($0.rawValue)" } ?? ""
         let shards = summary.outputs.filter { !$0.hasSuffix(".index.json") }
         let index = summary.outputs.first { $0.hasSuffix(".index.json") }
-        let files = shards.count == 1 && index == nil ? shards[0]
+        let files =
+            shards.count == 1 && index == nil
+            ? shards[0]
             : "\(Format.plural(shards.count, "shard"))\(index.map { " and the index \($0)" } ?? "")"
         // Shard names come from the input's index: shown escaped.
         var text = DisplayText.escaped("wrote \(files) (\(Format.plural(summary.tensorCount, "tensor"))\(dtypeNote))")
@@ -77,13 +89,18 @@ struct ConvertCommand: ParsableCommand {
             // gets a shard of its own, which is then over it.
             for shard in shards {
                 guard let size = ResultJSON.fileBytes(shard).intValue, size > limit else { continue }
-                text += "\nnote: \(DisplayText.escaped(shard)) is \(Format.bytes(size)), over --shard-size \(Format.bytes(limit)): it holds a tensor larger than the limit, and tensors are never split across shards"
+                text +=
+                    "\nnote: \(DisplayText.escaped(shard)) is \(Format.bytes(size)), over --shard-size \(Format.bytes(limit)): it holds a tensor larger than the limit, and tensors are never split across shards"
             }
         }
-        outputOptions.emit("convert", [
-            ("output", .string(output)), ("model", .string(input)), ("files", .array(summary.outputs.map { .string($0) })),
-            ("tensor_count", .integer(summary.tensorCount)), ("dtype", options.dtype.map { .string($0.rawValue) } ?? .null),
-            ("tensors_converted", .integer(summary.convertedCount)),
-        ], text: text)
+        outputOptions.emit(
+            "convert",
+            [
+                ("output", .string(output)), ("model", .string(input)),
+                ("files", .array(summary.outputs.map { .string($0) })),
+                ("tensor_count", .integer(summary.tensorCount)),
+                ("dtype", options.dtype.map { .string($0.rawValue) } ?? .null),
+                ("tensors_converted", .integer(summary.convertedCount)),
+            ], text: text)
     }
 }

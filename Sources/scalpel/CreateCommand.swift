@@ -52,7 +52,8 @@ struct CreateCommand: ParsableCommand {
         ]
         for item in meta {
             let parts = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let key = String(parts[0]), value = parts.count > 1 ? String(parts[1]) : ""
+            let key = String(parts[0])
+            let value = parts.count > 1 ? String(parts[1]) : ""
             metadata.removeAll { $0.0.hasSameBytes(as: key) }
             metadata.append((key, value))
         }
@@ -63,13 +64,20 @@ struct CreateCommand: ParsableCommand {
             defer { progress.finish() }
             summary = try PatchCreator.create(base: baseModel, tuned: tunedModel, options: options, to: output)
         }
-        let share = baseModel.parameterCount == 0 ? 0 : Double(summary.changedElements) / Double(baseModel.parameterCount)
-        outputOptions.emit("create", [
-            ("output", .string(output)), ("patch_id", ResultJSON.writtenPatchID(output)),
-            ("base", .string(base)), ("tuned", .string(tuned)), ("mask", mask.map { .string($0) } ?? .null),
-            ("tensors_touched", .integer(summary.entryCount)), ("elements_changed", .integer(summary.changedElements)),
-            ("parameter_count", .integer(baseModel.parameterCount)), ("bytes", .integer(summary.patchBytes)),
-        ], text: "wrote \(output): \(Format.plural(summary.entryCount, "tensor")) touched, \(Format.count(summary.changedElements)) elements changed (\(Format.fixed(share * 100, 3)) % of the base's \(Format.count(baseModel.parameterCount)) parameters), \(Format.bytes(summary.patchBytes))")
+        let share =
+            baseModel.parameterCount == 0 ? 0 : Double(summary.changedElements) / Double(baseModel.parameterCount)
+        outputOptions.emit(
+            "create",
+            [
+                ("output", .string(output)), ("patch_id", ResultJSON.writtenPatchID(output)),
+                ("base", .string(base)), ("tuned", .string(tuned)), ("mask", mask.map { .string($0) } ?? .null),
+                ("tensors_touched", .integer(summary.entryCount)),
+                ("elements_changed", .integer(summary.changedElements)),
+                ("parameter_count", .integer(baseModel.parameterCount)), ("bytes", .integer(summary.patchBytes)),
+            ],
+            text:
+                "wrote \(output): \(Format.plural(summary.entryCount, "tensor")) touched, \(Format.count(summary.changedElements)) elements changed (\(Format.fixed(share * 100, 3)) % of the base's \(Format.count(baseModel.parameterCount)) parameters), \(Format.bytes(summary.patchBytes))"
+        )
     }
 
     static let usage = "scalpel create BASE TUNED -o PATCH"

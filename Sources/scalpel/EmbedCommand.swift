@@ -1,6 +1,6 @@
 import ArgumentParser
-import Foundation
 import Checkpoints
+import Foundation
 import Models
 import Tensors
 
@@ -24,7 +24,9 @@ struct EmbedCommand: ParsableCommand {
     var model: String
     @Option(name: .long, help: "A text to embed (repeat for several).")
     var text: [String] = []
-    @Option(name: .long, help: "A UTF-8 file of texts, one per line (LF or CRLF; empty lines skipped); - reads standard input.")
+    @Option(
+        name: .long,
+        help: "A UTF-8 file of texts, one per line (LF or CRLF; empty lines skipped); - reads standard input.")
     var textFile: String?
     @Option(name: .long, help: "Images to embed: an .npz holding float32 images (N, 3, H, H), preprocessed (CLIP).")
     var images: String?
@@ -35,7 +37,9 @@ struct EmbedCommand: ParsableCommand {
     @OptionGroup var outputOptions: OutputOptions
 
     func validate() throws {
-        if text.isEmpty, textFile == nil, images == nil { throw ValidationError("give --text TEXT, --text-file FILE or --images FILE.npz") }
+        if text.isEmpty, textFile == nil, images == nil {
+            throw ValidationError("give --text TEXT, --text-file FILE or --images FILE.npz")
+        }
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
     }
 
@@ -56,22 +60,34 @@ struct EmbedCommand: ParsableCommand {
         }
         if let images {
             let pictures = try ImageFile.read(images).images
-            rows += try encoder.embed(images: pictures).enumerated().map { ("image \($0.offset) of \(images)", nil, $0.element) }
+            rows += try encoder.embed(images: pictures).enumerated().map {
+                ("image \($0.offset) of \(images)", nil, $0.element)
+            }
         }
         if outputOptions.json {
-            let document = ResultJSON.object("embed", [
-                ("model", .string(checkpoint.path)), ("architecture", .string(encoder.architecture)),
-                ("dimension", .integer(encoder.dimension)),
-                ("embeddings", .array(rows.map { row in
-                    .object([("input", .string(row.label))] + (row.tokens.map { [("tokens", JSONValue.integer($0))] } ?? [])
-                            + [("embedding", .array(row.embedding.map { .number(Double($0)) }))])
-                })),
-            ])
+            let document = ResultJSON.object(
+                "embed",
+                [
+                    ("model", .string(checkpoint.path)), ("architecture", .string(encoder.architecture)),
+                    ("dimension", .integer(encoder.dimension)),
+                    (
+                        "embeddings",
+                        .array(
+                            rows.map { row in
+                                .object(
+                                    [("input", .string(row.label))]
+                                        + (row.tokens.map { [("tokens", JSONValue.integer($0))] } ?? [])
+                                        + [("embedding", .array(row.embedding.map { .number(Double($0)) }))])
+                            })
+                    ),
+                ])
             print(document.pretty())
         } else {
             for (i, row) in rows.enumerated() {
                 let head = row.embedding.prefix(6).map { String(format: "%+.4f", $0) }.joined(separator: " ")
-                print("\(i + 1)  \(row.tokens.map { "\($0) tokens  " } ?? "")[\(head) …] (\(row.embedding.count) values)  \(DisplayText.escaped(row.label))")
+                print(
+                    "\(i + 1)  \(row.tokens.map { "\($0) tokens  " } ?? "")[\(head) …] (\(row.embedding.count) values)  \(DisplayText.escaped(row.label))"
+                )
             }
         }
     }

@@ -1,6 +1,6 @@
 import ArgumentParser
-import Foundation
 import Checkpoints
+import Foundation
 import Models
 import Patches
 
@@ -45,22 +45,43 @@ struct EvalCommand: ParsableCommand {
             result = try ZeroShot.evaluate(encoder, task: textTask, split: split)
         }
         if outputOptions.json {
-            print(ResultJSON.object("eval", [
-                ("model", .string(checkpoint.path)), ("architecture", .string(encoder.architecture)),
-                ("patches", .array(files.map(ResultJSON.patch))), ("task", .string(task)),
-                ("split", .string(split)), ("accuracy", ResultJSON.percent(result.accuracy)), ("correct", .integer(result.correct)),
-                ("total", .integer(result.total)),
-                // Labels may repeat or be canonically equivalent: a list keeps every class.
-                ("per_class", .array(zip(textTask.labels, result.perClass).map { label, counts in
-                    .object([("label", .string(label)), ("correct", .integer(counts.correct)), ("total", .integer(counts.total)),
-                             ("accuracy", ResultJSON.percent(counts.total == 0 ? nil : Double(counts.correct) / Double(counts.total)))])
-                })),
-            ]).pretty())
+            print(
+                ResultJSON.object(
+                    "eval",
+                    [
+                        ("model", .string(checkpoint.path)), ("architecture", .string(encoder.architecture)),
+                        ("patches", .array(files.map(ResultJSON.patch))), ("task", .string(task)),
+                        ("split", .string(split)), ("accuracy", ResultJSON.percent(result.accuracy)),
+                        ("correct", .integer(result.correct)),
+                        ("total", .integer(result.total)),
+                        // Labels may repeat or be canonically equivalent: a list keeps every class.
+                        (
+                            "per_class",
+                            .array(
+                                zip(textTask.labels, result.perClass).map { label, counts in
+                                    .object([
+                                        ("label", .string(label)), ("correct", .integer(counts.correct)),
+                                        ("total", .integer(counts.total)),
+                                        (
+                                            "accuracy",
+                                            ResultJSON.percent(
+                                                counts.total == 0 ? nil : Double(counts.correct) / Double(counts.total))
+                                        ),
+                                    ])
+                                })
+                        ),
+                    ]
+                ).pretty())
         } else {
-            print("\(task) (\(split)): accuracy \(Format.fixed(result.accuracy * 100, 2)) % (\(result.correct) of \(result.total)), \(Format.plural(textTask.labels.count, "class")), \(patches.isEmpty ? "base model" : Format.plural(patches.count, "patch") + " applied")")
+            print(
+                "\(task) (\(split)): accuracy \(Format.fixed(result.accuracy * 100, 2)) % (\(result.correct) of \(result.total)), \(Format.plural(textTask.labels.count, "class")), \(patches.isEmpty ? "base model" : Format.plural(patches.count, "patch") + " applied")"
+            )
             var rows: [[String]] = [["class", "correct", "examples", "accuracy"]]
             for (label, counts) in zip(textTask.labels, result.perClass) where counts.total > 0 {
-                rows.append([label, "\(counts.correct)", "\(counts.total)", Format.fixed(Double(counts.correct) / Double(counts.total) * 100, 1) + " %"])
+                rows.append([
+                    label, "\(counts.correct)", "\(counts.total)",
+                    Format.fixed(Double(counts.correct) / Double(counts.total) * 100, 1) + " %",
+                ])
             }
             print(Format.table(rows, rightAligned: [1, 2, 3]), terminator: "")
         }

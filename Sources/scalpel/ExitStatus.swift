@@ -47,7 +47,9 @@ enum ExitStatus {
     static func fileForm(_ error: Error) -> Error {
         guard !(error is FileError) else { return error }
         let ns = error as NSError
-        guard ns.domain == NSCocoaErrorDomain, let path = ns.userInfo[NSFilePathErrorKey] as? String else { return error }
+        guard ns.domain == NSCocoaErrorDomain, let path = ns.userInfo[NSFilePathErrorKey] as? String else {
+            return error
+        }
         let problem: String
         if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
             problem = String(cString: strerror(Int32(underlying.code)))
@@ -58,7 +60,8 @@ enum ExitStatus {
         }
         // CocoaError's write failures are codes 512 to 1023 (fileWriteUnknown ...).
         let writing = (512..<1024).contains(ns.code)
-        return FileError(path, (writing ? "cannot write: " : "cannot read: ") + problem, kind: writing ? .output : .badInput)
+        return FileError(
+            path, (writing ? "cannot write: " : "cannot read: ") + problem, kind: writing ? .output : .badInput)
     }
 
     /// The first ancestor of `path` that exists and is not a folder: why a folder cannot be

@@ -18,10 +18,12 @@ enum Format {
     /// treats specially, else in single quotes (a quote inside as '\''), so a printed command
     /// line can be pasted and run.
     static func shellWord(_ word: String) -> String {
-        let plain = !word.isEmpty && word.utf8.allSatisfy { byte in
-            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
-                || "-_./,:=+@%".utf8.contains(byte)
-        }
+        let plain =
+            !word.isEmpty
+            && word.utf8.allSatisfy { byte in
+                (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                    || "-_./,:=+@%".utf8.contains(byte)
+            }
         return plain ? word : "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 
@@ -72,7 +74,8 @@ enum Format {
         var out = ""
         for row in rows {
             let cells = row.enumerated().map { i, cell in
-                rightAligned.contains(i) ? cell.padding(widths[i], left: true)
+                rightAligned.contains(i)
+                    ? cell.padding(widths[i], left: true)
                     : (i == row.count - 1 ? cell : cell.padding(widths[i]))
             }
             out += cells.joined(separator: "  ") + "\n"

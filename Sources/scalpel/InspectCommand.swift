@@ -24,15 +24,19 @@ struct InspectCommand: ParsableCommand {
     @OptionGroup var outputOptions: OutputOptions
 
     func validate() throws {
-        if stats, summary { throw ValidationError("--stats adds to the per-tensor table; it does not combine with --summary") }
+        if stats, summary {
+            throw ValidationError("--stats adds to the per-tensor table; it does not combine with --summary")
+        }
     }
 
     func run() throws {
         let checkpoint = try Checkpoint.open(model, allowingOpaqueTensors: true)
-        let progress = ProgressDisplay.counting("inspect --stats", total: stats ? checkpoint.tensorByteCount : 0, outputOptions)
+        let progress = ProgressDisplay.counting(
+            "inspect --stats", total: stats ? checkpoint.tensorByteCount : 0, outputOptions)
         let statistics = stats ? CheckpointReport.statistics(checkpoint) : nil
         progress.finish()
-        outputOptions.emit("inspect", CheckpointReport.json(checkpoint, statistics: statistics),
-                           text: CheckpointReport.text(checkpoint, listTensors: !summary, statistics: statistics))
+        outputOptions.emit(
+            "inspect", CheckpointReport.json(checkpoint, statistics: statistics),
+            text: CheckpointReport.text(checkpoint, listTensors: !summary, statistics: statistics))
     }
 }

@@ -32,17 +32,28 @@ struct LogCommand: ParsableCommand {
             known[file.id] = file
         }
         if outputOptions.json {
-            print(ResultJSON.object("log", [
-                ("model", .string(model)),
-                ("patches", .array(ids.enumerated().map { index, id in
-                    var members: [(String, JSONValue)] = [("position", .integer(index + 1)), ("id", .string(id))]
-                    if let file = known[id] {
-                        members.append(("path", .string(file.path)))
-                        members.append(("metadata", .object(file.header.metadata.map { ($0.0, .string($0.1)) })))
-                    }
-                    return .object(members)
-                })),
-            ]).pretty())
+            print(
+                ResultJSON.object(
+                    "log",
+                    [
+                        ("model", .string(model)),
+                        (
+                            "patches",
+                            .array(
+                                ids.enumerated().map { index, id in
+                                    var members: [(String, JSONValue)] = [
+                                        ("position", .integer(index + 1)), ("id", .string(id)),
+                                    ]
+                                    if let file = known[id] {
+                                        members.append(("path", .string(file.path)))
+                                        members.append(
+                                            ("metadata", .object(file.header.metadata.map { ($0.0, .string($0.1)) })))
+                                    }
+                                    return .object(members)
+                                })
+                        ),
+                    ]
+                ).pretty())
             return
         }
         // Recorded ids, paths and metadata come from files: each line is shown escaped.

@@ -1,6 +1,6 @@
 import ArgumentParser
-import Foundation
 import Checkpoints
+import Foundation
 import Patches
 import Relevance
 import Training
@@ -40,9 +40,12 @@ struct MaskCommand: ParsableCommand {
     var output: String
     @Option(name: .long, help: "The fraction of each eligible tensor kept, in (0, 1].")
     var rate: Double = 0.1
-    @Option(name: .long, help: "Eligible tensors: first-mlp, second-mlp, attention, or globs over tensor names, comma-separated.")
+    @Option(
+        name: .long,
+        help: "Eligible tensors: first-mlp, second-mlp, attention, or globs over tensor names, comma-separated.")
     var layers: String = "first-mlp"
-    @Option(name: .long, help: "spu, fisher, magnitude, random, or the knowledge-aware spu-mas-ratio or spu-mas-exclude.")
+    @Option(
+        name: .long, help: "spu, fisher, magnitude, random, or the knowledge-aware spu-mas-ratio or spu-mas-exclude.")
     var score: ScoreMethod = .spu
     @Option(name: .long, help: "The fraction of the training batches the gradient is summed over, in (0, 1].")
     var scoreFraction: Double = 0.25
@@ -52,24 +55,34 @@ struct MaskCommand: ParsableCommand {
     var seed: UInt64 = 0
     @Flag(inversion: .prefixedNo, help: "Include the eligible layers' biases whole.")
     var denseBias = true
-    @Option(name: .long, help: "Similarity temperature of the loss (default: the checkpoint's learned logit scale, as CLIP has; else 0.05).")
+    @Option(
+        name: .long,
+        help:
+            "Similarity temperature of the loss (default: the checkpoint's learned logit scale, as CLIP has; else 0.05)."
+    )
     var temperature: Float?
     @OptionGroup var knowledgeAware: KnowledgeAwareOptions
     @OptionGroup var overwriteOption: OverwriteOption
     @OptionGroup var outputOptions: OutputOptions
 
     func validate() throws {
-        try ArgumentRoles.check(model: base, patches: patches, usage: "scalpel mask BASE [PATCH...] --task TASK -o MASK")
-        if let temperature, !(temperature > 0) { throw ValidationError("--temperature must be positive, got \(temperature)") }
+        try ArgumentRoles.check(
+            model: base, patches: patches, usage: "scalpel mask BASE [PATCH...] --task TASK -o MASK")
+        if let temperature, !(temperature > 0) {
+            throw ValidationError("--temperature must be positive, got \(temperature)")
+        }
         if !(rate > 0 && rate <= 1) { throw ValidationError("--rate must be in (0, 1], got \(rate)") }
-        if !(scoreFraction > 0 && scoreFraction <= 1) { throw ValidationError("--score-fraction must be in (0, 1], got \(scoreFraction)") }
+        if !(scoreFraction > 0 && scoreFraction <= 1) {
+            throw ValidationError("--score-fraction must be in (0, 1], got \(scoreFraction)")
+        }
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
         try knowledgeAware.validate(score: score, rate: rate)
     }
 
     func run() throws {
         TemporaryFiles.removeOnSignals()
-        try overwriteOption.prepare(outputs: [output], inputs: [base] + patches + [knowledgeAware.genericText].compactMap { $0 })
+        try overwriteOption.prepare(
+            outputs: [output], inputs: [base] + patches + [knowledgeAware.genericText].compactMap { $0 })
         var settings = knowledgeAware.applied(to: RelevanceScorer.Settings())
         settings.method = score
         settings.scoreFraction = scoreFraction
@@ -80,15 +93,25 @@ struct MaskCommand: ParsableCommand {
         let summary: SPUSteps.MaskSummary
         do {
             defer { progress.finish() }
-            summary = try SPUSteps.mask(base: base, patches: patches, task: task, rate: rate, layers: layers, settings: settings, denseBias: denseBias,
-                                        metadata: [("tool", "scalpel \(Scalpel.version)"), ("created", PatchMetadata.creationTime())], to: output)
+            summary = try SPUSteps.mask(
+                base: base, patches: patches, task: task, rate: rate, layers: layers, settings: settings,
+                denseBias: denseBias,
+                metadata: [("tool", "scalpel \(Scalpel.version)"), ("created", PatchMetadata.creationTime())],
+                to: output)
         }
-        outputOptions.emit("mask", [
-            ("output", .string(output)), ("patch_id", ResultJSON.writtenPatchID(output)), ("base", .string(base)),
-            ("patches", .array(try patches.map { ResultJSON.patch(try PatchFile.open($0)) })), ("task", .string(task)),
-            ("score", .string(score.rawValue)), ("rate", .number(rate)), ("layers", .string(layers)),
-            ("tensors_touched", .integer(summary.tensors)), ("elements_selected", .integer(summary.kept)),
-            ("elements_eligible", .integer(summary.eligible)), ("parameter_count", .integer(summary.modelParameters)),
-        ], text: "wrote \(output): \(score.rawValue) mask of \(Format.plural(summary.tensors, "tensor")), \(Format.count(summary.kept)) of \(Format.count(summary.eligible)) eligible elements (\(Format.fixed(Double(summary.kept) / Double(max(summary.eligible, 1)) * 100, 2)) %), \(Format.fixed(Double(summary.kept) / Double(max(summary.modelParameters, 1)) * 100, 3)) % of the model")
+        outputOptions.emit(
+            "mask",
+            [
+                ("output", .string(output)), ("patch_id", ResultJSON.writtenPatchID(output)), ("base", .string(base)),
+                ("patches", .array(try patches.map { ResultJSON.patch(try PatchFile.open($0)) })),
+                ("task", .string(task)),
+                ("score", .string(score.rawValue)), ("rate", .number(rate)), ("layers", .string(layers)),
+                ("tensors_touched", .integer(summary.tensors)), ("elements_selected", .integer(summary.kept)),
+                ("elements_eligible", .integer(summary.eligible)),
+                ("parameter_count", .integer(summary.modelParameters)),
+            ],
+            text:
+                "wrote \(output): \(score.rawValue) mask of \(Format.plural(summary.tensors, "tensor")), \(Format.count(summary.kept)) of \(Format.count(summary.eligible)) eligible elements (\(Format.fixed(Double(summary.kept) / Double(max(summary.eligible, 1)) * 100, 2)) %), \(Format.fixed(Double(summary.kept) / Double(max(summary.modelParameters, 1)) * 100, 3)) % of the model"
+        )
     }
 }

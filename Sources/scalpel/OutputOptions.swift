@@ -8,7 +8,9 @@ struct OutputOptions: ParsableArguments {
     @Flag(name: .long, help: "Print the result as one JSON object on stdout (Manual/json.md has the schema).")
     var json = false
 
-    @Flag(name: [.customShort("q"), .long], help: "No progress display on stderr (it shows only when stderr is a terminal).")
+    @Flag(
+        name: [.customShort("q"), .long],
+        help: "No progress display on stderr (it shows only when stderr is a terminal).")
     var quiet = false
 
     /// Prints the result: `members` as one JSON object led by the command's name with `--json`,

@@ -18,7 +18,10 @@ struct OverwriteOption: ParsableArguments {
     func prepare(outputs: [String], inputs: [String], folders: Bool = false) throws {
         for output in outputs {
             for input in inputs where input == output || OpenInputs.sameFile(input, output) {
-                throw FileError(output, "is also an input of this command (\(input)); Scalpel never writes over its own input: name another output", kind: .output)
+                throw FileError(
+                    output,
+                    "is also an input of this command (\(input)); Scalpel never writes over its own input: name another output",
+                    kind: .output)
             }
             if ModelFolderWriter.isFolder(output) {
                 guard folders else { throw FileError(output, "is a folder; name the file to write", kind: .output) }
@@ -26,15 +29,20 @@ struct OverwriteOption: ParsableArguments {
                 continue
             }
             if output.hasSuffix(".index.json") {
-                throw FileError(output, folders ? "names an index, which lists shards and holds no weights: name a folder (OUT/) to write the model with its shards and index, or a .safetensors file"
-                                                : "names an index, which holds no weights: name the file to write", kind: .output)
+                throw FileError(
+                    output,
+                    folders
+                        ? "names an index, which lists shards and holds no weights: name a folder (OUT/) to write the model with its shards and index, or a .safetensors file"
+                        : "names an index, which holds no weights: name the file to write", kind: .output)
             }
             let folder = (output as NSString).deletingLastPathComponent
             if !folder.isEmpty, !FileManager.default.fileExists(atPath: folder) {
                 throw FileError(output, "cannot write: folder \(folder) does not exist", kind: .output)
             }
             if FileManager.default.fileExists(atPath: output), !overwrite {
-                throw FileError(output, "exists; pass --overwrite to replace it (Scalpel never replaces a file unasked)", kind: .output)
+                throw FileError(
+                    output, "exists; pass --overwrite to replace it (Scalpel never replaces a file unasked)",
+                    kind: .output)
             }
         }
         AtomicFile.replacesExistingFiles = overwrite

@@ -37,7 +37,9 @@ final class ProgressDisplay: @unchecked Sendable {
     func advance(_ amount: Int) { state.advance(amount) }
 
     /// Sets the work done and the detail shown after the counts (loss, learning rate).
-    func update(done: Int, total: Int? = nil, detail: String = "") { state.set(done: done, total: total, detail: detail) }
+    func update(done: Int, total: Int? = nil, detail: String = "") {
+        state.set(done: done, total: total, detail: detail)
+    }
 
     /// Prints `line` for good (above the bar on a terminal; on stderr either way).
     func say(_ line: String) {
@@ -57,7 +59,8 @@ final class ProgressDisplay: @unchecked Sendable {
     /// A display of the work the libraries count through `WorkProgress` (bytes of tensors
     /// compared or written, scoring batches), shown unless `--quiet` or `--json`. Call
     /// `finish()` when the work is done or failed (`defer`), before the result is printed.
-    static func counting(_ title: String, total: Int, unit: Unit = .bytes, _ options: OutputOptions) -> ProgressDisplay {
+    static func counting(_ title: String, total: Int, unit: Unit = .bytes, _ options: OutputOptions) -> ProgressDisplay
+    {
         let display = ProgressDisplay(title, total: total, unit: unit, enabled: !options.quiet && !options.json)
         WorkProgress.install(add: { display.advance($0) }, expect: { display.update(done: 0, total: $0) })
         return display
@@ -104,7 +107,8 @@ final class ProgressState: @unchecked Sendable {
     var rate: Double? {
         lock.withLock {
             guard let first else { return nil }
-            let seconds = Date().timeIntervalSince(first.time), amount = done - first.done
+            let seconds = Date().timeIntervalSince(first.time)
+            let amount = done - first.done
             return seconds > 0.2 && amount > 0 ? Double(amount) / seconds : nil
         }
     }
@@ -126,14 +130,18 @@ struct ProgressLine: ActivityIndicatorType {
         let counts: String
         let rate = state.rate
         switch state.unit {
-        case .bytes: counts = "\(Format.bytes(done)) of \(Format.bytes(total))" + (rate.map { "  \(Format.bytes(Int($0)))/s" } ?? "")
+        case .bytes:
+            counts =
+                "\(Format.bytes(done)) of \(Format.bytes(total))" + (rate.map { "  \(Format.bytes(Int($0)))/s" } ?? "")
         case .elements: counts = "\(Format.count(done)) of \(Format.count(total)) elements"
         case .inputs: counts = "\(Format.count(done)) of \(Format.count(total)) inputs embedded"
         case .steps: counts = "step \(done) of \(total)"
         }
         let left = rate.map { fraction < 1 ? "  \(Self.clock(Double(total - done) / $0)) left" : "" } ?? ""
-        let bar = String(repeating: "=", count: Int(fraction * 20)) + String(repeating: " ", count: 20 - Int(fraction * 20))
-        let line = "\(DisplayText.escaped(state.title)) [\(bar)] \(Int(fraction * 100)) %  \(counts)\(left)\(detail.isEmpty ? "" : "  " + detail)"
+        let bar =
+            String(repeating: "=", count: Int(fraction * 20)) + String(repeating: " ", count: 20 - Int(fraction * 20))
+        let line =
+            "\(DisplayText.escaped(state.title)) [\(bar)] \(Int(fraction * 100)) %  \(counts)\(left)\(detail.isEmpty ? "" : "  " + detail)"
         // One terminal line, or the clearing would leave pieces of wrapped lines behind.
         return width > 1 && line.count >= width ? String(line.prefix(width - 1)) : line
     }
@@ -141,7 +149,8 @@ struct ProgressLine: ActivityIndicatorType {
     /// `m:ss` or `h:mm:ss`.
     static func clock(_ seconds: Double) -> String {
         let s = Int(seconds.rounded())
-        return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+        return s >= 3600
+            ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
     }
 }
 
@@ -202,8 +211,11 @@ final class TrainingProgress: @unchecked Sendable {
     /// For `MaskedTrainer.Observer.step`.
     var step: (MaskedTrainer.StepProgress) -> Void {
         { [display] p in
-            display.update(done: p.step, total: p.totalSteps,
-                           detail: "epoch \(p.epoch)/\(p.epochs)  loss \(String(format: "%.4f", p.loss))  lr \(String(format: "%.2e", p.learningRate))")
+            display.update(
+                done: p.step, total: p.totalSteps,
+                detail:
+                    "epoch \(p.epoch)/\(p.epochs)  loss \(String(format: "%.4f", p.loss))  lr \(String(format: "%.2e", p.learningRate))"
+            )
         }
     }
 

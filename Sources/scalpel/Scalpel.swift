@@ -1,6 +1,6 @@
 import ArgumentParser
-import Foundation
 import Checkpoints
+import Foundation
 import Tensors
 
 @main
@@ -62,5 +62,9 @@ struct Scalpel: ParsableCommand {
             unsupported; 64 the command line is wrong; 73 an output cannot be written.
             """,
         version: "scalpel \(version) (\(LibraryVersions.summary))",
-        subcommands: [InspectCommand.self, ConvertCommand.self, DiffCommand.self, CreateCommand.self, ApplyCommand.self, RevertCommand.self, AuditCommand.self, MergeCommand.self, LogCommand.self, EmbedCommand.self, EvalCommand.self, MaskCommand.self, TrainCommand.self, ContinualCommand.self])
+        subcommands: [
+            InspectCommand.self, ConvertCommand.self, DiffCommand.self, CreateCommand.self, ApplyCommand.self,
+            RevertCommand.self, AuditCommand.self, MergeCommand.self, LogCommand.self, EmbedCommand.self,
+            EvalCommand.self, MaskCommand.self, TrainCommand.self, ContinualCommand.self,
+        ])
 }

@@ -1,6 +1,6 @@
 import ArgumentParser
-import Foundation
 import Checkpoints
+import Foundation
 import Patches
 import Training
 
@@ -47,47 +47,66 @@ struct TrainCommand: ParsableCommand {
         if buffer < 0 { throw ValidationError("--buffer must not be negative") }
         try ArgumentRoles.check(model: base, patches: patches, usage: Self.usage)
         if mask != "all", ArgumentRoles.isModel(mask), !ArgumentRoles.isPatch(mask) {
-            let isFolder = (try? FileManager.default.attributesOfItem(atPath: mask)[.type] as? FileAttributeType) == .typeDirectory
-            if !isFolder { throw ValidationError("--mask \(mask) is not a mask (.spatch made by scalpel mask): the command is: \(Self.usage)") }
+            let isFolder =
+                (try? FileManager.default.attributesOfItem(atPath: mask)[.type] as? FileAttributeType) == .typeDirectory
+            if !isFolder {
+                throw ValidationError(
+                    "--mask \(mask) is not a mask (.spatch made by scalpel mask): the command is: \(Self.usage)")
+            }
         }
     }
 
     func run() throws {
         TemporaryFiles.removeOnSignals()
         try overwriteOption.prepare(outputs: [output], inputs: [base, mask] + patches + replay)
-        if mask != "all", let warning = TaskIdentity.maskMismatch(try PatchFile.open(mask), task: task) { Format.warning(warning) }
+        if mask != "all", let warning = TaskIdentity.maskMismatch(try PatchFile.open(mask), task: task) {
+            Format.warning(warning)
+        }
         let progress = TrainingProgress(quiet: outputOptions.quiet || outputOptions.json)
-        let reporting = SPUSteps.TrainReporting(evaluateEveryEpoch: evalEveryEpoch, step: progress.step, evaluated: { epoch, accuracy in
-            progress.say(epoch == 0 ? "test accuracy before training: \(Format.fixed(accuracy * 100, 2)) %"
-                                    : "test accuracy after epoch \(epoch): \(Format.fixed(accuracy * 100, 2)) %")
-        })
+        let reporting = SPUSteps.TrainReporting(
+            evaluateEveryEpoch: evalEveryEpoch, step: progress.step,
+            evaluated: { epoch, accuracy in
+                progress.say(
+                    epoch == 0
+                        ? "test accuracy before training: \(Format.fixed(accuracy * 100, 2)) %"
+                        : "test accuracy after epoch \(epoch): \(Format.fixed(accuracy * 100, 2)) %")
+            })
         let summary: SPUSteps.TrainSummary
         do {
             defer { progress.finish() }
-            summary = try SPUSteps.train(base: base, patches: patches, task: task, mask: mask == "all" ? nil : mask, replay: replay,
-                                             buffer: buffer, settings: training.settings,
-                                             metadata: [("tool", "scalpel \(Scalpel.version)"), ("created", PatchMetadata.creationTime())], to: output,
-                                             reporting: reporting)
+            summary = try SPUSteps.train(
+                base: base, patches: patches, task: task, mask: mask == "all" ? nil : mask, replay: replay,
+                buffer: buffer, settings: training.settings,
+                metadata: [("tool", "scalpel \(Scalpel.version)"), ("created", PatchMetadata.creationTime())],
+                to: output,
+                reporting: reporting)
         }
         let result = summary.result
-        var text = "wrote \(output): \(result.steps) steps in \(String(format: "%.1f", result.seconds)) s, last epoch loss \(String(format: "%.4f", result.finalLoss)), training accuracy \(String(format: "%.1f", result.finalAccuracy * 100)) %; \(Format.count(summary.changedElements)) elements changed in \(Format.plural(summary.tensors, "tensor"))"
+        var text =
+            "wrote \(output): \(result.steps) steps in \(String(format: "%.1f", result.seconds)) s, last epoch loss \(String(format: "%.4f", result.finalLoss)), training accuracy \(String(format: "%.1f", result.finalAccuracy * 100)) %; \(Format.count(summary.changedElements)) elements changed in \(Format.plural(summary.tensors, "tensor"))"
         if let before = summary.testAccuracyBefore, let after = summary.testAccuracyAfter {
             let change = (after - before) * 100
-            text += "\ntest accuracy \(Format.fixed(before * 100, 2)) % before, \(Format.fixed(after * 100, 2)) % after (\(change >= 0 ? "+" : "")\(Format.fixed(change, 2)) points)"
-            if change < 0 { text += ": training lowered the task's held-out accuracy; try a lower --lr or fewer --epochs" }
+            text +=
+                "\ntest accuracy \(Format.fixed(before * 100, 2)) % before, \(Format.fixed(after * 100, 2)) % after (\(change >= 0 ? "+" : "")\(Format.fixed(change, 2)) points)"
+            if change < 0 {
+                text += ": training lowered the task's held-out accuracy; try a lower --lr or fewer --epochs"
+            }
         } else {
             text += "\nthe task has no test split: no held-out accuracy"
         }
-        outputOptions.emit("train", [
-            ("output", .string(output)), ("patch_id", ResultJSON.writtenPatchID(output)), ("base", .string(base)),
-            ("patches", .array(try patches.map { ResultJSON.patch(try PatchFile.open($0)) })), ("task", .string(task)),
-            ("mask", .string(mask)), ("steps", .integer(result.steps)), ("seconds", .number(result.seconds)),
-            ("loss", .number(result.finalLoss)), ("train_accuracy", ResultJSON.percent(result.finalAccuracy)),
-            ("test_accuracy_before", ResultJSON.percent(summary.testAccuracyBefore)),
-            ("test_accuracy_after", ResultJSON.percent(summary.testAccuracyAfter)),
-            ("test_accuracy_per_epoch", .array(summary.testAccuracyPerEpoch.map { ResultJSON.percent($0) })),
-            ("tensors_touched", .integer(summary.tensors)), ("elements_changed", .integer(summary.changedElements)),
-            ("elements_trainable", .integer(summary.trainableElements)), ("bytes", ResultJSON.fileBytes(output)),
-        ], text: text)
+        outputOptions.emit(
+            "train",
+            [
+                ("output", .string(output)), ("patch_id", ResultJSON.writtenPatchID(output)), ("base", .string(base)),
+                ("patches", .array(try patches.map { ResultJSON.patch(try PatchFile.open($0)) })),
+                ("task", .string(task)),
+                ("mask", .string(mask)), ("steps", .integer(result.steps)), ("seconds", .number(result.seconds)),
+                ("loss", .number(result.finalLoss)), ("train_accuracy", ResultJSON.percent(result.finalAccuracy)),
+                ("test_accuracy_before", ResultJSON.percent(summary.testAccuracyBefore)),
+                ("test_accuracy_after", ResultJSON.percent(summary.testAccuracyAfter)),
+                ("test_accuracy_per_epoch", .array(summary.testAccuracyPerEpoch.map { ResultJSON.percent($0) })),
+                ("tensors_touched", .integer(summary.tensors)), ("elements_changed", .integer(summary.changedElements)),
+                ("elements_trainable", .integer(summary.trainableElements)), ("bytes", ResultJSON.fileBytes(output)),
+            ], text: text)
     }
 }

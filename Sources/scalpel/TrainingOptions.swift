@@ -14,7 +14,11 @@ struct TrainingOptions: ParsableArguments {
     var weightDecay: Float = 0.01
     @Option(name: .long, help: "Fraction of the steps spent warming up.")
     var warmup: Double = 0.1
-    @Option(name: .long, help: "Similarity temperature (default: the checkpoint's learned logit scale, as CLIP has; else 0.05, a scale of 20).")
+    @Option(
+        name: .long,
+        help:
+            "Similarity temperature (default: the checkpoint's learned logit scale, as CLIP has; else 0.05, a scale of 20)."
+    )
     var temperature: Float?
     @Option(name: .long, help: "Seed of the shuffles and the dropout.")
     var seed: UInt64 = 0
@@ -24,7 +28,8 @@ struct TrainingOptions: ParsableArguments {
     func validate() throws {
         if epochs < 1 || batch < 1 { throw ValidationError("--epochs and --batch must be at least 1") }
         if !(lr > 0) || !(temperature.map { $0 > 0 } ?? true) || weightDecay < 0 || !(0..<1).contains(warmup) {
-            throw ValidationError("--lr and --temperature must be positive, --weight-decay non-negative, --warmup in [0, 1)")
+            throw ValidationError(
+                "--lr and --temperature must be positive, --weight-decay non-negative, --warmup in [0, 1)")
         }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import Checkpoints
 
 /// Names are bytes: "café" with U+00E9 and "cafe" + U+0301 are two names, as safetensors,
@@ -30,21 +31,28 @@ struct ByteNameTests {
         let values = try checkpoint.tensors.map { entry in
             (Array(entry.name.utf8), try checkpoint.view(entry).withBytes { Array($0.bindMemory(to: Float.self)) })
         }
-        #expect(values.first { $0.0 == Self.composed }?.1 == [0, 0] && values.first { $0.0 == Self.decomposed }?.1 == [1, 1], "\(path)")
+        #expect(
+            values.first { $0.0 == Self.composed }?.1 == [0, 0]
+                && values.first { $0.0 == Self.decomposed }?.1 == [1, 1], "\(path)")
     }
 
     @Test func diffCreateAndApplyKeepEachSpelling() throws {
-        let a = Self.fixtures + "/name_nfc.safetensors", b = Self.fixtures + "/name_nfd.safetensors"
+        let a = Self.fixtures + "/name_nfc.safetensors"
+        let b = Self.fixtures + "/name_nfd.safetensors"
         let diff = try CLI.run(["diff", a, b])
-        #expect(diff.stdout.contains("1 only in A, 1 only in B") && !diff.stdout.contains("identical"), "\(diff.stdout)")
+        #expect(
+            diff.stdout.contains("1 only in A, 1 only in B") && !diff.stdout.contains("identical"), "\(diff.stdout)")
         let folder = try CLI.scratchFolder()
         let patch = folder + "/rename.spatch"
         let created = try CLI.run(["create", a, b, "-o", patch])
-        #expect(created.status == 0 && created.stdout.contains("2 tensors touched"), "\(created.stdout)\(created.stderr)")
+        #expect(
+            created.status == 0 && created.stdout.contains("2 tensors touched"), "\(created.stdout)\(created.stderr)")
         let out = folder + "/out.safetensors"
         let applied = try CLI.run(["apply", a, patch, "-o", out])
         #expect(applied.status == 0, "\(applied.stderr)")
-        #expect(try Self.names(out).sorted { $0.lexicographicallyPrecedes($1) } == Self.names(b).sorted { $0.lexicographicallyPrecedes($1) })
+        #expect(
+            try Self.names(out).sorted { $0.lexicographicallyPrecedes($1) }
+                == Self.names(b).sorted { $0.lexicographicallyPrecedes($1) })
         #expect(try Self.names(out).contains(Self.decomposed) && !Self.names(out).contains(Self.composed))
         #expect(try CLI.run(["diff", out, b]).stdout.contains("identical"))
         // And back: revert gives A's spelling again.
@@ -69,7 +77,10 @@ struct ByteNameTests {
             try Self.expectEachSpellingKeepsItsValues(out)
         }
         // NumPy reads the .npz Scalpel wrote under the same names (the zip's UTF-8 flag is set).
-        let numpy = try ReferencePython.run(["-c", "import sys, numpy as np; print(sorted(k.encode().hex() for k in np.load(sys.argv[1]).files))", folder + "/both.npz"])
+        let numpy = try ReferencePython.run([
+            "-c", "import sys, numpy as np; print(sorted(k.encode().hex() for k in np.load(sys.argv[1]).files))",
+            folder + "/both.npz",
+        ])
         let expected = [Self.composed, Self.decomposed].map { $0.map { String(format: "%02x", $0) }.joined() }.sorted()
         #expect(numpy.status == 0 && numpy.output.contains("['\(expected[0])', '\(expected[1])']"), "\(numpy.output)")
     }

@@ -8,7 +8,8 @@ enum CLI {
         var folder = bundle.deletingLastPathComponent()
         // Swift Testing may run from inside a .xctest bundle's folder.
         while !FileManager.default.isExecutableFile(atPath: folder.appendingPathComponent("scalpel").path),
-              folder.path != "/" {
+            folder.path != "/"
+        {
             folder = folder.deletingLastPathComponent()
         }
         return folder.appendingPathComponent("scalpel").path
@@ -26,16 +27,20 @@ enum CLI {
         let out = process.out.fileHandleForReading.readDataToEndOfFile()
         let err = process.err.fileHandleForReading.readDataToEndOfFile()
         process.process.waitUntilExit()
-        return Result(status: process.process.terminationStatus,
-                      stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self))
+        return Result(
+            status: process.process.terminationStatus,
+            stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self))
     }
 
-    static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> (process: Process, out: Pipe, err: Pipe) {
+    static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> (
+        process: Process, out: Pipe, err: Pipe
+    ) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let out = Pipe(), err = Pipe()
+        let out = Pipe()
+        let err = Pipe()
         process.standardOutput = out
         process.standardError = err
         try process.run()

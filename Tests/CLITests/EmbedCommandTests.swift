@@ -1,10 +1,12 @@
 import Foundation
 import Testing
+
 @testable import Checkpoints
 
 /// The default model (fetched by ./test.sh) and the sample task, for the commands that run it.
 enum DefaultModelFiles {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
     static let model = root + "/.cache/models/all-MiniLM-L6-v2"
     static let task = root + "/Samples/tasks/topics"
 
@@ -23,7 +25,9 @@ struct EmbedCommandTests {
 
     @Test func embedPrintsNormalisedEmbeddingsAndRefusesBadInput() throws {
         guard DefaultModelFiles.isAvailable else { return }
-        let result = try CLI.run(["embed", Self.model, "--text", "A man is eating food.", "--text", "A monkey is playing drums.", "--json"])
+        let result = try CLI.run([
+            "embed", Self.model, "--text", "A man is eating food.", "--text", "A monkey is playing drums.", "--json",
+        ])
         #expect(result.status == 0, "\(result.stderr)")
         let json = try JSONValue.parse(result.stdout)
         #expect(json["dimension"]?.intValue == 384)
@@ -41,10 +45,13 @@ struct EmbedCommandTests {
         let folder = try CLI.scratchFolder()
         let bare = try InspectConvertTests.makeModel(in: folder)
         let notBert = try CLI.run(["embed", bare, "--text", "x"])
-        #expect(notBert.status != 0 && notBert.stderr.contains("is of no architecture Scalpel runs")
+        #expect(
+            notBert.status != 0 && notBert.stderr.contains("is of no architecture Scalpel runs")
                 && notBert.stderr.contains("encoder.layer.0.intermediate.dense.weight"), "\(notBert.stderr)")
         let forced = try CLI.run(["embed", bare, "--text", "x", "--arch", "bert"])
-        #expect(forced.status != 0 && forced.stderr.contains("no vocab.txt or tokenizer.json beside the weights"), "\(forced.stderr)")
+        #expect(
+            forced.status != 0 && forced.stderr.contains("no vocab.txt or tokenizer.json beside the weights"),
+            "\(forced.stderr)")
     }
 
     /// --text-file reads Windows text (CRLF, a byte-order mark) as its LF version, and refuses
@@ -52,10 +59,14 @@ struct EmbedCommandTests {
     @Test func aWindowsTextFileEmbedsAsItsLFVersion() throws {
         guard DefaultModelFiles.isAvailable else { return }
         let folder = try CLI.scratchFolder()
-        try Data(Array("A man is eating food.\n\nA monkey is playing drums.\n".utf8)).write(to: URL(fileURLWithPath: folder + "/lf.txt"))
-        try Data([0xEF, 0xBB, 0xBF] + Array("A man is eating food.\r\n\r\nA monkey is playing drums.\r\n".utf8)).write(to: URL(fileURLWithPath: folder + "/crlf.txt"))
-        let (unix, windows) = (try CLI.run(["embed", Self.model, "--text-file", folder + "/lf.txt", "--json"]),
-                               try CLI.run(["embed", Self.model, "--text-file", folder + "/crlf.txt", "--json"]))
+        try Data(Array("A man is eating food.\n\nA monkey is playing drums.\n".utf8)).write(
+            to: URL(fileURLWithPath: folder + "/lf.txt"))
+        try Data([0xEF, 0xBB, 0xBF] + Array("A man is eating food.\r\n\r\nA monkey is playing drums.\r\n".utf8)).write(
+            to: URL(fileURLWithPath: folder + "/crlf.txt"))
+        let (unix, windows) = (
+            try CLI.run(["embed", Self.model, "--text-file", folder + "/lf.txt", "--json"]),
+            try CLI.run(["embed", Self.model, "--text-file", folder + "/crlf.txt", "--json"])
+        )
         #expect(unix.status == 0 && windows.status == 0, "\(unix.stderr) \(windows.stderr)")
         // Two texts (the empty line skipped), the first as --text embeds it.
         let embeddings = try JSONValue.parse(unix.stdout)["embeddings"]?.arrayValue
@@ -63,14 +74,19 @@ struct EmbedCommandTests {
         #expect(windows.stdout == unix.stdout)
         try Data(Array("one\rtwo\n".utf8)).write(to: URL(fileURLWithPath: folder + "/cr.txt"))
         let lone = try CLI.run(["embed", Self.model, "--text-file", folder + "/cr.txt"])
-        #expect(lone.status != 0 && lone.stderr.contains(folder + "/cr.txt: line 1: a carriage return (CR) not followed by a line feed (LF)"), "\(lone.stderr)")
+        #expect(
+            lone.status != 0
+                && lone.stderr.contains(
+                    folder + "/cr.txt: line 1: a carriage return (CR) not followed by a line feed (LF)"),
+            "\(lone.stderr)")
     }
 }
 
 struct EvalCommandTests {
     @Test func evalWithAPatchEqualsEvalOfThePatchedFile() throws {
         guard DefaultModelFiles.isAvailable else { return }
-        let model = DefaultModelFiles.model, task = DefaultModelFiles.task
+        let model = DefaultModelFiles.model
+        let task = DefaultModelFiles.task
         // A "tuned" model: every weight rounded through bf16, in a folder with the tokenizer files.
         let folder = try CLI.scratchFolder()
         for file in ["vocab.txt", "config.json", "tokenizer_config.json", "sentence_bert_config.json"] {
@@ -80,11 +96,14 @@ struct EvalCommandTests {
         #expect(try CLI.run(["convert", model + "/model.safetensors", bf16, "--dtype", "bf16"]).status == 0)
         #expect(try CLI.run(["convert", bf16, folder + "/model.safetensors", "--dtype", "f32"]).status == 0)
         let patch = folder + "/rounded.spatch"
-        #expect(try CLI.run(["create", model + "/model.safetensors", folder + "/model.safetensors", "-o", patch]).status == 0)
+        #expect(
+            try CLI.run(["create", model + "/model.safetensors", folder + "/model.safetensors", "-o", patch]).status
+                == 0)
         let patched = try CLI.run(["eval", model, patch, "--task", task, "--json"])
         #expect(patched.status == 0, "\(patched.stderr)")
         let file = try CLI.run(["eval", folder, "--task", task, "--json"])
-        let a = try JSONValue.parse(patched.stdout), b = try JSONValue.parse(file.stdout)
+        let a = try JSONValue.parse(patched.stdout)
+        let b = try JSONValue.parse(file.stdout)
         #expect(a["accuracy"] == b["accuracy"] && a["per_class"] == b["per_class"] && a["total"]?.intValue == 20)
         // apply into a folder gives a model folder that evaluates by itself (vocab and config copied).
         let applied = try CLI.scratchFolder("eval-folder") + "/patched/"

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import Tensors
+import Testing
+
 @testable import Checkpoints
 
 /// Every command on checkpoints in other formats, from the command line.
@@ -14,7 +15,9 @@ struct FormatCommandTests {
         let toNpz = try CLI.run(["convert", base, npz])
         #expect(toNpz.status == 0, "\(toNpz.stderr)")
         let inspect = try CLI.run(["inspect", npz])
-        #expect(inspect.stdout.contains(ext == "npz" ? "NumPy .npz archive" : "PyTorch zip checkpoint"), "\(inspect.stdout)")
+        #expect(
+            inspect.stdout.contains(ext == "npz" ? "NumPy .npz archive" : "PyTorch zip checkpoint"), "\(inspect.stdout)"
+        )
         #expect(inspect.stdout.contains("encoder.layer.0.intermediate.dense.weight"), "\(inspect.stdout)")
         #expect(try CLI.run(["convert", npz, folder + "/back.safetensors"]).status == 0)
         #expect(try CLI.run(["diff", folder + "/back.safetensors", base]).stdout.contains("identical"))
@@ -50,7 +53,8 @@ struct FormatCommandTests {
     func patchesApplyToTheFormatWithTheRecordKept(_ ext: String) throws {
         let folder = try CLI.scratchFolder("record-\(ext)")
         let (base, tuned) = try PatchCommandTests.models(in: folder)
-        let gguf = folder + "/base.\(ext)", tunedGGUF = folder + "/tuned.\(ext)"
+        let gguf = folder + "/base.\(ext)"
+        let tunedGGUF = folder + "/tuned.\(ext)"
         let convert = try CLI.run(["convert", base, gguf])
         #expect(convert.status == 0, "\(convert.stderr)")
         #expect(try CLI.run(["convert", tuned, tunedGGUF]).status == 0)

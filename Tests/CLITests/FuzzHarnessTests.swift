@@ -1,12 +1,13 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The fuzz targets (Tests/Fuzz) in the plain build: each replays its seed corpus and every
 /// input that once crashed it (Tests/Fixtures/fuzz-regressions/TARGET/) without a crash.
 /// The coverage-guided runs themselves are Tests/Fuzz/fuzz.sh (./test.sh runs a short one).
 struct FuzzHarnessTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
     static var fuzz: String { URL(fileURLWithPath: CLI.executable).deletingLastPathComponent().path + "/scalpel-fuzz" }
 
     static func replay(_ target: String, _ folder: String) throws -> (status: Int32, replayed: Int, output: String) {

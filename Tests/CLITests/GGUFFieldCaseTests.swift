@@ -1,7 +1,8 @@
 import Foundation
+import Tensors
 import TestSupport
 import Testing
-import Tensors
+
 @testable import Checkpoints
 
 /// The GGUF files of issue 15's field cases (copied into Tests/Fixtures/field-cases), through
@@ -21,14 +22,18 @@ struct GGUFFieldCaseTests {
     @Test func aGgufThroughSafetensorsAndBackKeepsItsAlignmentAUint32() throws {
         let folder = try CLI.scratchFolder()
         let source = Self.fieldCases + "/gguf_alignment16.gguf"
-        let a = folder + "/a.safetensors", b = folder + "/b.gguf"
+        let a = folder + "/a.safetensors"
+        let b = folder + "/b.gguf"
         #expect(try CLI.run(["convert", source, a]).status == 0)
         let back = try CLI.run(["convert", a, b])
         #expect(back.status == 0, "\(back.stderr)")
         #expect(try CLI.run(["diff", b, source]).stdout.contains("identical"))
         let inspect = try CLI.run(["inspect", b])
-        #expect(inspect.status == 0 && inspect.stdout.contains("metadata      general.alignment = 16"), "\(inspect.stdout)\(inspect.stderr)")
-        let read = try Self.python("""
+        #expect(
+            inspect.status == 0 && inspect.stdout.contains("metadata      general.alignment = 16"),
+            "\(inspect.stdout)\(inspect.stderr)")
+        let read = try Self.python(
+            """
             import gguf
             r = gguf.GGUFReader(\(JSONValue.string(b).serialized))
             for name, field in r.fields.items():
@@ -36,14 +41,17 @@ struct GGUFFieldCaseTests {
                     print(name, [t.name for t in field.types], field.contents())
             print("alignment", r.alignment, [(t.name, t.data.tolist(), t.data_offset % 16) for t in r.tensors])
             """)
-        #expect(read.status == 0 && read.output == """
-            general.architecture ['STRING'] llama
-            general.alignment ['UINT32'] 16
-            pad.key ['STRING'] xxxxx
-            alignment 16 [('a.weight', [0.0, 1.0, 2.0, 3.0], 0), ('b.weight', [4.0, 5.0, 6.0, 7.0], 0), \
-            ('c.weight', [8.0, 9.0, 10.0, 11.0], 0), ('d.weight', [0.0, 1.0, 2.0], 0)]
+        #expect(
+            read.status == 0
+                && read.output == """
+                    general.architecture ['STRING'] llama
+                    general.alignment ['UINT32'] 16
+                    pad.key ['STRING'] xxxxx
+                    alignment 16 [('a.weight', [0.0, 1.0, 2.0, 3.0], 0), ('b.weight', [4.0, 5.0, 6.0, 7.0], 0), \
+                    ('c.weight', [8.0, 9.0, 10.0, 11.0], 0), ('d.weight', [0.0, 1.0, 2.0], 0)]
 
-            """, "\(read.output)")
+                    """,
+            "\(read.output)")
     }
 
     @Test func aBigEndianGgufIsReadAndConverts() throws {
@@ -51,11 +59,15 @@ struct GGUFFieldCaseTests {
         let source = Self.fieldCases + "/gguf_big_endian.gguf"
         let inspect = try CLI.run(["inspect", source])
         #expect(inspect.status == 0, "\(inspect.stderr)")
-        #expect(inspect.stdout.contains("a.weight  F32    [4]     16 B") && inspect.stdout.contains("b.weight  F16    [2]      4 B"), "\(inspect.stdout)")
+        #expect(
+            inspect.stdout.contains("a.weight  F32    [4]     16 B")
+                && inspect.stdout.contains("b.weight  F16    [2]      4 B"), "\(inspect.stdout)")
         let out = folder + "/out.safetensors"
         #expect(try CLI.run(["convert", source, out]).status == 0)
         let converted = try Checkpoint.open(out)
-        let hex = converted.tensors.map { converted.view($0).withBytes { $0.map { String(format: "%02x", $0) }.joined() } }
+        let hex = converted.tensors.map {
+            converted.view($0).withBytes { $0.map { String(format: "%02x", $0) }.joined() }
+        }
         #expect(hex == ["000000000000803f0000004000004040", "003e80c0"])
     }
 
@@ -64,6 +76,9 @@ struct GGUFFieldCaseTests {
         let path = Self.fieldCases + "/gguf_quantized_size_overflow.gguf"
         let result = try CLI.run(["inspect", path])
         #expect(result.status == 2 && result.stdout.isEmpty)
-        #expect(result.stderr == "Error: \(path): GGUF tensor \"q\" (Q8_K, shape [61440, 140737488355328]): its byte count overflows 64 bits (damaged file?)\n")
+        #expect(
+            result.stderr
+                == "Error: \(path): GGUF tensor \"q\" (Q8_K, shape [61440, 140737488355328]): its byte count overflows 64 bits (damaged file?)\n"
+        )
     }
 }

@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-import TestSupport
 import Tensors
+import TestSupport
+import Testing
+
 @testable import Checkpoints
 
 /// Names, metadata and shapes chosen to attack the user's terminal are shown escaped in every
@@ -28,7 +29,8 @@ struct HostileContentTests {
         ]
         var data = [first, 1, 2].flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian) { Array($0) } }
         for (i, tensor) in extra.enumerated() {
-            members.append(#"\#(json(tensor)):{"dtype":"F32","shape":[1],"data_offsets":[\#(12 + 4 * i),\#(16 + 4 * i)]}"#)
+            members.append(
+                #"\#(json(tensor)):{"dtype":"F32","shape":[1],"data_offsets":[\#(12 + 4 * i),\#(16 + 4 * i)]}"#)
             data += [0, 0, 0, 0]
         }
         let header = Array(("{" + members.joined(separator: ",") + "}").utf8)
@@ -42,8 +44,12 @@ struct HostileContentTests {
     }
 
     static func expectSafe(_ result: CLI.Result, _ label: String, sourceLocation: SourceLocation = #_sourceLocation) {
-        #expect(isTerminalSafe(result.stdout), "\(label) stdout: \(result.stdout.debugDescription)", sourceLocation: sourceLocation)
-        #expect(isTerminalSafe(result.stderr), "\(label) stderr: \(result.stderr.debugDescription)", sourceLocation: sourceLocation)
+        #expect(
+            isTerminalSafe(result.stdout), "\(label) stdout: \(result.stdout.debugDescription)",
+            sourceLocation: sourceLocation)
+        #expect(
+            isTerminalSafe(result.stderr), "\(label) stderr: \(result.stderr.debugDescription)",
+            sourceLocation: sourceLocation)
     }
 
     static func parsed(_ result: CLI.Result) throws -> [String: Any] {
@@ -52,7 +58,9 @@ struct HostileContentTests {
 
     @Test func inspectDiffAuditLogAndMergePlanShowHostileContentEscaped() throws {
         let folder = try CLI.scratchFolder()
-        let a = folder + "/a.safetensors", b = folder + "/b.safetensors", c = folder + "/c.safetensors"
+        let a = folder + "/a.safetensors"
+        let b = folder + "/b.safetensors"
+        let c = folder + "/c.safetensors"
         try Self.model(a, first: 0)
         try Self.model(b, first: 3, extra: ["only\u{1B}[8mB"])
         try Self.model(c, first: 5)
@@ -67,7 +75,10 @@ struct HostileContentTests {
         let names = try #require(inspectJSON["tensors"] as? [[String: Any]]).compactMap { $0["name"] as? String }
         #expect(names.contains { Array($0.utf8) == Array(Self.name.utf8) })
         let metadata = try #require(inspectJSON["metadata"] as? [String: String])
-        #expect(metadata.contains { Array($0.key.utf8) == Array(Self.key.utf8) && Array($0.value.utf8) == Array(Self.value.utf8) })
+        #expect(
+            metadata.contains {
+                Array($0.key.utf8) == Array(Self.key.utf8) && Array($0.value.utf8) == Array(Self.value.utf8)
+            })
         let deep = try #require(inspectJSON["tensors"] as? [[String: Any]]).first { $0["name"] as? String == "deep" }
         #expect((deep?["shape"] as? [Int])?.count == 10_000)
 
@@ -79,7 +90,8 @@ struct HostileContentTests {
         let changed = try #require(diffJSON["changed"] as? [[String: Any]]).compactMap { $0["name"] as? String }
         #expect(changed.map { Array($0.utf8) } == [Array(Self.name.utf8)])
 
-        let patch = folder + "/p.spatch", other = folder + "/q.spatch"
+        let patch = folder + "/p.spatch"
+        let other = folder + "/q.spatch"
         #expect(try CLI.run(["create", a, b, "-o", patch, "--task", "task\u{1B}[5m"]).status == 0)
         #expect(try CLI.run(["create", a, c, "-o", other]).status == 0)
         let audit = try CLI.run(["audit", patch, "--base", a])

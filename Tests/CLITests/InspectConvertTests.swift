@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import Tensors
+import Testing
+
 @testable import Checkpoints
 
 struct InspectConvertTests {
@@ -8,23 +9,30 @@ struct InspectConvertTests {
     static func makeModel(in folder: String, name: String = "model.safetensors", rows: Int = 64) throws -> String {
         let path = folder + "/" + name
         let tensors = [
-            OutputTensor(name: "encoder.layer.0.intermediate.dense.weight", view: TensorView.make(dtype: .f32, shape: [rows, 32]) { buffer in
-                // A short cycle of values, stamped quickly even in debug builds.
-                let cycle = (0..<97).map { Float($0) * 0.013 - 0.5 }
-                let floats = buffer.bindMemory(to: Float.self)
-                var start = 0
-                while start < floats.count {
-                    let count = min(cycle.count, floats.count - start)
-                    _ = cycle.withUnsafeBufferPointer { source in
-                        UnsafeMutableBufferPointer(rebasing: floats[start..<(start + count)]).update(fromContentsOf: source.prefix(count))
+            OutputTensor(
+                name: "encoder.layer.0.intermediate.dense.weight",
+                view: TensorView.make(dtype: .f32, shape: [rows, 32]) { buffer in
+                    // A short cycle of values, stamped quickly even in debug builds.
+                    let cycle = (0..<97).map { Float($0) * 0.013 - 0.5 }
+                    let floats = buffer.bindMemory(to: Float.self)
+                    var start = 0
+                    while start < floats.count {
+                        let count = min(cycle.count, floats.count - start)
+                        _ = cycle.withUnsafeBufferPointer { source in
+                            UnsafeMutableBufferPointer(rebasing: floats[start..<(start + count)]).update(
+                                fromContentsOf: source.prefix(count))
+                        }
+                        start += count
                     }
-                    start += count
-                }
-            }),
-            OutputTensor(name: "encoder.layer.0.intermediate.dense.bias", view: TensorView.make(dtype: .f32, shape: [rows]) { _ in }),
-            OutputTensor(name: "embeddings.position_ids", view: TensorView.make(dtype: .i64, shape: [1, 4]) { buffer in
-                for i in 0..<4 { buffer.storeBytes(of: Int64(i), toByteOffset: i * 8, as: Int64.self) }
-            }),
+                }),
+            OutputTensor(
+                name: "encoder.layer.0.intermediate.dense.bias",
+                view: TensorView.make(dtype: .f32, shape: [rows]) { _ in }),
+            OutputTensor(
+                name: "embeddings.position_ids",
+                view: TensorView.make(dtype: .i64, shape: [1, 4]) { buffer in
+                    for i in 0..<4 { buffer.storeBytes(of: Int64(i), toByteOffset: i * 8, as: Int64.self) }
+                }),
         ]
         try SafetensorsWriter.write(tensors, metadata: [("format", "pt")], to: path)
         return path
@@ -64,10 +72,12 @@ struct InspectConvertTests {
             let output = folder + "/\(dtype).safetensors"
             let result = try CLI.run(["convert", model, output, "--dtype", dtype])
             #expect(result.status == 0, "\(result.stderr)")
-            let source = try Checkpoint.open(model), converted = try Checkpoint.open(output)
+            let source = try Checkpoint.open(model)
+            let converted = try Checkpoint.open(output)
             #expect(converted.metadata.first?.1 == "pt")
             for entry in source.tensors {
-                let before = source.view(entry), after = try converted.view(named: entry.name)
+                let before = source.view(entry)
+                let after = try converted.view(named: entry.name)
                 #expect(after.shape == before.shape)
                 if entry.dtype.isFloatingPoint {
                     #expect(after.dtype == DType(name: dtype))
@@ -90,12 +100,16 @@ struct InspectConvertTests {
         #expect(result.status == 0, "\(result.stderr)")
         let names = try FileManager.default.contentsOfDirectory(atPath: out).sorted()
         // Stored order is ids (I64, 32 B), weight (F32, 64 kB: over the limit, alone), bias.
-        #expect(names == ["model-00001-of-00003.safetensors", "model-00002-of-00003.safetensors",
-                          "model-00003-of-00003.safetensors", "model.safetensors.index.json"])
+        #expect(
+            names == [
+                "model-00001-of-00003.safetensors", "model-00002-of-00003.safetensors",
+                "model-00003-of-00003.safetensors", "model.safetensors.index.json",
+            ])
         let inspect = try CLI.run(["inspect", out])
         #expect(inspect.stdout.contains("sharded safetensors"))
         #expect(inspect.stdout.contains("model-00003-of-00003.safetensors  1 tensor,"))
-        let json = try JSONValue.parse(try CLI.run(["inspect", "--json", out + "/model.safetensors.index.json"]).stdout)
+        let json = try JSONValue.parse(
+            try CLI.run(["inspect", "--json", out + "/model.safetensors.index.json"]).stdout)
         #expect(json["shards"]?.arrayValue?.count == 3)
     }
 
@@ -111,7 +125,10 @@ struct InspectConvertTests {
             (["convert", corrupt, folder + "/out.safetensors"], "the file is truncated"),
             (["inspect", folder + "/missing.safetensors"], "missing.safetensors: no such file or folder"),
             (["convert", model, folder + "/out.safetensors", "--dtype", "i8"], "--dtype must be one of"),
-            (["convert", model, folder + "/out.safetensors", "--shard-size", "lots"], "--shard-size must be a positive size"),
+            (
+                ["convert", model, folder + "/out.safetensors", "--shard-size", "lots"],
+                "--shard-size must be a positive size"
+            ),
             (["convert", model, folder + "/out.ckpt"], "writing .ckpt files is not supported"),
             (["convert", model, folder + "/no/such/folder/out.safetensors"], "does not exist"),
             (["frobnicate"], "Unexpected argument"),

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import Tensors
+import Testing
+
 @testable import Checkpoints
 
 /// `--json` on every command: one object on stdout, led by the command's name, with the same
@@ -21,12 +22,16 @@ struct JSONResultTests {
         let outputs = checkpoint.tensors.map { entry -> OutputTensor in
             let view = checkpoint.view(entry)
             guard entry.name.hasSuffix("dense.weight") else { return OutputTensor(name: entry.name, view: view) }
-            return OutputTensor(name: entry.name, view: TensorView.make(dtype: .f32, shape: entry.shape) { buffer in
-                buffer.copyMemory(from: view.bytes)
-                for i in stride(from: 0, to: entry.elementCount, by: 5) {
-                    buffer.storeBytes(of: buffer.load(fromByteOffset: i * 4, as: Float.self) + 0.002, toByteOffset: i * 4, as: Float.self)
-                }
-            })
+            return OutputTensor(
+                name: entry.name,
+                view: TensorView.make(dtype: .f32, shape: entry.shape) { buffer in
+                    buffer.copyMemory(from: view.bytes)
+                    for i in stride(from: 0, to: entry.elementCount, by: 5) {
+                        buffer.storeBytes(
+                            of: buffer.load(fromByteOffset: i * 4, as: Float.self) + 0.002, toByteOffset: i * 4,
+                            as: Float.self)
+                    }
+                })
         }
         let path = folder + "/retuned.safetensors"
         try SafetensorsWriter.write(outputs, metadata: [("format", "pt")], to: path)
@@ -37,7 +42,8 @@ struct JSONResultTests {
         let folder = try CLI.scratchFolder()
         let (base, tuned) = try PatchCommandTests.models(in: folder)
         let retuned = try Self.retuned(tuned, in: folder)
-        let first = folder + "/first.spatch", second = folder + "/second.spatch"
+        let first = folder + "/first.spatch"
+        let second = folder + "/second.spatch"
 
         // base → tuned: 205 elements of the 64 × 32 weight (every 10th) and an added 3 × 32 head.
         let create = try Self.json(["create", base, tuned, "-o", first])
@@ -66,11 +72,16 @@ struct JSONResultTests {
         #expect(apply["output"]?.stringValue == applied)
         #expect(apply["elements_changed"]?.intValue == 410 + 96)
         #expect(apply["tensors_touched"]?.intValue == 2)
-        #expect(apply["patches"]?.arrayValue?.compactMap { $0["id"]?.stringValue } == [id, chained["patch_id"]?.stringValue ?? ""])
+        #expect(
+            apply["patches"]?.arrayValue?.compactMap { $0["id"]?.stringValue } == [
+                id, chained["patch_id"]?.stringValue ?? "",
+            ])
         #expect(try Self.json(["diff", base, applied])["elements_changed"]?.intValue == 410)
         let log = try Self.json(["log", applied, first])
         #expect(log["model"]?.stringValue == applied)
-        #expect(log["patches"]?.arrayValue?.first?["id"]?.stringValue == id && log["patches"]?.arrayValue?.first?["path"]?.stringValue == first)
+        #expect(
+            log["patches"]?.arrayValue?.first?["id"]?.stringValue == id
+                && log["patches"]?.arrayValue?.first?["path"]?.stringValue == first)
 
         let reverted = folder + "/reverted.safetensors"
         let revert = try Self.json(["revert", applied, second, "-o", reverted])
@@ -97,19 +108,26 @@ struct JSONResultTests {
 
     @Test func evalTrainAndMaskGiveAccuraciesAsPercentages() throws {
         guard DefaultModelFiles.isAvailable else { return }
-        let model = DefaultModelFiles.model, task = DefaultModelFiles.task
+        let model = DefaultModelFiles.model
+        let task = DefaultModelFiles.task
         let folder = try CLI.scratchFolder()
         let eval = try Self.json(["eval", model, "--task", task])
-        let correct = try #require(eval["correct"]?.intValue), total = try #require(eval["total"]?.intValue)
+        let correct = try #require(eval["correct"]?.intValue)
+        let total = try #require(eval["total"]?.intValue)
         #expect(eval["accuracy"] == .number(Double(correct) / Double(total) * 100))
         let perClass = try #require(eval["per_class"]?.arrayValue)
         #expect(perClass.compactMap { $0["total"]?.intValue }.reduce(0, +) == total)
 
-        let mask = folder + "/mask.spatch", patch = folder + "/patch.spatch"
-        let masked = try Self.json(["mask", model, "--task", task, "-o", mask, "--rate", "0.02", "--score", "magnitude"])
+        let mask = folder + "/mask.spatch"
+        let patch = folder + "/patch.spatch"
+        let masked = try Self.json([
+            "mask", model, "--task", task, "-o", mask, "--rate", "0.02", "--score", "magnitude",
+        ])
         #expect(masked["output"]?.stringValue == mask && masked["elements_selected"]?.intValue ?? 0 > 0)
-        let trained = try Self.json(["train", model, "--task", task, "--mask", mask, "-o", patch, "--epochs", "1", "--batch", "20",
-                                     "--eval-every-epoch"])
+        let trained = try Self.json([
+            "train", model, "--task", task, "--mask", mask, "-o", patch, "--epochs", "1", "--batch", "20",
+            "--eval-every-epoch",
+        ])
         // Held-out accuracy before and after, the same figures eval gives for the same models.
         #expect(trained["test_accuracy_before"] == eval["accuracy"])
         let after = try Self.json(["eval", model, patch, "--task", task])

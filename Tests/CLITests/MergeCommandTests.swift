@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import Tensors
+import Testing
+
 @testable import Checkpoints
 
 struct MergeCommandTests {
@@ -10,12 +11,16 @@ struct MergeCommandTests {
         let outputs = checkpoint.tensors.map { entry in
             let view = checkpoint.view(entry)
             guard entry.name.hasSuffix("dense.weight") else { return OutputTensor(name: entry.name, view: view) }
-            return OutputTensor(name: entry.name, view: TensorView.make(dtype: .f32, shape: entry.shape) { buffer in
-                buffer.copyMemory(from: view.bytes)
-                for i in stride(from: start, to: entry.elementCount, by: step) {
-                    buffer.storeBytes(of: buffer.load(fromByteOffset: i * 4, as: Float.self) + 0.002, toByteOffset: i * 4, as: Float.self)
-                }
-            })
+            return OutputTensor(
+                name: entry.name,
+                view: TensorView.make(dtype: .f32, shape: entry.shape) { buffer in
+                    buffer.copyMemory(from: view.bytes)
+                    for i in stride(from: start, to: entry.elementCount, by: step) {
+                        buffer.storeBytes(
+                            of: buffer.load(fromByteOffset: i * 4, as: Float.self) + 0.002, toByteOffset: i * 4,
+                            as: Float.self)
+                    }
+                })
         }
         try SafetensorsWriter.write(outputs, metadata: [("format", "pt")], to: path)
     }
@@ -23,21 +28,28 @@ struct MergeCommandTests {
     @Test func aDefaultMergeOfOverlappingPatchesSaysWhatToRunInstead() throws {
         let folder = try CLI.scratchFolder()
         let (base, tuned) = try PatchCommandTests.models(in: folder)
-        let p1 = folder + "/p1.spatch", p2 = folder + "/p2 (copy).spatch", output = folder + "/both.spatch"
+        let p1 = folder + "/p1.spatch"
+        let p2 = folder + "/p2 (copy).spatch"
+        let output = folder + "/both.spatch"
         #expect(try CLI.run(["create", base, tuned, "-o", p1]).status == 0)
         #expect(try CLI.run(["create", base, tuned, "-o", p2]).status == 0)
         // The two patches change the same 205 elements (every 10th of 64 x 32).
         let refused = try CLI.run(["merge", p1, p2, "--base", base, "-o", output])
         #expect(refused.status != 0)
         let lines = refused.stderr.split(separator: "\n").map(String.init)
-        #expect(lines.first == "Error: \(p1) and \(p2) change some of the same elements (205 in 1 tensor), which --method disjoint, the default, refuses:", "\(refused.stderr)")
+        #expect(
+            lines.first
+                == "Error: \(p1) and \(p2) change some of the same elements (205 in 1 tensor), which --method disjoint, the default, refuses:",
+            "\(refused.stderr)")
         #expect(lines.contains("  encoder.layer.0.intermediate.dense.weight  205 elements"), "\(refused.stderr)")
         for method in ["priority", "sum", "mean", "ties", "dare", "dare-ties"] {
             #expect(lines.contains { $0.hasPrefix("  \(method) ") }, "\(method): \(refused.stderr)")
         }
         // The exact command to run instead, a path with spaces quoted for the shell.
         let rerun = "scalpel merge \(p1) '\(p2)' --base \(base) -o \(output) --method mean"
-        #expect(lines.firstIndex(of: "  " + rerun).map { lines[$0 - 1] } == "Rerun with one of them, for example:", "\(refused.stderr)")
+        #expect(
+            lines.firstIndex(of: "  " + rerun).map { lines[$0 - 1] } == "Rerun with one of them, for example:",
+            "\(refused.stderr)")
         #expect(!FileManager.default.fileExists(atPath: output))
         // It works: two equal deltas average to the tuned model.
         let again = try CLI.run(["merge", p1, p2, "--base", base, "-o", output, "--method", "mean"])
@@ -45,14 +57,19 @@ struct MergeCommandTests {
         #expect(try CLI.run(["apply", base, output, "-o", folder + "/both.safetensors"]).status == 0)
         #expect(try CLI.run(["diff", folder + "/both.safetensors", tuned]).stdout.contains("identical"))
         // A parameter problem names the inputs too.
-        let badWeights = try CLI.run(["merge", p1, p2, "--base", base, "-o", output, "--method", "sum", "--weights", "1"])
-        #expect(badWeights.status != 0 && badWeights.stderr.contains("merging \(p1), \(p2): 1 weights for 2 patches"), "\(badWeights.stderr)")
+        let badWeights = try CLI.run([
+            "merge", p1, p2, "--base", base, "-o", output, "--method", "sum", "--weights", "1",
+        ])
+        #expect(
+            badWeights.status != 0 && badWeights.stderr.contains("merging \(p1), \(p2): 1 weights for 2 patches"),
+            "\(badWeights.stderr)")
     }
 
     @Test func mergePlanAndStackRevertFromTheCommandLine() throws {
         let folder = try CLI.scratchFolder()
         let (base, tuned) = try PatchCommandTests.models(in: folder)
-        let p1 = folder + "/p1.spatch", p2 = folder + "/p2.spatch"
+        let p1 = folder + "/p1.spatch"
+        let p2 = folder + "/p2.spatch"
         #expect(try CLI.run(["create", base, tuned, "-o", p1, "--task", "one"]).status == 0)
         #expect(try CLI.run(["create", base, tuned, "-o", p2, "--task", "two"]).status == 0)
 
@@ -79,10 +96,14 @@ struct MergeCommandTests {
         // every 10th): refused, --force or not, with the command that combines them.
         let overlapping = folder + "/overlapping.spatch"
         try Self.secondTuning(of: base, to: folder + "/tuned-overlapping.safetensors")
-        #expect(try CLI.run(["create", base, folder + "/tuned-overlapping.safetensors", "-o", overlapping]).status == 0)
+        #expect(
+            try CLI.run(["create", base, folder + "/tuned-overlapping.safetensors", "-o", overlapping]).status == 0)
         for force in [[], ["--force"]] {
             let clash = try CLI.run(["apply", base, p1, overlapping, "-o", folder + "/clash.safetensors"] + force)
-            #expect(clash.status != 0 && clash.stderr.contains("shared elements") && clash.stderr.contains("scalpel merge \(p1) \(overlapping) --base \(base) --method"), "\(clash.stderr)")
+            #expect(
+                clash.status != 0 && clash.stderr.contains("shared elements")
+                    && clash.stderr.contains("scalpel merge \(p1) \(overlapping) --base \(base) --method"),
+                "\(clash.stderr)")
             #expect(!FileManager.default.fileExists(atPath: folder + "/clash.safetensors"))
         }
 

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import Checkpoints
 
 /// A model folder in gives a model folder out: `apply`, `revert` and `convert` with `-o DIR/`.
@@ -13,9 +14,11 @@ struct ModelFolderTests {
         let sharded = try CLI.run(["convert", base, model + "/model.safetensors", "--shard-size", "3kB"])
         try #require(sharded.status == 0, "\(sharded.stderr)")
         if !index { try FileManager.default.removeItem(atPath: model + "/model.safetensors.index.json") }
-        try Data(#"{"architectures": ["BertModel"], "hidden_size": 32}"#.utf8).write(to: URL(fileURLWithPath: model + "/config.json"))
+        try Data(#"{"architectures": ["BertModel"], "hidden_size": 32}"#.utf8).write(
+            to: URL(fileURLWithPath: model + "/config.json"))
         try Data("[PAD]\r\n[UNK]\r\nhello\r\n".utf8).write(to: URL(fileURLWithPath: model + "/vocab.txt"))
-        try Data(#"{"pooling_mode_mean_tokens": true}"#.utf8).write(to: URL(fileURLWithPath: model + "/1_Pooling/config.json"))
+        try Data(#"{"pooling_mode_mean_tokens": true}"#.utf8).write(
+            to: URL(fileURLWithPath: model + "/1_Pooling/config.json"))
         try Data("old weights".utf8).write(to: URL(fileURLWithPath: model + "/pytorch_model.bin"))
         return model
     }
@@ -23,7 +26,8 @@ struct ModelFolderTests {
     static func files(_ folder: String) throws -> [String] {
         try FileManager.default.subpathsOfDirectory(atPath: folder).filter { path in
             var isDirectory: ObjCBool = false
-            return FileManager.default.fileExists(atPath: folder + "/" + path, isDirectory: &isDirectory) && !isDirectory.boolValue
+            return FileManager.default.fileExists(atPath: folder + "/" + path, isDirectory: &isDirectory)
+                && !isDirectory.boolValue
         }.sorted()
     }
 
@@ -56,7 +60,9 @@ struct ModelFolderTests {
         }
         #expect(index["weight_map"]?["classifier.weight"]?.stringValue == shards.last)
         #expect(try CLI.run(["diff", out, tuned]).stdout.contains("identical"))
-        let python = try ReferencePython.run(["-c", """
+        let python = try ReferencePython.run([
+            "-c",
+            """
             import json, sys, numpy as np
             from safetensors.numpy import load_file
             folder = sys.argv[1]
@@ -69,8 +75,11 @@ struct ModelFolderTests {
             assert set(tensors) == set(index["weight_map"]), "index and shards differ"
             assert index["metadata"]["total_size"] == sum(v.nbytes for v in tensors.values())
             print(len(tensors))
-            """, out])
-        #expect(python.status == 0 && python.output.trimmingCharacters(in: .whitespacesAndNewlines) == "4", "\(python.output)")
+            """, out,
+        ])
+        #expect(
+            python.status == 0 && python.output.trimmingCharacters(in: .whitespacesAndNewlines) == "4",
+            "\(python.output)")
 
         // revert to a folder: the base's tensors again, in the same layout.
         let back = folder + "/back/"
@@ -95,8 +104,11 @@ struct ModelFolderTests {
         let shardResults = try Self.files(model).filter { $0.hasPrefix("model-") }.map {
             try CLI.run(["apply", model + "/" + $0, patch, "-o", folder + "/one-shard.safetensors"])
         }
-        #expect(shardResults.contains { $0.status != 0 && $0.stderr.contains("is one shard of a sharded model: name its folder or index") },
-                "\(shardResults.map(\.stderr))")
+        #expect(
+            shardResults.contains {
+                $0.status != 0 && $0.stderr.contains("is one shard of a sharded model: name its folder or index")
+            },
+            "\(shardResults.map(\.stderr))")
         let out = folder + "/out"
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)  // an empty folder is a folder output
         let applied = try CLI.run(["apply", model, patch, "-o", out])
@@ -145,7 +157,10 @@ struct ModelFolderTests {
         let cases: [([String], String)] = [
             (["apply", base, patch, "-o", busy], "is a folder holding 1 file; name a new or empty folder"),
             (["apply", base, patch, "-o", busy + "/"], "is a folder holding 1 file"),
-            (["apply", base, patch, "-o", folder + "/model.safetensors.index.json"], "names an index, which lists shards and holds no weights"),
+            (
+                ["apply", base, patch, "-o", folder + "/model.safetensors.index.json"],
+                "names an index, which lists shards and holds no weights"
+            ),
             (["apply", base, patch, "-o", folder + "/missing/deeper/"], "does not exist"),
             (["create", base, tuned, "-o", folder + "/dir/"], "is a folder; name the file to write"),
         ]
@@ -156,7 +171,9 @@ struct ModelFolderTests {
         #expect(try Self.files(busy) == ["notes.txt"])
         #expect(try Self.files(folder).allSatisfy { !$0.hasPrefix(".") && !$0.contains("index.json") })
         // Free space is checked against what the output needs.
-        #expect(throws: CheckpointError.self) { try DiskSpace.require(Int.max / 4, in: folder, for: folder + "/huge.safetensors") }
+        #expect(throws: CheckpointError.self) {
+            try DiskSpace.require(Int.max / 4, in: folder, for: folder + "/huge.safetensors")
+        }
     }
 
     /// With an interpreter that has transformers and torch (SCALPEL_TRANSFORMERS_PYTHON;
@@ -165,31 +182,45 @@ struct ModelFolderTests {
     @Test func transformersLoadsAPatchedModelFolder() throws {
         guard DefaultModelFiles.isAvailable else { return }
         guard let python = ProcessInfo.processInfo.environment["SCALPEL_TRANSFORMERS_PYTHON"] else {
-            print("skipped: set SCALPEL_TRANSFORMERS_PYTHON to a python with torch and transformers to load the folder with transformers")
+            print(
+                "skipped: set SCALPEL_TRANSFORMERS_PYTHON to a python with torch and transformers to load the folder with transformers"
+            )
             return
         }
         let folder = try CLI.scratchFolder()
         let model = DefaultModelFiles.model
-        #expect(try CLI.run(["convert", model + "/model.safetensors", folder + "/bf16.safetensors", "--dtype", "bf16"]).status == 0)
-        #expect(try CLI.run(["convert", folder + "/bf16.safetensors", folder + "/rounded.safetensors", "--dtype", "f32"]).status == 0)
-        #expect(try CLI.run(["create", model + "/model.safetensors", folder + "/rounded.safetensors", "-o", folder + "/p.spatch"]).status == 0)
+        #expect(
+            try CLI.run(["convert", model + "/model.safetensors", folder + "/bf16.safetensors", "--dtype", "bf16"])
+                .status == 0)
+        #expect(
+            try CLI.run(["convert", folder + "/bf16.safetensors", folder + "/rounded.safetensors", "--dtype", "f32"])
+                .status == 0)
+        #expect(
+            try CLI.run([
+                "create", model + "/model.safetensors", folder + "/rounded.safetensors", "-o", folder + "/p.spatch",
+            ]).status == 0)
         #expect(try CLI.run(["convert", model, folder + "/sharded/", "--shard-size", "30MB"]).status == 0)
         let applied = try CLI.run(["apply", folder + "/sharded", folder + "/p.spatch", "-o", folder + "/out/"])
         try #require(applied.status == 0, "\(applied.stderr)")
-        let (status, output) = try runProgram(python, ["-c", """
-            import json, sys, torch
-            from transformers import AutoModel
-            from safetensors.torch import load_file
-            folder = sys.argv[1]
-            model = AutoModel.from_pretrained(folder)
-            index = json.load(open(folder + "/model.safetensors.index.json"))
-            state = model.state_dict()
-            for shard in set(index["weight_map"].values()):
-                for name, value in load_file(folder + "/" + shard).items():
-                    if name in state:
-                        assert torch.equal(state[name], value), name
-            print("loaded", type(model).__name__)
-            """, folder + "/out"])
+        let (status, output) = try runProgram(
+            python,
+            [
+                "-c",
+                """
+                import json, sys, torch
+                from transformers import AutoModel
+                from safetensors.torch import load_file
+                folder = sys.argv[1]
+                model = AutoModel.from_pretrained(folder)
+                index = json.load(open(folder + "/model.safetensors.index.json"))
+                state = model.state_dict()
+                for shard in set(index["weight_map"].values()):
+                    for name, value in load_file(folder + "/" + shard).items():
+                        if name in state:
+                            assert torch.equal(state[name], value), name
+                print("loaded", type(model).__name__)
+                """, folder + "/out",
+            ])
         #expect(status == 0 && output.contains("loaded BertModel"), "\(output)")
     }
 

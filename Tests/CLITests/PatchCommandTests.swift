@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import Tensors
+import Testing
+
 @testable import Checkpoints
 
 struct PatchCommandTests {
@@ -12,18 +13,22 @@ struct PatchCommandTests {
         for entry in checkpoint.tensors {
             let view = checkpoint.view(entry)
             if entry.name.hasSuffix("dense.weight") {
-                outputs.append(OutputTensor(name: entry.name, view: TensorView.make(dtype: .f32, shape: entry.shape) { buffer in
-                    buffer.copyMemory(from: view.bytes)
-                    for i in stride(from: 0, to: entry.elementCount, by: 10) {
-                        let value = buffer.load(fromByteOffset: i * 4, as: Float.self)
-                        buffer.storeBytes(of: value + 0.001, toByteOffset: i * 4, as: Float.self)
-                    }
-                }))
+                outputs.append(
+                    OutputTensor(
+                        name: entry.name,
+                        view: TensorView.make(dtype: .f32, shape: entry.shape) { buffer in
+                            buffer.copyMemory(from: view.bytes)
+                            for i in stride(from: 0, to: entry.elementCount, by: 10) {
+                                let value = buffer.load(fromByteOffset: i * 4, as: Float.self)
+                                buffer.storeBytes(of: value + 0.001, toByteOffset: i * 4, as: Float.self)
+                            }
+                        }))
             } else {
                 outputs.append(OutputTensor(name: entry.name, view: view))
             }
         }
-        outputs.append(OutputTensor(name: "classifier.weight", view: TensorView.make(dtype: .f32, shape: [3, 32]) { _ in }))
+        outputs.append(
+            OutputTensor(name: "classifier.weight", view: TensorView.make(dtype: .f32, shape: [3, 32]) { _ in }))
         let tuned = folder + "/tuned.safetensors"
         try SafetensorsWriter.write(outputs, metadata: [("format", "pt")], to: tuned)
         return (base, tuned)
@@ -66,7 +71,9 @@ struct PatchCommandTests {
         #expect(audit.stdout.contains("every fingerprint matches the base"))
         let html = try String(contentsOfFile: report, encoding: .utf8)
         #expect(html.contains("<svg") && html.contains("encoder.layer 0") && html.contains("intermediate.dense.weight"))
-        #expect(!html.contains("<script") && !html.contains("http://") || html.contains("xmlns=\"http://www.w3.org/2000/svg\""))
+        #expect(
+            !html.contains("<script") && !html.contains("http://")
+                || html.contains("xmlns=\"http://www.w3.org/2000/svg\""))
 
         let auditJSON = try JSONValue.parse(try CLI.run(["audit", patch, "--json"]).stdout)
         #expect(auditJSON["sound"] == .bool(true))
@@ -76,7 +83,9 @@ struct PatchCommandTests {
         #expect(try CLI.run(["audit", patch, "--base", tuned]).status == 1)
         let refused = try CLI.run(["apply", tuned, patch, "-o", folder + "/nope.safetensors"])
         // (the tuned model is what the patch produces: it is already applied)
-        #expect(refused.status != 0 && refused.stderr.contains("already applied, so nothing was written"), "\(refused.stderr)")
+        #expect(
+            refused.status != 0 && refused.stderr.contains("already applied, so nothing was written"),
+            "\(refused.stderr)")
         #expect(!FileManager.default.fileExists(atPath: folder + "/nope.safetensors"))
     }
 }
@@ -88,9 +97,10 @@ struct InPlaceCommandTests {
         let (base, tuned) = try PatchCommandTests.models(in: folder, rows: 2_000)
         // Values-only tuned model: drop the added head.
         let tunedCheckpoint = try Checkpoint.open(tuned)
-        try SafetensorsWriter.write(tunedCheckpoint.tensors.filter { $0.name != "classifier.weight" }.map { entry in
-            OutputTensor(name: entry.name, view: tunedCheckpoint.view(entry))
-        }, metadata: [("format", "pt")], to: folder + "/values.safetensors")
+        try SafetensorsWriter.write(
+            tunedCheckpoint.tensors.filter { $0.name != "classifier.weight" }.map { entry in
+                OutputTensor(name: entry.name, view: tunedCheckpoint.view(entry))
+            }, metadata: [("format", "pt")], to: folder + "/values.safetensors")
         let patch = folder + "/p.spatch"
         #expect(try CLI.run(["create", base, folder + "/values.safetensors", "-o", patch]).status == 0)
         return (base, patch)
@@ -101,8 +111,9 @@ struct InPlaceCommandTests {
         let (base, patch) = try Self.valuesOnlyPatch(in: folder)
         let original = try Data(contentsOf: URL(fileURLWithPath: base))
 
-        let crashed = try CLI.run(["apply", base, patch, "--in-place", "--no-record"],
-                                  environment: ["SCALPEL_TEST_CRASH_AFTER_TENSORS": "1"])
+        let crashed = try CLI.run(
+            ["apply", base, patch, "--in-place", "--no-record"],
+            environment: ["SCALPEL_TEST_CRASH_AFTER_TENSORS": "1"])
         #expect(crashed.status == 70)
         #expect(FileManager.default.fileExists(atPath: base + ".scalpel-undo"))
         #expect(try Data(contentsOf: URL(fileURLWithPath: base)) != original)
@@ -117,6 +128,8 @@ struct InPlaceCommandTests {
         let done = try CLI.run(["apply", base, patch, "--in-place", "--no-record"])
         #expect(done.status == 0, "\(done.stderr)")
         #expect(try CLI.run(["diff", base, folder + "/values.safetensors"]).stdout.contains("identical"))
-        #expect(try CLI.run(["apply", base, patch, "--in-place", "-o", folder + "/x.safetensors"]).stderr.contains("do not give -o"))
+        #expect(
+            try CLI.run(["apply", base, patch, "--in-place", "-o", folder + "/x.safetensors"]).stderr.contains(
+                "do not give -o"))
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Tensors
+
 @testable import Checkpoints
 
 /// Helpers shared by the checkpoint tests: scratch folders, hand-made tensors, and a way to
@@ -23,7 +24,9 @@ enum Fixtures {
     static func bytes(_ count: Int, seed: UInt64) -> [UInt8] {
         var state = seed | 1
         return (0..<count).map { _ in
-            state ^= state << 13; state ^= state >> 7; state ^= state << 17
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
             return UInt8(truncatingIfNeeded: state)
         }
     }
@@ -35,9 +38,22 @@ enum Fixtures {
             values.flatMap { value in withUnsafeBytes(of: value.littleEndian) { Array($0) } }
         }
         var out: [(String, TensorView)] = [
-            ("f32.special", tensor(.f32, [2, 4], bytes: le([0x7FC0_0001, 0xFFA0_0002, 0x8000_0000, 0x0000_0000,
-                                                            0x7F80_0000, 0x0000_0001, 0xFF7F_FFFF, 0x3F80_0000] as [UInt32]))),
-            ("f64.values", tensor(.f64, [3], bytes: le([0x7FF8_0000_0000_00AB, 0x8000_0000_0000_0000, 0x4009_21FB_5444_2D18] as [UInt64]))),
+            (
+                "f32.special",
+                tensor(
+                    .f32, [2, 4],
+                    bytes: le(
+                        [
+                            0x7FC0_0001, 0xFFA0_0002, 0x8000_0000, 0x0000_0000,
+                            0x7F80_0000, 0x0000_0001, 0xFF7F_FFFF, 0x3F80_0000,
+                        ] as [UInt32]))
+            ),
+            (
+                "f64.values",
+                tensor(
+                    .f64, [3],
+                    bytes: le([0x7FF8_0000_0000_00AB, 0x8000_0000_0000_0000, 0x4009_21FB_5444_2D18] as [UInt64]))
+            ),
             ("f16.values", tensor(.f16, [4], bytes: le([0x7E01, 0x8000, 0x0001, 0xFBFF] as [UInt16]))),
             ("bf16.values", tensor(.bf16, [2, 2], bytes: le([0x7FC1, 0x8000, 0x3F80, 0xFF81] as [UInt16]))),
             ("i64.ids", tensor(.i64, [3], bytes: le([0, -1, Int64.min]))),

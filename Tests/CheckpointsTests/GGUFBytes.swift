@@ -14,8 +14,12 @@ struct GGUFBytes {
         u64(pairs)
     }
 
-    mutating func u32(_ value: UInt32) { withUnsafeBytes(of: bigEndian ? value.bigEndian : value.littleEndian) { bytes += $0 } }
-    mutating func u64(_ value: UInt64) { withUnsafeBytes(of: bigEndian ? value.bigEndian : value.littleEndian) { bytes += $0 } }
+    mutating func u32(_ value: UInt32) {
+        withUnsafeBytes(of: bigEndian ? value.bigEndian : value.littleEndian) { bytes += $0 }
+    }
+    mutating func u64(_ value: UInt64) {
+        withUnsafeBytes(of: bigEndian ? value.bigEndian : value.littleEndian) { bytes += $0 }
+    }
 
     mutating func string(_ raw: [UInt8]) {
         u64(UInt64(raw.count))

@@ -1,7 +1,8 @@
 import Foundation
+import Tensors
 import TestSupport
 import Testing
-import Tensors
+
 @testable import Checkpoints
 
 /// GGUF against gguf-py, llama.cpp's reference reader and writer.
@@ -27,7 +28,10 @@ struct GGUFTests {
     @Test func quantizedTensorsAreListedButRefusedForValues() throws {
         let (folder, _) = try Self.written()
         let listed = try Checkpoint.open(folder + "/quantized.gguf", allowingOpaqueTensors: true)
-        #expect(listed.opaqueTensors == [OpaqueTensor(name: "blk.0.ffn_down.weight", typeName: "Q8_0", shape: [4, 64], byteCount: 8 * 34)])
+        #expect(
+            listed.opaqueTensors == [
+                OpaqueTensor(name: "blk.0.ffn_down.weight", typeName: "Q8_0", shape: [4, 64], byteCount: 8 * 34)
+            ])
         #expect {
             try Checkpoint.open(folder + "/quantized.gguf")
         } throws: { "\($0)".contains("\"blk.0.ffn_down.weight\" is Q8_0") && "\($0)".contains("does not dequantize") }
@@ -40,18 +44,26 @@ struct GGUFTests {
         var metadata = source.metadata
         metadata.append(("scalpel.patches", "[\"abc\"]"))
         let outputs = source.tensors.map { entry in OutputTensor(name: entry.name, view: source.view(entry)) }
-        try CheckpointWriter.write(outputs, metadata: metadata, format: .gguf, extras: source.extras, to: folder + "/rewritten.gguf")
+        try CheckpointWriter.write(
+            outputs, metadata: metadata, format: .gguf, extras: source.extras, to: folder + "/rewritten.gguf")
         var expected = manifest.objectMembers ?? []
-        expected.append(("metadata", .object([
-            ("general.name", .string("tiny test model ✓")), ("tiny.context_length", .integer(128)), ("tiny.eps", .number(1e-12)),
-            ("tiny.use_parallel_residual", .bool(true)), ("scalpel.patches", .string("[\"abc\"]")),
-            ("tokenizer.ggml.tokens", .array((0..<20).map { .string("tok\($0)") })),
-        ])))
+        expected.append(
+            (
+                "metadata",
+                .object([
+                    ("general.name", .string("tiny test model ✓")), ("tiny.context_length", .integer(128)),
+                    ("tiny.eps", .number(1e-12)),
+                    ("tiny.use_parallel_residual", .bool(true)), ("scalpel.patches", .string("[\"abc\"]")),
+                    ("tokenizer.ggml.tokens", .array((0..<20).map { .string("tok\($0)") })),
+                ])
+            ))
         try Fixtures.write(Array(JSONValue.object(expected).serialized.utf8), to: folder + "/expected.json")
         let result = try Python.run(["gguf_interop.py", "check", folder + "/rewritten.gguf", folder + "/expected.json"])
         #expect(result.status == 0, "\(result.output)")
         // Every pair comes back with the same raw bytes.
-        guard case .gguf(_, let before)? = source.extras, case .gguf(_, let after)? = try Checkpoint.open(folder + "/rewritten.gguf").extras else {
+        guard case .gguf(_, let before)? = source.extras,
+            case .gguf(_, let after)? = try Checkpoint.open(folder + "/rewritten.gguf").extras
+        else {
             Issue.record("no GGUF metadata")
             return
         }

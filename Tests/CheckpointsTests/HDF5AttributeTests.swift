@@ -1,7 +1,8 @@
 import Foundation
+import Tensors
 import TestSupport
 import Testing
-import Tensors
+
 @testable import Checkpoints
 
 /// String attributes are read by their own type: fixed or variable length, ASCII or UTF-8,
@@ -10,8 +11,11 @@ import Tensors
 struct HDF5AttributeTests {
     @Test func everyKindOfStringAttributeIsMetadataAsH5pyReadsIt() throws {
         let folder = try HDF5GuardTests.made("attributes")
-        let expected = try #require(JSONValue.parse(String(contentsOfFile: folder + "/expected.json", encoding: .utf8)).arrayValue)
-        let pairs = expected.compactMap { pair in pair.arrayValue.map { "\($0[0].stringValue ?? "")=\($0[1].stringValue ?? "")" } }
+        let expected = try #require(
+            JSONValue.parse(String(contentsOfFile: folder + "/expected.json", encoding: .utf8)).arrayValue)
+        let pairs = expected.compactMap { pair in
+            pair.arrayValue.map { "\($0[0].stringValue ?? "")=\($0[1].stringValue ?? "")" }
+        }
         #expect(pairs.count == 9)
         let checkpoint = try Checkpoint.open(folder + "/attributes.h5")
         #expect(checkpoint.metadata.map { "\($0.0)=\($0.1)" } == pairs)

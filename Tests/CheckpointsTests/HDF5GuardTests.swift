@@ -1,7 +1,8 @@
 import Foundation
+import Tensors
 import TestSupport
 import Testing
-import Tensors
+
 @testable import Checkpoints
 
 /// Malformed HDF5 files: libhdf5 reads them in a separate process, and a dataset may take
@@ -34,13 +35,16 @@ struct HDF5GuardTests {
     /// sixteen fit the 64 MiB allowance and the seventeenth does not.
     @Test func datasetsDeclaringMoreThanTheyStoreAreRefused() throws {
         let folder = try Self.made("unbacked")
-        let stored = try #require(JSONValue.parse(String(contentsOfFile: folder + "/stored.json", encoding: .utf8))["partial"]?.intValue)
+        let stored = try #require(
+            JSONValue.parse(String(contentsOfFile: folder + "/stored.json", encoding: .utf8))["partial"]?.intValue)
         for (file, message) in [
             ("huge.h5", Self.refusal("huge", declares: 1 << 40, bytes: 1 << 42, stores: 0)),
             ("partial.h5", Self.refusal("partial", declares: 1 << 36, bytes: 1 << 38, stores: stored)),
             ("many.h5", Self.refusal("d16", declares: 1 << 20, bytes: 1 << 22, stores: 0)),
         ] {
-            #expect("\(file)") { try Checkpoint.open(folder + "/" + file) } throws: { "\($0)" == "\(folder)/\(file): \(message)" }
+            #expect("\(file)") { try Checkpoint.open(folder + "/" + file) } throws: {
+                "\($0)" == "\(folder)/\(file): \(message)"
+            }
         }
     }
 
@@ -59,8 +63,10 @@ struct HDF5GuardTests {
         #expect {
             try Checkpoint.open(path)
         } throws: { error in
-            ["libhdf5 crashed (segmentation fault) while reading the attribute \"dtype\" of \"/layers/dense/vars/1\": the file is damaged (it was read in a separate process, which alone stopped)",
-             "cannot read the attribute \"dtype\" of \"/layers/dense/vars/1\" (damaged file?)"].map { "\(path): \($0)" }.contains("\(error)")
+            [
+                "libhdf5 crashed (segmentation fault) while reading the attribute \"dtype\" of \"/layers/dense/vars/1\": the file is damaged (it was read in a separate process, which alone stopped)",
+                "cannot read the attribute \"dtype\" of \"/layers/dense/vars/1\" (damaged file?)",
+            ].map { "\(path): \($0)" }.contains("\(error)")
         }
         // The process that asked is unharmed and reads the next file.
         #expect(try Checkpoint.open(Self.fieldCases + "/attrs_utf8_last.h5").tensors.count == 1)
@@ -74,8 +80,10 @@ struct HDF5GuardTests {
         #expect {
             try Checkpoint.open(path)
         } throws: { error in
-            ["libhdf5 crashed (segmentation fault) while reading the attribute \"backend\" of \"/\": the file is damaged (it was read in a separate process, which alone stopped)",
-             "cannot read the attribute \"backend\" of \"/\" (damaged file?)"].map { "\(path): \($0)" }.contains("\(error)")
+            [
+                "libhdf5 crashed (segmentation fault) while reading the attribute \"backend\" of \"/\": the file is damaged (it was read in a separate process, which alone stopped)",
+                "cannot read the attribute \"backend\" of \"/\" (damaged file?)",
+            ].map { "\(path): \($0)" }.contains("\(error)")
         }
     }
 
@@ -87,7 +95,9 @@ struct HDF5GuardTests {
         for bad in ["0", "-3", "2.5", "", "86401", "ten"] {
             #expect {
                 try HDF5Reader.silenceLimit(bad, reading: "m.h5")
-            } throws: { "\($0)" == "m.h5: SCALPEL_HDF5_SILENCE_SECONDS=\(bad) is not a whole number of seconds from 1 to 86400" }
+            } throws: {
+                "\($0)" == "m.h5: SCALPEL_HDF5_SILENCE_SECONDS=\(bad) is not a whole number of seconds from 1 to 86400"
+            }
         }
     }
 }

@@ -1,7 +1,8 @@
 import Foundation
+import Tensors
 import TestSupport
 import Testing
-import Tensors
+
 @testable import Checkpoints
 
 /// HDF5 against h5py, on a generic tree and on the layouts Keras 3 and Keras 2 write.
@@ -14,9 +15,13 @@ struct HDF5Tests {
     }
 
     static func manifest(of checkpoint: Checkpoint, changing changed: Set<String> = []) -> JSONValue {
-        TensorManifest.json(checkpoint.tensors.map { entry in
-            (entry.name, changed.contains(entry.name) ? Self.bumped(checkpoint.view(entry)) : checkpoint.view(entry))
-        })
+        TensorManifest.json(
+            checkpoint.tensors.map { entry in
+                (
+                    entry.name,
+                    changed.contains(entry.name) ? Self.bumped(checkpoint.view(entry)) : checkpoint.view(entry)
+                )
+            })
     }
 
     /// `view` with its first element's lowest byte flipped.
@@ -36,8 +41,11 @@ struct HDF5Tests {
         }
         // Keras 2 order: layer by layer, kernel before bias, weight_names split in two chunks.
         let keras2 = try Checkpoint.open(folder + "/keras2.h5")
-        #expect(keras2.tensors.map(\.name) == ["model_weights/dense/dense/kernel:0", "model_weights/dense/dense/bias:0",
-                                               "model_weights/dense_1/dense_1/kernel:0", "model_weights/dense_1/dense_1/bias:0"])
+        #expect(
+            keras2.tensors.map(\.name) == [
+                "model_weights/dense/dense/kernel:0", "model_weights/dense/dense/bias:0",
+                "model_weights/dense_1/dense_1/kernel:0", "model_weights/dense_1/dense_1/bias:0",
+            ])
         #expect(try Checkpoint.open(folder + "/generic.h5").metadata.contains { $0 == ("hdf5.not_tensors", "note") })
     }
 
@@ -47,13 +55,15 @@ struct HDF5Tests {
         let base = try Checkpoint.open(folder + "/" + file)
         let changed = Set(base.tensors.prefix(2).map(\.name))
         let outputs = base.tensors.map { entry in
-            OutputTensor(name: entry.name, view: changed.contains(entry.name) ? Self.bumped(base.view(entry)) : base.view(entry))
+            OutputTensor(
+                name: entry.name, view: changed.contains(entry.name) ? Self.bumped(base.view(entry)) : base.view(entry))
         }
         let out = folder + "/out-" + file
         var metadata = base.metadata
         metadata.append(("scalpel.patches", "[\"abc\"]"))
         try CheckpointWriter.write(outputs, metadata: metadata, format: .hdf5, base: base, to: out)
-        try Fixtures.write(Array(Self.manifest(of: base, changing: changed).serialized.utf8), to: folder + "/expected.json")
+        try Fixtures.write(
+            Array(Self.manifest(of: base, changing: changed).serialized.utf8), to: folder + "/expected.json")
         let result = try Python.run(["hdf5_interop.py", "check", out, folder + "/expected.json", folder + "/" + file])
         #expect(result.status == 0, "\(result.output)")
         #expect(try Checkpoint.open(out).metadata.contains { $0 == ("scalpel.patches", "[\"abc\"]") })
@@ -63,8 +73,9 @@ struct HDF5Tests {
         let folder = try Fixtures.scratchFolder()
         let tensors = Fixtures.everyDType().filter { $0.1.dtype != .f8e4m3 && $0.1.dtype != .f8e5m2 }
         let path = folder + "/model.h5"
-        try CheckpointWriter.write(tensors.map { OutputTensor(name: "group/" + $0.0, view: $0.1) }, metadata: [("format", "pt")],
-                                   format: .hdf5, to: path)
+        try CheckpointWriter.write(
+            tensors.map { OutputTensor(name: "group/" + $0.0, view: $0.1) }, metadata: [("format", "pt")],
+            format: .hdf5, to: path)
         try TensorManifest.write(tensors.map { ("group/" + $0.0, $0.1) }, to: folder + "/manifest.json")
         let result = try Python.run(["hdf5_interop.py", "check", path, folder + "/manifest.json"])
         #expect(result.status == 0, "\(result.output)")
@@ -90,9 +101,11 @@ struct HDF5Tests {
     /// started the library.
     @Test func aDamagedFileOpenedOnAnyThreadPrintsNoHDF5Diagnostics() throws {
         let folder = try Fixtures.scratchFolder()
-        let whole = folder + "/whole.h5", damaged = folder + "/damaged.h5"
-        try HDF5Writer.write([OutputTensor(name: "w", view: Fixtures.tensor(.f32, [2], bytes: [0, 0, 128, 63, 0, 0, 0, 64]))],
-                             metadata: [], base: nil, to: whole)
+        let whole = folder + "/whole.h5"
+        let damaged = folder + "/damaged.h5"
+        try HDF5Writer.write(
+            [OutputTensor(name: "w", view: Fixtures.tensor(.f32, [2], bytes: [0, 0, 128, 63, 0, 0, 0, 64]))],
+            metadata: [], base: nil, to: whole)
         try Data(try Data(contentsOf: URL(fileURLWithPath: whole)).prefix(900)).write(to: URL(fileURLWithPath: damaged))
         let printed = try capturingStandardError {
             for _ in 0..<2 {

@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import Checkpoints
 
 /// Pickles written opcode by opcode (protocol 2, as torch.save writes them) and zip archives
@@ -14,9 +15,18 @@ struct PickleBuilder {
         bytes += [0x58] + (0..<4).map { UInt8((utf8.count >> (8 * $0)) & 0xFF) } + utf8
     }
     /// LONG1 with 8 bytes: any Int, two's complement.
-    mutating func int(_ value: Int) { bytes += [0x8A, 8] + (0..<8).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }
-    mutating func tuple(_ values: [Int]) { op(0x28); values.forEach { int($0) }; op(0x74) }
-    mutating func orderedDict() { global("collections", "OrderedDict"); op(0x29, 0x52) }
+    mutating func int(_ value: Int) {
+        bytes += [0x8A, 8] + (0..<8).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) }
+    }
+    mutating func tuple(_ values: [Int]) {
+        op(0x28)
+        values.forEach { int($0) }
+        op(0x74)
+    }
+    mutating func orderedDict() {
+        global("collections", "OrderedDict")
+        op(0x29, 0x52)
+    }
 
     /// `('storage', torch.<type>, key, 'cpu', count)` then BINPERSID; `type` is `FloatStorage`
     /// or `storage.UntypedStorage` style (`module.name` after `torch`).
@@ -32,7 +42,10 @@ struct PickleBuilder {
 
     /// `_rebuild_tensor_v2(storage, offset, size, stride, False, OrderedDict())`, or v3 with
     /// `torch.<dtype>` when `dtype` is given.
-    mutating func tensor(_ type: String = "FloatStorage", key: String, count: Int, offset: Int = 0, shape: [Int], stride: [Int], dtype: String? = nil) {
+    mutating func tensor(
+        _ type: String = "FloatStorage", key: String, count: Int, offset: Int = 0, shape: [Int], stride: [Int],
+        dtype: String? = nil
+    ) {
         global("torch._utils", dtype == nil ? "_rebuild_tensor_v2" : "_rebuild_tensor_v3")
         op(0x28)
         storage(type, key: key, count: count)
@@ -83,25 +96,53 @@ enum HandMadeArchives {
 
     /// A stored zip archive of `members`, with no checks, so it can be as damaged as asked.
     static func zip(_ members: [Member]) -> [UInt8] {
-        var out = ZipBytes(), directory = ZipBytes()
+        var out = ZipBytes()
+        var directory = ZipBytes()
         for member in members {
             let offset = out.bytes.count
             let crc = member.data.withUnsafeBytes { Deflate.crc32($0) }
-            out.u32(0x0403_4B50); out.u16(20); out.u16(0); out.u16(0); out.u16(0); out.u16(0x21)
-            out.u32(crc); out.u32(member.data.count); out.u32(member.data.count)
-            out.u16(member.name.count); out.u16(0)
+            out.u32(0x0403_4B50)
+            out.u16(20)
+            out.u16(0)
+            out.u16(0)
+            out.u16(0)
+            out.u16(0x21)
+            out.u32(crc)
+            out.u32(member.data.count)
+            out.u32(member.data.count)
+            out.u16(member.name.count)
+            out.u16(0)
             out.bytes += member.name + member.data
             let size = member.size32 ?? member.data.count
-            directory.u32(0x0201_4B50); directory.u16(45); directory.u16(45); directory.u16(0); directory.u16(0)
-            directory.u16(0); directory.u16(0x21); directory.u32(crc); directory.u32(size); directory.u32(size)
-            directory.u16(member.name.count); directory.u16(member.extra.count); directory.u16(0)
-            directory.u16(0); directory.u16(0); directory.u32(0); directory.u32(offset)
+            directory.u32(0x0201_4B50)
+            directory.u16(45)
+            directory.u16(45)
+            directory.u16(0)
+            directory.u16(0)
+            directory.u16(0)
+            directory.u16(0x21)
+            directory.u32(crc)
+            directory.u32(size)
+            directory.u32(size)
+            directory.u16(member.name.count)
+            directory.u16(member.extra.count)
+            directory.u16(0)
+            directory.u16(0)
+            directory.u16(0)
+            directory.u32(0)
+            directory.u32(offset)
             directory.bytes += member.name + member.extra
         }
         let directoryOffset = out.bytes.count
         out.bytes += directory.bytes
-        out.u32(0x0605_4B50); out.u16(0); out.u16(0); out.u16(members.count); out.u16(members.count)
-        out.u32(directory.bytes.count); out.u32(directoryOffset); out.u16(0)
+        out.u32(0x0605_4B50)
+        out.u16(0)
+        out.u16(0)
+        out.u16(members.count)
+        out.u16(members.count)
+        out.u32(directory.bytes.count)
+        out.u32(directoryOffset)
+        out.u16(0)
         return out.bytes
     }
 

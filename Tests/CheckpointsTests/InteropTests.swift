@@ -1,7 +1,8 @@
 import Foundation
+import Tensors
 import TestSupport
 import Testing
-import Tensors
+
 @testable import Checkpoints
 
 /// Files written by Scalpel load in the real Python `safetensors` and `numpy` with identical
@@ -16,13 +17,20 @@ struct InteropTests {
         try SafetensorsWriter.write(tensors.map { OutputTensor(name: $0.0, view: $0.1) }, metadata: metadata, to: path)
         let manifest = JSONValue.object([
             ("metadata", .object(metadata.map { ($0.0, .string($0.1)) })),
-            ("tensors", .object(tensors.map { name, view in
-                (name, .object([
-                    ("dtype", .string(view.dtype.rawValue)),
-                    ("shape", .array(view.shape.map { .integer($0) })),
-                    ("hex", .string(view.bytes.map { String(format: "%02x", $0) }.joined())),
-                ]))
-            })),
+            (
+                "tensors",
+                .object(
+                    tensors.map { name, view in
+                        (
+                            name,
+                            .object([
+                                ("dtype", .string(view.dtype.rawValue)),
+                                ("shape", .array(view.shape.map { .integer($0) })),
+                                ("hex", .string(view.bytes.map { String(format: "%02x", $0) }.joined())),
+                            ])
+                        )
+                    })
+            ),
         ])
         try Fixtures.write(Array(manifest.serialized.utf8), to: folder + "/manifest.json")
         let result = try Python.run(["interop.py", "check", path, folder + "/manifest.json"])
@@ -37,22 +45,26 @@ struct InteropTests {
         for (file, expected) in try #require(manifest.objectMembers) {
             let checkpoint = try Checkpoint.open(folder + "/" + file)
             let wantMetadata = (expected["metadata"]?.objectMembers ?? []).map { ($0.0, $0.1.stringValue ?? "") }
-            #expect(Dictionary(uniqueKeysWithValues: checkpoint.metadata) == Dictionary(uniqueKeysWithValues: wantMetadata))
+            #expect(
+                Dictionary(uniqueKeysWithValues: checkpoint.metadata) == Dictionary(uniqueKeysWithValues: wantMetadata))
             let wantTensors = try #require(expected["tensors"]?.objectMembers)
             #expect(checkpoint.tensors.count == wantTensors.count)
             for (name, want) in wantTensors {
                 let view = try checkpoint.view(named: name)
                 #expect(view.dtype.rawValue == want["dtype"]?.stringValue, "\(file) \(name)")
                 #expect(view.shape == want["shape"]?.arrayValue?.compactMap(\.intValue), "\(file) \(name)")
-                #expect(view.bytes.map { String(format: "%02x", $0) }.joined() == want["hex"]?.stringValue, "\(file) \(name)")
+                #expect(
+                    view.bytes.map { String(format: "%02x", $0) }.joined() == want["hex"]?.stringValue,
+                    "\(file) \(name)")
             }
         }
     }
 
     @Test func shardsWrittenByScalpelMatchTheHuggingFaceLayout() throws {
         let folder = try Fixtures.scratchFolder()
-        try SafetensorsWriter.writeSharded(Fixtures.everyDType().map { OutputTensor(name: $0.0, view: $0.1) },
-                                           metadata: [("format", "pt")], to: folder + "/model.safetensors", shardSize: 500)
+        try SafetensorsWriter.writeSharded(
+            Fixtures.everyDType().map { OutputTensor(name: $0.0, view: $0.1) },
+            metadata: [("format", "pt")], to: folder + "/model.safetensors", shardSize: 500)
         let script = """
             import json, os, safetensors
             folder = \(JSONValue.string(folder).serialized)

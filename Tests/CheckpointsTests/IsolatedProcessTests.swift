@@ -1,13 +1,16 @@
 import Foundation
-import Testing
 import Tensors
+import Testing
+
 @testable import Checkpoints
 
 /// The forked child that reads with libhdf5: every way it can end is told apart, and the
 /// parent goes on.
 struct IsolatedProcessTests {
     /// Runs `child` with a plain fork; returns the messages received.
-    static func run(silence: Int = 30, memory: Int = 256 << 20, _ child: (IsolatedProcess.Channel) throws -> Void) throws -> [(UInt8, [UInt8])] {
+    static func run(silence: Int = 30, memory: Int = 256 << 20, _ child: (IsolatedProcess.Channel) throws -> Void)
+        throws -> [(UInt8, [UInt8])]
+    {
         var received: [(UInt8, [UInt8])] = []
         try IsolatedProcess.run(silence: silence, memory: memory, fork: { fork() }, child: child) { kind, payload in
             received.append((kind, Array(payload.bytes)))
@@ -79,9 +82,12 @@ struct IsolatedProcessTests {
     /// What the receiver throws is what the caller gets; the child is stopped.
     @Test func aReceiverErrorStopsTheChild() throws {
         #expect(throws: CheckpointError.self) {
-            try IsolatedProcess.run(silence: 30, memory: 64 << 20, fork: { fork() }, child: { channel in
-                while true { channel.send(1, [1]) }
-            }) { _, _ in throw CheckpointError("f", "enough") }
+            try IsolatedProcess.run(
+                silence: 30, memory: 64 << 20, fork: { fork() },
+                child: { channel in
+                    while true { channel.send(1, [1]) }
+                }
+            ) { _, _ in throw CheckpointError("f", "enough") }
         }
     }
 
@@ -92,7 +98,9 @@ struct IsolatedProcessTests {
         let received = try Self.run { channel in
             for fd in 0...2 {
                 var target = [UInt8](repeating: 0, count: 256)
-                let n = target.withUnsafeMutableBytes { readlink("/proc/self/fd/\(fd)", $0.baseAddress!.assumingMemoryBound(to: CChar.self), 255) }
+                let n = target.withUnsafeMutableBytes {
+                    readlink("/proc/self/fd/\(fd)", $0.baseAddress!.assumingMemoryBound(to: CChar.self), 255)
+                }
                 channel.send(1, Array(target.prefix(max(n, 0))))
             }
         }
@@ -108,10 +116,13 @@ struct IsolatedProcessTests {
         let middle = fork()
         if middle == 0 {
             close(ends[0])
-            try? IsolatedProcess.run(silence: 60, memory: 64 << 20, fork: { fork() }, child: { channel in
-                channel.send(1, withUnsafeBytes(of: getpid()) { Array($0) })
-                while true { sleep(60) }
-            }) { _, payload in
+            try? IsolatedProcess.run(
+                silence: 60, memory: 64 << 20, fork: { fork() },
+                child: { channel in
+                    channel.send(1, withUnsafeBytes(of: getpid()) { Array($0) })
+                    while true { sleep(60) }
+                }
+            ) { _, payload in
                 _ = write(ends[1], payload.bytes.baseAddress!, payload.bytes.count)
                 _exit(0)
             }
@@ -137,7 +148,8 @@ struct IsolatedProcessTests {
     /// Whether `pid` exists and is not a zombie (/proc/PID/stat's state, after the name's ')').
     static func isRunning(_ pid: pid_t) -> Bool {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return false }
+            let close = stat.lastIndex(of: ")")
+        else { return false }
         return !stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
     }
 }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Checkpoints
 
 struct JSONTests {
@@ -21,7 +22,9 @@ struct JSONTests {
     }
 
     @Test func refusesMalformedDocuments() {
-        for text in ["", "{", "{\"a\":1,}", "[1 2]", "{\"a\" 1}", "01x", "\"unterminated", "{\"a\":1}{", "tru", "\"\u{01}\""] {
+        for text in [
+            "", "{", "{\"a\":1,}", "[1 2]", "{\"a\" 1}", "01x", "\"unterminated", "{\"a\":1}{", "tru", "\"\u{01}\"",
+        ] {
             #expect(throws: JSONError.self, "\(text)") { try JSONValue.parse(text) }
         }
     }
@@ -58,15 +61,22 @@ struct JSONFileTests {
             "\($0)" == folder + "/bad.json: is not valid JSON: expected a string key at byte 11"
         }
         try Fixtures.write(Array(" \u{FEFF}{}".utf8), to: folder + "/inside.json")
-        #expect { try JSONValue.parse(contentsOf: folder + "/inside.json") } throws: { "\($0)".hasPrefix(folder + "/inside.json: is not valid JSON") }
-        #expect { try JSONValue.parse(contentsOf: folder + "/none.json") } throws: { "\($0)" == folder + "/none.json: no such file" }
+        #expect { try JSONValue.parse(contentsOf: folder + "/inside.json") } throws: {
+            "\($0)".hasPrefix(folder + "/inside.json: is not valid JSON")
+        }
+        #expect { try JSONValue.parse(contentsOf: folder + "/none.json") } throws: {
+            "\($0)" == folder + "/none.json: no such file"
+        }
     }
 
     @Test func aShardIndexWithAByteOrderMarkOpens() throws {
         let folder = try Fixtures.scratchFolder()
         let tensor = Fixtures.tensor(.u8, [2], bytes: [1, 2])
-        try SafetensorsWriter.write([OutputTensor(name: "a", view: tensor)], metadata: [], to: folder + "/s1.safetensors")
-        try Fixtures.write([0xEF, 0xBB, 0xBF] + Array("{\"weight_map\": {\"a\": \"s1.safetensors\"}}\r\n".utf8), to: folder + "/model.safetensors.index.json")
+        try SafetensorsWriter.write(
+            [OutputTensor(name: "a", view: tensor)], metadata: [], to: folder + "/s1.safetensors")
+        try Fixtures.write(
+            [0xEF, 0xBB, 0xBF] + Array("{\"weight_map\": {\"a\": \"s1.safetensors\"}}\r\n".utf8),
+            to: folder + "/model.safetensors.index.json")
         #expect(try CheckpointFormat.detect(path: folder + "/model.safetensors.index.json") == .safetensorsIndex)
         let model = try Checkpoint.open(folder + "/model.safetensors.index.json")
         #expect(model.format == .safetensorsIndex)

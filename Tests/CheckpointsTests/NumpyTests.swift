@@ -1,7 +1,8 @@
 import Foundation
+import Tensors
 import TestSupport
 import Testing
-import Tensors
+
 @testable import Checkpoints
 
 /// NumPy .npy / .npz against NumPy itself: files NumPy writes (every layout it produces) read
@@ -40,14 +41,22 @@ struct NumpyTests {
 
     @Test func npzWritingIsDeterministicAndRefusesTypesNumpyLacks() throws {
         let folder = try Fixtures.scratchFolder()
-        let tensors = Fixtures.everyDType().filter { NumpyHeader.supports($0.1.dtype) }.map { OutputTensor(name: $0.0, view: $0.1) }
+        let tensors = Fixtures.everyDType().filter { NumpyHeader.supports($0.1.dtype) }.map {
+            OutputTensor(name: $0.0, view: $0.1)
+        }
         try NumpyWriter.writeNpz(tensors, to: folder + "/a.npz")
         try NumpyWriter.writeNpz(tensors, to: folder + "/b.npz")
-        #expect(try Data(contentsOf: URL(fileURLWithPath: folder + "/a.npz")) == Data(contentsOf: URL(fileURLWithPath: folder + "/b.npz")))
+        #expect(
+            try Data(contentsOf: URL(fileURLWithPath: folder + "/a.npz"))
+                == Data(contentsOf: URL(fileURLWithPath: folder + "/b.npz")))
         let bf16 = Fixtures.everyDType().filter { $0.1.dtype == .bf16 }.map { OutputTensor(name: $0.0, view: $0.1) }
-        #expect { try NumpyWriter.writeNpz(bf16, to: folder + "/c.npz") } throws: { "\($0)".contains("NumPy has no BF16") }
+        #expect { try NumpyWriter.writeNpz(bf16, to: folder + "/c.npz") } throws: {
+            "\($0)".contains("NumPy has no BF16")
+        }
         #expect(!FileManager.default.fileExists(atPath: folder + "/c.npz"))
-        #expect { try NumpyWriter.writeNpy(tensors, to: folder + "/d.npy") } throws: { "\($0)".contains("holds one array") }
+        #expect { try NumpyWriter.writeNpy(tensors, to: folder + "/d.npy") } throws: {
+            "\($0)".contains("holds one array")
+        }
     }
 
     @Test(arguments: [
@@ -82,9 +91,11 @@ struct NumpyTests {
         #expect(header.dtype == .f64 && header.bigEndian && header.fortranOrder && header.shape == [3, 4])
         #expect(try parse("{'shape': (), 'fortran_order': False, 'descr': '|b1'}").shape == [])
         #expect(try parse("{'descr': '<i4', 'fortran_order': False, 'shape': (5L,)}").shape == [5])
-        for bad in ["{'descr': '<f4', 'fortran_order': False}", "{'descr': '<f4', 'fortran_order': False, 'shape': (-1,)}",
-                    "{'descr': '<c8', 'fortran_order': False, 'shape': (1,)}", "{'descr': '<f4', 'descr': '<f4'}",
-                    "[" + String(repeating: "[", count: 100), "{'descr': '<f4', 'fortran_order': False, 'shape': (1,)} extra"] {
+        for bad in [
+            "{'descr': '<f4', 'fortran_order': False}", "{'descr': '<f4', 'fortran_order': False, 'shape': (-1,)}",
+            "{'descr': '<c8', 'fortran_order': False, 'shape': (1,)}", "{'descr': '<f4', 'descr': '<f4'}",
+            "[" + String(repeating: "[", count: 100), "{'descr': '<f4', 'fortran_order': False, 'shape': (1,)} extra",
+        ] {
             #expect(throws: CheckpointError.self, "\(bad)") { try parse(bad) }
         }
         // What the writer emits parses back to the same array description.

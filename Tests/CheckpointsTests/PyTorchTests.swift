@@ -1,7 +1,8 @@
 import Foundation
+import Tensors
 import TestSupport
 import Testing
-import Tensors
+
 @testable import Checkpoints
 
 /// PyTorch zip checkpoints: files torch.save wrote (committed fixtures, made by
@@ -43,9 +44,10 @@ struct PyTorchTests {
         let path = folder + "/model.bin"
         let outputs = source.tensors.map { OutputTensor(name: $0.name, view: source.view($0)) }
         try CheckpointWriter.write(outputs, metadata: [], format: .pytorch, extras: source.extras, to: path)
-        try TensorManifest.write(source.tensors.map { ($0.name, source.view($0)) },
-                                 extra: [("tied", .array([.array([.string("encoder.weight"), .string("decoder.weight")])]))],
-                                 to: folder + "/manifest.json")
+        try TensorManifest.write(
+            source.tensors.map { ($0.name, source.view($0)) },
+            extra: [("tied", .array([.array([.string("encoder.weight"), .string("decoder.weight")])]))],
+            to: folder + "/manifest.json")
         let result = try Python.run(["pytorch_interop.py", "check", path, folder + "/manifest.json"])
         #expect(result.status == 0, "\(result.output)")
         // Says whether torch.load itself ran (it does where torch is installed).
@@ -78,8 +80,10 @@ struct PyTorchTests {
             }
         }
         // INST (0x69), OBJ (0x6F), NEWOBJ applied to OrderedDict via REDUCE of a non-global.
-        for bad: [UInt8] in [[0x80, 0x02, 0x69] + Array("os\nsystem\n".utf8), [0x80, 0x02, 0x28, 0x6F, 0x2E],
-                             [0x80, 0x02, 0x29, 0x29, 0x52, 0x2E], [0x80, 0x02, 0x2E], [0x80, 0x02, 0x58, 0xFF, 0xFF, 0xFF, 0x7F]] {
+        for bad: [UInt8] in [
+            [0x80, 0x02, 0x69] + Array("os\nsystem\n".utf8), [0x80, 0x02, 0x28, 0x6F, 0x2E],
+            [0x80, 0x02, 0x29, 0x29, 0x52, 0x2E], [0x80, 0x02, 0x2E], [0x80, 0x02, 0x58, 0xFF, 0xFF, 0xFF, 0x7F],
+        ] {
             #expect(throws: CheckpointError.self, "\(bad)") { try run(bad) }
         }
     }

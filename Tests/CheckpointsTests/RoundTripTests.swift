@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import Tensors
+import Testing
+
 @testable import Checkpoints
 
 struct RoundTripTests {
@@ -27,9 +28,11 @@ struct RoundTripTests {
 
     @Test func rewritingAFileReproducesItsBytes() throws {
         let folder = try Fixtures.scratchFolder()
-        let first = folder + "/first.safetensors", second = folder + "/second.safetensors"
-        try SafetensorsWriter.write(Fixtures.everyDType().map { OutputTensor(name: $0.0, view: $0.1) },
-                                    metadata: [("k", "v")], to: first)
+        let first = folder + "/first.safetensors"
+        let second = folder + "/second.safetensors"
+        try SafetensorsWriter.write(
+            Fixtures.everyDType().map { OutputTensor(name: $0.0, view: $0.1) },
+            metadata: [("k", "v")], to: first)
         _ = try CheckpointConverter.convert(try Checkpoint.open(first), to: second)
         #expect(try Data(contentsOf: URL(fileURLWithPath: first)) == Data(contentsOf: URL(fileURLWithPath: second)))
     }
@@ -53,15 +56,18 @@ struct RoundTripTests {
 
     @Test func dtypeConversionRoundsToNearestEvenAndKeepsOtherTensors() throws {
         let folder = try Fixtures.scratchFolder()
-        let source = folder + "/source.safetensors", target = folder + "/bf16.safetensors"
+        let source = folder + "/source.safetensors"
+        let target = folder + "/bf16.safetensors"
         let floats: [Float] = [1.0, Float(bitPattern: 0x3F80_8000), Float(bitPattern: 0x3F81_8000), -0.0, .infinity]
         let ids: [Int64] = [1, 2, 3]
-        try SafetensorsWriter.write([
-            OutputTensor(name: "w", view: Fixtures.tensor(.f32, [5], bytes: floats.withUnsafeBytes { Array($0) })),
-            OutputTensor(name: "ids", view: Fixtures.tensor(.i64, [3], bytes: ids.withUnsafeBytes { Array($0) })),
-        ], metadata: [], to: source)
-        let summary = try CheckpointConverter.convert(try Checkpoint.open(source), to: target,
-                                                      options: .init(dtype: .bf16))
+        try SafetensorsWriter.write(
+            [
+                OutputTensor(name: "w", view: Fixtures.tensor(.f32, [5], bytes: floats.withUnsafeBytes { Array($0) })),
+                OutputTensor(name: "ids", view: Fixtures.tensor(.i64, [3], bytes: ids.withUnsafeBytes { Array($0) })),
+            ], metadata: [], to: source)
+        let summary = try CheckpointConverter.convert(
+            try Checkpoint.open(source), to: target,
+            options: .init(dtype: .bf16))
         #expect(summary.convertedCount == 1)
         let result = try Checkpoint.open(target)
         let w = try result.view(named: "w")
@@ -79,7 +85,8 @@ struct RoundTripTests {
             to: folder + "/model.safetensors", shardSize: 600)
         #expect(written.last == folder + "/model.safetensors.index.json")
         #expect(written.count >= 3)
-        #expect(written.first?.hasSuffix("model-00001-of-\(String(format: "%05d", written.count - 1)).safetensors") == true)
+        #expect(
+            written.first?.hasSuffix("model-00001-of-\(String(format: "%05d", written.count - 1)).safetensors") == true)
         for checkpointPath in [folder + "/model.safetensors.index.json", folder] {
             let model = try Checkpoint.open(checkpointPath)
             #expect(model.format == .safetensorsIndex)
@@ -107,7 +114,8 @@ struct RoundTripTests {
         let path = folder + "/dup.safetensors"
         let t = Fixtures.tensor(.u8, [1], bytes: [1])
         #expect(throws: CheckpointError.self) {
-            try SafetensorsWriter.write([OutputTensor(name: "x", view: t), OutputTensor(name: "x", view: t)], metadata: [], to: path)
+            try SafetensorsWriter.write(
+                [OutputTensor(name: "x", view: t), OutputTensor(name: "x", view: t)], metadata: [], to: path)
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder).isEmpty)
     }

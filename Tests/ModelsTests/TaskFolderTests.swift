@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Checkpoints
 @testable import Models
 
@@ -14,8 +15,9 @@ struct TextTaskTests {
     }
 
     @Test func classesAndExamplesAreRead() throws {
-        let path = try Self.folder(classes: "pos\ta happy sentence\n\nneg\ta sad sentence\n",
-                                   test: "{\"text\": \"great\", \"label\": \"pos\"}\n\n{\"text\": \"awful\", \"label\": 1}\n")
+        let path = try Self.folder(
+            classes: "pos\ta happy sentence\n\nneg\ta sad sentence\n",
+            test: "{\"text\": \"great\", \"label\": \"pos\"}\n\n{\"text\": \"awful\", \"label\": 1}\n")
         let task = try TaskFolder(folder: path)
         #expect(task.labels == ["pos", "neg"] && task.prompts == ["a happy sentence", "a sad sentence"])
         #expect(try task.examples("test") == [.init(text: "great", label: 0), .init(text: "awful", label: 1)])
@@ -24,23 +26,31 @@ struct TextTaskTests {
     /// Labels are byte strings: "é" precomposed and "e" + a combining accent are two classes,
     /// and an example's label picks the one with its bytes.
     @Test func labelsCompareByTheirBytes() throws {
-        let path = try Self.folder(classes: "\u{E9}\tprecomposed\ne\u{301}\tdecomposed\n",
-                                   test: "{\"text\": \"a\", \"label\": \"e\u{301}\"}\n{\"text\": \"b\", \"label\": \"\\u00e9\"}\n")
+        let path = try Self.folder(
+            classes: "\u{E9}\tprecomposed\ne\u{301}\tdecomposed\n",
+            test: "{\"text\": \"a\", \"label\": \"e\u{301}\"}\n{\"text\": \"b\", \"label\": \"\\u00e9\"}\n")
         let task = try TaskFolder(folder: path)
         #expect(task.labels.map { Array($0.utf8) } == [[0xC3, 0xA9], [0x65, 0xCC, 0x81]])
         #expect(try task.examples("test").map(\.label) == [1, 0])
     }
 
-    @Test(arguments: [
-        ("pos happy\nneg\tsad\n", nil, "classes.txt: line 1: expected label<TAB>prompt"),
-        ("pos\thappy\npos\tagain\n", nil, "line 2: class \"pos\" appears twice"),
-        ("pos\thappy\n", nil, "has 1 class; a task needs at least two"),
-        ("pos\thappy\nneg\tsad\n", "{\"text\": \"x\", \"label\": \"meh\"}\n", "test.jsonl: line 1: label \"meh\" is not a class"),
-        ("pos\thappy\nneg\tsad\n", "{\"text\": \"x\", \"label\": 0}\nnot json\n", "test.jsonl: line 2: not a JSON object"),
-        ("pos\thappy\nneg\tsad\n", "{\"label\": 0}\n", "line 1: no \"text\" string"),
-        ("pos\thappy\nneg\tsad\n", "{\"text\": \"x\", \"label\": 5}\n", "label 5 is outside the 2 classes"),
-        ("pos\thappy\nneg\tsad\n", "\n\n", "test.jsonl: has no examples"),
-    ] as [(String, String?, String)])
+    @Test(
+        arguments: [
+            ("pos happy\nneg\tsad\n", nil, "classes.txt: line 1: expected label<TAB>prompt"),
+            ("pos\thappy\npos\tagain\n", nil, "line 2: class \"pos\" appears twice"),
+            ("pos\thappy\n", nil, "has 1 class; a task needs at least two"),
+            (
+                "pos\thappy\nneg\tsad\n", "{\"text\": \"x\", \"label\": \"meh\"}\n",
+                "test.jsonl: line 1: label \"meh\" is not a class"
+            ),
+            (
+                "pos\thappy\nneg\tsad\n", "{\"text\": \"x\", \"label\": 0}\nnot json\n",
+                "test.jsonl: line 2: not a JSON object"
+            ),
+            ("pos\thappy\nneg\tsad\n", "{\"label\": 0}\n", "line 1: no \"text\" string"),
+            ("pos\thappy\nneg\tsad\n", "{\"text\": \"x\", \"label\": 5}\n", "label 5 is outside the 2 classes"),
+            ("pos\thappy\nneg\tsad\n", "\n\n", "test.jsonl: has no examples"),
+        ] as [(String, String?, String)])
     func malformedTasksAreRefused(_ classes: String, _ test: String?, _ message: String) throws {
         let path = try Self.folder(classes: classes, test: test ?? "{\"text\": \"x\", \"label\": 0}\n")
         #expect {

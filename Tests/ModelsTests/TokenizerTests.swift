@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Models
 
 /// Scalpel's WordPiece tokenizer against Hugging Face's (ids committed by
@@ -21,10 +22,13 @@ struct TokenizerTests {
     /// The same vocabulary read from tokenizer.json (a folder without vocab.txt) gives the same ids.
     @Test func tokenizerJSONGivesTheSameIds() throws {
         guard DefaultModel.isAvailable else { return }
-        let fromJSON = try WordPieceTokenizer(tokenizerJSON: DefaultModel.folder + "/tokenizer.json", lowercase: true, maxLength: 256)
+        let fromJSON = try WordPieceTokenizer(
+            tokenizerJSON: DefaultModel.folder + "/tokenizer.json", lowercase: true, maxLength: 256)
         #expect(fromJSON.vocabulary == (try Self.tokenizer()).vocabulary)
         for item in try DefaultModel.cases("tokenizer_cases.json") { #expect(fromJSON.encode(item.text) == item.ids) }
-        #expect { try WordPieceTokenizer(tokenizerJSON: DefaultModel.folder + "/config.json") } throws: { "\($0)".contains("not a WordPiece tokenizer") }
+        #expect { try WordPieceTokenizer(tokenizerJSON: DefaultModel.folder + "/config.json") } throws: {
+            "\($0)".contains("not a WordPiece tokenizer")
+        }
     }
 
     @Test func basicRulesOnASmallVocabulary() throws {

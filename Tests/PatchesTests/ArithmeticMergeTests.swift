@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import Tensors
+import Testing
+
 @testable import Checkpoints
 @testable import Patches
 
@@ -9,7 +10,9 @@ struct ArithmeticMergeTests {
     typealias Setup = (folder: String, base: Checkpoint, patches: [PatchFile])
 
     static func floats(_ values: [Float]) -> TensorView {
-        TensorView.make(dtype: .f32, shape: [values.count]) { buffer in values.withUnsafeBytes { buffer.copyMemory(from: $0) } }
+        TensorView.make(dtype: .f32, shape: [values.count]) { buffer in
+            values.withUnsafeBytes { buffer.copyMemory(from: $0) }
+        }
     }
 
     /// A base with tensor "a" = `base` (and an I32 tensor no patch touches), and one patch per
@@ -22,7 +25,9 @@ struct ArithmeticMergeTests {
         var patches: [PatchFile] = []
         for (i, values) in tuned.enumerated() {
             try PatchFixtures.write([("a", floats(values)), ("ids", ids)], to: folder + "/t\(i).safetensors")
-            _ = try PatchCreator.create(base: baseCheckpoint, tuned: Checkpoint.open(folder + "/t\(i).safetensors"), to: folder + "/p\(i).spatch")
+            _ = try PatchCreator.create(
+                base: baseCheckpoint, tuned: Checkpoint.open(folder + "/t\(i).safetensors"),
+                to: folder + "/p\(i).spatch")
             patches.append(try PatchFile.open(folder + "/p\(i).spatch"))
         }
         return (folder, baseCheckpoint, patches)
@@ -35,14 +40,19 @@ struct ArithmeticMergeTests {
 
     /// Deltas: t1 (+1, +2, −1, 0), t2 (+3, −3, 0, +1), t3 (−1, −0.5, 0, 0) on a base 1…6.
     static func threePatches(_ label: String = #function) throws -> Setup {
-        try setUp(base: [1, 2, 3, 4, 5, 6], tuned: [[2, 4, 2, 4, 5, 6], [4, -1, 3, 5, 5, 6], [0, 1.5, 3, 4, 5, 6]], label)
+        try setUp(
+            base: [1, 2, 3, 4, 5, 6], tuned: [[2, 4, 2, 4, 5, 6], [4, -1, 3, 5, 5, 6], [0, 1.5, 3, 4, 5, 6]], label)
     }
 
-    static func result(_ s: Setup, _ method: MergeMethod, _ parameters: MergeParameters = MergeParameters(),
-                       name: String = "m") throws -> [Float] {
+    static func result(
+        _ s: Setup, _ method: MergeMethod, _ parameters: MergeParameters = MergeParameters(),
+        name: String = "m"
+    ) throws -> [Float] {
         let merged = s.folder + "/\(name).spatch"
-        _ = try PatchMerger.merge(s.patches, base: s.base, method: method, parameters: parameters, metadata: [], to: merged)
-        try PatchApplier.run(.apply, model: s.base, patches: [PatchFile.open(merged)], to: s.folder + "/\(name).safetensors")
+        _ = try PatchMerger.merge(
+            s.patches, base: s.base, method: method, parameters: parameters, metadata: [], to: merged)
+        try PatchApplier.run(
+            .apply, model: s.base, patches: [PatchFile.open(merged)], to: s.folder + "/\(name).safetensors")
         return try Checkpoint.open(s.folder + "/\(name).safetensors").view(named: "a").floatValues()
     }
 
@@ -84,10 +94,17 @@ struct ArithmeticMergeTests {
             Issue.record("ten seeds all order a[0] and a[2] alike")
             return
         }
-        #expect(try Self.result(s, .ties, MergeParameters(density: 0.34, seed: first), name: "first") == [3, 0.25, 3, 4, 5, 6])
-        #expect(try Self.result(s, .ties, MergeParameters(density: 0.34, seed: second), name: "second") == [4, 0.25, 2, 4, 5, 6])
+        #expect(
+            try Self.result(s, .ties, MergeParameters(density: 0.34, seed: first), name: "first") == [
+                3, 0.25, 3, 4, 5, 6,
+            ])
+        #expect(
+            try Self.result(s, .ties, MergeParameters(density: 0.34, seed: second), name: "second") == [
+                4, 0.25, 2, 4, 5, 6,
+            ])
         // No --seed is seed 0.
-        #expect(try Self.result(s, .ties, MergeParameters(density: 0.34), name: "default")
+        #expect(
+            try Self.result(s, .ties, MergeParameters(density: 0.34), name: "default")
                 == Self.result(s, .ties, MergeParameters(density: 0.34, seed: 0), name: "zero"))
     }
 
@@ -128,17 +145,24 @@ struct ArithmeticMergeTests {
             (.dare, MergeParameters(), "dare needs --drop"),
             (.dareTies, MergeParameters(drop: 1), "--drop must be in [0, 1)"),
             (.priority, MergeParameters(seed: 3), "--seed applies to"),
-            (.ties, MergeParameters(seed: 3), "--seed with ties orders the elements tied at the trim's cut, so it needs --density below 1"),
+            (
+                .ties, MergeParameters(seed: 3),
+                "--seed with ties orders the elements tied at the trim's cut, so it needs --density below 1"
+            ),
             (.ties, MergeParameters(density: 1, seed: 3), "needs --density below 1"),
             (.disjoint, MergeParameters(weights: [1, 1]), "--weights applies to"),
         ]
         for (method, parameters, message) in refused {
             do {
-                _ = try PatchMerger.merge(s.patches, base: s.base, method: method, parameters: parameters, metadata: [], to: s.folder + "/x.spatch")
+                _ = try PatchMerger.merge(
+                    s.patches, base: s.base, method: method, parameters: parameters, metadata: [],
+                    to: s.folder + "/x.spatch")
                 Issue.record("\(method) accepted \(parameters)")
             } catch {
                 // The message names the input patches, not the output the merge did not write.
-                #expect("\(error)".contains(message) && "\(error)".hasPrefix("\(s.patches[0].path) and \(s.patches[1].path): "), "\(error)")
+                #expect(
+                    "\(error)".contains(message)
+                        && "\(error)".hasPrefix("\(s.patches[0].path) and \(s.patches[1].path): "), "\(error)")
                 #expect(!"\(error)".contains("x.spatch"), "\(error)")
             }
         }
@@ -153,13 +177,15 @@ struct ArithmeticMergeTests {
         var patches: [PatchFile] = []
         for v: UInt8 in [5, 6] {
             try PatchFixtures.write([("ids", ids(v))], to: folder + "/t\(v).safetensors")
-            _ = try PatchCreator.create(base: base, tuned: Checkpoint.open(folder + "/t\(v).safetensors"), to: folder + "/p\(v).spatch")
+            _ = try PatchCreator.create(
+                base: base, tuned: Checkpoint.open(folder + "/t\(v).safetensors"), to: folder + "/p\(v).spatch")
             patches.append(try PatchFile.open(folder + "/p\(v).spatch"))
         }
         #expect {
             try PatchMerger.merge(patches, base: base, method: .sum, metadata: [], to: folder + "/m.spatch")
         } throws: {
-            "\($0)".hasPrefix("\(patches[0].path) and \(patches[1].path): tensor \"ids\" is I32") && "\($0)".contains("priority")
+            "\($0)".hasPrefix("\(patches[0].path) and \(patches[1].path): tensor \"ids\" is I32")
+                && "\($0)".contains("priority")
         }
     }
 
@@ -178,7 +204,9 @@ struct ArithmeticMergeTests {
     @Test func positionUnionMatchesASetUnion() {
         var random = RandomSource(seed: 9)
         for _ in 0..<50 {
-            let lists = (0..<(1 + random.below(5))).map { _ in Array(Set((0..<random.below(60)).map { _ in random.below(100) })).sorted() }
+            let lists = (0..<(1 + random.below(5))).map { _ in
+                Array(Set((0..<random.below(60)).map { _ in random.below(100) })).sorted()
+            }
             let union = PositionUnion(lists)
             #expect(union.positions == Array(Set(lists.flatMap { $0 })).sorted())
             #expect(PositionUnion.count(lists) == union.positions.count)
@@ -193,9 +221,14 @@ struct ArithmeticMergeTests {
         // Tests/Fixtures/make_merge_fixtures.py computes it: these values must never change, or
         // seeded merges would stop reproducing.
         let stream = SeededStream(seed: 42, patch: 0, tensor: "encoder.layer.0.intermediate.dense.weight")
-        #expect((0..<3).map { stream.rank($0) } == [0xb17f_6218_5e11_ae86, 0x1bd1_87f1_3baf_fac7, 0xbbca_8fa1_303f_1871])
+        #expect(
+            (0..<3).map { stream.rank($0) } == [0xb17f_6218_5e11_ae86, 0x1bd1_87f1_3baf_fac7, 0xbbca_8fa1_303f_1871])
         #expect((0..<3).map { stream.uniform($0) } == [0.6933499631396162, 0.10866593970757765, 0.7335595863844414])
-        #expect(SeededStream(seed: 43, patch: 0, tensor: "x").uniform(0) != SeededStream(seed: 42, patch: 0, tensor: "x").uniform(0))
-        #expect(SeededStream(seed: 42, patch: 1, tensor: "x").uniform(0) != SeededStream(seed: 42, patch: 0, tensor: "x").uniform(0))
+        #expect(
+            SeededStream(seed: 43, patch: 0, tensor: "x").uniform(0)
+                != SeededStream(seed: 42, patch: 0, tensor: "x").uniform(0))
+        #expect(
+            SeededStream(seed: 42, patch: 1, tensor: "x").uniform(0)
+                != SeededStream(seed: 42, patch: 0, tensor: "x").uniform(0))
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import Tensors
+import Testing
+
 @testable import Checkpoints
 @testable import Patches
 
@@ -54,11 +55,16 @@ struct ChangeSpreadTests {
     static func tunedPair(in folder: String) throws -> (base: Checkpoint, patch: PatchFile) {
         let ones = [Float](repeating: 1, count: 16)
         var tuned = ones
-        for (position, change) in [(0, 0.5), (3, 0.5), (9, -0.5), (15, 0.5)] as [(Int, Float)] { tuned[position] += change }
-        try PatchFixtures.write([("w", matrix([4, 4], ones)), ("b", matrix([4], [1, 2, 3, 4]))], to: folder + "/a.safetensors")
-        try PatchFixtures.write([("w", matrix([4, 4], tuned)), ("b", matrix([4], [1, 2, 3, 4]))], to: folder + "/b.safetensors")
+        for (position, change) in [(0, 0.5), (3, 0.5), (9, -0.5), (15, 0.5)] as [(Int, Float)] {
+            tuned[position] += change
+        }
+        try PatchFixtures.write(
+            [("w", matrix([4, 4], ones)), ("b", matrix([4], [1, 2, 3, 4]))], to: folder + "/a.safetensors")
+        try PatchFixtures.write(
+            [("w", matrix([4, 4], tuned)), ("b", matrix([4], [1, 2, 3, 4]))], to: folder + "/b.safetensors")
         let base = try Checkpoint.open(folder + "/a.safetensors")
-        _ = try PatchCreator.create(base: base, tuned: Checkpoint.open(folder + "/b.safetensors"), to: folder + "/p.spatch")
+        _ = try PatchCreator.create(
+            base: base, tuned: Checkpoint.open(folder + "/b.safetensors"), to: folder + "/p.spatch")
         return (base, try PatchFile.open(folder + "/p.spatch"))
     }
 

@@ -1,20 +1,30 @@
 import Foundation
-import Testing
 import Tensors
+import Testing
+
 @testable import Checkpoints
 @testable import Patches
 
 struct InPlaceTests {
     /// A base written by `apply` (so its header has room), a values-only patch, and the tuned model.
-    static func setUp(_ label: String = #function) throws -> (folder: String, base: String, patch: String, tuned: PatchFixtures.Model) {
+    static func setUp(_ label: String = #function) throws -> (
+        folder: String, base: String, patch: String, tuned: PatchFixtures.Model
+    ) {
         let folder = try PatchFixtures.scratchFolder(label)
-        let (_, tuned) = try PatchFixtures.writeRandomPair(seed: 41, fraction: 0.1, structural: false, in: folder,
-                                                           baseName: "original.safetensors", tunedName: "tuned.safetensors")
+        let (_, tuned) = try PatchFixtures.writeRandomPair(
+            seed: 41, fraction: 0.1, structural: false, in: folder,
+            baseName: "original.safetensors", tunedName: "tuned.safetensors")
         let empty = folder + "/empty.spatch"
-        _ = try PatchCreator.create(base: Checkpoint.open(folder + "/original.safetensors"), tuned: Checkpoint.open(folder + "/original.safetensors"), to: empty)
+        _ = try PatchCreator.create(
+            base: Checkpoint.open(folder + "/original.safetensors"),
+            tuned: Checkpoint.open(folder + "/original.safetensors"), to: empty)
         // Rewriting through apply (an empty patch) gives the same tensors and a roomy header.
-        try PatchApplier.run(.apply, model: Checkpoint.open(folder + "/original.safetensors"), patches: [PatchFile.open(empty)], to: folder + "/base.safetensors")
-        _ = try PatchCreator.create(base: Checkpoint.open(folder + "/base.safetensors"), tuned: Checkpoint.open(folder + "/tuned.safetensors"), to: folder + "/p.spatch")
+        try PatchApplier.run(
+            .apply, model: Checkpoint.open(folder + "/original.safetensors"), patches: [PatchFile.open(empty)],
+            to: folder + "/base.safetensors")
+        _ = try PatchCreator.create(
+            base: Checkpoint.open(folder + "/base.safetensors"), tuned: Checkpoint.open(folder + "/tuned.safetensors"),
+            to: folder + "/p.spatch")
         return (folder, folder + "/base.safetensors", folder + "/p.spatch", tuned)
     }
 
@@ -28,8 +38,13 @@ struct InPlaceTests {
         #expect(AppliedPatches.read(try Checkpoint.open(base).metadata).last == patch.id)
         #expect(!FileManager.default.fileExists(atPath: InPlaceJournal.path(for: base)))
         // And it reverts exactly to a new file.
-        try PatchApplier.run(.revert, model: Checkpoint.open(base), patches: [patch], to: folder + "/reverted.safetensors")
-        #expect(CheckpointDiff.compare(try Checkpoint.open(folder + "/reverted.safetensors"), try Checkpoint.open(folder + "/original.safetensors")).isIdentical)
+        try PatchApplier.run(
+            .revert, model: Checkpoint.open(base), patches: [patch], to: folder + "/reverted.safetensors")
+        #expect(
+            CheckpointDiff.compare(
+                try Checkpoint.open(folder + "/reverted.safetensors"),
+                try Checkpoint.open(folder + "/original.safetensors")
+            ).isIdentical)
     }
 
     @Test func inPlaceRefusesWhatItCannotDoWithoutTouchingTheFile() throws {
@@ -38,10 +53,14 @@ struct InPlaceTests {
         // A patch that adds and removes tensors.
         var random = RandomSource(seed: 2)
         let checkpoint = try Checkpoint.open(base)
-        let structural = PatchFixtures.tuned(checkpoint.tensors.map { ($0.name, checkpoint.view($0)) }, fraction: 0.1, structural: true, &random)
+        let structural = PatchFixtures.tuned(
+            checkpoint.tensors.map { ($0.name, checkpoint.view($0)) }, fraction: 0.1, structural: true, &random)
         try PatchFixtures.write(structural, to: folder + "/structural.safetensors")
-        _ = try PatchCreator.create(base: checkpoint, tuned: Checkpoint.open(folder + "/structural.safetensors"), to: folder + "/s.spatch")
-        #expect(throws: PatchError.self) { try InPlaceApplier.apply(base, patches: [PatchFile.open(folder + "/s.spatch")]) }
+        _ = try PatchCreator.create(
+            base: checkpoint, tuned: Checkpoint.open(folder + "/structural.safetensors"), to: folder + "/s.spatch")
+        #expect(throws: PatchError.self) {
+            try InPlaceApplier.apply(base, patches: [PatchFile.open(folder + "/s.spatch")])
+        }
         // A patch the file already carries: reported, never undone by a second XOR.
         try InPlaceApplier.apply(base, patches: [PatchFile.open(patchPath)])
         let applied = try Data(contentsOf: URL(fileURLWithPath: base))
@@ -56,7 +75,8 @@ struct InPlaceTests {
         let tight = folder + "/original.safetensors"
         let tightBytes = try Data(contentsOf: URL(fileURLWithPath: tight))
         let original = try Checkpoint.open(tight)
-        _ = try PatchCreator.create(base: original, tuned: Checkpoint.open(folder + "/tuned.safetensors"), to: folder + "/t.spatch")
+        _ = try PatchCreator.create(
+            base: original, tuned: Checkpoint.open(folder + "/tuned.safetensors"), to: folder + "/t.spatch")
         do {
             try InPlaceApplier.apply(tight, patches: [PatchFile.open(folder + "/t.spatch")])
             Issue.record("recorded without room")
@@ -65,21 +85,26 @@ struct InPlaceTests {
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: tight)) == tightBytes)
         try InPlaceApplier.apply(tight, patches: [PatchFile.open(folder + "/t.spatch")], record: false)
-        #expect(CheckpointDiff.compare(try Checkpoint.open(tight), try Checkpoint.open(folder + "/tuned.safetensors")).isIdentical)
+        #expect(
+            CheckpointDiff.compare(try Checkpoint.open(tight), try Checkpoint.open(folder + "/tuned.safetensors"))
+                .isIdentical)
         _ = pristine
     }
 
     /// A model in the middle of an in-place edit, and its genuine journal, as a crash after the
     /// journal is synced and part of the edit is made leaves them: the journal is written, then
     /// the recorded elements and the header are scribbled over.
-    static func interruptedEdit(_ label: String = #function) throws -> (model: String, original: [UInt8], edited: [UInt8], journal: [UInt8]) {
+    static func interruptedEdit(_ label: String = #function) throws -> (
+        model: String, original: [UInt8], edited: [UInt8], journal: [UInt8]
+    ) {
         let (_, base, patchPath, _) = try setUp(label)
         let original = Array(try Data(contentsOf: URL(fileURLWithPath: base)))
         let checkpoint = try Checkpoint.open(base)
         let patch = try PatchFile.open(patchPath)
         let regions = try patch.entries.map { entry in
             let tensor = try #require(checkpoint.entry(named: entry.name))
-            return InPlaceJournal.Region(offset: tensor.offset, elementSize: tensor.dtype.size, positions: try patch.positions(entry))
+            return InPlaceJournal.Region(
+                offset: tensor.offset, elementSize: tensor.dtype.size, positions: try patch.positions(entry))
         }
         let mapping = try MappedFile(path: base, writable: true)
         try InPlaceJournal.record(mapping, headerLength: checkpoint.files[0].headerLength, regions: regions)
@@ -88,8 +113,10 @@ struct InPlaceTests {
         }
         mapping.mutableBytes[20] = UInt8(ascii: "#")
         try mapping.sync()
-        return (base, original, Array(try Data(contentsOf: URL(fileURLWithPath: base))),
-                Array(try Data(contentsOf: URL(fileURLWithPath: InPlaceJournal.path(for: base)))))
+        return (
+            base, original, Array(try Data(contentsOf: URL(fileURLWithPath: base))),
+            Array(try Data(contentsOf: URL(fileURLWithPath: InPlaceJournal.path(for: base))))
+        )
     }
 
     @Test func aJournalLeftBehindRestoresTheOriginalBytes() throws {

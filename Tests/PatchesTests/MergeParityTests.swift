@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-import TestSupport
 import Tensors
+import TestSupport
+import Testing
+
 @testable import Checkpoints
 @testable import Patches
 
@@ -31,8 +32,9 @@ struct MergeParityTests {
             if case .number(let number) = value { return number }
             return value.intValue.map(Double.init)
         }
-        return MergeParameters(weights: weights, lambda: number("lambda") ?? 1, density: number("density"),
-                               drop: number("drop"), seed: entry["seed"]?.intValue.map(UInt64.init))
+        return MergeParameters(
+            weights: weights, lambda: number("lambda") ?? 1, density: number("density"),
+            drop: number("drop"), seed: entry["seed"]?.intValue.map(UInt64.init))
     }
 
     @Test func theTiesFixtureHasNoEqualMagnitudesAtATrimCut() throws {
@@ -44,7 +46,8 @@ struct MergeParityTests {
         for i in 1...3 {
             let tuned = try Checkpoint.open(Self.fixtures + "/t\(i).safetensors")
             for tensor in base.tensors {
-                let old = base.view(tensor).floatValues(), new = try tuned.view(named: tensor.name).floatValues()
+                let old = base.view(tensor).floatValues()
+                let new = try tuned.view(named: tensor.name).floatValues()
                 let magnitudes = zip(new, old).map { abs(Double($0) - Double($1)) }.filter { $0 != 0 }
                 let keep = max(1, Int(density * Double(old.count)))
                 guard magnitudes.count > keep else { continue }
@@ -63,22 +66,30 @@ struct MergeParityTests {
         let folder = try PatchFixtures.scratchFolder("parity-\(reference)")
         let base = try Checkpoint.open(Self.fixtures + "/base.safetensors")
         let patches = try (1...3).map { i in
-            _ = try PatchCreator.create(base: base, tuned: Checkpoint.open(Self.fixtures + "/t\(i).safetensors"), to: folder + "/p\(i).spatch")
+            _ = try PatchCreator.create(
+                base: base, tuned: Checkpoint.open(Self.fixtures + "/t\(i).safetensors"), to: folder + "/p\(i).spatch")
             return try PatchFile.open(folder + "/p\(i).spatch")
         }
-        _ = try PatchMerger.merge(patches, base: base, method: method, parameters: Self.parameters(reference),
-                                  metadata: [], to: folder + "/merged.spatch")
-        try PatchApplier.run(.apply, model: base, patches: [PatchFile.open(folder + "/merged.spatch")], to: folder + "/merged.safetensors")
+        _ = try PatchMerger.merge(
+            patches, base: base, method: method, parameters: Self.parameters(reference),
+            metadata: [], to: folder + "/merged.spatch")
+        try PatchApplier.run(
+            .apply, model: base, patches: [PatchFile.open(folder + "/merged.spatch")],
+            to: folder + "/merged.safetensors")
         let ours = try Checkpoint.open(folder + "/merged.safetensors")
         let expected = try Checkpoint.open(Self.fixtures + "/\(reference).safetensors")
         #expect(ours.tensors.map(\.name).sorted() == expected.tensors.map(\.name).sorted())
-        var compared = 0, changed = 0
+        var compared = 0
+        var changed = 0
         for tensor in expected.tensors {
-            let want = expected.view(tensor).floatValues(), got = try ours.view(named: tensor.name).floatValues()
+            let want = expected.view(tensor).floatValues()
+            let got = try ours.view(named: tensor.name).floatValues()
             let old = try base.view(named: tensor.name).floatValues()
             for i in want.indices {
                 // The references compute in F32, Scalpel in F64 rounded once: a few ulps apart.
-                #expect(abs(got[i] - want[i]) <= 2e-7 + 1e-6 * abs(want[i]), "\(tensor.name)[\(i)]: \(got[i]) vs \(want[i])")
+                #expect(
+                    abs(got[i] - want[i]) <= 2e-7 + 1e-6 * abs(want[i]), "\(tensor.name)[\(i)]: \(got[i]) vs \(want[i])"
+                )
                 compared += 1
                 if want[i] != old[i] { changed += 1 }
             }

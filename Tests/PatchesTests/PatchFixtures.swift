@@ -1,6 +1,7 @@
 import Foundation
-import TestSupport
 import Tensors
+import TestSupport
+
 @testable import Checkpoints
 @testable import Patches
 
@@ -11,7 +12,9 @@ struct RandomSource {
     init(seed: UInt64) { state = seed &* 0x9E37_79B9_7F4A_7C15 | 1 }
 
     mutating func next() -> UInt64 {
-        state ^= state << 13; state ^= state >> 7; state ^= state << 17
+        state ^= state << 13
+        state ^= state >> 7
+        state ^= state << 17
         return state
     }
 
@@ -81,8 +84,10 @@ enum PatchFixtures {
     /// A random model and a tuned variant (see `randomModel` and `tuned`), written to
     /// `folder/baseName` and `folder/tunedName`; returns both models.
     @discardableResult
-    static func writeRandomPair(seed: UInt64, fraction: Double, structural: Bool, in folder: String,
-                                baseName: String = "b.safetensors", tunedName: String = "t.safetensors") throws -> (base: Model, tuned: Model) {
+    static func writeRandomPair(
+        seed: UInt64, fraction: Double, structural: Bool, in folder: String,
+        baseName: String = "b.safetensors", tunedName: String = "t.safetensors"
+    ) throws -> (base: Model, tuned: Model) {
         var random = RandomSource(seed: seed)
         let base = randomModel(&random)
         let tuned = self.tuned(base, fraction: fraction, structural: structural, &random)

@@ -1,18 +1,24 @@
 import Foundation
-import Testing
-import TestSupport
 import Tensors
+import TestSupport
+import Testing
+
 @testable import Checkpoints
 @testable import Patches
 
 /// Bad patches and wrong models are refused with a clear message, and nothing is written.
 struct RefusalTests {
     /// A base, a tuned model and the patch between them, in a fresh folder.
-    static func setUp(_ label: String = #function) throws -> (folder: String, base: String, tuned: String, patch: String) {
+    static func setUp(_ label: String = #function) throws -> (
+        folder: String, base: String, tuned: String, patch: String
+    ) {
         let folder = try PatchFixtures.scratchFolder(label)
-        try PatchFixtures.writeRandomPair(seed: 31, fraction: 0.2, structural: true, in: folder,
-                                          baseName: "base.safetensors", tunedName: "tuned.safetensors")
-        _ = try PatchCreator.create(base: Checkpoint.open(folder + "/base.safetensors"), tuned: Checkpoint.open(folder + "/tuned.safetensors"), to: folder + "/p.spatch")
+        try PatchFixtures.writeRandomPair(
+            seed: 31, fraction: 0.2, structural: true, in: folder,
+            baseName: "base.safetensors", tunedName: "tuned.safetensors")
+        _ = try PatchCreator.create(
+            base: Checkpoint.open(folder + "/base.safetensors"), tuned: Checkpoint.open(folder + "/tuned.safetensors"),
+            to: folder + "/p.spatch")
         return (folder, folder + "/base.safetensors", folder + "/tuned.safetensors", folder + "/p.spatch")
     }
 
@@ -24,14 +30,18 @@ struct RefusalTests {
             return "(accepted)"
         } catch {
             let left = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
-            if left.contains(where: { $0.hasPrefix("out.safetensors") || $0.hasPrefix(".out.safetensors") }) { return "(left output behind) \(error)" }
+            if left.contains(where: { $0.hasPrefix("out.safetensors") || $0.hasPrefix(".out.safetensors") }) {
+                return "(left output behind) \(error)"
+            }
             return "\(error)"
         }
     }
 
     /// The base with one element of the patch's first `xor` tensor changed: one the patch
     /// changes too (`atAPosition`), or one it leaves alone.
-    static func baseWithOneElementChanged(atAPosition: Bool, folder: String, basePath: String, patch: PatchFile) throws -> (path: String, tensor: String, element: Int) {
+    static func baseWithOneElementChanged(atAPosition: Bool, folder: String, basePath: String, patch: PatchFile) throws
+        -> (path: String, tensor: String, element: Int)
+    {
         let touched = try #require(patch.entries.first { $0.operation == .xor && $0.nnz < $0.elementCount })
         let positions = Set(try patch.positions(touched))
         let element = try #require((0..<touched.elementCount).first { positions.contains($0) == atAPosition })
@@ -50,15 +60,19 @@ struct RefusalTests {
         let (folder, basePath, tunedPath, patchPath) = try Self.setUp()
         let patch = try PatchFile.open(patchPath)
         // An element the patch does not change: refused, and --force applies it exactly on top.
-        let other = try Self.baseWithOneElementChanged(atAPosition: false, folder: folder, basePath: basePath, patch: patch)
+        let other = try Self.baseWithOneElementChanged(
+            atAPosition: false, folder: folder, basePath: basePath, patch: patch)
         let message = Self.applyError(base: other.path, patch: patchPath, folder: folder)
         #expect(message.contains("tensor \"\(other.tensor)\""), "\(message)")
         #expect(message.contains("differs from the base the patch was made for"), "\(message)")
         #expect(message.contains("--force applies it exactly on top"), "\(message)")
-        let summary = try PatchApplier.run(.apply, model: Checkpoint.open(other.path), patches: [patch], policy: .force, to: folder + "/forced.safetensors")
+        let summary = try PatchApplier.run(
+            .apply, model: Checkpoint.open(other.path), patches: [patch], policy: .force,
+            to: folder + "/forced.safetensors")
         #expect(summary.notes.count == 1 && summary.notes[0].contains("applied exactly on top"), "\(summary.notes)")
         // The result is the tuned model with that one element as the other base has it.
-        let forced = try Checkpoint.open(folder + "/forced.safetensors"), tuned = try Checkpoint.open(tunedPath)
+        let forced = try Checkpoint.open(folder + "/forced.safetensors")
+        let tuned = try Checkpoint.open(tunedPath)
         for entry in tuned.tensors {
             var expected = try tuned.view(named: entry.name).withBytes { Array($0) }
             if entry.name == other.tensor { expected[other.element * entry.dtype.size] ^= 0x01 }
@@ -66,14 +80,19 @@ struct RefusalTests {
         }
 
         // An element the patch changes: refused, --force or not, and nothing written.
-        let clash = try Self.baseWithOneElementChanged(atAPosition: true, folder: folder, basePath: basePath, patch: patch)
+        let clash = try Self.baseWithOneElementChanged(
+            atAPosition: true, folder: folder, basePath: basePath, patch: patch)
         for policy in [CompositionPolicy.strict, .force] {
             do {
-                try PatchApplier.run(.apply, model: Checkpoint.open(clash.path), patches: [patch], policy: policy, to: folder + "/clash.safetensors")
+                try PatchApplier.run(
+                    .apply, model: Checkpoint.open(clash.path), patches: [patch], policy: policy,
+                    to: folder + "/clash.safetensors")
                 Issue.record("an XOR onto elements that differ was accepted (\(policy))")
             } catch {
                 #expect("\(error)".contains("tensor \"\(clash.tensor)\""), "\(error)")
-                #expect("\(error)".contains("do not hold the bits it was made against") && "\(error)".contains("--force or not"), "\(error)")
+                #expect(
+                    "\(error)".contains("do not hold the bits it was made against")
+                        && "\(error)".contains("--force or not"), "\(error)")
             }
             #expect(!FileManager.default.fileExists(atPath: folder + "/clash.safetensors"))
         }
@@ -82,10 +101,14 @@ struct RefusalTests {
     @Test func revertRefusesAModelThePatchDidNotProduce() throws {
         let (folder, basePath, _, patchPath) = try Self.setUp()
         do {
-            try PatchApplier.run(.revert, model: Checkpoint.open(basePath), patches: [PatchFile.open(patchPath)], to: folder + "/out.safetensors")
+            try PatchApplier.run(
+                .revert, model: Checkpoint.open(basePath), patches: [PatchFile.open(patchPath)],
+                to: folder + "/out.safetensors")
             Issue.record("revert of the unpatched base was accepted")
         } catch {
-            #expect("\(error)".contains("revert needs the model the patch produced") || "\(error)".contains("is not in the model") || "\(error)".contains("already has it"), "\(error)")
+            #expect(
+                "\(error)".contains("revert needs the model the patch produced")
+                    || "\(error)".contains("is not in the model") || "\(error)".contains("already has it"), "\(error)")
         }
         #expect(!FileManager.default.fileExists(atPath: folder + "/out.safetensors"))
     }
@@ -95,7 +118,8 @@ struct RefusalTests {
         let original = try Data(contentsOf: URL(fileURLWithPath: patchPath))
         let patch = try PatchFile.open(patchPath)
         let dataStart = original.count - patch.entries.reduce(0) { $0 + $1.storedBytes }
-        var positions = Array(stride(from: dataStart, to: original.count, by: max(1, (original.count - dataStart) / 40)))
+        var positions = Array(
+            stride(from: dataStart, to: original.count, by: max(1, (original.count - dataStart) / 40)))
         positions.append(original.count - 1)
         for position in positions {
             var corrupt = original
@@ -103,7 +127,8 @@ struct RefusalTests {
             let path = folder + "/corrupt.spatch"
             try corrupt.write(to: URL(fileURLWithPath: path))
             let message = Self.applyError(base: basePath, patch: path, folder: folder)
-            #expect(message.contains("does not match its checksum: the patch is corrupt"), "byte \(position): \(message)")
+            #expect(
+                message.contains("does not match its checksum: the patch is corrupt"), "byte \(position): \(message)")
         }
     }
 
@@ -125,7 +150,8 @@ struct RefusalTests {
         case "wrong magic": bytes[1] = UInt8(ascii: "X")
         case "safetensors given as a patch": bytes = try Data(contentsOf: URL(fileURLWithPath: basePath))
         case "future version":
-            let text = Data("\"version\":\(PatchFormat.version)".utf8), range = try #require(bytes.range(of: text))
+            let text = Data("\"version\":\(PatchFormat.version)".utf8)
+            let range = try #require(bytes.range(of: text))
             bytes.replaceSubrange(range, with: Data("\"version\":\(PatchFormat.version + 1)".utf8))
         case "not JSON": bytes[16] = UInt8(ascii: "[")
         default: bytes.append(contentsOf: [0, 0, 0])
@@ -143,10 +169,12 @@ struct RefusalTests {
         let base: PatchFixtures.Model = [("w", PatchFixtures.tensor(.f32, [10], [UInt8](repeating: 0, count: 40)))]
         try PatchFixtures.write(base, to: folder + "/b.safetensors")
         let state = TensorState(base[0].1)
-        let entry = PendingEntry(name: "w", operation: .xor, before: state, after: state, nnz: nnz,
-                                 indexEncoding: .deltaVarint, streams: [(.index, index), (.values, values)],
-                                 atPositions: PositionFingerprints(before: state.sha256, after: state.sha256))
-        try PatchWriter.write(kind: .patch, metadata: [], entries: PatchWriter.compress([entry]), to: folder + "/crafted.spatch")
+        let entry = PendingEntry(
+            name: "w", operation: .xor, before: state, after: state, nnz: nnz,
+            indexEncoding: .deltaVarint, streams: [(.index, index), (.values, values)],
+            atPositions: PositionFingerprints(before: state.sha256, after: state.sha256))
+        try PatchWriter.write(
+            kind: .patch, metadata: [], entries: PatchWriter.compress([entry]), to: folder + "/crafted.spatch")
         return (folder + "/b.safetensors", folder + "/crafted.spatch")
     }
 
@@ -178,8 +206,9 @@ struct RefusalTests {
         let mask = try PatchFile.open(folder + "/mask.spatch")
         #expect(mask.header.kind == .mask)
         do {
-            _ = try PatchCreator.create(base: base, tuned: Checkpoint.open(folder + "/masked-tuned.safetensors"),
-                                        options: .init(mask: mask), to: folder + "/masked.spatch")
+            _ = try PatchCreator.create(
+                base: base, tuned: Checkpoint.open(folder + "/masked-tuned.safetensors"),
+                options: .init(mask: mask), to: folder + "/masked.spatch")
             Issue.record("changes outside the mask were accepted")
         } catch {
             #expect("\(error)".contains("changed element"), "\(error)")
@@ -187,23 +216,34 @@ struct RefusalTests {
         }
         #expect(!FileManager.default.fileExists(atPath: folder + "/masked.spatch"))
         // A mask cannot be applied.
-        #expect(Self.applyError(base: basePath, patch: folder + "/mask.spatch", folder: folder).contains("is a mask, not a patch"))
+        #expect(
+            Self.applyError(base: basePath, patch: folder + "/mask.spatch", folder: folder).contains(
+                "is a mask, not a patch"))
     }
 
     @Test func createWithAMaskAcceptsChangesInsideIt() throws {
         let folder = try PatchFixtures.scratchFolder()
         var random = RandomSource(seed: 8)
-        let base: PatchFixtures.Model = [("w", PatchFixtures.tensor(.f32, [100], random.bytes(400))), ("b", PatchFixtures.tensor(.f32, [4], random.bytes(16)))]
+        let base: PatchFixtures.Model = [
+            ("w", PatchFixtures.tensor(.f32, [100], random.bytes(400))),
+            ("b", PatchFixtures.tensor(.f32, [4], random.bytes(16))),
+        ]
         var changed = Array(base[0].1.bytes)
         for element in [3, 50, 99] { changed[element * 4] ^= 0x10 }
         try PatchFixtures.write(base, to: folder + "/b.safetensors")
-        try PatchFixtures.write([("w", PatchFixtures.tensor(.f32, [100], changed)), base[1]], to: folder + "/t.safetensors")
+        try PatchFixtures.write(
+            [("w", PatchFixtures.tensor(.f32, [100], changed)), base[1]], to: folder + "/t.safetensors")
         let checkpoint = try Checkpoint.open(folder + "/b.safetensors")
-        try MaskWriter.write(positions: [("w", [3, 50, 99, 7])], base: checkpoint, metadata: [], to: folder + "/m.spatch")
-        let summary = try PatchCreator.create(base: checkpoint, tuned: Checkpoint.open(folder + "/t.safetensors"),
-                                              options: .init(mask: PatchFile.open(folder + "/m.spatch")), to: folder + "/p.spatch")
+        try MaskWriter.write(
+            positions: [("w", [3, 50, 99, 7])], base: checkpoint, metadata: [], to: folder + "/m.spatch")
+        let summary = try PatchCreator.create(
+            base: checkpoint, tuned: Checkpoint.open(folder + "/t.safetensors"),
+            options: .init(mask: PatchFile.open(folder + "/m.spatch")), to: folder + "/p.spatch")
         #expect(summary.changedElements == 3)
-        #expect(try PatchFile.open(folder + "/p.spatch").positions(PatchFile.open(folder + "/p.spatch").entries[0]) == [3, 50, 99])
+        #expect(
+            try PatchFile.open(folder + "/p.spatch").positions(PatchFile.open(folder + "/p.spatch").entries[0]) == [
+                3, 50, 99,
+            ])
     }
 }
 
@@ -211,7 +251,11 @@ struct RefusalTests {
 struct ReferenceReaderChecksTests {
     @Test func theReferenceReaderRefusesAnEntryCountThatDoesNotFitItsTensor() throws {
         let fixtures = ReferencePython.fieldCases
-        let result = try PatchFixtures.runPython([PatchFixtures.referenceReader, "info", fixtures + "/spatch_remove_entry_huge_nnz.spatch"])
-        #expect(result.status == 1 && result.output.contains("nnz must equal the element count for remove"), "\(result.output)")
+        let result = try PatchFixtures.runPython([
+            PatchFixtures.referenceReader, "info", fixtures + "/spatch_remove_entry_huge_nnz.spatch",
+        ])
+        #expect(
+            result.status == 1 && result.output.contains("nnz must equal the element count for remove"),
+            "\(result.output)")
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import Tensors
+import Testing
+
 @testable import Checkpoints
 @testable import Patches
 
@@ -23,8 +24,9 @@ struct TiesTrimTests {
 
     @Test func tiesAtTheCutAreKeptEvenlyAndExactly() {
         let delta = Self.tiedDelta()
-        let trimmed = MergeArithmetic.trim(delta, density: 0.25, elementCount: 40_000,
-                                           ties: SeededStream(seed: 0, patch: 0, tensor: "w"))
+        let trimmed = MergeArithmetic.trim(
+            delta, density: 0.25, elementCount: 40_000,
+            ties: SeededStream(seed: 0, patch: 0, tensor: "w"))
         #expect(trimmed.positions.count == 10_000)
         #expect(trimmed.positions == trimmed.positions.sorted())
         #expect(zip(trimmed.positions, trimmed.values).allSatisfy { delta.values[$0] == $1 })
@@ -37,10 +39,13 @@ struct TiesTrimTests {
             #expect(abs(count - 2_000) <= 170, "quarter \(quarter): \(count) of 8,000")
         }
         // The same seed keeps the same elements; another seed, patch or tensor others.
-        let again = MergeArithmetic.trim(delta, density: 0.25, elementCount: 40_000, ties: SeededStream(seed: 0, patch: 0, tensor: "w"))
+        let again = MergeArithmetic.trim(
+            delta, density: 0.25, elementCount: 40_000, ties: SeededStream(seed: 0, patch: 0, tensor: "w"))
         #expect(again.positions == trimmed.positions)
-        for other in [SeededStream(seed: 1, patch: 0, tensor: "w"), SeededStream(seed: 0, patch: 1, tensor: "w"),
-                      SeededStream(seed: 0, patch: 0, tensor: "v")] {
+        for other in [
+            SeededStream(seed: 1, patch: 0, tensor: "w"), SeededStream(seed: 0, patch: 1, tensor: "w"),
+            SeededStream(seed: 0, patch: 0, tensor: "v"),
+        ] {
             let kept = MergeArithmetic.trim(delta, density: 0.25, elementCount: 40_000, ties: other).positions
             #expect(kept.count == 10_000 && kept != trimmed.positions)
         }
@@ -66,7 +71,8 @@ struct TiesTrimTests {
         let delta = MergeArithmetic.Delta(positions: positions, values: values, weight: 1)
         let expected = zip(positions, values).sorted { abs($0.1) > abs($1.1) }.prefix(1_000).map(\.0).sorted()
         for seed: UInt64 in [0, 1] {
-            let trimmed = MergeArithmetic.trim(delta, density: 0.1, elementCount: 10_000, ties: SeededStream(seed: seed, patch: 0, tensor: "w"))
+            let trimmed = MergeArithmetic.trim(
+                delta, density: 0.1, elementCount: 10_000, ties: SeededStream(seed: seed, patch: 0, tensor: "w"))
             #expect(trimmed.positions == expected)
         }
     }
@@ -74,23 +80,30 @@ struct TiesTrimTests {
     /// A BF16 base of 128 x 128 elements, all 1.5, and a patch moving every element by whole
     /// ulps (2⁻⁷ at 1.5): every 8th by +2 ulps, the others by ±1; a second patch changes
     /// only tensor "b".
-    static func bf16Patches(_ label: String = #function) throws -> (folder: String, base: Checkpoint, patches: [PatchFile]) {
+    static func bf16Patches(_ label: String = #function) throws -> (
+        folder: String, base: Checkpoint, patches: [PatchFile]
+    ) {
         let folder = try PatchFixtures.scratchFolder(label)
         func bf16(_ bits: [UInt16]) -> [UInt8] { bits.flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] } }
         let count = 128 * 128
         let base = bf16(Array(repeating: 0x3FC0, count: count))
         let tuned = bf16((0..<count).map { i in i % 8 == 0 ? 0x3FC2 : (i % 3 == 0 ? 0x3FBF : 0x3FC1) })
-        let b = bf16([0x3F80, 0x3F80]), tunedB = bf16([0x3F80, 0x4000])
-        try PatchFixtures.write([("a", PatchFixtures.tensor(.bf16, [128, 128], base)), ("b", PatchFixtures.tensor(.bf16, [2], b))],
-                                to: folder + "/base.safetensors")
-        try PatchFixtures.write([("a", PatchFixtures.tensor(.bf16, [128, 128], tuned)), ("b", PatchFixtures.tensor(.bf16, [2], b))],
-                                to: folder + "/t1.safetensors")
-        try PatchFixtures.write([("a", PatchFixtures.tensor(.bf16, [128, 128], base)), ("b", PatchFixtures.tensor(.bf16, [2], tunedB))],
-                                to: folder + "/t2.safetensors")
+        let b = bf16([0x3F80, 0x3F80])
+        let tunedB = bf16([0x3F80, 0x4000])
+        try PatchFixtures.write(
+            [("a", PatchFixtures.tensor(.bf16, [128, 128], base)), ("b", PatchFixtures.tensor(.bf16, [2], b))],
+            to: folder + "/base.safetensors")
+        try PatchFixtures.write(
+            [("a", PatchFixtures.tensor(.bf16, [128, 128], tuned)), ("b", PatchFixtures.tensor(.bf16, [2], b))],
+            to: folder + "/t1.safetensors")
+        try PatchFixtures.write(
+            [("a", PatchFixtures.tensor(.bf16, [128, 128], base)), ("b", PatchFixtures.tensor(.bf16, [2], tunedB))],
+            to: folder + "/t2.safetensors")
         let checkpoint = try Checkpoint.open(folder + "/base.safetensors")
         var patches: [PatchFile] = []
         for i in 1...2 {
-            _ = try PatchCreator.create(base: checkpoint, tuned: Checkpoint.open(folder + "/t\(i).safetensors"), to: folder + "/p\(i).spatch")
+            _ = try PatchCreator.create(
+                base: checkpoint, tuned: Checkpoint.open(folder + "/t\(i).safetensors"), to: folder + "/p\(i).spatch")
             patches.append(try PatchFile.open(folder + "/p\(i).spatch"))
         }
         return (folder, checkpoint, patches)
@@ -100,11 +113,15 @@ struct TiesTrimTests {
         let s = try Self.bf16Patches()
         func merge(_ seed: UInt64?, _ name: String) throws -> (positions: [Int], bytes: Data, seed: String?) {
             let path = s.folder + "/\(name).spatch"
-            _ = try PatchMerger.merge(s.patches, base: s.base, method: .ties, parameters: MergeParameters(density: 0.25, seed: seed),
-                                      metadata: [("created", "fixed")], to: path)
+            _ = try PatchMerger.merge(
+                s.patches, base: s.base, method: .ties, parameters: MergeParameters(density: 0.25, seed: seed),
+                metadata: [("created", "fixed")], to: path)
             let merged = try PatchFile.open(path)
             guard let entry = merged.entries.first(where: { $0.name == "a" }) else { return ([], Data(), nil) }
-            return (try merged.positions(entry), try Data(contentsOf: URL(fileURLWithPath: path)), merged.header.metadataValue("merge.seed"))
+            return (
+                try merged.positions(entry), try Data(contentsOf: URL(fileURLWithPath: path)),
+                merged.header.metadataValue("merge.seed")
+            )
         }
         let first = try merge(5, "first")
         // k = 16,384 / 4 = 4,096: the 2,048 deltas of 2 ulps and 2,048 of the 14,336 tied at 1 ulp.
@@ -122,7 +139,8 @@ struct TiesTrimTests {
         let other = try merge(6, "other")
         #expect(other.positions.count == 4_096 && other.positions != first.positions)
         // No seed is seed 0, and is recorded as such.
-        let unseeded = try merge(nil, "unseeded"), zero = try merge(0, "zero")
+        let unseeded = try merge(nil, "unseeded")
+        let zero = try merge(0, "zero")
         #expect(unseeded.seed == "0" && unseeded.positions == zero.positions)
     }
 }

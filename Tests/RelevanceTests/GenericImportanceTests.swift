@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-import TestSupport
 import Tensors
+import TestSupport
+import Testing
+
 @testable import Checkpoints
 @testable import Models
 @testable import Relevance
@@ -15,14 +16,18 @@ struct GenericImportanceTests {
 
     /// A finite difference of `loss` in element `j` of tensor `name`, rebuilding the model with
     /// the element moved by ±ε, against `analytic`, within 2 %.
-    static func expectMatchesFiniteDifference(_ analytic: Float, _ name: String, _ j: Int, in checkpoint: Checkpoint,
-                                              loss: ([String: TensorView]) throws -> Float) throws {
+    static func expectMatchesFiniteDifference(
+        _ analytic: Float, _ name: String, _ j: Int, in checkpoint: Checkpoint,
+        loss: ([String: TensorView]) throws -> Float
+    ) throws {
         let entry = try #require(checkpoint.entry(named: name))
         let values = checkpoint.view(entry).floatValues()
         func moved(_ delta: Float) throws -> Float {
             var changed = values
             changed[j] += delta
-            let view = TensorView.make(dtype: .f32, shape: entry.shape) { buffer in changed.withUnsafeBytes { buffer.copyMemory(from: $0) } }
+            let view = TensorView.make(dtype: .f32, shape: entry.shape) { buffer in
+                changed.withUnsafeBytes { buffer.copyMemory(from: $0) }
+            }
             return try loss([name: view])
         }
         let eps: Float = 1e-2
@@ -39,7 +44,10 @@ struct GenericImportanceTests {
             let result = GenericImportance.squaredNormLoss(inputs: embeddings, prompts: [])
             return (result.loss, result.inputs)
         }
-        let names = ["encoder.layer.0.intermediate.dense.weight", "encoder.layer.1.intermediate.dense.weight", "encoder.layer.1.intermediate.dense.bias"]
+        let names = [
+            "encoder.layer.0.intermediate.dense.weight", "encoder.layer.1.intermediate.dense.weight",
+            "encoder.layer.1.intermediate.dense.bias",
+        ]
         let result = try model.gradients(batch, of: Set(names), stage: .unnormalised, loss: loss)
         #expect(result.loss > 1)  // a LayerNorm output's mean, far from unit length
         for name in names {
@@ -97,17 +105,26 @@ struct GenericImportanceTests {
             let j = values.indices.max { values[$0] < values[$1] }!
             // The mean of |∂‖p‖²/∂w| per text, which the summed gradient would not give (signs cancel).
             let entry = try #require(checkpoint.entry(named: name))
-            var up = checkpoint.view(entry).floatValues(), down = up
+            var up = checkpoint.view(entry).floatValues()
+            var down = up
             up[j] += 1e-2
             down[j] -= 1e-2
-            func view(_ v: [Float]) -> TensorView { TensorView.make(dtype: .f32, shape: entry.shape) { b in v.withUnsafeBytes { b.copyMemory(from: $0) } } }
-            let perText = try texts.map { text in abs((try squaredNorm([name: view(up)], text) - squaredNorm([name: view(down)], text)) / 2e-2) }
+            func view(_ v: [Float]) -> TensorView {
+                TensorView.make(dtype: .f32, shape: entry.shape) { b in v.withUnsafeBytes { b.copyMemory(from: $0) } }
+            }
+            let perText = try texts.map { text in
+                abs((try squaredNorm([name: view(up)], text) - squaredNorm([name: view(down)], text)) / 2e-2)
+            }
             let mean = perText.reduce(0, +) / Float(texts.count)
             #expect(abs(mean - values[j]) <= 0.02 * values[j], "\(name)[\(j)]: \(mean) vs \(values[j])")
-            let summed = try encoder.gradients(inputs: texts.map { .text($0) }, prompts: [], of: [name], dropoutSeed: nil, stage: .unnormalised) {
+            let summed = try encoder.gradients(
+                inputs: texts.map { .text($0) }, prompts: [], of: [name], dropoutSeed: nil, stage: .unnormalised
+            ) {
                 GenericImportance.squaredNormLoss(inputs: $0, prompts: $1)
             }.tensors[name]!
-            #expect(zip(summed, values).contains { abs($0) / Float(texts.count) < 0.9 * $1 }, "somewhere the texts' gradients differ in sign")
+            #expect(
+                zip(summed, values).contains { abs($0) / Float(texts.count) < 0.9 * $1 },
+                "somewhere the texts' gradients differ in sign")
         }
     }
 
@@ -122,7 +139,8 @@ struct GenericImportanceTests {
                 return "(accepted)"
             } catch {
                 let message = "\(error)"
-                return message.hasPrefix(path + ": ") ? String(message.dropFirst(path.count + 2)) : "(not naming the file) " + message
+                return message.hasPrefix(path + ": ")
+                    ? String(message.dropFirst(path.count + 2)) : "(not naming the file) " + message
             }
         }
         #expect(refusal("missing.txt", nil).lowercased().contains("no such file"))
@@ -133,7 +151,9 @@ struct GenericImportanceTests {
         #expect(refusal(".", nil) != "(accepted)" && !refusal(".", nil).hasPrefix("(not naming"))
         // Blank lines skipped, CRLF and a byte-order mark taken as TextFile takes them; the first texts.
         let good = folder + "/good.txt"
-        #expect(FileManager.default.createFile(atPath: good, contents: Data(TextFile.byteOrderMark + Array("first\r\n\nsecond\nthird\n".utf8))))
+        #expect(
+            FileManager.default.createFile(
+                atPath: good, contents: Data(TextFile.byteOrderMark + Array("first\r\n\nsecond\nthird\n".utf8))))
         #expect(try GenericImportance.texts(good, count: 2) == ["first", "second"])
     }
 
@@ -156,13 +176,20 @@ struct GenericImportanceTests {
         settings.protectedFraction = 0.25
         let excluded = try RelevanceScorer.scores(encoder, task: task, tensors: tensors, settings: settings)
         for name in tensors {
-            #expect(ratio[name] == KnowledgeAwareScores.ratio(relevance: relevance[name]!, importance: importance[name]!, floor: 0.1))
+            #expect(
+                ratio[name]
+                    == KnowledgeAwareScores.ratio(
+                        relevance: relevance[name]!, importance: importance[name]!, floor: 0.1))
             let protected = KnowledgeAwareScores.mostImportant(importance[name]!, fraction: 0.25)
             #expect(protected.count == 64 * 32 / 4)
             #expect(excluded[name]!.indices.filter { excluded[name]![$0] == -.infinity } == protected)
-            #expect(excluded[name]!.indices.filter { excluded[name]![$0] != -.infinity }.allSatisfy { excluded[name]![$0] == relevance[name]![$0] })
+            #expect(
+                excluded[name]!.indices.filter { excluded[name]![$0] != -.infinity }.allSatisfy {
+                    excluded[name]![$0] == relevance[name]![$0]
+                })
             // The masks differ from SPU's, at the same size.
-            let spu = try MaskSelection.top(relevance[name]!, rate: 0.1), exclusion = try MaskSelection.top(excluded[name]!, rate: 0.1)
+            let spu = try MaskSelection.top(relevance[name]!, rate: 0.1)
+            let exclusion = try MaskSelection.top(excluded[name]!, rate: 0.1)
             #expect(exclusion.count == spu.count && exclusion != spu && Set(exclusion).isDisjoint(with: protected))
         }
         // A missing file is refused before any pass runs, naming it.

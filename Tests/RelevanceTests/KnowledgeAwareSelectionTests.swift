@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import Tensors
+import Testing
+
 @testable import Models
 @testable import Relevance
 
@@ -15,7 +16,8 @@ struct KnowledgeAwareSelectionTests {
         #expect(try MaskSelection.top(ratio, rate: 0.4) == [0, 1])
         #expect(try MaskSelection.top(relevance, rate: 0.4) == [0, 4])  // SPU alone takes position 4
         // Scale-free: any unit of importance (or of relevance) ranks alike.
-        let scaled = KnowledgeAwareScores.ratio(relevance: relevance.map { $0 * 7 }, importance: importance.map { $0 * 1000 }, floor: 0.5)
+        let scaled = KnowledgeAwareScores.ratio(
+            relevance: relevance.map { $0 * 7 }, importance: importance.map { $0 * 1000 }, floor: 0.5)
         #expect(try MaskSelection.top(scaled, rate: 0.4) == [0, 1])
         #expect(try MaskSelection.top(scaled, rate: 0.6) == [0, 1, 4])
         // No importance anywhere: the relevance as it is.
@@ -38,7 +40,8 @@ struct KnowledgeAwareSelectionTests {
         #expect(KnowledgeAwareScores.mostImportant([1, 3, 3, 2], fraction: 0.5) == [1, 2])
         #expect(KnowledgeAwareScores.mostImportant([1, 2, 3], fraction: 0.3).isEmpty)  // ⌊0.9⌋ = 0
         // Equal relevances among the rest: the lower positions are kept.
-        let flat = KnowledgeAwareScores.excluding(relevance: [1, 1, 1, 1, 1, 1], importance: [0, 5, 0, 5, 0, 0], fraction: 0.34)
+        let flat = KnowledgeAwareScores.excluding(
+            relevance: [1, 1, 1, 1, 1, 1], importance: [0, 5, 0, 5, 0, 0], fraction: 0.34)
         #expect(try MaskSelection.top(flat, rate: 0.5) == [0, 2, 4])
     }
 
@@ -50,16 +53,21 @@ struct KnowledgeAwareSelectionTests {
             let protected = KnowledgeAwareScores.mostImportant(importance, fraction: fraction)
             #expect(protected.count == Int(fraction * 20_000) && protected == protected.sorted())
             // Every importance above the cut is protected; at the cut, the lower positions.
-            let cut = protected.map { importance[$0] }.min()!, members = Set(protected)
+            let cut = protected.map { importance[$0] }.min()!
+            let members = Set(protected)
             #expect(importance.indices.filter { importance[$0] > cut }.allSatisfy(members.contains))
             let atCut = importance.indices.filter { importance[$0] == cut }
             #expect(atCut.filter(members.contains) == Array(atCut.prefix(atCut.filter(members.contains).count)))
-            let scores = KnowledgeAwareScores.excluding(relevance: relevance, importance: importance, fraction: fraction)
+            let scores = KnowledgeAwareScores.excluding(
+                relevance: relevance, importance: importance, fraction: fraction)
             let top = try MaskSelection.top(scores, rate: rate)
             #expect(top.count == MaskSelection.count(20_000, rate: rate))
             #expect(Set(top).isDisjoint(with: protected))
             // The same mask twice: ties are broken by position, not by chance.
-            #expect(try MaskSelection.top(KnowledgeAwareScores.excluding(relevance: relevance, importance: importance, fraction: fraction), rate: rate) == top)
+            #expect(
+                try MaskSelection.top(
+                    KnowledgeAwareScores.excluding(relevance: relevance, importance: importance, fraction: fraction),
+                    rate: rate) == top)
         }
     }
 
@@ -72,9 +80,13 @@ struct KnowledgeAwareSelectionTests {
         settings.generic.textFile = "generic.txt"
         #expect(throws: Never.self) { try KnowledgeAwareScores.check(settings, rate: 0.5) }
         settings.protectedFraction = 0.2
-        #expect { try KnowledgeAwareScores.check(settings, rate: 0.9) } throws: { "\($0)".contains("rate + protected fraction must be at most 1") }
+        #expect { try KnowledgeAwareScores.check(settings, rate: 0.9) } throws: {
+            "\($0)".contains("rate + protected fraction must be at most 1")
+        }
         settings.protectedFraction = 1
-        #expect { try KnowledgeAwareScores.check(settings, rate: 0.1) } throws: { "\($0)".contains("--protected-fraction: must be in [0, 1)") }
+        #expect { try KnowledgeAwareScores.check(settings, rate: 0.1) } throws: {
+            "\($0)".contains("--protected-fraction: must be in [0, 1)")
+        }
         settings.method = .spu  // the other scores need none of it
         settings.generic.textFile = nil
         #expect(throws: Never.self) { try KnowledgeAwareScores.check(settings, rate: 0.9) }

@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-import TestSupport
 import Tensors
+import TestSupport
+import Testing
+
 @testable import Checkpoints
 @testable import Models
 @testable import Relevance
@@ -27,10 +28,14 @@ struct RelevanceTests {
         let model = try BertModel(checkpoint: checkpoint, configFile: config)
         let batch: [[Int32]] = [[2, 17, 45, 9, 3], [2, 5, 6, 7, 8, 9, 3], [2, 11, 12, 3], [2, 13, 3]]
         let loss: BertModel.EmbeddingLoss = { embeddings in
-            let result = RelevanceScorer.outputNormLoss(inputs: Array(embeddings[..<2]), prompts: Array(embeddings[2...]), scale: 20)
+            let result = RelevanceScorer.outputNormLoss(
+                inputs: Array(embeddings[..<2]), prompts: Array(embeddings[2...]), scale: 20)
             return (result.loss, result.inputs + result.prompts)
         }
-        let names = Set((0..<2).flatMap { ["encoder.layer.\($0).intermediate.dense.weight", "encoder.layer.\($0).intermediate.dense.bias"] })
+        let names = Set(
+            (0..<2).flatMap {
+                ["encoder.layer.\($0).intermediate.dense.weight", "encoder.layer.\($0).intermediate.dense.bias"]
+            })
         let result = try model.gradients(batch, of: names, loss: loss)
         #expect(result.loss > 0)
         for layer in [0, 1] {
@@ -41,13 +46,17 @@ struct RelevanceTests {
             func lossWith(_ delta: Float) throws -> Float {
                 var changed = weight
                 changed[j] += delta
-                let view = TensorView.make(dtype: .f32, shape: [64, 32]) { buffer in changed.withUnsafeBytes { buffer.copyMemory(from: $0) } }
+                let view = TensorView.make(dtype: .f32, shape: [64, 32]) { buffer in
+                    changed.withUnsafeBytes { buffer.copyMemory(from: $0) }
+                }
                 let perturbed = try BertModel(checkpoint: checkpoint, configFile: config, replacements: [name: view])
                 return loss(try perturbed.embed(batch)).loss
             }
             let eps: Float = 1e-2
             let difference = (try lossWith(eps) - lossWith(-eps)) / (2 * eps)
-            #expect(abs(difference - gradient[j]) <= 0.02 * abs(gradient[j]), "layer \(layer): \(difference) vs \(gradient[j])")
+            #expect(
+                abs(difference - gradient[j]) <= 0.02 * abs(gradient[j]),
+                "layer \(layer): \(difference) vs \(gradient[j])")
             // The bias gradient too.
             let biasGradient = try #require(result.tensors["encoder.layer.\(layer).intermediate.dense.bias"])
             let b = biasGradient.indices.max { abs(biasGradient[$0]) < abs(biasGradient[$1]) }!
@@ -56,11 +65,18 @@ struct RelevanceTests {
             func lossWithBias(_ delta: Float) throws -> Float {
                 var changed = bias
                 changed[b] += delta
-                let view = TensorView.make(dtype: .f32, shape: [64]) { buffer in changed.withUnsafeBytes { buffer.copyMemory(from: $0) } }
-                return loss(try BertModel(checkpoint: checkpoint, configFile: config, replacements: [biasName: view]).embed(batch)).loss
+                let view = TensorView.make(dtype: .f32, shape: [64]) { buffer in
+                    changed.withUnsafeBytes { buffer.copyMemory(from: $0) }
+                }
+                return loss(
+                    try BertModel(checkpoint: checkpoint, configFile: config, replacements: [biasName: view]).embed(
+                        batch)
+                ).loss
             }
             let biasDifference = (try lossWithBias(eps) - lossWithBias(-eps)) / (2 * eps)
-            #expect(abs(biasDifference - biasGradient[b]) <= 0.02 * abs(biasGradient[b]), "layer \(layer) bias: \(biasDifference) vs \(biasGradient[b])")
+            #expect(
+                abs(biasDifference - biasGradient[b]) <= 0.02 * abs(biasGradient[b]),
+                "layer \(layer) bias: \(biasDifference) vs \(biasGradient[b])")
         }
     }
 }
@@ -93,13 +109,16 @@ struct CLIPRelevanceTests {
             func lossWith(_ delta: Float) throws -> Float {
                 var changed = weight
                 changed[j] += delta
-                let view = TensorView.make(dtype: .f32, shape: entry.shape) { buffer in changed.withUnsafeBytes { buffer.copyMemory(from: $0) } }
+                let view = TensorView.make(dtype: .f32, shape: entry.shape) { buffer in
+                    changed.withUnsafeBytes { buffer.copyMemory(from: $0) }
+                }
                 let perturbed = try CLIPModel(checkpoint: checkpoint, configFile: config, replacements: [name: view])
                 return loss(try perturbed.embedImages(images), try perturbed.embedTexts(prompts)).loss
             }
             let eps: Float = 1e-2
             let difference = (try lossWith(eps) - lossWith(-eps)) / (2 * eps)
-            #expect(abs(difference - gradient[j]) <= 0.02 * abs(gradient[j]), "\(name): \(difference) vs \(gradient[j])")
+            #expect(
+                abs(difference - gradient[j]) <= 0.02 * abs(gradient[j]), "\(name): \(difference) vs \(gradient[j])")
         }
     }
 }

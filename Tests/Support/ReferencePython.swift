@@ -24,7 +24,8 @@ public enum ReferencePython {
         let result = try runProgram(executable, arguments, in: folder)
         var output = result.output
         if output.contains("No module named") {
-            output += "\nThe reference tests need the packages in Samples/requirements.txt: run ./test.sh (it installs them into .venv)."
+            output +=
+                "\nThe reference tests need the packages in Samples/requirements.txt: run ./test.sh (it installs them into .venv)."
         }
         return (result.status, output)
     }
@@ -32,7 +33,9 @@ public enum ReferencePython {
 
 /// Runs a program (the reference Python, another test tool) with `arguments`, in `folder`
 /// when given; returns its exit status and stdout and stderr together.
-public func runProgram(_ path: String, _ arguments: [String], in folder: String? = nil) throws -> (status: Int32, output: String) {
+public func runProgram(_ path: String, _ arguments: [String], in folder: String? = nil) throws -> (
+    status: Int32, output: String
+) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments

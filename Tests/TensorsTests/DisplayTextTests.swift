@@ -1,12 +1,15 @@
 import Foundation
 import Testing
+
 @testable import Tensors
 
 /// Text from files is shown with what a terminal would act on escaped (`DisplayText`).
 struct DisplayTextTests {
     @Test func controlCharactersAndTerminalEscapesAreWrittenVisibly() {
         let hostile = "a\u{1B}[2J\u{1B}]0;title\u{07}b\r\n\t\u{00}\u{7F}\u{9B}31m\u{202E}cba\u{2066}\u{2028}"
-        #expect(DisplayText.escaped(hostile) == #"a\x1b[2J\x1b]0;title\x07b\r\n\t\x00\x7f\u{9b}31m\u{202e}cba\u{2066}\u{2028}"#)
+        #expect(
+            DisplayText.escaped(hostile)
+                == #"a\x1b[2J\x1b]0;title\x07b\r\n\t\x00\x7f\u{9b}31m\u{202e}cba\u{2066}\u{2028}"#)
         // Ordinary names, accents, other scripts and emoji are left alone, backslashes too.
         for plain in ["encoder.layer.0.weight", "café.weight", "cafe\u{301}", "层.权重", "👩‍💻 w", #"a\x1b"#, ""] {
             #expect(DisplayText.escaped(plain) == plain)
@@ -28,9 +31,11 @@ struct DisplayTextTests {
     }
 
     @Test func fileErrorsShowWhatTheyQuoteEscaped() {
-        let error = FileError("m\u{1B}.safetensors", "tensor \"w\u{1B}[31m\r\n\": missing",
-                              details: ["  \"x\u{07}\": 3", "advice"])
-        #expect(error.description == "m\\x1b.safetensors: tensor \"w\\x1b[31m\\r\\n\": missing\n  \"x\\x07\": 3\nadvice")
+        let error = FileError(
+            "m\u{1B}.safetensors", "tensor \"w\u{1B}[31m\r\n\": missing",
+            details: ["  \"x\u{07}\": 3", "advice"])
+        #expect(
+            error.description == "m\\x1b.safetensors: tensor \"w\\x1b[31m\\r\\n\": missing\n  \"x\\x07\": 3\nadvice")
         #expect(error.problem == "tensor \"w\u{1B}[31m\r\n\": missing")  // kept as composed, for callers
         #expect(TensorError("bad \u{1B}[0m").description == "bad \\x1b[0m")
     }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Tensors
 
 /// Conversions are checked exhaustively against the platform's IEEE half type where it
@@ -20,8 +21,10 @@ struct FloatBitsTests {
 
     @Test func halfNarrowingRoundsToNearestEven() {
         // Every half value, every midpoint between neighbours, and points just beside them.
-        var samples: [Float] = [65504, 65519.99, 65520, 65536, .infinity, -.infinity, 0, -0.0,
-                                .leastNonzeroMagnitude, 0x1p-25, 0x1.8p-25, 0x1p-24, 0x1.8p-24, 0x1p-14]
+        var samples: [Float] = [
+            65504, 65519.99, 65520, 65536, .infinity, -.infinity, 0, -0.0,
+            .leastNonzeroMagnitude, 0x1p-25, 0x1.8p-25, 0x1p-24, 0x1.8p-24, 0x1p-14,
+        ]
         for bits in stride(from: UInt16(0), to: 0x7C00, by: 1) {
             let low = FloatBits.halfToFloat(bits)
             let high = FloatBits.halfToFloat(bits + 1)

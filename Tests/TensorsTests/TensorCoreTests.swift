@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Tensors
 
 struct TensorCoreTests {
@@ -30,9 +31,10 @@ struct TensorCoreTests {
     @Test func unalignedViewsAreCopiedToAlignedMemory() {
         let storage = ByteBuffer(count: 17)
         for i in 0..<17 { storage.bytes[i] = UInt8(i) }
-        let unaligned = TensorView(dtype: .f32, shape: [4],
-                                   bytes: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(storage.bytes)[1..<17]),
-                                   owner: storage)
+        let unaligned = TensorView(
+            dtype: .f32, shape: [4],
+            bytes: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(storage.bytes)[1..<17]),
+            owner: storage)
         #expect(!unaligned.isAligned)
         let aligned = unaligned.aligned()
         #expect(aligned.isAligned)
@@ -40,7 +42,9 @@ struct TensorCoreTests {
     }
 
     @Test func conversionKeepsNonFloatTensorsUntouched() {
-        let ids = TensorView.make(dtype: .i64, shape: [3]) { $0.storeBytes(of: Int64(7), toByteOffset: 8, as: Int64.self) }
+        let ids = TensorView.make(dtype: .i64, shape: [3]) {
+            $0.storeBytes(of: Int64(7), toByteOffset: 8, as: Int64.self)
+        }
         let converted = ids.converted(to: .bf16)
         #expect(converted.dtype == .i64 && converted.isBitwiseEqual(to: ids))
         let floats = TensorView.make(dtype: .f32, shape: [2]) {
@@ -51,7 +55,9 @@ struct TensorCoreTests {
     }
 
     @Test func sgemmMatchesANaiveProduct() {
-        let m = 7, n = 5, k = 9
+        let m = 7
+        let n = 5
+        let k = 9
         let a = (0..<(m * k)).map { Float($0 % 11) - 5 }
         let b = (0..<(k * n)).map { Float($0 % 7) * 0.5 }
         var c = [Float](repeating: 0, count: m * n)
@@ -80,7 +86,9 @@ struct TensorCoreTests {
             try frame.withUnsafeBytes { try Zstd.decompress($0, expectedSize: data.count + 1) }
         }
         #expect(throws: TensorError.self) {
-            try Array(frame.prefix(frame.count / 2)).withUnsafeBytes { try Zstd.decompress($0, expectedSize: data.count) }
+            try Array(frame.prefix(frame.count / 2)).withUnsafeBytes {
+                try Zstd.decompress($0, expectedSize: data.count)
+            }
         }
     }
 

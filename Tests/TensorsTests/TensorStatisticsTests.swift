@@ -1,9 +1,12 @@
 import Testing
+
 @testable import Tensors
 
 struct TensorStatisticsTests {
     static func floats(_ values: [Float]) -> TensorView {
-        TensorView.make(dtype: .f32, shape: [values.count]) { buffer in values.withUnsafeBytes { buffer.copyMemory(from: $0) } }
+        TensorView.make(dtype: .f32, shape: [values.count]) { buffer in
+            values.withUnsafeBytes { buffer.copyMemory(from: $0) }
+        }
     }
 
     @Test func statisticsMatchATwoPassComputationInDouble() throws {
@@ -22,12 +25,16 @@ struct TensorStatisticsTests {
         let std = (finite.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(finite.count)).squareRoot()
         #expect(s.count == values.count && s.nanCount == 1 && s.infinityCount == 2)
         #expect(s.minimum == finite.min() && s.maximum == finite.max())
-        #expect(abs(s.mean - mean) < 1e-6 && abs(s.standardDeviation - std) < 1e-6, "\(s.mean) \(mean) \(s.standardDeviation) \(std)")
+        #expect(
+            abs(s.mean - mean) < 1e-6 && abs(s.standardDeviation - std) < 1e-6,
+            "\(s.mean) \(mean) \(s.standardDeviation) \(std)")
     }
 
     @Test func otherDTypesAndEdgeCases() throws {
         let half = TensorView.make(dtype: .f16, shape: [3]) { buffer in
-            for (i, bits) in [UInt16(0x3C00), 0xC000, 0x7E00].enumerated() { buffer.storeBytes(of: bits, toByteOffset: i * 2, as: UInt16.self) }
+            for (i, bits) in [UInt16(0x3C00), 0xC000, 0x7E00].enumerated() {
+                buffer.storeBytes(of: bits, toByteOffset: i * 2, as: UInt16.self)
+            }
         }
         let h = try #require(TensorStatistics.of(half))  // 1, -2, NaN
         #expect(h.minimum == -2 && h.maximum == 1 && h.mean == -0.5 && h.nanCount == 1)

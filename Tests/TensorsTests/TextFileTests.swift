@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Tensors
 
 /// The one line reader every text file goes through: LF and CRLF alike, a byte-order mark
@@ -38,19 +39,28 @@ struct TextFileTests {
             "\($0)" == "f.txt: line 2: not valid UTF-8 (at byte 3 of the line); save the file as UTF-8"
         }
         // An overlong encoding of "/" and a lone continuation byte are refused too.
-        #expect { try Self.lines([0xC0, 0xAF]) } throws: { "\($0)".hasPrefix("f.txt: line 1: not valid UTF-8 (at byte 1 of the line)") }
-        #expect { try Self.lines(Array("π".utf8) + [0x80]) } throws: { "\($0)".hasPrefix("f.txt: line 1: not valid UTF-8 (at byte 3 of the line)") }
-        #expect { try Self.lines([0xFF, 0xFE, 0x61, 0x00]) } throws: { "\($0)" == "f.txt: is UTF-16 text (it starts with a UTF-16 byte-order mark); save it as UTF-8" }
+        #expect { try Self.lines([0xC0, 0xAF]) } throws: {
+            "\($0)".hasPrefix("f.txt: line 1: not valid UTF-8 (at byte 1 of the line)")
+        }
+        #expect { try Self.lines(Array("π".utf8) + [0x80]) } throws: {
+            "\($0)".hasPrefix("f.txt: line 1: not valid UTF-8 (at byte 3 of the line)")
+        }
+        #expect { try Self.lines([0xFF, 0xFE, 0x61, 0x00]) } throws: {
+            "\($0)" == "f.txt: is UTF-16 text (it starts with a UTF-16 byte-order mark); save it as UTF-8"
+        }
     }
 
     @Test func filesAreReadOrRefusedByName() throws {
         let folder = NSTemporaryDirectory() + "scalpel-textfile-\(UUID().uuidString.prefix(6))"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        try Data(TextFile.byteOrderMark + Array("one\r\ntwo\r\n".utf8)).write(to: URL(fileURLWithPath: folder + "/crlf.txt"))
+        try Data(TextFile.byteOrderMark + Array("one\r\ntwo\r\n".utf8)).write(
+            to: URL(fileURLWithPath: folder + "/crlf.txt"))
         #expect(try TextFile.lines(folder + "/crlf.txt") == ["one", "two"])
         #expect(try TextFile.contents(folder + "/crlf.txt").count == 13)
         #expect { try TextFile.lines(folder + "/none.txt") } throws: { "\($0)" == folder + "/none.txt: no such file" }
-        #expect { try TextFile.lines(folder + "/no-folder/none.txt") } throws: { "\($0)" == folder + "/no-folder/none.txt: folder \(folder)/no-folder does not exist" }
+        #expect { try TextFile.lines(folder + "/no-folder/none.txt") } throws: {
+            "\($0)" == folder + "/no-folder/none.txt: folder \(folder)/no-folder does not exist"
+        }
         #expect { try TextFile.lines(folder) } throws: { "\($0)" == folder + ": not a regular file" }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Tensors
 
 /// Sizes read from files are bounded by what their stored zstd bytes can expand to
@@ -18,7 +19,8 @@ struct ZstdBoundTests {
         #expect {
             try frame.withUnsafeBytes { try Zstd.decompress($0, expectedSize: Int.max) }
         } throws: { error in
-            "\(error)" == "a zstd frame of \(frame.count) bytes cannot expand to \(Int.max) bytes (at most 32768 times its size)"
+            "\(error)"
+                == "a zstd frame of \(frame.count) bytes cannot expand to \(Int.max) bytes (at most 32768 times its size)"
         }
     }
 }

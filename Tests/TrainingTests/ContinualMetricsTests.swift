@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-import TestSupport
 import Tensors
+import TestSupport
+import Testing
+
 @testable import Checkpoints
 @testable import Models
 @testable import Training
@@ -9,7 +10,9 @@ import Tensors
 /// The continual run's figures under both protocols, against hand-computed cases, and the
 /// bootstrap intervals' coverage.
 struct ContinualMetricsTests {
-    static func counts(_ rows: [[(Int, Int)]]) -> [[ItemCount]] { rows.map { $0.map { ItemCount(correct: $0.0, total: $0.1) } } }
+    static func counts(_ rows: [[(Int, Int)]]) -> [[ItemCount]] {
+        rows.map { $0.map { ItemCount(correct: $0.0, total: $0.1) } }
+    }
 
     /// Three tasks of 4, 2 and 4 items; state 0 the base, then after each task.
     static let threeTasks = counts([
@@ -43,8 +46,12 @@ struct ContinualMetricsTests {
         #expect(base.accuracyMatrix.isEmpty && base.averageAccuracy == 40 && base.unseenAccuracy == nil)
         let single = ProtocolMetrics(counts: Self.counts([[(1, 2)], [(2, 2)]]))
         #expect(single.unseenAccuracyAfterEachTask == [50] && single.unseenAccuracy == nil && single.forgetting == 0)
-        let control = ControlMetrics(counts: [ItemCount(correct: 5, total: 10), ItemCount(correct: 4, total: 10), ItemCount(correct: 3, total: 10)])
-        #expect(control.accuracyBase == 50 && control.accuracyAfterEachTask == [40, 30] && control.accuracy == 30 && control.drop == 20)
+        let control = ControlMetrics(counts: [
+            ItemCount(correct: 5, total: 10), ItemCount(correct: 4, total: 10), ItemCount(correct: 3, total: 10),
+        ])
+        #expect(
+            control.accuracyBase == 50 && control.accuracyAfterEachTask == [40, 30] && control.accuracy == 30
+                && control.drop == 20)
     }
 
     /// An encoder whose embeddings are given per text, to place items and prompts exactly.
@@ -58,8 +65,10 @@ struct ContinualMetricsTests {
 
     static func task(_ folder: String, classes: [(String, String)], test: [(String, String)]) throws {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        try classes.map { "\($0.0)\t\($0.1)\n" }.joined().write(toFile: folder + "/classes.txt", atomically: true, encoding: .utf8)
-        try test.map { JSONValue.object([("text", .string($0.0)), ("label", .string($0.1))]).serialized + "\n" }.joined()
+        try classes.map { "\($0.0)\t\($0.1)\n" }.joined().write(
+            toFile: folder + "/classes.txt", atomically: true, encoding: .utf8)
+        try test.map { JSONValue.object([("text", .string($0.0)), ("label", .string($0.1))]).serialized + "\n" }
+            .joined()
             .write(toFile: folder + "/test.jsonl", atomically: true, encoding: .utf8)
     }
 
@@ -75,15 +84,16 @@ struct ContinualMetricsTests {
         let encoder = PlacedEncoder(place: [
             "pa": [1, 0], "pb": [0, 1], "pc": [0.9, 0.1], "pd": [-1, 0], "pb3": [0.6, 0.8],
             // Dot products with pa, pb, pc, pd, pb3 in the comments.
-            "x1": [0.8, 0.2],   // .8 .2 .74 -.8 .64: a, right everywhere
-            "x2": [0.1, 0.9],   // .1 .9 .18 -.1 .78: b, right everywhere
+            "x1": [0.8, 0.2],  // .8 .2 .74 -.8 .64: a, right everywhere
+            "x2": [0.1, 0.9],  // .1 .9 .18 -.1 .78: b, right everywhere
             "y1": [0.95, 0.0],  // .95 0 .855 -.95 .57: c among t2's classes, a wherever a is a candidate
             "y2": [-0.5, 0.1],  // -.5 .1 -.44 .5 -.22: d, right everywhere
-            "z1": [0.7, 0.7],   // .7 .7 .7 -.7 .98: pb3 always, wrong
-            "z2": [0.0, 1.0],   // 0 1 .1 0 .8: pb3 among t3's or the unseen classes, t1's b among all
+            "z1": [0.7, 0.7],  // .7 .7 .7 -.7 .98: pb3 always, wrong
+            "z2": [0.0, 1.0],  // 0 1 .1 0 .8: pb3 among t3's or the unseen classes, t1's b among all
             "q1": [1, 0], "q2": [0, 1], "w1": [1, 0], "w2": [0, 1],
         ])
-        let evaluator = try ContinualEvaluator(tasks: ["t1", "t2", "t3"].map { root + "/" + $0 }, control: root + "/control")
+        let evaluator = try ContinualEvaluator(
+            tasks: ["t1", "t2", "t3"].map { root + "/" + $0 }, control: root + "/control")
         #expect(evaluator.unionIndex == [[0, 1], [2, 3], [0, 4]])
         // The base: every task unseen, all five classes together.
         let base = try evaluator.outcomes(encoder, seen: 0)
@@ -102,7 +112,8 @@ struct ContinualMetricsTests {
     /// Ties go to the earliest class; predictions are the largest dot product.
     @Test func predictionsTakeTheLargestDotProductAndTheEarliestOfATie() {
         let classes: [[Float]] = [[1, 0], [0, 1], [1, 0]]
-        #expect(ZeroShot.predictions([[0.5, 0.5], [0.2, 0.9], [0.9, 0.2], [-1, -1]], among: classes) == [0, 1, 0, 0])
+        #expect(
+            ZeroShot.predictions([[0.5, 0.5], [0.2, 0.9], [0.9, 0.2], [-1, -1]], among: classes) == [0, 1, 0, 0])
         #expect(ZeroShot.predictions([], among: classes).isEmpty)
     }
 
@@ -135,7 +146,9 @@ struct ContinualMetricsTests {
         let differences = bootstrap.replicates([[before], [after]]) { $0[1][0].percent - $0[0][0].percent }
         // Every resample draws item 1 zero to a few times: the difference is 0, 1, 2, … points, never negative.
         #expect(differences.allSatisfy { $0 >= 0 && $0 == $0.rounded() })
-        #expect(Bootstrap.quantile([1, 2, 3, 4], 0.5) == 2.5 && Bootstrap.quantile([1, 2, 3, 4], 0) == 1 && Bootstrap.quantile([1, 2, 3, 4], 1) == 4)
+        #expect(
+            Bootstrap.quantile([1, 2, 3, 4], 0.5) == 2.5 && Bootstrap.quantile([1, 2, 3, 4], 0) == 1
+                && Bootstrap.quantile([1, 2, 3, 4], 1) == 4)
         #expect(Bootstrap.quantile([0, 10], 0.975) == 9.75)
     }
 }

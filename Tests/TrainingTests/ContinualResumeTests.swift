@@ -1,22 +1,28 @@
 import Foundation
-import Testing
-import TestSupport
-@testable import Checkpoints
-@testable import Training
 import Patches
 import Tensors
+import TestSupport
+import Testing
+
+@testable import Checkpoints
+@testable import Training
 
 /// A run folder resumes only under the settings its patches were made with; --restart removes
 /// the run's files, and only those, and starts over.
 struct ContinualResumeTests {
     typealias Setup = (model: String, tasks: [String], control: String, root: String)
 
-    static func run(_ s: Setup, _ folder: String, options: ContinualRunner.Options = ContinualRunnerTests.options(), tasks: [String]? = nil,
-                    base: String? = nil, restart: Bool = false, lines: inout [String]) throws -> ContinualRunner.Report {
+    static func run(
+        _ s: Setup, _ folder: String, options: ContinualRunner.Options = ContinualRunnerTests.options(),
+        tasks: [String]? = nil,
+        base: String? = nil, restart: Bool = false, lines: inout [String]
+    ) throws -> ContinualRunner.Report {
         var collected: [String] = []
         defer { lines = collected }
-        return try ContinualRunner.run(base: base ?? s.model, tasks: tasks ?? s.tasks, control: s.control, folder: folder, options: options,
-                                       restart: restart) { collected.append($0) }
+        return try ContinualRunner.run(
+            base: base ?? s.model, tasks: tasks ?? s.tasks, control: s.control, folder: folder, options: options,
+            restart: restart
+        ) { collected.append($0) }
     }
 
     static func bytes(_ path: String) -> Data? { FileManager.default.contents(atPath: path) }
@@ -48,16 +54,20 @@ struct ContinualResumeTests {
         options.training.epochs = 3
         options.training.learningRate = 1e-3
         #expect { try Self.run(s, folder, options: options, lines: &lines) } throws: {
-            "\($0)" == folder + "/state.json: the run there was made with other settings:\n  epochs: 2 → 3\n  lr: 0.005 → 0.001\n"
+            "\($0)" == folder
+                + "/state.json: the run there was made with other settings:\n  epochs: 2 → 3\n  lr: 0.005 → 0.001\n"
                 + "resume it with the same settings, or start over with --restart (it removes the run's files from \(folder), and no other file), or use another output folder"
         }
         // Scoring settings the command line ties to training ones show both.
         options = ContinualRunnerTests.options()
         options.scoring.seed = 7
-        #expect { try Self.run(s, folder, options: options, lines: &lines) } throws: { "\($0)".contains("\n  seed: 0 → 0 (scoring 7)\n") }
+        #expect { try Self.run(s, folder, options: options, lines: &lines) } throws: {
+            "\($0)".contains("\n  seed: 0 → 0 (scoring 7)\n")
+        }
         // Edited task data and other base weights are other settings too.
         let test = s.tasks[1] + "/test.jsonl"
-        try (String(contentsOfFile: test, encoding: .utf8) + "\n{\"text\": \"w30 w31\", \"label\": \"x\"}").write(toFile: test, atomically: true, encoding: .utf8)
+        try (String(contentsOfFile: test, encoding: .utf8) + "\n{\"text\": \"w30 w31\", \"label\": \"x\"}").write(
+            toFile: test, atomically: true, encoding: .utf8)
         #expect { try Self.run(s, folder, lines: &lines) } throws: { error in
             let text = "\(error)"
             return text.contains("\n  task files: ") && !text.contains("base weights") && !text.contains("epochs")
@@ -66,12 +76,19 @@ struct ContinualResumeTests {
         try FileManager.default.removeItem(atPath: other.model + "/model.safetensors")
         // The same tensors but for one element of the first.
         let checkpoint = try Checkpoint.open(s.model)
-        try SafetensorsWriter.write(checkpoint.tensors.enumerated().map { k, entry in
-            var values = checkpoint.view(entry).floatValues()
-            if k == 0 { values[0] += 1 }
-            return OutputTensor(name: entry.name, view: TensorView.make(dtype: .f32, shape: entry.shape) { b in values.withUnsafeBytes { b.copyMemory(from: $0) } })
-        }, metadata: [], to: other.model + "/model.safetensors")
-        #expect { try Self.run(s, folder, base: other.model, lines: &lines) } throws: { "\($0)".contains("\n  base weights: ") }
+        try SafetensorsWriter.write(
+            checkpoint.tensors.enumerated().map { k, entry in
+                var values = checkpoint.view(entry).floatValues()
+                if k == 0 { values[0] += 1 }
+                return OutputTensor(
+                    name: entry.name,
+                    view: TensorView.make(dtype: .f32, shape: entry.shape) { b in
+                        values.withUnsafeBytes { b.copyMemory(from: $0) }
+                    })
+            }, metadata: [], to: other.model + "/model.safetensors")
+        #expect { try Self.run(s, folder, base: other.model, lines: &lines) } throws: {
+            "\($0)".contains("\n  base weights: ")
+        }
         #expect(lines.isEmpty && Self.bytes(folder + "/state.json") == state)
     }
 
@@ -84,14 +101,19 @@ struct ContinualResumeTests {
         try "mine".write(toFile: folder + "/notes.txt", atomically: true, encoding: .utf8)
         try "mine".write(toFile: folder + "/task01.spatch", atomically: true, encoding: .utf8)
         try FileManager.default.createDirectory(atPath: folder + "/report.md.d", withIntermediateDirectories: true)
-        try "left".write(toFile: folder + "/.task2.spatch.scalpel-trained.safetensors", atomically: true, encoding: .utf8)
+        try "left".write(
+            toFile: folder + "/.task2.spatch.scalpel-trained.safetensors", atomically: true, encoding: .utf8)
         var options = ContinualRunnerTests.options()
         options.training.epochs = 3
         let report = try Self.run(s, folder, options: options, tasks: [s.tasks[0]], restart: true, lines: &lines)
-        #expect(lines.first == "restart: removed .task2.spatch.scalpel-trained.safetensors, state.json, task1-mask.spatch, task1.spatch, task2-mask.spatch, task2.spatch")
+        #expect(
+            lines.first
+                == "restart: removed .task2.spatch.scalpel-trained.safetensors, state.json, task1-mask.spatch, task1.spatch, task2-mask.spatch, task2.spatch"
+        )
         #expect(lines.contains("task 1 of 1 (t1): train"))
         let left = try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
-        #expect(left == ["notes.txt", "report.md.d", "state.json", "task01.spatch", "task1-mask.spatch", "task1.spatch"])
+        #expect(
+            left == ["notes.txt", "report.md.d", "state.json", "task01.spatch", "task1-mask.spatch", "task1.spatch"])
         #expect(report.finishedTasks == 1 && report.settings.values.first { $0.0 == "epochs" }?.1 == "3")
         #expect(try PatchFile.open(folder + "/task1.spatch").header.metadataValue("train.epochs") == "3")
         let recorded = try JSONValue.parse(contentsOf: folder + "/state.json")["settings"]
@@ -103,18 +125,24 @@ struct ContinualResumeTests {
         let folder = s.root + "/run"
         var lines: [String] = []
         _ = try Self.run(s, folder, tasks: [s.tasks[0]], lines: &lines)
-        let advice = "start over with --restart (it removes the run's files from \(folder), and no other file), or use another output folder"
+        let advice =
+            "start over with --restart (it removes the run's files from \(folder), and no other file), or use another output folder"
         // A state an older Scalpel wrote: no settings.
         let state = try JSONValue.parse(contentsOf: folder + "/state.json")
         let old = JSONValue.object((state.objectMembers ?? []).filter { $0.0 != "settings" })
         try old.pretty().write(toFile: folder + "/state.json", atomically: true, encoding: .utf8)
         #expect { try Self.run(s, folder, tasks: [s.tasks[0]], lines: &lines) } throws: {
-            "\($0)" == folder + "/state.json: records no settings (an older Scalpel wrote it), so resuming its run cannot be checked; " + advice
+            "\($0)" == folder
+                + "/state.json: records no settings (an older Scalpel wrote it), so resuming its run cannot be checked; "
+                + advice
         }
         // A state of a Scalpel that measured task-incremental accuracies alone: no outcomes.
-        try "{\"settings\": \(state["settings"]!.serialized), \"tasks\": [\"t1\"], \"accuracy_matrix\": [[50]]}".write(toFile: folder + "/state.json", atomically: true, encoding: .utf8)
+        try "{\"settings\": \(state["settings"]!.serialized), \"tasks\": [\"t1\"], \"accuracy_matrix\": [[50]]}".write(
+            toFile: folder + "/state.json", atomically: true, encoding: .utf8)
         #expect { try Self.run(s, folder, tasks: [s.tasks[0]], lines: &lines) } throws: {
-            "\($0)" == folder + "/state.json: records no per-item outcomes (an older Scalpel wrote it, measuring task-incremental accuracy only); " + advice
+            "\($0)" == folder
+                + "/state.json: records no per-item outcomes (an older Scalpel wrote it, measuring task-incremental accuracy only); "
+                + advice
         }
         // Damaged states: outcomes cut short, a character other than 0 or 1, a state too many.
         let outcomes = try #require(state["outcomes"])
@@ -126,17 +154,21 @@ struct ContinualResumeTests {
         ]
         for (key, value) in damaged {
             let members = (outcomes.objectMembers ?? []).map { $0.0 == key ? (key, value) : $0 }
-            let bad = JSONValue.object((state.objectMembers ?? []).map { $0.0 == "outcomes" ? ("outcomes", .object(members)) : $0 })
+            let bad = JSONValue.object(
+                (state.objectMembers ?? []).map { $0.0 == "outcomes" ? ("outcomes", .object(members)) : $0 })
             try bad.pretty().write(toFile: folder + "/state.json", atomically: true, encoding: .utf8)
             #expect { try Self.run(s, folder, tasks: [s.tasks[0]], lines: &lines) } throws: {
-                "\($0)" == folder + "/state.json: is damaged (its outcomes do not fit the tasks' and the control's test items); " + advice
+                "\($0)" == folder
+                    + "/state.json: is damaged (its outcomes do not fit the tasks' and the control's test items); "
+                    + advice
             }
         }
         // A finished task's patch gone.
         try state.pretty().write(toFile: folder + "/state.json", atomically: true, encoding: .utf8)
         try FileManager.default.removeItem(atPath: folder + "/task1-mask.spatch")
         #expect { try Self.run(s, folder, tasks: [s.tasks[0]], lines: &lines) } throws: {
-            "\($0)" == folder + "/task1-mask.spatch: is missing, though state.json records task 1 as finished; " + advice
+            "\($0)" == folder + "/task1-mask.spatch: is missing, though state.json records task 1 as finished; "
+                + advice
         }
         // A run's files without their state.
         try FileManager.default.removeItem(atPath: folder + "/state.json")
@@ -149,10 +181,15 @@ struct ContinualResumeTests {
     }
 
     @Test func runFilesAreKnownByName() {
-        let ours = ["state.json", "report.json", "report.md", "report.svg", "task1.spatch", "task12-mask.spatch",
-                    ".task3.spatch.scalpel-base.safetensors", ".report.md.scalpel-41-7.tmp"]
-        let theirs = ["notes.txt", "task0.spatch", "task01.spatch", "task1.spatch.bak", "Task1.spatch", "task-mask.spatch", "task1-mask.spatchx",
-                      ".notes.txt.scalpel-1.tmp", ".scalpel-", "report.MD", "state.json.orig"]
+        let ours = [
+            "state.json", "report.json", "report.md", "report.svg", "task1.spatch", "task12-mask.spatch",
+            ".task3.spatch.scalpel-base.safetensors", ".report.md.scalpel-41-7.tmp",
+        ]
+        let theirs = [
+            "notes.txt", "task0.spatch", "task01.spatch", "task1.spatch.bak", "Task1.spatch", "task-mask.spatch",
+            "task1-mask.spatchx",
+            ".notes.txt.scalpel-1.tmp", ".scalpel-", "report.MD", "state.json.orig",
+        ]
         #expect(ours.allSatisfy(ContinualRunFolder.isRunFile))
         #expect(!theirs.contains(where: ContinualRunFolder.isRunFile))
     }

@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-import TestSupport
 import Tensors
+import TestSupport
+import Testing
+
 @testable import Checkpoints
 @testable import Models
 @testable import Training
@@ -11,10 +12,14 @@ struct MaskedTrainerTests {
     static let fixtures = ReferencePython.packageRoot + "/Tests/Fixtures/text"
 
     static func encoder() throws -> TextEncoder {
-        let model = try BertModel(checkpoint: Checkpoint.open(fixtures + "/tiny_bert.safetensors"), configFile: fixtures + "/tiny_bert_config.json")
+        let model = try BertModel(
+            checkpoint: Checkpoint.open(fixtures + "/tiny_bert.safetensors"),
+            configFile: fixtures + "/tiny_bert_config.json")
         var vocabulary: [String: Int32] = ["[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3]
         for i in 4..<100 { vocabulary["w\(i)"] = Int32(i) }
-        return TextEncoder(model: model, tokenizer: try WordPieceTokenizer(vocabulary: vocabulary, lowercase: true, maxLength: 16), path: "tiny")
+        return TextEncoder(
+            model: model, tokenizer: try WordPieceTokenizer(vocabulary: vocabulary, lowercase: true, maxLength: 16),
+            path: "tiny")
     }
 
     /// Two classes: texts made of words 10…29 are "low", of words 60…79 "high".
@@ -32,7 +37,8 @@ struct MaskedTrainerTests {
     }
 
     @Test func onlyMaskedPositionsChangeAndTheLossFalls() throws {
-        let encoder = try Self.encoder(), data = try TrainingData(task: Self.task())
+        let encoder = try Self.encoder()
+        let data = try TrainingData(task: Self.task())
         let names = encoder.model.parameterNames
         let before = Dictionary(uniqueKeysWithValues: names.map { ($0, encoder.model.values(of: $0)!) })
         let masks: [String: MaskedTrainer.TensorMask] = [
@@ -50,7 +56,8 @@ struct MaskedTrainerTests {
         let later = try MaskedTrainer.train(encoder, data: data, masks: masks, settings: settings)
         #expect(later.finalLoss < first.finalLoss, "\(first.finalLoss) → \(later.finalLoss)")
         for name in names {
-            let now = encoder.model.values(of: name)!, was = before[name]!
+            let now = encoder.model.values(of: name)!
+            let was = before[name]!
             let allowed: Set<Int>
             switch masks[name] {
             case .positions(let positions)?: allowed = Set(positions)
@@ -71,19 +78,27 @@ struct MaskedTrainerTests {
         var results: [[String: [Float]]] = []
         for _ in 0..<2 {
             let encoder = try Self.encoder()
-            let masks = Dictionary(uniqueKeysWithValues: encoder.model.parameterNames.map { ($0, MaskedTrainer.TensorMask.all) })
-            _ = try MaskedTrainer.train(encoder, data: TrainingData(task: Self.task()), masks: masks, settings: settings)
-            results.append(Dictionary(uniqueKeysWithValues: encoder.model.parameterNames.map { ($0, encoder.model.values(of: $0)!) }))
+            let masks = Dictionary(
+                uniqueKeysWithValues: encoder.model.parameterNames.map { ($0, MaskedTrainer.TensorMask.all) })
+            _ = try MaskedTrainer.train(
+                encoder, data: TrainingData(task: Self.task()), masks: masks, settings: settings)
+            results.append(
+                Dictionary(
+                    uniqueKeysWithValues: encoder.model.parameterNames.map { ($0, encoder.model.values(of: $0)!) }))
         }
         let base = try Self.encoder().model
         for name in base.parameterNames {
             #expect(results[0][name]! != base.values(of: name)!, "\(name) did not train")
-            #expect(results[0][name]!.map(\.bitPattern) == results[1][name]!.map(\.bitPattern), "\(name): two runs with one seed differ")
+            #expect(
+                results[0][name]!.map(\.bitPattern) == results[1][name]!.map(\.bitPattern),
+                "\(name): two runs with one seed differ")
         }
     }
 
     @Test func replayMixesABalancedBufferOfEarlierTasks() throws {
-        let current = try Self.task(), earlier = try Self.task(), other = try Self.task()
+        let current = try Self.task()
+        let earlier = try Self.task()
+        let other = try Self.task()
         let data = try TrainingData(task: current, replay: [earlier, other], buffer: 5, seed: 1)
         #expect(data.tasks.count == 3 && data.counts == [32, 3, 2])
         let earlierTexts = Set(try earlier.examples("train").map { EncoderInput.text($0.text) })
@@ -115,10 +130,13 @@ struct MaskedTrainerTests {
     @Test(arguments: [false, true]) func crossEntropyGradientMatchesAFiniteDifference(symmetric: Bool) {
         // Three inputs (two of one class), three prompts, unit-ish vectors; symmetric: CLIP's
         // form, prompts to inputs too.
-        var embeddings: [[Float]] = [[0.6, 0.8, 0], [0, 0.6, 0.8], [0.48, 0.6, 0.64], [1, 0, 0], [0, 1, 0], [0, 0, 1]]
+        var embeddings: [[Float]] = [
+            [0.6, 0.8, 0], [0, 0.6, 0.8], [0.48, 0.6, 0.64], [1, 0, 0], [0, 1, 0], [0, 0, 1],
+        ]
         let targets = [1, 2, 1].map { MaskedTrainer.Target(label: $0, classes: 0..<3) }
         func loss(_ e: [[Float]]) -> (loss: Float, gradients: [[Float]]) {
-            let result = MaskedTrainer.crossEntropy(inputs: Array(e[..<3]), prompts: Array(e[3...]), targets: targets, scale: 20, symmetric: symmetric)
+            let result = MaskedTrainer.crossEntropy(
+                inputs: Array(e[..<3]), prompts: Array(e[3...]), targets: targets, scale: 20, symmetric: symmetric)
             return (result.loss, result.inputs + result.prompts)
         }
         let gradients = loss(embeddings).gradients
@@ -130,7 +148,9 @@ struct MaskedTrainerTests {
             let down = loss(embeddings).loss
             embeddings[row][column] += eps
             let difference = (up - down) / (2 * eps)
-            #expect(abs(difference - gradients[row][column]) <= 1e-2 * max(1, abs(gradients[row][column])), "\(row),\(column): \(difference) vs \(gradients[row][column])")
+            #expect(
+                abs(difference - gradients[row][column]) <= 1e-2 * max(1, abs(gradients[row][column])),
+                "\(row),\(column): \(difference) vs \(gradients[row][column])")
         }
         // The symmetric loss is the mean of the two directions: with one input per class it
         // is the one-way loss averaged with its transpose's; inputs of one class that match
@@ -138,12 +158,20 @@ struct MaskedTrainerTests {
         if symmetric {
             let e: [[Float]] = [[1, 0], [0, 1], [0.8, 0.6], [0.6, 0.8]]
             let pairs = [0, 1].map { MaskedTrainer.Target(label: $0, classes: 0..<2) }
-            let both = MaskedTrainer.crossEntropy(inputs: Array(e[..<2]), prompts: Array(e[2...]), targets: pairs, scale: 10, symmetric: true).loss
-            let forward = MaskedTrainer.crossEntropy(inputs: Array(e[..<2]), prompts: Array(e[2...]), targets: pairs, scale: 10).loss
-            let backward = MaskedTrainer.crossEntropy(inputs: Array(e[2...]), prompts: Array(e[..<2]), targets: pairs, scale: 10).loss
+            let both = MaskedTrainer.crossEntropy(
+                inputs: Array(e[..<2]), prompts: Array(e[2...]), targets: pairs, scale: 10, symmetric: true
+            ).loss
+            let forward = MaskedTrainer.crossEntropy(
+                inputs: Array(e[..<2]), prompts: Array(e[2...]), targets: pairs, scale: 10
+            ).loss
+            let backward = MaskedTrainer.crossEntropy(
+                inputs: Array(e[2...]), prompts: Array(e[..<2]), targets: pairs, scale: 10
+            ).loss
             #expect(abs(both - (forward + backward) / 2) < 1e-5)
             let twins = [0, 0, 1].map { MaskedTrainer.Target(label: $0, classes: 0..<2) }
-            let perfect = MaskedTrainer.crossEntropy(inputs: [[1, 0], [1, 0], [0, 1]], prompts: [[1, 0], [0, 1]], targets: twins, scale: 100, symmetric: true)
+            let perfect = MaskedTrainer.crossEntropy(
+                inputs: [[1, 0], [1, 0], [0, 1]], prompts: [[1, 0], [0, 1]], targets: twins, scale: 100, symmetric: true
+            )
             #expect(perfect.loss < 1e-6 && perfect.correct == 3)
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import Training
 
 /// The checks behind the warnings of `continual` (a control that is also a task) and `train`

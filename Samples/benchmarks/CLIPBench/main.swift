@@ -20,7 +20,8 @@ let imagesOnly = arguments.contains("--images-only")
 
 do {
     let folder = arguments[0]
-    let model = try CLIPModel(checkpoint: Checkpoint.open(folder + "/model.safetensors"), configFile: folder + "/open_clip_config.json")
+    let model = try CLIPModel(
+        checkpoint: Checkpoint.open(folder + "/model.safetensors"), configFile: folder + "/open_clip_config.json")
     let inputs = try Checkpoint.open(arguments[1])
     let (images, _) = try ImageFile.read(arguments[1])
     let ids = try inputs.view(named: "texts").floatValues().map { Int32($0) }
@@ -43,7 +44,8 @@ do {
             return (total, gradients, [])
         }
         var total: Float = 0
-        var dImages = images.map { $0.map { _ in Float(0) } }, dTexts = texts.map { $0.map { _ in Float(0) } }
+        var dImages = images.map { $0.map { _ in Float(0) } }
+        var dTexts = texts.map { $0.map { _ in Float(0) } }
         for (i, image) in images.enumerated() {
             for (j, text) in texts.enumerated() {
                 let dot = zip(image, text).reduce(Float(0)) { $0 + $1.0 * $1.1 }

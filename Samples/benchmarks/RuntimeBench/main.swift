@@ -8,7 +8,8 @@ import Models
 
 var arguments = CommandLine.arguments.dropFirst()
 guard let folder = arguments.popFirst() else {
-    FileHandle.standardError.write(Data("usage: runtime-bench MODEL_FOLDER [--batch 32] [--tokens 32] [--repeats 5]\n".utf8))
+    FileHandle.standardError.write(
+        Data("usage: runtime-bench MODEL_FOLDER [--batch 32] [--tokens 32] [--repeats 5]\n".utf8))
     exit(2)
 }
 var settings = ["--batch": 32, "--tokens": 32, "--repeats": 5]
@@ -19,14 +20,17 @@ while let flag = arguments.popFirst() {
     }
     settings[flag] = value
 }
-let batchSize = settings["--batch"]!, tokens = settings["--tokens"]!, repeats = settings["--repeats"]!
+let batchSize = settings["--batch"]!
+let tokens = settings["--tokens"]!
+let repeats = settings["--repeats"]!
 
 do {
     let encoder = try TextEncoder(path: folder)
     let vocabulary = encoder.model.configuration.vocabulary
     // The batch runtime.py builds too: [CLS] (101), ids 1000 + (7·b + 13·t) mod 20000, [SEP] (102).
     let batch = (0..<batchSize).map { b in
-        [Int32(101)] + (1..<(tokens - 1)).map { t in Int32(1000 + (7 * b + 13 * t) % min(20_000, vocabulary - 1000)) } + [Int32(102)]
+        [Int32(101)] + (1..<(tokens - 1)).map { t in Int32(1000 + (7 * b + 13 * t) % min(20_000, vocabulary - 1000)) }
+            + [Int32(102)]
     }
     let model = encoder.model
     let names = Set((0..<model.configuration.layers).map { model.tensorName(layer: $0, "intermediate.dense.weight") })

@@ -41,7 +41,9 @@ do {
     scoring.batchSize = batch
     scoring.scoreFraction = 1  // the task is one batch
     var scores: [String: [Float]] = [:]
-    let score = try timed { scores = try RelevanceScorer.scores(encoder, task: task, tensors: eligible, settings: scoring) }
+    let score = try timed {
+        scores = try RelevanceScorer.scores(encoder, task: task, tensors: eligible, settings: scoring)
+    }
     var masks: [String: MaskedTrainer.TensorMask] = [:]
     for (name, values) in scores {
         masks[name] = .positions(try MaskSelection.top(values, rate: 0.1))
@@ -60,7 +62,9 @@ do {
     }
     let kept = masks.reduce(0) { $0 + $1.value.count(of: encoder.values(of: $1.key)?.count ?? 0) }
     func list(_ x: [Double]) -> String { "[" + x.map { String($0) }.joined(separator: ", ") + "]" }
-    print("{\"score\": \(list(score)), \"step\": \(list(step)), \"full_step\": \(full.map(list) ?? "null"), \"masked_elements\": \(kept)}")
+    print(
+        "{\"score\": \(list(score)), \"step\": \(list(step)), \"full_step\": \(full.map(list) ?? "null"), \"masked_elements\": \(kept)}"
+    )
 } catch {
     FileHandle.standardError.write(Data("spu-bench: \(error)\n".utf8))
     exit(1)

@@ -38,20 +38,27 @@ func readCheckpoint(_ path: String) {
 /// `bytes` split at the first `0xFF` (which UTF-8 text never holds): two files' contents.
 func split(_ bytes: UnsafeRawBufferPointer) -> (UnsafeRawBufferPointer, UnsafeRawBufferPointer) {
     let cut = bytes.firstIndex(of: 0xFF) ?? bytes.count
-    return (UnsafeRawBufferPointer(rebasing: bytes[..<cut]), UnsafeRawBufferPointer(rebasing: bytes[min(cut + 1, bytes.count)...]))
+    return (
+        UnsafeRawBufferPointer(rebasing: bytes[..<cut]),
+        UnsafeRawBufferPointer(rebasing: bytes[min(cut + 1, bytes.count)...])
+    )
 }
 
 /// A small WordPiece vocabulary, so that text inputs reach the tokenizer's whole loop.
 let wordPiece: WordPieceTokenizer? = {
-    let tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "the", "a", "##s", "##ing", "cat", "play", "é", "##é", "日", "!", "."]
-    return try? WordPieceTokenizer(vocabulary: Dictionary(uniqueKeysWithValues: tokens.enumerated().map { ($1, Int32($0)) }),
-                                   lowercase: true, maxLength: 64)
+    let tokens = [
+        "[PAD]", "[UNK]", "[CLS]", "[SEP]", "the", "a", "##s", "##ing", "cat", "play", "é", "##é", "日", "!", ".",
+    ]
+    return try? WordPieceTokenizer(
+        vocabulary: Dictionary(uniqueKeysWithValues: tokens.enumerated().map { ($1, Int32($0)) }),
+        lowercase: true, maxLength: 64)
 }()
 
 /// CLIP's BPE vocabulary, from the default location `./setup.sh` fetches it to (or
 /// SCALPEL_CLIP_BPE); nil when absent, and the `clip-text` target then says so.
 let clipTokenizer: CLIPTokenizer? = {
-    let path = ProcessInfo.processInfo.environment["SCALPEL_CLIP_BPE"] ?? ".cache/models/clip-bpe/bpe_simple_vocab_16e6.txt.gz"
+    let path =
+        ProcessInfo.processInfo.environment["SCALPEL_CLIP_BPE"] ?? ".cache/models/clip-bpe/bpe_simple_vocab_16e6.txt.gz"
     return try? CLIPTokenizer(vocabularyFile: path)
 }()
 
@@ -101,10 +108,12 @@ let harnesses: [Harness] = [
     },
     Harness(name: "wordpiece", summary: "BERT's WordPiece tokenizer: a vocab.txt, then 0xFF, then a text") { bytes in
         let (vocabulary, text) = split(bytes)
-        let tokenizer = (try? WordPieceTokenizer(vocabularyFile: file("vocab.txt", vocabulary), maxLength: 64)) ?? wordPiece
+        let tokenizer =
+            (try? WordPieceTokenizer(vocabularyFile: file("vocab.txt", vocabulary), maxLength: 64)) ?? wordPiece
         _ = tokenizer?.encode(String(decoding: text, as: UTF8.self))
     },
-    Harness(name: "clip-text", summary: "CLIP's byte-level BPE tokenizer on a text (needs the BPE vocabulary)") { bytes in
+    Harness(name: "clip-text", summary: "CLIP's byte-level BPE tokenizer on a text (needs the BPE vocabulary)") {
+        bytes in
         _ = clipTokenizer?.encode(String(decoding: bytes, as: UTF8.self))
     },
 ]
@@ -118,7 +127,8 @@ enum Shards {
         ready = true
         for (shard, name) in [("model-00001-of-00002.safetensors", "a"), ("model-00002-of-00002.safetensors", "b")] {
             let view = TensorView.make(dtype: .f32, shape: [2]) { _ in }
-            try? SafetensorsWriter.write([OutputTensor(name: name, view: view)], metadata: [], to: workspace + "/" + shard)
+            try? SafetensorsWriter.write(
+                [OutputTensor(name: name, view: view)], metadata: [], to: workspace + "/" + shard)
         }
     }
 }

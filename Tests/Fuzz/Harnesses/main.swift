@@ -10,13 +10,15 @@ import Foundation
 nonisolated(unsafe) var selected: Harness?
 
 func usage() -> Never {
-    FileHandle.standardError.write(Data("usage: scalpel-fuzz list | TARGET [libFuzzer options] | replay TARGET PATH...\n".utf8))
+    FileHandle.standardError.write(
+        Data("usage: scalpel-fuzz list | TARGET [libFuzzer options] | replay TARGET PATH...\n".utf8))
     exit(2)
 }
 
 func harness(_ name: String) -> Harness {
     guard let found = harnesses.first(where: { $0.name == name }) else {
-        FileHandle.standardError.write(Data("scalpel-fuzz: no target \"\(name)\" (scalpel-fuzz list names them)\n".utf8))
+        FileHandle.standardError.write(
+            Data("scalpel-fuzz: no target \"\(name)\" (scalpel-fuzz list names them)\n".utf8))
         exit(2)
     }
     return found
@@ -38,7 +40,9 @@ guard arguments.count >= 2 else { usage() }
 atexit { try? FileManager.default.removeItem(atPath: workspace) }
 switch arguments[1] {
 case "list":
-    for target in harnesses { print("\(target.name.padding(toLength: 18, withPad: " ", startingAt: 0))\(target.summary)") }
+    for target in harnesses {
+        print("\(target.name.padding(toLength: 18, withPad: " ", startingAt: 0))\(target.summary)")
+    }
 case "replay":
     guard arguments.count >= 4 else { usage() }
     let target = harness(arguments[2])
@@ -64,7 +68,9 @@ default:
         }
     }
     if status == -1 {
-        FileHandle.standardError.write(Data("scalpel-fuzz: this build has no libFuzzer; build with Tests/Fuzz/fuzz.sh build, or use replay\n".utf8))
+        FileHandle.standardError.write(
+            Data("scalpel-fuzz: this build has no libFuzzer; build with Tests/Fuzz/fuzz.sh build, or use replay\n".utf8)
+        )
         exit(2)
     }
     exit(status)
