@@ -17,7 +17,11 @@ enum HDF5Message {
 
     /// A tensor as the walk found it.
     struct Tensor: Equatable {
-        enum Placement: UInt8 { case inPlace = 0, empty = 1, decoded = 2 }
+        enum Placement: UInt8 {
+            case inPlace = 0
+            case empty = 1
+            case decoded = 2
+        }
         let name: String
         let dtype: DType
         let shape: [Int]

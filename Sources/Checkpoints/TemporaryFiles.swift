@@ -87,7 +87,8 @@ public enum StaleTemporaryFiles {
             guard lstat(path, &info) == 0, info.st_uid == getuid() else { continue }
             switch info.st_mode & S_IFMT {
             case S_IFREG: unlink(path)
-            case S_IFDIR where name.hasSuffix(".tmp"): try? FileManager.default.removeItem(atPath: path)  // a model folder being built
+            // A model folder being built.
+            case S_IFDIR where name.hasSuffix(".tmp"): try? FileManager.default.removeItem(atPath: path)
             default: break
             }
         }

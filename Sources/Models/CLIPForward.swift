@@ -58,7 +58,8 @@ extension CLIPModel {
                 let row = (b * length + t) * w
                 for i in 0..<w { x[row + i] = tokenEmbedding[id * w + i] + textPositions[t * w + i] }
             }
-            let end = ids.indices.max { ids[$0] < ids[$1] || (ids[$0] == ids[$1] && $0 > $1) } ?? 0  // the first highest id
+            // the first highest id
+            let end = ids.indices.max { ids[$0] < ids[$1] || (ids[$0] == ids[$1] && $0 > $1) } ?? 0
             pooled.append(b * length + end)
         }
         let activations = runBlocks(

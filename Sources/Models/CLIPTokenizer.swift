@@ -54,7 +54,8 @@ public struct CLIPTokenizer: Sendable {
         vocabulary += merges.map { $0.0 + $0.1 }
         vocabulary += ["<start_of_text>", "<end_of_text>"]
         var encoder: [String: Int32] = [:]
-        for (id, token) in vocabulary.enumerated() { encoder[token] = Int32(id) }  // later duplicates win, as dict(zip(...))
+        // later duplicates win, as dict(zip(...))
+        for (id, token) in vocabulary.enumerated() { encoder[token] = Int32(id) }
         self.encoder = encoder
         var ranks: [String: Int] = [:]
         for (rank, merge) in merges.enumerated() where ranks[merge.0 + " " + merge.1] == nil {

@@ -101,12 +101,12 @@ public struct TaskFolder: Sendable {
         var out: [Example] = []
         for (number, line) in try TextFile.lines(path).enumerated() {
             if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
-            let where_ = "line \(number + 1)"
+            let place = "line \(number + 1)"
             guard let json = try? JSONValue.parse(line), json.objectMembers != nil else {
-                throw ModelError(path, "\(where_): not a JSON object")
+                throw ModelError(path, "\(place): not a JSON object")
             }
             guard let exampleText = json["text"]?.stringValue else {
-                throw ModelError(path, "\(where_): no \"text\" string")
+                throw ModelError(path, "\(place): no \"text\" string")
             }
             let label: Int
             switch json["label"] {
@@ -114,17 +114,17 @@ public struct TaskFolder: Sendable {
                 guard let index = labels.firstIndex(where: { $0.utf8.elementsEqual(name.utf8) }) else {
                     throw ModelError(
                         path,
-                        "\(where_): label \"\(name)\" is not a class in classes.txt (\(labels.prefix(5).joined(separator: ", "))\(labels.count > 5 ? ", ..." : ""))"
+                        "\(place): label \"\(name)\" is not a class in classes.txt (\(labels.prefix(5).joined(separator: ", "))\(labels.count > 5 ? ", ..." : ""))"
                     )
                 }
                 label = index
             case .integer(let index)?:
                 guard labels.indices.contains(index) else {
-                    throw ModelError(path, "\(where_): label \(index) is outside the \(labels.count) classes")
+                    throw ModelError(path, "\(place): label \(index) is outside the \(labels.count) classes")
                 }
                 label = index
             default:
-                throw ModelError(path, "\(where_): no \"label\" (a class label or index)")
+                throw ModelError(path, "\(place): no \"label\" (a class label or index)")
             }
             out.append(Example(text: exampleText, label: label))
         }

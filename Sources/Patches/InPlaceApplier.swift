@@ -123,7 +123,8 @@ public enum InPlaceApplier {
                 path, "tensor \"\(wrong)\": the result does not match the patch's fingerprint; the file was restored",
                 kind: .checkFailed)
         }
-        let changed = regions.reduce(0) { $0 + $1.positions.count }  // each element once, however many patches change it
+        // each element once, however many patches change it
+        let changed = regions.reduce(0) { $0 + $1.positions.count }
         for (i, byte) in json.enumerated() { mapping.mutableBytes[8 + i] = byte }
         do {
             try mapping.sync()

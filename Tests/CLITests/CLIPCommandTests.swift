@@ -143,7 +143,8 @@ struct CLIPSPUTests {
                 == Set(fcNames.flatMap { [$0 + ".weight", $0 + ".bias"] }))
         for entry in maskEntries {
             let weight = entry["name"]?.stringValue?.hasSuffix(".weight") == true
-            #expect(entry["elements_selected"]?.intValue == (weight ? Int((0.1 * 64 * 32).rounded()) : 64), "\(entry)")  // c_fc: 64 × 32
+            // c_fc: 64 × 32
+            #expect(entry["elements_selected"]?.intValue == (weight ? Int((0.1 * 64 * 32).rounded()) : 64), "\(entry)")
         }
         let checkpoint = try Checkpoint.open(model + "/model.safetensors")
         let scale = exp(try checkpoint.view(named: "logit_scale").floatValues()[0])

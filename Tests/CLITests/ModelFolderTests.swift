@@ -110,7 +110,8 @@ struct ModelFolderTests {
             },
             "\(shardResults.map(\.stderr))")
         let out = folder + "/out"
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)  // an empty folder is a folder output
+        // an empty folder is a folder output
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let applied = try CLI.run(["apply", model, patch, "-o", out])
         #expect(applied.status == 0, "\(applied.stderr)")
         #expect(!FileManager.default.fileExists(atPath: out + "/model.safetensors.index.json"))

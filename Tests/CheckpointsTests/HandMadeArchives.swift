@@ -20,7 +20,7 @@ struct PickleBuilder {
     }
     mutating func tuple(_ values: [Int]) {
         op(0x28)
-        values.forEach { int($0) }
+        for value in values { int(value) }
         op(0x74)
     }
     mutating func orderedDict() {

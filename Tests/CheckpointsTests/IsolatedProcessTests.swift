@@ -12,9 +12,9 @@ struct IsolatedProcessTests {
         throws -> [(UInt8, [UInt8])]
     {
         var received: [(UInt8, [UInt8])] = []
-        try IsolatedProcess.run(silence: silence, memory: memory, fork: { fork() }, child: child) { kind, payload in
-            received.append((kind, Array(payload.bytes)))
-        }
+        try IsolatedProcess.run(
+            silence: silence, memory: memory, fork: { fork() }, child: child,
+            receive: { kind, payload in received.append((kind, Array(payload.bytes))) })
         return received
     }
 
@@ -86,8 +86,8 @@ struct IsolatedProcessTests {
                 silence: 30, memory: 64 << 20, fork: { fork() },
                 child: { channel in
                     while true { channel.send(1, [1]) }
-                }
-            ) { _, _ in throw CheckpointError("f", "enough") }
+                },
+                receive: { _, _ in throw CheckpointError("f", "enough") })
         }
     }
 
@@ -121,11 +121,11 @@ struct IsolatedProcessTests {
                 child: { channel in
                     channel.send(1, withUnsafeBytes(of: getpid()) { Array($0) })
                     while true { sleep(60) }
-                }
-            ) { _, payload in
-                _ = write(ends[1], payload.bytes.baseAddress!, payload.bytes.count)
-                _exit(0)
-            }
+                },
+                receive: { _, payload in
+                    _ = write(ends[1], payload.bytes.baseAddress!, payload.bytes.count)
+                    _exit(0)
+                })
             _exit(1)
         }
         close(ends[1])

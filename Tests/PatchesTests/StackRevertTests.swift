@@ -138,7 +138,8 @@ struct StackRevertTests {
         let base = try Self.bytes(s.base, "a")
         let first = try Self.bytes(v1, "a")
         let second = try Self.bytes(v2, "a")
-        let expected = (0..<base.count).map { base[$0] ^ first[$0] ^ second[$0] }  // v2 with P1's XOR (base ^ v1) taken out
+        // v2 with P1's XOR (base ^ v1) taken out
+        let expected = (0..<base.count).map { base[$0] ^ first[$0] ^ second[$0] }
         #expect(try Self.bytes(s.folder + "/out.safetensors", "a") == expected)
     }
 

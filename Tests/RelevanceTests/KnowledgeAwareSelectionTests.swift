@@ -23,7 +23,8 @@ struct KnowledgeAwareSelectionTests {
         // No importance anywhere: the relevance as it is.
         #expect(KnowledgeAwareScores.ratio(relevance: relevance, importance: [0, 0, 0, 0, 0], floor: 0.1) == relevance)
         // Equal ratios at the cut: the lower position.
-        let tied = KnowledgeAwareScores.ratio(relevance: [2, 4, 2, 1], importance: [1, 3, 1, 3], floor: 1)  // ε = 2: [2/3, 0.8, 2/3, 0.2]
+        // ε = 2: [2/3, 0.8, 2/3, 0.2]
+        let tied = KnowledgeAwareScores.ratio(relevance: [2, 4, 2, 1], importance: [1, 3, 1, 3], floor: 1)
         #expect(try MaskSelection.top(tied, rate: 0.5) == [0, 1])
     }
 
