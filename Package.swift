@@ -1,11 +1,9 @@
 // swift-tools-version: 6.0
 // Scalpel: task-local updates of foundation models, shipped as lossless sparse patches.
 //
-// Targets follow the layering of the design (arrows point down only):
-//   scalpel (CLI) → Patches / Models → Checkpoints → Tensors → CBLAS / CZstd / CHDF5
-//   (Checkpoints reads HDF5 files in a forked child, with prctl through CProcess.)
-//   (Checkpoints also reads zip containers, .npz and PyTorch, through CZlib.)
-// Relevance (task-relevance masks) and Training (masked optimisation) sit above Models.
+// Targets are layers: each imports only the targets below it. ARCHITECTURE.md has the table
+// (what each holds and may import) and each command's path through them; the dependencies
+// below are exactly that table, which Tests/CLITests/ArchitectureTests.swift checks.
 import PackageDescription
 
 let package = Package(
@@ -66,7 +64,7 @@ let package = Package(
             dependencies: ["Relevance", "Models", "Patches", "Checkpoints", "Tensors"]),
         .target(
             name: "Relevance",
-            dependencies: ["Models", "Patches", "Checkpoints", "Tensors"]),
+            dependencies: ["Models", "Tensors"]),
         .target(
             name: "Patches",
             dependencies: [
