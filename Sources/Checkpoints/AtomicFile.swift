@@ -42,12 +42,13 @@ public final class AtomicFile {
         self.folder = folder
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw CheckpointError(path, "cannot write: folder \(folder) does not exist", kind: .output)
+            throw CheckpointError(path, "cannot write: folder \(folder) does not exist", kind: .cannotWrite)
         }
         try Self.refuseInput(path)
         if !Self.replacesExistingFiles, FileManager.default.fileExists(atPath: path) {
             throw CheckpointError(
-                path, "exists; pass --overwrite to replace it (Scalpel never replaces a file unasked)", kind: .output)
+                path, "exists; pass --overwrite to replace it (Scalpel never replaces a file unasked)",
+                kind: .outputExists)
         }
         StaleTemporaryFiles.removeOnce(in: folder)
         // An unnamed file is linked into place through /proc/self/fd at commit: without /proc,
@@ -59,7 +60,7 @@ public final class AtomicFile {
             guard descriptor >= 0 else {
                 throw CheckpointError(
                     path, "cannot create a temporary file in \(folder): \(String(cString: strerror(errno)))",
-                    kind: .output)
+                    kind: .cannotWrite)
             }
             temporaryPath = name
             TemporaryFiles.register(name)
@@ -95,7 +96,7 @@ public final class AtomicFile {
                 input == path
                     ? "is an input of this command; Scalpel never writes over its own input (write to another path)"
                     : "is the same file as the input \(input) (a link); Scalpel never writes over its own input (write to another path)",
-                kind: .output)
+                kind: .outputIsInput)
         }
     }
 
@@ -222,6 +223,6 @@ public final class AtomicFile {
     private func failure(_ what: String) -> CheckpointError {
         let text = String(cString: strerror(errno))
         discard()
-        return CheckpointError(path, "\(what): \(text)", kind: .output)
+        return CheckpointError(path, "\(what): \(text)", kind: .cannotWrite)
     }
 }

@@ -75,8 +75,8 @@ public final class Checkpoint: @unchecked Sendable {
             let count = checkpoint.opaqueTensors.count
             throw CheckpointError(
                 checkpoint.path,
-                "holds \(count) quantized tensor\(count == 1 ? "" : "s") (\"\(first.name)\" is \(first.typeName)): Scalpel computes on F64, F32, F16 and BF16 tensors and does not dequantize; use the unquantized (F32/F16/BF16) GGUF of the model (scalpel inspect lists the tensors)"
-            )
+                "holds \(count) quantized tensor\(count == 1 ? "" : "s") (\"\(first.name)\" is \(first.typeName)): Scalpel computes on F64, F32, F16 and BF16 tensors and does not dequantize; use the unquantized (F32/F16/BF16) GGUF of the model (scalpel inspect lists the tensors)",
+                kind: .unsupported)
         }
         return checkpoint
     }
@@ -114,8 +114,8 @@ public final class Checkpoint: @unchecked Sendable {
         case .pytorchLegacy:
             throw CheckpointError(
                 resolved,
-                "this is a legacy (pre-1.6) PyTorch pickle, which can only be read by running it; convert it once where you trust it: torch.save(torch.load(f), f2) writes the zip format (or save it with safetensors)"
-            )
+                "this is a legacy (pre-1.6) PyTorch pickle, which can only be read by running it; convert it once where you trust it: torch.save(torch.load(f), f2) writes the zip format (or save it with safetensors)",
+                kind: .unsupported)
         }
     }
 

@@ -84,7 +84,8 @@ public enum CheckpointConverter {
         if others.contains(ext) {
             throw CheckpointError(
                 path,
-                "writing .\(ext) files is not supported by this version; name the output .safetensors, .bin/.pt, .npz, .gguf or .h5"
+                "writing .\(ext) files is not supported by this version; name the output .safetensors, .bin/.pt, .npz, .gguf or .h5",
+                kind: .unsupported
             )
         }
     }

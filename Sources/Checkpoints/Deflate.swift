@@ -83,7 +83,8 @@ public enum Deflate {
     public static func gunzip(path: String) throws -> [UInt8] {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw CheckpointError(
-                path, FileManager.default.fileExists(atPath: path) ? "cannot be read" : "no such file")
+                path, FileManager.default.fileExists(atPath: path) ? "cannot be read" : "no such file",
+                kind: FileManager.default.fileExists(atPath: path) ? .unreadable : .notFound)
         }
         guard data.count >= 18, data[data.startIndex] == 0x1f, data[data.startIndex + 1] == 0x8b else {
             throw CheckpointError(path, "is not a gzip file")

@@ -26,7 +26,7 @@ public enum DiskSpace {
             throw CheckpointError(
                 path,
                 "needs about \(describe(needed)) and the file system of \(folder) has \(describe(free)) free; nothing was written",
-                kind: .output)
+                kind: .cannotWrite)
         }
     }
 

@@ -50,7 +50,8 @@ enum GGUFReader {
         guard version == 2 || version == 3 else {
             throw CheckpointError(
                 path,
-                "GGUF version \(version) is not supported (versions 2 and 3 are read, in either byte order; convert older files with llama.cpp's tools)"
+                "GGUF version \(version) is not supported (versions 2 and 3 are read, in either byte order; convert older files with llama.cpp's tools)",
+                kind: .unsupported
             )
         }
         var header = Header(bigEndian: cursor.bigEndian)

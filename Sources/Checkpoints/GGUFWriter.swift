@@ -72,7 +72,8 @@ public enum GGUFWriter {
             guard GGMLType.code(tensor.dtype) != nil else {
                 throw CheckpointError(
                     path,
-                    "GGUF has no \(tensor.dtype.rawValue) tensors (\"\(tensor.name)\"): it stores F32, F16, BF16, F64 and I8…I64; convert with --dtype, or keep safetensors"
+                    "GGUF has no \(tensor.dtype.rawValue) tensors (\"\(tensor.name)\"): it stores F32, F16, BF16, F64 and I8…I64; convert with --dtype, or keep safetensors",
+                    kind: .unsupported
                 )
             }
             let bytes = Array(tensor.name.utf8)

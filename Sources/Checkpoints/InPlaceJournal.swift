@@ -177,7 +177,7 @@ public enum InPlaceJournal {
     static func refusal(_ file: String, _ journal: String, _ problem: String) -> CheckpointError {
         CheckpointError(
             file,
-            "an in-place edit of this file did not finish, and its undo journal \(journal) cannot be used: \(problem). Nothing was changed: the file and the journal are as they were. The file may hold part of that edit, so its values cannot be trusted: replace it with a copy of the original (and apply the patches again if you want them), then delete the journal; or, if you know the edit never started or had finished, delete the journal to use the file as it is"
-        )
+            "an in-place edit of this file did not finish, and its undo journal \(journal) cannot be used: \(problem). Nothing was changed: the file and the journal are as they were. The file may hold part of that edit, so its values cannot be trusted: replace it with a copy of the original (and apply the patches again if you want them), then delete the journal; or, if you know the edit never started or had finished, delete the journal to use the file as it is",
+            kind: .corrupt)
     }
 }

@@ -64,8 +64,23 @@ public indirect enum JSONValue: Equatable, Sendable {
     }
 }
 
+/// A JSON text that cannot be read: its kind (for callers that treat a duplicate key apart,
+/// as safetensors' rule about names does) and the message, with the byte where it went wrong.
 public struct JSONError: Error, CustomStringConvertible, Sendable {
+    public enum Kind: Sendable, Equatable {
+        /// Not JSON at that byte (or nested deeper than the limit).
+        case malformed
+        /// An object names one key twice (keys compare as UTF-8 bytes).
+        case duplicateKey
+    }
+
+    public let kind: Kind
     public let description: String
+
+    public init(_ kind: Kind = .malformed, description: String) {
+        self.kind = kind
+        self.description = description
+    }
 }
 
 extension JSONValue {
@@ -188,7 +203,9 @@ struct JSONParser {
                 throw fail("expected a string key")
             }
             let key = try parseString()
-            if !seen.insert(key) { throw JSONError(description: DisplayText.escaped("duplicate key \"\(key)\"")) }
+            if !seen.insert(key) {
+                throw JSONError(.duplicateKey, description: DisplayText.escaped("duplicate key \"\(key)\""))
+            }
             skipWhitespace()
             guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else {
                 throw fail("expected ':' after key \"\(key)\"")

@@ -27,20 +27,20 @@ public enum ModelFolderWriter {
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
             guard isDirectory.boolValue else {
                 throw CheckpointError(
-                    path, "is a file, not a folder (drop the trailing / to write a file)", kind: .output)
+                    path, "is a file, not a folder (drop the trailing / to write a file)", kind: .cannotWrite)
             }
             let contents = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
             guard contents.isEmpty else {
                 throw CheckpointError(
                     path,
                     "is a folder holding \(contents.count) file\(contents.count == 1 ? "" : "s"); name a new or empty folder (Scalpel never writes into a folder of other files)",
-                    kind: .output)
+                    kind: .outputExists)
             }
         } else {
             let parent = URL(fileURLWithPath: path).deletingLastPathComponent().path
             guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue
             else {
-                throw CheckpointError(path, "cannot write: folder \(parent) does not exist", kind: .output)
+                throw CheckpointError(path, "cannot write: folder \(parent) does not exist", kind: .cannotWrite)
             }
         }
     }
@@ -77,7 +77,7 @@ public enum ModelFolderWriter {
         guard mkdir(temporary, 0o755) == 0 else {
             throw CheckpointError(
                 destination, "cannot create a temporary folder in \(parent): \(String(cString: strerror(errno)))",
-                kind: .output)
+                kind: .cannotWrite)
         }
         // Everything made inside is registered too, so that Ctrl-C or `kill` removes the
         // files and then the folders (TemporaryFiles' handler).
@@ -106,7 +106,7 @@ public enum ModelFolderWriter {
             guard rename(temporary, destination) == 0 else {
                 throw CheckpointError(
                     destination, "cannot move the finished folder into place: \(String(cString: strerror(errno)))",
-                    kind: .output)
+                    kind: .cannotWrite)
             }
             AtomicFile.syncFolder(containing: destination)
             let prefix = temporary + "/"

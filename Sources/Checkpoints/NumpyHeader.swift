@@ -222,7 +222,9 @@ enum PythonLiteral: Equatable {
                 at += 1
                 let start = at
                 while at < text.count, text[at] != quote {
-                    if text[at] == UInt8(ascii: "\\") { throw fail("escapes in header strings are not supported") }
+                    if text[at] == UInt8(ascii: "\\") {
+                        throw fail("escapes in header strings are not supported").with(kind: .unsupported)
+                    }
                     at += 1
                 }
                 guard at < text.count else { throw fail("unterminated string") }

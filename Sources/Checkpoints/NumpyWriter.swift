@@ -52,7 +52,8 @@ public enum NumpyWriter {
         if let first = unsupported.first {
             throw CheckpointError(
                 path,
-                "NumPy has no \(first.dtype.rawValue): \(unsupported.count) tensor\(unsupported.count == 1 ? "" : "s") (\"\(first.name)\"\(unsupported.count > 1 ? ", ..." : "")) cannot be written to .npz/.npy; convert them with --dtype f32 or f16, or keep safetensors"
+                "NumPy has no \(first.dtype.rawValue): \(unsupported.count) tensor\(unsupported.count == 1 ? "" : "s") (\"\(first.name)\"\(unsupported.count > 1 ? ", ..." : "")) cannot be written to .npz/.npy; convert them with --dtype f32 or f16, or keep safetensors",
+                kind: .unsupported
             )
         }
         for tensor in tensors
@@ -116,7 +117,8 @@ public enum CheckpointWriter {
         case .zipArchive, .pytorchLegacy:
             throw CheckpointError(
                 path,
-                "writing \(format.displayName) files is not supported by this version; write safetensors or NumPy (.npz)"
+                "writing \(format.displayName) files is not supported by this version; write safetensors or NumPy (.npz)",
+                kind: .unsupported
             )
         }
     }

@@ -211,7 +211,8 @@ enum PyTorchReader {
             case .tensor(let record): found.append((name, record))
             case .unsupported(let what):
                 throw CheckpointError(
-                    path, "tensor \"\(name.escapedForMessage)\" is \(what), which is not supported by Scalpel")
+                    path, "tensor \"\(name.escapedForMessage)\" is \(what), which is not supported by Scalpel",
+                    kind: .unsupported)
             case .dict(let inner):
                 try collect(inner, prefix: name + ".", into: &found, skipped: &skipped, path: path, depth: depth + 1)
             default: skipped.append(name)

@@ -27,8 +27,11 @@ struct RestrictedUnpickler {
     }
 
     /// The file is damaged, or uses a construct Scalpel does not support (the message says which).
-    func fail(_ message: String) -> CheckpointError {
-        CheckpointError(path, "data.pkl: \(message) (at byte \(opcodeStart))")
+    func fail(_ message: String) -> CheckpointError { fail(message, kind: .malformed) }
+
+    /// `fail` with the failure's family: a construct refused as unsafe, or one not supported.
+    func fail(_ message: String, kind: FileError.Kind) -> CheckpointError {
+        CheckpointError(path, "data.pkl: \(message) (at byte \(opcodeStart))", kind: kind)
     }
 
     mutating func read(_ n: Int) throws -> UnsafeRawBufferPointer {
@@ -119,8 +122,8 @@ struct RestrictedUnpickler {
     func checkUnsealed(_ box: Box) throws {
         if box.sealed {
             throw fail(
-                "a list or dict is changed after being placed in another value, as pickle does only for a value that contains itself: not supported by Scalpel"
-            )
+                "a list or dict is changed after being placed in another value, as pickle does only for a value that contains itself: not supported by Scalpel",
+                kind: .unsupported)
         }
     }
 
@@ -129,7 +132,7 @@ struct RestrictedUnpickler {
         try checkUnsealed(list)
         for item in items {
             seal(item)
-            if list.sealed { throw fail("a list contains itself: not supported by Scalpel") }
+            if list.sealed { throw fail("a list contains itself: not supported by Scalpel", kind: .unsupported) }
             try checkHeight(item.height + 1)
             list.append(item)
         }
@@ -142,7 +145,7 @@ struct RestrictedUnpickler {
         for i in stride(from: 0, to: items.count, by: 2) {
             seal(items[i])
             seal(items[i + 1])
-            if dict.sealed { throw fail("a dict contains itself: not supported by Scalpel") }
+            if dict.sealed { throw fail("a dict contains itself: not supported by Scalpel", kind: .unsupported) }
             try checkHeight(max(items[i].height, items[i + 1].height) + 1)
             dict.append(items[i], items[i + 1])
         }
@@ -167,8 +170,8 @@ struct RestrictedUnpickler {
                 module.hasPrefix("torch.nn.modules") || module.hasPrefix("__main__")
                 ? " (a whole model saved with torch.save(model): save model.state_dict() instead)" : ""
             throw fail(
-                "refuses the global \((module + "." + name).escapedForMessage): torch.load(weights_only=True) refuses it too, and unpickling it would import and run code the file names (unsafe); Scalpel runs nothing from the file\(advice)"
-            )
+                "refuses the global \((module + "." + name).escapedForMessage): torch.load(weights_only=True) refuses it too, and unpickling it would import and run code the file names (unsafe); Scalpel runs nothing from the file\(advice)",
+                kind: .refusedConstruct)
         }
         return .global(meaning)
     }
@@ -259,7 +262,8 @@ struct RestrictedUnpickler {
                     String(
                         format:
                             "opcode 0x%02X is refused: torch.load(weights_only=True) refuses it too, and a state dict never uses it",
-                        opcode))
+                        opcode),
+                    kind: .refusedConstruct)
             }
         }
     }

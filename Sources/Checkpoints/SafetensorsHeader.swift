@@ -48,7 +48,7 @@ public struct SafetensorsHeader: Sendable {
         do {
             json = try JSONValue.parse(headerBytes)
         } catch let error as JSONError {
-            if error.description.hasPrefix("duplicate key") {
+            if error.kind == .duplicateKey {
                 throw fail("header names a tensor twice: \(error.description)")
             }
             throw fail("header is not valid JSON: \(error.description)")

@@ -11,12 +11,7 @@ enum SafetensorsReader {
 
     /// Maps one safetensors file and validates its header.
     static func openFile(_ path: String, fileIndex: Int) throws -> (Checkpoint.File, SafetensorsHeader) {
-        let mapping: MappedFile
-        do {
-            mapping = try MappedFile(path: path)
-        } catch let error as TensorError {
-            throw CheckpointError(path, error.description.replacingPrefix(path + ": "))
-        }
+        let mapping = try MappedFile(path: path)
         // Touch the header pages only: without this the kernel reads ahead megabytes of
         // tensor data that `inspect` never looks at.
         mapping.advise(.random)
@@ -26,11 +21,5 @@ enum SafetensorsReader {
             path: path, size: mapping.size, headerLength: header.headerLength,
             tensorCount: header.tensors.count, mapping: mapping)
         return (file, header)
-    }
-}
-
-extension String {
-    func replacingPrefix(_ prefix: String) -> String {
-        hasPrefix(prefix) ? String(dropFirst(prefix.count)) : self
     }
 }

@@ -6,12 +6,7 @@ import Tensors
 /// holds it. Read as one model.
 enum ShardIndex {
     static func open(_ indexPath: String) throws -> Checkpoint {
-        let mapping: MappedFile
-        do {
-            mapping = try MappedFile(path: indexPath)
-        } catch let error as TensorError {
-            throw CheckpointError(indexPath, error.description.replacingPrefix(indexPath + ": "))
-        }
+        let mapping = try MappedFile(path: indexPath)
         let json: JSONValue
         do {
             json = try JSONValue.parse(fileBytes: mapping.bytes)

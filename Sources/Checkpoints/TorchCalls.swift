@@ -39,7 +39,7 @@ struct TorchCalls {
             guard args.isEmpty else {
                 throw fail(
                     "collections.OrderedDict built from arguments, which torch.save never writes, is not supported by Scalpel"
-                )
+                ).with(kind: .unsupported)
             }
             return .dict(RestrictedUnpickler.DictBox())
         case .rebuild(.tensor):

@@ -145,7 +145,9 @@ public final class BertModel: @unchecked Sendable {
             if let p = number("hidden_dropout_prob") { configuration.hiddenDropout = p }
             if let p = number("attention_probs_dropout_prob") { configuration.attentionDropout = p }
             if let act = json["hidden_act"]?.stringValue, act != "gelu" {
-                throw ModelError(configFile, "hidden_act \"\(act)\" is not supported (BERT's erf GELU, \"gelu\", is)")
+                throw ModelError(
+                    configFile, "hidden_act \"\(act)\" is not supported (BERT's erf GELU, \"gelu\", is)",
+                    kind: .unsupported)
             }
         }
         guard configuration.heads > 0, hidden % configuration.heads == 0 else {

@@ -65,7 +65,9 @@ public final class CLIPModel: @unchecked Sendable {
             let json = try JSONValue.parse(contentsOf: configFile)
             if let act = json["text_config"]?["hidden_act"]?.stringValue ?? json["hidden_act"]?.stringValue {
                 guard let parsed = Activation(rawValue: act) else {
-                    throw ModelError(configFile, "hidden_act \"\(act)\" is not supported (quick_gelu and gelu are)")
+                    throw ModelError(
+                        configFile, "hidden_act \"\(act)\" is not supported (quick_gelu and gelu are)",
+                        kind: .unsupported)
                 }
                 configuration.activation = parsed
             }

@@ -55,7 +55,7 @@ enum AlreadyApplied {
                 throw PatchError(
                     patch.path,
                     "the record of \(model.path) lists this patch (\(patch.shortId)) as applied already, but the tensors it touches no longer hold its result; a patch is applied once (revert it from the model it was applied to, then apply again)",
-                    kind: .checkFailed)
+                    kind: .wrongBase)
             }
         }
         if !found.isEmpty {

@@ -53,7 +53,8 @@ public enum InPlaceApplier {
         for patch in patches {
             guard patch.header.kind == .patch else {
                 throw PatchError(
-                    patch.path, "is a mask, not a patch: a mask holds positions only and cannot be applied")
+                    patch.path, "is a mask, not a patch: a mask holds positions only and cannot be applied",
+                    kind: .incompatible)
             }
             try patch.verifyIntegrity()
             if let moving = patch.entries.first(where: { $0.operation != .xor }) {
@@ -121,7 +122,7 @@ public enum InPlaceApplier {
             try InPlaceJournal.recoverIfNeeded(path)
             throw PatchError(
                 path, "tensor \"\(wrong)\": the result does not match the patch's fingerprint; the file was restored",
-                kind: .checkFailed)
+                kind: .resultMismatch)
         }
         // each element once, however many patches change it
         let changed = regions.reduce(0) { $0 + $1.positions.count }

@@ -49,7 +49,8 @@ public enum PatchApplier {
         for patch in patches {
             guard patch.header.kind == .patch else {
                 throw PatchError(
-                    patch.path, "is a mask, not a patch: a mask holds positions only and cannot be applied")
+                    patch.path, "is a mask, not a patch: a mask holds positions only and cannot be applied",
+                    kind: .incompatible)
             }
             try patch.verifyIntegrity()
         }
@@ -132,7 +133,7 @@ public enum PatchApplier {
             throw PatchError(
                 path,
                 "the model is \(model.format.displayName) and the result is written in the same format; name the output accordingly (convert it afterwards for another format)",
-                kind: .output)
+                kind: .cannotWrite)
         }
         // Room in the header for later `apply --in-place` to record more patch ids.
         try CheckpointWriter.write(
@@ -194,7 +195,7 @@ public enum PatchApplier {
             throw PatchError(
                 last.patch.path,
                 "tensor \"\(plan.name)\": the result does not match the patch's fingerprint (the patch or the model is corrupt)",
-                kind: .checkFailed)
+                kind: .resultMismatch)
         }
         return result
     }

@@ -134,9 +134,12 @@ enum PatchComposition {
             decoded[k] = value
             return value
         }
-        func problem(_ step: PatchApplier.Step, _ text: String) -> PatchError {
-            PatchError(step.patch.path, "tensor \"\(name)\" \(text)", kind: .checkFailed)
+        func problem(_ step: PatchApplier.Step, _ text: String, kind: FileError.Kind) -> PatchError {
+            PatchError(step.patch.path, "tensor \"\(name)\" \(text)", kind: kind)
         }
+        /// The first step meets the model as it is (another base); a later one meets what the
+        /// steps before it leave (the patches do not chain).
+        func mismatchKind(_ k: Int) -> FileError.Kind { k == 0 ? .wrongBase : .notChained }
 
         /// Checks step k against the state the steps before it leave, and moves on to its result.
         func take(_ k: Int, _ step: PatchApplier.Step) throws {
@@ -147,8 +150,10 @@ enum PatchComposition {
                         ? PatchError(
                             step.patch.path,
                             "tensor \"\(name)\" would be added but the model \(model.path) already has it",
-                            kind: .checkFailed)
-                        : problem(step, "would be added, but \(steps[k - 1].patch.path) leaves it in place")
+                            kind: .wrongBase)
+                        : problem(
+                            step, "would be added, but \(steps[k - 1].patch.path) leaves it in place", kind: .notChained
+                        )
                 }
                 state = step.result
                 known = step.result?.sha256
@@ -164,14 +169,16 @@ enum PatchComposition {
                     ? PatchError(
                         step.patch.path,
                         "tensor \"\(name)\" (\(expected.typeDescription)) is not in the model \(model.path)\(shard)",
-                        kind: .checkFailed)
-                    : problem(step, "is removed by \(steps[k - 1].patch.path), so this patch has nothing to change")
+                        kind: .wrongBase)
+                    : problem(
+                        step, "is removed by \(steps[k - 1].patch.path), so this patch has nothing to change",
+                        kind: .notChained)
             }
             guard current.dtype == expected.dtype, current.shape == expected.shape else {
                 throw problem(
                     step,
-                    "of \(model.path): the patch expects \(expected.typeDescription), \(k == 0 ? "the model has" : "the earlier patches leave") \(current.typeDescription)"
-                )
+                    "of \(model.path): the patch expects \(expected.typeDescription), \(k == 0 ? "the model has" : "the earlier patches leave") \(current.typeDescription)",
+                    kind: mismatchKind(k))
             }
             if known == nil {
                 // Composed so far: the whole fingerprint is needed to see whether this step chains.
@@ -190,8 +197,8 @@ enum PatchComposition {
                 throw problem(
                     step,
                     mismatchText(step, k: k, model: model, steps: steps)
-                        + ", and the patch \(step.backwards ? "restores" : "sets") the whole tensor, which cannot be combined with another change"
-                )
+                        + ", and the patch \(step.backwards ? "restores" : "sets") the whole tensor, which cannot be combined with another change",
+                    kind: mismatchKind(k))
             }
             if policy == .established, !history.contains(where: { $0.fingerprint == expected.sha256 }) {
                 // The caller's evidence (revert --base or --later) stands in for the elements' bits,
@@ -225,8 +232,8 @@ enum PatchComposition {
                 if bitsMatch == false {
                     throw problem(
                         step,
-                        "of \(model.path): the elements this patch changes do not hold the bits its own fingerprints describe: the patch is corrupt"
-                    )
+                        "of \(model.path): the elements this patch changes do not hold the bits its own fingerprints describe: the patch is corrupt",
+                        kind: .corrupt)
                 }
                 if checks == nil {
                     // Version 1: no position fingerprints; check the step alone on the state it was made against.
@@ -235,8 +242,8 @@ enum PatchComposition {
                     guard alone?.sha256 == step.result?.sha256 else {
                         throw problem(
                             step,
-                            "does not give the tensor its fingerprint describes on the state it was made against: the patch is corrupt"
-                        )
+                            "does not give the tensor its fingerprint describes on the state it was made against: the patch is corrupt",
+                            kind: .corrupt)
                     }
                 }
                 let since = Set(steps[base.steps..<k].map(\.patch.path))
@@ -255,18 +262,18 @@ enum PatchComposition {
                 case (_, true?):
                     throw problem(
                         step,
-                        "\(mismatch). The \(mine.positions.count) elements the patch changes still hold the bits it was made against, so --force applies it exactly on top of that change; check that this is what you want"
-                    )
+                        "\(mismatch). The \(mine.positions.count) elements the patch changes still hold the bits it was made against, so --force applies it exactly on top of that change; check that this is what you want",
+                        kind: mismatchKind(k))
                 case (_, false?):
                     throw problem(
                         step,
-                        "\(mismatch), and the elements the patch changes do not hold the bits it was made against: XOR would write wrong values there, so it is refused, --force or not"
-                    )
+                        "\(mismatch), and the elements the patch changes do not hold the bits it was made against: XOR would write wrong values there, so it is refused, --force or not",
+                        kind: mismatchKind(k))
                 case (_, nil):
                     throw problem(
                         step,
-                        "\(mismatch). The patch is format version 1, which carries no fingerprints of the elements it changes, so applying it to a tensor that differs cannot be checked, --force or not; re-create it with this Scalpel (scalpel create) against its base"
-                    )
+                        "\(mismatch). The patch is format version 1, which carries no fingerprints of the elements it changes, so applying it to a tensor that differs cannot be checked, --force or not; re-create it with this Scalpel (scalpel create) against its base",
+                        kind: mismatchKind(k))
                 }
             }
             if let checks {
@@ -277,8 +284,8 @@ enum PatchComposition {
                 guard Fingerprint.sha256(after) == checks.1 else {
                     throw problem(
                         step,
-                        "does not give the elements it changes the bits its fingerprints describe: the patch is corrupt"
-                    )
+                        "does not give the elements it changes the bits its fingerprints describe: the patch is corrupt",
+                        kind: .corrupt)
                 }
             }
             known = nil

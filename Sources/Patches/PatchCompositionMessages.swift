@@ -39,7 +39,7 @@ extension PatchComposition {
                 "  scalpel merge \(quoted) --base \(shellQuoted(model.path)) --method METHOD -o merged.spatch",
                 "  scalpel apply \(shellQuoted(model.path)) merged.spatch -o OUT",
                 "where METHOD is one of:",
-            ] + methods, kind: .checkFailed)
+            ] + methods, kind: .overlappingSiblings)
     }
 
     /// `text` as one shell word.

@@ -73,7 +73,7 @@ public enum PatchCreator {
                     throw PatchError(
                         maskPath ?? "mask",
                         "tensor \"\(name)\": \(outside) changed element\(outside == 1 ? "" : "s") outside the mask (of \(changed.count) changed)",
-                        kind: .checkFailed)
+                        kind: .outsideMask)
                 }
             }
             let (encoding, index) = IndexEncoding.encode(changed, elementCount: old.elementCount)
@@ -91,7 +91,7 @@ public enum PatchCreator {
                 throw PatchError(
                     maskPath ?? "mask",
                     "tensor \"\(name)\" changes from \(TensorState(old).typeDescription) to \(TensorState(new).typeDescription), which a mask cannot allow",
-                    kind: .checkFailed)
+                    kind: .outsideMask)
             }
             return PendingEntry(
                 name: name, operation: .replace, before: TensorState(old), after: TensorState(new),
@@ -103,7 +103,7 @@ public enum PatchCreator {
         case (let old?, nil):
             if allowed != nil {
                 throw PatchError(
-                    maskPath ?? "mask", "tensor \"\(name)\" is removed, which a mask cannot allow", kind: .checkFailed)
+                    maskPath ?? "mask", "tensor \"\(name)\" is removed, which a mask cannot allow", kind: .outsideMask)
             }
             return PendingEntry(
                 name: name, operation: .remove, before: TensorState(old), after: nil, nnz: old.elementCount,
@@ -111,7 +111,7 @@ public enum PatchCreator {
         case (nil, let new?):
             if allowed != nil {
                 throw PatchError(
-                    maskPath ?? "mask", "tensor \"\(name)\" is added, which a mask cannot allow", kind: .checkFailed)
+                    maskPath ?? "mask", "tensor \"\(name)\" is added, which a mask cannot allow", kind: .outsideMask)
             }
             return PendingEntry(
                 name: name, operation: .add, before: nil, after: TensorState(new), nnz: new.elementCount,
@@ -133,18 +133,18 @@ public enum PatchCreator {
             guard let tensor = base.entry(named: entry.name), let state = entry.before else {
                 throw PatchError(
                     mask.path, "tensor \"\(entry.name)\" of the mask is not in the base \(base.path)",
-                    kind: .checkFailed)
+                    kind: .wrongBase)
             }
             guard tensor.dtype == state.dtype, tensor.shape == state.shape else {
                 throw PatchError(
                     mask.path,
                     "tensor \"\(entry.name)\": mask is for \(state.typeDescription), the base has \(tensor.dtype.rawValue) \(Shape.describe(tensor.shape))",
-                    kind: .checkFailed)
+                    kind: .wrongBase)
             }
             guard base.view(tensor).sha256 == state.sha256 else {
                 throw PatchError(
                     mask.path, "tensor \"\(entry.name)\": the mask was made for another base (fingerprints differ)",
-                    kind: .checkFailed)
+                    kind: .wrongBase)
             }
             positions[entry.name] = Set(try mask.positions(entry))
         }

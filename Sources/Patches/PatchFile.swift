@@ -22,13 +22,10 @@ public final class PatchFile: @unchecked Sendable {
         let mapping: MappedFile
         do {
             mapping = try MappedFile(path: path)
-        } catch let error as TensorError {
+        } catch {
             if !FileManager.default.fileExists(atPath: path) { throw PatchError.notFound(path) }
             if let folder = PatchError.folderGiven(path, expected: "a patch is a .spatch file") { throw folder }
-            throw PatchError(
-                path,
-                error.description.hasPrefix(path + ": ")
-                    ? String(error.description.dropFirst(path.count + 2)) : error.description)
+            throw error
         }
         return try PatchFile(mapping: mapping, path: path)
     }
@@ -83,7 +80,8 @@ public final class PatchFile: @unchecked Sendable {
         let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
         guard digest == entry.checksum else {
             throw PatchError(
-                path, "tensor \"\(entry.name)\": stored data does not match its checksum: the patch is corrupt")
+                path, "tensor \"\(entry.name)\": stored data does not match its checksum: the patch is corrupt",
+                kind: .corrupt)
         }
     }
 

@@ -74,7 +74,9 @@ public struct PatchHeader: Sendable {
     /// Parses and validates a header: every field present and of the right type, operations
     /// consistent with their states, frames tiling the data section of `dataLength` bytes.
     static func parse(_ bytes: UnsafeRawBufferPointer, dataLength: Int, path: String) throws -> PatchHeader {
-        func fail(_ problem: String) -> PatchError { PatchError(path, problem) }
+        func fail(_ problem: String, kind: FileError.Kind = .malformed) -> PatchError {
+            PatchError(path, problem, kind: kind)
+        }
         let json: JSONValue
         do {
             json = try JSONValue.parse(bytes)
@@ -87,7 +89,8 @@ public struct PatchHeader: Sendable {
         guard let version = json["version"]?.intValue else { throw fail("header has no integer \"version\"") }
         guard version <= PatchFormat.version else {
             throw fail(
-                "patch format version \(version) is newer than this Scalpel reads (\(PatchFormat.version)); upgrade Scalpel"
+                "patch format version \(version) is newer than this Scalpel reads (\(PatchFormat.version)); upgrade Scalpel",
+                kind: .unsupported
             )
         }
         guard version >= 1 else { throw fail("invalid patch format version \(version)") }
@@ -104,7 +107,7 @@ public struct PatchHeader: Sendable {
         var names = NameSet()  // bytes: Unicode-equivalent names are two tensors
         var cursor = 0
         for value in entryValues {
-            let entry = try parseEntry(value, kind: kind, version: version, fail: fail)
+            let entry = try parseEntry(value, kind: kind, version: version, fail: { fail($0) })
             guard names.insert(entry.name) else { throw fail("tensor \"\(entry.name)\" has two entries") }
             for (role, frame) in entry.frames {
                 guard frame.offset == cursor else {

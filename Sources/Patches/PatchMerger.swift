@@ -66,7 +66,8 @@ public enum PatchMerger {
         }
         for patch in patches {
             guard patch.header.kind == .patch else {
-                throw PatchError(patch.path, "is a mask, not a patch: masks cannot be merged as patches")
+                throw PatchError(
+                    patch.path, "is a mask, not a patch: masks cannot be merged as patches", kind: .incompatible)
             }
             try patch.verifyIntegrity()
         }
@@ -150,14 +151,14 @@ public enum PatchMerger {
                 throw PatchError(
                     other.patch.path,
                     "tensor \"\(name)\": this patch was made against another base than \(first.patch.path) (\(other.entry.before?.typeDescription ?? "") vs \(first.entry.before?.typeDescription ?? ""), or different fingerprints)",
-                    kind: .checkFailed)
+                    kind: .wrongBase)
             }
         }
         guard let state = first.entry.before, let tensor = base.entry(named: name) else {
             throw PatchError(
                 base.path,
                 "tensor \"\(name)\", which \(Self.list(paths)) change\(paths.count == 1 ? "s" : ""), is missing",
-                kind: .checkFailed)
+                kind: .wrongBase)
         }
         if method.isArithmetic, !state.dtype.isFloatingPoint {
             throw PatchError(
@@ -281,7 +282,7 @@ public enum PatchMerger {
                 throw PatchError(
                     patch.path,
                     "tensor \"\(entry.name)\" is added by the patch but the base \(base.path) already has it",
-                    kind: .checkFailed)
+                    kind: .wrongBase)
             }
             return
         }
@@ -291,7 +292,7 @@ public enum PatchMerger {
         else {
             throw PatchError(
                 patch.path, "tensor \"\(entry.name)\": the patch was not made against the base \(base.path)",
-                kind: .checkFailed)
+                kind: .wrongBase)
         }
     }
 

@@ -21,7 +21,7 @@ public enum PatchReverter {
         to path: String
     ) throws -> PatchApplier.Summary {
         guard patch.header.kind == .patch else {
-            throw PatchError(patch.path, "is a mask, not a patch: there is nothing to revert")
+            throw PatchError(patch.path, "is a mask, not a patch: there is nothing to revert", kind: .incompatible)
         }
         try patch.verifyIntegrity()
         let stack = AppliedPatches.read(model.metadata)
@@ -30,14 +30,14 @@ public enum PatchReverter {
             throw PatchError(
                 patch.path,
                 "was not applied to \(model.path): its record lists \(describe(stack)), not \(patch.shortId)",
-                kind: .checkFailed)
+                kind: .notRevertible)
         }
         let laterIds = stack.lastIndex(of: patch.id).map { Array(stack[($0 + 1)...]) } ?? []
         for file in later where !laterIds.contains(file.id) {
             throw PatchError(
                 file.path,
                 "is not recorded in \(model.path) after \(patch.path) (the patches applied after it: \(laterIds.isEmpty ? "none" : describe(laterIds)))",
-                kind: .checkFailed)
+                kind: .notRevertible)
         }
         var problems: [String] = []
         for entry in patch.entries {
@@ -100,7 +100,7 @@ public enum PatchReverter {
             }
             throw PatchError(
                 patch.path, "cannot be reverted exactly from \(model.path):",
-                details: problems.map { "  " + $0 } + [advice], kind: .checkFailed)
+                details: problems.map { "  " + $0 } + [advice], kind: .notRevertible)
         }
         return try PatchApplier.run(.revert, model: model, patches: [patch], policy: .established, to: path)
     }

@@ -45,13 +45,14 @@ public enum GenericImportance {
         guard !lines.isEmpty else {
             throw FileError(
                 path,
-                "holds no text: give a generic text file with one text per line (Samples/make_generic_text.py writes one)"
-            )
+                "holds no text: give a generic text file with one text per line (Samples/make_generic_text.py writes one)",
+                kind: .incompatible)
         }
         guard lines.count >= count else {
             throw FileError(
                 path,
-                "holds \(lines.count) texts, fewer than the \(count) importance is to be measured on: give a smaller --generic-examples or more text"
+                "holds \(lines.count) texts, fewer than the \(count) importance is to be measured on: give a smaller --generic-examples or more text",
+                kind: .incompatible
             )
         }
         return Array(lines.prefix(count))
@@ -74,7 +75,7 @@ public enum GenericImportance {
         var totals: [String: [Float]] = [:]
         for name in tensors {
             guard let count = encoder.values(of: name)?.count else {
-                throw ModelError(name, "is not a trainable tensor of the model")
+                throw ModelError(name, "is not a trainable tensor of the model", kind: .incompatible)
             }
             totals[name] = [Float](repeating: 0, count: count)
         }
@@ -94,7 +95,8 @@ public enum GenericImportance {
         for name in tensors where totals[name]!.allSatisfy({ $0 == 0 }) {
             throw ModelError(
                 name,
-                "has no importance on generic text (no text reaches it: a CLIP image tower sees none), so it cannot be ranked by it; leave it out with --layers (for CLIP, 'transformer.*' selects the text tower)"
+                "has no importance on generic text (no text reaches it: a CLIP image tower sees none), so it cannot be ranked by it; leave it out with --layers (for CLIP, 'transformer.*' selects the text tower)",
+                kind: .incompatible
             )
         }
         return totals

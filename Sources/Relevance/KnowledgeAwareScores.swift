@@ -51,7 +51,8 @@ public enum KnowledgeAwareScores {
     static func noGenericText(_ method: ScoreMethod) -> ModelError {
         ModelError(
             "--generic-text",
-            "the \(method.rawValue) score measures importance on generic text: give a file of it, one text per line (Samples/make_generic_text.py writes one)"
+            "the \(method.rawValue) score measures importance on generic text: give a file of it, one text per line (Samples/make_generic_text.py writes one)",
+            kind: .invalidSetting
         )
     }
 
@@ -63,18 +64,23 @@ public enum KnowledgeAwareScores {
         guard settings.method.usesGenericImportance else { return }
         guard settings.generic.textFile != nil else { throw noGenericText(settings.method) }
         guard settings.generic.examples >= 1 else {
-            throw ModelError("--generic-examples", "must be at least 1, not \(settings.generic.examples)")
+            throw ModelError(
+                "--generic-examples", "must be at least 1, not \(settings.generic.examples)", kind: .invalidSetting)
         }
         guard settings.importanceFloor > 0, settings.importanceFloor.isFinite else {
-            throw ModelError("importance floor", "must be positive, not \(settings.importanceFloor)")
+            throw ModelError(
+                "importance floor", "must be positive, not \(settings.importanceFloor)", kind: .invalidSetting)
         }
         if settings.method == .spuMASExclude {
             let q = settings.protectedFraction
-            guard q >= 0, q < 1 else { throw ModelError("--protected-fraction", "must be in [0, 1), not \(q)") }
+            guard q >= 0, q < 1 else {
+                throw ModelError("--protected-fraction", "must be in [0, 1), not \(q)", kind: .invalidSetting)
+            }
             guard rate + q <= 1 else {
                 throw ModelError(
                     "--protected-fraction",
-                    "\(q) with --rate \(rate) leaves fewer weights than the mask keeps: rate + protected fraction must be at most 1"
+                    "\(q) with --rate \(rate) leaves fewer weights than the mask keeps: rate + protected fraction must be at most 1",
+                    kind: .invalidSetting
                 )
             }
         }

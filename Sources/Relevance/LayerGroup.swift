@@ -18,12 +18,13 @@ public enum LayerGroup {
                 let groups = LayerGroupName.allCases.map(\.rawValue).joined(separator: ", ")
                 throw ModelError(
                     "--layers",
-                    "\"\(part)\" selects no tensor: use \(groups) or a glob over the \(encoder.architecture) model's trainable tensors, such as \(names.first(where: { $0.contains(".0.") }) ?? names[0])"
+                    "\"\(part)\" selects no tensor: use \(groups) or a glob over the \(encoder.architecture) model's trainable tensors, such as \(names.first(where: { $0.contains(".0.") }) ?? names[0])",
+                    kind: .invalidSetting
                 )
             }
             selected.formUnion(matches)
         }
-        guard !selected.isEmpty else { throw ModelError("--layers", "is empty") }
+        guard !selected.isEmpty else { throw ModelError("--layers", "is empty", kind: .invalidSetting) }
         return names.filter(selected.contains)
     }
 

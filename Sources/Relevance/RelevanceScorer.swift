@@ -69,7 +69,7 @@ public enum RelevanceScorer {
         var values: [String: [Float]] = [:]
         for name in tensors {
             guard let tensor = encoder.values(of: name) else {
-                throw ModelError(name, "is not a trainable tensor of the model")
+                throw ModelError(name, "is not a trainable tensor of the model", kind: .incompatible)
             }
             values[name] = tensor
         }

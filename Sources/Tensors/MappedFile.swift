@@ -23,20 +23,24 @@ public final class MappedFile: @unchecked Sendable {
 
     /// Maps the file read-only (private), or, with `writable`, shared and writable so that
     /// stores into `mutableBytes` reach the file (`sync()` makes them durable).
+    /// - Throws: `FileError` (bad input) naming `path` when it cannot be opened, is not a
+    ///   regular file or cannot be mapped.
     public init(path: String, writable: Bool = false) throws {
         let fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC)
         guard fd >= 0 else {
-            throw TensorError("\(path): cannot open: \(systemErrorText(errno))")
+            let code = errno
+            if code == ENOENT { throw FileError.notFound(path) }
+            throw FileError(path, "cannot open: \(systemErrorText(code))", kind: .unreadable)
         }
         var info = stat()
         guard fstat(fd, &info) == 0 else {
             let code = errno
             close(fd)
-            throw TensorError("\(path): cannot stat: \(systemErrorText(code))")
+            throw FileError(path, "cannot stat: \(systemErrorText(code))", kind: .unreadable)
         }
         guard (info.st_mode & S_IFMT) == S_IFREG else {
             close(fd)
-            throw TensorError("\(path): not a regular file")
+            throw FileError(path, "not a regular file", kind: .unreadable)
         }
         let size = Int(info.st_size)
         self.identity = info
@@ -55,7 +59,7 @@ public final class MappedFile: @unchecked Sendable {
         else {
             let code = errno
             close(fd)
-            throw TensorError("\(path): cannot map \(size) bytes: \(systemErrorText(code))")
+            throw FileError(path, "cannot map \(size) bytes: \(systemErrorText(code))", kind: .unreadable)
         }
         bytes = UnsafeRawBufferPointer(start: address, count: size)
         OpenInputs.register(info, path: path)
@@ -68,14 +72,15 @@ public final class MappedFile: @unchecked Sendable {
     }
 
     /// Writes the mapping's dirty pages to the file and syncs it.
+    /// - Throws: `FileError` (an output failure) naming the file when msync or fsync fails.
     public func sync() throws {
         if let base = bytes.baseAddress, size > 0,
             msync(UnsafeMutableRawPointer(mutating: base), size, MS_SYNC) != 0
         {
-            throw TensorError("\(path): msync failed: \(systemErrorText(errno))")
+            throw FileError(path, "msync failed: \(systemErrorText(errno))", kind: .cannotWrite)
         }
         if fsync(fileDescriptor) != 0 {
-            throw TensorError("\(path): fsync failed: \(systemErrorText(errno))")
+            throw FileError(path, "fsync failed: \(systemErrorText(errno))", kind: .cannotWrite)
         }
     }
 

@@ -30,13 +30,9 @@ public enum TextFile {
         do {
             let mapping = try MappedFile(path: path)
             return Array(mapping.bytes)
-        } catch let error as TensorError {
+        } catch {
             if !FileManager.default.fileExists(atPath: path) { throw FileError.notFound(path) }
-            let prefix = path + ": "
-            let problem =
-                error.description.hasPrefix(prefix)
-                ? String(error.description.dropFirst(prefix.count)) : error.description
-            throw FileError(path, problem)
+            throw error
         }
     }
 

@@ -27,12 +27,14 @@ struct AdamW {
         var moments: [String: Moments] = [:]
         for (name, mask) in masks {
             guard let values = encoder.values(of: name) else {
-                throw ModelError(name, "is not a trainable tensor of the model")
+                throw ModelError(name, "is not a trainable tensor of the model", kind: .incompatible)
             }
             if case .positions(let positions) = mask,
                 let outside = positions.first(where: { $0 < 0 || $0 >= values.count })
             {
-                throw ModelError(name, "mask position \(outside) is outside the tensor's \(values.count) elements")
+                throw ModelError(
+                    name, "mask position \(outside) is outside the tensor's \(values.count) elements",
+                    kind: .incompatible)
             }
             moments[name] = Moments(mask.count(of: values.count))
         }

@@ -133,7 +133,8 @@ extension ContinualRunner {
             guard files.isEmpty else {
                 throw FileError(
                     folder,
-                    "holds \(files.joined(separator: ", ")) but no state.json, so there is no run to resume; \(advice)")
+                    "holds \(files.joined(separator: ", ")) but no state.json, so there is no run to resume; \(advice)",
+                    kind: .incompatible)
             }
             return nil
         }
@@ -141,24 +142,26 @@ extension ContinualRunner {
         do {
             json = try JSONValue.parse(contentsOf: path)
         } catch let error as FileError {
-            throw FileError(path, error.problem + "; " + advice)
+            throw FileError(path, error.problem + "; " + advice, kind: error.kind)
         }
         guard let recorded = ContinualSettings(json: json["settings"]) else {
             throw FileError(
                 path,
-                "records no settings (an older Scalpel wrote it), so resuming its run cannot be checked; \(advice)")
+                "records no settings (an older Scalpel wrote it), so resuming its run cannot be checked; \(advice)",
+                kind: .unsupported)
         }
         let differences = settings.differences(from: recorded)
         guard differences.isEmpty else {
             throw FileError(
                 path, "the run there was made with other settings:",
-                details: differences.map { "  " + $0 } + ["resume it with the same settings, or " + advice])
+                details: differences.map { "  " + $0 } + ["resume it with the same settings, or " + advice],
+                kind: .incompatible)
         }
         guard let outcomes = json["outcomes"] else {
             throw FileError(
                 path,
-                "records no per-item outcomes (an older Scalpel wrote it, measuring task-incremental accuracy only); \(advice)"
-            )
+                "records no per-item outcomes (an older Scalpel wrote it, measuring task-incremental accuracy only); \(advice)",
+                kind: .unsupported)
         }
         let itemCounts = evaluator.labels.map(\.count)
         func decode(_ value: JSONValue?, count: Int) -> [Bool]? {
@@ -186,7 +189,8 @@ extension ContinualRunner {
             let seconds = json["seconds"].flatMap(Self.double)
         else {
             throw FileError(
-                path, "is damaged (its outcomes do not fit the tasks' and the control's test items); \(advice)")
+                path, "is damaged (its outcomes do not fit the tasks' and the control's test items); \(advice)",
+                kind: .corrupt)
         }
         let finished = byClass.count - 1
         // Every finished task's files must still be there: the later tasks build on them.
@@ -194,7 +198,8 @@ extension ContinualRunner {
             for file in ["task\(k + 1).spatch"] + (method.score == nil ? [] : ["task\(k + 1)-mask.spatch"])
             where !FileManager.default.fileExists(atPath: folder + "/" + file) {
                 throw FileError(
-                    folder + "/" + file, "is missing, though state.json records task \(k + 1) as finished; \(advice)")
+                    folder + "/" + file, "is missing, though state.json records task \(k + 1) as finished; \(advice)",
+                    kind: .notFound)
             }
         }
         let tasks = json["tasks"]?.arrayValue?.compactMap(\.stringValue) ?? []

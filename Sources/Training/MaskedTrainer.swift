@@ -88,7 +88,7 @@ public enum MaskedTrainer {
     ) throws -> Result {
         let start = Date()
         guard masks.values.contains(where: { $0.count(of: 1) > 0 }) else {
-            throw ModelError(data.tasks[0].folder, "the mask selects nothing to train")
+            throw ModelError(data.tasks[0].folder, "the mask selects nothing to train", kind: .incompatible)
         }
         var optimizer = try AdamW(encoder: encoder, masks: masks, settings: settings)
         let prompts = data.tasks.flatMap { $0.prompts }

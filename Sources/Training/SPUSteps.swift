@@ -23,7 +23,9 @@ public enum SPUSteps {
         base: String, patches: [String], task: String, rate: Double, layers: String = "first-mlp",
         settings: RelevanceScorer.Settings, denseBias: Bool, metadata: [(String, String)], to output: String
     ) throws -> MaskSummary {
-        guard rate > 0, rate <= 1 else { throw ModelError(output, "the mask rate must be in (0, 1], not \(rate)") }
+        guard rate > 0, rate <= 1 else {
+            throw ModelError(output, "the mask rate must be in (0, 1], not \(rate)", kind: .invalidSetting)
+        }
         try KnowledgeAwareScores.check(settings, rate: rate)
         let model = try PatchedModel(base: base, patches: patches, beside: output)
         let encoder = try model.encoder(base: base)
@@ -40,7 +42,8 @@ public enum SPUSteps {
                 do {
                     top = try MaskSelection.top(values, rate: rate)
                 } catch let shortage as MaskSelection.Shortage {
-                    throw ModelError(name, shortage.description + "; lower --rate or --protected-fraction")
+                    throw ModelError(
+                        name, shortage.description + "; lower --rate or --protected-fraction", kind: .invalidSetting)
                 }
                 positions.append((name, top))
                 kept += top.count
@@ -127,7 +130,8 @@ public enum SPUSteps {
             {
                 guard encoder.values(of: name) != nil else {
                     throw ModelError(
-                        maskFile.path, "masks tensor \"\(name)\", which is not a trainable tensor of the encoder")
+                        maskFile.path, "masks tensor \"\(name)\", which is not a trainable tensor of the encoder",
+                        kind: .incompatible)
                 }
                 masks[name] = .positions(positions.sorted())
             }
@@ -135,7 +139,8 @@ public enum SPUSteps {
             guard encoder.trainsEveryTensor else {
                 throw ModelError(
                     base,
-                    "is a \(encoder.architecture) model, whose runtime computes gradients of the first MLP linears only, so it cannot be fully fine-tuned here: give a mask (scalpel mask --rate 1 selects all of those linears)"
+                    "is a \(encoder.architecture) model, whose runtime computes gradients of the first MLP linears only, so it cannot be fully fine-tuned here: give a mask (scalpel mask --rate 1 selects all of those linears)",
+                    kind: .unsupported
                 )
             }
             for name in encoder.trainableNames { masks[name] = .all }
@@ -233,12 +238,14 @@ public enum SPUSteps {
         let patch = try PatchFile.open(path)
         guard let folder = patch.header.metadataValue("task.folder") else {
             throw ModelError(
-                path, "does not record its task's folder (task.folder); give the task folder to --replay instead")
+                path, "does not record its task's folder (task.folder); give the task folder to --replay instead",
+                kind: .incompatible)
         }
         guard FileManager.default.fileExists(atPath: folder + "/classes.txt") else {
             throw ModelError(
                 path,
-                "was trained on \(folder), which is not a task folder here; give the task folder to --replay instead")
+                "was trained on \(folder), which is not a task folder here; give the task folder to --replay instead",
+                kind: .incompatible)
         }
         return try TaskFolder(folder: folder)
     }

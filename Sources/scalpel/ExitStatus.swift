@@ -22,10 +22,11 @@ enum ExitStatus {
     static func code(for error: Error) -> Int32 {
         switch error {
         case let error as FileError:
-            switch error.kind {
+            switch error.kind.category {
             case .badInput: return badInput
             case .checkFailed: return checkFailed
             case .output: return cannotWrite
+            case .usage: return usage
             }
         case is AlreadyAppliedError, is MergeOverlapError: return checkFailed
         default: return badInput
@@ -61,7 +62,7 @@ enum ExitStatus {
         // CocoaError's write failures are codes 512 to 1023 (fileWriteUnknown ...).
         let writing = (512..<1024).contains(ns.code)
         return FileError(
-            path, (writing ? "cannot write: " : "cannot read: ") + problem, kind: writing ? .output : .badInput)
+            path, (writing ? "cannot write: " : "cannot read: ") + problem, kind: writing ? .cannotWrite : .unreadable)
     }
 
     /// The first ancestor of `path` that exists and is not a folder: why a folder cannot be

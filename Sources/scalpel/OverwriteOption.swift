@@ -21,10 +21,12 @@ struct OverwriteOption: ParsableArguments {
                 throw FileError(
                     output,
                     "is also an input of this command (\(input)); Scalpel never writes over its own input: name another output",
-                    kind: .output)
+                    kind: .outputIsInput)
             }
             if ModelFolderWriter.isFolder(output) {
-                guard folders else { throw FileError(output, "is a folder; name the file to write", kind: .output) }
+                guard folders else {
+                    throw FileError(output, "is a folder; name the file to write", kind: .cannotWrite)
+                }
                 try ModelFolderWriter.checkDestination(output)
                 continue
             }
@@ -33,16 +35,16 @@ struct OverwriteOption: ParsableArguments {
                     output,
                     folders
                         ? "names an index, which lists shards and holds no weights: name a folder (OUT/) to write the model with its shards and index, or a .safetensors file"
-                        : "names an index, which holds no weights: name the file to write", kind: .output)
+                        : "names an index, which holds no weights: name the file to write", kind: .cannotWrite)
             }
             let folder = (output as NSString).deletingLastPathComponent
             if !folder.isEmpty, !FileManager.default.fileExists(atPath: folder) {
-                throw FileError(output, "cannot write: folder \(folder) does not exist", kind: .output)
+                throw FileError(output, "cannot write: folder \(folder) does not exist", kind: .cannotWrite)
             }
             if FileManager.default.fileExists(atPath: output), !overwrite {
                 throw FileError(
                     output, "exists; pass --overwrite to replace it (Scalpel never replaces a file unasked)",
-                    kind: .output)
+                    kind: .outputExists)
             }
         }
         AtomicFile.replacesExistingFiles = overwrite

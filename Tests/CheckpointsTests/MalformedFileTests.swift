@@ -153,7 +153,7 @@ struct MalformedFileTests {
         do { _ = try Checkpoint.open("/nonexistent/model.safetensors") } catch let error as CheckpointError {
             #expect(
                 "\(error)" == "/nonexistent/model.safetensors: folder /nonexistent does not exist"
-                    && error.kind == .badInput)
+                    && error.kind == .notFound)
         } catch { Issue.record("\(error)") }
         let inTemporary = NSTemporaryDirectory() + "scalpel-absent-\(UUID().uuidString).safetensors"
         #expect { try Checkpoint.open(inTemporary) } throws: { "\($0)" == inTemporary + ": no such file or folder" }

@@ -77,16 +77,23 @@ struct KnowledgeAwareSelectionTests {
         #expect(try MaskSelection.top([-.infinity, -.infinity, 1], rate: 0.3) == [2])
         var settings = RelevanceScorer.Settings()
         settings.method = .spuMASExclude
-        #expect { try KnowledgeAwareScores.check(settings, rate: 0.1) } throws: { "\($0)".contains("--generic-text") }
+        // Settings out of range are the command line's fault (exit status 64), named by option.
+        func invalidSetting(_ option: String) -> (any Error) -> Bool {
+            { ($0 as? FileError)?.kind == .invalidSetting && ($0 as? FileError)?.path == option }
+        }
+        #expect(
+            performing: { try KnowledgeAwareScores.check(settings, rate: 0.1) },
+            throws: invalidSetting("--generic-text"))
         settings.generic.textFile = "generic.txt"
         #expect(throws: Never.self) { try KnowledgeAwareScores.check(settings, rate: 0.5) }
         settings.protectedFraction = 0.2
-        #expect { try KnowledgeAwareScores.check(settings, rate: 0.9) } throws: {
-            "\($0)".contains("rate + protected fraction must be at most 1")
-        }
+        #expect(
+            performing: { try KnowledgeAwareScores.check(settings, rate: 0.9) },
+            throws: invalidSetting("--protected-fraction"))
         settings.protectedFraction = 1
+        // The wording of the family: the option, then what it must be.
         #expect { try KnowledgeAwareScores.check(settings, rate: 0.1) } throws: {
-            "\($0)".contains("--protected-fraction: must be in [0, 1)")
+            ($0 as? FileError)?.kind == .invalidSetting && "\($0)".contains("--protected-fraction: must be in [0, 1)")
         }
         settings.method = .spu  // the other scores need none of it
         settings.generic.textFile = nil
