@@ -122,17 +122,18 @@ extension BertModel {
             let layer = model.layers[index]
             let saved = pass.activations[index - (c.layers - pass.activations.count)]
             let depth = index * LayerTensor.stages
-            func needed(below stage: Int) -> Bool { lowest < depth + stage }
+            func needed(below stage: LayerStage) -> Bool { lowest < depth + stage.rawValue }
 
             // Output LayerNorm; its input is the second MLP linear's (dropped) output plus the residual.
             normParameters(index, .outputNormWeight, .outputNormBias, input: saved.outputSum, dy: dx)
-            guard needed(below: 5) else { return false }
-            model.layerNormBackward(saved.outputSum, dx, layer.outputNorm, rows: rows, into: &dSum)
+            guard needed(below: .outputNorm) else { return false }
+            layer.outputNorm.inputGradient(
+                saved.outputSum, dx, rows: rows, eps: model.configuration.layerNormEpsilon, into: &dSum)
             dropped(dSum, saved.outputDropout, into: &dDense)
             linearParameters(
                 index, .outputWeight, .outputBias, dy: dDense, input: saved.activation, outWidth: h, inWidth: f)
-            guard needed(below: 4) else { return false }
-            inputGradient(dDense, layer.output, rows: rows, accumulate: false, into: &dInner)
+            guard needed(below: .secondMLP) else { return false }
+            layer.output.inputGradient(dDense, rows: rows, accumulate: false, into: &dInner)
             saved.preActivation.withUnsafeBufferPointer { a in
                 dInner.withUnsafeMutableBufferPointer {
                     Kernels.geluBackward(a.baseAddress!, $0.baseAddress!, count: rows * f)
@@ -141,29 +142,30 @@ extension BertModel {
             linearParameters(
                 index, .intermediateWeight, .intermediateBias, dy: dInner, input: saved.attentionOutput, outWidth: f,
                 inWidth: h)
-            guard needed(below: 3) else { return false }
+            guard needed(below: .firstMLP) else { return false }
             // d(attention block output) = the residual's share plus the first MLP linear's input gradient.
-            inputGradient(dInner, layer.intermediate, rows: rows, accumulate: true, into: &dSum)
+            layer.intermediate.inputGradient(dInner, rows: rows, accumulate: true, into: &dSum)
             normParameters(index, .attentionNormWeight, .attentionNormBias, input: saved.attentionSum, dy: dSum)
-            guard needed(below: 2) else { return false }
+            guard needed(below: .attentionNorm) else { return false }
             // dx (the layer output's gradient, used up above) takes the attention block's input
             // gradient: the residual's share, to which the projections' shares are added below.
-            model.layerNormBackward(saved.attentionSum, dSum, layer.attentionNorm, rows: rows, into: &dx)
+            layer.attentionNorm.inputGradient(
+                saved.attentionSum, dSum, rows: rows, eps: model.configuration.layerNormEpsilon, into: &dx)
             dropped(dx, saved.attentionOutputDropout, into: &dDense)
             linearParameters(
                 index, .attentionOutputWeight, .attentionOutputBias, dy: dDense, input: saved.context, outWidth: h,
                 inWidth: h)
-            guard needed(below: 1) else { return false }
-            inputGradient(dDense, layer.attentionOutput, rows: rows, accumulate: false, into: &dContext)
+            guard needed(below: .attentionOutput) else { return false }
+            layer.attentionOutput.inputGradient(dDense, rows: rows, accumulate: false, into: &dContext)
             attentionBackward(saved)
             linearParameters(index, .queryWeight, .queryBias, dy: dq, input: saved.input, outWidth: h, inWidth: h)
             linearParameters(index, .keyWeight, .keyBias, dy: dk, input: saved.input, outWidth: h, inWidth: h)
             linearParameters(index, .valueWeight, .valueBias, dy: dv, input: saved.input, outWidth: h, inWidth: h)
-            guard needed(below: 0) else { return false }
+            guard needed(below: .projections) else { return false }
             // The layer's input: the residual plus the three projections' input gradients.
-            inputGradient(dq, layer.query, rows: rows, accumulate: true, into: &dx)
-            inputGradient(dk, layer.key, rows: rows, accumulate: true, into: &dx)
-            inputGradient(dv, layer.value, rows: rows, accumulate: true, into: &dx)
+            layer.query.inputGradient(dq, rows: rows, accumulate: true, into: &dx)
+            layer.key.inputGradient(dk, rows: rows, accumulate: true, into: &dx)
+            layer.value.inputGradient(dv, rows: rows, accumulate: true, into: &dx)
             return true
         }
 
@@ -187,7 +189,8 @@ extension BertModel {
             let tables: [EmbeddingTensor] = [.word, .position, .type]
             guard tables.contains(where: { wanted.contains(.embedding($0)) }) else { return }
             var dSum = [Float](repeating: 0, count: rows * h)
-            model.layerNormBackward(pass.embeddingSum, dNorm, model.embeddings.norm, rows: rows, into: &dSum)
+            model.embeddings.norm.inputGradient(
+                pass.embeddingSum, dNorm, rows: rows, eps: model.configuration.layerNormEpsilon, into: &dSum)
             var dWord = wanted.contains(.embedding(.word)) ? [Float](repeating: 0, count: c.vocabulary * h) : []
             var dPosition =
                 wanted.contains(.embedding(.position)) ? [Float](repeating: 0, count: c.maxPositions * h) : []
@@ -209,31 +212,10 @@ extension BertModel {
 
         mutating func attentionBackward(_ saved: LayerActivations) {
             let c = model.configuration
-            saved.q.withUnsafeBufferPointer { q in
-                saved.k.withUnsafeBufferPointer { k in
-                    saved.v.withUnsafeBufferPointer { v in
-                        saved.probabilities.withUnsafeBufferPointer { p in
-                            saved.probabilityDropout.withUnsafeBufferPointer { mask in
-                                dContext.withUnsafeBufferPointer { dOut in
-                                    dq.withUnsafeMutableBufferPointer { dqp in
-                                        dk.withUnsafeMutableBufferPointer { dkp in
-                                            dv.withUnsafeMutableBufferPointer { dvp in
-                                                Kernels.attentionBackward(
-                                                    dOut: dOut.baseAddress!, q: q.baseAddress!, k: k.baseAddress!,
-                                                    v: v.baseAddress!,
-                                                    probabilities: p.baseAddress!,
-                                                    dropout: mask.isEmpty ? nil : mask.baseAddress!,
-                                                    batch: batch, length: pass.length, width: c.hidden, heads: c.heads,
-                                                    dq: dqp.baseAddress!, dk: dkp.baseAddress!, dv: dvp.baseAddress!)
-                                            }
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+            Attention.backward(
+                dOut: dContext, q: saved.q, k: saved.k, v: saved.v, probabilities: saved.probabilities,
+                dropout: saved.probabilityDropout, batch: batch, length: pass.length, width: c.hidden, heads: c.heads,
+                dq: &dq, dk: &dk, dv: &dv)
         }
 
         /// `out` = `dy` times a dropout mask (or `dy` itself without one).
@@ -242,16 +224,6 @@ extension BertModel {
                 out = dy
             } else {
                 for i in dy.indices { out[i] = dy[i] * mask[i] }
-            }
-        }
-
-        func inputGradient(_ dy: [Float], _ linear: Linear, rows: Int, accumulate: Bool, into dx: inout [Float]) {
-            model.withPointers(dy, linear.weight) { dyp, w in
-                dx.withUnsafeMutableBufferPointer {
-                    Kernels.linearInputGradient(
-                        dyp, rows: rows, outWidth: linear.outWidth, weight: w, inWidth: linear.inWidth,
-                        accumulate: accumulate, dx: $0.baseAddress!)
-                }
             }
         }
 
@@ -295,18 +267,6 @@ extension BertModel {
 
         mutating func keep(_ parameter: Parameter, _ gradient: [Float]) {
             if wanted.contains(parameter) { gradients[parameter] = gradient }
-        }
-    }
-
-    func layerNormBackward(_ x: [Float], _ dy: [Float], _ norm: Norm, rows: Int, into dx: inout [Float]) {
-        withPointers(x, dy) { xp, dyp in
-            norm.gamma.withUnsafeBufferPointer { g in
-                dx.withUnsafeMutableBufferPointer {
-                    Kernels.layerNormBackward(
-                        xp, dyp, rows: rows, width: configuration.hidden, gamma: g.baseAddress!,
-                        eps: configuration.layerNormEpsilon, dx: $0.baseAddress!)
-                }
-            }
         }
     }
 

@@ -160,13 +160,35 @@ public final class BertModel: @unchecked Sendable {
         return configuration
     }
 
-    /// What one layer's forward pass leaves for the backward pass. The dropout masks (each
-    /// element 0 or 1 / (1 − p)) are empty when the pass ran without dropout.
+    /// What one layer's forward pass leaves for the backward pass, in forward order. Shapes in
+    /// the kernels' legend (Kernels.swift): N = B · T rows, C = `hidden`, F = `intermediate`,
+    /// NH = `heads`. The dropout masks (each element 0 or 1 / (1 − p)) are empty when the pass
+    /// ran without dropout.
     struct LayerActivations {
-        var input: [Float], q: [Float], k: [Float], v: [Float], probabilities: [Float], context: [Float]
-        var attentionSum: [Float], attentionOutput: [Float], preActivation: [Float], activation: [Float],
-            outputSum: [Float]
-        var probabilityDropout: [Float], attentionOutputDropout: [Float], outputDropout: [Float]
+        /// [N, C]: the layer's input (the residual stream).
+        var input: [Float]
+        /// [N, C] each: the query, key and value projections of `input`.
+        var q: [Float], k: [Float], v: [Float]
+        /// [B, NH, T, T]: the attention weights after the softmax.
+        var probabilities: [Float]
+        /// [B, NH, T, T]: the dropout mask on `probabilities`.
+        var probabilityDropout: [Float]
+        /// [N, C]: the heads' weighted values, the attention output projection's input.
+        var context: [Float]
+        /// [N, C]: the dropout mask on the attention output projection.
+        var attentionOutputDropout: [Float]
+        /// [N, C]: that projection (dropped out) plus `input`: the attention LayerNorm's input.
+        var attentionSum: [Float]
+        /// [N, C]: the attention LayerNorm's output, the first MLP linear's input.
+        var attentionOutput: [Float]
+        /// [N, F]: the first MLP linear's output, GELU's input.
+        var preActivation: [Float]
+        /// [N, F]: GELU's output, the second MLP linear's input.
+        var activation: [Float]
+        /// [N, C]: the dropout mask on the second MLP linear's output.
+        var outputDropout: [Float]
+        /// [N, C]: that output (dropped out) plus `attentionOutput`: the output LayerNorm's input.
+        var outputSum: [Float]
     }
 
     /// A forward pass: the last hidden state [batch · length × hidden], the padding mask (1 for
@@ -230,7 +252,7 @@ public final class BertModel: @unchecked Sendable {
         var draws = dropout.map { Dropout.Draws($0) }
         let embeddingSum = recordEmbeddings ? x : []
         var normed = [Float].scratch(rows * h)
-        layerNorm(x, embeddings.norm, rows: rows, into: &normed)
+        embeddings.norm.forward(x, rows: rows, eps: c.layerNormEpsilon, into: &normed)
         x = normed
         let embeddingDropout = draws?.hidden(&x) ?? []
         var recorded: [LayerActivations] = []
@@ -242,53 +264,40 @@ public final class BertModel: @unchecked Sendable {
             var q = [Float].scratch(rows * h)
             var k = [Float].scratch(rows * h)
             var v = [Float].scratch(rows * h)
-            apply(layer.query, x, rows: rows, into: &q)
-            apply(layer.key, x, rows: rows, into: &k)
-            apply(layer.value, x, rows: rows, into: &v)
+            layer.query.forward(x, rows: rows, into: &q)
+            layer.key.forward(x, rows: rows, into: &k)
+            layer.value.forward(x, rows: rows, into: &v)
             var probabilities = [Float].scratch(batch.count * c.heads * length * length)
             var context = [Float].scratch(rows * h)
             let probabilityDropout = draws?.attention(count: probabilities.count) ?? []
-            q.withUnsafeBufferPointer { qp in
-                k.withUnsafeBufferPointer { kp in
-                    v.withUnsafeBufferPointer { vp in
-                        probabilities.withUnsafeMutableBufferPointer { pp in
-                            context.withUnsafeMutableBufferPointer { cp in
-                                probabilityDropout.withUnsafeBufferPointer { dp in
-                                    Kernels.attention(
-                                        q: qp.baseAddress!, k: kp.baseAddress!, v: vp.baseAddress!, batch: batch.count,
-                                        length: length,
-                                        width: h, heads: c.heads, keyMask: mask, probabilities: pp.baseAddress!,
-                                        dropout: dp.isEmpty ? nil : dp.baseAddress!, out: cp.baseAddress!)
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+            Attention.forward(
+                q: q, k: k, v: v, batch: batch.count, length: length, width: h, heads: c.heads, keyMask: mask,
+                dropout: probabilityDropout, probabilities: &probabilities, out: &context)
             var attentionSum = [Float].scratch(rows * h)
-            apply(layer.attentionOutput, context, rows: rows, into: &attentionSum)
+            layer.attentionOutput.forward(context, rows: rows, into: &attentionSum)
             let attentionOutputDropout = draws?.hidden(&attentionSum) ?? []
             for i in 0..<(rows * h) { attentionSum[i] += x[i] }
             var attentionOutput = [Float].scratch(rows * h)
-            layerNorm(attentionSum, layer.attentionNorm, rows: rows, into: &attentionOutput)
+            layer.attentionNorm.forward(attentionSum, rows: rows, eps: c.layerNormEpsilon, into: &attentionOutput)
             var inner = [Float].scratch(rows * c.intermediate)
-            apply(layer.intermediate, attentionOutput, rows: rows, into: &inner)
+            layer.intermediate.forward(attentionOutput, rows: rows, into: &inner)
             // The backward pass needs GELU's input and output both; otherwise it runs in place.
             let activated = elementwise(&inner, keepingInput: record) { Kernels.gelu($0, count: $1, into: $2) }
             var outputSum = [Float].scratch(rows * h)
-            apply(layer.output, activated, rows: rows, into: &outputSum)
+            layer.output.forward(activated, rows: rows, into: &outputSum)
             let outputDropout = draws?.hidden(&outputSum) ?? []
             for i in 0..<(rows * h) { outputSum[i] += attentionOutput[i] }
             var output = [Float].scratch(rows * h)
-            layerNorm(outputSum, layer.outputNorm, rows: rows, into: &output)
+            layer.outputNorm.forward(outputSum, rows: rows, eps: c.layerNormEpsilon, into: &output)
             x = output
             if record {
                 recorded.append(
                     LayerActivations(
-                        input: input, q: q, k: k, v: v, probabilities: probabilities, context: context,
-                        attentionSum: attentionSum, attentionOutput: attentionOutput, preActivation: inner,
-                        activation: activated, outputSum: outputSum, probabilityDropout: probabilityDropout,
-                        attentionOutputDropout: attentionOutputDropout, outputDropout: outputDropout))
+                        input: input, q: q, k: k, v: v, probabilities: probabilities,
+                        probabilityDropout: probabilityDropout, context: context,
+                        attentionOutputDropout: attentionOutputDropout, attentionSum: attentionSum,
+                        attentionOutput: attentionOutput, preActivation: inner, activation: activated,
+                        outputDropout: outputDropout, outputSum: outputSum))
             }
         }
         return Pass(
@@ -328,36 +337,6 @@ public final class BertModel: @unchecked Sendable {
             return pooled.map { $0 / norm }
         }
         return (embeddings, pooledRows, norms, counts)
-    }
-
-    func apply(_ linear: Linear, _ x: [Float], rows: Int, into out: inout [Float]) {
-        x.withUnsafeBufferPointer { xp in
-            linear.weight.withUnsafeBufferPointer { wp in
-                linear.bias.withUnsafeBufferPointer { bp in
-                    out.withUnsafeMutableBufferPointer { op in
-                        Kernels.linear(
-                            xp.baseAddress!, rows: rows, inWidth: linear.inWidth, weight: wp.baseAddress!,
-                            bias: bp.baseAddress!,
-                            outWidth: linear.outWidth, out: op.baseAddress!)
-                    }
-                }
-            }
-        }
-    }
-
-    func layerNorm(_ x: [Float], _ norm: Norm, rows: Int, into out: inout [Float]) {
-        x.withUnsafeBufferPointer { xp in
-            norm.gamma.withUnsafeBufferPointer { gp in
-                norm.beta.withUnsafeBufferPointer { bp in
-                    out.withUnsafeMutableBufferPointer { op in
-                        Kernels.layerNorm(
-                            xp.baseAddress!, rows: rows, width: configuration.hidden, gamma: gp.baseAddress!,
-                            beta: bp.baseAddress!,
-                            eps: configuration.layerNormEpsilon, out: op.baseAddress!)
-                    }
-                }
-            }
-        }
     }
 }
 

@@ -53,20 +53,36 @@ extension BertModel {
         }
 
         /// The tensor's place in the layer's forward order (the backward pass stops once it
-        /// is below every tensor asked for): projections, attention output, its norm, first
-        /// MLP linear, second, output norm.
-        var stage: Int {
+        /// is below every tensor asked for).
+        var stage: LayerStage {
             switch self {
-            case .queryWeight, .queryBias, .keyWeight, .keyBias, .valueWeight, .valueBias: 0
-            case .attentionOutputWeight, .attentionOutputBias: 1
-            case .attentionNormWeight, .attentionNormBias: 2
-            case .intermediateWeight, .intermediateBias: 3
-            case .outputWeight, .outputBias: 4
-            case .outputNormWeight, .outputNormBias: 5
+            case .queryWeight, .queryBias, .keyWeight, .keyBias, .valueWeight, .valueBias: .projections
+            case .attentionOutputWeight, .attentionOutputBias: .attentionOutput
+            case .attentionNormWeight, .attentionNormBias: .attentionNorm
+            case .intermediateWeight, .intermediateBias: .firstMLP
+            case .outputWeight, .outputBias: .secondMLP
+            case .outputNormWeight, .outputNormBias: .outputNorm
             }
         }
 
-        static let stages = 6
+        static let stages = LayerStage.allCases.count
+    }
+
+    /// The steps of a BERT layer in forward order: the backward pass walks them from the top
+    /// and stops at the first below which no tensor is asked for.
+    enum LayerStage: Int, CaseIterable {
+        /// The query, key and value projections.
+        case projections
+        /// The attention output projection (`attention.output.dense`).
+        case attentionOutput
+        /// The LayerNorm after attention (`attention.output.LayerNorm`).
+        case attentionNorm
+        /// The first MLP linear (`intermediate.dense`), SPU's default layer.
+        case firstMLP
+        /// The second MLP linear (`output.dense`).
+        case secondMLP
+        /// The LayerNorm at the layer's output (`output.LayerNorm`).
+        case outputNorm
     }
 
     /// A trainable tensor.
@@ -78,7 +94,7 @@ extension BertModel {
         var depth: Int {
             switch self {
             case .embedding: -1
-            case .layer(let index, let tensor): index * LayerTensor.stages + tensor.stage
+            case .layer(let index, let tensor): index * LayerTensor.stages + tensor.stage.rawValue
             }
         }
     }

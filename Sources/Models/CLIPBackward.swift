@@ -106,7 +106,7 @@ extension CLIPModel {
             }
             let hidden = Array(pass.hidden[(row * w)..<((row + 1) * w)])
             var dHidden = [Float](repeating: 0, count: w)
-            layerNormBackward(hidden, dNormed, norm, rows: 1, width: w, into: &dHidden)
+            norm.inputGradient(hidden, dNormed, rows: 1, eps: configuration.layerNormEpsilon, into: &dHidden)
             for i in 0..<w { dx[row * w + i] = dHidden[i] }
         }
         return dx
@@ -122,7 +122,7 @@ extension CLIPModel {
         let w = tower.width
         let f = tower.intermediate
         var dInner = [Float](repeating: 0, count: rows * f)
-        inputGradient(dx, block.projection, rows: rows, accumulate: false, into: &dInner)
+        block.projection.inputGradient(dx, rows: rows, accumulate: false, into: &dInner)
         saved.preActivation.withUnsafeBufferPointer { x in
             dInner.withUnsafeMutableBufferPointer { dy in
                 switch configuration.activation {
@@ -151,70 +151,25 @@ extension CLIPModel {
         guard !last else { return }
         // Through LN₂ onto the residual stream.
         var dNormed = [Float](repeating: 0, count: rows * w)
-        inputGradient(dInner, block.fc, rows: rows, accumulate: false, into: &dNormed)
+        block.fc.inputGradient(dInner, rows: rows, accumulate: false, into: &dNormed)
         var dMiddle = [Float](repeating: 0, count: rows * w)
-        layerNormBackward(saved.middle, dNormed, block.norm2, rows: rows, width: w, into: &dMiddle)
+        block.norm2.inputGradient(
+            saved.middle, dNormed, rows: rows, eps: configuration.layerNormEpsilon, into: &dMiddle)
         for i in dx.indices { dx[i] += dMiddle[i] }
         // Through the attention and LN₁.
         var dContext = [Float](repeating: 0, count: rows * w)
         var dq = dContext
         var dk = dContext
         var dv = dContext
-        inputGradient(dx, block.out, rows: rows, accumulate: false, into: &dContext)
-        saved.q.withUnsafeBufferPointer { q in
-            saved.k.withUnsafeBufferPointer { k in
-                saved.v.withUnsafeBufferPointer { v in
-                    saved.probabilities.withUnsafeBufferPointer { p in
-                        dContext.withUnsafeBufferPointer { dOut in
-                            dq.withUnsafeMutableBufferPointer { dqp in
-                                dk.withUnsafeMutableBufferPointer { dkp in
-                                    dv.withUnsafeMutableBufferPointer { dvp in
-                                        Kernels.attentionBackward(
-                                            dOut: dOut.baseAddress!, q: q.baseAddress!, k: k.baseAddress!,
-                                            v: v.baseAddress!,
-                                            probabilities: p.baseAddress!, batch: pass.batch, length: pass.length,
-                                            width: w, heads: tower.heads,
-                                            dq: dqp.baseAddress!, dk: dkp.baseAddress!, dv: dvp.baseAddress!)
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        inputGradient(dq, block.query, rows: rows, accumulate: false, into: &dNormed)
-        inputGradient(dk, block.key, rows: rows, accumulate: true, into: &dNormed)
-        inputGradient(dv, block.value, rows: rows, accumulate: true, into: &dNormed)
+        block.out.inputGradient(dx, rows: rows, accumulate: false, into: &dContext)
+        Attention.backward(
+            dOut: dContext, q: saved.q, k: saved.k, v: saved.v, probabilities: saved.probabilities, batch: pass.batch,
+            length: pass.length, width: w, heads: tower.heads, dq: &dq, dk: &dk, dv: &dv)
+        block.query.inputGradient(dq, rows: rows, accumulate: false, into: &dNormed)
+        block.key.inputGradient(dk, rows: rows, accumulate: true, into: &dNormed)
+        block.value.inputGradient(dv, rows: rows, accumulate: true, into: &dNormed)
         var dInput = [Float](repeating: 0, count: rows * w)
-        layerNormBackward(saved.input, dNormed, block.norm1, rows: rows, width: w, into: &dInput)
+        block.norm1.inputGradient(saved.input, dNormed, rows: rows, eps: configuration.layerNormEpsilon, into: &dInput)
         for i in dx.indices { dx[i] += dInput[i] }
-    }
-
-    func inputGradient(_ dy: [Float], _ linear: Linear, rows: Int, accumulate: Bool, into dx: inout [Float]) {
-        dy.withUnsafeBufferPointer { dyp in
-            linear.weight.withUnsafeBufferPointer { wp in
-                dx.withUnsafeMutableBufferPointer {
-                    Kernels.linearInputGradient(
-                        dyp.baseAddress!, rows: rows, outWidth: linear.outWidth, weight: wp.baseAddress!,
-                        inWidth: linear.inWidth,
-                        accumulate: accumulate, dx: $0.baseAddress!)
-                }
-            }
-        }
-    }
-
-    func layerNormBackward(_ x: [Float], _ dy: [Float], _ norm: Norm, rows: Int, width: Int, into dx: inout [Float]) {
-        x.withUnsafeBufferPointer { xp in
-            dy.withUnsafeBufferPointer { dyp in
-                norm.gamma.withUnsafeBufferPointer { g in
-                    dx.withUnsafeMutableBufferPointer {
-                        Kernels.layerNormBackward(
-                            xp.baseAddress!, dyp.baseAddress!, rows: rows, width: width, gamma: g.baseAddress!,
-                            eps: configuration.layerNormEpsilon, dx: $0.baseAddress!)
-                    }
-                }
-            }
-        }
     }
 }

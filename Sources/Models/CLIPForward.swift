@@ -2,10 +2,25 @@ import Foundation
 import Tensors
 
 extension CLIPModel {
-    /// What one block's forward pass leaves for the backward pass.
+    /// What one residual block's forward pass leaves for the backward pass, in forward order
+    /// (open_clip's `ResidualAttentionBlock`: x + attn(ln_1(x)), then + mlp(ln_2(·))). Shapes in
+    /// the kernels' legend (Kernels.swift): N = B · T rows, C = the tower's `width`, F = its
+    /// `intermediate`, NH = its `heads`.
     struct BlockActivations {
-        var input: [Float], normed1: [Float], q: [Float], k: [Float], v: [Float], probabilities: [Float]
-        var middle: [Float], normed2: [Float], preActivation: [Float]
+        /// [N, C]: the block's input (the residual stream), ln_1's input.
+        var input: [Float]
+        /// [N, C]: ln_1's output, the attention's input.
+        var normed1: [Float]
+        /// [N, C] each: the query, key and value projections of `normed1` (parts of in_proj).
+        var q: [Float], k: [Float], v: [Float]
+        /// [B, NH, T, T]: the attention weights after the softmax.
+        var probabilities: [Float]
+        /// [N, C]: `input` plus the attention's output projection: ln_2's input.
+        var middle: [Float]
+        /// [N, C]: ln_2's output, the first MLP linear's (c_fc) input.
+        var normed2: [Float]
+        /// [N, F]: c_fc's output, the activation's input.
+        var preActivation: [Float]
     }
 
     /// One tower's pass over a batch: the last hidden state [batch · length × width], the rows
@@ -120,7 +135,7 @@ extension CLIPModel {
             }
         }
         var x = [Float](repeating: 0, count: tokens.count)
-        layerNorm(tokens, preNorm, rows: images.count * length, width: w, into: &x)
+        preNorm.forward(tokens, rows: images.count * length, eps: configuration.layerNormEpsilon, into: &x)
         let activations = runBlocks(
             visionBlocks, tower: c.vision, x: &x, batch: images.count, length: length, causal: false,
             recordFrom: recordFrom)
@@ -142,42 +157,30 @@ extension CLIPModel {
             // the block before may still hold the last ones.
             let record = recordFrom.map { index >= $0 } ?? false
             var normed1 = [Float].scratch(rows * w)
-            layerNorm(x, block.norm1, rows: rows, width: w, into: &normed1)
+            block.norm1.forward(x, rows: rows, eps: configuration.layerNormEpsilon, into: &normed1)
             var q = [Float].scratch(rows * w)
             var k = [Float].scratch(rows * w)
             var v = [Float].scratch(rows * w)
-            apply(block.query, normed1, rows: rows, into: &q)
-            apply(block.key, normed1, rows: rows, into: &k)
-            apply(block.value, normed1, rows: rows, into: &v)
+            block.query.forward(normed1, rows: rows, into: &q)
+            block.key.forward(normed1, rows: rows, into: &k)
+            block.value.forward(normed1, rows: rows, into: &v)
             var probabilities = [Float].scratch(batch * tower.heads * length * length)
             var context = [Float].scratch(rows * w)
-            q.withUnsafeBufferPointer { qp in
-                k.withUnsafeBufferPointer { kp in
-                    v.withUnsafeBufferPointer { vp in
-                        probabilities.withUnsafeMutableBufferPointer { pp in
-                            context.withUnsafeMutableBufferPointer { cp in
-                                Kernels.attention(
-                                    q: qp.baseAddress!, k: kp.baseAddress!, v: vp.baseAddress!, batch: batch,
-                                    length: length, width: w,
-                                    heads: tower.heads, keyMask: everyKey, probabilities: pp.baseAddress!,
-                                    causal: causal, out: cp.baseAddress!)
-                            }
-                        }
-                    }
-                }
-            }
+            Attention.forward(
+                q: q, k: k, v: v, batch: batch, length: length, width: w, heads: tower.heads, keyMask: everyKey,
+                causal: causal, probabilities: &probabilities, out: &context)
             var attended = [Float].scratch(rows * w)
-            apply(block.out, context, rows: rows, into: &attended)
+            block.out.forward(context, rows: rows, into: &attended)
             var middle = [Float].scratch(rows * w)
             for i in 0..<(rows * w) { middle[i] = x[i] + attended[i] }
             var normed2 = [Float].scratch(rows * w)
-            layerNorm(middle, block.norm2, rows: rows, width: w, into: &normed2)
+            block.norm2.forward(middle, rows: rows, eps: configuration.layerNormEpsilon, into: &normed2)
             var preActivation = [Float].scratch(rows * tower.intermediate)
-            apply(block.fc, normed2, rows: rows, into: &preActivation)
+            block.fc.forward(normed2, rows: rows, into: &preActivation)
             // The backward pass needs the activation's input; otherwise it runs in place.
             let activated = activation(of: &preActivation, keepingInput: record)
             var projected = [Float].scratch(rows * w)
-            apply(block.projection, activated, rows: rows, into: &projected)
+            block.projection.forward(activated, rows: rows, into: &projected)
             var output = [Float].scratch(rows * w)
             for i in 0..<(rows * w) { output[i] = middle[i] + projected[i] }
             if record {
@@ -201,7 +204,9 @@ extension CLIPModel {
         var normedRows: [[Float]] = []
         for row in pass.pooledRows {
             var normed = [Float](repeating: 0, count: w)
-            layerNorm(Array(pass.hidden[(row * w)..<((row + 1) * w)]), norm, rows: 1, width: w, into: &normed)
+            norm.forward(
+                Array(pass.hidden[(row * w)..<((row + 1) * w)]), rows: 1, eps: configuration.layerNormEpsilon,
+                into: &normed)
             var feature = [Float](repeating: 0, count: e)
             for i in 0..<w where normed[i] != 0 {
                 let value = normed[i]
@@ -226,35 +231,6 @@ extension CLIPModel {
             switch configuration.activation {
             case .quickGELU: Kernels.quickGELU(x, count: count, into: out)
             case .gelu: Kernels.gelu(x, count: count, into: out)
-            }
-        }
-    }
-
-    func apply(_ linear: Linear, _ x: [Float], rows: Int, into out: inout [Float]) {
-        x.withUnsafeBufferPointer { xp in
-            linear.weight.withUnsafeBufferPointer { wp in
-                linear.bias.withUnsafeBufferPointer { bp in
-                    out.withUnsafeMutableBufferPointer { op in
-                        Kernels.linear(
-                            xp.baseAddress!, rows: rows, inWidth: linear.inWidth, weight: wp.baseAddress!,
-                            bias: bp.baseAddress!,
-                            outWidth: linear.outWidth, out: op.baseAddress!)
-                    }
-                }
-            }
-        }
-    }
-
-    func layerNorm(_ x: [Float], _ norm: Norm, rows: Int, width: Int, into out: inout [Float]) {
-        x.withUnsafeBufferPointer { xp in
-            norm.gamma.withUnsafeBufferPointer { gp in
-                norm.beta.withUnsafeBufferPointer { bp in
-                    out.withUnsafeMutableBufferPointer { op in
-                        Kernels.layerNorm(
-                            xp.baseAddress!, rows: rows, width: width, gamma: gp.baseAddress!, beta: bp.baseAddress!,
-                            eps: configuration.layerNormEpsilon, out: op.baseAddress!)
-                    }
-                }
             }
         }
     }

@@ -60,6 +60,50 @@ public final class CLIPModel: @unchecked Sendable {
         replacements: [String: TensorView] = [:]
     ) throws {
         _ = Parallel.configureBlas
+        let configuration = try Self.configuration(of: checkpoint, configFile: configFile, activation: activation)
+        self.configuration = configuration
+        let names = Names(configuration.naming)
+        let weights = WeightLoader(
+            checkpoint: checkpoint, replacements: replacements, names: names, naming: configuration.naming)
+        let t = configuration.text
+        let v = configuration.vision
+        let e = configuration.embedding
+
+        // The text tower: token and position embeddings, the blocks, the final LayerNorm.
+        tokenEmbedding = try weights.load(names.tokenEmbedding, [configuration.vocabulary, t.width])
+        textPositions = try weights.load(names.textPositions, [configuration.contextLength, t.width])
+        textBlocks = try weights.blocks(t, vision: false)
+        finalNorm = try weights.norm(names.finalNorm, width: t.width)
+
+        // The image tower: patch embedding (conv1), class and position embeddings, ln_pre,
+        // the blocks, ln_post.
+        let patch = configuration.patchSize
+        let grid = configuration.imageSize / patch
+        patchWeight = try weights.load(names.patchWeight, [v.width, 3, patch, patch])
+        classEmbedding = try weights.load(names.classEmbedding, [v.width])
+        visionPositions = try weights.load(names.visionPositions, [grid * grid + 1, v.width])
+        preNorm = try weights.norm(names.preNorm, width: v.width)
+        visionBlocks = try weights.blocks(v, vision: true)
+        postNorm = try weights.norm(names.postNorm, width: v.width)
+
+        // The projections into the shared embedding space, and the temperature.
+        textProjection = try weights.projection(names.textProjection, width: t.width, embedding: e)
+        visionProjection = try weights.projection(names.visionProjection, width: v.width, embedding: e)
+        logitScale = try weights.load(names.logitScale, [1]).first ?? 0
+        firstMLPNames = (
+            (0..<t.layers).map { names.block(vision: false, $0) + names.fc + ".weight" },
+            (0..<v.layers).map { names.block(vision: true, $0) + names.fc + ".weight" }
+        )
+    }
+
+    /// The configuration the tensor names and shapes describe, with what `configFile` (Hugging
+    /// Face's config.json or open_clip's open_clip_config.json) says of the activation, the
+    /// head counts and LayerNorm's epsilon, and `activation` over both.
+    /// - Throws: `ModelError` for an unsupported `hidden_act`, or heads that do not split a
+    ///   tower's width.
+    static func configuration(of checkpoint: Checkpoint, configFile: String?, activation: Activation?) throws
+        -> Configuration
+    {
         var configuration = try Self.configuration(of: checkpoint)
         if let configFile {
             let json = try JSONValue.parse(contentsOf: configFile)
@@ -99,98 +143,7 @@ public final class CLIPModel: @unchecked Sendable {
                 "the \(name) tower's width of \(tower.width) does not split into \(tower.heads) attention heads"
                     + (configFile == nil ? " (inferred from the width; give the model's config file to set them)" : ""))
         }
-        self.configuration = configuration
-        let names = Names(configuration.naming)
-        func load(_ name: String, _ shape: [Int]) throws -> [Float] {
-            guard let entry = checkpoint.entry(named: name) else {
-                throw ModelError(checkpoint.path, "CLIP tensor \"\(name)\" is missing")
-            }
-            let view = replacements[name] ?? checkpoint.view(entry)
-            // A scalar may be stored as [] (Hugging Face's logit_scale) or [1].
-            guard view.shape == shape || (shape == [1] && view.shape.isEmpty) else {
-                throw ModelError(
-                    checkpoint.path,
-                    "CLIP tensor \"\(name)\" is \(Shape.describe(view.shape)), expected \(Shape.describe(shape)) from the other tensors"
-                )
-            }
-            guard view.dtype.isFloatingPoint else {
-                throw ModelError(
-                    checkpoint.path, "CLIP tensor \"\(name)\" is \(view.dtype.rawValue), not floating point")
-            }
-            return view.floatValues()
-        }
-        func transposed(_ values: [Float], rows: Int, columns: Int) -> [Float] {
-            var out = [Float](repeating: 0, count: values.count)
-            for r in 0..<rows { for c in 0..<columns { out[c * rows + r] = values[r * columns + c] } }
-            return out
-        }
-        func blocks(_ tower: Tower, vision: Bool) throws -> [Block] {
-            try (0..<tower.layers).map { i in
-                let w = tower.width
-                let f = tower.intermediate
-                func linear(_ name: String, _ out: Int, _ inWidth: Int) throws -> Linear {
-                    Linear(
-                        weight: try load(name + ".weight", [out, inWidth]), bias: try load(name + ".bias", [out]),
-                        inWidth: inWidth, outWidth: out)
-                }
-                func norm(_ name: String) throws -> Norm {
-                    Norm(gamma: try load(name + ".weight", [w]), beta: try load(name + ".bias", [w]))
-                }
-                let p = names.block(vision: vision, i)
-                let (query, key, value): (Linear, Linear, Linear)
-                if configuration.naming == .openCLIP {
-                    let weight = try load(p + "attn.in_proj_weight", [3 * w, w])
-                    let bias = try load(p + "attn.in_proj_bias", [3 * w])
-                    func part(_ k: Int) -> Linear {
-                        Linear(
-                            weight: Array(weight[(k * w * w)..<((k + 1) * w * w)]),
-                            bias: Array(bias[(k * w)..<((k + 1) * w)]), inWidth: w, outWidth: w)
-                    }
-                    (query, key, value) = (part(0), part(1), part(2))
-                } else {
-                    (query, key, value) = (
-                        try linear(p + "self_attn.q_proj", w, w), try linear(p + "self_attn.k_proj", w, w),
-                        try linear(p + "self_attn.v_proj", w, w)
-                    )
-                }
-                return Block(
-                    norm1: try norm(p + names.norm1), query: query, key: key, value: value,
-                    out: try linear(p + names.attentionOut, w, w),
-                    norm2: try norm(p + names.norm2), fc: try linear(p + names.fc, f, w),
-                    projection: try linear(p + names.projection, w, f))
-            }
-        }
-        let t = configuration.text
-        let v = configuration.vision
-        let e = configuration.embedding
-        tokenEmbedding = try load(names.tokenEmbedding, [configuration.vocabulary, t.width])
-        textPositions = try load(names.textPositions, [configuration.contextLength, t.width])
-        textBlocks = try blocks(t, vision: false)
-        finalNorm = Norm(
-            gamma: try load(names.finalNorm + ".weight", [t.width]),
-            beta: try load(names.finalNorm + ".bias", [t.width]))
-        let patch = configuration.patchSize
-        let grid = configuration.imageSize / patch
-        patchWeight = try load(names.patchWeight, [v.width, 3, patch, patch])
-        classEmbedding = try load(names.classEmbedding, [v.width])
-        visionPositions = try load(names.visionPositions, [grid * grid + 1, v.width])
-        preNorm = Norm(
-            gamma: try load(names.preNorm + ".weight", [v.width]), beta: try load(names.preNorm + ".bias", [v.width]))
-        visionBlocks = try blocks(v, vision: true)
-        postNorm = Norm(
-            gamma: try load(names.postNorm + ".weight", [v.width]), beta: try load(names.postNorm + ".bias", [v.width]))
-        if configuration.naming == .openCLIP {
-            textProjection = try load(names.textProjection, [t.width, e])
-            visionProjection = try load(names.visionProjection, [v.width, e])
-        } else {  // Linear layers without bias, [embedding × width]
-            textProjection = transposed(try load(names.textProjection, [e, t.width]), rows: e, columns: t.width)
-            visionProjection = transposed(try load(names.visionProjection, [e, v.width]), rows: e, columns: v.width)
-        }
-        logitScale = try load(names.logitScale, [1]).first ?? 0
-        firstMLPNames = (
-            (0..<t.layers).map { names.block(vision: false, $0) + names.fc + ".weight" },
-            (0..<v.layers).map { names.block(vision: true, $0) + names.fc + ".weight" }
-        )
+        return configuration
     }
 
     /// The tensor names of one naming scheme.

@@ -2,11 +2,31 @@ import CActivations
 import Foundation
 import Tensors
 
-/// The forward kernels of the transformer runtime, one function per operation over
-/// preallocated row-major Float32 buffers (llm.c's style). Every matrix product goes through
-/// OpenBLAS sgemm.
+/// The transformer runtime's kernels, one function per operation over preallocated row-major
+/// Float32 buffers, each operation's forward pass followed by its backward pass (llm.c's
+/// layout, train_gpt2.c). Every matrix product goes through OpenBLAS sgemm; the element-wise
+/// activations are C (CActivations) so that the compiler vectorises them.
+///
+/// Dimensions, as llm.c names them (the parameters keep the runtime's longer names):
+///
+/// | letter | parameter | meaning |
+/// | --- | --- | --- |
+/// | B | `batch` | sequences (or images) in the batch |
+/// | T | `length` | tokens per sequence (image patches + 1 for CLIP's vision tower) |
+/// | N | `rows` | B · T: one row per token of the batch |
+/// | C | `width`, `inWidth` | channels: the hidden size (BERT's `hidden`, CLIP's `width`) |
+/// | OC | `outWidth` | a Linear's output channels: C for q, k, v and the attention output, the MLP's hidden size (4C in BERT-base and CLIP) for its first layer |
+/// | NH | `heads` | attention heads |
+/// | HS | `headWidth` | C / NH, one head's channels |
+///
+/// Buffers are [N, C] unless said otherwise; a gradient buffer has its value's shape and a
+/// `d` in front of its name. Backward kernels either overwrite their output or, where the
+/// name or `accumulate` says so, add to it (a weight's gradient summed over a batch, a
+/// residual's two shares).
 enum Kernels {
-    /// out[r, :] = LayerNorm(x[r, :]) · gamma + beta, over `rows` rows of `width`.
+    // MARK: LayerNorm: y = (x − mean) / √(var + eps) · γ + β over each row of C
+
+    /// out[r, :] = LayerNorm(x[r, :]) · gamma + beta. x, out [N, C]; gamma, beta [C].
     static func layerNorm(
         _ x: UnsafePointer<Float>, rows: Int, width: Int, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
         eps: Float, out: UnsafeMutablePointer<Float>
@@ -45,8 +65,64 @@ enum Kernels {
         return (mean, 1 / (variance + eps).squareRoot())
     }
 
-    /// out[rows × outWidth] = x[rows × inWidth] · Wᵀ + b, with W stored [outWidth × inWidth]
-    /// (PyTorch's Linear layout).
+    /// The gradient of LayerNorm with respect to its input, given the output gradient `dy`,
+    /// recomputing the statistics from the input `x` (nothing but the input is saved). x, dy,
+    /// dx [N, C]; gamma [C]. Overwrites `dx`.
+    static func layerNormBackward(
+        _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, rows: Int, width: Int,
+        gamma: UnsafePointer<Float>, eps: Float, dx: UnsafeMutablePointer<Float>
+    ) {
+        Parallel.chunks(rows, minimum: 16) { chunk in
+            layerNormBackwardRows(x, dy, chunk, width: width, gamma: gamma, eps: eps, dx: dx)
+        }
+    }
+
+    static func layerNormBackwardRows(
+        _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ chunk: Range<Int>, width: Int,
+        gamma: UnsafePointer<Float>, eps: Float, dx: UnsafeMutablePointer<Float>
+    ) {
+        for r in chunk {
+            let row = x + r * width
+            let grad = dy + r * width
+            let target = dx + r * width
+            let (mean, rstd) = statistics(row, width: width, eps: eps)
+            var meanGrad: Float = 0
+            var meanGradXhat: Float = 0
+            for i in 0..<width {
+                let g = grad[i] * gamma[i]
+                meanGrad += g
+                meanGradXhat += g * (row[i] - mean) * rstd
+            }
+            meanGrad /= Float(width)
+            meanGradXhat /= Float(width)
+            for i in 0..<width {
+                let xhat = (row[i] - mean) * rstd
+                target[i] = rstd * (grad[i] * gamma[i] - meanGrad - xhat * meanGradXhat)
+            }
+        }
+    }
+
+    /// dγ += Σ_rows dy ⊙ x̂ and dβ += Σ_rows dy for a LayerNorm of input `x`. x, dy [N, C];
+    /// dGamma, dBeta [C].
+    static func layerNormParameterGradients(
+        _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, rows: Int, width: Int, eps: Float,
+        dGamma: UnsafeMutablePointer<Float>, dBeta: UnsafeMutablePointer<Float>
+    ) {
+        for r in 0..<rows {
+            let row = x + r * width
+            let grad = dy + r * width
+            let (mean, rstd) = statistics(row, width: width, eps: eps)
+            for i in 0..<width {
+                dGamma[i] += grad[i] * (row[i] - mean) * rstd
+                dBeta[i] += grad[i]
+            }
+        }
+    }
+
+    // MARK: Linear (PyTorch layout): out = inp · Wᵀ + b, W [OC, C]
+
+    /// out = x · Wᵀ + b (PyTorch's Linear). x [N, C]; weight [OC, C]; bias [OC] or none;
+    /// out [N, OC].
     static func linear(
         _ x: UnsafePointer<Float>, rows: Int, inWidth: Int, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
         outWidth: Int, out: UnsafeMutablePointer<Float>
@@ -62,10 +138,56 @@ enum Kernels {
         }
     }
 
+    /// dx (+)= dy · W. dy [N, OC]; weight [OC, C]; dx [N, C], added to with `accumulate`.
+    static func linearInputGradient(
+        _ dy: UnsafePointer<Float>, rows: Int, outWidth: Int, weight: UnsafePointer<Float>, inWidth: Int,
+        accumulate: Bool, dx: UnsafeMutablePointer<Float>
+    ) {
+        Parallel.chunks(rows, minimum: 8) { chunk in
+            Blas.sgemm(
+                m: chunk.count, n: inWidth, k: outWidth, a: dy + chunk.lowerBound * outWidth, lda: outWidth, b: weight,
+                ldb: inWidth,
+                beta: accumulate ? 1 : 0, c: dx + chunk.lowerBound * inWidth, ldc: inWidth)
+        }
+    }
+
+    /// dW += dyᵀ · x. dy [N, OC]; x [N, C]; dw [OC, C].
+    static func linearWeightGradient(
+        _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, rows: Int, outWidth: Int, inWidth: Int,
+        dw: UnsafeMutablePointer<Float>
+    ) {
+        // Split over the weight's rows: each part reads its columns of dy.
+        Parallel.chunks(outWidth, minimum: 8) { chunk in
+            Blas.sgemm(
+                transposeA: true, m: chunk.count, n: inWidth, k: rows, a: dy + chunk.lowerBound, lda: outWidth, b: x,
+                ldb: inWidth,
+                beta: 1, c: dw + chunk.lowerBound * inWidth, ldc: inWidth)
+        }
+    }
+
+    /// db += Σ_rows dy: a Linear's bias gradient. dy [N, OC] (`width` = OC); db [OC].
+    static func columnSums(_ dy: UnsafePointer<Float>, rows: Int, width: Int, into db: UnsafeMutablePointer<Float>) {
+        Parallel.chunks(width, minimum: 64) { columns in
+            for r in 0..<rows {
+                let row = dy + r * width
+                for j in columns { db[j] += row[j] }
+            }
+        }
+    }
+
+    // MARK: GELU (BERT, erf form) and QuickGELU (CLIP)
+
     /// GELU with the erf form, x · Φ(x), into `out` (which is `x` or does not overlap it).
     static func gelu(_ x: UnsafePointer<Float>, count: Int, into out: UnsafeMutablePointer<Float>) {
         Parallel.chunks(count, minimum: 4096) { chunk in
             scalpel_gelu(x + chunk.lowerBound, out + chunk.lowerBound, chunk.count)
+        }
+    }
+
+    /// d(input) of the erf GELU: dy · (Φ(x) + x · φ(x)), in place over `dy`.
+    static func geluBackward(_ x: UnsafePointer<Float>, _ dy: UnsafeMutablePointer<Float>, count: Int) {
+        Parallel.chunks(count, minimum: 4096) { chunk in
+            scalpel_gelu_backward(x + chunk.lowerBound, dy + chunk.lowerBound, chunk.count)
         }
     }
 
@@ -83,8 +205,11 @@ enum Kernels {
         }
     }
 
-    /// Multi-head self-attention for `batch` sequences of `length` tokens: q, k, v and out are
-    /// [batch · length × width], heads side by side in each row. Keys where `keyMask` is 0
+    // MARK: Multi-head self-attention
+
+    /// Multi-head self-attention for B sequences of T tokens: q, k, v and out are [N, C],
+    /// the NH heads side by side in each row (HS channels each); keyMask [B · T];
+    /// probabilities and dropout [B, NH, T, T]. Keys where `keyMask` is 0
     /// (padding) get the most negative float added to their scores, as Hugging Face's BERT
     /// does. `probabilities` receives the attention weights, length × length per sequence
     /// and head (batch · heads of them, kept for the backward pass); with a `dropout` mask of
@@ -139,106 +264,10 @@ enum Kernels {
         }
     }
 
-    // MARK: Backward
-
-    /// The gradient of LayerNorm with respect to its input, given the output gradient `dy`,
-    /// recomputing the statistics from the input `x`. Writes (or, with `accumulate`, adds) `dx`.
-    static func layerNormBackward(
-        _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, rows: Int, width: Int,
-        gamma: UnsafePointer<Float>, eps: Float, dx: UnsafeMutablePointer<Float>
-    ) {
-        Parallel.chunks(rows, minimum: 16) { chunk in
-            layerNormBackwardRows(x, dy, chunk, width: width, gamma: gamma, eps: eps, dx: dx)
-        }
-    }
-
-    static func layerNormBackwardRows(
-        _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ chunk: Range<Int>, width: Int,
-        gamma: UnsafePointer<Float>, eps: Float, dx: UnsafeMutablePointer<Float>
-    ) {
-        for r in chunk {
-            let row = x + r * width
-            let grad = dy + r * width
-            let target = dx + r * width
-            let (mean, rstd) = statistics(row, width: width, eps: eps)
-            var meanGrad: Float = 0
-            var meanGradXhat: Float = 0
-            for i in 0..<width {
-                let g = grad[i] * gamma[i]
-                meanGrad += g
-                meanGradXhat += g * (row[i] - mean) * rstd
-            }
-            meanGrad /= Float(width)
-            meanGradXhat /= Float(width)
-            for i in 0..<width {
-                let xhat = (row[i] - mean) * rstd
-                target[i] = rstd * (grad[i] * gamma[i] - meanGrad - xhat * meanGradXhat)
-            }
-        }
-    }
-
-    /// dγ += Σ_rows dy ⊙ x̂ and dβ += Σ_rows dy for a LayerNorm of input `x`.
-    static func layerNormParameterGradients(
-        _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, rows: Int, width: Int, eps: Float,
-        dGamma: UnsafeMutablePointer<Float>, dBeta: UnsafeMutablePointer<Float>
-    ) {
-        for r in 0..<rows {
-            let row = x + r * width
-            let grad = dy + r * width
-            let (mean, rstd) = statistics(row, width: width, eps: eps)
-            for i in 0..<width {
-                dGamma[i] += grad[i] * (row[i] - mean) * rstd
-                dBeta[i] += grad[i]
-            }
-        }
-    }
-
-    /// db += Σ_rows dy: a Linear's bias gradient.
-    static func columnSums(_ dy: UnsafePointer<Float>, rows: Int, width: Int, into db: UnsafeMutablePointer<Float>) {
-        Parallel.chunks(width, minimum: 64) { columns in
-            for r in 0..<rows {
-                let row = dy + r * width
-                for j in columns { db[j] += row[j] }
-            }
-        }
-    }
-
-    /// d(input) of the erf GELU: dy · (Φ(x) + x · φ(x)), in place over `dy`.
-    static func geluBackward(_ x: UnsafePointer<Float>, _ dy: UnsafeMutablePointer<Float>, count: Int) {
-        Parallel.chunks(count, minimum: 4096) { chunk in
-            scalpel_gelu_backward(x + chunk.lowerBound, dy + chunk.lowerBound, chunk.count)
-        }
-    }
-
-    /// dx (+)= dy · W for a Linear of weight [outWidth × inWidth].
-    static func linearInputGradient(
-        _ dy: UnsafePointer<Float>, rows: Int, outWidth: Int, weight: UnsafePointer<Float>, inWidth: Int,
-        accumulate: Bool, dx: UnsafeMutablePointer<Float>
-    ) {
-        Parallel.chunks(rows, minimum: 8) { chunk in
-            Blas.sgemm(
-                m: chunk.count, n: inWidth, k: outWidth, a: dy + chunk.lowerBound * outWidth, lda: outWidth, b: weight,
-                ldb: inWidth,
-                beta: accumulate ? 1 : 0, c: dx + chunk.lowerBound * inWidth, ldc: inWidth)
-        }
-    }
-
-    /// dW (+)= dyᵀ · x, [outWidth × inWidth].
-    static func linearWeightGradient(
-        _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, rows: Int, outWidth: Int, inWidth: Int,
-        dw: UnsafeMutablePointer<Float>
-    ) {
-        // Split over the weight's rows: each part reads its columns of dy.
-        Parallel.chunks(outWidth, minimum: 8) { chunk in
-            Blas.sgemm(
-                transposeA: true, m: chunk.count, n: inWidth, k: rows, a: dy + chunk.lowerBound, lda: outWidth, b: x,
-                ldb: inWidth,
-                beta: 1, c: dw + chunk.lowerBound * inWidth, ldc: inWidth)
-        }
-    }
-
     /// The gradients of q, k and v from that of the attention output, through the saved
     /// `probabilities` (and the `dropout` mask the forward pass applied to them, if any).
+    /// dOut, q, k, v, dq, dk, dv [N, C]; probabilities and dropout [B, NH, T, T].
+    /// Overwrites dq, dk and dv.
     static func attentionBackward(
         dOut: UnsafePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
         probabilities: UnsafePointer<Float>, dropout: UnsafePointer<Float>? = nil, batch: Int, length: Int, width: Int,
