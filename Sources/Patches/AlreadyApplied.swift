@@ -4,6 +4,7 @@ import Tensors
 /// Some of the patches given to `apply` are already in the model: applying an XOR patch a
 /// second time would undo it, so nothing is written.
 public struct AlreadyAppliedError: Error, CustomStringConvertible, Sendable {
+    /// The model's path.
     public let model: String
     /// The patch files already applied, in the order given.
     public let patches: [String]
@@ -12,6 +13,7 @@ public struct AlreadyAppliedError: Error, CustomStringConvertible, Sendable {
     /// Why each is taken as applied (same order as `patches`).
     public let reasons: [String]
 
+    /// The message: each patch already applied and why, and what to do.
     public var description: String {
         let list = zip(patches, reasons).map { "  \($0): \($1)" }
         let advice =

@@ -12,7 +12,9 @@ import Tensors
 /// checks: two models with the same value are equally valid bases for the patch, whatever
 /// their other tensors hold.
 public enum BaseProvenance {
+    /// Metadata key of the base's name.
     public static let nameKey = "base"
+    /// Metadata key of the base's fingerprint.
     public static let fingerprintKey = "base.fingerprint"
 
     /// The fingerprint of the base `entries` expect.

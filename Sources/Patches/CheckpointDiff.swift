@@ -4,20 +4,26 @@ import Tensors
 
 /// How one tensor differs between two checkpoints of the same dtype and shape.
 public struct TensorDifference: Sendable {
+    /// The tensor's name.
     public let name: String
+    /// Its dtype (the same in both).
     public let dtype: DType
+    /// Its shape (the same in both).
     public let shape: [Int]
+    /// Elements compared.
     public let elementCount: Int
     /// Elements whose bits differ.
     public let changed: Int
     /// Statistics of b − a over the finite values (nil for opaque dtypes).
     public let l2: Double?
+    /// The largest |b − a| over the finite values.
     public let maxAbs: Double?
     /// ‖b − a‖ / ‖a‖ (0 when nothing changed; infinity when a is all zero and b is not).
     public let relative: Double?
     /// cos(a, b) (1 for identical tensors; nil when either is all zero).
     public let cosine: Double?
 
+    /// changed / elements, in [0, 1].
     public var fraction: Double { elementCount == 0 ? 0 : Double(changed) / Double(elementCount) }
 }
 
@@ -25,18 +31,27 @@ public struct TensorDifference: Sendable {
 public struct CheckpointDifference: Sendable {
     /// Tensors present in both with the same dtype and shape, changed or not.
     public let tensors: [TensorDifference]
+    /// Tensors only A has.
     public let onlyInA: [TensorEntry]
+    /// Tensors only B has.
     public let onlyInB: [TensorEntry]
     /// Same name, different dtype or shape: (name, A's entry, B's entry).
     public let typeChanges: [(String, TensorEntry, TensorEntry)]
 
+    /// The compared tensors with at least one changed element.
     public var changedTensors: [TensorDifference] { tensors.filter { $0.changed > 0 } }
+    /// Changed elements over every compared tensor.
     public var changedElements: Int { tensors.map(\.changed).saturatingSum() }
+    /// Elements compared over every tensor both have with the same dtype and shape.
     public var comparedElements: Int { tensors.map(\.elementCount).saturatingSum() }
+    /// True when every tensor is bit-identical and both have the same names, dtypes and shapes.
     public var isIdentical: Bool { changedElements == 0 && onlyInA.isEmpty && onlyInB.isEmpty && typeChanges.isEmpty }
 }
 
+/// Compares two checkpoints tensor by tensor, by bits (`scalpel diff`).
 public enum CheckpointDiff {
+    /// Every difference between `a` and `b`: tensors matched by name bytes, elements compared by
+    /// bits, with value statistics for floating-point tensors. Reads both wholly, in parallel.
     public static func compare(_ a: Checkpoint, _ b: Checkpoint) -> CheckpointDifference {
         var pairs: [(TensorEntry, TensorEntry)] = []
         var typeChanges: [(String, TensorEntry, TensorEntry)] = []

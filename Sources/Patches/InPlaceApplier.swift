@@ -16,8 +16,6 @@ public enum InPlaceApplier {
     /// changing that many tensors, as a crash would, to prove the journal restores the file.
     static let faultInjectionVariable = "SCALPEL_TEST_CRASH_AFTER_TENSORS"
 
-    /// `record`: write the applied patch ids into the header (refused when it has no room);
-    /// false leaves the header as it is.
     /// The sorted union of two sorted, duplicate-free position lists.
     static func union(_ a: [Int], _ b: [Int]) -> [Int] {
         var out: [Int] = []
@@ -42,13 +40,26 @@ public enum InPlaceApplier {
         return out
     }
 
+    /// Applies `patches` (XOR entries only) to the single safetensors file at `path` in place:
+    /// the bytes about to change go to an undo journal first (`InPlaceJournal`), then the
+    /// changed elements are written through a shared mapping, synced, and the journal removed.
+    /// An interrupted run is undone from the journal the next time the file is opened.
+    /// - Parameter record: writes the patches' ids into the file's `scalpel.patches` record
+    ///   (refused when the header has no room for it: `.cannotWrite`); false leaves the
+    ///   header as it is.
+    /// - Throws: `PatchError` for another format or a sharded model, a mask, an entry that is
+    ///   not an XOR, a damaged patch, a model in another state than the patches expect (the
+    ///   file is then untouched), a result whose fingerprint does not match (the file is
+    ///   restored); `AlreadyAppliedError` when some of the patches are in the model already.
     @discardableResult
     public static func apply(
         _ path: String, patches: [PatchFile], policy: CompositionPolicy = .strict, record: Bool = true
     ) throws -> PatchApplier.Summary {
         let model = try Checkpoint.open(path)
         guard model.format == .safetensors, model.files.count == 1 else {
-            throw PatchError(path, "--in-place works on a single safetensors file; write a new file with -o instead")
+            throw PatchError(
+                path, "--in-place works on a single safetensors file; write a new file with -o instead",
+                kind: .unsupported)
         }
         for patch in patches {
             guard patch.header.kind == .patch else {
@@ -75,8 +86,8 @@ public enum InPlaceApplier {
             guard json.count <= file.headerLength else {
                 throw PatchError(
                     path,
-                    "no room in the header to record the applied patches (\(json.count - file.headerLength) bytes short); write a new file once with -o (Scalpel leaves room there for later in-place applies), or pass --no-record"
-                )
+                    "no room in the header to record the applied patches (\(json.count - file.headerLength) bytes short); write a new file once with -o (Scalpel leaves room there for later in-place applies), or pass --no-record",
+                    kind: .cannotWrite)
             }
             json += [UInt8](repeating: 0x20, count: file.headerLength - json.count)
         } else {

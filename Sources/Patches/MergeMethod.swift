@@ -6,15 +6,19 @@ public enum MergeMethod: String, CaseIterable, Sendable {
     case disjoint
     /// Where patches overlap, the later one wins. Exact.
     case priority
-    /// Task arithmetic: base + λ · Σ wᵢ · δᵢ.
+    /// Task arithmetic: base + λ · Σ wᵢ · δᵢ (Ilharco et al., "Editing Models with Task
+    /// Arithmetic", ICLR 2023).
     case sum
     /// The weighted mean of the deltas of the patches that change each element.
     case mean
     /// TIES (mergekit `ties`): trim each δᵢ to its top `density` by magnitude, elect the sign
-    /// of Σ wᵢ·δᵢ per element, and take the weighted mean of the agreeing wᵢ·δᵢ, times λ.
+    /// of Σ wᵢ·δᵢ per element, and take the weighted mean of the agreeing wᵢ·δᵢ, times λ
+    /// (Yadav et al., "TIES-Merging: Resolving Interference When Merging Models", NeurIPS 2023).
     case ties
     /// DARE (the paper's and PEFT's definition): drop each element of each δᵢ with probability
-    /// `drop`, rescale the kept ones by 1 / (1 − drop), then sum as `sum` does.
+    /// `drop`, rescale the kept ones by 1 / (1 − drop), then sum as `sum` does (Yu et al.,
+    /// "Language Models are Super Mario: Absorbing Abilities from Homologous Models as a Free
+    /// Lunch", ICML 2024).
     case dare
     /// DARE's drop and rescale, then the TIES sign election and weighted mean (no trim).
     case dareTies = "dare-ties"
@@ -60,6 +64,7 @@ public struct MergeParameters: Sendable, Equatable {
     /// order that breaks equal magnitudes at the trim's cut.
     public var seed: UInt64?
 
+    /// Parameters as `scalpel merge` takes them (`PatchMerger` refuses one its method ignores).
     public init(
         weights: [Double]? = nil, lambda: Double = 1, density: Double? = nil, drop: Double? = nil, seed: UInt64? = nil
     ) {

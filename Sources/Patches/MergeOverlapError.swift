@@ -6,6 +6,7 @@ import Tensors
 public struct MergeOverlapError: Error, CustomStringConvertible, Sendable {
     /// One tensor's overlap.
     public struct Tensor: Sendable {
+        /// The tensor's name.
         public let name: String
         /// Elements that more than one patch changes.
         public let elements: Int
@@ -39,6 +40,7 @@ public struct MergeOverlapError: Error, CustomStringConvertible, Sendable {
         suggestion = arithmeticRefuses ? .priority : .mean
     }
 
+    /// The refusal as the command shows it: the patches, the tensors with counts, the methods.
     public var description: String {
         let concerned = Array(Set(tensors.flatMap(\.patches))).sorted().map { patches[$0] }
         let total = tensors.reduce(0) { $0 + $1.elements }

@@ -10,6 +10,7 @@ import Tensors
 /// Untouched tensors are then copied file to file; touched ones are rebuilt one at a time,
 /// so memory stays near the largest touched tensor.
 public enum PatchApplier {
+    /// Which way the patches go.
     public enum Direction: Sendable {
         /// base + patches → result.
         case apply
@@ -17,9 +18,13 @@ public enum PatchApplier {
         case revert
     }
 
+    /// What `run` wrote.
     public struct Summary: Sendable {
+        /// Tensors the patches change.
         public let touchedTensors: Int
+        /// Distinct elements changed, the union over all patches.
         public let changedElements: Int
+        /// The files written (one, or each shard and the index of a model folder).
         public let outputs: [String]
         /// One line per tensor where patches were composed rather than chained (siblings,
         /// or `--force` on top of another change), for the command to show.
@@ -203,6 +208,7 @@ public enum PatchApplier {
 
 /// The list of patch ids `apply` records in a model's metadata (`scalpel.patches`).
 public enum AppliedPatches {
+    /// The recorded patch ids (SHA-256 hex), oldest first; empty when there is no record.
     public static func read(_ metadata: [(String, String)]) -> [String] {
         guard let text = metadata.first(where: { $0.0.hasSameBytes(as: PatchFormat.appliedPatchesKey) })?.1,
             let json = try? JSONValue.parse(text), let items = json.arrayValue

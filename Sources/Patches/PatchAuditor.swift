@@ -4,7 +4,9 @@ import Tensors
 
 /// Statistics of the value changes an `xor` entry makes (new − old), over finite values.
 public struct DeltaStatistics: Sendable {
+    /// ‖new − old‖₂ over the changed elements.
     public let l2: Double
+    /// The largest |new − old|.
     public let maxAbs: Double
     /// Share of the nonzero deltas that are positive (0.5: balanced).
     public let positiveShare: Double?
@@ -18,11 +20,13 @@ public struct DeltaStatistics: Sendable {
 
 /// What `audit` finds about one entry.
 public struct EntryAudit: Sendable {
+    /// Whether the base holds the tensor the entry expects; `mismatch` says what differs.
     public enum Fingerprint: Sendable, Equatable {
         case matches
         case mismatch(String)
     }
 
+    /// The entry audited.
     public let entry: PatchEntry
     /// nil when the entry's checksum, frames and positions are all sound; else the problem.
     public let integrityProblem: String?
@@ -38,6 +42,9 @@ public struct EntryAudit: Sendable {
 /// Checks every entry of a patch completely, collecting problems instead of stopping at the
 /// first, so one run says everything that is wrong.
 public enum PatchAuditor {
+    /// Audits every entry of `patch` (in parallel, in entry order): its checksum, frames and
+    /// positions; with `base`, whether the base holds what the entry expects and the size of
+    /// the value changes. Never throws: each problem is reported in its entry's audit.
     public static func audit(_ patch: PatchFile, base: Checkpoint?) -> [EntryAudit] {
         let entries = patch.entries
         let slots = ResultSlots<EntryAudit>(count: entries.count)

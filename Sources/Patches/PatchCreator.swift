@@ -5,23 +5,38 @@ import Tensors
 
 /// Builds the patch that turns one checkpoint into another: every element whose bits differ.
 public enum PatchCreator {
+    /// What `create` may change and records.
     public struct Options: Sendable {
         /// Only these positions may change; any other difference is an error.
         public var mask: PatchFile?
+        /// Key–value pairs written into the patch's metadata, in order.
         public var metadata: [(String, String)]
 
+        /// Options with a mask (nil: any change allowed) and metadata.
         public init(mask: PatchFile? = nil, metadata: [(String, String)] = []) {
             self.mask = mask
             self.metadata = metadata
         }
     }
 
+    /// What `create` wrote.
     public struct Summary: Sendable {
+        /// Entries in the patch (tensors changed, added or removed).
         public let entryCount: Int
+        /// Elements the patch changes (added and removed tensors count whole).
         public let changedElements: Int
+        /// Size of the written file, in bytes.
         public let patchBytes: Int
     }
 
+    /// Writes to `path` the patch that turns `base` into `tuned` (Formats/spatch.md): an `xor`
+    /// entry for each tensor whose bits differ (the positions that differ and the XOR of their
+    /// bytes), `add` and `remove` for tensors only one side has, `replace` where the dtype or
+    /// shape changes. Tensors are compared by name bytes, elements by bits (so -0.0 vs 0.0 and
+    /// NaN payloads count). The file is written to a temporary file and moved into place.
+    /// - Throws: `PatchError` with `.outsideMask` when a mask is given and a change falls
+    ///   outside it, `.wrongBase` when the mask was made for another base; reading errors of
+    ///   either checkpoint; output errors. Nothing is written then.
     public static func create(base: Checkpoint, tuned: Checkpoint, options: Options = Options(), to path: String) throws
         -> Summary
     {

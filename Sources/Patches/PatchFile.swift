@@ -7,17 +7,27 @@ import Tensors
 /// `verifyIntegrity` checks every entry's stored bytes against its checksum; `decode` gives
 /// an entry's positions and values.
 public final class PatchFile: @unchecked Sendable {
+    /// The path it was opened from.
     public let path: String
+    /// The parsed, validated header.
     public let header: PatchHeader
     /// SHA-256 of the header bytes. The header holds every entry's checksum, so the id
     /// identifies the whole patch; `apply` records it in the models it writes.
     public let id: String
+    /// The file's size, in bytes.
     public let fileSize: Int
     private let mapping: MappedFile
     private let dataStart: Int
 
+    /// The first 12 hex digits of `id`, as messages show it.
     public var shortId: String { String(id.prefix(12)) }
 
+    /// Maps `path` and validates its framing and header (Formats/spatch.md): magic, header length,
+    /// version, every entry's fields, frames that tile the data section exactly. Frame checksums
+    /// are checked later by `verifyIntegrity` (every command runs it before writing).
+    /// - Throws: `PatchError`: `.notFound`, `.unreadable` (a folder, a device), `.malformed`
+    ///   (truncated, wrong magic, another format, a header that breaks the format),
+    ///   `.unsupported` (a newer format version).
     public static func open(_ path: String) throws -> PatchFile {
         let mapping: MappedFile
         do {
@@ -62,6 +72,7 @@ public final class PatchFile: @unchecked Sendable {
         self.id = Fingerprint.sha256(headerBytes)
     }
 
+    /// The header's entries, in file order.
     public var entries: [PatchEntry] { header.entries }
 
     /// The entry for the tensor named `name` (its bytes), if any.

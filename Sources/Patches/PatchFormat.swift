@@ -8,6 +8,7 @@ public enum PatchFormat {
     public static let version = 2
     /// magic (8) + header length (u64).
     public static let prefixLength = 16
+    /// Largest header a reader accepts, in bytes (1 GiB): a larger declared length is corruption.
     public static let maximumHeaderLength = 1 << 30
     /// zstd level for frames: fast enough to keep `create` near the speed of reading its
     /// inputs; patch streams are small and highly redundant, so higher levels gain little.

@@ -3,11 +3,16 @@ import Tensors
 
 /// The JSON header of a `.spatch` file: kind, metadata and entries.
 public struct PatchHeader: Sendable {
+    /// A patch or a mask.
     public let kind: PatchKind
+    /// The format version the file declares (`PatchFormat.version` when written).
     public let version: Int
+    /// Key–value pairs in file order (keys compare by bytes).
     public let metadata: [(String, String)]
+    /// One entry per tensor, in file order.
     public let entries: [PatchEntry]
 
+    /// A header of the current format version.
     public init(kind: PatchKind, metadata: [(String, String)], entries: [PatchEntry]) {
         self.kind = kind
         self.version = PatchFormat.version
@@ -15,6 +20,7 @@ public struct PatchHeader: Sendable {
         self.entries = entries
     }
 
+    /// The value of the first metadata pair whose key has the bytes of `key`.
     public func metadataValue(_ key: String) -> String? { metadata.first { $0.0.hasSameBytes(as: key) }?.1 }
 
     // MARK: writing

@@ -9,8 +9,11 @@ import Tensors
 /// are decoded, their positions joined by one k-way merge, and the result written into a copy
 /// of the base tensor, from which the merged entry's XOR and after-fingerprint are taken.
 public enum PatchMerger {
+    /// What a merge wrote.
     public struct Summary: Sendable {
+        /// Entries in the merged patch (tensors touched).
         public let entryCount: Int
+        /// Elements the merged patch changes, each counted once.
         public let changedElements: Int
         /// Elements changed by more than one patch (resolved by the method), counted once per
         /// extra patch.
@@ -19,10 +22,15 @@ public enum PatchMerger {
 
     /// Shared elements between two patches, in total and per tensor.
     public struct Overlap: Sendable {
+        /// The earlier patch's place among the inputs (0-based, command-line order).
         public let first: Int
+        /// The later patch's place.
         public let second: Int
+        /// Elements both patches change.
         public let shared: Int
+        /// shared / (elements either changes): 0 disjoint, 1 the same positions.
         public let jaccard: Double
+        /// Shared elements per tensor, tensors with none left out.
         public let perTensor: [(String, Int)]
     }
 

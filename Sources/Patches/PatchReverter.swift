@@ -15,6 +15,15 @@ import Tensors
 /// - the later patches in the model's record are given, and none of them changes an element
 ///   this patch changes.
 public enum PatchReverter {
+    /// Writes `model` with `patch` taken out, to `path` (a new file, or a model folder with a
+    /// trailing `/`), and removes the patch from the model's record.
+    /// - Parameters:
+    ///   - base: the base the patch was made against, when other patches were applied after it.
+    ///   - later: the patches applied after it, to show that they leave its elements alone.
+    /// - Throws: `PatchError` when the patch is a mask (`.incompatible`), damaged (`.corrupt`),
+    ///   not in the model's record or not revertible exactly from what is given
+    ///   (`.notRevertible`), made against another base (`.wrongBase`); output errors
+    ///   (`.outputExists`, `.outputIsInput`, `.cannotWrite`). Nothing is written then.
     @discardableResult
     public static func revert(
         model: Checkpoint, patch: PatchFile, base: Checkpoint? = nil, later: [PatchFile] = [],

@@ -14,6 +14,7 @@ public struct PositionFingerprints: Sendable, Equatable {
     /// The same elements as the result holds them.
     public let after: String
 
+    /// Fingerprints as a header records them (SHA-256, hex).
     public init(before: String, after: String) {
         self.before = before
         self.after = after

@@ -33,6 +33,7 @@ public enum GenericImportance {
         /// text costs a forward and a backward pass, about 60 ms on 2 cores
         /// (Manual/knowledge-aware.md).
         public var examples = 256
+        /// The defaults: no generic text, 256 examples.
         public init() {}
     }
 

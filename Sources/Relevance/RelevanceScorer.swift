@@ -23,7 +23,10 @@ public enum ScoreMethod: String, CaseIterable, Sendable {
     public var usesGenericImportance: Bool { self == .spuMASRatio || self == .spuMASExclude }
 }
 
-/// Task-relevance scores of an encoder's eligible tensors (BERT or CLIP, by checkpoint name).
+/// Task-relevance scores of an encoder's eligible tensors (BERT or CLIP, by checkpoint name),
+/// as SPU defines them (Zhang, Janson, Aljundi and Elhoseiny, "Overcoming Generic Knowledge
+/// Loss with Selective Parameter Update", CVPR 2024): each weight's |Σ gradient| over a
+/// fraction of the task's batches, of which each tensor's top fraction is then kept.
 ///
 /// The loss is SPU's output-norm loss: for a batch of task inputs (texts or images) and the
 /// task's class prompts, logits = s · e_i · p_c (normalised embeddings; s the checkpoint's
@@ -32,11 +35,15 @@ public enum ScoreMethod: String, CaseIterable, Sendable {
 /// the inputs and the prompts alike, as both are encoded by the model being scored. Scoring
 /// runs without dropout.
 public enum RelevanceScorer {
+    /// How the scores are computed (the defaults are the SPU paper's).
     public struct Settings: Sendable {
+        /// Which score; SPU by default.
         public var method: ScoreMethod = .spu
         /// The fraction of the task's training batches the gradient is summed over.
         public var scoreFraction: Double = 0.25
+        /// Inputs per scoring batch.
         public var batchSize = 32
+        /// Seeds the choice and order of the scoring batches (and the random score).
         public var seed: UInt64 = 0
         /// nil: the checkpoint's learned scale, else 20.
         public var logitScale: Float?
@@ -49,6 +56,7 @@ public enum RelevanceScorer {
         /// that the mask may not select. 0.1 by default, the size of SPU's mask: the update may
         /// not touch as many of the weights generic text leans on most as it changes in all.
         public var protectedFraction = 0.1
+        /// The defaults.
         public init() {}
     }
 
@@ -184,6 +192,7 @@ public enum MaskSelection {
         public let selectable: Int
         /// k, the count the rate asks for.
         public let needed: Int
+        /// The refusal's sentence.
         public var description: String {
             "only \(selectable) positions may be selected, fewer than the \(needed) the rate keeps"
         }

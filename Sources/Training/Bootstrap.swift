@@ -12,10 +12,14 @@ import Tensors
 /// fixed seed, so a report's intervals are reproducible, and two runs over the same test items
 /// draw the same resamples.
 public struct Bootstrap: Sendable {
+    /// Resamples drawn (1,000 by default).
     public var resamples = 1000
+    /// The interval's coverage, in (0, 1).
     public var level = 0.95
+    /// Seeds the draws.
     public var seed: UInt64 = 0
 
+    /// A bootstrap of `resamples` draws and `level` coverage.
     public init(resamples: Int = 1000, level: Double = 0.95, seed: UInt64 = 0) {
         self.resamples = resamples
         self.level = level

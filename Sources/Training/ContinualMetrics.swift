@@ -1,8 +1,11 @@
 /// Correct and total test items of one task (or of the control set) in one model state.
 public struct ItemCount: Sendable, Equatable {
+    /// Items classified correctly.
     public var correct: Int
+    /// Items.
     public var total: Int
 
+    /// A count of `correct` out of `total`.
     public init(correct: Int, total: Int) {
         self.correct = correct
         self.total = total
@@ -82,6 +85,7 @@ public struct ProtocolMetrics: Sendable, Equatable {
 
 /// The control set's figures, in percent: its accuracy in each state and its drop.
 public struct ControlMetrics: Sendable, Equatable {
+    /// The base model's accuracy.
     public var accuracyBase: Double
     /// The accuracy after each finished task.
     public var accuracyAfterEachTask: [Double]

@@ -42,13 +42,19 @@ public enum ContinualRunner {
         }
     }
 
+    /// How each task of the sequence is learned and measured (the defaults are SPU's).
     public struct Options: Sendable {
+        /// How each task's mask is chosen (or none, for full fine-tuning).
         public var method = Method.spu
+        /// The fraction of each eligible tensor a mask keeps, in (0, 1].
         public var rate = 0.1
         /// The eligible tensors (LayerGroup): a group name or globs.
         public var layers = "first-mlp"
+        /// How relevance is scored.
         public var scoring = RelevanceScorer.Settings()
+        /// Whether the biases of the masked Linear layers train whole (the paper's choice).
         public var denseBias = true
+        /// How each task trains.
         public var training = MaskedTrainer.Settings()
         /// Experience replay: this many training examples of the earlier tasks join each
         /// later task's training set (0: none).
@@ -56,7 +62,9 @@ public enum ContinualRunner {
         /// The protocol of the progress lines and of report.json's "protocol" (both are
         /// always measured and reported; the choice changes no patch).
         public var evaluation = EvaluationProtocol.classIncremental
+        /// Recorded in every patch and mask the run writes.
         public var metadata: [(String, String)] = []
+        /// The defaults.
         public init() {}
     }
 
@@ -64,15 +72,20 @@ public enum ContinualRunner {
     /// test items each model state classifies correctly under each protocol; every figure is
     /// computed from these (`metrics`, `control`).
     public struct Report: Sendable {
+        /// The tasks' folder names, in sequence order.
         public var tasks: [String]
         /// State 0 is the base model, then one state per finished task.
         public var states: [StateOutcomes]
+        /// Elements the masks let train, summed over the finished tasks.
         public var trainableParameters: Int
+        /// Elements the patches change, summed over the finished tasks.
         public var changedParameters: Int
+        /// Wall-clock time of the run so far (resumed runs add up).
         public var seconds: Double
         /// What the run's patches were made with (its recorded settings).
         public var settings = ContinualSettings(values: [])
 
+        /// A report as measured, or as state.json stores it.
         public init(
             tasks: [String], states: [StateOutcomes], trainableParameters: Int, changedParameters: Int, seconds: Double,
             settings: ContinualSettings = ContinualSettings(values: [])

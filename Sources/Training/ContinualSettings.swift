@@ -86,6 +86,7 @@ public struct ContinualSettings: Sendable, Equatable {
         self.values = values
     }
 
+    /// Equal when they hold the same keys and values in the same order, compared by bytes.
     public static func == (a: ContinualSettings, b: ContinualSettings) -> Bool {
         a.values.count == b.values.count
             && zip(a.values, b.values).allSatisfy { $0.0 == $1.0 && $0.1.utf8.elementsEqual($1.1.utf8) }

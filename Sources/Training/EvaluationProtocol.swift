@@ -24,10 +24,14 @@ public enum EvaluationProtocol: String, CaseIterable, Sendable {
 /// task (its test items in file order, true = correct), and the control set's items (its own
 /// classes, the same under both protocols).
 public struct StateOutcomes: Sendable, Equatable {
+    /// Per task: each test item classified among the classes of every task seen so far.
     public var classIncremental: [[Bool]]
+    /// Per task: each test item classified among its own task's classes.
     public var taskIncremental: [[Bool]]
+    /// The control set's items, among its own classes.
     public var control: [Bool]
 
+    /// Outcomes as measured, or as state.json stores them.
     public init(classIncremental: [[Bool]], taskIncremental: [[Bool]], control: [Bool]) {
         self.classIncremental = classIncremental
         self.taskIncremental = taskIncremental

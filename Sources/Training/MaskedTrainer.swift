@@ -10,29 +10,39 @@ import Tensors
 /// decay touches them alone, so every other weight ends bit-identical to the base. A mask of
 /// `.all` for every tensor is full fine-tuning.
 public enum MaskedTrainer {
+    /// Training settings; the defaults are sentence-transformers' fine-tuning ones.
     public struct Settings: Sendable {
+        /// Passes over the training examples.
         public var epochs = 3
+        /// The peak learning rate (after warmup).
         public var learningRate: Float = 1e-4
+        /// Examples per optimizer step.
         public var batchSize = 32
         /// Decoupled weight decay (AdamW) on weight matrices and embeddings; biases and
         /// LayerNorm parameters are not decayed (Hugging Face's and sentence-transformers' rule).
         public var weightDecay: Float = 0.01
         /// The fraction of the steps the learning rate rises linearly, before the cosine decay.
         public var warmup: Double = 0.1
+        /// Seeds the example order and the dropout masks: a run repeats exactly.
         public var seed: UInt64 = 0
         /// Logits are similarities divided by this; nil: multiplied by the checkpoint's
         /// learned scale where it has one (CLIP's exp(logit_scale)), else by 20 (0.05).
         public var temperature: Float?
         /// Dropout as the checkpoint's configuration says, while training only.
         public var dropout = true
+        /// The defaults.
         public init() {}
     }
 
+    /// What a training run did.
     public struct Result: Sendable {
+        /// Optimizer steps taken.
         public let steps: Int
         /// Mean loss and accuracy over the last epoch's batches.
         public let finalLoss: Double
+        /// A fraction in [0, 1].
         public let finalAccuracy: Double
+        /// Wall-clock time of the training loop.
         public let seconds: Double
     }
 
@@ -43,6 +53,7 @@ public enum MaskedTrainer {
         /// Every element.
         case all
 
+        /// Positions trained in a tensor of `tensorCount` elements.
         public func count(of tensorCount: Int) -> Int {
             switch self {
             case .positions(let positions): positions.count
@@ -60,9 +71,11 @@ public enum MaskedTrainer {
     public struct StepProgress: Sendable {
         /// Steps done (1-based) of `totalSteps`.
         public let step: Int
+        /// Steps of the whole run.
         public let totalSteps: Int
         /// The epoch (1-based) of `epochs`.
         public let epoch: Int
+        /// Epochs of the whole run.
         public let epochs: Int
         /// The mean loss over this epoch's examples so far.
         public let loss: Double
@@ -73,8 +86,11 @@ public enum MaskedTrainer {
     /// What a caller sees while training runs: each step, and the end of each epoch (1-based),
     /// when the model holds that epoch's weights (an evaluation may run there).
     public struct Observer {
+        /// Called after each optimizer step.
         public var step: ((StepProgress) -> Void)?
+        /// Called after each epoch with its number (1-based); what it throws stops training.
         public var epochEnd: ((Int) throws -> Void)?
+        /// An observer of the given callbacks.
         public init(step: ((StepProgress) -> Void)? = nil, epochEnd: ((Int) throws -> Void)? = nil) {
             self.step = step
             self.epochEnd = epochEnd

@@ -8,9 +8,14 @@ import Patches
 /// checks, to a hidden file beside `beside` and removed when the command ends; with no
 /// patches it is the base itself.
 public final class PatchedModel {
+    /// The patched model (the base itself without patches).
     public let checkpoint: Checkpoint
     private let temporary: String?
 
+    /// Opens `base` and, with `patches`, writes base + patches beside the output `beside`.
+    /// - Throws: what opening the base and the patches, and applying them, throws (`PatchError`,
+    ///   `CheckpointError`, `AlreadyAppliedError`): nothing is trained on a model that is not
+    ///   exactly base + patches.
     public init(base: String, patches: [String], beside: String) throws {
         guard !patches.isEmpty else {
             checkpoint = try Checkpoint.open(base)

@@ -6,12 +6,18 @@ import Relevance
 import Tensors
 
 /// The two steps of SPU on a task, as files: a mask of the task-relevant weights, and the
-/// masked training that turns it into a patch. Both work on base + earlier patches.
+/// masked training that turns it into a patch. Both work on base + earlier patches. SPU is
+/// Zhang et al., "Overcoming Generic Knowledge Loss with Selective Parameter Update", CVPR 2024.
 public enum SPUSteps {
+    /// What `mask` wrote.
     public struct MaskSummary: Sendable {
+        /// Tensors the mask covers.
         public let tensors: Int
+        /// Positions selected.
         public let kept: Int
+        /// Elements of the eligible tensors.
         public let eligible: Int
+        /// Elements of the whole model.
         public let modelParameters: Int
     }
 
@@ -70,15 +76,20 @@ public enum SPUSteps {
             tensors: positions.count, kept: kept, eligible: eligible, modelParameters: model.checkpoint.parameterCount)
     }
 
+    /// What `train` did and wrote.
     public struct TrainSummary: Sendable {
+        /// The training run's steps, last-epoch loss and accuracy, time.
         public let result: MaskedTrainer.Result
+        /// Elements the written patch changes.
         public let changedElements: Int
+        /// Tensors the written patch touches.
         public let tensors: Int
         /// Elements the optimizer could move (the mask's size; every element for full fine-tuning).
         public let trainableElements: Int
         /// Accuracy (a fraction) on the task's test split before training and after it, nil
         /// when the task has no test split.
         public let testAccuracyBefore: Double?
+        /// After training (a fraction), nil without a test split.
         public let testAccuracyAfter: Double?
         /// With `evaluateEveryEpoch`: the test accuracy after each epoch (the last equals `testAccuracyAfter`).
         public let testAccuracyPerEpoch: [Double]
@@ -89,9 +100,13 @@ public enum SPUSteps {
     public struct TrainReporting {
         /// Whether the test split is evaluated at all (`continual` evaluates every state itself).
         public var evaluate = true
+        /// Whether the test split is also evaluated after each epoch.
         public var evaluateEveryEpoch = false
+        /// Called after each optimizer step.
         public var step: ((MaskedTrainer.StepProgress) -> Void)?
+        /// Called after each evaluation with the epoch (0: before training) and the accuracy.
         public var evaluated: ((Int, Double) -> Void)?
+        /// Reporting with the given callbacks.
         public init(
             evaluate: Bool = true, evaluateEveryEpoch: Bool = false,
             step: ((MaskedTrainer.StepProgress) -> Void)? = nil,

@@ -6,7 +6,9 @@ import Tensors
 /// for experience replay, a buffer of examples from earlier tasks, each scored against its
 /// own task's class prompts.
 public struct TrainingData: Sendable {
+    /// One training example.
     public struct Example: Sendable, Equatable {
+        /// A text or an image (3 × size × size floats, channel-major).
         public let input: EncoderInput
         /// The class, an index into its task's classes.
         public let label: Int
@@ -14,7 +16,9 @@ public struct TrainingData: Sendable {
         public let task: Int
     }
 
+    /// The task being trained first, then the replayed tasks.
     public let tasks: [TaskFolder]
+    /// The task's examples in file order, then the replay buffer's.
     public let examples: [Example]
 
     /// `task`'s training set, with a buffer of `buffer` examples drawn from the training sets
