@@ -20,6 +20,7 @@ import Tensors
 /// is ever left at the final path, and the final path is never one of the process's open
 /// inputs (`OpenInputs`), whatever link names it.
 public final class AtomicFile {
+    /// The final path the file is moved to by `commit`.
     public let path: String
     /// The temporary file's name, when it has one (`named`, or no `O_TMPFILE` here); nil
     /// for an unnamed file until `commit` links it.
@@ -27,6 +28,7 @@ public final class AtomicFile {
     private let folder: String
     private var descriptor: Int32
     private var finished = false
+    /// The bytes appended so far, by `write` and `copy`.
     public private(set) var bytesWritten = 0
     /// Bytes already handed to the disk by `startWriteback`.
     private var writebackStarted = 0
@@ -95,7 +97,10 @@ public final class AtomicFile {
                 path,
                 input == path
                     ? "is an input of this command; Scalpel never writes over its own input (write to another path)"
-                    : "is the same file as the input \(input) (a link); Scalpel never writes over its own input (write to another path)",
+                    : """
+                    is the same file as the input \(input) (a link); Scalpel never writes over its own input \
+                    (write to another path)
+                    """,
                 kind: .outputIsInput)
         }
     }
@@ -103,6 +108,8 @@ public final class AtomicFile {
     deinit { if !finished { discard() } }
 
     /// Appends `bytes`.
+    /// - Throws: `CheckpointError` (`.cannotWrite`) when a write fails (disk full, I/O error); the temporary
+    ///   file is then discarded.
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
         var offset = 0
         while offset < bytes.count {
@@ -118,6 +125,8 @@ public final class AtomicFile {
         }
     }
 
+    /// Appends `bytes`.
+    /// - Throws: `CheckpointError` (`.cannotWrite`) when a write fails; the temporary file is then discarded.
     public func write(_ bytes: [UInt8]) throws {
         try bytes.withUnsafeBytes { try write($0) }
     }
@@ -125,6 +134,8 @@ public final class AtomicFile {
     /// Appends `count` bytes of the open file `source` from `offset`, copied inside the
     /// kernel where the file system allows (as `cp` does); `fallback` holds the same bytes
     /// for when it does not.
+    /// - Throws: `CheckpointError` (`.cannotWrite`) when the fallback write fails; the temporary file is
+    ///   then discarded.
     public func copy(from source: Int32, offset: Int, count: Int, fallback: UnsafeRawBufferPointer) throws {
         var sourceOffset = offset
         var remaining = count
@@ -156,6 +167,8 @@ public final class AtomicFile {
 
     /// Writes `bytes` to `path` atomically (temporary file, fsync, rename), for small outputs
     /// written in one piece.
+    /// - Throws: `CheckpointError` as `init`, `write` and `commit` do (`.cannotWrite`, `.outputExists`,
+    ///   `.outputIsInput`); nothing is left at `path` or beside it.
     public static func write(_ bytes: [UInt8], to path: String) throws {
         let file = try AtomicFile(path: path)
         do {
@@ -168,6 +181,9 @@ public final class AtomicFile {
     }
 
     /// Makes the file durable and moves it to its final path.
+    /// - Throws: `CheckpointError`: `.cannotWrite` when fsync, linking, closing or the rename fails;
+    ///   `.outputIsInput` when `path` has become one of the command's inputs. The temporary file is then
+    ///   discarded and `path` left as it was.
     public func commit() throws {
         guard !finished else { return }
         if fsync(descriptor) != 0 { throw failure("fsync failed") }

@@ -7,20 +7,27 @@ import Tensors
 public final class Checkpoint: @unchecked Sendable {
     /// One file of the checkpoint.
     public struct File: Sendable {
+        /// The file's path (a shard's, for a sharded checkpoint).
         public let path: String
+        /// The file's size in bytes.
         public let size: Int
+        /// The length of the file's header in bytes, as its reader counts it: safetensors' JSON (after its 8-byte
+        /// length), everything before the data in GGUF and `.npy`, the pickle in PyTorch; 0 for HDF5.
         public let headerLength: Int
+        /// The number of tensors stored in this file.
         public let tensorCount: Int
         let mapping: MappedFile
     }
 
     /// What the user named: a file, an index, or a folder.
     public let path: String
+    /// The format the checkpoint was read as (a sharded format for an index or a folder of shards).
     public let format: CheckpointFormat
     /// String metadata (safetensors `__metadata__`; for sharded models, that of the first shard).
     public let metadata: [(String, String)]
     /// Tensors in storage order (shard by shard, by offset).
     public let tensors: [TensorEntry]
+    /// The files read, in shard order (one for an unsharded checkpoint).
     public let files: [File]
     /// For sharded checkpoints: the index file's own `metadata` object, flattened to strings.
     public let indexMetadata: [(String, String)]
@@ -69,13 +76,21 @@ public final class Checkpoint: @unchecked Sendable {
     /// folder holding either (as Hugging Face model folders do), a NumPy `.npy` / `.npz`, or a
     /// GGUF file. A checkpoint with tensors Scalpel cannot compute on (quantized GGUF) is
     /// refused, naming them, unless `allowingOpaqueTensors` (for listing them).
+    /// - Throws: `CheckpointError`: `.notFound` or `.unreadable` for a path that cannot be read, `.malformed`
+    ///   for bytes that are not their format, `.unsupported` for quantized tensors, a legacy PyTorch pickle or
+    ///   a construct Scalpel does not read, `.refusedConstruct` for an unsafe pickle, `.corrupt` for a damaged
+    ///   in-place journal.
     public static func open(_ path: String, allowingOpaqueTensors: Bool = false) throws -> Checkpoint {
         let checkpoint = try openAnyFormat(path)
         if !allowingOpaqueTensors, let first = checkpoint.opaqueTensors.first {
             let count = checkpoint.opaqueTensors.count
             throw CheckpointError(
                 checkpoint.path,
-                "holds \(count) quantized tensor\(count == 1 ? "" : "s") (\"\(first.name)\" is \(first.typeName)): Scalpel computes on F64, F32, F16 and BF16 tensors and does not dequantize; use the unquantized (F32/F16/BF16) GGUF of the model (scalpel inspect lists the tensors)",
+                """
+                holds \(count) quantized tensor\(count == 1 ? "" : "s") (\"\(first.name)\" is \(first.typeName)): \
+                Scalpel computes on F64, F32, F16 and BF16 tensors and does not dequantize; use the unquantized \
+                (F32/F16/BF16) GGUF of the model (scalpel inspect lists the tensors)
+                """,
                 kind: .unsupported)
         }
         return checkpoint
@@ -114,7 +129,11 @@ public final class Checkpoint: @unchecked Sendable {
         case .pytorchLegacy:
             throw CheckpointError(
                 resolved,
-                "this is a legacy (pre-1.6) PyTorch pickle, which can only be read by running it; convert it once where you trust it: torch.save(torch.load(f), f2) writes the zip format (or save it with safetensors)",
+                """
+                this is a legacy (pre-1.6) PyTorch pickle, which can only be read by running it; convert it once \
+                where you trust it: torch.save(torch.load(f), f2) writes the zip format (or save it with \
+                safetensors)
+                """,
                 kind: .unsupported)
         }
     }
@@ -128,10 +147,14 @@ public final class Checkpoint: @unchecked Sendable {
     /// The tensors decoded into memory when opened, by name (for combining shards).
     var decodedViews: NameMap<TensorView> { decoded }
 
+    /// The number of elements over all tensors.
     public var parameterCount: Int { tensors.reduce(0) { $0 + $1.elementCount } }
+    /// The size of all tensors' data, in bytes.
     public var tensorByteCount: Int { tensors.reduce(0) { $0 + $1.byteCount } }
+    /// The size of all the checkpoint's files, in bytes (headers included).
     public var fileByteCount: Int { files.reduce(0) { $0 + $1.size } }
 
+    /// The tensor named `name` (compared by bytes), or nil.
     public func entry(named name: String) -> TensorEntry? {
         positions[name].map { tensors[$0] }
     }
@@ -151,6 +174,8 @@ public final class Checkpoint: @unchecked Sendable {
         files[entry.fileIndex].mapping.releasePages(offset: entry.offset, length: entry.byteCount)
     }
 
+    /// The bytes of the tensor named `name`, viewed in place (no copy) as `view(_:)` does.
+    /// - Throws: `CheckpointError` (`.malformed`) when the checkpoint has no tensor of that name.
     public func view(named name: String) throws -> TensorView {
         guard let entry = entry(named: name) else {
             throw CheckpointError(path, "no tensor named \"\(name)\"")

@@ -1,27 +1,32 @@
 import Foundation
 import Tensors
 
-/// Rewrites a checkpoint as safetensors (or NumPy .npz / .npy, or GGUF, by the output's extension), optionally changing the dtype of its floating
+/// Rewrites a checkpoint as safetensors (or, by the output's extension, NumPy .npz / .npy, GGUF, PyTorch
+/// .bin / .pt or HDF5 .h5; or a model folder), optionally changing the dtype of its floating
 /// tensors. Tensors are produced one at a time, so memory stays near the largest tensor;
 /// tensors whose bytes do not change are copied file to file inside the kernel.
 public enum CheckpointConverter {
+    /// What a conversion changes besides the format.
     public struct Options: Sendable {
         /// Target dtype for floating tensors (F64/F32/F16/BF16); nil keeps every dtype.
         public var dtype: DType?
         /// Write shards of at most this many bytes plus an index; nil writes one file.
         public var shardSize: Int?
 
+        /// Options that convert floating tensors to `dtype` (nil: keep) and shard at `shardSize` bytes (nil: one file).
         public init(dtype: DType? = nil, shardSize: Int? = nil) {
             self.dtype = dtype
             self.shardSize = shardSize
         }
     }
 
+    /// What a conversion wrote.
     public struct Summary: Sendable {
         /// Files written (shards, then the index, when sharded; a folder's copied files last).
         public let outputs: [String]
         /// Files of the source's folder not copied into an output folder (other weights).
         public var skipped: [String] = []
+        /// Tensors written.
         public let tensorCount: Int
         /// Tensors whose dtype changed.
         public let convertedCount: Int
@@ -84,7 +89,10 @@ public enum CheckpointConverter {
         if others.contains(ext) {
             throw CheckpointError(
                 path,
-                "writing .\(ext) files is not supported by this version; name the output .safetensors, .bin/.pt, .npz, .gguf or .h5",
+                """
+                writing .\(ext) files is not supported by this version; name the output .safetensors, .bin/.pt, \
+                .npz, .gguf or .h5
+                """,
                 kind: .unsupported
             )
         }

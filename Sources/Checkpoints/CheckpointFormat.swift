@@ -9,11 +9,17 @@ import Tensors
 /// Checkpoint formats, recognised from a file's first bytes rather than its extension (a
 /// `.bin` may be a PyTorch zip, a legacy pickle, or anything else).
 public enum CheckpointFormat: String, Sendable, CaseIterable {
+    /// A safetensors file (huggingface/safetensors format).
     case safetensors
+    /// Sharded safetensors: a `*.safetensors.index.json` naming each tensor's shard.
     case safetensorsIndex = "safetensors-index"
+    /// A zip archive, before its members say whether it is an `.npz` or a PyTorch checkpoint.
     case zipArchive = "zip"
+    /// A legacy (before 1.6) `torch.save` pickle, refused: only running it could read it.
     case pytorchLegacy = "pytorch-legacy"
+    /// An HDF5 file (Keras `.h5` weights and the like).
     case hdf5
+    /// A single NumPy `.npy` array (NEP 1).
     case numpy
     /// A zip archive of `.npy` members (told apart from a PyTorch zip by its members).
     case npz
@@ -21,6 +27,7 @@ public enum CheckpointFormat: String, Sendable, CaseIterable {
     case pytorch
     /// Sharded PyTorch: a `pytorch_model.bin.index.json` (detected as an index by its bytes).
     case pytorchIndex = "pytorch-index"
+    /// A GGUF file (ggml's docs/gguf.md).
     case gguf
 
     /// The name shown to people.
@@ -40,6 +47,8 @@ public enum CheckpointFormat: String, Sendable, CaseIterable {
     }
 
     /// Recognises the format of the file at `path` from its leading bytes.
+    /// - Throws: `CheckpointError` when the file cannot be opened or read, is a Scalpel patch, is too short, or
+    ///   its leading bytes match no format Scalpel reads.
     public static func detect(path: String) throws -> CheckpointFormat {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {

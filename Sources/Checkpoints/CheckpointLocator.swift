@@ -31,7 +31,10 @@ enum CheckpointLocator {
         if indexes.count > 1 || singles.count > 1 {
             throw CheckpointError(
                 path,
-                "folder holds several checkpoints (\((indexes.isEmpty ? singles : indexes).joined(separator: ", "))); name one"
+                """
+                folder holds several checkpoints \
+                (\((indexes.isEmpty ? singles : indexes).joined(separator: ", "))); name one
+                """
             )
         }
         throw CheckpointError(path, "folder holds no .safetensors file, .safetensors.index.json or pytorch_model.bin")

@@ -17,7 +17,10 @@ public enum Deflate {
         guard size <= max(compressed.count, 1) * maximumRatio + 64 else {
             throw CheckpointError(
                 path,
-                "zip member \"\(member)\" claims \(size) bytes from \(compressed.count) compressed, more than deflate can expand: a zip bomb or a damaged archive"
+                """
+                zip member \"\(member)\" claims \(size) bytes from \(compressed.count) compressed, more than \
+                deflate can expand: a zip bomb or a damaged archive
+                """
             )
         }
         let output = ByteBuffer(count: size)
@@ -73,13 +76,18 @@ public enum Deflate {
         guard total == size else {
             throw CheckpointError(
                 path,
-                "zip member \"\(member)\" inflates to \(total > size ? "more than" : "\(total) bytes, not") the \(size) bytes its directory entry declares"
+                """
+                zip member \"\(member)\" inflates to \(total > size ? "more than" : "\(total) bytes, not") the \
+                \(size) bytes its directory entry declares
+                """
             )
         }
         return output
     }
 
     /// The contents of a single-member gzip file (`.gz`), its size from the trailer.
+    /// - Throws: `CheckpointError`: `.notFound` or `.unreadable` when the file cannot be read; `.malformed` when it
+    ///   is not gzip, its deflate stream is damaged or it inflates to another size than its trailer says.
     public static func gunzip(path: String) throws -> [UInt8] {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw CheckpointError(

@@ -25,7 +25,10 @@ public enum DiskSpace {
         if needed > free {
             throw CheckpointError(
                 path,
-                "needs about \(describe(needed)) and the file system of \(folder) has \(describe(free)) free; nothing was written",
+                """
+                needs about \(describe(needed)) and the file system of \(folder) has \(describe(free)) free; \
+                nothing was written
+                """,
                 kind: .cannotWrite)
         }
     }

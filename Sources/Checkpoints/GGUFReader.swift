@@ -50,7 +50,10 @@ enum GGUFReader {
         guard version == 2 || version == 3 else {
             throw CheckpointError(
                 path,
-                "GGUF version \(version) is not supported (versions 2 and 3 are read, in either byte order; convert older files with llama.cpp's tools)",
+                """
+                GGUF version \(version) is not supported (versions 2 and 3 are read, in either byte order; \
+                convert older files with llama.cpp's tools)
+                """,
                 kind: .unsupported
             )
         }
@@ -60,7 +63,10 @@ enum GGUFReader {
         guard keyValueCount <= cursor.remaining / smallestPair else {
             throw CheckpointError(
                 path,
-                "GGUF header declares \(keyValueCount) metadata pairs, more than the file's \(bytes.count) bytes can hold (damaged file?)"
+                """
+                GGUF header declares \(keyValueCount) metadata pairs, more than the file's \(bytes.count) bytes \
+                can hold (damaged file?)
+                """
             )
         }
         var keys = Set<[UInt8]>()
@@ -82,7 +88,10 @@ enum GGUFReader {
         guard tensorCount <= cursor.remaining / smallestTensorInfo else {
             throw CheckpointError(
                 path,
-                "GGUF header declares \(tensorCount) tensors, more than the file's \(bytes.count) bytes can hold (damaged file?)"
+                """
+                GGUF header declares \(tensorCount) tensors, more than the file's \(bytes.count) bytes can hold \
+                (damaged file?)
+                """
             )
         }
         var names = Set<[UInt8]>()
@@ -121,7 +130,10 @@ enum GGUFReader {
             guard !overflow, begin <= mapping.bytes.count, byteCount <= mapping.bytes.count - begin else {
                 throw CheckpointError(
                     path,
-                    "GGUF tensor \"\(info.name)\": its \(byteCount) bytes at offset \(info.offset) lie outside the \(mapping.bytes.count)-byte file (truncated or damaged)"
+                    """
+                    GGUF tensor \"\(info.name)\": its \(byteCount) bytes at offset \(info.offset) lie outside the \
+                    \(mapping.bytes.count)-byte file (truncated or damaged)
+                    """
                 )
             }
             ranges.append((begin, begin + byteCount, info.name))
@@ -173,7 +185,10 @@ enum GGUFReader {
         guard row % quantized.blockElements == 0 else {
             throw CheckpointError(
                 path,
-                "GGUF tensor \"\(info.name)\" (\(quantized.name)): its rows of \(row) elements are not a multiple of its block of \(quantized.blockElements)"
+                """
+                GGUF tensor \"\(info.name)\" (\(quantized.name)): its rows of \(row) elements are not a multiple \
+                of its block of \(quantized.blockElements)
+                """
             )
         }
         let (bytes, overflow) = (elements / quantized.blockElements).multipliedReportingOverflow(
@@ -181,7 +196,10 @@ enum GGUFReader {
         guard !overflow else {
             throw CheckpointError(
                 path,
-                "GGUF tensor \"\(info.name)\" (\(quantized.name), shape \(Shape.describe(info.shape))): its byte count overflows 64 bits (damaged file?)"
+                """
+                GGUF tensor \"\(info.name)\" (\(quantized.name), shape \(Shape.describe(info.shape))): its byte \
+                count overflows 64 bits (damaged file?)
+                """
             )
         }
         return bytes

@@ -61,9 +61,13 @@ enum GGMLType {
 /// A tensor a checkpoint holds in a form Scalpel does not compute with (a quantized GGUF
 /// tensor): `inspect` lists it; commands that need values refuse the checkpoint.
 public struct OpaqueTensor: Sendable, Equatable {
+    /// The tensor's name.
     public let name: String
+    /// The quantized ggml type's name, such as "Q4_K" (ggml's docs/gguf.md).
     public let typeName: String
+    /// The dimensions, outermost first (GGUF stores them innermost first).
     public let shape: [Int]
+    /// The size of its stored blocks, in bytes.
     public let byteCount: Int
 }
 
@@ -78,6 +82,7 @@ public enum FormatExtras: Sendable {
 /// One GGUF metadata pair, kept as stored so that it is written back bit for bit (a
 /// big-endian file's value as the same value in little-endian order, as Scalpel writes GGUF).
 public struct GGUFKeyValue: Sendable, Equatable {
+    /// The metadata key, such as "general.architecture".
     public let key: String
     /// The GGUF value type (8 is a string).
     public let type: UInt32

@@ -72,7 +72,10 @@ public enum GGUFWriter {
             guard GGMLType.code(tensor.dtype) != nil else {
                 throw CheckpointError(
                     path,
-                    "GGUF has no \(tensor.dtype.rawValue) tensors (\"\(tensor.name)\"): it stores F32, F16, BF16, F64 and I8…I64; convert with --dtype, or keep safetensors",
+                    """
+                    GGUF has no \(tensor.dtype.rawValue) tensors (\"\(tensor.name)\"): it stores F32, F16, BF16, \
+                    F64 and I8…I64; convert with --dtype, or keep safetensors
+                    """,
                     kind: .unsupported
                 )
             }
@@ -80,19 +83,29 @@ public enum GGUFWriter {
             guard bytes.count <= maxNameBytes else {
                 throw CheckpointError(
                     path,
-                    "tensor \"\(tensor.name)\" has a \(bytes.count)-byte name; GGUF tensor names hold at most \(maxNameBytes) bytes (ggml's GGML_MAX_NAME), so ggml could not load the file: rename the tensor, or keep safetensors"
+                    """
+                    tensor \"\(tensor.name)\" has a \(bytes.count)-byte name; GGUF tensor names hold at most \
+                    \(maxNameBytes) bytes (ggml's GGML_MAX_NAME), so ggml could not load the file: rename the \
+                    tensor, or keep safetensors
+                    """
                 )
             }
             guard !bytes.contains(0) else {
                 throw CheckpointError(
                     path,
-                    "tensor \"\(tensor.name)\" has a NUL byte in its name, where ggml's C strings would end it: rename the tensor, or keep safetensors"
+                    """
+                    tensor \"\(tensor.name)\" has a NUL byte in its name, where ggml's C strings would end it: \
+                    rename the tensor, or keep safetensors
+                    """
                 )
             }
             guard tensor.shape.count <= maxRank else {
                 throw CheckpointError(
                     path,
-                    "tensor \"\(tensor.name)\" has \(tensor.shape.count) dimensions; GGUF tensors have at most \(maxRank) (ggml's GGML_MAX_DIMS): keep safetensors"
+                    """
+                    tensor \"\(tensor.name)\" has \(tensor.shape.count) dimensions; GGUF tensors have at most \
+                    \(maxRank) (ggml's GGML_MAX_DIMS): keep safetensors
+                    """
                 )
             }
             guard names.insert(bytes).inserted else {
@@ -128,7 +141,10 @@ public enum GGUFWriter {
             guard key.utf8.count <= maxKeyBytes else {
                 throw CheckpointError(
                     path,
-                    "metadata key \"\(key.prefix(40))…\" has \(key.utf8.count) bytes; GGUF keys hold at most \(maxKeyBytes)"
+                    """
+                    metadata key \"\(key.prefix(40))…\" has \(key.utf8.count) bytes; GGUF keys hold at most \
+                    \(maxKeyBytes)
+                    """
                 )
             }
         }
@@ -172,11 +188,17 @@ public enum GGUFWriter {
         let typeName = GGUFCursor.typeName(type)
         let advice =
             type == GGUFKeyTypes.array
-            ? "other formats keep GGUF arrays only as a summary; convert from the original GGUF file, whose pairs are carried over with their types"
+            ? """
+            other formats keep GGUF arrays only as a summary; convert from the original GGUF file, whose pairs \
+            are carried over with their types
+            """
             : "give a \(typeName) value"
         throw CheckpointError(
             path,
-            "metadata key \"\(key)\" is typed \(typeName) by \(typedBy), but the metadata gives \"\(text.prefix(80))\": \(advice)"
+            """
+            metadata key \"\(key)\" is typed \(typeName) by \(typedBy), but the metadata gives \
+            \"\(text.prefix(80))\": \(advice)
+            """
         )
     }
 

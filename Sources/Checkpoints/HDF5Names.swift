@@ -51,7 +51,10 @@ enum HDF5Names {
             if let problem = datasetProblem(name) {
                 throw CheckpointError(
                     path,
-                    "tensor \"\(name)\" cannot be stored in HDF5 under that name: \(problem); rename it, or keep safetensors"
+                    """
+                    tensor \"\(name)\" cannot be stored in HDF5 under that name: \(problem); rename it, or keep \
+                    safetensors
+                    """
                 )
             }
             guard seen.insert(Array(name.utf8)).inserted else {
@@ -61,7 +64,10 @@ enum HDF5Names {
         if let (group, inside) = clash(tensors) {
             throw CheckpointError(
                 path,
-                "tensors \"\(group)\" and \"\(inside)\" cannot both be stored in HDF5: \"\(group)\" would have to be a dataset and the group holding the other"
+                """
+                tensors \"\(group)\" and \"\(inside)\" cannot both be stored in HDF5: \"\(group)\" would have to \
+                be a dataset and the group holding the other
+                """
             )
         }
         for key in metadata {

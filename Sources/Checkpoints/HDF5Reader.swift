@@ -68,10 +68,16 @@ enum HDF5Reader {
         case .failed(let message): return message
         case .crashed, .exited:
             return
-                "libhdf5 \(failure.summary) while \(failure.step): the file is damaged (it was read in a separate process, which alone stopped)"
+                """
+                libhdf5 \(failure.summary) while \(failure.step): the file is damaged (it was read in a separate \
+                process, which alone stopped)
+                """
         case .silent:
             return
-                "libhdf5 \(failure.summary) while \(failure.step): the file is damaged or its structure loops (the reading process was stopped)"
+                """
+                libhdf5 \(failure.summary) while \(failure.step): the file is damaged or its structure loops (the \
+                reading process was stopped)
+                """
         }
     }
 

@@ -132,7 +132,10 @@ struct HDF5Walk {
         if contiguous, offset > UInt64(fileSize) || byteCount > fileSize - Int(offset) {
             throw CheckpointError(
                 path,
-                "HDF5 dataset \"\(name)\": its \(byteCount) bytes at offset \(offset) lie past the end of the \(fileSize)-byte file (truncated or damaged)"
+                """
+                HDF5 dataset \"\(name)\": its \(byteCount) bytes at offset \(offset) lie past the end of the \
+                \(fileSize)-byte file (truncated or damaged)
+                """
             )
         }
         let inPlace =
@@ -155,7 +158,12 @@ struct HDF5Walk {
         guard overflow || decodedBytes <= backed + Self.unbacked else {
             throw CheckpointError(
                 path,
-                "HDF5 dataset \"\(name)\" declares shape \(Shape.describe(shape)) (\(byteCount) bytes) but the file stores \(stored) bytes of it: refused, as Scalpel fills at most \(Self.unbacked >> 20) MiB in all with values a file does not store, beyond \(Self.expansion) bytes per stored byte (damaged file?)"
+                """
+                HDF5 dataset \"\(name)\" declares shape \(Shape.describe(shape)) (\(byteCount) bytes) but the \
+                file stores \(stored) bytes of it: refused, as Scalpel fills at most \(Self.unbacked >> 20) MiB \
+                in all with values a file does not store, beyond \(Self.expansion) bytes per stored byte (damaged \
+                file?)
+                """
             )
         }
         IsolatedProcess.limitMemory(extra: byteCount + Self.workingMemory)
@@ -168,7 +176,10 @@ struct HDF5Walk {
         else {
             throw CheckpointError(
                 path,
-                "HDF5 dataset \"\(name)\" cannot be read (damaged or truncated data, or a compression filter this HDF5 library lacks)"
+                """
+                HDF5 dataset \"\(name)\" cannot be read (damaged or truncated data, or a compression filter this \
+                HDF5 library lacks)
+                """
             )
         }
         send(

@@ -23,7 +23,10 @@ public enum HDF5Writer {
         for tensor in tensors where tensor.dtype == .f8e4m3 || tensor.dtype == .f8e5m2 {
             throw CheckpointError(
                 path,
-                "HDF5 output has no \(tensor.dtype.rawValue) type (\"\(tensor.name)\"): convert with --dtype, or keep safetensors",
+                """
+                HDF5 output has no \(tensor.dtype.rawValue) type (\"\(tensor.name)\"): convert with --dtype, or \
+                keep safetensors
+                """,
                 kind: .unsupported
             )
         }

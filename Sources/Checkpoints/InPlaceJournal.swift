@@ -20,10 +20,12 @@ public enum InPlaceJournal {
     public struct Region: Sendable {
         /// Absolute byte offset of the tensor's data in the file.
         public let offset: Int
+        /// Bytes per element of the tensor's dtype.
         public let elementSize: Int
         /// Sorted flat element indices.
         public let positions: [Int]
 
+        /// The elements at `positions` (sorted flat indices) of a tensor whose data starts at byte `offset`.
         public init(offset: Int, elementSize: Int, positions: [Int]) {
             self.offset = offset
             self.elementSize = elementSize
@@ -43,6 +45,7 @@ public enum InPlaceJournal {
     /// prints it on stderr, so the user learns that an earlier edit did not finish).
     nonisolated(unsafe) public static var onRecovery: (@Sendable (String) -> Void)?
 
+    /// The journal's path for `file`: `FILE.scalpel-undo`, beside it.
     public static func path(for file: String) -> String { file + ".scalpel-undo" }
 
     /// Writes and syncs the journal for `regions` and the header range of `file`
@@ -132,7 +135,10 @@ public enum InPlaceJournal {
         } catch {
             throw CheckpointError(
                 file,
-                "an in-place edit of this file did not finish and left its journal \(journalPath), but the file cannot be read (\(error))"
+                """
+                an in-place edit of this file did not finish and left its journal \(journalPath), but the file \
+                cannot be read (\(error))
+                """
             )
         }
         let restoration: InPlaceJournalReader.Restoration
@@ -148,7 +154,11 @@ public enum InPlaceJournal {
         } catch {
             throw CheckpointError(
                 file,
-                "an in-place edit of this file did not finish, and its journal \(journalPath) holds the original bytes, but the file cannot be opened for writing to restore them (\(error)); make it writable and run the command again"
+                """
+                an in-place edit of this file did not finish, and its journal \(journalPath) holds the original \
+                bytes, but the file cannot be opened for writing to restore them (\(error)); make it writable and \
+                run the command again
+                """
             )
         }
         guard target.size == restoration.targetSize else {
@@ -177,7 +187,13 @@ public enum InPlaceJournal {
     static func refusal(_ file: String, _ journal: String, _ problem: String) -> CheckpointError {
         CheckpointError(
             file,
-            "an in-place edit of this file did not finish, and its undo journal \(journal) cannot be used: \(problem). Nothing was changed: the file and the journal are as they were. The file may hold part of that edit, so its values cannot be trusted: replace it with a copy of the original (and apply the patches again if you want them), then delete the journal; or, if you know the edit never started or had finished, delete the journal to use the file as it is",
+            """
+            an in-place edit of this file did not finish, and its undo journal \(journal) cannot be used: \
+            \(problem). Nothing was changed: the file and the journal are as they were. The file may hold part of \
+            that edit, so its values cannot be trusted: replace it with a copy of the original (and apply the \
+            patches again if you want them), then delete the journal; or, if you know the edit never started or \
+            had finished, delete the journal to use the file as it is
+            """,
             kind: .corrupt)
     }
 }

@@ -49,11 +49,17 @@ enum InPlaceJournalReader {
         guard checksum.digest() == Array(bytes[trailerStart...]) else {
             if Array(bytes[InPlaceJournal.prefixLength...].prefix(versionOnePrefix.count)) == versionOnePrefix {
                 throw Problem(
-                    "it was written by an older Scalpel (journal version 1), which kept no checksum, so the bytes it would restore cannot be verified"
+                    """
+                    it was written by an older Scalpel (journal version 1), which kept no checksum, so the bytes \
+                    it would restore cannot be verified
+                    """
                 )
             }
             throw Problem(
-                "it is damaged (its checksum does not match its content: truncated or changed), so the bytes it would restore cannot be trusted"
+                """
+                it is damaged (its checksum does not match its content: truncated or changed), so the bytes it \
+                would restore cannot be trusted
+                """
             )
         }
 
@@ -74,12 +80,18 @@ enum InPlaceJournalReader {
         guard let version = header["version"]?.intValue else { throw Problem("its header has no integer \"version\"") }
         guard version <= InPlaceJournal.version else {
             throw Problem(
-                "it is journal version \(version), newer than this Scalpel reads (\(InPlaceJournal.version)); a newer Scalpel restores it"
+                """
+                it is journal version \(version), newer than this Scalpel reads (\(InPlaceJournal.version)); a \
+                newer Scalpel restores it
+                """
             )
         }
         guard version == InPlaceJournal.version else {
             throw Problem(
-                "it declares journal version \(version) but carries a checksum, which only version \(InPlaceJournal.version) has"
+                """
+                it declares journal version \(version) but carries a checksum, which only version \
+                \(InPlaceJournal.version) has
+                """
             )
         }
         guard let recordedSize = header["target_size"]?.intValue else {
@@ -87,7 +99,10 @@ enum InPlaceJournalReader {
         }
         guard recordedSize == targetSize else {
             throw Problem(
-                "it is for a file of \(recordedSize) bytes and this one has \(targetSize): the file was replaced or changed since"
+                """
+                it is for a file of \(recordedSize) bytes and this one has \(targetSize): the file was replaced \
+                or changed since
+                """
             )
         }
 

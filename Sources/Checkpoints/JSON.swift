@@ -7,14 +7,23 @@ import Tensors
 /// integers through Double. This parser keeps object members in file order, refuses
 /// duplicate keys, keeps integers exact, and bounds nesting depth.
 public indirect enum JSONValue: Equatable, Sendable {
+    /// `null`.
     case null
+    /// `true` or `false`.
     case bool(Bool)
+    /// A number without fraction or exponent, kept exact (it must fit in 64 bits).
     case integer(Int)
+    /// A number with a fraction or an exponent.
     case number(Double)
+    /// A string, escapes decoded.
     case string(String)
+    /// An array, in order.
     case array([JSONValue])
+    /// An object's members, in file order (keys unique by their bytes).
     case object([(String, JSONValue)])
 
+    /// Equality by structure, strings and keys compared by their bytes and members in order; `.integer(1)`
+    /// and `.number(1)` differ.
     public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
         switch (lhs, rhs) {
         case (.null, .null): return true
@@ -29,23 +38,28 @@ public indirect enum JSONValue: Equatable, Sendable {
         }
     }
 
+    /// The member named `key` (by bytes) of an object; nil for a missing key or a value that is not an object.
     public subscript(key: String) -> JSONValue? {
         if case .object(let members) = self { return members.first { $0.0.hasSameBytes(as: key) }?.1 }
         return nil
     }
 
+    /// The string, when this is one.
     public var stringValue: String? {
         if case .string(let s) = self { return s }
         return nil
     }
+    /// The integer, when this is an integer (not a number with a fraction or exponent).
     public var intValue: Int? {
         if case .integer(let i) = self { return i }
         return nil
     }
+    /// The elements, when this is an array.
     public var arrayValue: [JSONValue]? {
         if case .array(let a) = self { return a }
         return nil
     }
+    /// The members in file order, when this is an object.
     public var objectMembers: [(String, JSONValue)]? {
         if case .object(let m) = self { return m }
         return nil
@@ -67,6 +81,7 @@ public indirect enum JSONValue: Equatable, Sendable {
 /// A JSON text that cannot be read: its kind (for callers that treat a duplicate key apart,
 /// as safetensors' rule about names does) and the message, with the byte where it went wrong.
 public struct JSONError: Error, CustomStringConvertible, Sendable {
+    /// The families of failure.
     public enum Kind: Sendable, Equatable {
         /// Not JSON at that byte (or nested deeper than the limit).
         case malformed
@@ -74,9 +89,12 @@ public struct JSONError: Error, CustomStringConvertible, Sendable {
         case duplicateKey
     }
 
+    /// The failure's family.
     public let kind: Kind
+    /// The message; for `.malformed`, with the byte offset where reading failed.
     public let description: String
 
+    /// An error of `kind` with the message `description`.
     public init(_ kind: Kind = .malformed, description: String) {
         self.kind = kind
         self.description = description
@@ -85,11 +103,15 @@ public struct JSONError: Error, CustomStringConvertible, Sendable {
 
 extension JSONValue {
     /// Parses `bytes` as one JSON value; trailing white space is allowed, anything else is not.
+    /// - Throws: `JSONError`: `.duplicateKey` for an object naming a key twice, else `.malformed` (invalid JSON,
+    ///   nesting deeper than `maxDepth`, trailing content).
     public static func parse(_ bytes: UnsafeRawBufferPointer, maxDepth: Int = 64) throws -> JSONValue {
         var parser = JSONParser(bytes: bytes, maxDepth: maxDepth)
         return try parser.parseDocument()
     }
 
+    /// Parses `text` as one JSON value, as `parse(_:maxDepth:)` does with the default depth.
+    /// - Throws: `JSONError` as `parse(_:maxDepth:)` does.
     public static func parse(_ text: String) throws -> JSONValue {
         var utf8 = Array(text.utf8)
         return try utf8.withUnsafeMutableBytes { try parse(UnsafeRawBufferPointer($0)) }
@@ -98,6 +120,7 @@ extension JSONValue {
     /// Parses `bytes`, the contents of a JSON file, skipping a UTF-8 byte-order mark at the
     /// start: JSON forbids one, but files saved by Windows tools carry it. Error positions
     /// count the mark, so they are offsets in the file.
+    /// - Throws: `JSONError` as `parse(_:maxDepth:)` does.
     public static func parse(fileBytes bytes: UnsafeRawBufferPointer, maxDepth: Int = 64) throws -> JSONValue {
         var parser = JSONParser(bytes: bytes, maxDepth: maxDepth)
         parser.position = TextFile.byteOrderMarkLength(bytes)

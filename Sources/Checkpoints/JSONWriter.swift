@@ -1,6 +1,7 @@
 /// Serialises `JSONValue` compactly (no spaces), keys in their stored order, the form that
 /// safetensors headers use.
 extension JSONValue {
+    /// The value as compact JSON text (no white space), members in stored order.
     public var serialized: String {
         var out = ""
         write(into: &out)

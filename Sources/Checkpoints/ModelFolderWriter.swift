@@ -33,7 +33,10 @@ public enum ModelFolderWriter {
             guard contents.isEmpty else {
                 throw CheckpointError(
                     path,
-                    "is a folder holding \(contents.count) file\(contents.count == 1 ? "" : "s"); name a new or empty folder (Scalpel never writes into a folder of other files)",
+                    """
+                    is a folder holding \(contents.count) file\(contents.count == 1 ? "" : "s"); name a new or \
+                    empty folder (Scalpel never writes into a folder of other files)
+                    """,
                     kind: .outputExists)
             }
         } else {
@@ -136,7 +139,10 @@ public enum ModelFolderWriter {
             guard base.format != .pytorchIndex else {
                 throw CheckpointError(
                     base.path,
-                    "is a sharded PyTorch model; Scalpel writes PyTorch checkpoints as one file: convert it to safetensors first, or name a .bin file"
+                    """
+                    is a sharded PyTorch model; Scalpel writes PyTorch checkpoints as one file: convert it to \
+                    safetensors first, or name a .bin file
+                    """
                 )
             }
             guard let first = base.files.first else { throw CheckpointError(base.path, "has no weight files") }

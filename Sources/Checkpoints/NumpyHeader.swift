@@ -85,7 +85,10 @@ struct NumpyHeader: Equatable {
             case "O": why = "object arrays hold pickled Python objects, which Scalpel never loads"
             case "V":
                 why =
-                    "raw void data (a bfloat16 or float8 array saved through ml_dtypes is stored like this: save it as float32, or as safetensors)"
+                    """
+                    raw void data (a bfloat16 or float8 array saved through ml_dtypes is stored like this: save \
+                    it as float32, or as safetensors)
+                    """
             case "c": why = "complex numbers are not tensor weights Scalpel handles"
             case "U", "S", "a": why = "strings are not tensors"
             case "M", "m": why = "dates and time deltas are not tensors"

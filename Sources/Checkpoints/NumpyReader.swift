@@ -15,7 +15,10 @@ enum NumpyReader {
         guard header.dataOffset + header.byteCount == mapping.bytes.count else {
             throw CheckpointError(
                 path,
-                "NumPy array \(header.dtype.rawValue) \(Shape.describe(header.shape)) needs \(header.byteCount) data bytes, the file has \(mapping.bytes.count - header.dataOffset) (truncated or damaged)"
+                """
+                NumPy array \(header.dtype.rawValue) \(Shape.describe(header.shape)) needs \(header.byteCount) \
+                data bytes, the file has \(mapping.bytes.count - header.dataOffset) (truncated or damaged)
+                """
             )
         }
         let name = tensorName(fromFile: path)
@@ -43,7 +46,10 @@ enum NumpyReader {
             guard member.nameBytes.count >= 4, member.nameBytes.suffix(4).elementsEqual(".npy".utf8) else {
                 throw CheckpointError(
                     path,
-                    "zip member \"\(member.name.escapedForMessage)\" is not a NumPy array (.npy): not an .npz checkpoint"
+                    """
+                    zip member \"\(member.name.escapedForMessage)\" is not a NumPy array (.npy): not an .npz \
+                    checkpoint
+                    """
                 )
             }
             let name = String(decoding: member.nameBytes.dropLast(4), as: UTF8.self)
@@ -94,7 +100,10 @@ enum NumpyReader {
         guard header.dataOffset + header.byteCount == member.uncompressedSize else {
             throw CheckpointError(
                 path,
-                "\(what): \(header.dtype.rawValue) \(Shape.describe(header.shape)) needs \(header.byteCount) data bytes, the member holds \(member.uncompressedSize - header.dataOffset) (truncated or damaged)"
+                """
+                \(what): \(header.dtype.rawValue) \(Shape.describe(header.shape)) needs \(header.byteCount) data \
+                bytes, the member holds \(member.uncompressedSize - header.dataOffset) (truncated or damaged)
+                """
             )
         }
     }
@@ -119,7 +128,10 @@ enum NumpyReader {
         else {
             throw CheckpointError(
                 path,
-                "\(what): \(header.dtype.rawValue) \(Shape.describe(header.shape)) does not fit its \(data.count) data bytes"
+                """
+                \(what): \(header.dtype.rawValue) \(Shape.describe(header.shape)) does not fit its \(data.count) \
+                data bytes
+                """
             )
         }
         guard header.bigEndian else { return view }

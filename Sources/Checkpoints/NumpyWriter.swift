@@ -6,6 +6,10 @@ import Tensors
 /// C order, little-endian. NumPy has no bfloat16 or float8: such tensors are refused (convert
 /// them with `--dtype f32` first). The file is written atomically, one tensor at a time.
 public enum NumpyWriter {
+    /// Writes `tensors` to `path` as an `.npz` archive, one stored `NAME.npy` member each (NEP 1's `.npy` format,
+    /// version 1.0, or 2.0 when the header needs it), through `AtomicFile`.
+    /// - Throws: `CheckpointError`: `.unsupported` for a dtype NumPy lacks (BF16, float8); a name that cannot be a
+    ///   member name; a produced tensor that does not match its declared dtype and shape; or the write's failures.
     public static func writeNpz(_ tensors: [OutputTensor], to path: String) throws {
         try checkDTypes(tensors, path: path)
         let file = try AtomicFile(path: path)
@@ -33,6 +37,8 @@ public enum NumpyWriter {
         }
     }
 
+    /// Writes the one tensor of `tensors` to `path` as an `.npy` file (NEP 1), through `AtomicFile`.
+    /// - Throws: `CheckpointError` when `tensors` does not hold exactly one tensor, and as `writeNpz` does.
     public static func writeNpy(_ tensors: [OutputTensor], to path: String) throws {
         guard tensors.count == 1, let tensor = tensors.first else {
             throw CheckpointError(
@@ -52,7 +58,12 @@ public enum NumpyWriter {
         if let first = unsupported.first {
             throw CheckpointError(
                 path,
-                "NumPy has no \(first.dtype.rawValue): \(unsupported.count) tensor\(unsupported.count == 1 ? "" : "s") (\"\(first.name)\"\(unsupported.count > 1 ? ", ..." : "")) cannot be written to .npz/.npy; convert them with --dtype f32 or f16, or keep safetensors",
+                """
+                NumPy has no \(first.dtype.rawValue): \(unsupported.count) \
+                tensor\(unsupported.count == 1 ? "" : "s") \
+                (\"\(first.name)\"\(unsupported.count > 1 ? ", ..." : "")) cannot be written to .npz/.npy; \
+                convert them with --dtype f32 or f16, or keep safetensors
+                """,
                 kind: .unsupported
             )
         }
@@ -67,7 +78,10 @@ public enum NumpyWriter {
         guard view.dtype == tensor.dtype, view.shape == tensor.shape, view.byteCount == tensor.byteCount else {
             throw CheckpointError(
                 path,
-                "tensor \"\(tensor.name)\": produced \(view.dtype.rawValue) \(Shape.describe(view.shape)), expected \(tensor.dtype.rawValue) \(Shape.describe(tensor.shape))"
+                """
+                tensor \"\(tensor.name)\": produced \(view.dtype.rawValue) \(Shape.describe(view.shape)), \
+                expected \(tensor.dtype.rawValue) \(Shape.describe(tensor.shape))
+                """
             )
         }
         WorkProgress.add(view.byteCount)
@@ -98,8 +112,11 @@ public enum CheckpointWriter {
         return nil
     }
 
+    /// Writes `tensors` to `path` in `format` with that format's writer, after checking the disk has room.
     /// `headerRoom` applies to safetensors; NumPy files have no metadata; `extras` carries a
     /// GGUF source's metadata pairs over; an HDF5 `base` is the file an HDF5 output starts from.
+    /// - Throws: `CheckpointError`: `.unsupported` for a format Scalpel does not write (a plain zip, a legacy
+    ///   pickle); `.cannotWrite` when the disk lacks the space; and the chosen writer's errors.
     public static func write(
         _ tensors: [OutputTensor], metadata: [(String, String)], format: CheckpointFormat,
         extras: FormatExtras? = nil, base: Checkpoint? = nil, to path: String, headerRoom: Int = 0
@@ -117,7 +134,10 @@ public enum CheckpointWriter {
         case .zipArchive, .pytorchLegacy:
             throw CheckpointError(
                 path,
-                "writing \(format.displayName) files is not supported by this version; write safetensors or NumPy (.npz)",
+                """
+                writing \(format.displayName) files is not supported by this version; write safetensors or NumPy \
+                (.npz)
+                """,
                 kind: .unsupported
             )
         }

@@ -36,7 +36,10 @@ enum PyTorchReader {
                 throw CheckpointError(
                     path,
                     big
-                        ? "the checkpoint was saved big-endian (byteorder \"big\"); load and save it on a little-endian machine"
+                        ? """
+                        the checkpoint was saved big-endian (byteorder \"big\"); load and save it on a \
+                        little-endian machine
+                        """
                         : "its byteorder member is neither \"little\" nor \"big\": the file is damaged")
             }
         }
@@ -63,7 +66,10 @@ enum PyTorchReader {
             guard let member = members[prefix + Array("data/".utf8) + key] else {
                 throw CheckpointError(
                     path,
-                    "tensor \"\(name.escapedForMessage)\": its storage data/\(record.storage.key.escapedForMessage) is missing from the archive"
+                    """
+                    tensor \"\(name.escapedForMessage)\": its storage \
+                    data/\(record.storage.key.escapedForMessage) is missing from the archive
+                    """
                 )
             }
             guard member.method == 0 else {
@@ -85,7 +91,11 @@ enum PyTorchReader {
                 guard placed.byteCount <= gatherBudget else {
                     throw CheckpointError(
                         path,
-                        "tensor \"\(name.escapedForMessage)\": its strided views would be copied into more memory than the file's \(mapping.bytes.count) bytes (views repeating one storage); Scalpel does not support this: save the tensors with .contiguous()"
+                        """
+                        tensor \"\(name.escapedForMessage)\": its strided views would be copied into more memory \
+                        than the file's \(mapping.bytes.count) bytes (views repeating one storage); Scalpel does \
+                        not support this: save the tensors with .contiguous()
+                        """
                     )
                 }
                 gatherBudget -= placed.byteCount
@@ -142,14 +152,20 @@ enum PyTorchReader {
         guard !overflow, storageBytes <= member.compressedSize else {
             throw CheckpointError(
                 path,
-                "storage data/\(storage.key.escapedForMessage) holds \(member.compressedSize) bytes, fewer than the \(storage.count) \(storage.unit == 1 ? "bytes" : "elements") the pickle declares"
+                """
+                storage data/\(storage.key.escapedForMessage) holds \(member.compressedSize) bytes, fewer than \
+                the \(storage.count) \(storage.unit == 1 ? "bytes" : "elements") the pickle declares
+                """
             )
         }
         guard let count = Shape.elementCount(record.shape), let byteCount = Shape.byteCount(record.shape, record.dtype)
         else {
             throw CheckpointError(
                 path,
-                "tensor \"\(name.escapedForMessage)\": shape \(Shape.describe(record.shape)) has more elements than fit in 64 bits"
+                """
+                tensor \"\(name.escapedForMessage)\": shape \(Shape.describe(record.shape)) has more elements \
+                than fit in 64 bits
+                """
             )
         }
         // An empty tensor reads nothing, wherever its offset points.
@@ -160,7 +176,12 @@ enum PyTorchReader {
         else {
             throw CheckpointError(
                 path,
-                "tensor \"\(name.escapedForMessage)\" \(Shape.describe(record.shape)) with strides \(Shape.describe(record.stride)) from offset \(record.offset) reaches past the \(available) \(record.dtype.rawValue) elements of its storage data/\(storage.key.escapedForMessage): the file is damaged"
+                """
+                tensor \"\(name.escapedForMessage)\" \(Shape.describe(record.shape)) with strides \
+                \(Shape.describe(record.stride)) from offset \(record.offset) reaches past the \(available) \
+                \(record.dtype.rawValue) elements of its storage data/\(storage.key.escapedForMessage): the file \
+                is damaged
+                """
             )
         }
         if count == 1 || Shape.contiguousStrides(record.shape) == record.stride {
@@ -170,7 +191,11 @@ enum PyTorchReader {
         guard count <= available else {
             throw CheckpointError(
                 path,
-                "tensor \"\(name.escapedForMessage)\" \(Shape.describe(record.shape)) repeats elements of its storage of \(available) (an expanded or overlapping view), which is not supported by Scalpel: save it with .contiguous()"
+                """
+                tensor \"\(name.escapedForMessage)\" \(Shape.describe(record.shape)) repeats elements of its \
+                storage of \(available) (an expanded or overlapping view), which is not supported by Scalpel: \
+                save it with .contiguous()
+                """
             )
         }
         return Placement(fileOffset: nil, byteCount: byteCount)

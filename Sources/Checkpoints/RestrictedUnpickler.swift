@@ -122,7 +122,10 @@ struct RestrictedUnpickler {
     func checkUnsealed(_ box: Box) throws {
         if box.sealed {
             throw fail(
-                "a list or dict is changed after being placed in another value, as pickle does only for a value that contains itself: not supported by Scalpel",
+                """
+                a list or dict is changed after being placed in another value, as pickle does only for a value \
+                that contains itself: not supported by Scalpel
+                """,
                 kind: .unsupported)
         }
     }
@@ -170,7 +173,11 @@ struct RestrictedUnpickler {
                 module.hasPrefix("torch.nn.modules") || module.hasPrefix("__main__")
                 ? " (a whole model saved with torch.save(model): save model.state_dict() instead)" : ""
             throw fail(
-                "refuses the global \((module + "." + name).escapedForMessage): torch.load(weights_only=True) refuses it too, and unpickling it would import and run code the file names (unsafe); Scalpel runs nothing from the file\(advice)",
+                """
+                refuses the global \((module + "." + name).escapedForMessage): torch.load(weights_only=True) \
+                refuses it too, and unpickling it would import and run code the file names (unsafe); Scalpel runs \
+                nothing from the file\(advice)
+                """,
                 kind: .refusedConstruct)
         }
         return .global(meaning)
@@ -261,7 +268,10 @@ struct RestrictedUnpickler {
                 throw fail(
                     String(
                         format:
-                            "opcode 0x%02X is refused: torch.load(weights_only=True) refuses it too, and a state dict never uses it",
+                            """
+                            opcode 0x%02X is refused: torch.load(weights_only=True) refuses it too, and a state \
+                            dict never uses it
+                            """,
                         opcode),
                     kind: .refusedConstruct)
             }

@@ -7,17 +7,22 @@ import Tensors
 /// byte ranges tile the data section exactly: contiguous, no gap, no overlap, each the size
 /// its dtype and shape require (computed with overflow checks), ending at the end of the file.
 public struct SafetensorsHeader: Sendable {
+    /// The longest header accepted, in bytes (the reference implementation's 100 MB limit).
     public static let maximumHeaderLength = 100_000_000
 
     /// Byte offset of the data section (8 + header length).
     public let dataStart: Int
+    /// The JSON header's length in bytes, as the file's leading little-endian u64 declares it.
     public let headerLength: Int
+    /// The `__metadata__` string pairs, in file order (empty when there is none).
     public let metadata: [(String, String)]
     /// Tensors in data order; offsets are absolute within the file.
     public let tensors: [TensorEntry]
 
     /// Parses the header of `file` (the whole file's bytes, usually a mapping: only the
     /// header pages are touched). `fileIndex` is recorded in each entry.
+    /// - Throws: `CheckpointError` (`.malformed`) when the file is shorter than 8 bytes, the header is too long, runs
+    ///   past the file, is not a JSON object, names a tensor twice, or an entry or the data layout breaks the rules.
     public static func parse(_ file: UnsafeRawBufferPointer, path: String, fileIndex: Int = 0) throws
         -> SafetensorsHeader
     {
@@ -31,13 +36,19 @@ public struct SafetensorsHeader: Sendable {
                 throw fail("this is a \(format.displayName), not a safetensors file")
             }
             throw fail(
-                "header length \(declared) exceeds the safetensors limit of \(maximumHeaderLength) bytes; the file is corrupt or not safetensors"
+                """
+                header length \(declared) exceeds the safetensors limit of \(maximumHeaderLength) bytes; the file \
+                is corrupt or not safetensors
+                """
             )
         }
         let headerLength = Int(declared)
         guard 8 + headerLength <= file.count else {
             throw fail(
-                "header length \(headerLength) runs past the end of the file (\(file.count) bytes): the file is truncated or corrupt"
+                """
+                header length \(headerLength) runs past the end of the file (\(file.count) bytes): the file is \
+                truncated or corrupt
+                """
             )
         }
         let headerBytes = UnsafeRawBufferPointer(rebasing: file[8..<(8 + headerLength)])
@@ -121,7 +132,10 @@ public struct SafetensorsHeader: Sendable {
         }
         guard end - begin == needed else {
             throw fail(
-                "tensor \"\(name)\": \(dtype.rawValue) \(Shape.describe(shape)) needs \(needed) bytes but data_offsets [\(begin), \(end)] span \(end - begin)"
+                """
+                tensor \"\(name)\": \(dtype.rawValue) \(Shape.describe(shape)) needs \(needed) bytes but \
+                data_offsets [\(begin), \(end)] span \(end - begin)
+                """
             )
         }
         let (absolute, overflow) = dataStart.addingReportingOverflow(begin)
@@ -145,12 +159,18 @@ public struct SafetensorsHeader: Sendable {
             let relativeEnd = relativeStart + tensor.byteCount
             if relativeEnd > dataLength {
                 throw fail(
-                    "tensor \"\(tensor.name)\": data_offsets [\(relativeStart), \(relativeEnd)] run past the end of the data section (\(dataLength) bytes): the file is truncated"
+                    """
+                    tensor \"\(tensor.name)\": data_offsets [\(relativeStart), \(relativeEnd)] run past the end \
+                    of the data section (\(dataLength) bytes): the file is truncated
+                    """
                 )
             }
             if tensor.offset < cursor {
                 throw fail(
-                    "tensor \"\(tensor.name)\" overlaps tensor \"\(previous ?? "")\" (data_offsets start at \(relativeStart), before \(cursor - dataStart))"
+                    """
+                    tensor \"\(tensor.name)\" overlaps tensor \"\(previous ?? "")\" (data_offsets start at \
+                    \(relativeStart), before \(cursor - dataStart))
+                    """
                 )
             }
             if tensor.offset > cursor {

@@ -7,11 +7,16 @@ import Tensors
 /// to sit in memory at once. `produce` may run on another thread, one tensor ahead of the
 /// one being written.
 public struct OutputTensor: Sendable {
+    /// The tensor's name in the output.
     public let name: String
+    /// The dtype the produced view must have.
     public let dtype: DType
+    /// The shape the produced view must have, row-major.
     public let shape: [Int]
+    /// Makes the tensor's bytes when the writer needs them; a writer refuses a view of another dtype or shape.
     public let produce: @Sendable () throws -> TensorView
 
+    /// A tensor named `name` of `dtype` and `shape`, whose bytes `produce` makes.
     public init(name: String, dtype: DType, shape: [Int], produce: @escaping @Sendable () throws -> TensorView) {
         self.name = name
         self.dtype = dtype
@@ -75,6 +80,9 @@ public enum SafetensorsWriter {
     /// Writes one file at `path`, atomically.
     /// `headerRoom` extra bytes of spaces are left at the end of the header (still a multiple
     /// of 8), so that metadata can later be updated in place (`apply --in-place`).
+    /// - Throws: `CheckpointError`: two tensors of one name, a tensor named `__metadata__`, a shape too large, a
+    ///   produced tensor that does not match its declaration, or `AtomicFile`'s failures (`.cannotWrite`,
+    ///   `.outputExists`, `.outputIsInput`); and whatever `produce` throws. Nothing is left at `path` then.
     public static func write(
         _ tensors: [OutputTensor], metadata: [(String, String)], to path: String,
         headerRoom: Int = 0
@@ -95,6 +103,7 @@ public enum SafetensorsWriter {
     /// and the index `model.safetensors.index.json`. A tensor larger than `shardSize` gets a
     /// shard of its own. Every file is written to a temporary name first; the shards are
     /// renamed into place only when all are complete, the index last. Returns the paths.
+    /// - Throws: `CheckpointError` for a `shardSize` that is not positive, and as `writeShards` does.
     @discardableResult
     public static func writeSharded(
         _ tensors: [OutputTensor], metadata: [(String, String)], to path: String,
@@ -128,6 +137,8 @@ public enum SafetensorsWriter {
     /// `metadata`, and with `index` the index naming each tensor's shard (`indexMetadata`
     /// kept, `total_size` set). Nothing appears until every file is complete; returns the
     /// paths written, shards then index.
+    /// - Throws: `CheckpointError` as `write` does, and (`.cannotWrite`) when the folder lacks the space; files not
+    ///   yet moved into place are discarded.
     public static func writeShards(
         _ shards: [(file: String, tensors: [OutputTensor])], metadata: [(String, String)],
         index: String?, indexMetadata: [(String, JSONValue)] = [], in folder: String,
@@ -246,7 +257,10 @@ public enum SafetensorsWriter {
             guard view.dtype == tensor.dtype, view.shape == tensor.shape, view.byteCount == tensor.byteCount else {
                 throw CheckpointError(
                     file.path,
-                    "tensor \"\(tensor.name)\": produced \(view.dtype.rawValue) \(Shape.describe(view.shape)), expected \(tensor.dtype.rawValue) \(Shape.describe(tensor.shape))"
+                    """
+                    tensor \"\(tensor.name)\": produced \(view.dtype.rawValue) \(Shape.describe(view.shape)), \
+                    expected \(tensor.dtype.rawValue) \(Shape.describe(tensor.shape))
+                    """
                 )
             }
             if let range = view.fileRange {

@@ -43,7 +43,10 @@ enum ShardIndex {
         if let missing = weightMap.first(where: { !found.contains($0.0) }) {
             throw CheckpointError(
                 indexPath,
-                "tensor \"\(missing.0)\" is listed in the weight_map but absent from shard \"\(missing.1.stringValue ?? "")\""
+                """
+                tensor \"\(missing.0)\" is listed in the weight_map but absent from shard \
+                \"\(missing.1.stringValue ?? "")\"
+                """
             )
         }
         return checkpoint

@@ -18,6 +18,7 @@ public enum TemporaryFiles {
         capacity: capacity)
     private static let lock = Mutex<Bool>(false)  // holds "table initialised"
 
+    /// Adds `path` to the files a signal removes (silently not, once 256 are registered).
     public static func register(_ path: String) {
         lock.withLock { initialised in
             if !initialised {
@@ -31,6 +32,7 @@ public enum TemporaryFiles {
         }
     }
 
+    /// Forgets `path` (once it was renamed into place or removed).
     public static func unregister(_ path: String) {
         lock.withLock { initialised in
             guard initialised else { return }

@@ -38,7 +38,10 @@ struct TorchCalls {
         case .orderedDict:
             guard args.isEmpty else {
                 throw fail(
-                    "collections.OrderedDict built from arguments, which torch.save never writes, is not supported by Scalpel"
+                    """
+                    collections.OrderedDict built from arguments, which torch.save never writes, is not supported \
+                    by Scalpel
+                    """
                 ).with(kind: .unsupported)
             }
             return .dict(RestrictedUnpickler.DictBox())

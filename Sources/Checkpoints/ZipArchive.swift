@@ -66,7 +66,10 @@ struct ZipArchive {
         guard directoryOffset + directorySize <= bytes.count, count <= directorySize / 46 + 1 else {
             throw CheckpointError(
                 path,
-                "zip archive: the central directory (\(count) members at \(directoryOffset)) lies outside the \(bytes.count)-byte file (truncated?)"
+                """
+                zip archive: the central directory (\(count) members at \(directoryOffset)) lies outside the \
+                \(bytes.count)-byte file (truncated?)
+                """
             )
         }
         var members: [Member] = []
@@ -102,7 +105,10 @@ struct ZipArchive {
                 guard extraEnd - extra >= 4 else {
                     throw CheckpointError(
                         path,
-                        "zip member \"\(name.escapedForMessage)\": its extra field ends inside a record header (damaged archive)"
+                        """
+                        zip member \"\(name.escapedForMessage)\": its extra field ends inside a record header \
+                        (damaged archive)
+                        """
                     )
                 }
                 let id = u16(extra)
@@ -111,7 +117,10 @@ struct ZipArchive {
                 guard size <= extraEnd - data else {
                     throw CheckpointError(
                         path,
-                        "zip member \"\(name.escapedForMessage)\": an extra field record of \(size) bytes runs past the \(extraLength)-byte extra field (damaged archive)"
+                        """
+                        zip member \"\(name.escapedForMessage)\": an extra field record of \(size) bytes runs \
+                        past the \(extraLength)-byte extra field (damaged archive)
+                        """
                     )
                 }
                 if id == 0x0001 {
@@ -120,7 +129,10 @@ struct ZipArchive {
                         guard data + size - field >= 8 else {
                             throw CheckpointError(
                                 path,
-                                "zip member \"\(name.escapedForMessage)\": its \(what) is marked as stored in the zip64 extra field, which is too short to hold it (damaged archive)"
+                                """
+                                zip member \"\(name.escapedForMessage)\": its \(what) is marked as stored in the \
+                                zip64 extra field, which is too short to hold it (damaged archive)
+                                """
                             )
                         }
                         defer { field += 8 }
@@ -136,26 +148,38 @@ struct ZipArchive {
             guard method == 0 || method == 8 else {
                 throw CheckpointError(
                     path,
-                    "zip member \"\(name.escapedForMessage)\" uses compression method \(method); only stored (0) and deflated (8) are read"
+                    """
+                    zip member \"\(name.escapedForMessage)\" uses compression method \(method); only stored (0) \
+                    and deflated (8) are read
+                    """
                 )
             }
             guard localOffset + 30 <= bytes.count, u32(localOffset) == 0x0403_4B50 else {
                 throw CheckpointError(
                     path,
-                    "zip member \"\(name.escapedForMessage)\": its local header at \(localOffset) is missing (truncated file?)"
+                    """
+                    zip member \"\(name.escapedForMessage)\": its local header at \(localOffset) is missing \
+                    (truncated file?)
+                    """
                 )
             }
             let dataOffset = localOffset + 30 + u16(localOffset + 26) + u16(localOffset + 28)
             guard dataOffset + compressed <= bytes.count else {
                 throw CheckpointError(
                     path,
-                    "zip member \"\(name.escapedForMessage)\": its \(compressed) bytes at \(dataOffset) run past the end of the \(bytes.count)-byte file (truncated?)"
+                    """
+                    zip member \"\(name.escapedForMessage)\": its \(compressed) bytes at \(dataOffset) run past \
+                    the end of the \(bytes.count)-byte file (truncated?)
+                    """
                 )
             }
             if method == 0, compressed != uncompressed {
                 throw CheckpointError(
                     path,
-                    "zip member \"\(name.escapedForMessage)\" is stored but its sizes differ (\(compressed) vs \(uncompressed))"
+                    """
+                    zip member \"\(name.escapedForMessage)\" is stored but its sizes differ (\(compressed) vs \
+                    \(uncompressed))
+                    """
                 )
             }
             members.append(
@@ -168,7 +192,10 @@ struct ZipArchive {
         for member in members where !seen.insert(member.nameBytes).inserted {
             throw CheckpointError(
                 path,
-                "zip archive: the member name \"\(member.name.escapedForMessage)\" appears twice, so which one is meant is ambiguous (damaged archive)"
+                """
+                zip archive: the member name \"\(member.name.escapedForMessage)\" appears twice, so which one is \
+                meant is ambiguous (damaged archive)
+                """
             )
         }
         self.members = members

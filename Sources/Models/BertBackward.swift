@@ -8,6 +8,7 @@ extension BertModel {
 
     /// A loss and its gradients with respect to some of the model's tensors.
     public struct Gradients: Sendable {
+        /// The loss's value for the batch.
         public let loss: Float
         /// d loss / d tensor, by checkpoint name, in the tensor's row-major layout.
         public let tensors: [String: [Float]]
@@ -21,6 +22,8 @@ extension BertModel {
     /// `stage` says which vectors the loss sees: the L2-normalised sentence embeddings (the
     /// default, what `embed` returns), or the mean-pooled last hidden states before that
     /// normalisation (`.unnormalised`), whose norm carries information the normalised ones lose.
+    /// - Throws: `ModelError` when a name is not a trainable tensor of this model, `loss` returns gradients that are
+    ///   not one vector of `hidden` floats per sequence, or as `forward` does.
     public func gradients(
         _ batch: [[Int32]], of names: Set<String>, dropout: Dropout? = nil, stage: EmbeddingStage = .normalised,
         loss: EmbeddingLoss
@@ -30,7 +33,10 @@ extension BertModel {
             guard let parameter = parameter(named: name) else {
                 throw ModelError(
                     name,
-                    "is not a trainable tensor of this BERT model (\(parameterNames.first ?? "") … \(parameterNames.last ?? ""))"
+                    """
+                    is not a trainable tensor of this BERT model (\(parameterNames.first ?? "") … \
+                    \(parameterNames.last ?? ""))
+                    """
                 )
             }
             wanted.insert(parameter)

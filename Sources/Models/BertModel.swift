@@ -5,20 +5,31 @@ import Tensors
 /// A BERT encoder (Hugging Face naming, with or without the `bert.` prefix) loaded from a
 /// checkpoint, its weights in Float32 (16-bit weights are widened exactly).
 public final class BertModel: @unchecked Sendable {
+    /// The architecture's sizes, read from the tensor shapes and `config.json`.
     public struct Configuration: Sendable, Equatable {
+        /// The prefix before every tensor name: "bert." or "" (whatever precedes `embeddings.word_embeddings.weight`).
         public var prefix: String
+        /// Transformer layers (`encoder.layer.N`).
         public var layers: Int
+        /// The hidden width C: the embeddings' and every layer's output width.
         public var hidden: Int
+        /// Attention heads (config.json's num_attention_heads; hidden / 64 without one).
         public var heads: Int
+        /// The MLP's inner width F.
         public var intermediate: Int
+        /// Token ids accepted: the word embedding's rows.
         public var vocabulary: Int
+        /// The longest sequence in tokens: the position embedding's rows.
         public var maxPositions: Int
+        /// Token types (segments): the token type embedding's rows; only type 0 is used.
         public var typeVocabulary: Int
+        /// The LayerNorm epsilon (config.json's layer_norm_eps; 1e-12 without one).
         public var layerNormEpsilon: Float
         /// Dropout probabilities while training (config.json's hidden_dropout_prob and
         /// attention_probs_dropout_prob; BERT's 0.1 without one). Scoring and evaluation run
         /// without dropout.
         public var hiddenDropout: Float
+        /// The dropout probability on the attention probabilities (attention_probs_dropout_prob).
         public var attentionDropout: Float
     }
 
@@ -35,6 +46,7 @@ public final class BertModel: @unchecked Sendable {
         var norm: Norm
     }
 
+    /// The sizes this model was loaded with.
     public let configuration: Configuration
     var embeddings: Embeddings
     var layers: [Layer]
@@ -44,6 +56,9 @@ public final class BertModel: @unchecked Sendable {
     /// the LayerNorm epsilon; without it BERT's conventions apply: 64-wide heads, 1e-12).
     /// `replacements` stand in for the checkpoint's tensors of the same names (a patched
     /// model computed in memory); they must have the same shapes.
+    /// - Throws: `ModelError`: a checkpoint that is not BERT, a tensor missing, of another shape (before or after
+    ///   `replacements`) or not floating point, heads that do not divide the hidden width, dropout outside [0, 1);
+    ///   `.unsupported` for a `hidden_act` other than "gelu"; and `config.json`'s read or parse errors.
     public init(checkpoint: Checkpoint, configFile: String? = nil, replacements: [String: TensorView] = [:]) throws {
         _ = Parallel.configureBlas
         let configuration = try Self.configuration(of: checkpoint, configFile: configFile)
@@ -56,7 +71,10 @@ public final class BertModel: @unchecked Sendable {
             guard entry.shape == shape else {
                 throw ModelError(
                     checkpoint.path,
-                    "BERT tensor \"\(p + name)\" is \(Shape.describe(entry.shape)), expected \(Shape.describe(shape)) from the other tensors and the configuration"
+                    """
+                    BERT tensor \"\(p + name)\" is \(Shape.describe(entry.shape)), expected \
+                    \(Shape.describe(shape)) from the other tensors and the configuration
+                    """
                 )
             }
             guard entry.dtype.isFloatingPoint else {
@@ -67,7 +85,10 @@ public final class BertModel: @unchecked Sendable {
             guard view.shape == shape else {
                 throw ModelError(
                     checkpoint.path,
-                    "BERT tensor \"\(p + name)\" is \(Shape.describe(view.shape)) after the patches, expected \(Shape.describe(shape))"
+                    """
+                    BERT tensor \"\(p + name)\" is \(Shape.describe(view.shape)) after the patches, expected \
+                    \(Shape.describe(shape))
+                    """
                 )
             }
             return view.floatValues()
@@ -106,7 +127,10 @@ public final class BertModel: @unchecked Sendable {
             let sample = names.prefix(5).joined(separator: ", ")
             throw ModelError(
                 checkpoint.path,
-                "not a BERT checkpoint: no embeddings.word_embeddings.weight among its \(names.count) tensors (\(sample)\(names.count > 5 ? ", ..." : ""))"
+                """
+                not a BERT checkpoint: no embeddings.word_embeddings.weight among its \(names.count) tensors \
+                (\(sample)\(names.count > 5 ? ", ..." : ""))
+                """
             )
         }
         let prefix = String(embedding.dropLast("embeddings.word_embeddings.weight".count))
@@ -207,6 +231,7 @@ public final class BertModel: @unchecked Sendable {
 
     /// The last hidden state of a batch of token-id sequences, padded to the longest:
     /// [batch · length × hidden], and the padding mask (1 for tokens).
+    /// - Throws: `ModelError` when a sequence is longer than `maxPositions` or a token id is outside the vocabulary.
     public func forward(_ batch: [[Int32]]) throws -> (hidden: [Float], length: Int, mask: [Float]) {
         let pass = try run(batch, recordFrom: nil)
         return (pass.hidden, pass.length, pass.mask)
@@ -307,6 +332,7 @@ public final class BertModel: @unchecked Sendable {
 
     /// Sentence embeddings as sentence-transformers computes them for this family: the mean of
     /// the last hidden state over the tokens (padding excluded), L2-normalised.
+    /// - Throws: `ModelError` as `forward` does.
     public func embed(_ batch: [[Int32]]) throws -> [[Float]] {
         let (hidden, length, mask) = try forward(batch)
         return pool(hidden, length: length, mask: mask, count: batch.count).embeddings

@@ -141,6 +141,7 @@ extension BertModel {
     }
 
     /// Replaces the values of the tensor `name` (the count must stay).
+    /// - Throws: `ModelError` when `name` is not a trainable tensor of the model or `values` has another count.
     public func setValues(_ values: [Float], of name: String) throws {
         try modify(name) { current in
             guard current.count == values.count else {
@@ -151,6 +152,7 @@ extension BertModel {
     }
 
     /// Changes the values of the tensor `name` in place (an optimizer step; the count is fixed).
+    /// - Throws: `ModelError` when `name` is not a trainable tensor of the model, and whatever `body` throws.
     public func modify(_ name: String, _ body: (inout [Float]) throws -> Void) throws {
         guard let parameter = parameter(named: name) else {
             throw ModelError(name, "is not a trainable tensor of this BERT model")

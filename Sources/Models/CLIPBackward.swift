@@ -8,7 +8,9 @@ extension CLIPModel {
         loss: Float, images: [[Float]], texts: [[Float]]
     )
 
+    /// A loss and its gradients with respect to some of the model's tensors.
     public struct Gradients: Sendable {
+        /// The loss's value for the batch.
         public let loss: Float
         /// d loss / d tensor, by checkpoint name.
         public let tensors: [String: [Float]]
@@ -19,6 +21,8 @@ extension CLIPModel {
     /// at the earliest block asked for; a tower with nothing asked for runs forward only.
     /// `stage` says which vectors the loss sees: the normalised embeddings (the default), or
     /// the projected features before the normalisation (`.unnormalised`).
+    /// - Throws: `ModelError` when a name is not a first-MLP tensor, `loss` returns gradients for another number of
+    ///   images or texts, or as `embedTexts` and `embedImages` do.
     public func gradients(
         images: [[Float]], texts: [[Int32]], of names: Set<String>, stage: EmbeddingStage = .normalised,
         loss: EmbeddingLoss
@@ -28,7 +32,10 @@ extension CLIPModel {
             guard let (vision, index, isBias) = firstMLP(name) else {
                 throw ModelError(
                     name,
-                    "is not a first-MLP tensor of this CLIP model (\(firstMLPNames.text.first ?? "") …, \(firstMLPNames.vision.first ?? "") …)"
+                    """
+                    is not a first-MLP tensor of this CLIP model (\(firstMLPNames.text.first ?? "") …, \
+                    \(firstMLPNames.vision.first ?? "") …)
+                    """
                 )
             }
             var entry = wanted[vision]![index] ?? (nil, nil)

@@ -34,6 +34,8 @@ extension CLIPModel {
     }
 
     /// Normalised text embeddings of token-id sequences (from `CLIPTokenizer.encode`).
+    /// - Throws: `ModelError` for an empty sequence, one longer than `contextLength`, or a token id outside the
+    ///   vocabulary.
     public func embedTexts(_ batch: [[Int32]]) throws -> [[Float]] {
         let pass = try runText(batch, recordFrom: nil)
         return normalised(
@@ -42,6 +44,7 @@ extension CLIPModel {
 
     /// Normalised image embeddings of preprocessed images, each 3 × size × size floats
     /// (channel-major, as `images` in a task's .npz).
+    /// - Throws: `ModelError` when an image does not have 3 × `imageSize` × `imageSize` values.
     public func embedImages(_ images: [[Float]]) throws -> [[Float]] {
         let pass = try runVision(images, recordFrom: nil)
         return normalised(

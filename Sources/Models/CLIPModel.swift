@@ -6,32 +6,54 @@ import Tensors
 /// (`visual.conv1.weight`, `transformer.resblocks.N…`) or Hugging Face `CLIPModel` naming
 /// (`vision_model.…`, `text_model.…`), mapped onto one structure; weights in Float32.
 public final class CLIPModel: @unchecked Sendable {
+    /// The tensor naming scheme a checkpoint uses; the raw value names it for people.
     public enum Naming: String, Sendable {
+        /// OpenAI's and open_clip's names (`visual.conv1.weight`, `transformer.resblocks.N…`).
         case openCLIP = "open_clip"
+        /// Hugging Face `CLIPModel`'s names (`vision_model.…`, `text_model.…`).
         case huggingFace = "Hugging Face CLIPModel"
     }
+    /// The MLP activation of both towers; the raw value is the config files' spelling.
     public enum Activation: String, Sendable {
+        /// x · σ(1.702 x), the activation OpenAI's CLIP was trained with.
         case quickGELU = "quick_gelu"
+        /// The exact (erf) GELU.
         case gelu
     }
 
+    /// The sizes of one tower's transformer.
     public struct Tower: Sendable, Equatable {
+        /// Transformer blocks.
         public var layers: Int
+        /// The residual stream's width.
         public var width: Int
+        /// Attention heads (from the config file, else 64 wide; width / 16 for narrow test towers).
         public var heads: Int
+        /// The MLP's inner width.
         public var intermediate: Int
     }
 
+    /// The architecture's sizes, read from the tensor names and shapes and the config file.
     public struct Configuration: Sendable, Equatable {
+        /// The naming scheme of the checkpoint's tensors.
         public var naming: Naming
+        /// The text tower.
         public var text: Tower
+        /// The image tower (a ViT).
         public var vision: Tower
+        /// Token ids accepted: the token embedding's rows.
         public var vocabulary: Int
+        /// The text context in tokens, start and end tokens included: the text position embedding's rows.
         public var contextLength: Int
+        /// The side of a square image patch, in pixels.
         public var patchSize: Int
+        /// The side of the square input image, in pixels (patches per side × `patchSize`).
         public var imageSize: Int
+        /// The width of the shared embedding space both projections map into.
         public var embedding: Int
+        /// The MLP activation of both towers.
         public var activation: Activation
+        /// The LayerNorm epsilon of both towers (config.json's text_config.layer_norm_eps; 1e-5 without one).
         public var layerNormEpsilon: Float = 1e-5
     }
 
@@ -41,6 +63,7 @@ public final class CLIPModel: @unchecked Sendable {
         var norm2: Norm, fc: Linear, projection: Linear
     }
 
+    /// The sizes this model was loaded with.
     public let configuration: Configuration
     /// Checkpoint names of the blocks' first MLP linear weights, text tower then image tower.
     public let firstMLPNames: (text: [String], vision: [String])
@@ -55,6 +78,11 @@ public final class CLIPModel: @unchecked Sendable {
     /// Loads the model from `checkpoint`; `configFile`, when given, is Hugging Face's
     /// config.json (for `hidden_act` and `layer_norm_eps`) or open_clip's
     /// open_clip_config.json (`quick_gelu`). Without one, OpenAI's QuickGELU is assumed.
+    /// `activation`, when given, overrides the file. `replacements` stand in for the checkpoint's tensors of the
+    /// same names (a patched model computed in memory); they must have the same shapes.
+    /// - Throws: `ModelError`: a checkpoint that is not CLIP, a tensor missing, of another shape or not floating
+    ///   point, heads that do not split a tower's width; `.unsupported` for a `hidden_act` other than quick_gelu
+    ///   or gelu; and the config file's read or parse errors.
     public init(
         checkpoint: Checkpoint, configFile: String? = nil, activation: Activation? = nil,
         replacements: [String: TensorView] = [:]
@@ -203,7 +231,11 @@ public final class CLIPModel: @unchecked Sendable {
             let names = checkpoint.tensors.map(\.name)
             throw ModelError(
                 checkpoint.path,
-                "not a CLIP checkpoint: neither visual.conv1.weight (OpenAI / open_clip) nor vision_model.embeddings.patch_embedding.weight (Hugging Face) among its \(names.count) tensors (\(names.prefix(5).joined(separator: ", "))\(names.count > 5 ? ", ..." : ""))"
+                """
+                not a CLIP checkpoint: neither visual.conv1.weight (OpenAI / open_clip) nor \
+                vision_model.embeddings.patch_embedding.weight (Hugging Face) among its \(names.count) tensors \
+                (\(names.prefix(5).joined(separator: ", "))\(names.count > 5 ? ", ..." : ""))
+                """
             )
         }
         let names = Names(naming)

@@ -13,11 +13,15 @@ extension CLIPModel {
     }
 
     /// Changes the first-MLP tensor `name` in place (an optimizer step; the count is fixed).
+    /// - Throws: `ModelError` when `name` is not a first-MLP tensor of the model, and whatever `body` throws.
     public func modify(_ name: String, _ body: (inout [Float]) throws -> Void) throws {
         guard let (vision, index, isBias) = firstMLP(name) else {
             throw ModelError(
                 name,
-                "is not a trainable tensor of this CLIP model (the first MLP linears, such as \(firstMLPNames.text.first ?? ""))"
+                """
+                is not a trainable tensor of this CLIP model (the first MLP linears, such as \
+                \(firstMLPNames.text.first ?? ""))
+                """
             )
         }
         let path: WritableKeyPath<Block, [Float]> = isBias ? \.fc.bias : \.fc.weight

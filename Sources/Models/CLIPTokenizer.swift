@@ -8,8 +8,11 @@ import Tensors
 /// bytes to printable characters, merge by the ranks in `bpe_simple_vocab_16e6.txt.gz`, and
 /// frame the ids with the start and end tokens, truncated to the context length (77).
 public struct CLIPTokenizer: Sendable {
+    /// The most ids `encode` returns, start and end tokens included (at least 2; CLIP's is 77).
     public let contextLength: Int
+    /// The id of `<start_of_text>` (49406 with CLIP's vocabulary).
     public let startToken: Int32
+    /// The id of `<end_of_text>` (49407 with CLIP's vocabulary).
     public let endToken: Int32
     let encoder: [String: Int32]
     let ranks: [String: Int]

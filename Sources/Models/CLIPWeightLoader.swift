@@ -23,7 +23,10 @@ extension CLIPModel {
             guard view.shape == shape || (shape == [1] && view.shape.isEmpty) else {
                 throw ModelError(
                     checkpoint.path,
-                    "CLIP tensor \"\(name)\" is \(Shape.describe(view.shape)), expected \(Shape.describe(shape)) from the other tensors"
+                    """
+                    CLIP tensor \"\(name)\" is \(Shape.describe(view.shape)), expected \(Shape.describe(shape)) \
+                    from the other tensors
+                    """
                 )
             }
             guard view.dtype.isFloatingPoint else {

@@ -9,8 +9,11 @@ public struct Dropout: Sendable {
     public var hidden: Float
     /// On the attention probabilities.
     public var attention: Float
+    /// The seed of the masks' random stream (`SeededGenerator`).
     public var seed: UInt64
 
+    /// Dropout with probability `hidden` on the hidden states and `attention` on the attention probabilities
+    /// (each in [0, 1); not checked here), masks drawn from `seed`.
     public init(hidden: Float, attention: Float, seed: UInt64) {
         self.hidden = hidden
         self.attention = attention

@@ -6,6 +6,8 @@ import Tensors
 /// NumPy file (.npz or .npy) or any checkpoint format.
 public enum ImageFile {
     /// The images of the file at `path`, each 3 · H · H floats, channel-major, and H.
+    /// - Throws: `CheckpointError` when the file cannot be opened as a checkpoint; `ModelError` when it has no
+    ///   array `images` (nor a single array), the array is not float32 (N, 3, H, H), or N is 0.
     public static func read(_ path: String) throws -> (images: [[Float]], size: Int) {
         try images(in: Checkpoint.open(path))
     }
@@ -20,7 +22,10 @@ public enum ImageFile {
         guard entry.dtype == .f32, entry.shape.count == 4, entry.shape[1] == 3, entry.shape[2] == entry.shape[3] else {
             throw ModelError(
                 path,
-                "\"\(entry.name)\" must be float32 (N, 3, H, H), already preprocessed, not \(entry.dtype.rawValue) \(Shape.describe(entry.shape))"
+                """
+                \"\(entry.name)\" must be float32 (N, 3, H, H), already preprocessed, not \(entry.dtype.rawValue) \
+                \(Shape.describe(entry.shape))
+                """
             )
         }
         guard entry.shape[0] > 0 else { throw ModelError(path, "has no images") }

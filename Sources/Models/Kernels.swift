@@ -15,7 +15,7 @@ import Tensors
 /// | T | `length` | tokens per sequence (image patches + 1 for CLIP's vision tower) |
 /// | N | `rows` | B · T: one row per token of the batch |
 /// | C | `width`, `inWidth` | channels: the hidden size (BERT's `hidden`, CLIP's `width`) |
-/// | OC | `outWidth` | a Linear's output channels: C for q, k, v and the attention output, the MLP's hidden size (4C in BERT-base and CLIP) for its first layer |
+/// | OC | `outWidth` | a Linear's output channels (C, or the MLP's hidden size F: 4C in BERT-base) |
 /// | NH | `heads` | attention heads |
 /// | HS | `headWidth` | C / NH, one head's channels |
 ///

@@ -5,18 +5,24 @@ import Tensors
 /// A classification task, as a folder: `classes.txt` (one class per line, `label<TAB>prompt`)
 /// and, for text, `train.jsonl` / `test.jsonl` (one `{"text": ..., "label": ...}` per line,
 /// the label a class label from classes.txt or its 0-based index) or, for images,
-/// `train.npz` / `test.npz` (`images` float32 (N, 3, H, W), already preprocessed, and `labels`
+/// `train.npz` / `test.npz` (`images` float32 (N, 3, H, H), already preprocessed, and `labels`
 /// int64 indexing the classes in file order). The text files may have LF or CRLF line
 /// endings and a byte-order mark (`TextFile`). Every problem is an error naming the file and
 /// the line or the array.
 public struct TaskFolder: Sendable {
+    /// One text example of a split.
     public struct Example: Sendable, Equatable {
+        /// The example's text.
         public let text: String
+        /// The class, as a 0-based index into `labels`.
         public let label: Int
     }
 
+    /// The task's folder.
     public let folder: String
+    /// The class labels, in classes.txt's order (a class's index is its position here).
     public let labels: [String]
+    /// Each class's prompt, parallel to `labels` (what zero-shot classification embeds).
     public let prompts: [String]
 
     /// Reads the task's classes from `folder`/classes.txt (blank lines skipped).
@@ -54,12 +60,12 @@ public struct TaskFolder: Sendable {
         self.prompts = prompts
     }
 
-    /// True when the split's examples are images (`split.npz`) rather than texts.
     /// Whether the folder holds `split` ("train" or "test"), as text or images.
     public func hasSplit(_ split: String) -> Bool {
         ["jsonl", "npz"].contains { FileManager.default.fileExists(atPath: folder + "/\(split).\($0)") }
     }
 
+    /// True when the split's examples are images (`split.npz`, and no `split.jsonl`) rather than texts.
     public func hasImages(_ split: String) -> Bool {
         FileManager.default.fileExists(atPath: folder + "/\(split).npz")
             && !FileManager.default.fileExists(atPath: folder + "/\(split).jsonl")
@@ -67,6 +73,8 @@ public struct TaskFolder: Sendable {
 
     /// The images and labels of `split` ("train" or "test") from `split.npz`: each image
     /// 3 · H · W floats, channel-major.
+    /// - Throws: `ModelError` naming `split.npz`: unreadable as a checkpoint, no float32 (N, 3, H, H) `images`, no
+    ///   int64 or int32 `labels` of shape [N], or a label outside the classes.
     public func images(_ split: String) throws -> (images: [[Float]], labels: [Int], size: Int) {
         let path = folder + "/\(split).npz"
         let archive = try Checkpoint.open(path)
@@ -74,7 +82,10 @@ public struct TaskFolder: Sendable {
         guard let labels = archive.entry(named: "labels") else {
             throw ModelError(
                 path,
-                "needs an array \"labels\" beside \"images\"; it has \(archive.tensors.map(\.name).joined(separator: ", "))"
+                """
+                needs an array \"labels\" beside \"images\"; it has \
+                \(archive.tensors.map(\.name).joined(separator: ", "))
+                """
             )
         }
         guard [.i64, .i32].contains(labels.dtype), labels.shape == [images.count] else {
@@ -114,7 +125,10 @@ public struct TaskFolder: Sendable {
                 guard let index = labels.firstIndex(where: { $0.utf8.elementsEqual(name.utf8) }) else {
                     throw ModelError(
                         path,
-                        "\(place): label \"\(name)\" is not a class in classes.txt (\(labels.prefix(5).joined(separator: ", "))\(labels.count > 5 ? ", ..." : ""))"
+                        """
+                        \(place): label \"\(name)\" is not a class in classes.txt \
+                        (\(labels.prefix(5).joined(separator: ", "))\(labels.count > 5 ? ", ..." : ""))
+                        """
                     )
                 }
                 label = index
@@ -135,12 +149,15 @@ public struct TaskFolder: Sendable {
 
 /// One input of a task: a text, or a preprocessed image (3 · H · W floats, channel-major).
 public enum EncoderInput: Sendable, Hashable {
+    /// A text example.
     case text(String)
+    /// A preprocessed image: 3 · H · H floats, channel-major.
     case image([Float])
 }
 
 extension TaskFolder {
     /// The inputs and labels of `split`, images when the split is `split.npz`, else texts.
+    /// - Throws: `ModelError` as `images(_:)` or `examples(_:)` does.
     public func inputs(_ split: String) throws -> (inputs: [EncoderInput], labels: [Int]) {
         if hasImages(split) {
             let data = try images(split)

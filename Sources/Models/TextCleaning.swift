@@ -10,6 +10,7 @@ import Foundation
 /// decoded as another encoding), and HTML's named entities beyond the common ones (`&amp;`,
 /// `&lt;`, `&gt;`, `&quot;`, `&apos;`, `&nbsp;`; numeric ones all).
 public enum TextCleaning {
+    /// `text` cleaned as open_clip's `whitespace_clean(basic_clean(text))` does: words joined by single spaces.
     public static func clean(_ text: String) -> String {
         var text = text
         if !text.contains("<") { text = unescapeHTML(text) }

@@ -3,13 +3,15 @@ import Foundation
 import Tensors
 
 /// A sentence encoder ready to run: a BERT checkpoint and the tokenizer and settings beside it,
-/// found as Hugging Face / sentence-transformers folders keep them (`vocab.txt` or
-/// `tokenizer.json`,
+/// found as Hugging Face / sentence-transformers folders keep them (`vocab.txt` or `tokenizer.json`,
 /// `config.json`, `tokenizer_config.json`'s `do_lower_case`, `sentence_bert_config.json`'s
 /// `max_seq_length`).
 public struct TextEncoder: Sendable {
+    /// The BERT model.
     public let model: BertModel
+    /// The WordPiece tokenizer of the model's vocabulary.
     public let tokenizer: WordPieceTokenizer
+    /// The checkpoint's path, as the user named it.
     public let path: String
 
     /// An encoder from parts already built.
@@ -20,12 +22,16 @@ public struct TextEncoder: Sendable {
     }
 
     /// `replacements`: tensors that stand in for the checkpoint's (see `BertModel`).
+    /// Opens the checkpoint at `path` and the tokenizer files beside it, as `init(checkpoint:)` does.
+    /// - Throws: `CheckpointError` when the checkpoint cannot be opened, and as `init(checkpoint:)` does.
     public init(path: String, replacements: [String: TensorView] = [:]) throws {
         try self.init(checkpoint: Checkpoint.open(path), replacements: replacements)
     }
 
     /// `tokenizerFolder`: where vocab.txt and the configuration files are, when not beside the
     /// weights (a patched copy of a model written elsewhere).
+    /// - Throws: `ModelError` when the folder has neither vocab.txt nor tokenizer.json, and as `BertModel.init`,
+    ///   `WordPieceTokenizer`'s initialisers and the JSON reader do for the files.
     public init(checkpoint: Checkpoint, replacements: [String: TensorView] = [:], tokenizerFolder: String? = nil) throws
     {
         let path = checkpoint.path
@@ -63,6 +69,7 @@ public struct TextEncoder: Sendable {
     /// order given. The texts are batched longest first, as sentence-transformers' `encode`
     /// does: a batch is padded to its longest text, so texts of like length together cost the
     /// least (on WordNet glosses, about half the work of batches in the given order).
+    /// - Throws: `ModelError` as `BertModel.forward` does.
     public func embed(_ texts: [String], batchSize: Int = 32) throws -> [(embedding: [Float], tokens: Int)] {
         let tokens = texts.map(tokenizer.encode)
         let order = tokens.indices.sorted {

@@ -24,13 +24,17 @@ public protocol TrainableEncoder: ZeroShotEncoder {
     /// True when `trainableNames` is every tensor of the encoder, so full fine-tuning is possible.
     var trainsEveryTensor: Bool { get }
 
+    /// The current values of the tensor `name` (Float32, row-major), or nil for a name that is not trainable.
     func values(of name: String) -> [Float]?
     /// Changes the tensor `name` in place (an optimizer step; the count is fixed).
+    /// - Throws: `ModelError` when `name` is not a trainable tensor, and whatever `body` throws.
     func modify(_ name: String, _ body: (inout [Float]) throws -> Void) throws
     /// The gradients of `loss` with respect to the tensors `names`, for `inputs` against the
     /// class `prompts` (either may be empty); dropout from `dropoutSeed` when given
     /// (training), none otherwise. The loss sees the embeddings at `stage`: normalised as the
     /// encoder outputs them, or just before the normalisation.
+    /// - Throws: `ModelError` for a name that is not trainable, an input the encoder cannot take, or gradients of the
+    ///   wrong shape from `loss`.
     func gradients(
         inputs: [EncoderInput], prompts: [String], of names: Set<String>, dropoutSeed: UInt64?, stage: EmbeddingStage,
         loss: PairLoss
@@ -39,6 +43,7 @@ public protocol TrainableEncoder: ZeroShotEncoder {
 
 extension TrainableEncoder {
     /// The gradients of `loss` of the normalised embeddings (what the encoder outputs).
+    /// - Throws: `ModelError` as `gradients(inputs:prompts:of:dropoutSeed:stage:loss:)` does.
     public func gradients(
         inputs: [EncoderInput], prompts: [String], of names: Set<String>, dropoutSeed: UInt64?,
         loss: PairLoss
@@ -50,13 +55,17 @@ extension TrainableEncoder {
 
 /// The named layer groups, by what each means; an architecture says which it can train.
 public enum LayerGroupName: String, CaseIterable, Sendable {
+    /// The first linear of each block's MLP (BERT's `intermediate.dense`, CLIP's `mlp.c_fc` / `mlp.fc1`).
     case firstMLP = "first-mlp"
+    /// The second linear of each block's MLP (BERT's `output.dense`).
     case secondMLP = "second-mlp"
+    /// The attention's query, key, value and output projections.
     case attention
 }
 
 extension ZeroShotEncoder {
     /// Embeddings of mixed texts and images, in the order given.
+    /// - Throws: `ModelError` as `embed(texts:)` and `embed(images:)` do.
     public func embed(inputs: [EncoderInput]) throws -> [[Float]] {
         var texts: [(Int, String)] = []
         var images: [(Int, [Float])] = []
@@ -74,14 +83,21 @@ extension ZeroShotEncoder {
 }
 
 extension TextEncoder: TrainableEncoder {
+    /// Every tensor the model loads: embeddings, LayerNorms, weights and biases (`BertModel.parameterNames`).
     public var trainableNames: [String] { model.parameterNames }
+    /// Nil: BERT has no learned temperature.
     public var learnedLogitScale: Float? { nil }
+    /// False: the loss runs from inputs to prompts only.
     public var symmetricLoss: Bool { false }
+    /// True: the runtime computes gradients for every tensor of the model.
     public var trainsEveryTensor: Bool { true }
+    /// The hidden and attention dropout probabilities from the model's configuration.
     public var dropoutDescription: String {
         "hidden \(model.configuration.hiddenDropout), attention \(model.configuration.attentionDropout)"
     }
 
+    /// The weights of `group` in every layer (first-mlp, second-mlp or attention); nil for another name.
+    /// - Throws: Nothing: BERT's runtime trains every group (`throws` is the protocol's).
     public func layerGroup(_ group: String) throws -> [String]? {
         guard let named = LayerGroupName(rawValue: group) else { return nil }
         let suffixes: [BertModel.LayerTensor] =
@@ -95,9 +111,15 @@ extension TextEncoder: TrainableEncoder {
         }
     }
 
+    /// The current values of the tensor `name` (see `BertModel.values(of:)`).
     public func values(of name: String) -> [Float]? { model.values(of: name) }
+    /// Changes the tensor `name` in place (see `BertModel.modify`).
+    /// - Throws: `ModelError` when `name` is not a trainable tensor, and whatever `body` throws.
     public func modify(_ name: String, _ body: (inout [Float]) throws -> Void) throws { try model.modify(name, body) }
 
+    /// Gradients of `loss`, the input texts and the prompts run in one batch, with BERT's training dropout drawn
+    /// from `dropoutSeed` when given.
+    /// - Throws: `ModelError` for an image input, and as `BertModel.gradients` does.
     public func gradients(
         inputs: [EncoderInput], prompts: [String], of names: Set<String>, dropoutSeed: UInt64?, stage: EmbeddingStage,
         loss: PairLoss
@@ -128,27 +150,40 @@ extension CLIPEncoder: TrainableEncoder {
             [$0, String($0.dropLast("weight".count)) + "bias"]
         }
     }
+    /// exp(logit_scale): the model's learned temperature.
     public var learnedLogitScale: Float? { exp(model.logitScale) }
+    /// True: CLIP's symmetric loss, inputs to prompts and prompts to inputs.
     public var symmetricLoss: Bool { true }
+    /// False: only the first MLP linears can be trained.
     public var trainsEveryTensor: Bool { false }
+    /// "none": CLIP trains without dropout.
     public var dropoutDescription: String { "none" }
 
+    /// The first MLP linears' weights of both towers for first-mlp; nil for a name that is not a group.
+    /// - Throws: `ModelError` for second-mlp or attention, which the CLIP runtime cannot train.
     public func layerGroup(_ group: String) throws -> [String]? {
         guard let named = LayerGroupName(rawValue: group) else { return nil }
         guard named == .firstMLP else {
             throw ModelError(
                 path,
-                "is a CLIP model, whose runtime computes gradients of the first MLP linears (mlp.c_fc / mlp.fc1) only: --layers \(group) cannot train here; use first-mlp or globs over those names"
+                """
+                is a CLIP model, whose runtime computes gradients of the first MLP linears (mlp.c_fc / mlp.fc1) \
+                only: --layers \(group) cannot train here; use first-mlp or globs over those names
+                """
             )
         }
         return model.firstMLPNames.text + model.firstMLPNames.vision
     }
 
+    /// The current values of the first-MLP tensor `name` (see `CLIPModel.values(of:)`).
     public func values(of name: String) -> [Float]? { model.values(of: name) }
+    /// Changes the first-MLP tensor `name` in place (see `CLIPModel.modify`).
+    /// - Throws: `ModelError` when `name` is not a first-MLP tensor, and whatever `body` throws.
     public func modify(_ name: String, _ body: (inout [Float]) throws -> Void) throws { try model.modify(name, body) }
 
     /// CLIP checkpoints train without dropout (open_clip's and OpenAI's configurations have
     /// none), so `dropoutSeed` changes nothing.
+    /// - Throws: `ModelError` as `CLIPModel.gradients` does.
     public func gradients(
         inputs: [EncoderInput], prompts: [String], of names: Set<String>, dropoutSeed: UInt64?, stage: EmbeddingStage,
         loss: PairLoss

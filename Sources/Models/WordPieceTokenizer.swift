@@ -11,7 +11,9 @@ public struct WordPieceTokenizer: Sendable {
     /// Token → id, tokens compared by their UTF-8 bytes as Hugging Face's tokenizers compare
     /// them ("é" precomposed and "e" + U+0301 are two tokens).
     public let vocabulary: [ByteName: Int32]
+    /// Whether text is lowercased and stripped of accents first (an uncased model).
     public let lowercase: Bool
+    /// The most ids `encode` returns, `[CLS]` and `[SEP]` included (at least 2).
     public let maxLength: Int
     let unknown: Int32
     let classify: Int32

@@ -4,14 +4,21 @@ import Tensors
 /// Zero-shot classification: each input goes to the class whose prompt's embedding is the most
 /// similar (cosine; the embeddings are normalised, so a dot product).
 public enum ZeroShot {
+    /// The outcome of classifying a split.
     public struct Result: Sendable {
+        /// Inputs whose predicted class is their label.
         public let correct: Int
+        /// Inputs classified.
         public let total: Int
+        /// Correct and total counts of each class, by class index (classes.txt's order).
         public let perClass: [(correct: Int, total: Int)]
+        /// `correct` / `total`, from 0 to 1 (0 for no inputs).
         public var accuracy: Double { total == 0 ? 0 : Double(correct) / Double(total) }
     }
 
     /// Texts against the class prompts, or images when the split is `split.npz`.
+    /// - Throws: `ModelError` when the split cannot be read (`TaskFolder.inputs`) or the encoder cannot embed its
+    ///   inputs or the prompts (an image task given a text-only encoder, among others).
     public static func evaluate(_ encoder: any ZeroShotEncoder, task: TaskFolder, split: String = "test") throws
         -> Result
     {

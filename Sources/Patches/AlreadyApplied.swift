@@ -23,7 +23,10 @@ public struct AlreadyAppliedError: Error, CustomStringConvertible, Sendable {
         // Paths are shown escaped (`DisplayText`), one per line.
         return
             ([
-                "\(model): \(patches.count == 1 ? "a patch is" : "\(patches.count) patches are") already applied, so nothing was written (\(advice)):"
+                """
+                \(model): \(patches.count == 1 ? "a patch is" : "\(patches.count) patches are") already applied, \
+                so nothing was written (\(advice)):
+                """
             ] + list)
             .map(DisplayText.escaped).joined(separator: "\n")
     }
@@ -50,13 +53,20 @@ enum AlreadyApplied {
                     (
                         patch.path,
                         recorded
-                            ? "the model's record lists it (\(patch.shortId)) and every tensor it touches holds its result"
+                            ? """
+                            the model's record lists it (\(patch.shortId)) and every tensor it touches holds its \
+                            result
+                            """
                             : "every tensor it touches already has the fingerprint it produces"
                     ))
             } else if recorded {
                 throw PatchError(
                     patch.path,
-                    "the record of \(model.path) lists this patch (\(patch.shortId)) as applied already, but the tensors it touches no longer hold its result; a patch is applied once (revert it from the model it was applied to, then apply again)",
+                    """
+                    the record of \(model.path) lists this patch (\(patch.shortId)) as applied already, but the \
+                    tensors it touches no longer hold its result; a patch is applied once (revert it from the \
+                    model it was applied to, then apply again)
+                    """,
                     kind: .wrongBase)
             }
         }

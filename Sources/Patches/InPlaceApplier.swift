@@ -71,7 +71,11 @@ public enum InPlaceApplier {
             if let moving = patch.entries.first(where: { $0.operation != .xor }) {
                 throw PatchError(
                     patch.path,
-                    "tensor \"\(moving.name)\" is \(moving.operation == .add ? "added" : moving.operation == .remove ? "removed" : "replaced"): --in-place only changes values; write a new file with -o instead"
+                    """
+                    tensor \"\(moving.name)\" is \
+                    \(moving.operation == .add ? "added" : moving.operation == .remove ? "removed" : "replaced"): \
+                    --in-place only changes values; write a new file with -o instead
+                    """
                 )
             }
         }
@@ -86,7 +90,11 @@ public enum InPlaceApplier {
             guard json.count <= file.headerLength else {
                 throw PatchError(
                     path,
-                    "no room in the header to record the applied patches (\(json.count - file.headerLength) bytes short); write a new file once with -o (Scalpel leaves room there for later in-place applies), or pass --no-record",
+                    """
+                    no room in the header to record the applied patches (\(json.count - file.headerLength) bytes \
+                    short); write a new file once with -o (Scalpel leaves room there for later in-place applies), \
+                    or pass --no-record
+                    """,
                     kind: .cannotWrite)
             }
             json += [UInt8](repeating: 0x20, count: file.headerLength - json.count)

@@ -65,7 +65,10 @@ public enum IndexEncoding: String, Sendable {
                 let (next, overflow) = (previous < 0 ? 0 : previous).addingReportingOverflow(Int(delta))
                 guard !overflow, next < elementCount else {
                     throw IndexDecodingError(
-                        "index \(overflow ? "beyond 64 bits" : String(next)) is out of range for a tensor of \(elementCount) elements"
+                        """
+                        index \(overflow ? "beyond 64 bits" : String(next)) is out of range for a tensor of \
+                        \(elementCount) elements
+                        """
                     )
                 }
                 indices.append(next)
@@ -75,7 +78,10 @@ public enum IndexEncoding: String, Sendable {
         case .bitmap:
             guard bytes.count == Self.bitmapSize(elementCount: elementCount) else {
                 throw IndexDecodingError(
-                    "bitmap is \(bytes.count) bytes, expected \(Self.bitmapSize(elementCount: elementCount)) for \(elementCount) elements"
+                    """
+                    bitmap is \(bytes.count) bytes, expected \(Self.bitmapSize(elementCount: elementCount)) for \
+                    \(elementCount) elements
+                    """
                 )
             }
             for byteIndex in 0..<bytes.count where bytes[byteIndex] != 0 {
@@ -93,7 +99,10 @@ public enum IndexEncoding: String, Sendable {
         }
         guard indices.count == count else {
             throw IndexDecodingError(
-                "index stream holds \(indices.count > count ? "more than \(count)" : String(indices.count)) indices, the header says \(count)"
+                """
+                index stream holds \(indices.count > count ? "more than \(count)" : String(indices.count)) \
+                indices, the header says \(count)
+                """
             )
         }
         return indices

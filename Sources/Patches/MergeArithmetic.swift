@@ -34,7 +34,10 @@ enum MergeArithmetic {
                 guard old.isFinite, new.isFinite else {
                     throw PatchError(
                         patchPath,
-                        "tensor \"\(name)\" element \(position) goes from \(old) to \(new): a non-finite value has no delta, so it cannot be merged arithmetically (use --method priority)"
+                        """
+                        tensor \"\(name)\" element \(position) goes from \(old) to \(new): a non-finite value has \
+                        no delta, so it cannot be merged arithmetically (use --method priority)
+                        """
                     )
                 }
                 values[k] = new - old

@@ -32,7 +32,10 @@ public enum MergeMethod: String, CaseIterable, Sendable {
         case .sum: "adds the deltas: base + λ·Σ wᵢ·δᵢ (task arithmetic)"
         case .mean: "averages the deltas of the patches that change the element"
         case .ties:
-            "elects the sign of the summed deltas and averages the deltas of that sign (--density D trims each delta first)"
+            """
+            elects the sign of the summed deltas and averages the deltas of that sign (--density D trims each \
+            delta first)
+            """
         case .dare:
             "drops each delta element with probability --drop P (required), divides the rest by 1 − P, adds them"
         case .dareTies: "the dare drop (--drop P, required), then the ties sign election and average"

@@ -45,7 +45,10 @@ public struct MergeOverlapError: Error, CustomStringConvertible, Sendable {
         let concerned = Array(Set(tensors.flatMap(\.patches))).sorted().map { patches[$0] }
         let total = tensors.reduce(0) { $0 + $1.elements }
         var lines = [
-            "\(PatchMerger.list(concerned)) change some of the same elements (\(total) in \(Self.plural(tensors.count, "tensor"))), which --method disjoint, the default, refuses:"
+            """
+            \(PatchMerger.list(concerned)) change some of the same elements (\(total) in \
+            \(Self.plural(tensors.count, "tensor"))), which --method disjoint, the default, refuses:
+            """
         ]
         let width = tensors.prefix(Self.listedTensors).map(\.name.count).max() ?? 0
         for tensor in tensors.prefix(Self.listedTensors) {
@@ -58,7 +61,10 @@ public struct MergeOverlapError: Error, CustomStringConvertible, Sendable {
         if tensors.count > Self.listedTensors {
             let rest = tensors.dropFirst(Self.listedTensors)
             lines.append(
-                "  and \(Self.plural(rest.count, "more tensor")) (\(rest.reduce(0) { $0 + $1.elements }) elements; --plan --per-tensor lists them all)"
+                """
+                  and \(Self.plural(rest.count, "more tensor")) (\(rest.reduce(0) { $0 + $1.elements }) elements; \
+                --plan --per-tensor lists them all)
+                """
             )
         }
         lines.append("Methods that combine overlapping changes (--method):")
@@ -66,7 +72,10 @@ public struct MergeOverlapError: Error, CustomStringConvertible, Sendable {
         let methodWidth = combining.map(\.rawValue.count).max() ?? 0
         for method in combining {
             lines.append(
-                "  \(method.rawValue)\(String(repeating: " ", count: methodWidth - method.rawValue.count))  \(method.meaning)"
+                """
+                  \(method.rawValue)\(String(repeating: " ", count: methodWidth - method.rawValue.count))  \
+                \(method.meaning)
+                """
             )
         }
         if let rerun {

@@ -137,7 +137,10 @@ public enum PatchApplier {
         if let named = CheckpointWriter.format(forOutput: path), named != format {
             throw PatchError(
                 path,
-                "the model is \(model.format.displayName) and the result is written in the same format; name the output accordingly (convert it afterwards for another format)",
+                """
+                the model is \(model.format.displayName) and the result is written in the same format; name the \
+                output accordingly (convert it afterwards for another format)
+                """,
                 kind: .cannotWrite)
         }
         // Room in the header for later `apply --in-place` to record more patch ids.
@@ -199,7 +202,10 @@ public enum PatchApplier {
         if let expected = plan.expectedResult, result.sha256 != expected {
             throw PatchError(
                 last.patch.path,
-                "tensor \"\(plan.name)\": the result does not match the patch's fingerprint (the patch or the model is corrupt)",
+                """
+                tensor \"\(plan.name)\": the result does not match the patch's fingerprint (the patch or the \
+                model is corrupt)
+                """,
                 kind: .resultMismatch)
         }
         return result

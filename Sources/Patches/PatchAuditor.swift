@@ -96,7 +96,10 @@ public enum PatchAuditor {
             let view = base.view(tensor)
             if tensor.dtype != state.dtype || tensor.shape != state.shape {
                 fingerprint = .mismatch(
-                    "base has \(tensor.dtype.rawValue) \(Shape.describe(tensor.shape)), patch expects \(state.typeDescription)"
+                    """
+                    base has \(tensor.dtype.rawValue) \(Shape.describe(tensor.shape)), patch expects \
+                    \(state.typeDescription)
+                    """
                 )
             } else if view.sha256 != state.sha256 {
                 fingerprint = .mismatch("base tensor differs from the one the patch was made for")

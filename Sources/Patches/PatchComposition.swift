@@ -163,7 +163,10 @@ enum PatchComposition {
             guard let current = state else {
                 let shard =
                     ShardNames.parse(URL(fileURLWithPath: model.path).lastPathComponent) != nil
-                    ? " (\(model.path) is one shard of a sharded model: name its folder or index, which hold every shard)"
+                    ? """
+                     (\(model.path) is one shard of a sharded model: name its folder or index, which hold every \
+                    shard)
+                    """
                     : ""
                 throw k == 0
                     ? PatchError(
@@ -177,7 +180,10 @@ enum PatchComposition {
             guard current.dtype == expected.dtype, current.shape == expected.shape else {
                 throw problem(
                     step,
-                    "of \(model.path): the patch expects \(expected.typeDescription), \(k == 0 ? "the model has" : "the earlier patches leave") \(current.typeDescription)",
+                    """
+                    of \(model.path): the patch expects \(expected.typeDescription), \
+                    \(k == 0 ? "the model has" : "the earlier patches leave") \(current.typeDescription)
+                    """,
                     kind: mismatchKind(k))
             }
             if known == nil {
@@ -197,7 +203,10 @@ enum PatchComposition {
                 throw problem(
                     step,
                     mismatchText(step, k: k, model: model, steps: steps)
-                        + ", and the patch \(step.backwards ? "restores" : "sets") the whole tensor, which cannot be combined with another change",
+                        + """
+                        , and the patch \(step.backwards ? "restores" : "sets") the whole tensor, which cannot be \
+                        combined with another change
+                        """,
                     kind: mismatchKind(k))
             }
             if policy == .established, !history.contains(where: { $0.fingerprint == expected.sha256 }) {
@@ -232,7 +241,10 @@ enum PatchComposition {
                 if bitsMatch == false {
                     throw problem(
                         step,
-                        "of \(model.path): the elements this patch changes do not hold the bits its own fingerprints describe: the patch is corrupt",
+                        """
+                        of \(model.path): the elements this patch changes do not hold the bits its own \
+                        fingerprints describe: the patch is corrupt
+                        """,
                         kind: .corrupt)
                 }
                 if checks == nil {
@@ -242,14 +254,20 @@ enum PatchComposition {
                     guard alone?.sha256 == step.result?.sha256 else {
                         throw problem(
                             step,
-                            "does not give the tensor its fingerprint describes on the state it was made against: the patch is corrupt",
+                            """
+                            does not give the tensor its fingerprint describes on the state it was made against: \
+                            the patch is corrupt
+                            """,
                             kind: .corrupt)
                     }
                 }
                 let since = Set(steps[base.steps..<k].map(\.patch.path))
                 if !since.isEmpty {
                     notes.append(
-                        "\"\(name)\": \(step.patch.path) and \(since.sorted().joined(separator: ", ")) change disjoint elements of it, made against the same tensor: applied together exactly"
+                        """
+                        \"\(name)\": \(step.patch.path) and \(since.sorted().joined(separator: ", ")) change \
+                        disjoint elements of it, made against the same tensor: applied together exactly
+                        """
                     )
                 }
             } else {
@@ -257,22 +275,36 @@ enum PatchComposition {
                 switch (policy, bitsMatch) {
                 case (.force, true?):
                     notes.append(
-                        "\"\(name)\": \(mismatch); the \(mine.positions.count) elements \(step.patch.path) changes hold the bits it was made against, so it was applied exactly on top of that change"
+                        """
+                        \"\(name)\": \(mismatch); the \(mine.positions.count) elements \(step.patch.path) changes \
+                        hold the bits it was made against, so it was applied exactly on top of that change
+                        """
                     )
                 case (_, true?):
                     throw problem(
                         step,
-                        "\(mismatch). The \(mine.positions.count) elements the patch changes still hold the bits it was made against, so --force applies it exactly on top of that change; check that this is what you want",
+                        """
+                        \(mismatch). The \(mine.positions.count) elements the patch changes still hold the bits \
+                        it was made against, so --force applies it exactly on top of that change; check that this \
+                        is what you want
+                        """,
                         kind: mismatchKind(k))
                 case (_, false?):
                     throw problem(
                         step,
-                        "\(mismatch), and the elements the patch changes do not hold the bits it was made against: XOR would write wrong values there, so it is refused, --force or not",
+                        """
+                        \(mismatch), and the elements the patch changes do not hold the bits it was made against: \
+                        XOR would write wrong values there, so it is refused, --force or not
+                        """,
                         kind: mismatchKind(k))
                 case (_, nil):
                     throw problem(
                         step,
-                        "\(mismatch). The patch is format version 1, which carries no fingerprints of the elements it changes, so applying it to a tensor that differs cannot be checked, --force or not; re-create it with this Scalpel (scalpel create) against its base",
+                        """
+                        \(mismatch). The patch is format version 1, which carries no fingerprints of the elements \
+                        it changes, so applying it to a tensor that differs cannot be checked, --force or not; \
+                        re-create it with this Scalpel (scalpel create) against its base
+                        """,
                         kind: mismatchKind(k))
                 }
             }
@@ -284,7 +316,10 @@ enum PatchComposition {
                 guard Fingerprint.sha256(after) == checks.1 else {
                     throw problem(
                         step,
-                        "does not give the elements it changes the bits its fingerprints describe: the patch is corrupt",
+                        """
+                        does not give the elements it changes the bits its fingerprints describe: the patch is \
+                        corrupt
+                        """,
                         kind: .corrupt)
                 }
             }
@@ -314,14 +349,20 @@ enum PatchComposition {
         if k > 0 {
             let earlier = Set(steps[..<k].map(\.patch.path)).sorted().joined(separator: ", ")
             return
-                "is not the tensor this patch was made against after \(earlier) (the patches are not a chain, and it was not made against the same tensor as them either)"
+                """
+                is not the tensor this patch was made against after \(earlier) (the patches are not a chain, and \
+                it was not made against the same tensor as them either)
+                """
         }
         if step.backwards { return "of \(model.path) is not the tensor this patch produced" }
         let record = AppliedPatches.read(model.metadata)
         let carried =
             record.isEmpty
             ? ""
-            : " (the model's record lists \(record.count) applied patch\(record.count == 1 ? "" : "es"): \(record.map { String($0.prefix(12)) }.joined(separator: ", ")))"
+            : """
+             (the model's record lists \(record.count) applied patch\(record.count == 1 ? "" : "es"): \
+            \(record.map { String($0.prefix(12)) }.joined(separator: ", ")))
+            """
         return "of \(model.path) differs from the base the patch was made for\(carried)"
     }
 

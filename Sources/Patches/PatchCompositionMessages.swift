@@ -16,7 +16,10 @@ extension PatchComposition {
             let found = overlaps.filter { $0.earlier.path == earlier && $0.later.path == later }
             let total = found.reduce(0) { $0 + $1.shared }
             lines.append(
-                "\(earlier) and \(later): \(total) shared element\(total == 1 ? "" : "s") in \(found.count) tensor\(found.count == 1 ? "" : "s")"
+                """
+                \(earlier) and \(later): \(total) shared element\(total == 1 ? "" : "s") in \(found.count) \
+                tensor\(found.count == 1 ? "" : "s")
+                """
             )
             for overlap in found.prefix(8) { lines.append("  \"\(overlap.tensor)\": \(overlap.shared)") }
             if found.count > 8 { lines.append("  … and \(found.count - 8) more tensors") }
@@ -33,7 +36,10 @@ extension PatchComposition {
         }
         return PatchError(
             model.path,
-            "these patches were made against the same tensors and change some of the same elements, so applying one after the other would not give either patch's values there:",
+            """
+            these patches were made against the same tensors and change some of the same elements, so applying \
+            one after the other would not give either patch's values there:
+            """,
             details: lines.map { "  " + $0 } + [
                 "Combine them into one patch first, choosing how shared elements are resolved:",
                 "  scalpel merge \(quoted) --base \(shellQuoted(model.path)) --method METHOD -o merged.spatch",

@@ -87,7 +87,10 @@ public enum PatchCreator {
                 if outside > 0 {
                     throw PatchError(
                         maskPath ?? "mask",
-                        "tensor \"\(name)\": \(outside) changed element\(outside == 1 ? "" : "s") outside the mask (of \(changed.count) changed)",
+                        """
+                        tensor \"\(name)\": \(outside) changed element\(outside == 1 ? "" : "s") outside the mask \
+                        (of \(changed.count) changed)
+                        """,
                         kind: .outsideMask)
                 }
             }
@@ -105,7 +108,10 @@ public enum PatchCreator {
             if allowed != nil {
                 throw PatchError(
                     maskPath ?? "mask",
-                    "tensor \"\(name)\" changes from \(TensorState(old).typeDescription) to \(TensorState(new).typeDescription), which a mask cannot allow",
+                    """
+                    tensor \"\(name)\" changes from \(TensorState(old).typeDescription) to \
+                    \(TensorState(new).typeDescription), which a mask cannot allow
+                    """,
                     kind: .outsideMask)
             }
             return PendingEntry(
@@ -153,7 +159,10 @@ public enum PatchCreator {
             guard tensor.dtype == state.dtype, tensor.shape == state.shape else {
                 throw PatchError(
                     mask.path,
-                    "tensor \"\(entry.name)\": mask is for \(state.typeDescription), the base has \(tensor.dtype.rawValue) \(Shape.describe(tensor.shape))",
+                    """
+                    tensor \"\(entry.name)\": mask is for \(state.typeDescription), the base has \
+                    \(tensor.dtype.rawValue) \(Shape.describe(tensor.shape))
+                    """,
                     kind: .wrongBase)
             }
             guard base.view(tensor).sha256 == state.sha256 else {

@@ -59,7 +59,10 @@ public final class PatchFile: @unchecked Sendable {
         guard PatchFormat.prefixLength + headerLength <= bytes.count else {
             throw PatchError(
                 path,
-                "truncated: the header needs \(headerLength) bytes, the file has \(bytes.count - PatchFormat.prefixLength) after the prefix"
+                """
+                truncated: the header needs \(headerLength) bytes, the file has \
+                \(bytes.count - PatchFormat.prefixLength) after the prefix
+                """
             )
         }
         let headerBytes = UnsafeRawBufferPointer(

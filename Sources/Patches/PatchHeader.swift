@@ -95,7 +95,10 @@ public struct PatchHeader: Sendable {
         guard let version = json["version"]?.intValue else { throw fail("header has no integer \"version\"") }
         guard version <= PatchFormat.version else {
             throw fail(
-                "patch format version \(version) is newer than this Scalpel reads (\(PatchFormat.version)); upgrade Scalpel",
+                """
+                patch format version \(version) is newer than this Scalpel reads (\(PatchFormat.version)); \
+                upgrade Scalpel
+                """,
                 kind: .unsupported
             )
         }
@@ -118,13 +121,19 @@ public struct PatchHeader: Sendable {
             for (role, frame) in entry.frames {
                 guard frame.offset == cursor else {
                     throw fail(
-                        "tensor \"\(entry.name)\": \(role.rawValue) frame at offset \(frame.offset), expected \(cursor) (frames must follow each other without gaps)"
+                        """
+                        tensor \"\(entry.name)\": \(role.rawValue) frame at offset \(frame.offset), expected \
+                        \(cursor) (frames must follow each other without gaps)
+                        """
                     )
                 }
                 let (end, overflow) = frame.offset.addingReportingOverflow(frame.length)
                 guard !overflow, end <= dataLength else {
                     throw fail(
-                        "tensor \"\(entry.name)\": \(role.rawValue) frame runs past the end of the data section (\(dataLength) bytes): the file is truncated"
+                        """
+                        tensor \"\(entry.name)\": \(role.rawValue) frame runs past the end of the data section \
+                        (\(dataLength) bytes): the file is truncated
+                        """
                     )
                 }
                 cursor = end
@@ -196,7 +205,10 @@ public struct PatchHeader: Sendable {
             // Bounds the memory a frame can ask for by what the file really stores.
             guard Zstd.canExpand(stored: length, to: size) else {
                 throw fail(
-                    "tensor \"\(name)\": frame \"\(roleName)\" claims \(size) bytes from \(length) stored bytes, more than zstd expands to (at most \(Zstd.maximumExpansion) times): the patch is corrupt"
+                    """
+                    tensor \"\(name)\": frame \"\(roleName)\" claims \(size) bytes from \(length) stored bytes, \
+                    more than zstd expands to (at most \(Zstd.maximumExpansion) times): the patch is corrupt
+                    """
                 )
             }
             frames.append((role, FrameReference(offset: offset, length: length, rawLength: size)))
@@ -208,7 +220,10 @@ public struct PatchHeader: Sendable {
             let after = at["after_sha256"]?.stringValue
             guard operation == .xor, isDigest(before), isDigest(after), let before, let after else {
                 throw fail(
-                    "tensor \"\(name)\": \"at_positions\" belongs to xor entries and needs before_sha256 and after_sha256 of 64 hex digits"
+                    """
+                    tensor \"\(name)\": \"at_positions\" belongs to xor entries and needs before_sha256 and \
+                    after_sha256 of 64 hex digits
+                    """
                 )
             }
             atPositions = PositionFingerprints(before: before.lowercased(), after: after.lowercased())

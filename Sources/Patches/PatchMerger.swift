@@ -151,14 +151,21 @@ public enum PatchMerger {
             let what = contributions.map { "\($0.patch.path) \(Self.verb($0.entry.operation))" }
             throw PatchError(
                 Self.list(paths),
-                "tensor \"\(name)\": \(Self.list(what)); a whole-tensor change merges only with the very same change, so merge without one of these patches"
+                """
+                tensor \"\(name)\": \(Self.list(what)); a whole-tensor change merges only with the very same \
+                change, so merge without one of these patches
+                """
             )
         }
         for other in contributions.dropFirst() {
             guard other.entry.before == first.entry.before else {
                 throw PatchError(
                     other.patch.path,
-                    "tensor \"\(name)\": this patch was made against another base than \(first.patch.path) (\(other.entry.before?.typeDescription ?? "") vs \(first.entry.before?.typeDescription ?? ""), or different fingerprints)",
+                    """
+                    tensor \"\(name)\": this patch was made against another base than \(first.patch.path) \
+                    (\(other.entry.before?.typeDescription ?? "") vs \
+                    \(first.entry.before?.typeDescription ?? ""), or different fingerprints)
+                    """,
                     kind: .wrongBase)
             }
         }
@@ -171,7 +178,10 @@ public enum PatchMerger {
         if method.isArithmetic, !state.dtype.isFloatingPoint {
             throw PatchError(
                 Self.list(paths),
-                "tensor \"\(name)\" is \(state.dtype.rawValue): \(method.rawValue) computes on floating-point values (F64, F32, F16, BF16); merge these patches with priority"
+                """
+                tensor \"\(name)\" is \(state.dtype.rawValue): \(method.rawValue) computes on floating-point \
+                values (F64, F32, F16, BF16); merge these patches with priority
+                """
             )
         }
         let view = base.view(tensor)

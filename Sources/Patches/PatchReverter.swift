@@ -45,7 +45,10 @@ public enum PatchReverter {
         for file in later where !laterIds.contains(file.id) {
             throw PatchError(
                 file.path,
-                "is not recorded in \(model.path) after \(patch.path) (the patches applied after it: \(laterIds.isEmpty ? "none" : describe(laterIds)))",
+                """
+                is not recorded in \(model.path) after \(patch.path) (the patches applied after it: \
+                \(laterIds.isEmpty ? "none" : describe(laterIds)))
+                """,
                 kind: .notRevertible)
         }
         var problems: [String] = []
@@ -72,7 +75,10 @@ public enum PatchReverter {
             if let base {
                 guard recorded else {
                     problems.append(
-                        "\"\(entry.name)\": changed since the patch; \(model.path) carries no record of applied patches, so nothing shows the patch was applied to it"
+                        """
+                        \"\(entry.name)\": changed since the patch; \(model.path) carries no record of applied \
+                        patches, so nothing shows the patch was applied to it
+                        """
                     )
                     continue
                 }
@@ -89,7 +95,10 @@ public enum PatchReverter {
                         ? PatchMerger.intersectionCount(positions, try file.positions(other)) : positions.count
                     if shared > 0 {
                         problems.append(
-                            "\"\(entry.name)\": \(file.path) changed \(shared) of the \(positions.count) elements this patch changed"
+                            """
+                            \"\(entry.name)\": \(file.path) changed \(shared) of the \(positions.count) elements \
+                            this patch changed
+                            """
                         )
                     }
                 }
@@ -97,7 +106,10 @@ public enum PatchReverter {
                 let since =
                     laterIds.isEmpty
                     ? ""
-                    : " (the model's record lists \(laterIds.count) patch\(laterIds.count == 1 ? "" : "es") applied after it: \(describe(laterIds)))"
+                    : """
+                     (the model's record lists \(laterIds.count) patch\(laterIds.count == 1 ? "" : "es") applied \
+                    after it: \(describe(laterIds)))
+                    """
                 problems.append("\"\(entry.name)\": changed since the patch was applied\(since)")
             }
         }
@@ -105,7 +117,10 @@ public enum PatchReverter {
             var advice = "Reverting a patch alone is exact only where no later change touched its elements."
             if base == nil, later.isEmpty {
                 advice +=
-                    " Give the later patches with --later to check element by element, or --base BASE if this patch was made against BASE and the model is BASE plus its recorded patches."
+                    """
+                     Give the later patches with --later to check element by element, or --base BASE if this \
+                    patch was made against BASE and the model is BASE plus its recorded patches.
+                    """
             }
             throw PatchError(
                 patch.path, "cannot be reverted exactly from \(model.path):",

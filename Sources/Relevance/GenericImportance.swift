@@ -46,13 +46,19 @@ public enum GenericImportance {
         guard !lines.isEmpty else {
             throw FileError(
                 path,
-                "holds no text: give a generic text file with one text per line (Samples/make_generic_text.py writes one)",
+                """
+                holds no text: give a generic text file with one text per line (Samples/make_generic_text.py \
+                writes one)
+                """,
                 kind: .incompatible)
         }
         guard lines.count >= count else {
             throw FileError(
                 path,
-                "holds \(lines.count) texts, fewer than the \(count) importance is to be measured on: give a smaller --generic-examples or more text",
+                """
+                holds \(lines.count) texts, fewer than the \(count) importance is to be measured on: give a \
+                smaller --generic-examples or more text
+                """,
                 kind: .incompatible
             )
         }
@@ -96,7 +102,11 @@ public enum GenericImportance {
         for name in tensors where totals[name]!.allSatisfy({ $0 == 0 }) {
             throw ModelError(
                 name,
-                "has no importance on generic text (no text reaches it: a CLIP image tower sees none), so it cannot be ranked by it; leave it out with --layers (for CLIP, 'transformer.*' selects the text tower)",
+                """
+                has no importance on generic text (no text reaches it: a CLIP image tower sees none), so it \
+                cannot be ranked by it; leave it out with --layers (for CLIP, 'transformer.*' selects the text \
+                tower)
+                """,
                 kind: .incompatible
             )
         }

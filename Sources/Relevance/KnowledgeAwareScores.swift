@@ -51,7 +51,10 @@ public enum KnowledgeAwareScores {
     static func noGenericText(_ method: ScoreMethod) -> ModelError {
         ModelError(
             "--generic-text",
-            "the \(method.rawValue) score measures importance on generic text: give a file of it, one text per line (Samples/make_generic_text.py writes one)",
+            """
+            the \(method.rawValue) score measures importance on generic text: give a file of it, one text per \
+            line (Samples/make_generic_text.py writes one)
+            """,
             kind: .invalidSetting
         )
     }
@@ -79,7 +82,10 @@ public enum KnowledgeAwareScores {
             guard rate + q <= 1 else {
                 throw ModelError(
                     "--protected-fraction",
-                    "\(q) with --rate \(rate) leaves fewer weights than the mask keeps: rate + protected fraction must be at most 1",
+                    """
+                    \(q) with --rate \(rate) leaves fewer weights than the mask keeps: rate + protected fraction \
+                    must be at most 1
+                    """,
                     kind: .invalidSetting
                 )
             }

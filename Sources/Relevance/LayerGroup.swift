@@ -18,7 +18,10 @@ public enum LayerGroup {
                 let groups = LayerGroupName.allCases.map(\.rawValue).joined(separator: ", ")
                 throw ModelError(
                     "--layers",
-                    "\"\(part)\" selects no tensor: use \(groups) or a glob over the \(encoder.architecture) model's trainable tensors, such as \(names.first(where: { $0.contains(".0.") }) ?? names[0])",
+                    """
+                    \"\(part)\" selects no tensor: use \(groups) or a glob over the \(encoder.architecture) \
+                    model's trainable tensors, such as \(names.first(where: { $0.contains(".0.") }) ?? names[0])
+                    """,
                     kind: .invalidSetting
                 )
             }

@@ -12,12 +12,15 @@
 /// tensors allocated on one thread and freed on another stay cached in per-thread arenas,
 /// and a command streaming a large model would grow by a few tensors' worth per thread.
 public final class ByteBuffer: @unchecked Sendable {
+    /// The block's memory, `count` bytes, owned by this buffer and freed with it.
     public let bytes: UnsafeMutableRawBufferPointer
     private let mapped: Bool
 
+    /// The alignment of `bytes`' start, in bytes.
     public static let alignment = 64
     static let mapThreshold = 1 << 20
 
+    /// A zeroed block of `count` bytes (a 1 MiB or larger block is an anonymous memory map).
     public init(count: Int) {
         if count >= ByteBuffer.mapThreshold,
             let address = mmap(nil, count, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),

@@ -6,8 +6,10 @@
 /// are compared, collected or sorted Scalpel uses their bytes: `ByteName` as a key,
 /// `NameMap` and `NameSet` as the collections, `String.hasSameBytes(as:)` for one test.
 public struct ByteName: Hashable, Comparable, Sendable {
+    /// The name's UTF-8 bytes, as the file stores them.
     public let bytes: [UInt8]
 
+    /// The name of `name`'s UTF-8 bytes (no Unicode normalisation).
     public init(_ name: String) { bytes = Array(name.utf8) }
 
     /// The name as text (the same bytes: Swift strings keep the code units they were made of).
@@ -31,14 +33,19 @@ public struct NameMap<Value> {
     private var indices: [ByteName: Int] = [:]
     private var entries: [(name: String, value: Value)] = []
 
+    /// An empty map.
     public init() {}
 
+    /// The number of names.
     public var count: Int { entries.count }
+    /// Whether the map has no names.
     public var isEmpty: Bool { entries.isEmpty }
     /// The names, in insertion order.
     public var names: [String] { entries.map(\.name) }
+    /// The values, in insertion order.
     public var values: [Value] { entries.map(\.value) }
 
+    /// The value under `name` (by bytes), or nil. Setting a new name appends it; setting nil removes the name.
     public subscript(_ name: String) -> Value? {
         get { indices[ByteName(name)].map { entries[$0].value } }
         set {
@@ -52,6 +59,7 @@ public struct NameMap<Value> {
         }
     }
 
+    /// The value under `name`, or `defaultValue()` when there is none; setting stores under `name`.
     public subscript(_ name: String, default defaultValue: @autoclosure () -> Value) -> Value {
         get { self[name] ?? defaultValue() }
         set { self[name] = newValue }
@@ -73,6 +81,7 @@ public struct NameMap<Value> {
 }
 
 extension NameMap: Sequence {
+    /// The `(name, value)` pairs in insertion order.
     public func makeIterator() -> IndexingIterator<[(name: String, value: Value)]> { entries.makeIterator() }
 }
 
@@ -82,10 +91,14 @@ extension NameMap: Sendable where Value: Sendable {}
 public struct NameSet: Sendable {
     private var members: Set<ByteName> = []
 
+    /// An empty set.
     public init() {}
+    /// The set of `names`, duplicates (by bytes) kept once.
     public init<S: Sequence>(_ names: S) where S.Element == String { members = Set(names.map(ByteName.init)) }
 
+    /// The number of distinct names (by bytes).
     public var count: Int { members.count }
+    /// Whether `name`, by its bytes, is in the set.
     public func contains(_ name: String) -> Bool { members.contains(ByteName(name)) }
 
     /// Inserts `name`; false when it was there already.

@@ -4,20 +4,35 @@
 /// bit; the 8-bit float formats are opaque bytes (read, hashed, patched and written, never
 /// interpreted), because their rounding conventions differ between producers.
 public enum DType: String, CaseIterable, Sendable {
+    /// IEEE 754 binary64 (double).
     case f64 = "F64"
+    /// IEEE 754 binary32 (float).
     case f32 = "F32"
+    /// IEEE 754 binary16 (half).
     case f16 = "F16"
+    /// bfloat16: float32's top 16 bits (8-bit exponent, 7-bit mantissa).
     case bf16 = "BF16"
+    /// Signed 64-bit integer.
     case i64 = "I64"
+    /// Signed 32-bit integer.
     case i32 = "I32"
+    /// Signed 16-bit integer.
     case i16 = "I16"
+    /// Signed 8-bit integer.
     case i8 = "I8"
+    /// Unsigned 64-bit integer.
     case u64 = "U64"
+    /// Unsigned 32-bit integer.
     case u32 = "U32"
+    /// Unsigned 16-bit integer.
     case u16 = "U16"
+    /// Unsigned 8-bit integer.
     case u8 = "U8"
+    /// Boolean, one byte per element.
     case bool = "BOOL"
+    /// 8-bit float, 4-bit exponent and 3-bit mantissa (opaque).
     case f8e4m3 = "F8_E4M3"
+    /// 8-bit float, 5-bit exponent and 2-bit mantissa (opaque).
     case f8e5m2 = "F8_E5M2"
 
     /// Bytes per element.

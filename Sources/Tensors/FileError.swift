@@ -95,13 +95,16 @@ public struct FileError: Error, CustomStringConvertible, Sendable {
         case usage
     }
 
+    /// The failure's family; callers branch on it, never on `problem`'s wording.
     public let kind: Kind
+    /// The file (or folder) the error is about.
     public let path: String
     /// The problem, one line (as composed: names in it are not yet escaped).
     public let problem: String
     /// Further lines shown below the problem (a list of tensors, advice), in order.
     public let details: [String]
 
+    /// An error about `path`: `problem` is one line for people, `details` further lines, `kind` the family.
     public init(_ path: String, _ problem: String, details: [String] = [], kind: Kind = .malformed) {
         self.kind = kind
         self.path = path
@@ -109,6 +112,7 @@ public struct FileError: Error, CustomStringConvertible, Sendable {
         self.details = details
     }
 
+    /// The path and problem on one line, then each detail line, all escaped with `DisplayText.escaped`.
     public var description: String {
         ([DisplayText.escaped(path) + ": " + DisplayText.escaped(problem)] + details.map(DisplayText.escaped)).joined(
             separator: "\n")

@@ -4,6 +4,7 @@ import Crypto
 /// Dtype and shape are not hashed here; callers compare them separately, so a message can say
 /// which of the three differs.
 public enum Fingerprint {
+    /// Lowercase hex SHA-256 (FIPS 180-4) of `bytes`: 64 characters.
     public static func sha256(_ bytes: UnsafeRawBufferPointer) -> String {
         var hasher = SHA256()
         // Hash in 64 MiB slices so a huge tensor does not become one giant read.
@@ -40,12 +41,15 @@ extension TensorView {
 public struct StreamingSHA256 {
     private var hasher = SHA256()
 
+    /// A hasher that has seen no bytes.
     public init() {}
 
+    /// Adds `bytes` to what is hashed.
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
         hasher.update(bufferPointer: bytes)
     }
 
+    /// Adds `bytes` to what is hashed.
     public mutating func update(_ bytes: [UInt8]) {
         bytes.withUnsafeBytes { update($0) }
     }

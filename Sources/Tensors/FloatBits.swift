@@ -7,6 +7,7 @@
 public enum FloatBits {
     // MARK: half (IEEE binary16)
 
+    /// The single-precision value of the IEEE binary16 bits `h` (exact; NaN payloads kept).
     @inlinable
     public static func halfToFloat(_ h: UInt16) -> Float {
         let sign = UInt32(h & 0x8000) << 16
@@ -22,6 +23,7 @@ public enum FloatBits {
         return Float(bitPattern: sign | ((exponent + 112) << 23) | (mantissa << 13))
     }
 
+    /// The IEEE binary16 bits nearest `value` (ties to even; overflow to infinity; subnormals kept).
     @inlinable
     public static func floatToHalf(_ value: Float) -> UInt16 {
         let bits = value.bitPattern
@@ -48,11 +50,13 @@ public enum FloatBits {
 
     // MARK: bfloat16
 
+    /// The single-precision value of the bfloat16 bits `b` (exact: they are the float's top 16 bits).
     @inlinable
     public static func bfloat16ToFloat(_ b: UInt16) -> Float {
         Float(bitPattern: UInt32(b) << 16)
     }
 
+    /// The bfloat16 bits nearest `value` (ties to even; NaN stays a quiet NaN).
     @inlinable
     public static func floatToBfloat16(_ value: Float) -> UInt16 {
         let bits = value.bitPattern

@@ -10,6 +10,7 @@ public enum LibraryVersions {
         "\(H5_VERS_MAJOR).\(H5_VERS_MINOR).\(H5_VERS_RELEASE)"
     }
 
+    /// One line naming the OpenBLAS configuration and the zstd and HDF5 versions.
     public static var summary: String {
         "OpenBLAS \(Blas.configuration); zstd \(Zstd.version); HDF5 \(hdf5)"
     }

@@ -11,9 +11,13 @@
 /// The descriptor stays open for the mapping's lifetime so writers can copy byte ranges
 /// kernel-side (`copy_file_range`) instead of through user memory.
 public final class MappedFile: @unchecked Sendable {
+    /// The path the file was opened by.
     public let path: String
+    /// The file's size in bytes when it was opened.
     public let size: Int
+    /// The open descriptor, kept for kernel-side copies; closed when the mapping is freed.
     public let fileDescriptor: Int32
+    /// The whole file, `size` bytes (empty, with no base address, for an empty file).
     public let bytes: UnsafeRawBufferPointer
 
     /// Whether the mapping is shared and writable (stores reach the file).
@@ -94,6 +98,7 @@ public final class MappedFile: @unchecked Sendable {
         case random
     }
 
+    /// Tells the kernel how the mapping will be read (`madvise`); a hint only, failures ignored.
     public func advise(_ pattern: AccessPattern) {
         guard let base = bytes.baseAddress, size > 0 else { return }
         let advice: Int32

@@ -3,7 +3,9 @@ import Foundation
 /// A small seeded generator (SplitMix64), so scores, shuffles and training repeat exactly.
 public struct SeededGenerator: RandomNumberGenerator {
     var state: UInt64
+    /// A generator whose stream is fixed by `seed`.
     public init(seed: UInt64) { state = seed }
+    /// The next 64 random bits of the SplitMix64 stream.
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state

@@ -39,5 +39,6 @@ public enum Shape {
         "[" + DisplayText.list(shape.map(String.init), limit: describedDimensions) + "]"
     }
 
+    /// The most dimensions `describe` lists before summarising the rest as a count.
     public static let describedDimensions = 8
 }

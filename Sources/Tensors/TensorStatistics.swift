@@ -2,18 +2,25 @@
 /// elements, and the minimum, maximum, mean and standard deviation of the finite ones.
 /// Sums run in double precision, in blocks, so a billion-element tensor keeps its accuracy.
 public struct TensorStatistics: Sendable, Equatable {
+    /// All elements, finite or not.
     public var count = 0
+    /// Elements that are NaN.
     public var nanCount = 0
+    /// Elements that are +∞ or -∞.
     public var infinityCount = 0
+    /// The smallest finite element (+∞ when there is none).
     public var minimum = Double.infinity
+    /// The largest finite element (-∞ when there is none).
     public var maximum = -Double.infinity
     var sum = 0.0
     var sumOfSquares = 0.0
 
+    /// The statistics of no elements.
     public init() {}
 
     /// Finite elements.
     public var finiteCount: Int { count - nanCount - infinityCount }
+    /// The mean of the finite elements (NaN when there is none).
     public var mean: Double { finiteCount == 0 ? .nan : sum / Double(finiteCount) }
     /// The L2 norm of the finite elements, √Σx².
     public var l2: Double { sumOfSquares.squareRoot() }

@@ -6,7 +6,9 @@ import Dispatch
 /// Bytes are the little-endian, row-major (C order) element data, exactly as safetensors
 /// stores them.
 public struct TensorView: @unchecked Sendable {
+    /// The element type.
     public let dtype: DType
+    /// The dimensions, outermost first (row-major); `[]` for a scalar.
     public let shape: [Int]
     /// The element bytes. Valid while this view, or whatever keeps its owner alive (the
     /// `Checkpoint` it came from), is alive: Swift may end a temporary view's life right
@@ -18,7 +20,9 @@ public struct TensorView: @unchecked Sendable {
 
     /// A byte range of an open file.
     public struct FileRange: Sendable {
+        /// The open file's descriptor.
         public let fileDescriptor: Int32
+        /// Where the bytes start in the file, in bytes.
         public let offset: Int
     }
 
@@ -43,6 +47,7 @@ public struct TensorView: @unchecked Sendable {
     }
 
     /// A tensor owning a fresh buffer that `fill` writes.
+    /// - Throws: Whatever `fill` throws.
     public static func make(
         dtype: DType, shape: [Int],
         fill: (UnsafeMutableRawBufferPointer) throws -> Void
@@ -56,11 +61,14 @@ public struct TensorView: @unchecked Sendable {
     }
 
     /// Runs `body` on the bytes with the view (and so its owner) kept alive throughout.
+    /// - Throws: Whatever `body` throws.
     public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try withExtendedLifetime(self) { try body(bytes) }
     }
 
+    /// The number of elements (bytes divided by the dtype's size).
     public var elementCount: Int { bytes.count / dtype.size }
+    /// The size of the element data, in bytes.
     public var byteCount: Int { bytes.count }
 
     /// True when the first byte sits on a multiple of the element size, so the bytes can be
@@ -122,7 +130,9 @@ public struct TensorView: @unchecked Sendable {
 /// Carries a value into a concurrent closure whose accesses the caller has made disjoint
 /// (each iteration of a parallel loop writes its own slice of one buffer).
 public struct UncheckedSendable<T>: @unchecked Sendable {
+    /// The value carried.
     public let value: T
+    /// Wraps `value`.
     public init(_ value: T) { self.value = value }
 }
 

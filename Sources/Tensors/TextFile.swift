@@ -58,7 +58,10 @@ public enum TextFile {
             guard let text = String(validating: line, as: UTF8.self) else {
                 throw FileError(
                     path,
-                    "line \(lines.count + 1): not valid UTF-8 (at byte \(firstInvalidByte(line) + 1) of the line); save the file as UTF-8"
+                    """
+                    line \(lines.count + 1): not valid UTF-8 (at byte \(firstInvalidByte(line) + 1) of the line); \
+                    save the file as UTF-8
+                    """
                 )
             }
             lines.append(text)
@@ -73,7 +76,10 @@ public enum TextFile {
                 guard position + 1 < bytes.count, bytes[position + 1] == 0x0A else {
                     throw FileError(
                         path,
-                        "line \(lines.count + 1): a carriage return (CR) not followed by a line feed (LF); save the file with LF or CRLF line endings"
+                        """
+                        line \(lines.count + 1): a carriage return (CR) not followed by a line feed (LF); save \
+                        the file with LF or CRLF line endings
+                        """
                     )
                 }
                 try endLine(position)

@@ -1,6 +1,7 @@
 /// Unsigned LEB128 varints: 7 bits per byte, least significant group first, high bit set on
 /// every byte but the last. Used for delta-coded element indices (patches, undo journals).
 public enum Varint {
+    /// Appends `value` to `bytes` as a varint (1 to 10 bytes).
     public static func append(_ value: UInt64, to bytes: inout [UInt8]) {
         var v = value
         while v >= 0x80 {
@@ -42,6 +43,7 @@ public enum Varint {
         return nil
     }
 
+    /// The number of bytes `value` takes as a varint (1 to 10).
     public static func size(_ value: UInt64) -> Int {
         var v = value
         var n = 1

@@ -3,6 +3,8 @@ import CZstd
 /// Single-frame zstd compression: patch data sections are sequences of independently
 /// decodable frames, so one call compresses or restores one frame.
 public enum Zstd {
+    /// Compresses `input` into one zstd frame (RFC 8878) at `level` (3 is zstd's default).
+    /// - Throws: `TensorError` when zstd reports a failure.
     public static func compress(_ input: UnsafeRawBufferPointer, level: Int32 = 3) throws -> [UInt8] {
         let bound = ZSTD_compressBound(input.count)
         var output = [UInt8](repeating: 0, count: bound)
@@ -33,10 +35,15 @@ public enum Zstd {
     /// Decompresses one frame that must expand to exactly `expectedSize` bytes. A frame that
     /// is corrupt, truncated, or of another size is an error, never a partial result; so is an
     /// `expectedSize` that `frame` cannot reach (`canExpand`), before any memory is reserved.
+    /// - Throws: `TensorError` when the frame cannot reach or does not declare `expectedSize`, has a bad
+    ///   header, is corrupt or truncated, or expands to another size.
     public static func decompress(_ frame: UnsafeRawBufferPointer, expectedSize: Int) throws -> [UInt8] {
         guard canExpand(stored: frame.count, to: expectedSize) else {
             throw TensorError(
-                "a zstd frame of \(frame.count) bytes cannot expand to \(expectedSize) bytes (at most \(maximumExpansion) times its size)"
+                """
+                a zstd frame of \(frame.count) bytes cannot expand to \(expectedSize) bytes (at most \
+                \(maximumExpansion) times its size)
+                """
             )
         }
         let declared = ZSTD_getFrameContentSize(frame.baseAddress, frame.count)
@@ -59,6 +66,7 @@ public enum Zstd {
         return output
     }
 
+    /// The version of the linked zstd library (its `ZSTD_versionString`).
     public static var version: String { String(cString: ZSTD_versionString()) }
 
     private static func errorName(_ code: Int) -> String {

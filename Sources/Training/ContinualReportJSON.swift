@@ -49,7 +49,10 @@ extension ContinualRunner {
                     (
                         "method",
                         .string(
-                            "percentile; test items resampled with replacement within each task and within the control set, the same items in every state (paired)"
+                            """
+                            percentile; test items resampled with replacement within each task and within the \
+                            control set, the same items in every state (paired)
+                            """
                         )
                     ),
                 ])
@@ -127,7 +130,10 @@ extension ContinualRunner {
     {
         let path = folder + "/state.json"
         let advice =
-            "start over with --restart (it removes the run's files from \(folder), and no other file), or use another output folder"
+            """
+            start over with --restart (it removes the run's files from \(folder), and no other file), or use \
+            another output folder
+            """
         guard FileManager.default.fileExists(atPath: path) else {
             let files = try ContinualRunFolder.runFiles(in: folder)
             guard files.isEmpty else {
@@ -160,7 +166,10 @@ extension ContinualRunner {
         guard let outcomes = json["outcomes"] else {
             throw FileError(
                 path,
-                "records no per-item outcomes (an older Scalpel wrote it, measuring task-incremental accuracy only); \(advice)",
+                """
+                records no per-item outcomes (an older Scalpel wrote it, measuring task-incremental accuracy \
+                only); \(advice)
+                """,
                 kind: .unsupported)
         }
         let itemCounts = evaluator.labels.map(\.count)

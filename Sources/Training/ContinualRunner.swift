@@ -190,9 +190,18 @@ public enum ContinualRunner {
             if counts.count > k + 1, counts[k].count > k, counts[k + 1].count > k {
                 let control = report.control
                 progress(
-                    "task \(k + 1) (\(names[k])): test accuracy \(String(format: "%.1f", counts[k][k].percent)) % before, "
-                        + "\(String(format: "%.1f", counts[k + 1][k].percent)) % after (\(headline.rawValue)-incremental); control "
-                        + "\(String(format: "%.2f", control.accuracy)) %, \(String(format: "%+.2f", -control.drop)) points from the base"
+                    """
+                    task \(k + 1) (\(names[k])): test accuracy \(String(format: "%.1f", counts[k][k].percent)) % \
+                    before, 
+                    """
+                        + """
+                        \(String(format: "%.1f", counts[k + 1][k].percent)) % after \
+                        (\(headline.rawValue)-incremental); control 
+                        """
+                            + """
+                            \(String(format: "%.2f", control.accuracy)) %, \(String(format: "%+.2f", -control.drop)) \
+                            points from the base
+                            """
                 )
             }
             progress("task \(k + 1): " + summary(report))

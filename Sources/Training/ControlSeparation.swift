@@ -17,7 +17,11 @@ enum ControlSeparation {
         if let index = genericTexts.firstIndex(where: controlTexts.contains) {
             throw FileError(
                 file,
-                "text \(index + 1) (\"\(genericTexts[index])\") is in the control set \(control), as a test text or a class prompt: the control set's data must stay out of selection, so take it out of the generic text",
+                """
+                text \(index + 1) (\"\(genericTexts[index])\") is in the control set \(control), as a test text \
+                or a class prompt: the control set's data must stay out of selection, so take it out of the \
+                generic text
+                """,
                 kind: .incompatible)
         }
     }

@@ -154,7 +154,11 @@ public enum SPUSteps {
             guard encoder.trainsEveryTensor else {
                 throw ModelError(
                     base,
-                    "is a \(encoder.architecture) model, whose runtime computes gradients of the first MLP linears only, so it cannot be fully fine-tuned here: give a mask (scalpel mask --rate 1 selects all of those linears)",
+                    """
+                    is a \(encoder.architecture) model, whose runtime computes gradients of the first MLP linears \
+                    only, so it cannot be fully fine-tuned here: give a mask (scalpel mask --rate 1 selects all \
+                    of those linears)
+                    """,
                     kind: .unsupported
                 )
             }

@@ -38,6 +38,9 @@ public enum TaskIdentity {
             return nil
         }
         return
-            "the mask \(mask.path) was made for the task \(recordedTask), not for \(task): it selects the weights relevant to that task"
+            """
+            the mask \(mask.path) was made for the task \(recordedTask), not for \(task): it selects the weights \
+            relevant to that task
+            """
     }
 }

@@ -23,7 +23,10 @@ struct ApplyCommand: ParsableCommand {
     @Option(
         name: .shortAndLong,
         help:
-            "The checkpoint to write: a file, or a folder (ending in /, or an empty one) for a model folder in the base's layout with its other files."
+            """
+            The checkpoint to write: a file, or a folder (ending in /, or an empty one) for a model folder in the \
+            base's layout with its other files.
+            """
     )
     var output: String?
     @Flag(name: .long, help: "Rewrite only the changed bytes of BASE (a safetensors file), crash-safe.")
@@ -34,7 +37,10 @@ struct ApplyCommand: ParsableCommand {
     @Flag(
         name: .long,
         help:
-            "Apply onto a tensor that differs from the patch's base elsewhere, when the elements the patch changes hold the bits it was made against (checked; never an XOR onto other bits)."
+            """
+            Apply onto a tensor that differs from the patch's base elsewhere, when the elements the patch changes \
+            hold the bits it was made against (checked; never an XOR onto other bits).
+            """
     )
     var force = false
     @OptionGroup var outputOptions: OutputOptions
@@ -71,7 +77,11 @@ struct ApplyCommand: ParsableCommand {
                         ("elements_changed", .integer(0)),
                     ],
                     text:
-                        "\(base) left as it is: \(error.patches.count == 1 ? "the patch is" : "all \(files.count) patches are") already applied"
+                        """
+                        \(base) left as it is: \
+                        \(error.patches.count == 1 ? "the patch is" : "all \(files.count) patches are") already \
+                        applied
+                        """
                 )
                 return
             }
@@ -95,7 +105,13 @@ struct ApplyCommand: ParsableCommand {
                 ("elements_changed", .integer(summary.changedElements)),
             ],
             text:
-                "\(written): applied \(Format.plural(files.count, "patch")) (\(files.map(\.shortId).joined(separator: ", "))), \(Format.plural(summary.touchedTensors, "tensor")) touched, \(Format.count(summary.changedElements)) elements changed\(files.count > 1 ? " (distinct elements, each counted once)" : "")"
+                """
+                \(written): applied \(Format.plural(files.count, "patch")) \
+                (\(files.map(\.shortId).joined(separator: ", "))), \
+                \(Format.plural(summary.touchedTensors, "tensor")) touched, \
+                \(Format.count(summary.changedElements)) elements \
+                changed\(files.count > 1 ? " (distinct elements, each counted once)" : "")
+                """
         )
     }
 }
@@ -120,7 +136,10 @@ struct RevertCommand: ParsableCommand {
     @Option(
         name: .shortAndLong,
         help:
-            "The checkpoint to write: a file, or a folder (ending in /, or an empty one) for a model folder in the model's layout with its other files."
+            """
+            The checkpoint to write: a file, or a folder (ending in /, or an empty one) for a model folder in the \
+            model's layout with its other files.
+            """
     )
     var output: String
     @Option(name: .long, help: "The base PATCH was made against (for a patch further down the stack).")
@@ -133,7 +152,10 @@ struct RevertCommand: ParsableCommand {
     @Flag(
         name: .long,
         help:
-            "Revert from a tensor that changed elsewhere since, when the elements the patch changed still hold what it left (checked; never an XOR onto other bits)."
+            """
+            Revert from a tensor that changed elsewhere since, when the elements the patch changed still hold \
+            what it left (checked; never an XOR onto other bits).
+            """
     )
     var force = false
     @OptionGroup var outputOptions: OutputOptions
@@ -147,7 +169,10 @@ struct RevertCommand: ParsableCommand {
         }
         if force, base != nil || !later.isEmpty {
             throw ValidationError(
-                "--force is a check of its own (the patch's elements hold what it left); it does not combine with --base or --later"
+                """
+                --force is a check of its own (the patch's elements hold what it left); it does not combine with \
+                --base or --later
+                """
             )
         }
     }

@@ -27,12 +27,18 @@ enum ArgumentRoles {
             let models = patches.filter(isModel)
             let hint = models.isEmpty ? "" : " and \(models.joined(separator: ", ")) looks like the model"
             throw ValidationError(
-                "\(model) is a patch (.spatch) where a model is expected\(hint): the arguments are in the wrong order; the command is: \(usage)"
+                """
+                \(model) is a patch (.spatch) where a model is expected\(hint): the arguments are in the wrong \
+                order; the command is: \(usage)
+                """
             )
         }
         if let misplaced = patches.first(where: isModel) {
             throw ValidationError(
-                "\(misplaced) is a model, not a patch (.spatch)\(model.map { " (the model is \($0))" } ?? ""): the command is: \(usage)"
+                """
+                \(misplaced) is a model, not a patch (.spatch)\(model.map { " (the model is \($0))" } ?? ""): the \
+                command is: \(usage)
+                """
             )
         }
     }

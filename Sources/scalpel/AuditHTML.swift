@@ -86,20 +86,35 @@ enum AuditHTML {
             html +=
                 "<tr><th>of the model</th><td>\(Format.count(touched)) of \(Format.count(base.tensors.count)) tensors, "
             html +=
-                "\(Format.count(positions)) of \(Format.count(base.parameterCount)) elements (\(percent(Double(positions) / Double(max(1, base.parameterCount)))))</td></tr>"
+                """
+                \(Format.count(positions)) of \(Format.count(base.parameterCount)) elements \
+                (\(percent(Double(positions) / Double(max(1, base.parameterCount)))))</td></tr>
+                """
         }
         html += "</table>" + mapSection(audits, base: base)
         if let spread = AuditSpreadHTML.section(audits) {
             html +=
                 "<h2>How the changes spread over neurons</h2><p>For each changed weight matrix, the share of each row "
             html +=
-                "(output neuron of a <code>[out, in]</code> linear weight; token of an embedding) and of each column (input feature) "
+                """
+                (output neuron of a <code>[out, in]</code> linear weight; token of an embedding) and of each \
+                column (input feature) 
+                """
             html +=
-                "that the patch changes, scaled to the busiest; the orange dashed line is the tensor's density, where every bar would be "
+                """
+                that the patch changes, scaled to the busiest; the orange dashed line is the tensor's density, \
+                where every bar would be 
+                """
             html +=
-                "if the changes were spread evenly. Gaps are rows or columns left alone. “Half the changes in x % of the rows” "
+                """
+                if the changes were spread evenly. Gaps are rows or columns left alone. “Half the changes in x % \
+                of the rows” 
+                """
             html +=
-                "says how concentrated they are: 50 % when even, small when a few neurons take most. Vectors (biases, norms) have no rows and columns.</p>"
+                """
+                says how concentrated they are: 50 % when even, small when a few neurons take most. Vectors \
+                (biases, norms) have no rows and columns.</p>
+                """
             html += spread
         }
         if !header.metadata.isEmpty {
@@ -108,7 +123,10 @@ enum AuditHTML {
             html += "</table>"
         }
         html +=
-            "<h2>Entries</h2><table><tr><th>tensor</th><th>op</th><th>dtype / shape</th><th>positions</th><th>density</th><th>index</th><th>stored</th><th>check</th>"
+            """
+            <h2>Entries</h2><table><tr><th>tensor</th><th>op</th><th>dtype / \
+            shape</th><th>positions</th><th>density</th><th>index</th><th>stored</th><th>check</th>
+            """
         if base != nil { html += "<th>base</th><th>L2 Δ</th><th>‖Δ‖/‖W‖</th><th>max |Δ|</th><th>Δ &gt; 0</th>" }
         html += "</tr>"
         for audit in audits {
@@ -116,7 +134,11 @@ enum AuditHTML {
             html +=
                 "<tr><td><code>\(escape(e.name))</code></td><td>\(e.operation.rawValue)</td><td>\(escape(AuditReport.describe(e.before ?? e.after)))</td>"
             html +=
-                "<td class=\"n\">\(Format.count(e.nnz))</td><td class=\"n\">\(Format.fixed(e.density * 100, 2)) %</td><td>\(e.indexEncoding?.rawValue ?? "-")</td><td class=\"n\">\(Format.bytes(e.storedBytes))</td>"
+                """
+                <td class=\"n\">\(Format.count(e.nnz))</td><td class=\"n\">\(Format.fixed(e.density * 100, 2)) \
+                %</td><td>\(e.indexEncoding?.rawValue ?? "-")</td><td \
+                class=\"n\">\(Format.bytes(e.storedBytes))</td>
+                """
             html += audit.integrityProblem.map { "<td class=\"bad\">\(escape($0))</td>" } ?? "<td class=\"ok\">ok</td>"
             if base != nil {
                 switch audit.fingerprint {
@@ -125,7 +147,10 @@ enum AuditHTML {
                 case nil: html += "<td>-</td>"
                 }
                 html +=
-                    "<td class=\"n\">\(DiffReport.number(audit.delta?.l2))</td><td class=\"n\">\(audit.delta?.relativeL2.map(percent) ?? "-")</td>"
+                    """
+                    <td class=\"n\">\(DiffReport.number(audit.delta?.l2))</td><td \
+                    class=\"n\">\(audit.delta?.relativeL2.map(percent) ?? "-")</td>
+                    """
                 html += "<td class=\"n\">\(DiffReport.number(audit.delta?.maxAbs))</td>"
                 html +=
                     "<td class=\"n\">\(audit.delta?.positiveShare.map { Format.fixed($0 * 100, 1) + " %" } ?? "-")</td>"
@@ -149,10 +174,16 @@ enum AuditHTML {
         }
         if map.showsChange {
             html +=
-                "<b>Relative change</b> is ‖Δ‖/‖W‖, the L2 norm of the change over the L2 norm of the base tensor (log scale); "
+                """
+                <b>Relative change</b> is ‖Δ‖/‖W‖, the L2 norm of the change over the L2 norm of the base tensor \
+                (log scale); 
+                """
         }
         html +=
-            "<b>\(map.showsChange ? "density" : "Density")</b> is the share of the tensor's elements changed (whole-tensor entries count as 100 %). "
+            """
+            <b>\(map.showsChange ? "density" : "Density")</b> is the share of the tensor's elements changed \
+            (whole-tensor entries count as 100 %). 
+            """
         html += "Hover a square for its figures; a red frame marks a failed check.</p>"
         if map.rows.isEmpty {
             html += "<p>No tensor belongs to a numbered block.</p>"

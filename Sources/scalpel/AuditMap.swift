@@ -89,7 +89,10 @@ struct AuditMap {
             return (view == .change ? AuditColors.whole : AuditColors.density(1), title + " (whole tensor)")
         case .xor, .mask:
             title +=
-                ", \(Format.count(e.nnz)) of \(Format.count(e.elementCount)) elements changed (\(AuditHTML.percent(e.density)))"
+                """
+                , \(Format.count(e.nnz)) of \(Format.count(e.elementCount)) elements changed \
+                (\(AuditHTML.percent(e.density)))
+                """
             if let d = audit.delta {
                 title += ", ‖Δ‖ \(DiffReport.number(d.l2)), ‖W‖ \(DiffReport.number(d.baseL2))"
                 if let relative = d.relativeL2 { title += ", ‖Δ‖/‖W‖ \(AuditHTML.percent(relative))" }
@@ -117,7 +120,10 @@ struct AuditMap {
         let width = labelWidth + kinds.count * cell + Int(longest * 0.57) + 10
         let height = headerHeight + rows.count * cell + 4
         var svg =
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" font-family=\"sans-serif\" font-size=\"11\">"
+            """
+            <svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" \
+            font-family=\"sans-serif\" font-size=\"11\">
+            """
         for (c, kind) in kinds.enumerated() {
             let x = labelWidth + c * cell + cell / 2
             svg +=
@@ -126,13 +132,19 @@ struct AuditMap {
         for (r, row) in rows.enumerated() {
             let y = headerHeight + r * cell
             svg +=
-                "<text x=\"\(labelWidth - 6)\" y=\"\(y + cell / 2 + 4)\" text-anchor=\"end\">\(AuditHTML.escape(row.label))</text>"
+                """
+                <text x=\"\(labelWidth - 6)\" y=\"\(y + cell / 2 + 4)\" \
+                text-anchor=\"end\">\(AuditHTML.escape(row.label))</text>
+                """
             for (c, kind) in kinds.enumerated() {
                 let x = labelWidth + c * cell
                 guard let tensor = row.cells[kind] else {
                     // This block has no tensor of this kind.
                     svg +=
-                        "<rect x=\"\(x + 1)\" y=\"\(y + 1)\" width=\"\(cell - 4)\" height=\"\(cell - 4)\" fill=\"none\" stroke=\"#eee\"/>"
+                        """
+                        <rect x=\"\(x + 1)\" y=\"\(y + 1)\" width=\"\(cell - 4)\" height=\"\(cell - 4)\" \
+                        fill=\"none\" stroke=\"#eee\"/>
+                        """
                     continue
                 }
                 svg += rect(tensor, view, x: x + 1, y: y + 1, size: cell - 4)
@@ -148,7 +160,10 @@ struct AuditMap {
         let stroke =
             Self.failed(tensor) ? "stroke=\"#b00020\" stroke-width=\"2.5\"" : "stroke=\"#888\" stroke-width=\"0.5\""
         var svg =
-            "<g><title>\(title)</title><rect x=\"\(x)\" y=\"\(y)\" width=\"\(size)\" height=\"\(size)\" fill=\"\(fill)\" \(stroke)/>"
+            """
+            <g><title>\(title)</title><rect x=\"\(x)\" y=\"\(y)\" width=\"\(size)\" height=\"\(size)\" \
+            fill=\"\(fill)\" \(stroke)/>
+            """
         if fill == AuditColors.unknown {
             svg += "<text x=\"\(x + size / 2)\" y=\"\(y + size / 2 + 4)\" text-anchor=\"middle\" fill=\"#555\">?</text>"
         }
@@ -175,7 +190,10 @@ struct AuditMap {
             svg += "</linearGradient></defs>"
             // Room on the left for half the first label, which is centred on its tick.
             svg +=
-                "<rect x=\"18\" y=\"3\" width=\"\(width)\" height=\"12\" fill=\"url(#change-scale)\" stroke=\"#888\" stroke-width=\"0.5\"/>"
+                """
+                <rect x=\"18\" y=\"3\" width=\"\(width)\" height=\"12\" fill=\"url(#change-scale)\" \
+                stroke=\"#888\" stroke-width=\"0.5\"/>
+                """
             for (i, value) in scale.decades.enumerated() {
                 let tick = 18 + i * decade
                 svg += "<line x1=\"\(tick)\" x2=\"\(tick)\" y1=\"15\" y2=\"19\" stroke=\"#555\"/>"
@@ -198,12 +216,18 @@ struct AuditMap {
         }
         for (fill, label) in items {
             svg +=
-                "<rect x=\"\(x)\" y=\"3\" width=\"14\" height=\"14\" fill=\"\(fill)\" stroke=\"#888\" stroke-width=\"0.5\"/>"
+                """
+                <rect x=\"\(x)\" y=\"3\" width=\"14\" height=\"14\" fill=\"\(fill)\" stroke=\"#888\" \
+                stroke-width=\"0.5\"/>
+                """
             svg += "<text x=\"\(x + 18)\" y=\"14\">\(AuditHTML.escape(label))</text>"
             x += 18 + Int(Double(label.count) * 6.2) + 14
         }
         return
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(x)\" height=\"32\" font-family=\"sans-serif\" font-size=\"11\">\(svg)</svg>"
+            """
+            <svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(x)\" height=\"32\" font-family=\"sans-serif\" \
+            font-size=\"11\">\(svg)</svg>
+            """
     }
 
     /// The views there are: the size of the change needs the base.
@@ -218,7 +242,10 @@ struct AuditMap {
                 "<tr><td><code>\(AuditHTML.escape(tensor.name))</code></td><td>\(AuditHTML.escape(tensor.type))</td>"
             for view in views {
                 html +=
-                    "<td><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"18\" height=\"18\">\(rect(tensor, view, x: 1, y: 1, size: 16))</svg></td>"
+                    """
+                    <td><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"18\" \
+                    height=\"18\">\(rect(tensor, view, x: 1, y: 1, size: 16))</svg></td>
+                    """
             }
             html += "<td>\(summary(tensor))</td></tr>"
         }

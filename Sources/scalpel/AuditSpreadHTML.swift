@@ -15,7 +15,10 @@ enum AuditSpreadHTML {
         let spread = audits.compactMap { audit in audit.spread.map { (audit, $0) } }
         guard !spread.isEmpty else { return nil }
         var html =
-            "<table class=\"spread\"><tr><th>tensor</th><th>rows (dim 0: output neurons)</th><th>columns (dim 1: input features)</th></tr>"
+            """
+            <table class=\"spread\"><tr><th>tensor</th><th>rows (dim 0: output neurons)</th><th>columns (dim 1: \
+            input features)</th></tr>
+            """
         for (audit, s) in spread {
             let e = audit.entry
             html +=
@@ -55,17 +58,26 @@ enum AuditSpreadHTML {
 
         let width = bins * barWidth
         var svg =
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width + 2)\" height=\"\(barHeight + 14)\" font-family=\"sans-serif\" font-size=\"10\">"
+            """
+            <svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width + 2)\" height=\"\(barHeight + 14)\" \
+            font-family=\"sans-serif\" font-size=\"10\">
+            """
         svg += "<rect x=\"0\" y=\"0\" width=\"\(width)\" height=\"\(barHeight)\" fill=\"#f4f4f4\"/>"
         if barWidth >= 3, binLength == 1 {
             // Wide enough to point at: one bar per row, with its figures on hover.
             for (b, share) in shares.enumerated() where share > 0 {
                 var title =
-                    "\(axis) \(Format.count(b)): \(Format.count(counts[b])) of \(Format.count(slotSize)) changed (\(AuditHTML.percent(share)))"
+                    """
+                    \(axis) \(Format.count(b)): \(Format.count(counts[b])) of \(Format.count(slotSize)) changed \
+                    (\(AuditHTML.percent(share)))
+                    """
                 if let magnitudes { title += ", Σ|Δ| \(DiffReport.number(magnitudes[b]))" }
                 let y = barTop(share)
                 svg +=
-                    "<rect x=\"\(b * barWidth)\" y=\"\(Format.fixed(y, 1))\" width=\"\(barWidth - 1)\" height=\"\(Format.fixed(height - y, 1))\" fill=\"#3182bd\"><title>\(title)</title></rect>"
+                    """
+                    <rect x=\"\(b * barWidth)\" y=\"\(Format.fixed(y, 1))\" width=\"\(barWidth - 1)\" \
+                    height=\"\(Format.fixed(height - y, 1))\" fill=\"#3182bd\"><title>\(title)</title></rect>
+                    """
             }
         } else {
             // Thousands of rows: one path keeps the page small.
@@ -79,12 +91,21 @@ enum AuditSpreadHTML {
         // The tensor's density: where every bar would be if the changes were spread evenly.
         let even = Format.fixed(barTop(density), 1)
         svg +=
-            "<line x1=\"0\" x2=\"\(width)\" y1=\"\(even)\" y2=\"\(even)\" stroke=\"#e6550d\" stroke-dasharray=\"4,2\" stroke-width=\"1.2\"/>"
+            """
+            <line x1=\"0\" x2=\"\(width)\" y1=\"\(even)\" y2=\"\(even)\" stroke=\"#e6550d\" \
+            stroke-dasharray=\"4,2\" stroke-width=\"1.2\"/>
+            """
         svg +=
-            "<text x=\"0\" y=\"\(barHeight + 11)\">0</text><text x=\"\(width)\" y=\"\(barHeight + 11)\" text-anchor=\"end\">\(Format.count(n - 1))</text>"
+            """
+            <text x=\"0\" y=\"\(barHeight + 11)\">0</text><text x=\"\(width)\" y=\"\(barHeight + 11)\" \
+            text-anchor=\"end\">\(Format.count(n - 1))</text>
+            """
         if binLength > 1 {
             svg +=
-                "<text x=\"\(width / 2)\" y=\"\(barHeight + 11)\" text-anchor=\"middle\" fill=\"#666\">\(binLength) \(axis)s a bar</text>"
+                """
+                <text x=\"\(width / 2)\" y=\"\(barHeight + 11)\" text-anchor=\"middle\" \
+                fill=\"#666\">\(binLength) \(axis)s a bar</text>
+                """
         }
         svg += "</svg>"
 
@@ -92,7 +113,10 @@ enum AuditSpreadHTML {
         var figures = ["\(Format.count(counts.count(where: { $0 > 0 }))) of \(Format.count(n)) \(plural) touched"]
         if let busiest = counts.indices.max(by: { counts[$0] < counts[$1] }), counts[busiest] > 0 {
             figures.append(
-                "busiest: \(axis) \(Format.count(busiest)), \(Format.count(counts[busiest])) of \(Format.count(slotSize)) changed"
+                """
+                busiest: \(axis) \(Format.count(busiest)), \(Format.count(counts[busiest])) of \
+                \(Format.count(slotSize)) changed
+                """
             )
         }
         if let half = ChangeSpread.halfShare(counts.map(Double.init)) {

@@ -51,7 +51,11 @@ enum CheckpointReport {
             rows.append(
                 (
                     "quantized",
-                    "\(Format.plural(checkpoint.opaqueTensors.count, "tensor")) (\(Format.bytes(checkpoint.opaqueTensors.reduce(0) { $0 + $1.byteCount }))), listed, not computed on"
+                    """
+                    \(Format.plural(checkpoint.opaqueTensors.count, "tensor")) \
+                    (\(Format.bytes(checkpoint.opaqueTensors.reduce(0) { $0 + $1.byteCount }))), listed, not \
+                    computed on
+                    """
                 ))
         }
         for (key, value) in checkpoint.metadata { rows.append(("metadata", "\(key) = \(value)")) }

@@ -12,7 +12,10 @@ struct ContinualCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "continual",
         abstract:
-            "Learn a sequence of tasks with SPU (or a baseline), one patch per task; report accuracy, forgetting and the control set.",
+            """
+            Learn a sequence of tasks with SPU (or a baseline), one patch per task; report accuracy, forgetting \
+            and the control set.
+            """,
         discussion: """
             For each task in turn: scalpel mask on the model so far, scalpel train under the \
             mask, RUN/taskK.spatch; then every task and the control set are evaluated. \
@@ -67,7 +70,10 @@ struct ContinualCommand: ParsableCommand {
     @Flag(
         name: .long,
         help:
-            "Remove the run's files from the run folder (state.json, report.*, taskK.spatch, taskK-mask.spatch; no other file) and start over."
+            """
+            Remove the run's files from the run folder (state.json, report.*, taskK.spatch, taskK-mask.spatch; no \
+            other file) and start over.
+            """
     )
     var restart = false
     @OptionGroup var outputOptions: OutputOptions
@@ -98,7 +104,10 @@ struct ContinualCommand: ParsableCommand {
         options.metadata = [("tool", "scalpel \(Scalpel.version)"), ("created", PatchMetadata.creationTime())]
         for task in tasks where TaskIdentity.same(task, control) {
             Format.warning(
-                "the control \(control) is also a task of the sequence (\(task)): its drop measures learning that task, not forgetting what the model knew"
+                """
+                the control \(control) is also a task of the sequence (\(task)): its drop measures learning that \
+                task, not forgetting what the model knew
+                """
             )
         }
         let quiet = outputOptions.quiet

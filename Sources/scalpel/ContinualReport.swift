@@ -34,7 +34,10 @@ enum ContinualReport {
             measures.append([label] + EvaluationProtocol.allCases.map { value(r.metrics($0), json[$0.reportKey]) })
         }
         row("average accuracy over the seen tasks' items, base → final") { m, j in
-            "\(Format.fixed(m.averageAccuracyBase, 2)) % → \(Format.fixed(m.averageAccuracy, 2)) %\(range(j?["average_accuracy_interval"]))"
+            """
+            \(Format.fixed(m.averageAccuracyBase, 2)) % → \(Format.fixed(m.averageAccuracy, 2)) \
+            %\(range(j?["average_accuracy_interval"]))
+            """
         }
         row("forgetting") { m, j in "\(Format.fixed(m.forgetting, 2)) points\(range(j?["forgetting_interval"]))" }
         row("learning accuracy (each task right after learning it)") { m, j in
@@ -49,7 +52,10 @@ enum ContinualReport {
             ["control set (\(Format.count(r.states.first?.control.count ?? 0)) items)", "value"],
             [
                 "control accuracy, base → final",
-                "\(Format.fixed(control.accuracyBase, 2)) %\(range(json["control_accuracy_base_interval"])) → \(Format.fixed(control.accuracy, 2)) %\(range(json["control_accuracy_interval"]))",
+                """
+                \(Format.fixed(control.accuracyBase, 2)) %\(range(json["control_accuracy_base_interval"])) → \
+                \(Format.fixed(control.accuracy, 2)) %\(range(json["control_accuracy_interval"]))
+                """,
             ],
             [
                 "control drop (paired over the same items)",
@@ -63,7 +69,11 @@ enum ContinualReport {
             ["time", "\(Format.fixed(r.seconds, 1)) s"],
         ])
         out +=
-            "\n[low, high]: 95 % percentile bootstrap intervals over the test items (\(json["bootstrap"]?["resamples"]?.intValue ?? 0) resamples; the same items in every state, so differences between states are paired).\n\n"
+            """
+            \n[low, high]: 95 % percentile bootstrap intervals over the test items \
+            (\(json["bootstrap"]?["resamples"]?.intValue ?? 0) resamples; the same items in every state, so \
+            differences between states are paired).\n\n
+            """
         var settings: [[String]] = [["setting", "value"]]
         for (name, value) in r.settings.values {
             settings.append([name, value.replacingOccurrences(of: "|", with: "\\|")])
@@ -131,7 +141,10 @@ enum ContinualReport {
         func line(_ values: [Double?], _ color: String, dashed: Bool = false) -> String {
             let points = values.enumerated().compactMap { k, v in v.map { "\(x(k)),\(y($0))" } }.joined(separator: " ")
             return
-                "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"\(dashed ? " stroke-dasharray=\"5,4\"" : "") points=\"\(points)\"/>\n"
+                """
+                <polyline fill=\"none\" stroke=\"\(color)\" \
+                stroke-width=\"2\"\(dashed ? " stroke-dasharray=\"5,4\"" : "") points=\"\(points)\"/>\n
+                """
         }
         func bars(_ intervals: [JSONValue?], _ color: String) -> String {
             intervals.enumerated().compactMap { k, value -> String? in
@@ -139,30 +152,55 @@ enum ContinualReport {
                     let high = number(bounds[1])
                 else { return nil }
                 return
-                    "<line x1=\"\(x(k))\" x2=\"\(x(k))\" y1=\"\(y(low))\" y2=\"\(y(high))\" stroke=\"\(color)\" stroke-width=\"1.5\"/>"
-                    + "<line x1=\"\(x(k) - 4)\" x2=\"\(x(k) + 4)\" y1=\"\(y(low))\" y2=\"\(y(low))\" stroke=\"\(color)\"/>"
-                    + "<line x1=\"\(x(k) - 4)\" x2=\"\(x(k) + 4)\" y1=\"\(y(high))\" y2=\"\(y(high))\" stroke=\"\(color)\"/>\n"
+                    """
+                    <line x1=\"\(x(k))\" x2=\"\(x(k))\" y1=\"\(y(low))\" y2=\"\(y(high))\" stroke=\"\(color)\" \
+                    stroke-width=\"1.5\"/>
+                    """
+                        + """
+                        <line x1=\"\(x(k) - 4)\" x2=\"\(x(k) + 4)\" y1=\"\(y(low))\" y2=\"\(y(low))\" \
+                        stroke=\"\(color)\"/>
+                        """
+                            + """
+                            <line x1=\"\(x(k) - 4)\" x2=\"\(x(k) + 4)\" y1=\"\(y(high))\" y2=\"\(y(high))\" \
+                            stroke=\"\(color)\"/>\n
+                            """
             }.joined()
         }
         var out =
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"sans-serif\" font-size=\"11\">\n"
+            """
+            <svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" \
+            font-family=\"sans-serif\" font-size=\"11\">\n
+            """
         out += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
         for tick in stride(from: 0, through: 100, by: 25) {
             out +=
-                "<line x1=\"\(left)\" x2=\"\(width - right)\" y1=\"\(y(Double(tick)))\" y2=\"\(y(Double(tick)))\" stroke=\"#ddd\"/><text x=\"\(left - 8)\" y=\"\(y(Double(tick)) + 4)\" text-anchor=\"end\">\(tick)</text>\n"
+                """
+                <line x1=\"\(left)\" x2=\"\(width - right)\" y1=\"\(y(Double(tick)))\" y2=\"\(y(Double(tick)))\" \
+                stroke=\"#ddd\"/><text x=\"\(left - 8)\" y=\"\(y(Double(tick)) + 4)\" \
+                text-anchor=\"end\">\(tick)</text>\n
+                """
         }
         for k in 0...n {
             out +=
-                "<text x=\"\(x(k))\" y=\"\(height - bottom + 16)\" text-anchor=\"middle\">\(k == 0 ? "base" : "task \(k)")</text>\n"
+                """
+                <text x=\"\(x(k))\" y=\"\(height - bottom + 16)\" \
+                text-anchor=\"middle\">\(k == 0 ? "base" : "task \(k)")</text>\n
+                """
         }
         out += line(seen, "#1f77b4") + bars(seenBars, "#1f77b4")
         out += line(unseen, "#7f7f7f", dashed: true)
         out += line(controlValues, "#d62728") + bars(controlBars, "#d62728")
         out +=
-            "<text x=\"\(left + 8)\" y=\"14\" fill=\"#1f77b4\">average accuracy on the tasks learned (%, \(name(evaluation)))</text>\n"
+            """
+            <text x=\"\(left + 8)\" y=\"14\" fill=\"#1f77b4\">average accuracy on the tasks learned (%, \
+            \(name(evaluation)))</text>\n
+            """
         out += "<text x=\"\(left + 8)\" y=\"28\" fill=\"#7f7f7f\">accuracy on the tasks not yet learned (%)</text>\n"
         out +=
-            "<text x=\"\(left + 8)\" y=\"42\" fill=\"#d62728\">control accuracy (%); bars: 95 % bootstrap intervals</text>\n</svg>\n"
+            """
+            <text x=\"\(left + 8)\" y=\"42\" fill=\"#d62728\">control accuracy (%); bars: 95 % bootstrap \
+            intervals</text>\n</svg>\n
+            """
         return out
     }
 }

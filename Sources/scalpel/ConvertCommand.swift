@@ -18,7 +18,11 @@ struct ConvertCommand: ParsableCommand {
     @Option(
         name: .shortAndLong,
         help:
-            "The file to write (its extension names the format; with --shard-size, the name the shards and index derive from), or a folder (ending in /, or an empty one) for a model folder in the input's layout with its other files."
+            """
+            The file to write (its extension names the format; with --shard-size, the name the shards and index \
+            derive from), or a folder (ending in /, or an empty one) for a model folder in the input's layout \
+            with its other files.
+            """
     )
     var output: String?
 
@@ -90,7 +94,11 @@ struct ConvertCommand: ParsableCommand {
             for shard in shards {
                 guard let size = ResultJSON.fileBytes(shard).intValue, size > limit else { continue }
                 text +=
-                    "\nnote: \(DisplayText.escaped(shard)) is \(Format.bytes(size)), over --shard-size \(Format.bytes(limit)): it holds a tensor larger than the limit, and tensors are never split across shards"
+                    """
+                    \nnote: \(DisplayText.escaped(shard)) is \(Format.bytes(size)), over --shard-size \
+                    \(Format.bytes(limit)): it holds a tensor larger than the limit, and tensors are never split \
+                    across shards
+                    """
             }
         }
         outputOptions.emit(

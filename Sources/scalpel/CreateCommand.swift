@@ -76,7 +76,12 @@ struct CreateCommand: ParsableCommand {
                 ("parameter_count", .integer(baseModel.parameterCount)), ("bytes", .integer(summary.patchBytes)),
             ],
             text:
-                "wrote \(output): \(Format.plural(summary.entryCount, "tensor")) touched, \(Format.count(summary.changedElements)) elements changed (\(Format.fixed(share * 100, 3)) % of the base's \(Format.count(baseModel.parameterCount)) parameters), \(Format.bytes(summary.patchBytes))"
+                """
+                wrote \(output): \(Format.plural(summary.entryCount, "tensor")) touched, \
+                \(Format.count(summary.changedElements)) elements changed (\(Format.fixed(share * 100, 3)) % of \
+                the base's \(Format.count(baseModel.parameterCount)) parameters), \
+                \(Format.bytes(summary.patchBytes))
+                """
         )
     }
 

@@ -79,17 +79,30 @@ enum DiffReport {
         }
         for (name, x, y) in d.typeChanges {
             out +=
-                "changed type: \(DisplayText.escaped(name)) \(x.dtype.rawValue) \(Shape.describe(x.shape)) -> \(y.dtype.rawValue) \(Shape.describe(y.shape))\n"
+                """
+                changed type: \(DisplayText.escaped(name)) \(x.dtype.rawValue) \(Shape.describe(x.shape)) -> \
+                \(y.dtype.rawValue) \(Shape.describe(y.shape))\n
+                """
         }
         if d.isIdentical {
             out +=
-                "identical: \(Format.plural(d.tensors.count, "tensor")), \(Format.count(d.comparedElements)) elements, bit for bit\n"
+                """
+                identical: \(Format.plural(d.tensors.count, "tensor")), \(Format.count(d.comparedElements)) \
+                elements, bit for bit\n
+                """
         } else {
             let share = d.comparedElements == 0 ? 0 : Double(d.changedElements) / Double(d.comparedElements) * 100
             out +=
-                "\(d.changedTensors.count) of \(Format.plural(d.tensors.count, "tensor")) changed, \(Format.count(d.changedElements)) of \(Format.count(d.comparedElements)) elements (\(Format.fixed(share, 3)) %)"
+                """
+                \(d.changedTensors.count) of \(Format.plural(d.tensors.count, "tensor")) changed, \
+                \(Format.count(d.changedElements)) of \(Format.count(d.comparedElements)) elements \
+                (\(Format.fixed(share, 3)) %)
+                """
             out +=
-                "; \(d.onlyInA.count) only in A, \(d.onlyInB.count) only in B, \(d.typeChanges.count) changed dtype or shape\n"
+                """
+                ; \(d.onlyInA.count) only in A, \(d.onlyInB.count) only in B, \(d.typeChanges.count) changed \
+                dtype or shape\n
+                """
         }
         return out
     }

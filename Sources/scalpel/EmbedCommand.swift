@@ -86,7 +86,10 @@ struct EmbedCommand: ParsableCommand {
             for (i, row) in rows.enumerated() {
                 let head = row.embedding.prefix(6).map { String(format: "%+.4f", $0) }.joined(separator: " ")
                 print(
-                    "\(i + 1)  \(row.tokens.map { "\($0) tokens  " } ?? "")[\(head) …] (\(row.embedding.count) values)  \(DisplayText.escaped(row.label))"
+                    """
+                    \(i + 1)  \(row.tokens.map { "\($0) tokens  " } ?? "")[\(head) …] (\(row.embedding.count) \
+                    values)  \(DisplayText.escaped(row.label))
+                    """
                 )
             }
         }

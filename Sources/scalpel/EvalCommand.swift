@@ -74,7 +74,11 @@ struct EvalCommand: ParsableCommand {
                 ).pretty())
         } else {
             print(
-                "\(task) (\(split)): accuracy \(Format.fixed(result.accuracy * 100, 2)) % (\(result.correct) of \(result.total)), \(Format.plural(textTask.labels.count, "class")), \(patches.isEmpty ? "base model" : Format.plural(patches.count, "patch") + " applied")"
+                """
+                \(task) (\(split)): accuracy \(Format.fixed(result.accuracy * 100, 2)) % (\(result.correct) of \
+                \(result.total)), \(Format.plural(textTask.labels.count, "class")), \
+                \(patches.isEmpty ? "base model" : Format.plural(patches.count, "patch") + " applied")
+                """
             )
             var rows: [[String]] = [["class", "correct", "examples", "accuracy"]]
             for (label, counts) in zip(textTask.labels, result.perClass) where counts.total > 0 {

@@ -8,19 +8,28 @@ struct KnowledgeAwareOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "spu-mas-*: unlabeled generic text, UTF-8, one text per line (the demo's: .cache/tasks/wordnet/generic-adjectives.txt).",
+            """
+            spu-mas-*: unlabeled generic text, UTF-8, one text per line (the demo's: \
+            .cache/tasks/wordnet/generic-adjectives.txt).
+            """,
             valueName: "file"))
     var genericText: String?
     @Option(
         name: .long,
         help:
-            "spu-mas-*: how many of its texts (from the first) MAS importance is measured on, one forward and backward pass each."
+            """
+            spu-mas-*: how many of its texts (from the first) MAS importance is measured on, one forward and \
+            backward pass each.
+            """
     )
     var genericExamples: Int = 256
     @Option(
         name: .long,
         help:
-            "spu-mas-exclude: the fraction of each eligible tensor, highest generic importance first, that the mask may not select; in [0, 1), at most 1 - rate."
+            """
+            spu-mas-exclude: the fraction of each eligible tensor, highest generic importance first, that the \
+            mask may not select; in [0, 1), at most 1 - rate.
+            """
     )
     var protectedFraction: Double = 0.1
 
@@ -34,12 +43,18 @@ struct KnowledgeAwareOptions: ParsableArguments {
         guard let score, score.usesGenericImportance else { return }
         if genericText == nil {
             throw ValidationError(
-                "--score/--method \(score.rawValue) measures importance on generic text: give it with --generic-text FILE"
+                """
+                --score/--method \(score.rawValue) measures importance on generic text: give it with \
+                --generic-text FILE
+                """
             )
         }
         if score == .spuMASExclude, rate + protectedFraction > 1 {
             throw ValidationError(
-                "--rate \(rate) and --protected-fraction \(protectedFraction) add up to more than 1: the mask could not keep its size"
+                """
+                --rate \(rate) and --protected-fraction \(protectedFraction) add up to more than 1: the mask \
+                could not keep its size
+                """
             )
         }
     }

@@ -58,7 +58,10 @@ struct MaskCommand: ParsableCommand {
     @Option(
         name: .long,
         help:
-            "Similarity temperature of the loss (default: the checkpoint's learned logit scale, as CLIP has; else 0.05)."
+            """
+            Similarity temperature of the loss (default: the checkpoint's learned logit scale, as CLIP has; else \
+            0.05).
+            """
     )
     var temperature: Float?
     @OptionGroup var knowledgeAware: KnowledgeAwareOptions
@@ -111,7 +114,13 @@ struct MaskCommand: ParsableCommand {
                 ("parameter_count", .integer(summary.modelParameters)),
             ],
             text:
-                "wrote \(output): \(score.rawValue) mask of \(Format.plural(summary.tensors, "tensor")), \(Format.count(summary.kept)) of \(Format.count(summary.eligible)) eligible elements (\(Format.fixed(Double(summary.kept) / Double(max(summary.eligible, 1)) * 100, 2)) %), \(Format.fixed(Double(summary.kept) / Double(max(summary.modelParameters, 1)) * 100, 3)) % of the model"
+                """
+                wrote \(output): \(score.rawValue) mask of \(Format.plural(summary.tensors, "tensor")), \
+                \(Format.count(summary.kept)) of \(Format.count(summary.eligible)) eligible elements \
+                (\(Format.fixed(Double(summary.kept) / Double(max(summary.eligible, 1)) * 100, 2)) %), \
+                \(Format.fixed(Double(summary.kept) / Double(max(summary.modelParameters, 1)) * 100, 3)) % of the \
+                model
+                """
         )
     }
 }

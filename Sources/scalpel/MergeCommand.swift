@@ -47,7 +47,10 @@ struct MergeCommand: ParsableCommand {
     @Option(
         name: .long,
         help:
-            "dare, dare-ties: the seed of the drop; ties with --density below 1: of the choice among equal magnitudes at the cut (default 0)."
+            """
+            dare, dare-ties: the seed of the drop; ties with --density below 1: of the choice among equal \
+            magnitudes at the cut (default 0).
+            """
     )
     var seed: UInt64?
     @Flag(name: .long, help: "Show the overlap between the patches; write nothing.")
@@ -124,7 +127,11 @@ struct MergeCommand: ParsableCommand {
                 ("bytes", ResultJSON.fileBytes(output)),
             ],
             text:
-                "wrote \(output): \(method.rawValue) merge of \(Format.plural(files.count, "patch")), \(Format.plural(summary.entryCount, "tensor")) touched, \(Format.count(summary.changedElements)) elements changed, \(Format.count(summary.overlappingElements)) overlapping"
+                """
+                wrote \(output): \(method.rawValue) merge of \(Format.plural(files.count, "patch")), \
+                \(Format.plural(summary.entryCount, "tensor")) touched, \(Format.count(summary.changedElements)) \
+                elements changed, \(Format.count(summary.overlappingElements)) overlapping
+                """
         )
     }
 }
@@ -138,7 +145,10 @@ enum MergePlanReport {
             // Paths and tasks come from the command line and the patches: shown escaped.
             out +=
                 DisplayText.escaped(
-                    "P\(i + 1)  \(file.shortId)  \(file.path)  \(Format.count(counts[i])) elements\(file.header.metadataValue("task").map { "  task \($0)" } ?? "")"
+                    """
+                    P\(i + 1)  \(file.shortId)  \(file.path)  \(Format.count(counts[i])) \
+                    elements\(file.header.metadataValue("task").map { "  task \($0)" } ?? "")
+                    """
                 ) + "\n"
         }
         out += "\n"

@@ -20,7 +20,10 @@ struct OverwriteOption: ParsableArguments {
             for input in inputs where input == output || OpenInputs.sameFile(input, output) {
                 throw FileError(
                     output,
-                    "is also an input of this command (\(input)); Scalpel never writes over its own input: name another output",
+                    """
+                    is also an input of this command (\(input)); Scalpel never writes over its own input: name \
+                    another output
+                    """,
                     kind: .outputIsInput)
             }
             if ModelFolderWriter.isFolder(output) {
@@ -34,7 +37,10 @@ struct OverwriteOption: ParsableArguments {
                 throw FileError(
                     output,
                     folders
-                        ? "names an index, which lists shards and holds no weights: name a folder (OUT/) to write the model with its shards and index, or a .safetensors file"
+                        ? """
+                        names an index, which lists shards and holds no weights: name a folder (OUT/) to write \
+                        the model with its shards and index, or a .safetensors file
+                        """
                         : "names an index, which holds no weights: name the file to write", kind: .cannotWrite)
             }
             let folder = (output as NSString).deletingLastPathComponent

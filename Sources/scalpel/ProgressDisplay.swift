@@ -141,7 +141,10 @@ struct ProgressLine: ActivityIndicatorType {
         let bar =
             String(repeating: "=", count: Int(fraction * 20)) + String(repeating: " ", count: 20 - Int(fraction * 20))
         let line =
-            "\(DisplayText.escaped(state.title)) [\(bar)] \(Int(fraction * 100)) %  \(counts)\(left)\(detail.isEmpty ? "" : "  " + detail)"
+            """
+            \(DisplayText.escaped(state.title)) [\(bar)] \(Int(fraction * 100)) %  \
+            \(counts)\(left)\(detail.isEmpty ? "" : "  " + detail)
+            """
         // One terminal line, or the clearing would leave pieces of wrapped lines behind.
         return width > 1 && line.count >= width ? String(line.prefix(width - 1)) : line
     }
@@ -214,7 +217,10 @@ final class TrainingProgress: @unchecked Sendable {
             display.update(
                 done: p.step, total: p.totalSteps,
                 detail:
-                    "epoch \(p.epoch)/\(p.epochs)  loss \(String(format: "%.4f", p.loss))  lr \(String(format: "%.2e", p.learningRate))"
+                    """
+                    epoch \(p.epoch)/\(p.epochs)  loss \(String(format: "%.4f", p.loss))  lr \
+                    \(String(format: "%.2e", p.learningRate))
+                    """
             )
         }
     }

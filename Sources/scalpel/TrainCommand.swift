@@ -83,11 +83,19 @@ struct TrainCommand: ParsableCommand {
         }
         let result = summary.result
         var text =
-            "wrote \(output): \(result.steps) steps in \(String(format: "%.1f", result.seconds)) s, last epoch loss \(String(format: "%.4f", result.finalLoss)), training accuracy \(String(format: "%.1f", result.finalAccuracy * 100)) %; \(Format.count(summary.changedElements)) elements changed in \(Format.plural(summary.tensors, "tensor"))"
+            """
+            wrote \(output): \(result.steps) steps in \(String(format: "%.1f", result.seconds)) s, last epoch \
+            loss \(String(format: "%.4f", result.finalLoss)), training accuracy \
+            \(String(format: "%.1f", result.finalAccuracy * 100)) %; \(Format.count(summary.changedElements)) \
+            elements changed in \(Format.plural(summary.tensors, "tensor"))
+            """
         if let before = summary.testAccuracyBefore, let after = summary.testAccuracyAfter {
             let change = (after - before) * 100
             text +=
-                "\ntest accuracy \(Format.fixed(before * 100, 2)) % before, \(Format.fixed(after * 100, 2)) % after (\(change >= 0 ? "+" : "")\(Format.fixed(change, 2)) points)"
+                """
+                \ntest accuracy \(Format.fixed(before * 100, 2)) % before, \(Format.fixed(after * 100, 2)) % \
+                after (\(change >= 0 ? "+" : "")\(Format.fixed(change, 2)) points)
+                """
             if change < 0 {
                 text += ": training lowered the task's held-out accuracy; try a lower --lr or fewer --epochs"
             }

@@ -17,7 +17,10 @@ struct TrainingOptions: ParsableArguments {
     @Option(
         name: .long,
         help:
-            "Similarity temperature (default: the checkpoint's learned logit scale, as CLIP has; else 0.05, a scale of 20)."
+            """
+            Similarity temperature (default: the checkpoint's learned logit scale, as CLIP has; else 0.05, a \
+            scale of 20).
+            """
     )
     var temperature: Float?
     @Option(name: .long, help: "Seed of the shuffles and the dropout.")
