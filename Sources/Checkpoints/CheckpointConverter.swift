@@ -32,9 +32,16 @@ public enum CheckpointConverter {
         public let convertedCount: Int
     }
 
+    /// Writes `source` to `path` in the format its extension names (safetensors by default), or into a new model
+    /// folder in `source`'s layout when `path` ends with "/" or is a folder. Each output goes through `AtomicFile`.
+    /// - Throws: `CheckpointError`: a non-floating `dtype`, a `shardSize` for a format other than safetensors or
+    ///   an unsupported extension (.ckpt, .keras); a destination that exists or cannot be written, or too little
+    ///   disk space.
     public static func convert(_ source: Checkpoint, to path: String, options: Options = Options()) throws -> Summary {
         if let target = options.dtype, !target.isFloatingPoint {
-            throw CheckpointError(path, "--dtype must be a floating type (f64, f32, f16, bf16), not \(target.rawValue)")
+            throw CheckpointError(
+                path, "--dtype must be a floating type (f64, f32, f16, bf16), not \(target.rawValue)",
+                kind: .invalidSetting)
         }
         let folder = ModelFolderWriter.isFolder(path)
         if !folder { try checkOutputFormat(path) }
@@ -66,7 +73,9 @@ public enum CheckpointConverter {
         let written: [String]
         let format = CheckpointWriter.format(forOutput: path) ?? .safetensors
         if format != .safetensors {
-            if options.shardSize != nil { throw CheckpointError(path, "--shard-size applies to safetensors output") }
+            if options.shardSize != nil {
+                throw CheckpointError(path, "--shard-size applies to safetensors output", kind: .invalidSetting)
+            }
             try CheckpointWriter.write(
                 outputs, metadata: source.metadata, format: format,
                 extras: source.format == format ? source.extras : nil, base: source, to: path)

@@ -52,7 +52,9 @@ public enum CheckpointFormat: String, Sendable, CaseIterable {
     public static func detect(path: String) throws -> CheckpointFormat {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
-            throw CheckpointError(path, "cannot open: \(String(cString: strerror(errno)))")
+            let code = errno
+            if code == ENOENT { throw CheckpointError.notFound(path) }
+            throw CheckpointError(path, "cannot open: \(String(cString: strerror(code)))", kind: .unreadable)
         }
         defer { close(fd) }
         var head = [UInt8](repeating: 0, count: 16)

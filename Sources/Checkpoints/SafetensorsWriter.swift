@@ -109,7 +109,7 @@ public enum SafetensorsWriter {
         _ tensors: [OutputTensor], metadata: [(String, String)], to path: String,
         shardSize: Int
     ) throws -> [String] {
-        guard shardSize > 0 else { throw CheckpointError(path, "shard size must be positive") }
+        guard shardSize > 0 else { throw CheckpointError(path, "shard size must be positive", kind: .invalidSetting) }
         let ordered = try layoutOrder(tensors, path: path)
         var groups: [[OutputTensor]] = [[]]
         var filled = 0

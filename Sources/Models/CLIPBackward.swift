@@ -53,7 +53,10 @@ extension CLIPModel {
         }
         let seen = { (features: [[Float]]) in stage == .normalised ? self.normalised(features) : features }
         let (value, dImages, dTexts) = loss(seen(visionFeatures?.features ?? []), seen(textFeatures?.features ?? []))
-        guard dImages.count == images.count, dTexts.count == texts.count else {
+        let width = configuration.embedding
+        guard dImages.count == images.count, dTexts.count == texts.count,
+            (dImages + dTexts).allSatisfy({ $0.count == width })
+        else {
             throw ModelError("loss", "returned gradients of the wrong shape")
         }
         var out: [String: [Float]] = [:]

@@ -239,9 +239,18 @@ public final class CLIPModel: @unchecked Sendable {
             )
         }
         let names = Names(naming)
-        func shape(_ name: String) throws -> [Int] {
+        // Every shape is checked for its rank and for positive sizes before it is indexed.
+        func shape(_ name: String, rank: Int) throws -> [Int] {
             guard let entry = checkpoint.entry(named: name) else {
                 throw ModelError(checkpoint.path, "CLIP tensor \"\(name)\" is missing")
+            }
+            guard entry.shape.count == rank, entry.shape.allSatisfy({ $0 > 0 }) else {
+                throw ModelError(
+                    checkpoint.path,
+                    """
+                    CLIP tensor \"\(name)\" is \(Shape.describe(entry.shape)); a CLIP model has \(rank) \
+                    positive sizes there
+                    """)
             }
             return entry.shape
         }
@@ -252,16 +261,18 @@ public final class CLIPModel: @unchecked Sendable {
             }
             return count
         }
-        let token = try shape(names.tokenEmbedding)
-        let positions = try shape(names.textPositions)
-        let patch = try shape(names.patchWeight)
-        let visionPositions = try shape(names.visionPositions)
-        guard token.count == 2, positions.count == 2, patch.count == 4, patch[1] == 3, patch[2] == patch[3],
-            visionPositions.count == 2
-        else {
+        let token = try shape(names.tokenEmbedding, rank: 2)
+        let positions = try shape(names.textPositions, rank: 2)
+        let patch = try shape(names.patchWeight, rank: 4)
+        let visionPositions = try shape(names.visionPositions, rank: 2)
+        guard patch[1] == 3, patch[2] == patch[3], visionPositions[0] >= 2 else {
             throw ModelError(
                 checkpoint.path,
-                "CLIP embeddings have unexpected shapes (token \(Shape.describe(token)), patch \(Shape.describe(patch)))"
+                """
+                CLIP embeddings have unexpected shapes: \(names.tokenEmbedding) \(Shape.describe(token)), \
+                \(names.patchWeight) \(Shape.describe(patch)) (3 channels, square patches), \
+                \(names.visionPositions) \(Shape.describe(visionPositions)) (the class token and at least one patch)
+                """
             )
         }
         let textLayers = layers(vision: false)
@@ -269,9 +280,9 @@ public final class CLIPModel: @unchecked Sendable {
         guard textLayers > 0, visionLayers > 0 else {
             throw ModelError(checkpoint.path, "CLIP blocks are missing (\(textLayers) text, \(visionLayers) image)")
         }
-        let textFC = try shape(names.block(vision: false, 0) + names.fc + ".weight")
-        let visionFC = try shape(names.block(vision: true, 0) + names.fc + ".weight")
-        let projection = try shape(names.textProjection)
+        let textFC = try shape(names.block(vision: false, 0) + names.fc + ".weight", rank: 2)
+        let visionFC = try shape(names.block(vision: true, 0) + names.fc + ".weight", rank: 2)
+        let projection = try shape(names.textProjection, rank: 2)
         let grid = Int(Double(visionPositions[0] - 1).squareRoot().rounded())
         guard grid * grid + 1 == visionPositions[0] else {
             throw ModelError(

@@ -91,15 +91,27 @@ public struct TaskFolder: Sendable {
         guard [.i64, .i32].contains(labels.dtype), labels.shape == [images.count] else {
             throw ModelError(
                 path,
-                "\"labels\" must be int64 of shape [\(images.count)], not \(labels.dtype.rawValue) \(Shape.describe(labels.shape))"
+                """
+                \"labels\" must be int64 of shape [\(images.count)], not \(labels.dtype.rawValue) \
+                \(Shape.describe(labels.shape))
+                """
             )
         }
-        let indices = archive.view(labels).floatValues().map { Int($0) }
-        if let bad = indices.firstIndex(where: { !self.labels.indices.contains($0) }) {
+        // Read as the integers they are (through Float, a large int64 would round, and one
+        // past Int's range would trap converting back).
+        let view = archive.view(labels)
+        let indices: [Int64] = view.withBytes { raw in
+            (0..<view.elementCount).map { i in
+                view.dtype == .i64
+                    ? Int64(littleEndian: raw.loadUnaligned(fromByteOffset: i * 8, as: Int64.self))
+                    : Int64(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: Int32.self)))
+            }
+        }
+        if let bad = indices.firstIndex(where: { $0 < 0 || $0 >= Int64(self.labels.count) }) {
             throw ModelError(
                 path, "\"labels\"[\(bad)] is \(indices[bad]), outside the \(self.labels.count) classes of classes.txt")
         }
-        return (images, indices, size)
+        return (images, indices.map { Int($0) }, size)
     }
 
     /// The text examples of `split` ("train" or "test"), from `split`.jsonl (blank lines

@@ -18,28 +18,20 @@ public struct WordPieceTokenizer: Sendable {
     let unknown: Int32
     let classify: Int32
     let separator: Int32
+    /// The id of `[PAD]`, for padding a batch.
     public let padding: Int32
-
-    public enum Failure: Error, CustomStringConvertible {
-        case missingToken(String, path: String)
-        case unreadable(String)
-        public var description: String {
-            switch self {
-            case .missingToken(let token, let path): return "\(path): the vocabulary has no \(token) token"
-            case .unreadable(let message): return message
-            }
-        }
-    }
 
     /// Reads `vocab.txt` (one token per line, the line number its id; LF or CRLF line
     /// endings, a byte-order mark at the start skipped). A token listed twice takes its last
     /// line's id, as Hugging Face's `load_vocab` and `tokenizers` do.
     /// - Throws: `FileError` naming the file when it cannot be read, is not UTF-8 or has a
-    ///   lone CR (naming the line); `Failure.missingToken` without [UNK], [CLS], [SEP], [PAD].
+    ///   lone CR (naming the line); `.incompatible` without [UNK], [CLS], [SEP], [PAD].
     public init(vocabularyFile path: String, lowercase: Bool = true, maxLength: Int = 512) throws {
         var vocabulary: [ByteName: Int32] = [:]
         for (id, line) in try TextFile.lines(path).enumerated() {
-            guard id <= Int(Int32.max) else { throw Failure.unreadable("\(path): more than \(Int32.max) tokens") }
+            guard id <= Int(Int32.max) else {
+                throw ModelError(path, "more than \(Int32.max) tokens", kind: .unsupported)
+            }
             vocabulary[ByteName(line)] = Int32(id)
         }
         try self.init(tokens: vocabulary, lowercase: lowercase, maxLength: maxLength, path: path)
@@ -47,19 +39,19 @@ public struct WordPieceTokenizer: Sendable {
 
     /// Reads the WordPiece vocabulary of a Hugging Face `tokenizer.json` (`model.vocab`).
     /// - Throws: `FileError` naming the file when it cannot be read or is not JSON;
-    ///   `Failure.unreadable` when it is not a WordPiece tokenizer or an id is invalid.
+    ///   `FileError` when it is not a WordPiece tokenizer (`.unsupported`) or an id is invalid.
     public init(tokenizerJSON path: String, lowercase: Bool = true, maxLength: Int = 512) throws {
         let json = try JSONValue.parse(contentsOf: path)
         guard json["model"]?["type"]?.stringValue == "WordPiece", let entries = json["model"]?["vocab"]?.objectMembers
         else {
-            throw Failure.unreadable(
-                "\(path): not a WordPiece tokenizer (model.type is \(json["model"]?["type"]?.stringValue ?? "missing"))"
-            )
+            throw ModelError(
+                path, "not a WordPiece tokenizer (model.type is \(json["model"]?["type"]?.stringValue ?? "missing"))",
+                kind: .unsupported)
         }
         var vocabulary: [ByteName: Int32] = [:]
         for (token, id) in entries {
             guard let id = id.intValue, id >= 0, id <= Int(Int32.max) else {
-                throw Failure.unreadable("\(path): token \"\(token)\" has no valid id")
+                throw ModelError(path, "token \"\(token)\" has no valid id")
             }
             vocabulary[ByteName(token)] = Int32(id)
         }
@@ -67,7 +59,7 @@ public struct WordPieceTokenizer: Sendable {
     }
 
     /// A tokenizer over `vocabulary` (token → id); `path` names it in errors.
-    /// - Throws: `Failure.missingToken` when [UNK], [CLS], [SEP] or [PAD] is not in it.
+    /// - Throws: `FileError` (`.incompatible`) naming `path` when [UNK], [CLS], [SEP] or [PAD] is not in it.
     public init(vocabulary: [String: Int32], lowercase: Bool, maxLength: Int, path: String = "vocabulary") throws {
         try self.init(
             tokens: Dictionary(vocabulary.map { (ByteName($0.key), $0.value) }, uniquingKeysWith: { _, last in last }),
@@ -77,7 +69,9 @@ public struct WordPieceTokenizer: Sendable {
     /// A tokenizer over `tokens` (token bytes → id); `path` names it in errors.
     init(tokens vocabulary: [ByteName: Int32], lowercase: Bool, maxLength: Int, path: String) throws {
         func id(_ token: String) throws -> Int32 {
-            guard let id = vocabulary[ByteName(token)] else { throw Failure.missingToken(token, path: path) }
+            guard let id = vocabulary[ByteName(token)] else {
+                throw ModelError(path, "the vocabulary has no \(token) token", kind: .incompatible)
+            }
             return id
         }
         self.vocabulary = vocabulary

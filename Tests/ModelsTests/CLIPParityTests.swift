@@ -137,6 +137,28 @@ struct CLIPParityTests {
         }
     }
 
+    /// Shapes the configuration is read from are checked for rank and size before they are
+    /// indexed: a malformed file is refused by name, never a crash (an index out of range, the
+    /// square root of a negative position count).
+    @Test(arguments: [
+        ("text_projection", [Int]([32])), ("transformer.resblocks.0.mlp.c_fc.weight", [128]),
+        ("visual.positional_embedding", [1, 32]), ("token_embedding.weight", [0, 32]),
+    ])
+    func configurationShapesOfTheWrongRankAreRefused(name: String, shape: [Int]) throws {
+        let folder = NSTemporaryDirectory() + "scalpel-clip-\(UUID().uuidString.prefix(6))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let source = try Checkpoint.open(Self.fixtures + "/tiny_open_clip.safetensors")
+        try SafetensorsWriter.write(
+            source.tensors.filter { !$0.name.hasPrefix("expected.") }.map { entry in
+                OutputTensor(
+                    name: entry.name,
+                    view: entry.name == name ? TensorView.make(dtype: .f32, shape: shape) { _ in } : source.view(entry))
+            }, metadata: [], to: folder + "/malformed.safetensors")
+        #expect { try CLIPModel(checkpoint: Checkpoint.open(folder + "/malformed.safetensors")) } throws: {
+            ($0 as? FileError)?.kind == .malformed && "\($0)".contains(name)
+        }
+    }
+
     @Test func headsThatDoNotSplitTheWidthAreRefused() throws {
         let folder = NSTemporaryDirectory() + "scalpel-clip-\(UUID().uuidString.prefix(6))"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)

@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 import Testing
 
 @testable import Checkpoints
@@ -66,5 +67,24 @@ struct TextTaskTests {
         #expect(result.total == 20 && result.perClass.map(\.total) == [5, 5, 5, 5])
         // The pretrained encoder sorts these plainly worded sentences well above chance (25 %).
         #expect(result.accuracy >= 0.8, "\(result.accuracy)")
+    }
+}
+
+/// Image tasks' labels are read as the integers they are, so any stored value is checked
+/// against the classes, never rounded or trapped on.
+struct ImageTaskLabelTests {
+    @Test(arguments: [Int64.max, Int64.min, (1 << 53) + 1, -1, 2] as [Int64])
+    func labelsOutsideTheClassesAreRefusedWithTheirValue(_ label: Int64) throws {
+        let path = try TextTaskTests.folder(classes: "cat\ta photo of a cat\ndog\ta photo of a dog\n")
+        let images = TensorView.make(dtype: .f32, shape: [2, 3, 4, 4]) { _ in }
+        let labels = TensorView.make(dtype: .i64, shape: [2]) { buffer in
+            [Int64(1), label].withUnsafeBytes { buffer.copyMemory(from: $0) }
+        }
+        try NumpyWriter.writeNpz(
+            [OutputTensor(name: "images", view: images), OutputTensor(name: "labels", view: labels)],
+            to: path + "/train.npz")
+        #expect { try TaskFolder(folder: path).images("train") } throws: {
+            "\($0)" == "\(path)/train.npz: \"labels\"[1] is \(label), outside the 2 classes of classes.txt"
+        }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 import Testing
 
 @testable import Models
@@ -38,8 +39,10 @@ struct TokenizerTests {
         #expect(tokenizer.encode("Unaffable, HELLO!") == [2, 4, 5, 6, 8, 3])  // truncated to 6
         #expect(tokenizer.encode("Café") == [2, 10, 3])
         #expect(tokenizer.encode("xyz") == [2, 1, 3])
-        #expect(throws: WordPieceTokenizer.Failure.self) {
+        #expect {
             try WordPieceTokenizer(vocabulary: ["a": 0], lowercase: true, maxLength: 8)
+        } throws: {
+            ($0 as? FileError)?.kind == .incompatible && "\($0)" == "vocabulary: the vocabulary has no [UNK] token"
         }
     }
 }
