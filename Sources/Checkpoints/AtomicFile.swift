@@ -91,7 +91,7 @@ public final class AtomicFile {
     }
 
     /// Refuses a destination that is one of the process's open inputs.
-    static func refuseInput(_ path: String) throws {
+    private static func refuseInput(_ path: String) throws {
         if let input = OpenInputs.input(sameAs: path) {
             throw CheckpointError(
                 path,

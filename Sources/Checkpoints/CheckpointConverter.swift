@@ -92,7 +92,7 @@ public enum CheckpointConverter {
 
     /// Refuses output names that promise another format, rather than writing safetensors
     /// bytes under a misleading extension.
-    static func checkOutputFormat(_ path: String) throws {
+    private static func checkOutputFormat(_ path: String) throws {
         let ext = URL(fileURLWithPath: path).pathExtension.lowercased()
         let others = ["ckpt", "keras"]
         if others.contains(ext) {

@@ -118,7 +118,7 @@ struct GGUFCursor {
 
     /// The fewest bytes one value of `type` takes (a string: its length; an array: its
     /// element type and length), or nil for an unknown type.
-    static func smallestSize(_ type: UInt32) -> Int? {
+    private static func smallestSize(_ type: UInt32) -> Int? {
         switch type {
         case 0, 1, 7: return 1
         case 2, 3: return 2

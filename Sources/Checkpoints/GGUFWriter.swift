@@ -204,7 +204,9 @@ public enum GGUFWriter {
 
     /// Parses the header about to be written as Scalpel reads GGUF and compares it with what
     /// was meant, so a file that would read back differently is never written.
-    static func readsBack(_ header: [UInt8], keyValues: [Pair], infos: [GGUFReader.Info], alignment: Int, path: String)
+    private static func readsBack(
+        _ header: [UInt8], keyValues: [Pair], infos: [GGUFReader.Info], alignment: Int, path: String
+    )
         throws
     {
         let back = try header.withUnsafeBytes { try GGUFReader.header($0, path: path) }

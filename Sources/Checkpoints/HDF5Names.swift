@@ -5,7 +5,7 @@
 /// HDF5, and a space, a backslash or any UTF-8 are stored as given.)
 enum HDF5Names {
     /// Why `name` cannot be a dataset path as given, or nil when it can.
-    static func datasetProblem(_ name: String) -> String? {
+    private static func datasetProblem(_ name: String) -> String? {
         let bytes = Array(name.utf8)
         if bytes.isEmpty { return "an empty name is not a dataset path" }
         if bytes.contains(0) { return "it holds a NUL byte, which ends an HDF5 name" }
@@ -22,7 +22,7 @@ enum HDF5Names {
     }
 
     /// Why `key` cannot be a root attribute's name as given, or nil when it can.
-    static func attributeProblem(_ key: String) -> String? {
+    private static func attributeProblem(_ key: String) -> String? {
         if key.utf8.isEmpty { return "HDF5 attributes need a name" }
         if key.utf8.contains(0) { return "it holds a NUL byte, which ends an HDF5 name" }
         return nil

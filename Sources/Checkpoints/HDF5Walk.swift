@@ -196,7 +196,7 @@ struct HDF5Walk {
     /// Keras 2 files list their layers (`layer_names`) and each layer's weights
     /// (`weight_names`) in model order, on the root group or on `model_weights`: tensors follow
     /// that order (kernel before bias, layer by layer), the rest stay in name order after them.
-    func keras2Order(_ file: hid_t) throws {
+    private func keras2Order(_ file: hid_t) throws {
         for prefix in ["", "model_weights"] {
             let owner = "/" + prefix
             channel.step("reading the layer names of \"\(owner)\"")
@@ -230,7 +230,7 @@ struct HDF5Walk {
     }
 
     /// A list attribute, or, as Keras 2 splits long lists, `name0`, `name1`, ... in order.
-    func listAttribute(_ object: hid_t, _ name: String, of owner: String) throws -> [String]? {
+    private func listAttribute(_ object: hid_t, _ name: String, of owner: String) throws -> [String]? {
         if let whole = try attributes.list(object, Array(name.utf8), of: owner) { return whole }
         var parts: [String] = []
         var chunk = 0

@@ -12,7 +12,7 @@ public enum HDF5Writer {
     /// attribute, so it is never written back.
     static let notTensorsKey = "hdf5.not_tensors"
 
-    static func isNote(_ key: String) -> Bool { key.utf8.elementsEqual(notTensorsKey.utf8) }
+    private static func isNote(_ key: String) -> Bool { key.utf8.elementsEqual(notTensorsKey.utf8) }
 
     /// Writes `tensors` and `metadata` (root string attributes) to `path` atomically, from a
     /// copy of `base` when it is HDF5. Throws, before writing anything, for an F8 tensor or a
@@ -132,7 +132,7 @@ public enum HDF5Writer {
 
     /// The file type for `dtype`, little-endian; bool as h5py's enum, bfloat16 as Keras's
     /// 2-byte opaque type (with the dtype attribute).
-    static func fileType(_ dtype: DType) -> (hid_t, owned: Bool) {
+    private static func fileType(_ dtype: DType) -> (hid_t, owned: Bool) {
         switch dtype {
         case .f64: return (scalpel_native_double(), false)
         case .f32: return (scalpel_native_float(), false)

@@ -43,7 +43,7 @@ enum IsolatedProcess {
             }
         }
 
-        static func signalName(_ signal: Int32) -> String {
+        private static func signalName(_ signal: Int32) -> String {
             switch signal {
             case SIGSEGV: return "segmentation fault"
             case SIGBUS: return "bus error"

@@ -121,7 +121,7 @@ public enum ModelFolderWriter {
     }
 
     /// `folder` without trailing slashes ("/" stays).
-    static func normalized(_ folder: String) -> String {
+    private static func normalized(_ folder: String) -> String {
         var path = folder
         while path.count > 1, path.hasSuffix("/") { path.removeLast() }
         return path

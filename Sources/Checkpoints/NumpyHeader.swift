@@ -176,7 +176,7 @@ enum PythonLiteral: Equatable {
             return value
         }
 
-        mutating func skipSpace() {
+        private mutating func skipSpace() {
             while at < text.count, [0x20, 0x0A, 0x0D, 0x09].contains(text[at]) { at += 1 }
         }
 

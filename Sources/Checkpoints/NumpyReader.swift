@@ -96,7 +96,7 @@ enum NumpyReader {
         return try Checkpoint(path: path, format: .npz, metadata: [], tensors: tensors, files: [file], decoded: decoded)
     }
 
-    static func checkSize(_ header: NumpyHeader, member: ZipArchive.Member, what: String, path: String) throws {
+    private static func checkSize(_ header: NumpyHeader, member: ZipArchive.Member, what: String, path: String) throws {
         guard header.dataOffset + header.byteCount == member.uncompressedSize else {
             throw CheckpointError(
                 path,
@@ -117,7 +117,7 @@ enum NumpyReader {
 
     /// The elements of `data` (as the header lays them out) in C order, little-endian.
     /// - Throws: `CheckpointError` when `data` is shorter than the header's shape needs.
-    static func cOrder(_ data: UnsafeRawBufferPointer, _ header: NumpyHeader, what: String, path: String) throws
+    private static func cOrder(_ data: UnsafeRawBufferPointer, _ header: NumpyHeader, what: String, path: String) throws
         -> TensorView
     {
         let size = header.dtype.size

@@ -53,7 +53,7 @@ public enum NumpyWriter {
         try file.commit()
     }
 
-    static func checkDTypes(_ tensors: [OutputTensor], path: String) throws {
+    private static func checkDTypes(_ tensors: [OutputTensor], path: String) throws {
         let unsupported = tensors.filter { !NumpyHeader.supports($0.dtype) }
         if let first = unsupported.first {
             throw CheckpointError(

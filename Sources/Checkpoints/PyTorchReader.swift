@@ -218,7 +218,7 @@ enum PyTorchReader {
     /// Adds the tensors of `dict` (and of dicts inside it, their names joined with dots) to
     /// `found`; other values' names go to `skipped`. Values are acyclic and at most
     /// `RestrictedUnpickler.maximumDepth` deep, so this recursion ends.
-    static func collect(
+    private static func collect(
         _ dict: RestrictedUnpickler.DictBox, prefix: String, into found: inout [(String, Record)],
         skipped: inout [String], path: String, depth: Int = 0
     ) throws {

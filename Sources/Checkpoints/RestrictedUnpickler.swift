@@ -76,14 +76,14 @@ struct RestrictedUnpickler {
         stack.append(value)
     }
 
-    mutating func pop() throws -> Value {
+    private mutating func pop() throws -> Value {
         guard let value = stack.popLast() else { throw fail("the pickle pops an empty stack") }
         if case .mark = value { throw fail("unexpected MARK") }
         return value
     }
 
     /// Values since the last MARK, which is removed.
-    mutating func popToMark() throws -> [Value] {
+    private mutating func popToMark() throws -> [Value] {
         guard
             let mark = stack.lastIndex(where: {
                 if case .mark = $0 { return true }
@@ -98,7 +98,7 @@ struct RestrictedUnpickler {
     }
 
     /// Marks a list or dict as placed inside another value (see `Box`).
-    func seal(_ value: Value) {
+    private func seal(_ value: Value) {
         switch value {
         case .list(let box): box.sealed = true
         case .dict(let box): box.sealed = true
@@ -106,7 +106,7 @@ struct RestrictedUnpickler {
         }
     }
 
-    func checkHeight(_ height: Int) throws {
+    private func checkHeight(_ height: Int) throws {
         guard height <= Self.maximumDepth else { throw fail("values nest more than \(Self.maximumDepth) deep") }
     }
 
@@ -119,7 +119,7 @@ struct RestrictedUnpickler {
     }
 
     /// Refuses to change `box` once it has been placed in another value (see `Box`).
-    func checkUnsealed(_ box: Box) throws {
+    private func checkUnsealed(_ box: Box) throws {
         if box.sealed {
             throw fail(
                 """
@@ -130,7 +130,7 @@ struct RestrictedUnpickler {
         }
     }
 
-    mutating func appendItems(_ items: [Value], opcode: String) throws {
+    private mutating func appendItems(_ items: [Value], opcode: String) throws {
         guard case .list(let list)? = stack.last else { throw fail("\(opcode) to something that is not a list") }
         try checkUnsealed(list)
         for item in items {
@@ -141,7 +141,7 @@ struct RestrictedUnpickler {
         }
     }
 
-    mutating func setItems(_ items: [Value], opcode: String) throws {
+    private mutating func setItems(_ items: [Value], opcode: String) throws {
         guard items.count % 2 == 0 else { throw fail("\(opcode) with an odd number of keys and values") }
         guard case .dict(let dict)? = stack.last else { throw fail("\(opcode) on something that is not a dict") }
         try checkUnsealed(dict)
@@ -154,7 +154,7 @@ struct RestrictedUnpickler {
         }
     }
 
-    mutating func memoize(_ index: Int) throws {
+    private mutating func memoize(_ index: Int) throws {
         guard let top = stack.last else { throw fail("memoizes an empty stack") }
         guard index < Self.maximumMemo, memo.count < Self.maximumMemo || memo[index] != nil else {
             throw fail("the memo grows beyond \(Self.maximumMemo) entries")
@@ -162,7 +162,7 @@ struct RestrictedUnpickler {
         memo[index] = top
     }
 
-    mutating func fetch(_ index: Int) throws {
+    private mutating func fetch(_ index: Int) throws {
         guard let value = memo[index] else { throw fail("memo entry \(index) is used before it is set") }
         try push(value)
     }

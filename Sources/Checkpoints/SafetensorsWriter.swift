@@ -175,7 +175,7 @@ public enum SafetensorsWriter {
     }
 
     /// The order tensors are stored in, after checking names are unique.
-    static func layoutOrder(_ tensors: [OutputTensor], path: String) throws -> [OutputTensor] {
+    private static func layoutOrder(_ tensors: [OutputTensor], path: String) throws -> [OutputTensor] {
         var seen = NameSet()
         for tensor in tensors where !seen.insert(tensor.name) {
             throw CheckpointError(path, "cannot write two tensors named \"\(tensor.name)\"")

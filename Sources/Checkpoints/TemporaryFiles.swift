@@ -114,7 +114,7 @@ public enum StaleTemporaryFiles {
         return pid_t(String(decoding: bytes[start..<end], as: UTF8.self))
     }
 
-    static func isAlive(_ pid: pid_t) -> Bool {
+    private static func isAlive(_ pid: pid_t) -> Bool {
         kill(pid, 0) == 0 || errno == EPERM
     }
 }

@@ -233,7 +233,7 @@ extension BertModel {
             }
         }
 
-        mutating func linearParameters(
+        private mutating func linearParameters(
             _ index: Int, _ weight: LayerTensor, _ bias: LayerTensor, dy: [Float], input: [Float], outWidth: Int,
             inWidth: Int
         ) {
@@ -256,7 +256,7 @@ extension BertModel {
             }
         }
 
-        mutating func normParameters(
+        private mutating func normParameters(
             _ index: Int, _ weight: LayerTensor, _ bias: LayerTensor, input: [Float], dy: [Float]
         ) {
             guard wanted.contains(.layer(index, weight)) || wanted.contains(.layer(index, bias)) else { return }
@@ -276,7 +276,9 @@ extension BertModel {
         }
     }
 
-    func withPointers<R>(_ a: [Float], _ b: [Float], _ body: (UnsafePointer<Float>, UnsafePointer<Float>) -> R) -> R {
+    private func withPointers<R>(_ a: [Float], _ b: [Float], _ body: (UnsafePointer<Float>, UnsafePointer<Float>) -> R)
+        -> R
+    {
         a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in body(ap.baseAddress!, bp.baseAddress!) } }
     }
 }

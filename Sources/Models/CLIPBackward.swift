@@ -124,7 +124,7 @@ extension CLIPModel {
 
     /// One pre-LayerNorm block backwards, `dx` from its output to its input; the first MLP
     /// linear's gradients when wanted. `last`: nothing below is wanted, stop after the MLP.
-    func blockBackward(
+    private func blockBackward(
         _ block: Block, _ saved: BlockActivations, tower: Tower, pass: TowerPass, dx: inout [Float],
         wanted: (weight: String?, bias: String?)?, into out: inout [String: [Float]], last: Bool
     ) {

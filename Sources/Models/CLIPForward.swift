@@ -148,7 +148,7 @@ extension CLIPModel {
     }
 
     /// Pre-LayerNorm blocks: x + attention(LN₁(x)), then + MLP(LN₂(·)); `x` becomes the output.
-    func runBlocks(
+    private func runBlocks(
         _ blocks: [Block], tower: Tower, x: inout [Float], batch: Int, length: Int, causal: Bool, recordFrom: Int?
     ) -> [BlockActivations] {
         let rows = batch * length

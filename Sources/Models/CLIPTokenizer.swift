@@ -75,7 +75,7 @@ public struct CLIPTokenizer: Sendable {
     /// themselves, the rest for U+0100 onwards in byte order.
     static let printableBytes = Array(33...126) + Array(161...172) + Array(174...255)
 
-    static func byteTable() -> [String] {
+    private static func byteTable() -> [String] {
         let printable = Set(printableBytes)
         var table = [String](repeating: "", count: 256)
         var next = 256

@@ -62,7 +62,7 @@ extension CLIPModel {
         /// The query, key and value projections of the block at `prefix`: open_clip's packed
         /// `attn.in_proj_weight` [3C, C] and `in_proj_bias` [3C] split in three, or Hugging
         /// Face's separate `q_proj`, `k_proj`, `v_proj`.
-        func attentionProjections(_ prefix: String, width w: Int) throws -> (Linear, Linear, Linear) {
+        private func attentionProjections(_ prefix: String, width w: Int) throws -> (Linear, Linear, Linear) {
             guard naming == .openCLIP else {
                 return (
                     try linear(prefix + "self_attn.q_proj", w, w), try linear(prefix + "self_attn.k_proj", w, w),

@@ -36,7 +36,7 @@ enum Kernels {
         }
     }
 
-    static func layerNormRows(
+    private static func layerNormRows(
         _ x: UnsafePointer<Float>, _ chunk: Range<Int>, width: Int, gamma: UnsafePointer<Float>,
         beta: UnsafePointer<Float>,
         eps: Float, out: UnsafeMutablePointer<Float>
@@ -77,7 +77,7 @@ enum Kernels {
         }
     }
 
-    static func layerNormBackwardRows(
+    private static func layerNormBackwardRows(
         _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ chunk: Range<Int>, width: Int,
         gamma: UnsafePointer<Float>, eps: Float, dx: UnsafeMutablePointer<Float>
     ) {

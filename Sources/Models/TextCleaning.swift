@@ -46,7 +46,7 @@ public enum TextCleaning {
     }
 
     /// One character's ftfy fixes: C1 controls as Windows-1252, ligatures, width, quotes.
-    static func fixScalar(_ scalar: Unicode.Scalar) -> String {
+    private static func fixScalar(_ scalar: Unicode.Scalar) -> String {
         let value = scalar.value
         if (0x80...0x9F).contains(value), let windows = windows1252[value] {
             return windows.unicodeScalars.map(fixScalar).joined()  // then the other fixes, as ftfy's order
@@ -70,13 +70,13 @@ public enum TextCleaning {
     }
 
     /// ANSI terminal escapes (`ESC [ … letter`).
-    static func removeTerminalEscapes(_ text: String) -> String {
+    private static func removeTerminalEscapes(_ text: String) -> String {
         guard text.contains("\u{1B}[") else { return text }
         return text.replacingOccurrences(of: "\u{1B}\\[((?:\\d|;)*)([a-zA-Z])", with: "", options: .regularExpression)
     }
 
     /// `&name;`, `&#NNN;` and `&#xHH;`, as Python's html.unescape does for these.
-    static func unescapeHTML(_ text: String) -> String {
+    private static func unescapeHTML(_ text: String) -> String {
         guard text.contains("&") else { return text }
         var out = ""
         var rest = Substring(text)
@@ -97,7 +97,7 @@ public enum TextCleaning {
         return out + rest
     }
 
-    static func decodeEntity(_ entity: Substring) -> String? {
+    private static func decodeEntity(_ entity: Substring) -> String? {
         if entity.hasPrefix("#") {
             let digits = entity.dropFirst()
             let value =

@@ -98,7 +98,7 @@ public struct WordPieceTokenizer: Sendable {
     }
 
     /// Basic tokenization: the words and punctuation marks of `text`.
-    func basicTokens(_ text: String) -> [String] {
+    private func basicTokens(_ text: String) -> [String] {
         // Clean: drop NUL, U+FFFD and control characters; whitespace becomes a space; CJK
         // ideographs get spaces around them.
         var cleaned = String.UnicodeScalarView()
@@ -145,7 +145,7 @@ public struct WordPieceTokenizer: Sendable {
     }
 
     /// WordPiece ids of one word.
-    func wordPieces(_ word: String) -> [Int32] {
+    private func wordPieces(_ word: String) -> [Int32] {
         let scalars = Array(word.unicodeScalars)
         if scalars.count > 100 { return [unknown] }
         var pieces: [Int32] = []
@@ -183,7 +183,7 @@ public struct WordPieceTokenizer: Sendable {
     }
 
     /// ASCII symbols count as punctuation too, as in BERT's original tokenizer.
-    static func isPunctuation(_ s: Unicode.Scalar) -> Bool {
+    private static func isPunctuation(_ s: Unicode.Scalar) -> Bool {
         let v = s.value
         if (33...47).contains(v) || (58...64).contains(v) || (91...96).contains(v) || (123...126).contains(v) {
             return true
@@ -196,7 +196,7 @@ public struct WordPieceTokenizer: Sendable {
         }
     }
 
-    static func isCJK(_ s: Unicode.Scalar) -> Bool {
+    private static func isCJK(_ s: Unicode.Scalar) -> Bool {
         let v = s.value
         return (0x4E00...0x9FFF).contains(v) || (0x3400...0x4DBF).contains(v) || (0x20000...0x2A6DF).contains(v)
             || (0x2A700...0x2B73F).contains(v) || (0x2B740...0x2B81F).contains(v) || (0x2B820...0x2CEAF).contains(v)

@@ -132,7 +132,7 @@ public struct MergeParameters: Sendable, Equatable {
 
     /// Whether `method` with these parameters draws on the seed: the drop always, the trim
     /// when it cuts (a density of 1 keeps every delta, so nothing is tied at a cut).
-    func usesSeed(_ method: MergeMethod) -> Bool {
+    private func usesSeed(_ method: MergeMethod) -> Bool {
         method.drops || (method == .ties && (density ?? 1) < 1)
     }
 }

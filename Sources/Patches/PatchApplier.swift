@@ -235,7 +235,7 @@ extension PatchApplier {
     /// touch the same element count it once (the union of their positions), so the figure is
     /// what differs between the input and the output at most. Whole-tensor steps count the
     /// tensor's elements.
-    static func distinctChanges(_ steps: [Step]) throws -> Int {
+    private static func distinctChanges(_ steps: [Step]) throws -> Int {
         guard steps.count > 1, steps.allSatisfy({ $0.entry.operation == .xor }) else {
             return steps.count == 1 ? steps[0].entry.nnz : steps.map(\.entry.nnz).max() ?? 0
         }

@@ -49,7 +49,7 @@ extension PatchComposition {
     }
 
     /// `text` as one shell word.
-    static func shellQuoted(_ text: String) -> String {
+    private static func shellQuoted(_ text: String) -> String {
         let plain = text.utf8.allSatisfy { byte in
             (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
                 || "-_./=:+,@%".utf8.contains(byte)

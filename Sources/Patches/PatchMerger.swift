@@ -127,7 +127,7 @@ public enum PatchMerger {
         var overlap: MergeOverlapError.Tensor? = nil
     }
 
-    static func mergeTensor(
+    private static func mergeTensor(
         _ name: String, _ contributions: [Contribution], base: Checkpoint, method: MergeMethod,
         parameters: MergeParameters
     ) throws -> TensorResult {
@@ -234,7 +234,7 @@ public enum PatchMerger {
     }
 
     /// What an entry does to its tensor, as a verb phrase for messages.
-    static func verb(_ operation: EntryOperation) -> String {
+    private static func verb(_ operation: EntryOperation) -> String {
         switch operation {
         case .xor: "changes some of its elements"
         case .add: "adds it"
@@ -252,7 +252,9 @@ public enum PatchMerger {
 
     /// The entry that turns `base` into `merged`, whose changes all lie at `candidates`
     /// (sorted); nil when nothing changed.
-    static func xorEntry(_ name: String, state: TensorState, base: TensorView, merged: ByteBuffer, candidates: [Int])
+    private static func xorEntry(
+        _ name: String, state: TensorState, base: TensorView, merged: ByteBuffer, candidates: [Int]
+    )
         -> PendingEntry?
     {
         let size = state.dtype.size
@@ -274,7 +276,7 @@ public enum PatchMerger {
 
     /// An entry that only one patch has, carried over unchanged (a version 1 `xor` entry gains
     /// its position fingerprints, computed from `base`, which `checkBase` has matched).
-    static func reencode(_ entry: PatchEntry, of patch: PatchFile, base: Checkpoint) throws -> PendingEntry {
+    private static func reencode(_ entry: PatchEntry, of patch: PatchFile, base: Checkpoint) throws -> PendingEntry {
         var streams: [(FrameRole, [UInt8])] = []
         for (role, _) in entry.frames { streams.append((role, try patch.decompress(entry, role))) }
         var atPositions = entry.atPositions
@@ -294,7 +296,7 @@ public enum PatchMerger {
     }
 
     /// The base must hold what the entry expects (the patches were made against it).
-    static func checkBase(_ entry: PatchEntry, of patch: PatchFile, base: Checkpoint) throws {
+    private static func checkBase(_ entry: PatchEntry, of patch: PatchFile, base: Checkpoint) throws {
         guard let expected = entry.before else {
             if base.entry(named: entry.name) != nil {
                 throw PatchError(
@@ -314,7 +316,7 @@ public enum PatchMerger {
         }
     }
 
-    static func positionsByTensor(_ patch: PatchFile) throws -> NameMap<[Int]> {
+    private static func positionsByTensor(_ patch: PatchFile) throws -> NameMap<[Int]> {
         guard patch.header.kind == .patch || patch.header.kind == .mask else { return NameMap() }
         var out = NameMap<[Int]>()
         for entry in patch.entries {

@@ -59,7 +59,7 @@ public struct TensorStatistics: Sendable, Equatable {
         sumOfSquares += other.sumOfSquares
     }
 
-    static func blockStatistics(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, _ dtype: DType)
+    private static func blockStatistics(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, _ dtype: DType)
         -> TensorStatistics
     {
         var out = TensorStatistics()

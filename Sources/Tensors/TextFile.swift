@@ -104,7 +104,7 @@ public enum TextFile {
 
     /// The offset in `bytes` of the first byte that does not begin or continue a valid UTF-8
     /// sequence (`bytes.count` when all are valid).
-    static func firstInvalidByte(_ bytes: ArraySlice<UInt8>) -> Int {
+    private static func firstInvalidByte(_ bytes: ArraySlice<UInt8>) -> Int {
         var parser = Unicode.UTF8.ForwardParser()
         var iterator = bytes.makeIterator()
         var offset = 0

@@ -43,7 +43,7 @@ struct AdamW {
 
     /// Biases and LayerNorm parameters (BERT's `LayerNorm`, open_clip's `ln_`, Hugging Face
     /// CLIP's `layer_norm`) are not decayed.
-    static func decays(_ name: String) -> Bool {
+    private static func decays(_ name: String) -> Bool {
         !name.hasSuffix(".bias") && !["LayerNorm", "ln_", "layer_norm", "layernorm"].contains(where: name.contains)
     }
 

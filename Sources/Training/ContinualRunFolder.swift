@@ -27,7 +27,7 @@ enum ContinualRunFolder {
 
     /// "taskK.spatch" or "taskK-mask.spatch", K a positive number as the runner writes it
     /// (no leading zero).
-    static func isTaskPatch(_ name: ArraySlice<UInt8>) -> Bool {
+    private static func isTaskPatch(_ name: ArraySlice<UInt8>) -> Bool {
         let prefix = Array("task".utf8)
         guard name.starts(with: prefix) else { return false }
         var rest = name.dropFirst(prefix.count)

@@ -122,7 +122,7 @@ public struct ContinualSettings: Sendable, Equatable {
 
     /// The first 16 hex digits of the SHA-256 over every tensor's name, dtype, shape and
     /// SHA-256, in name order: the weights, whatever file format or tensor order holds them.
-    static func weightsFingerprint(_ base: String) throws -> String {
+    private static func weightsFingerprint(_ base: String) throws -> String {
         let checkpoint = try Checkpoint.open(base)
         var manifest = ""
         for entry in checkpoint.tensors.sorted(by: { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }) {
@@ -133,7 +133,7 @@ public struct ContinualSettings: Sendable, Equatable {
 
     /// The first 16 hex digits of the SHA-256 over the SHA-256 of each file a task folder's
     /// `splits` are read from (classes.txt, then each split's .jsonl or .npz).
-    static func filesFingerprint(_ folder: String, splits: [String]) throws -> String {
+    private static func filesFingerprint(_ folder: String, splits: [String]) throws -> String {
         let task = try TaskFolder(folder: folder)
         var manifest = ""
         for file in [folder + "/classes.txt"] + splits.map(task.dataFile) {

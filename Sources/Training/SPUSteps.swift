@@ -121,7 +121,7 @@ public enum SPUSteps {
 
     /// Accuracy (a fraction) of `encoder` on `task`'s test split, nil when the task has none
     /// or the encoder does not classify zero-shot.
-    static func testAccuracy(_ encoder: any TrainableEncoder, task: TaskFolder) throws -> Double? {
+    private static func testAccuracy(_ encoder: any TrainableEncoder, task: TaskFolder) throws -> Double? {
         guard let classifier = encoder as? any ZeroShotEncoder, task.hasSplit("test") else { return nil }
         return try ZeroShot.evaluate(classifier, task: task, split: "test").accuracy
     }
@@ -249,7 +249,7 @@ public enum SPUSteps {
     }
 
     /// A replay source: a task folder, or a patch whose metadata says where its task's data is.
-    static func replayTask(_ path: String) throws -> TaskFolder {
+    private static func replayTask(_ path: String) throws -> TaskFolder {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
             return try TaskFolder(folder: path)
@@ -271,7 +271,7 @@ public enum SPUSteps {
 
     /// What a knowledge-aware score was measured on and with (none for the other scores):
     /// the generic text file, its SHA-256, how many of its texts, and the score's parameter.
-    static func genericMetadata(_ settings: RelevanceScorer.Settings) throws -> [(String, String)] {
+    private static func genericMetadata(_ settings: RelevanceScorer.Settings) throws -> [(String, String)] {
         guard settings.method.usesGenericImportance, let file = settings.generic.textFile else { return [] }
         return [
             (
@@ -287,7 +287,7 @@ public enum SPUSteps {
     }
 
     /// The SHA-256 of the task's training data file (train.jsonl or train.npz).
-    static func dataFingerprint(_ task: String) throws -> String {
+    private static func dataFingerprint(_ task: String) throws -> String {
         let file = try TaskFolder(folder: task).dataFile("train")
         let data = FileManager.default.contents(atPath: file) ?? Data()
         return data.withUnsafeBytes { Fingerprint.sha256($0) }

@@ -163,7 +163,7 @@ enum AuditHTML {
 
     /// The map of the model in its two views, the tensors outside numbered blocks, and what
     /// the shades mean.
-    static func mapSection(_ audits: [EntryAudit], base: Checkpoint?) -> String {
+    private static func mapSection(_ audits: [EntryAudit], base: Checkpoint?) -> String {
         let map = AuditMap(audits, base: base)
         var html = "<h2>Where the patch lives</h2>"
         if base != nil {

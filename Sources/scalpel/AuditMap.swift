@@ -78,7 +78,7 @@ struct AuditMap {
     }
 
     /// The cell's fill and what it says on hover.
-    func paint(_ tensor: Tensor, _ view: View) -> (fill: String, title: String) {
+    private func paint(_ tensor: Tensor, _ view: View) -> (fill: String, title: String) {
         let head = AuditHTML.escape(tensor.name) + " — " + AuditHTML.escape(tensor.type)
         guard let audit = tensor.audit else { return (AuditColors.untouched, head + ": untouched") }
         let e = audit.entry

@@ -5,7 +5,7 @@ import Tensors
 
 /// What `inspect` prints, as text for people and JSON for programs.
 enum CheckpointReport {
-    static func dtypeCounts(_ checkpoint: Checkpoint) -> [(DType, tensors: Int, parameters: Int)] {
+    private static func dtypeCounts(_ checkpoint: Checkpoint) -> [(DType, tensors: Int, parameters: Int)] {
         var order: [DType] = []
         var counts: [DType: (Int, Int)] = [:]
         for tensor in checkpoint.tensors {

@@ -72,7 +72,7 @@ enum CommandExamples {
 
     /// `help` (the text the parser shows for a help request) with the examples of the command
     /// it is for, found from its usage line, at its end.
-    static func withExamples(_ help: String) -> String {
+    private static func withExamples(_ help: String) -> String {
         guard let usage = help.split(separator: "\n").first(where: { $0.hasPrefix("USAGE: scalpel ") }) else {
             return help
         }

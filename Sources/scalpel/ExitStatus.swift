@@ -45,7 +45,7 @@ enum ExitStatus {
 
     /// A Foundation file error (from FileManager, Data) as `FileError`, so it shows in the
     /// `Error: FILE: problem` form with the status of its kind; any other error as it is.
-    static func fileForm(_ error: Error) -> Error {
+    private static func fileForm(_ error: Error) -> Error {
         guard !(error is FileError) else { return error }
         let ns = error as NSError
         guard ns.domain == NSCocoaErrorDomain, let path = ns.userInfo[NSFilePathErrorKey] as? String else {
@@ -67,7 +67,7 @@ enum ExitStatus {
 
     /// The first ancestor of `path` that exists and is not a folder: why a folder cannot be
     /// made there (Foundation's error then carries no system error to quote).
-    static func firstFileOnTheWay(_ path: String) -> String? {
+    private static func firstFileOnTheWay(_ path: String) -> String? {
         var ancestors: [String] = []
         var folder = (path as NSString).deletingLastPathComponent
         while !folder.isEmpty, folder != "/" {

@@ -124,7 +124,7 @@ struct ProgressLine: ActivityIndicatorType {
         console.output(ConsoleText(stringLiteral: render(width: console.size.width)), newLine: true)
     }
 
-    func render(width: Int) -> String {
+    private func render(width: Int) -> String {
         let (done, total, detail) = state.snapshot
         let fraction = total > 0 ? min(1, Double(done) / Double(total)) : 0
         let counts: String

@@ -32,7 +32,7 @@ struct TerminalSafeError: Error, CustomStringConvertible {
     }
 
     /// Each line of `text` escaped, the line breaks kept.
-    static func escapedLines(_ text: String) -> String {
+    private static func escapedLines(_ text: String) -> String {
         text.split(separator: "\n", omittingEmptySubsequences: false).map { DisplayText.escaped(String($0)) }.joined(
             separator: "\n")
     }
